@@ -1,0 +1,127 @@
+//! The metrics and their dimensions, under both namings: Azure Monitor's
+//! (the default, what the Metrics REST API returns) and the metrics
+//! overview's, which calls the request class `StatusSubClass`.
+
+use std::fmt;
+
+/// Which spelling of dimension names to use in output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Naming {
+    /// Azure Monitor metric reference: StatusCodeClass.
+    #[default]
+    Azure,
+    /// Call Automation metrics overview: StatusSubClass.
+    Overview,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dimension {
+    Operation,
+    StatusCode,
+    StatusCodeClass,
+    ApiVersion,
+    EventTypeName,
+    Code,
+    CodeClass,
+    SubCode,
+    Version,
+}
+
+impl Dimension {
+    pub fn name(self, naming: Naming) -> &'static str {
+        match (self, naming) {
+            (Dimension::StatusCodeClass, Naming::Overview) => "StatusSubClass",
+            (Dimension::Operation, _) => "Operation",
+            (Dimension::StatusCode, _) => "StatusCode",
+            (Dimension::StatusCodeClass, Naming::Azure) => "StatusCodeClass",
+            (Dimension::ApiVersion, _) => "ApiVersion",
+            (Dimension::EventTypeName, _) => "EventTypeName",
+            (Dimension::Code, _) => "Code",
+            (Dimension::CodeClass, _) => "CodeClass",
+            (Dimension::SubCode, _) => "SubCode",
+            (Dimension::Version, _) => "Version",
+        }
+    }
+}
+
+/// A metric callmetrics generates and checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Metric {
+    /// One sample (value 1) per API request.
+    ApiRequests,
+    /// Companion of `ApiRequests`: the request latency in milliseconds, so
+    /// Total/Average/Minimum/Maximum carry information.
+    ApiRequestLatency,
+    /// One sample (value 1) per callback event.
+    CallbackEvents,
+}
+
+const REQUEST_DIMENSIONS: &[Dimension] = &[
+    Dimension::Operation,
+    Dimension::StatusCode,
+    Dimension::StatusCodeClass,
+    Dimension::ApiVersion,
+];
+const CALLBACK_DIMENSIONS: &[Dimension] = &[
+    Dimension::EventTypeName,
+    Dimension::Code,
+    Dimension::CodeClass,
+    Dimension::SubCode,
+    Dimension::Version,
+];
+
+impl Metric {
+    pub const ALL: &'static [Metric] = &[
+        Metric::ApiRequests,
+        Metric::ApiRequestLatency,
+        Metric::CallbackEvents,
+    ];
+
+    /// The Azure Monitor REST name (`name.value`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::ApiRequests => "APIRequestCallAutomation",
+            Metric::ApiRequestLatency => "ApiRequestLatency",
+            Metric::CallbackEvents => "AcsCallAutomationCallbackEvent",
+        }
+    }
+
+    /// The portal name (`name.localizedValue`).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Metric::ApiRequests => "Call Automation API Requests",
+            Metric::ApiRequestLatency => "Call Automation API Request Latency",
+            Metric::CallbackEvents => "Call Automation Callback Event",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::ApiRequestLatency => "Milliseconds",
+            _ => "Count",
+        }
+    }
+
+    pub fn dimensions(self) -> &'static [Dimension] {
+        match self {
+            Metric::ApiRequests | Metric::ApiRequestLatency => REQUEST_DIMENSIONS,
+            Metric::CallbackEvents => CALLBACK_DIMENSIONS,
+        }
+    }
+
+    /// True for the two metrics Azure Monitor itself defines.
+    pub fn is_azure_metric(self) -> bool {
+        self != Metric::ApiRequestLatency
+    }
+
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Self::ALL.iter().copied().find(|m| m.name() == name)
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

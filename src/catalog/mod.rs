@@ -1,0 +1,20 @@
+//! The fixed vocabulary of Call Automation metrics: operations, callback
+//! event types, status classes, result codes, api versions and the metric
+//! definitions. Everything else in callmetrics names dimension values through
+//! these enums, so an unknown value is caught where text enters the program.
+
+mod api_version;
+mod event_type;
+mod metric;
+mod operation;
+mod print;
+mod status;
+mod unknown_name;
+
+pub use api_version::ApiVersion;
+pub use event_type::{EventType, ResultMix};
+pub use metric::{Dimension, Metric, Naming};
+pub use operation::{Method, Operation, OperationInfo};
+pub use print::{CatalogFormat, print_catalog};
+pub use status::{STATUS_CODES, SUB_CODES, StatusClass, sub_code_message};
+pub use unknown_name::UnknownName;

@@ -1,0 +1,44 @@
+//! `validate`: check scenario files and print every problem.
+
+use super::{Outcome, ValidateArgs};
+use crate::scenario::{self, ScenarioError};
+use std::io::Write;
+
+pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
+    let (mut invalid, mut unreadable) = (0, 0);
+    for path in &args.files {
+        match scenario::load(path) {
+            Ok(s) => writeln!(out, "{}: ok ({}, {} flows)", path.display(), s.name, s.flows.items().len())?,
+            Err(err @ ScenarioError::Unreadable { .. }) => {
+                unreadable += 1;
+                writeln!(out, "error: {err}")?;
+            }
+            Err(ScenarioError::Invalid { path, diagnostics }) => {
+                invalid += 1;
+                let mut text = String::new();
+                scenario::render(&path, &diagnostics, &mut text)?;
+                out.write_all(text.as_bytes())?;
+            }
+        }
+    }
+    let total = args.files.len();
+    writeln!(out, "{} valid, {invalid} invalid, {unreadable} unreadable", total - invalid - unreadable)?;
+    out.flush()?;
+    if unreadable > 0 {
+        anyhow::bail!("{unreadable} of {total} scenario files could not be read");
+    }
+    Ok(if invalid > 0 { Outcome::Fail } else { Outcome::Pass })
+}
+
+/// Turns a scenario error into an error message that lists every problem.
+pub fn explain(err: ScenarioError) -> anyhow::Error {
+    match err {
+        ScenarioError::Invalid { ref path, ref diagnostics } => {
+            let mut text = String::new();
+            let _ = scenario::render(path, diagnostics, &mut text);
+            anyhow::anyhow!("{err}\n{}", text.trim_end())
+        }
+        other => anyhow::Error::new(other),
+    }
+}

@@ -1,0 +1,191 @@
+//! The CloudEvents 1.0 envelope ACS posts to a callback URL, with the
+//! event-specific `data` fields the official SDK models read.
+
+use super::identity::*;
+use super::json_text::{write_int, write_str};
+use super::rfc3339::TimeWriter;
+use crate::catalog::{EventType, sub_code_message};
+use crate::engine::ids::participant;
+use crate::engine::{Detail, Event, EventKind};
+use crate::scenario::RecognitionType;
+
+const TONES: [&str; 12] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "asterisk", "pound",
+];
+const PHRASES: [&str; 4] = [
+    "I'd like to check my balance",
+    "talk to an agent",
+    "yes please",
+    "my order hasn't arrived",
+];
+const CHOICES: [(&str, &str); 3] = [("Confirm", "yes"), ("Cancel", "no"), ("Agent", "representative")];
+
+/// Appends the CloudEvent of a callback event (nothing for requests).
+pub fn write_cloud_event(out: &mut Vec<u8>, seed: u64, times: &mut TimeWriter, e: &Event) {
+    let EventKind::Callback {
+        event,
+        result,
+        operation_context,
+        detail,
+    } = e.kind
+    else {
+        return;
+    };
+    out.extend_from_slice(b"{\"id\":\"");
+    write_event_id(out, seed, e.call, e.seq);
+    out.extend_from_slice(b"\",\"source\":\"calling/callConnections/");
+    write_call_connection_id(out, seed, e.call);
+    out.extend_from_slice(b"\",\"type\":\"");
+    out.extend_from_slice(event.name().as_bytes());
+    out.extend_from_slice(b"\",\"specversion\":\"1.0\",\"datacontenttype\":\"application/json\",\"time\":\"");
+    times.write_millis(out, e.time_ms);
+    out.extend_from_slice(b"\",\"subject\":\"calling/callConnections/");
+    write_call_connection_id(out, seed, e.call);
+    out.extend_from_slice(b"\",\"data\":{\"version\":\"");
+    out.extend_from_slice(e.api_version.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"callConnectionId\":\"");
+    write_call_connection_id(out, seed, e.call);
+    out.extend_from_slice(b"\",\"serverCallId\":\"");
+    write_server_call_id(out, seed, e.call);
+    out.extend_from_slice(b"\",\"correlationId\":\"");
+    write_correlation_id(out, seed, e.call);
+    out.push(b'"');
+    if !operation_context.is_empty() {
+        out.extend_from_slice(b",\"operationContext\":");
+        write_str(out, operation_context);
+    }
+    out.extend_from_slice(b",\"resultInformation\":{\"code\":");
+    write_int(out, result.code);
+    out.extend_from_slice(b",\"subCode\":");
+    write_int(out, result.sub_code);
+    out.extend_from_slice(b",\"message\":\"");
+    out.extend_from_slice(sub_code_message(result.sub_code).as_bytes());
+    out.extend_from_slice(b"\"}");
+    write_detail(out, seed, times, e, event, detail);
+    out.extend_from_slice(b",\"publicEventType\":\"");
+    out.extend_from_slice(event.name().as_bytes());
+    out.extend_from_slice(b"\"}}");
+}
+
+fn write_detail(out: &mut Vec<u8>, seed: u64, times: &mut TimeWriter, e: &Event, event: EventType, detail: Detail) {
+    let who = |n| participant(seed, e.call, n);
+    match detail {
+        Detail::None => {}
+        Detail::Participant { participant } => {
+            out.extend_from_slice(b",\"participant\":");
+            write_identifier(out, who(participant));
+        }
+        Detail::Invitation { participant } => {
+            out.extend_from_slice(b",\"participant\":");
+            write_identifier(out, who(participant));
+            out.extend_from_slice(b",\"invitationId\":\"");
+            write_event_id(out, seed, e.call, u32::MAX - participant as u32);
+            out.push(b'"');
+        }
+        Detail::Participants { sequence, count } => {
+            out.extend_from_slice(b",\"sequenceNumber\":");
+            write_int(out, sequence);
+            out.extend_from_slice(b",\"participants\":[");
+            for n in 0..count {
+                if n > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"identifier\":");
+                write_identifier(out, who(n));
+                out.extend_from_slice(b",\"isMuted\":false,\"isOnHold\":false}");
+            }
+            out.push(b']');
+        }
+        Detail::Transfer { target } => {
+            out.extend_from_slice(b",\"transferee\":");
+            write_identifier(out, who(0));
+            out.extend_from_slice(b",\"transferTarget\":");
+            write_identifier(out, who(target));
+        }
+        Detail::Recognized { kind, seed: pick } => write_recognized(out, kind, pick),
+        Detail::Tone { tone, sequence_id } => {
+            out.extend_from_slice(b",\"tone\":\"");
+            out.extend_from_slice(TONES[tone as usize % TONES.len()].as_bytes());
+            out.extend_from_slice(b"\",\"sequenceId\":");
+            write_int(out, sequence_id);
+        }
+        Detail::Recording { active, started_ms } => {
+            out.extend_from_slice(b",\"recordingId\":\"");
+            write_recording_id(out, seed, e.call);
+            out.extend_from_slice(if active { b"\",\"state\":\"active\"" } else { b"\",\"state\":\"inactive\"" });
+            out.extend_from_slice(b",\"startDateTime\":\"");
+            times.write_millis(out, started_ms);
+            out.extend_from_slice(b"\",\"recordingKind\":\"AzureCommunicationServices\"");
+        }
+    }
+    write_status_update(out, event);
+    if matches!(event, EventType::PlayFailed | EventType::RecognizeFailed) {
+        out.extend_from_slice(b",\"failedPlaySourceIndex\":0");
+    }
+}
+
+fn write_recognized(out: &mut Vec<u8>, kind: RecognitionType, pick: u32) {
+    match kind {
+        RecognitionType::Dtmf => {
+            out.extend_from_slice(b",\"recognitionType\":\"dtmf\",\"dtmfResult\":{\"tones\":[");
+            let digits = 1 + pick % 6;
+            for i in 0..digits {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                out.extend_from_slice(TONES[((pick >> (3 + 2 * i)) % 10) as usize].as_bytes());
+                out.push(b'"');
+            }
+            out.extend_from_slice(b"]}");
+        }
+        RecognitionType::Speech => {
+            out.extend_from_slice(b",\"recognitionType\":\"speech\",\"speechResult\":{\"speech\":\"");
+            out.extend_from_slice(PHRASES[pick as usize % PHRASES.len()].as_bytes());
+            out.extend_from_slice(b"\",\"confidence\":0.");
+            write_int(out, 70 + (pick >> 8) % 30);
+            out.push(b'}');
+        }
+        RecognitionType::Choices => {
+            let (label, phrase) = CHOICES[pick as usize % CHOICES.len()];
+            out.extend_from_slice(b",\"recognitionType\":\"choices\",\"choiceResult\":{\"label\":\"");
+            out.extend_from_slice(label.as_bytes());
+            out.extend_from_slice(b"\",\"recognizedPhrase\":\"");
+            out.extend_from_slice(phrase.as_bytes());
+            out.extend_from_slice(b"\",\"confidence\":0.");
+            write_int(out, 70 + (pick >> 8) % 30);
+            out.push(b'}');
+        }
+    }
+}
+
+/// Transcription and media streaming events carry a status update object.
+fn write_status_update(out: &mut Vec<u8>, event: EventType) {
+    use EventType::*;
+    let (field, status, details): (&[u8], &[u8], &[u8]) = match event {
+        TranscriptionStarted => (b"transcriptionUpdate", b"transcriptionStarted", b"subscriptionStarted"),
+        TranscriptionUpdated => (b"transcriptionUpdate", b"transcriptionUpdated", b"transcriptionLocaleUpdated"),
+        TranscriptionStopped => (b"transcriptionUpdate", b"transcriptionStopped", b"subscriptionStopped"),
+        TranscriptionFailed => (b"transcriptionUpdate", b"transcriptionFailed", b"streamConnectionInterrupted"),
+        MediaStreamingStarted => (b"mediaStreamingUpdate", b"mediaStreamingStarted", b"subscriptionStarted"),
+        MediaStreamingStopped => (b"mediaStreamingUpdate", b"mediaStreamingStopped", b"subscriptionStopped"),
+        MediaStreamingFailed => (b"mediaStreamingUpdate", b"mediaStreamingFailed", b"streamConnectionInterrupted"),
+        _ => return,
+    };
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(field);
+    out.extend_from_slice(b"\":{");
+    if field == b"mediaStreamingUpdate" {
+        out.extend_from_slice(b"\"contentType\":\"Audio\",\"mediaStreamingStatus\":\"");
+    } else {
+        out.extend_from_slice(b"\"transcriptionStatus\":\"");
+    }
+    out.extend_from_slice(status);
+    if field == b"mediaStreamingUpdate" {
+        out.extend_from_slice(b"\",\"mediaStreamingStatusDetails\":\"");
+    } else {
+        out.extend_from_slice(b"\",\"transcriptionStatusDetails\":\"");
+    }
+    out.extend_from_slice(details);
+    out.extend_from_slice(b"\"}");
+}

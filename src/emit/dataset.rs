@@ -1,0 +1,165 @@
+//! `generate`: stream the engine's events into an events file while
+//! counting them, then write expected.json and manifest.json. The expected
+//! aggregates come from the very events written, so they cannot disagree.
+
+use super::csv::{CsvEncoder, header};
+use super::expected_json::write_expected;
+use super::jsonl::JsonlEncoder;
+use super::progress::Progress;
+use super::DatasetFormat;
+use crate::catalog::{Metric, Naming};
+use crate::engine::{EventKind, EventStream, Expected, Grain, Workload};
+use crate::scenario::Scenario;
+use serde_json::json;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Where the dataset goes.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// A directory with the events file, expected.json and manifest.json.
+    Directory(PathBuf),
+    /// Events only, to standard output.
+    Stdout,
+}
+
+pub struct DatasetOptions<'a> {
+    pub scenario_path: &'a Path,
+    pub destination: Destination,
+    pub format: DatasetFormat,
+    pub naming: Naming,
+    pub grain: Grain,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DatasetSummary {
+    pub calls: u64,
+    pub requests: u64,
+    pub callbacks: u64,
+    pub bytes: u64,
+}
+
+/// Flush the line buffer to the writer at about this size.
+const CHUNK: usize = 1 << 18;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("cannot create {}: {source}", path.display())]
+    Create { path: PathBuf, source: io::Error },
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+}
+
+pub fn write_dataset(scenario: &Scenario, workload: &Workload, opts: &DatasetOptions) -> Result<DatasetSummary, DatasetError> {
+    match &opts.destination {
+        Destination::Stdout => {
+            let path = PathBuf::from("<stdout>");
+            let stdout = io::stdout().lock();
+            let (summary, _) = write_events(scenario, workload, opts, stdout)
+                .map_err(|source| DatasetError::Write { path, source })?;
+            Ok(summary)
+        }
+        Destination::Directory(dir) => {
+            std::fs::create_dir_all(dir).map_err(|source| DatasetError::Create { path: dir.clone(), source })?;
+            let events_path = dir.join(opts.format.file_name());
+            let file = create(&events_path)?;
+            let (summary, expected) = write_events(scenario, workload, opts, file)
+                .map_err(|source| DatasetError::Write { path: events_path, source })?;
+            let expected_path = dir.join("expected.json");
+            let resource = format!("callmetrics/scenarios/{}", scenario.name);
+            write_file(&expected_path, |w| write_expected(w, &expected, opts.naming, &resource))?;
+            let manifest_path = dir.join("manifest.json");
+            write_file(&manifest_path, |w| {
+                let m = manifest(scenario, workload, opts, &summary, &expected);
+                serde_json::to_writer_pretty(&mut *w, &m)?;
+                w.write_all(b"\n")
+            })?;
+            Ok(summary)
+        }
+    }
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>, DatasetError> {
+    File::create(path)
+        .map(|f| BufWriter::with_capacity(CHUNK, f))
+        .map_err(|source| DatasetError::Create { path: path.to_path_buf(), source })
+}
+
+fn write_file(path: &Path, body: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), DatasetError> {
+    let mut w = create(path)?;
+    body(&mut w)
+        .and_then(|_| w.flush())
+        .map_err(|source| DatasetError::Write { path: path.to_path_buf(), source })
+}
+
+fn write_events(scenario: &Scenario, workload: &Workload, opts: &DatasetOptions, mut w: impl Write) -> io::Result<(DatasetSummary, Expected)> {
+    let progress = Progress::new(opts.progress, workload.calls);
+    let mut expected = Expected::new(opts.grain);
+    let mut summary = DatasetSummary::default();
+    let mut buf = Vec::with_capacity(CHUNK + 8192);
+    let mut jsonl = JsonlEncoder::new(workload.seed, opts.naming);
+    let mut csv = CsvEncoder::new(workload.seed);
+    if opts.format == DatasetFormat::Csv {
+        buf.extend_from_slice(header(opts.naming).as_bytes());
+    }
+    let mut stream = EventStream::new(scenario, workload);
+    while let Some(event) = stream.next() {
+        expected.record(&event);
+        match event.kind {
+            EventKind::Request { .. } => summary.requests += 1,
+            EventKind::Callback { .. } => summary.callbacks += 1,
+        }
+        match opts.format {
+            DatasetFormat::Jsonl => jsonl.encode(&mut buf, &event),
+            DatasetFormat::Csv => csv.encode(&mut buf, &event),
+        }
+        if buf.len() >= CHUNK {
+            w.write_all(&buf)?;
+            summary.bytes += buf.len() as u64;
+            buf.clear();
+            progress.update(stream.calls_started(), summary.requests + summary.callbacks);
+        }
+    }
+    w.write_all(&buf)?;
+    summary.bytes += buf.len() as u64;
+    w.flush()?;
+    summary.calls = stream.calls_started();
+    progress.finish();
+    Ok((summary, expected))
+}
+
+fn manifest(scenario: &Scenario, workload: &Workload, opts: &DatasetOptions, summary: &DatasetSummary, expected: &Expected) -> serde_json::Value {
+    json!({
+        "tool": "callmetrics",
+        "version": env!("CARGO_PKG_VERSION"),
+        "scenario": {
+            "name": scenario.name,
+            "description": scenario.description,
+            "path": opts.scenario_path.display().to_string(),
+            "sha256": scenario.sha256,
+        },
+        "seed": workload.seed,
+        "options": {
+            "workload": workload,
+            "grain": opts.grain,
+            "format": opts.format,
+            "naming": opts.naming,
+        },
+        "counts": {
+            "calls": summary.calls,
+            "events": summary.requests + summary.callbacks,
+            "requests": summary.requests,
+            "callbacks": summary.callbacks,
+            "eventBytes": summary.bytes,
+            "expectedCells": expected.len(),
+            "expectedRequestCount": expected.total_count(Metric::ApiRequests),
+            "expectedCallbackCount": expected.total_count(Metric::CallbackEvents),
+        },
+        "files": {
+            "events": opts.format.file_name(),
+            "expected": "expected.json",
+        },
+    })
+}

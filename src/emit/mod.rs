@@ -1,0 +1,38 @@
+//! Writing what the engine produces: event files (JSONL, CSV), the expected
+//! aggregates (expected.json) and the dataset manifest.
+
+mod cloudevent;
+mod csv;
+mod dataset;
+mod expected_json;
+mod identity;
+mod json_text;
+mod jsonl;
+mod progress;
+mod rfc3339;
+
+pub use cloudevent::write_cloud_event;
+pub use csv::CsvEncoder;
+pub use dataset::{DatasetOptions, DatasetSummary, Destination, write_dataset};
+pub use expected_json::write_expected;
+pub use jsonl::JsonlEncoder;
+pub use rfc3339::TimeWriter;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetFormat {
+    /// One JSON object per line, with full CloudEvent payloads.
+    #[default]
+    Jsonl,
+    /// One row per event, dimensions as columns, no payloads.
+    Csv,
+}
+
+impl DatasetFormat {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            DatasetFormat::Jsonl => "events.jsonl",
+            DatasetFormat::Csv => "events.csv",
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Simulates one call: walks its flow, samples every choice from the call's
+//! own random stream and returns its events in (time, seq) order, cut after
+//! CallDisconnected because the service sends nothing once a call is over.
+
+use super::event::{Detail, Event, EventKind};
+use super::sample::{Sampler, Stream};
+use crate::catalog::{ApiVersion, EventType, Operation};
+use crate::scenario::Scenario;
+use crate::scenario::plan::{CallbackPlan, RequestPlan, StepPlan};
+
+/// Simulates call `index` starting at `start_ms`, appending to `out` (which
+/// is cleared first, so one buffer can serve many calls).
+pub fn simulate<'a>(scenario: &'a Scenario, seed: u64, index: u64, start_ms: i64, out: &mut Vec<Event<'a>>) {
+    out.clear();
+    let mut rng = Sampler::new(seed, Stream::Call, index);
+    let flow = rng.pick(&scenario.flows);
+    let version = *rng.pick(flow.api_version.as_ref().unwrap_or(&scenario.api_version));
+    let mut call = Call {
+        rng,
+        index,
+        start_ms,
+        version,
+        out,
+        seq: 0,
+        participants: 2,
+        next_participant: 2,
+        participants_sequence: 0,
+        tone_sequence: 0,
+        recording_started_ms: start_ms,
+    };
+    call.steps(&flow.steps, 0.0);
+    let out = call.out;
+    out.sort_unstable_by_key(|e| (e.time_ms, e.seq));
+    if let Some(end) = out.iter().position(|e| e.is_call_end()) {
+        out.truncate(end + 1);
+    }
+}
+
+/// Where a step sequence left the call.
+enum Flow {
+    /// Still going; the clock (ms since call start) for the next step.
+    At(f64),
+    /// The call is over (CallDisconnected sent, or a failure ended the flow).
+    Ended,
+}
+
+struct Call<'a, 'o> {
+    rng: Sampler,
+    index: u64,
+    start_ms: i64,
+    version: ApiVersion,
+    out: &'o mut Vec<Event<'a>>,
+    seq: u32,
+    participants: u16,
+    next_participant: u16,
+    participants_sequence: u32,
+    tone_sequence: u32,
+    recording_started_ms: i64,
+}
+
+impl<'a> Call<'a, '_> {
+    fn steps(&mut self, steps: &'a [StepPlan], mut clock: f64) -> Flow {
+        for step in steps {
+            match self.step(step, clock) {
+                Flow::At(t) => clock = t,
+                Flow::Ended => return Flow::Ended,
+            }
+        }
+        Flow::At(clock)
+    }
+
+    fn step(&mut self, step: &'a StepPlan, clock: f64) -> Flow {
+        match step {
+            StepPlan::Request(r) => self.request(r, clock),
+            StepPlan::Wait(d) => Flow::At(clock + self.rng.delay(d)),
+            StepPlan::Branch(arms) => {
+                let arm = self.rng.pick(arms);
+                self.steps(arm, clock)
+            }
+            StepPlan::Repeat { count, steps } => {
+                let n = self.rng.count(*count);
+                let mut at = clock;
+                for _ in 0..n {
+                    match self.steps(steps, at) {
+                        Flow::At(t) => at = t,
+                        Flow::Ended => return Flow::Ended,
+                    }
+                }
+                Flow::At(at)
+            }
+            StepPlan::Parallel(arms) => {
+                let mut end = clock;
+                let mut ended = false;
+                for arm in arms {
+                    match self.steps(arm, clock) {
+                        Flow::At(t) => end = end.max(t),
+                        Flow::Ended => ended = true,
+                    }
+                }
+                if ended { Flow::Ended } else { Flow::At(end) }
+            }
+            StepPlan::Callback(cb) => {
+                let (at, ended) = self.callbacks(cb, clock, self.version, "", None);
+                if ended { Flow::Ended } else { Flow::At(at) }
+            }
+        }
+    }
+
+    fn request(&mut self, r: &'a RequestPlan, clock: f64) -> Flow {
+        let version = match &r.api_version {
+            Some(choice) => *self.rng.pick(choice),
+            None => self.version,
+        };
+        let status = *self.rng.pick(&r.status);
+        let latency = self.rng.delay(&r.latency).max(1.0);
+        self.push(
+            clock,
+            version,
+            EventKind::Request {
+                operation: r.operation,
+                status,
+                latency_ms: latency.round() as u32,
+            },
+        );
+        let responded = clock + latency;
+        if !status.is_success() {
+            return if r.end_call_on_failure { Flow::Ended } else { Flow::At(responded) };
+        }
+        let Some(outcomes) = &r.outcomes else {
+            return Flow::At(responded);
+        };
+        let mut at = responded;
+        let mut ended = false;
+        for cb in self.rng.pick(outcomes) {
+            let (t, end) = self.callbacks(cb, at, version, &r.operation_context, Some(r.operation));
+            at = t;
+            ended |= end;
+        }
+        match (ended, r.await_callbacks) {
+            (true, _) => Flow::Ended,
+            (false, true) => Flow::At(at),
+            (false, false) => Flow::At(responded),
+        }
+    }
+
+    /// Emits one callback spec (possibly repeated); returns the time of the
+    /// last one and whether it ended the call.
+    fn callbacks(
+        &mut self,
+        cb: &'a CallbackPlan,
+        mut at: f64,
+        version: ApiVersion,
+        context: &'a str,
+        cause: Option<Operation>,
+    ) -> (f64, bool) {
+        let n = self.rng.count(cb.repeat);
+        for _ in 0..n {
+            at += self.rng.delay(&cb.delay);
+            let result = *self.rng.pick(&cb.results);
+            let detail = self.detail(cb, cause, at);
+            self.push(
+                at,
+                version,
+                EventKind::Callback {
+                    event: cb.event,
+                    result,
+                    operation_context: context,
+                    detail,
+                },
+            );
+        }
+        (at, cb.event == EventType::CallDisconnected && n > 0)
+    }
+
+    /// Event-specific data, updating the call's participant and sequence state.
+    fn detail(&mut self, cb: &CallbackPlan, cause: Option<Operation>, at: f64) -> Detail {
+        use EventType::*;
+        match cb.event {
+            AddParticipantSucceeded => {
+                let participant = self.new_participant();
+                self.participants += 1;
+                Detail::Participant { participant }
+            }
+            AddParticipantFailed => Detail::Participant {
+                participant: self.new_participant(),
+            },
+            RemoveParticipantSucceeded => {
+                self.participants = self.participants.saturating_sub(1).max(1);
+                Detail::Participant {
+                    participant: self.participants,
+                }
+            }
+            RemoveParticipantFailed => Detail::Participant {
+                participant: self.participants.saturating_sub(1),
+            },
+            CancelAddParticipantSucceeded | CancelAddParticipantFailed => Detail::Invitation {
+                participant: self.next_participant,
+            },
+            ParticipantsUpdated => {
+                self.participants_sequence += 1;
+                Detail::Participants {
+                    sequence: self.participants_sequence,
+                    count: self.participants,
+                }
+            }
+            CallTransferAccepted | CallTransferFailed => Detail::Transfer {
+                target: self.new_participant(),
+            },
+            RecognizeCompleted => Detail::Recognized {
+                kind: cb.recognition_type,
+                seed: self.rng.bits() as u32,
+            },
+            ContinuousDtmfRecognitionToneReceived => {
+                self.tone_sequence += 1;
+                Detail::Tone {
+                    tone: (self.rng.bits() % 12) as u8,
+                    sequence_id: self.tone_sequence,
+                }
+            }
+            RecordingStateChanged => {
+                let active = matches!(cause, Some(Operation::StartRecording | Operation::ResumeRecording));
+                if cause == Some(Operation::StartRecording) {
+                    self.recording_started_ms = self.start_ms + at.round() as i64;
+                }
+                Detail::Recording {
+                    active,
+                    started_ms: self.recording_started_ms,
+                }
+            }
+            _ => Detail::None,
+        }
+    }
+
+    fn new_participant(&mut self) -> u16 {
+        let p = self.next_participant;
+        self.next_participant = self.next_participant.saturating_add(1);
+        p
+    }
+
+    fn push(&mut self, at: f64, api_version: ApiVersion, kind: EventKind<'a>) {
+        self.out.push(Event {
+            time_ms: self.start_ms + at.round() as i64,
+            call: self.index,
+            seq: self.seq,
+            api_version,
+            kind,
+        });
+        self.seq += 1;
+    }
+}

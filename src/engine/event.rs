@@ -1,0 +1,67 @@
+//! The events the engine produces: API requests and callbacks, each with the
+//! dimension values of its metric and what an encoder needs to write the
+//! request line or the exact CloudEvent. Identifiers are not stored: they
+//! derive from (seed, call, index) in `ids`, which keeps events small.
+
+use crate::catalog::{ApiVersion, EventType, Operation};
+use crate::scenario::RecognitionType;
+use crate::scenario::plan::Status;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Event<'a> {
+    /// Unix time in milliseconds.
+    pub time_ms: i64,
+    /// Index of the call (0-based, in arrival order).
+    pub call: u64,
+    /// Position within the call; breaks ties between events at the same ms.
+    pub seq: u32,
+    pub api_version: ApiVersion,
+    pub kind: EventKind<'a>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EventKind<'a> {
+    Request {
+        operation: Operation,
+        status: Status,
+        latency_ms: u32,
+    },
+    Callback {
+        event: EventType,
+        result: Status,
+        operation_context: &'a str,
+        detail: Detail,
+    },
+}
+
+/// Event-specific `data` content. Participants are numbered per call:
+/// 0 is the caller (a phone number), 1 the app's ACS identity, 2.. the ones
+/// added later.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Detail {
+    None,
+    Participant { participant: u16 },
+    Participants { sequence: u32, count: u16 },
+    Transfer { target: u16 },
+    Recognized { kind: RecognitionType, seed: u32 },
+    Tone { tone: u8, sequence_id: u32 },
+    Recording { active: bool, started_ms: i64 },
+    Invitation { participant: u16 },
+}
+
+impl Event<'_> {
+    /// The order of the stream: time, then call, then position in the call.
+    pub fn order_key(&self) -> (i64, u64, u32) {
+        (self.time_ms, self.call, self.seq)
+    }
+
+    pub fn is_call_end(&self) -> bool {
+        matches!(
+            self.kind,
+            EventKind::Callback {
+                event: EventType::CallDisconnected,
+                ..
+            }
+        )
+    }
+}

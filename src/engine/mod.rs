@@ -1,0 +1,108 @@
+//! The deterministic engine: from a scenario and a workload (seed, number of
+//! calls or duration, arrival process) to one time-ordered stream of API
+//! requests and callbacks, and the expected aggregates of that same stream.
+
+mod arrival;
+mod call;
+mod event;
+mod expected;
+mod grain;
+pub mod ids;
+mod sample;
+mod stream;
+
+pub use arrival::{Arrival, Arrivals, RampStage, Rate};
+pub use event::{Detail, Event, EventKind};
+pub use expected::{Aggregate, CallbackDims, Expected, RequestDims, Series};
+pub use grain::Grain;
+pub use stream::EventStream;
+
+use crate::scenario::Scenario;
+use std::time::Duration;
+
+/// Calls generated when neither a count nor a duration is given.
+pub const DEFAULT_CALLS: u64 = 1000;
+
+/// How many calls arrive, when, and from which seed.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workload {
+    pub seed: u64,
+    pub calls: Option<u64>,
+    #[serde(serialize_with = "serialize_opt_duration")]
+    pub duration: Option<Duration>,
+    pub rate: Rate,
+    pub arrival: Arrival,
+    pub ramp: Vec<RampStage>,
+    /// Unix milliseconds of the first possible arrival.
+    #[serde(rename = "start", serialize_with = "serialize_start")]
+    pub start_ms: i64,
+}
+
+fn serialize_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+fn serialize_start<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    let time = std::time::UNIX_EPOCH + Duration::from_millis((*ms).max(0) as u64);
+    s.collect_str(&humantime::format_rfc3339_millis(time))
+}
+
+impl Workload {
+    pub fn arrivals(&self) -> Arrivals {
+        let calls = match (self.calls, self.duration) {
+            (None, None) => Some(DEFAULT_CALLS),
+            (calls, _) => calls,
+        };
+        Arrivals::new(self.seed, self.arrival, self.rate, &self.ramp, calls, self.duration)
+    }
+
+    /// Checks that the workload can produce calls at all.
+    pub fn check(&self) -> Result<(), String> {
+        let peak = self.ramp.iter().map(|s| s.target.0).fold(self.rate.0, f64::max);
+        if peak <= 0.0 {
+            return Err("the arrival rate is 0, so no call would ever start; give --rate (e.g. --rate 50/s)".into());
+        }
+        Ok(())
+    }
+}
+
+/// The expected aggregates alone, without ordering or writing events: calls
+/// are independent, so they are simulated on `threads` threads and summed.
+pub fn expected_only(scenario: &Scenario, workload: &Workload, grain: Grain, threads: usize) -> Expected {
+    let starts: Vec<i64> = workload
+        .arrivals()
+        .map(|t| workload.start_ms + t as i64)
+        .collect();
+    let threads = threads.max(1);
+    let chunk = starts.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = starts
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, part)| {
+                scope.spawn(move || {
+                    let mut expected = Expected::new(grain);
+                    let mut events = Vec::new();
+                    for (j, &start) in part.iter().enumerate() {
+                        let index = (i * chunk + j) as u64;
+                        call::simulate(scenario, workload.seed, index, start, &mut events);
+                        events.iter().for_each(|e| expected.record(e));
+                    }
+                    expected
+                })
+            })
+            .collect();
+        let mut total = Expected::new(grain);
+        for h in handles {
+            match h.join() {
+                Ok(part) => total.merge(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        total
+    })
+}

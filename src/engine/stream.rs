@@ -1,0 +1,101 @@
+//! The time-ordered event stream of a whole workload. Calls are simulated
+//! as they arrive; an event is released once no call that has not started
+//! yet could precede it. Memory is O(concurrent calls), not O(events).
+
+use super::Workload;
+use super::arrival::Arrivals;
+use super::call::simulate;
+use super::event::Event;
+use crate::scenario::Scenario;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// One started call's pending events, in order.
+struct Pending<'a> {
+    events: Vec<Event<'a>>,
+    next: usize,
+}
+
+pub struct EventStream<'a> {
+    scenario: &'a Scenario,
+    seed: u64,
+    start_ms: i64,
+    arrivals: Arrivals,
+    /// The next call to start: (index, start time), if any.
+    upcoming: Option<(u64, i64)>,
+    /// Heap of (next event order key, slot) over calls with pending events.
+    heap: BinaryHeap<Reverse<((i64, u64, u32), usize)>>,
+    slots: Vec<Pending<'a>>,
+    free: Vec<usize>,
+    calls_started: u64,
+}
+
+impl<'a> EventStream<'a> {
+    pub fn new(scenario: &'a Scenario, workload: &Workload) -> Self {
+        let mut arrivals = workload.arrivals();
+        let upcoming = arrivals.next().map(|t| (0, workload.start_ms + t as i64));
+        EventStream {
+            scenario,
+            seed: workload.seed,
+            start_ms: workload.start_ms,
+            arrivals,
+            upcoming,
+            heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            calls_started: 0,
+        }
+    }
+
+    /// Calls started so far.
+    pub fn calls_started(&self) -> u64 {
+        self.calls_started
+    }
+
+    fn start_call(&mut self, index: u64, start_ms: i64) {
+        self.calls_started += 1;
+        self.upcoming = self
+            .arrivals
+            .next()
+            .map(|t| (index + 1, self.start_ms + t as i64));
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Pending { events: Vec::new(), next: 0 });
+            self.slots.len() - 1
+        });
+        let pending = &mut self.slots[slot];
+        simulate(self.scenario, self.seed, index, start_ms, &mut pending.events);
+        pending.next = 0;
+        match pending.events.first() {
+            Some(first) => self.heap.push(Reverse((first.order_key(), slot))),
+            None => self.free.push(slot),
+        }
+    }
+}
+
+impl<'a> Iterator for EventStream<'a> {
+    type Item = Event<'a>;
+
+    fn next(&mut self) -> Option<Event<'a>> {
+        loop {
+            let head = self.heap.peek().map(|Reverse((key, _))| key.0);
+            match (head, self.upcoming) {
+                (None, None) => return None,
+                // A call still to start could produce events before the
+                // head (or there is no head yet): start it first.
+                (None, Some((index, start))) => self.start_call(index, start),
+                (Some(t), Some((index, start))) if t > start => self.start_call(index, start),
+                _ => {
+                    let Reverse((_, slot)) = self.heap.pop()?;
+                    let pending = &mut self.slots[slot];
+                    let event = pending.events[pending.next];
+                    pending.next += 1;
+                    match pending.events.get(pending.next) {
+                        Some(next) => self.heap.push(Reverse((next.order_key(), slot))),
+                        None => self.free.push(slot),
+                    }
+                    return Some(event);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! callmetrics: realistic Call Automation metric traffic and exact checks.
+//!
+//! The data flows one way: `scenario` (parse, validate) -> `catalog` (the
+//! fixed dimension values) -> `engine` (deterministic event stream and the
+//! expected aggregates) -> `emit` (datasets) . `cli` wires commands to them.
+
+pub mod catalog;
+pub mod cli;
+pub mod emit;
+pub mod engine;
+pub mod scenario;
+
+pub use cli::{Cli, Outcome, run};
+
+/// True when the error chain ends in a closed stdout (`callmetrics ... | head`),
+/// which is a normal way for a reader to stop and not a failure.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,17 @@
+//! The `callmetrics` binary: parse the command line, run, map to an exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = callmetrics::Cli::parse();
+    match callmetrics::run(cli) {
+        Ok(callmetrics::Outcome::Pass) => ExitCode::SUCCESS,
+        Ok(callmetrics::Outcome::Fail) => ExitCode::from(1),
+        Err(err) if callmetrics::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("callmetrics: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

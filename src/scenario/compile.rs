@@ -1,0 +1,131 @@
+//! Turns a validated scenario file into the engine's plan: catalog enums,
+//! defaults filled in, distributions reduced to sampler parameters.
+
+use super::model::{self, Await, OnFailure, RecognitionType, ScenarioFile};
+use super::plan::*;
+use crate::catalog::ApiVersion;
+
+/// Request latency when the file gives none: typical for a regional
+/// Call Automation endpoint.
+const DEFAULT_LATENCY: (f64, f64) = (60.0, 400.0);
+/// Callback delay when the file gives none.
+const DEFAULT_CALLBACK_DELAY: (f64, f64) = (500.0, 3000.0);
+
+pub fn compile(file: &ScenarioFile, sha256: String) -> Scenario {
+    Scenario {
+        name: file.name.clone(),
+        description: file.description.clone(),
+        api_version: versions(&file.api_versions)
+            .unwrap_or_else(|| Choice::new([(ApiVersion::default_version(), 1.0)])),
+        flows: Choice::new(file.flows.iter().map(|f| {
+            let plan = FlowPlan {
+                name: f.name.clone(),
+                api_version: versions(&f.api_versions),
+                steps: steps(&f.steps),
+            };
+            (plan, f.weight)
+        })),
+        sha256,
+    }
+}
+
+fn versions(shares: &[model::VersionShare]) -> Option<Choice<ApiVersion>> {
+    (!shares.is_empty()).then(|| Choice::new(shares.iter().map(|s| (s.version.0, s.probability))))
+}
+
+fn steps(steps: &[model::Step]) -> Vec<StepPlan> {
+    steps.iter().map(step).collect()
+}
+
+fn step(step: &model::Step) -> StepPlan {
+    match step {
+        model::Step::Request(r) => StepPlan::Request(Box::new(request(r))),
+        model::Step::Wait(d) => StepPlan::Wait(Delay::from_model(d)),
+        model::Step::Branch(arms) => {
+            StepPlan::Branch(Choice::new(arms.iter().map(|a| (steps(&a.steps), a.probability))))
+        }
+        model::Step::Repeat(r) => StepPlan::Repeat {
+            count: r.count.into(),
+            steps: steps(&r.steps),
+        },
+        model::Step::Parallel(arms) => StepPlan::Parallel(arms.iter().map(|a| steps(a)).collect()),
+        model::Step::Callback(c) => StepPlan::Callback(callback(c)),
+    }
+}
+
+fn request(r: &model::Request) -> RequestPlan {
+    let op = r.operation.0;
+    let status = if r.status.is_empty() {
+        Choice::new([(
+            Status {
+                code: op.info().success_status,
+                sub_code: 0,
+            },
+            1.0,
+        )])
+    } else {
+        Choice::new(r.status.iter().map(|s| {
+            let status = Status {
+                code: s.code,
+                sub_code: s.sub_code.unwrap_or(0),
+            };
+            (status, s.probability)
+        }))
+    };
+    let outcomes = (!r.outcomes.is_empty()).then(|| {
+        Choice::new(
+            r.outcomes
+                .iter()
+                .map(|o| (o.callbacks.iter().map(callback).collect(), o.probability)),
+        )
+    });
+    RequestPlan {
+        operation: op,
+        status,
+        latency: r
+            .latency
+            .as_ref()
+            .map(Delay::from_model)
+            .unwrap_or(Delay::lognormal(DEFAULT_LATENCY.0, DEFAULT_LATENCY.1)),
+        api_version: versions(&r.api_versions),
+        outcomes,
+        end_call_on_failure: r.on_failure == OnFailure::EndCall,
+        await_callbacks: r.wait_for == Await::Callbacks,
+        operation_context: r
+            .operation_context
+            .clone()
+            .unwrap_or_else(|| op.name().to_lowercase().replace(' ', "-")),
+    }
+}
+
+fn callback(c: &model::Callback) -> CallbackPlan {
+    let event = c.event.0;
+    let results = if c.result.is_empty() {
+        Choice::new(event.default_results().iter().map(|m| {
+            let status = Status {
+                code: m.code,
+                sub_code: m.sub_code,
+            };
+            (status, m.probability)
+        }))
+    } else {
+        Choice::new(c.result.iter().map(|r| {
+            let status = Status {
+                code: r.code,
+                sub_code: r.sub_code,
+            };
+            (status, r.probability)
+        }))
+    };
+    CallbackPlan {
+        event,
+        delay: c
+            .delay
+            .as_ref()
+            .map(Delay::from_model)
+            .unwrap_or(Delay::lognormal(DEFAULT_CALLBACK_DELAY.0, DEFAULT_CALLBACK_DELAY.1)),
+        results,
+        repeat: c.repeat.map(Count::from).unwrap_or(Count { min: 1, max: 1 }),
+        recognition_type: c.recognition_type.unwrap_or(RecognitionType::Dtmf),
+    }
+}

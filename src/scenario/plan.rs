@@ -1,0 +1,161 @@
+//! The validated, ready-to-sample form of a scenario that the engine walks.
+//! Names are resolved to catalog enums, defaults are filled in and every
+//! distribution is reduced to the numbers its sampler needs.
+
+use super::model::{self, RecognitionType};
+use crate::catalog::{ApiVersion, EventType, Operation};
+
+/// Items with cumulative probabilities; `pick(u)` maps a uniform draw in
+/// [0, 1) to an item. The last item absorbs floating-point slack so a
+/// draw can never fall off the end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice<T> {
+    items: Vec<T>,
+    cumulative: Vec<f64>,
+}
+
+impl<T> Choice<T> {
+    /// `weights` need not be normalised. Callers guarantee at least one item.
+    pub fn new(pairs: impl IntoIterator<Item = (T, f64)>) -> Self {
+        let (items, weights): (Vec<T>, Vec<f64>) = pairs.into_iter().unzip();
+        let total: f64 = weights.iter().sum();
+        let mut acc = 0.0;
+        let cumulative = weights
+            .iter()
+            .map(|w| {
+                acc += w / total;
+                acc
+            })
+            .collect();
+        Choice { items, cumulative }
+    }
+
+    pub fn pick(&self, u: f64) -> &T {
+        let i = self.cumulative.partition_point(|&c| c <= u);
+        &self.items[i.min(self.items.len() - 1)]
+    }
+
+    /// True when there is only one item, so no draw is needed.
+    pub fn is_certain(&self) -> bool {
+        self.items.len() == 1
+    }
+
+    pub fn items(&self) -> &[T] {
+        &self.items
+    }
+}
+
+/// A duration distribution in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Delay {
+    Fixed(f64),
+    Uniform { min: f64, max: f64 },
+    Exponential { mean: f64 },
+    /// exp(mu + sigma * Z), Z standard normal.
+    LogNormal { mu: f64, sigma: f64 },
+}
+
+/// z such that P(Z <= z) = 0.99 for a standard normal Z.
+const Z_99: f64 = 2.326_347_874_040_840_8;
+
+impl Delay {
+    pub fn from_model(d: &model::Delay) -> Delay {
+        let ms = |t: &super::names::DurationText| t.0.as_secs_f64() * 1000.0;
+        match d {
+            model::Delay::Fixed(t) => Delay::Fixed(ms(t)),
+            model::Delay::Uniform { min, max } => Delay::Uniform {
+                min: ms(min),
+                max: ms(max),
+            },
+            model::Delay::Exponential { mean } => Delay::Exponential { mean: ms(mean) },
+            model::Delay::Lognormal { median, p99 } => Delay::lognormal(ms(median), ms(p99)),
+        }
+    }
+
+    pub fn lognormal(median_ms: f64, p99_ms: f64) -> Delay {
+        Delay::LogNormal {
+            mu: median_ms.ln(),
+            sigma: (p99_ms / median_ms).ln() / Z_99,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    pub min: u32,
+    pub max: u32,
+}
+
+impl From<model::Count> for Count {
+    fn from(c: model::Count) -> Count {
+        match c {
+            model::Count::Fixed(n) => Count { min: n, max: n },
+            model::Count::Range(r) => Count {
+                min: r.min,
+                max: r.max,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub code: u16,
+    pub sub_code: u32,
+}
+
+impl Status {
+    pub fn is_success(self) -> bool {
+        (200..300).contains(&self.code)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackPlan {
+    pub event: EventType,
+    pub delay: Delay,
+    pub results: Choice<Status>,
+    pub repeat: Count,
+    pub recognition_type: RecognitionType,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestPlan {
+    pub operation: Operation,
+    pub status: Choice<Status>,
+    pub latency: Delay,
+    pub api_version: Option<Choice<ApiVersion>>,
+    /// Empty when the operation triggers no callbacks.
+    pub outcomes: Option<Choice<Vec<CallbackPlan>>>,
+    pub end_call_on_failure: bool,
+    pub await_callbacks: bool,
+    pub operation_context: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepPlan {
+    Request(Box<RequestPlan>),
+    Wait(Delay),
+    Branch(Choice<Vec<StepPlan>>),
+    Repeat { count: Count, steps: Vec<StepPlan> },
+    Parallel(Vec<Vec<StepPlan>>),
+    Callback(CallbackPlan),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowPlan {
+    pub name: String,
+    pub api_version: Option<Choice<ApiVersion>>,
+    pub steps: Vec<StepPlan>,
+}
+
+/// A validated scenario, ready for the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    pub api_version: Choice<ApiVersion>,
+    pub flows: Choice<FlowPlan>,
+    /// SHA-256 of the file bytes, hex; recorded in dataset manifests.
+    pub sha256: String,
+}
