@@ -55,7 +55,7 @@ pub enum Command {
     #[command(after_help = "Exit codes:\n  0  all files valid\n  1  at least one file is invalid\n  2  a file could not be read")]
     Validate(ValidateArgs),
     /// Generate a dataset: events, the expected aggregates and a manifest.
-    #[command(after_help = "Examples:\n  callmetrics generate scenarios/outbound-notification.json --calls 100000 --out out\n  callmetrics generate scenarios/ivr.json --duration 10m --rate 20 --ramp 1m:100,5m:100 --out out\n  callmetrics generate scenarios/ivr.json --calls 10 --out - | head")]
+    #[command(after_help = "Examples:\n  callmetrics generate scenarios/outbound-notification.json --calls 100000 --out out\n  callmetrics generate scenarios/inbound-ivr.json --duration 10m --rate 20 --ramp 1m:100,5m:100 --out out\n  callmetrics generate scenarios/inbound-ivr.json --calls 10 --out - | head")]
     Generate(GenerateArgs),
 }
 
@@ -120,7 +120,7 @@ pub struct GenerateArgs {
     /// Event file format.
     #[arg(long, value_enum, default_value_t)]
     pub format: DatasetFormat,
-    /// No progress bar.
+    /// No progress bar and no summary line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
 }

@@ -74,6 +74,10 @@ fn serde_diagnostic(path: JsonPath, err: &serde_json::Error) -> Diagnostic {
     let hint = match err.classify() {
         serde_json::error::Category::Eof => "the file ends too early: look for a missing `}`, `]` or `\"`",
         serde_json::error::Category::Syntax => "fix the JSON syntax here (a missing comma or quote, or a trailing comma)",
+        serde_json::error::Category::Data if message.starts_with("unknown ") && !message.starts_with("unknown field") && !message.starts_with("unknown variant") => {
+            "`callmetrics catalog` lists every known value"
+        }
+        serde_json::error::Category::Data if message.contains("duration") => "durations look like \"250ms\", \"2s\" or \"1m 30s\"",
         serde_json::error::Category::Data => "see `callmetrics schema` for the expected shape",
         serde_json::error::Category::Io => "the file could not be read completely",
     };

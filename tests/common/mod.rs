@@ -1,0 +1,53 @@
+//! Running the real binary from tests, with failure messages that show the
+//! command, exit code, stdout and stderr (as nextest does).
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Run {
+    pub command: String,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn describe(&self) -> String {
+        format!(
+            "command: {}\nexit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.command, self.code, self.stdout, self.stderr
+        )
+    }
+
+    /// Asserts the exit code and returns self for chaining.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(self.code, Some(code), "unexpected exit code\n{}", self.describe());
+        self
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `callmetrics ARGS` from the repository root.
+pub fn callmetrics(args: &[&str]) -> Run {
+    let output: Output = Command::new(env!("CARGO_BIN_EXE_callmetrics"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the callmetrics binary runs");
+    Run {
+        command: format!("callmetrics {}", args.join(" ")),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
