@@ -1,11 +1,10 @@
 //! The CloudEvents 1.0 envelope ACS posts to a callback URL, with the
 //! event-specific `data` fields the official SDK models read.
 
-use super::identity::*;
+use super::identity::{IdWriter, write_identifier};
 use super::json_text::{write_int, write_str};
 use super::rfc3339::TimeWriter;
 use crate::catalog::{EventType, sub_code_message};
-use crate::engine::ids::participant;
 use crate::engine::{Detail, Event, EventKind};
 use crate::scenario::RecognitionType;
 
@@ -21,7 +20,7 @@ const PHRASES: [&str; 4] = [
 const CHOICES: [(&str, &str); 3] = [("Confirm", "yes"), ("Cancel", "no"), ("Agent", "representative")];
 
 /// Appends the CloudEvent of a callback event (nothing for requests).
-pub fn write_cloud_event(out: &mut Vec<u8>, seed: u64, times: &mut TimeWriter, e: &Event) {
+pub fn write_cloud_event(out: &mut Vec<u8>, ids: &mut IdWriter, times: &mut TimeWriter, e: &Event) {
     let EventKind::Callback {
         event,
         result,
@@ -32,23 +31,23 @@ pub fn write_cloud_event(out: &mut Vec<u8>, seed: u64, times: &mut TimeWriter, e
         return;
     };
     out.extend_from_slice(b"{\"id\":\"");
-    write_event_id(out, seed, e.call, e.seq);
+    ids.event(out, e.call, e.seq);
     out.extend_from_slice(b"\",\"source\":\"calling/callConnections/");
-    write_call_connection_id(out, seed, e.call);
+    ids.connection(out, e.call);
     out.extend_from_slice(b"\",\"type\":\"");
     out.extend_from_slice(event.name().as_bytes());
     out.extend_from_slice(b"\",\"specversion\":\"1.0\",\"datacontenttype\":\"application/json\",\"time\":\"");
     times.write_millis(out, e.time_ms);
     out.extend_from_slice(b"\",\"subject\":\"calling/callConnections/");
-    write_call_connection_id(out, seed, e.call);
+    ids.connection(out, e.call);
     out.extend_from_slice(b"\",\"data\":{\"version\":\"");
     out.extend_from_slice(e.api_version.as_str().as_bytes());
     out.extend_from_slice(b"\",\"callConnectionId\":\"");
-    write_call_connection_id(out, seed, e.call);
+    ids.connection(out, e.call);
     out.extend_from_slice(b"\",\"serverCallId\":\"");
-    write_server_call_id(out, seed, e.call);
+    ids.server_call(out, e.call);
     out.extend_from_slice(b"\",\"correlationId\":\"");
-    write_correlation_id(out, seed, e.call);
+    ids.correlation(out, e.call);
     out.push(b'"');
     if !operation_context.is_empty() {
         out.extend_from_slice(b",\"operationContext\":");
@@ -61,14 +60,14 @@ pub fn write_cloud_event(out: &mut Vec<u8>, seed: u64, times: &mut TimeWriter, e
     out.extend_from_slice(b",\"message\":\"");
     out.extend_from_slice(sub_code_message(result.sub_code).as_bytes());
     out.extend_from_slice(b"\"}");
-    write_detail(out, seed, times, e, event, detail);
+    write_detail(out, ids, times, e, event, detail);
     out.extend_from_slice(b",\"publicEventType\":\"");
     out.extend_from_slice(event.name().as_bytes());
     out.extend_from_slice(b"\"}}");
 }
 
-fn write_detail(out: &mut Vec<u8>, seed: u64, times: &mut TimeWriter, e: &Event, event: EventType, detail: Detail) {
-    let who = |n| participant(seed, e.call, n);
+fn write_detail(out: &mut Vec<u8>, ids: &IdWriter, times: &mut TimeWriter, e: &Event, event: EventType, detail: Detail) {
+    let who = |n| ids.participant(e.call, n);
     match detail {
         Detail::None => {}
         Detail::Participant { participant } => {
@@ -79,7 +78,7 @@ fn write_detail(out: &mut Vec<u8>, seed: u64, times: &mut TimeWriter, e: &Event,
             out.extend_from_slice(b",\"participant\":");
             write_identifier(out, who(participant));
             out.extend_from_slice(b",\"invitationId\":\"");
-            write_event_id(out, seed, e.call, u32::MAX - participant as u32);
+            ids.event(out, e.call, u32::MAX - participant as u32);
             out.push(b'"');
         }
         Detail::Participants { sequence, count } => {
@@ -111,7 +110,7 @@ fn write_detail(out: &mut Vec<u8>, seed: u64, times: &mut TimeWriter, e: &Event,
         }
         Detail::Recording { active, started_ms } => {
             out.extend_from_slice(b",\"recordingId\":\"");
-            write_recording_id(out, seed, e.call);
+            ids.recording(out, e.call);
             out.extend_from_slice(if active { b"\",\"state\":\"active\"" } else { b"\",\"state\":\"inactive\"" });
             out.extend_from_slice(b",\"startDateTime\":\"");
             times.write_millis(out, started_ms);

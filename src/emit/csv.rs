@@ -2,7 +2,7 @@
 //! a column (empty where it does not apply), for spreadsheets and SQL
 //! loaders. Callback payloads are left out; use JSONL for those.
 
-use super::identity::write_call_connection_id;
+use super::identity::IdWriter;
 use super::json_text::write_int;
 use super::jsonl::class;
 use super::rfc3339::TimeWriter;
@@ -10,7 +10,7 @@ use crate::catalog::{Dimension, Metric, Naming};
 use crate::engine::{Event, EventKind};
 
 pub struct CsvEncoder {
-    seed: u64,
+    ids: IdWriter,
     times: TimeWriter,
 }
 
@@ -33,7 +33,7 @@ pub fn header(naming: Naming) -> String {
 impl CsvEncoder {
     pub fn new(seed: u64) -> Self {
         CsvEncoder {
-            seed,
+            ids: IdWriter::new(seed),
             times: TimeWriter::default(),
         }
     }
@@ -81,7 +81,7 @@ impl CsvEncoder {
             }
         }
         out.push(b',');
-        write_call_connection_id(out, self.seed, e.call);
+        self.ids.connection(out, e.call);
         out.push(b'\n');
     }
 }

@@ -1,28 +1,96 @@
 //! The identifiers a callback or request line carries, written in the
 //! formats the service uses: UUIDs, base64 server call ids, and
 //! `CommunicationIdentifierModel` objects for participants.
+//!
+//! Every callback repeats its call's connection id three times, plus the
+//! correlation and server call ids; deriving and formatting them per event
+//! dominated encoding, so the text of each call's ids is cached in a small
+//! direct-mapped table (calls interleave, but only a few thousand are live).
 
 use crate::engine::ids::{self, IdKind, Identity};
 use base64::Engine;
 
-pub fn write_call_connection_id(out: &mut Vec<u8>, seed: u64, call: u64) {
-    ids::write_uuid(out, ids::id128(seed, call, IdKind::CallConnection, 0));
+/// Cache slots; a power of two comfortably above typical live calls.
+const SLOTS: usize = 1 << 13;
+const SERVER_CALL_ID_MAX: usize = 192;
+
+struct CallText {
+    call: u64,
+    connection: [u8; 36],
+    correlation: [u8; 36],
+    server_len: usize,
+    server: [u8; SERVER_CALL_ID_MAX],
 }
 
-pub fn write_correlation_id(out: &mut Vec<u8>, seed: u64, call: u64) {
-    ids::write_uuid(out, ids::id128(seed, call, IdKind::Correlation, 0));
+/// Writes a workload's identifiers; one per encoder.
+pub struct IdWriter {
+    seed: u64,
+    cache: Vec<CallText>,
 }
 
-pub fn write_event_id(out: &mut Vec<u8>, seed: u64, call: u64, seq: u32) {
-    ids::write_uuid(out, ids::id128(seed, call, IdKind::Event, seq as u64));
-}
+impl IdWriter {
+    pub fn new(seed: u64) -> IdWriter {
+        IdWriter { seed, cache: Vec::new() }
+    }
 
-pub fn write_recording_id(out: &mut Vec<u8>, seed: u64, call: u64) {
-    ids::write_uuid(out, ids::id128(seed, call, IdKind::Recording, 0));
+    fn call_text(&mut self, call: u64) -> &CallText {
+        if self.cache.is_empty() {
+            self.cache = (0..SLOTS)
+                .map(|_| CallText {
+                    call: u64::MAX,
+                    connection: [0; 36],
+                    correlation: [0; 36],
+                    server_len: 0,
+                    server: [0; SERVER_CALL_ID_MAX],
+                })
+                .collect();
+        }
+        let seed = self.seed;
+        let entry = &mut self.cache[call as usize % SLOTS];
+        if entry.call != call {
+            let mut buf = Vec::with_capacity(SERVER_CALL_ID_MAX);
+            ids::write_uuid(&mut buf, ids::id128(seed, call, IdKind::CallConnection, 0));
+            entry.connection.copy_from_slice(&buf);
+            buf.clear();
+            ids::write_uuid(&mut buf, ids::id128(seed, call, IdKind::Correlation, 0));
+            entry.correlation.copy_from_slice(&buf);
+            buf.clear();
+            server_call_id(&mut buf, seed, call);
+            entry.server_len = buf.len().min(SERVER_CALL_ID_MAX);
+            entry.server[..entry.server_len].copy_from_slice(&buf[..entry.server_len]);
+            entry.call = call;
+        }
+        entry
+    }
+
+    pub fn connection(&mut self, out: &mut Vec<u8>, call: u64) {
+        out.extend_from_slice(&self.call_text(call).connection);
+    }
+
+    pub fn correlation(&mut self, out: &mut Vec<u8>, call: u64) {
+        out.extend_from_slice(&self.call_text(call).correlation);
+    }
+
+    pub fn server_call(&mut self, out: &mut Vec<u8>, call: u64) {
+        let text = self.call_text(call);
+        out.extend_from_slice(&text.server[..text.server_len]);
+    }
+
+    pub fn event(&self, out: &mut Vec<u8>, call: u64, n: u32) {
+        ids::write_uuid(out, ids::id128(self.seed, call, IdKind::Event, n as u64));
+    }
+
+    pub fn recording(&self, out: &mut Vec<u8>, call: u64) {
+        ids::write_uuid(out, ids::id128(self.seed, call, IdKind::Recording, 0));
+    }
+
+    pub fn participant(&self, call: u64, n: u16) -> Identity {
+        ids::participant(self.seed, call, n)
+    }
 }
 
 /// A server call id is the base64 of the conversation URL of the call.
-pub fn write_server_call_id(out: &mut Vec<u8>, seed: u64, call: u64) {
+fn server_call_id(out: &mut Vec<u8>, seed: u64, call: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = ids::id128(seed, call, IdKind::ServerCall, 0);
     let mut url: Vec<u8> = Vec::with_capacity(128);
@@ -31,7 +99,8 @@ pub fn write_server_call_id(out: &mut Vec<u8>, seed: u64, call: u64) {
         url.push(HEX[((bits >> (4 * i)) & 0xf) as usize]);
     }
     url.extend_from_slice(b"?i=10&e=");
-    url.extend_from_slice(itoa::Buffer::new().format(638_000_000_000_000_000u64 + (bits >> 64) as u64 % 1_000_000_000_000_000).as_bytes());
+    let e = 638_000_000_000_000_000u64 + (bits >> 64) as u64 % 1_000_000_000_000_000;
+    url.extend_from_slice(itoa::Buffer::new().format(e).as_bytes());
     let start = out.len();
     out.resize(start + url.len().div_ceil(3) * 4, 0);
     let written = base64::engine::general_purpose::STANDARD
@@ -95,10 +164,23 @@ mod tests {
     #[test]
     fn server_call_ids_decode_to_a_conversation_url() {
         let mut out = Vec::new();
-        write_server_call_id(&mut out, 3, 4);
+        IdWriter::new(3).server_call(&mut out, 4);
         let url = base64::engine::general_purpose::STANDARD.decode(&out).unwrap();
         let url = String::from_utf8(url).unwrap();
         assert!(url.starts_with("https://api.flightproxy.skype.com/api/v2/cp/"), "{url}");
+    }
+
+    #[test]
+    fn cached_ids_equal_fresh_ones_after_slot_reuse() {
+        let mut ids = IdWriter::new(5);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        ids.connection(&mut a, 7);
+        ids.connection(&mut a, 7 + SLOTS as u64); // evicts call 7
+        ids.connection(&mut b, 7);
+        assert_eq!(a[..36], b[..]);
+        let mut fresh = Vec::new();
+        ids::write_uuid(&mut fresh, ids::id128(5, 7, IdKind::CallConnection, 0));
+        assert_eq!(fresh, b);
     }
 
     #[test]

@@ -3,15 +3,14 @@
 //! `cloudEvent` for callbacks. The embedded sink ingests this same format.
 
 use super::cloudevent::write_cloud_event;
-use super::identity::*;
+use super::identity::{IdWriter, write_raw_id_in_path};
 use super::json_text::write_int;
 use super::rfc3339::TimeWriter;
 use crate::catalog::{Dimension, Metric, Naming, StatusClass};
-use crate::engine::ids::participant;
 use crate::engine::{Event, EventKind};
 
 pub struct JsonlEncoder {
-    seed: u64,
+    ids: IdWriter,
     /// `","StatusCodeClass":"` under the chosen naming.
     class_key: Vec<u8>,
     times: TimeWriter,
@@ -21,7 +20,7 @@ impl JsonlEncoder {
     pub fn new(seed: u64, naming: Naming) -> Self {
         let class_key = format!("\",\"{}\":\"", Dimension::StatusCodeClass.name(naming)).into_bytes();
         JsonlEncoder {
-            seed,
+            ids: IdWriter::new(seed),
             class_key,
             times: TimeWriter::default(),
         }
@@ -56,9 +55,9 @@ impl JsonlEncoder {
                 out.extend_from_slice(b"\",\"status\":");
                 write_int(out, status.code);
                 out.extend_from_slice(b",\"callConnectionId\":\"");
-                write_call_connection_id(out, self.seed, e.call);
+                self.ids.connection(out, e.call);
                 out.extend_from_slice(b"\",\"correlationId\":\"");
-                write_correlation_id(out, self.seed, e.call);
+                self.ids.correlation(out, e.call);
                 out.push(b'"');
                 if !status.is_success() {
                     out.extend_from_slice(b",\"subCode\":");
@@ -79,7 +78,7 @@ impl JsonlEncoder {
                 out.extend_from_slice(b"\",\"Version\":\"");
                 out.extend_from_slice(e.api_version.as_str().as_bytes());
                 out.extend_from_slice(b"\"},\"value\":1,\"cloudEvent\":");
-                write_cloud_event(out, self.seed, &mut self.times, e);
+                write_cloud_event(out, &mut self.ids, &mut self.times, e);
                 out.extend_from_slice(b"}\n");
             }
         }
@@ -94,15 +93,15 @@ impl JsonlEncoder {
     }
 
     /// The route with its placeholders filled in for this call.
-    fn path(&self, out: &mut Vec<u8>, e: &Event, route: &str) {
+    fn path(&mut self, out: &mut Vec<u8>, e: &Event, route: &str) {
         let mut rest = route;
         while let Some(open) = rest.find('{') {
             out.extend_from_slice(&rest.as_bytes()[..open]);
             let Some(close) = rest[open..].find('}') else { break };
             match &rest[open + 1..open + close] {
-                "callConnectionId" => write_call_connection_id(out, self.seed, e.call),
-                "participantRawId" => write_raw_id_in_path(out, participant(self.seed, e.call, 0)),
-                _ => write_recording_id(out, self.seed, e.call),
+                "callConnectionId" => self.ids.connection(out, e.call),
+                "participantRawId" => write_raw_id_in_path(out, self.ids.participant(e.call, 0)),
+                _ => self.ids.recording(out, e.call),
             }
             rest = &rest[open + close + 1..];
         }

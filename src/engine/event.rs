@@ -50,9 +50,17 @@ pub enum Detail {
 }
 
 impl Event<'_> {
-    /// The order of the stream: time, then call, then position in the call.
-    pub fn order_key(&self) -> (i64, u64, u32) {
-        (self.time_ms, self.call, self.seq)
+    /// The order of the stream across calls: time, then call, packed into
+    /// one integer so the merge compares a single word. (Within a call,
+    /// events are already in (time, seq) order.)
+    pub fn merge_key(&self) -> u128 {
+        let time = (self.time_ms as u64) ^ (1 << 63); // order-preserving for negatives
+        ((time as u128) << 64) | self.call as u128
+    }
+
+    /// The time packed in a `merge_key`.
+    pub fn time_of_merge_key(key: u128) -> i64 {
+        ((key >> 64) as u64 ^ (1 << 63)) as i64
     }
 
     pub fn is_call_end(&self) -> bool {

@@ -24,22 +24,28 @@ pub fn id128(seed: u64, call: u64, kind: IdKind, n: u64) -> u128 {
     ((hi as u128) << 64) | lo as u128
 }
 
+/// Two lowercase hex digits per byte value.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    t
+};
+
 /// Appends `bits` as a version-4 UUID (lowercase, hyphenated).
 pub fn write_uuid(out: &mut Vec<u8>, bits: u128) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     // Version 4 and RFC 4122 variant, as real v4 UUIDs have.
     let v = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
-    let mut buf = [0u8; 36];
-    let mut j = 0;
-    for i in 0..16 {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            buf[j] = b'-';
-            j += 1;
-        }
-        let byte = (v >> (120 - 8 * i)) as u8;
-        buf[j] = HEX[(byte >> 4) as usize];
-        buf[j + 1] = HEX[(byte & 0xf) as usize];
-        j += 2;
+    let bytes = v.to_be_bytes();
+    let mut buf = [b'-'; 36];
+    // Hex pairs go around the hyphens at 8, 13, 18 and 23.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    for (byte, at) in bytes.iter().zip(AT) {
+        buf[at..at + 2].copy_from_slice(&HEX_PAIRS[*byte as usize]);
     }
     out.extend_from_slice(&buf);
 }

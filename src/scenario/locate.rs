@@ -136,7 +136,7 @@ mod tests {
     fn finds_nested_values_past_strings_with_brackets() {
         let text = "{\n  \"a\": \"x]}\\\"\",\n  \"flows\": [\n    {\"n\": 1},\n    {\"steps\": [true, {\"k\": 7}]}\n  ]\n}";
         let p = JsonPath::default().key("flows").index(1).key("steps").index(1).key("k");
-        assert_eq!(locate(text, &p), (5, 27));
+        assert_eq!(locate(text, &p), (5, 28));
         // A missing key points at its deepest existing ancestor.
         let missing = JsonPath::default().key("flows").index(0).key("zzz");
         assert_eq!(locate(text, &missing), (4, 5));

@@ -1,0 +1,87 @@
+//! Engine throughput: simulating and ordering events, encoding JSONL,
+//! aggregating, and the aggregate-only path. Figures go in docs/perf.md.
+//!
+//! cargo bench --bench engine
+
+use callmetrics::catalog::Naming;
+use callmetrics::emit::JsonlEncoder;
+use callmetrics::engine::{Arrival, EventStream, Expected, Grain, Rate, Workload, expected_only};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use std::path::Path;
+
+const SCENARIO: &str = "scenarios/contact-center.json";
+const CALLS: u64 = 5_000;
+
+fn workload() -> Workload {
+    Workload {
+        seed: 1,
+        calls: Some(CALLS),
+        duration: None,
+        rate: Rate(50.0),
+        arrival: Arrival::Poisson,
+        ramp: vec![],
+        start_ms: 1_767_225_600_000,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let scenario = callmetrics::scenario::load(Path::new(SCENARIO)).expect("shipped scenario loads");
+    let workload = workload();
+    let events: Vec<_> = EventStream::new(&scenario, &workload).collect();
+    let n = events.len() as u64;
+
+    let mut group = c.benchmark_group("engine");
+    group.throughput(Throughput::Elements(n));
+    group.sample_size(20);
+
+    group.bench_function("stream (simulate + time-order)", |b| {
+        b.iter(|| EventStream::new(&scenario, &workload).count())
+    });
+
+    group.bench_function("jsonl encode", |b| {
+        let mut buf = Vec::with_capacity(1 << 20);
+        b.iter(|| {
+            let mut enc = JsonlEncoder::new(1, Naming::Azure);
+            for e in &events {
+                enc.encode(&mut buf, e);
+                if buf.len() > 1 << 20 {
+                    buf.clear();
+                }
+            }
+        })
+    });
+
+    group.bench_function("aggregate", |b| {
+        b.iter(|| {
+            let mut expected = Expected::new(Grain::MINUTE);
+            events.iter().for_each(|e| expected.record(e));
+            expected.len()
+        })
+    });
+
+    group.bench_function("generate (stream + encode + aggregate)", |b| {
+        let mut buf = Vec::with_capacity(1 << 20);
+        b.iter(|| {
+            let mut enc = JsonlEncoder::new(1, Naming::Azure);
+            let mut expected = Expected::new(Grain::MINUTE);
+            for e in EventStream::new(&scenario, &workload) {
+                expected.record(&e);
+                enc.encode(&mut buf, &e);
+                if buf.len() > 1 << 20 {
+                    buf.clear();
+                }
+            }
+            expected.len()
+        })
+    });
+
+    for threads in [1, 2] {
+        group.bench_function(format!("aggregate-only, {threads} thread(s)"), |b| {
+            b.iter_batched(|| (), |_| expected_only(&scenario, &workload, Grain::MINUTE, threads).len(), BatchSize::SmallInput)
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(engine, benches);
+criterion_main!(engine);
