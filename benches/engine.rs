@@ -25,7 +25,8 @@ fn workload() -> Workload {
 }
 
 fn benches(c: &mut Criterion) {
-    let scenario = callmetrics::scenario::load(Path::new(SCENARIO)).expect("shipped scenario loads");
+    let scenario =
+        callmetrics::scenario::load(Path::new(SCENARIO)).expect("shipped scenario loads");
     let workload = workload();
     let events: Vec<_> = EventStream::new(&scenario, &workload).collect();
     let n = events.len() as u64;
@@ -77,7 +78,11 @@ fn benches(c: &mut Criterion) {
 
     for threads in [1, 2] {
         group.bench_function(format!("aggregate-only, {threads} thread(s)"), |b| {
-            b.iter_batched(|| (), |_| expected_only(&scenario, &workload, Grain::MINUTE, threads).len(), BatchSize::SmallInput)
+            b.iter_batched(
+                || (),
+                |_| expected_only(&scenario, &workload, Grain::MINUTE, threads).len(),
+                BatchSize::SmallInput,
+            )
         });
     }
     group.finish();

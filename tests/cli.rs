@@ -7,7 +7,13 @@ use common::{callmetrics, read, repo};
 
 #[test]
 fn help_texts() {
-    for command in [&["--help"][..], &["catalog", "--help"], &["validate", "--help"], &["generate", "--help"], &["schema", "--help"]] {
+    for command in [
+        &["--help"][..],
+        &["catalog", "--help"],
+        &["validate", "--help"],
+        &["generate", "--help"],
+        &["schema", "--help"],
+    ] {
         let run = callmetrics(command).expect_code(0);
         let name = format!("help_{}", command[0].trim_start_matches('-'));
         insta::assert_snapshot!(name, run.stdout);
@@ -25,7 +31,10 @@ fn catalog_json_lists_every_value() {
     let run = callmetrics(&["catalog", "--format", "json"]).expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("catalog JSON parses");
     let ops = v["operations"].as_array().unwrap();
-    let listed = ops.iter().filter(|o| o["listedInMetricsOverview"] == true).count();
+    let listed = ops
+        .iter()
+        .filter(|o| o["listedInMetricsOverview"] == true)
+        .count();
     assert_eq!(listed, 17);
     assert_eq!(ops.first().unwrap()["name"], "Create Call");
     assert_eq!(v["eventTypes"].as_array().unwrap().len(), 33);
@@ -57,11 +66,19 @@ fn shipped_schema_is_the_schema_command_output() {
 #[test]
 fn validator_messages_for_malformed_scenarios() {
     let dir = repo().join("tests/fixtures/invalid");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     assert!(files.len() >= 12, "expected at least 12 malformed fixtures");
     for file in files {
-        let rel = file.strip_prefix(repo()).unwrap().to_str().unwrap().to_string();
+        let rel = file
+            .strip_prefix(repo())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
         let run = callmetrics(&["validate", &rel]).expect_code(1);
         assert!(run.stdout.contains("error: "), "{}", run.describe());
         let name = format!("validate_{}", file.file_stem().unwrap().to_str().unwrap());
@@ -72,22 +89,77 @@ fn validator_messages_for_malformed_scenarios() {
 #[test]
 fn validate_exit_codes() {
     let ok = callmetrics(&["validate", "tests/fixtures/tiny.json"]).expect_code(0);
-    assert!(ok.stdout.contains("1 valid, 0 invalid, 0 unreadable"), "{}", ok.describe());
+    assert!(
+        ok.stdout.contains("1 valid, 0 invalid, 0 unreadable"),
+        "{}",
+        ok.describe()
+    );
     // One bad file among good ones still fails the run.
-    callmetrics(&["validate", "tests/fixtures/tiny.json", "tests/fixtures/invalid/bad-probabilities.json"]).expect_code(1);
+    callmetrics(&[
+        "validate",
+        "tests/fixtures/tiny.json",
+        "tests/fixtures/invalid/bad-probabilities.json",
+    ])
+    .expect_code(1);
     let missing = callmetrics(&["validate", "tests/fixtures/does-not-exist.json"]).expect_code(2);
-    assert!(missing.stdout.contains("cannot read tests/fixtures/does-not-exist.json"), "{}", missing.describe());
+    assert!(
+        missing
+            .stdout
+            .contains("cannot read tests/fixtures/does-not-exist.json"),
+        "{}",
+        missing.describe()
+    );
     callmetrics(&["validate"]).expect_code(2);
 }
 
 #[test]
 fn generate_rejects_bad_input_with_exit_2() {
-    let run = callmetrics(&["generate", "tests/fixtures/invalid/bad-probabilities.json", "--out", "-"]).expect_code(2);
-    assert!(run.stderr.contains("status probabilities add up to 0.99"), "{}", run.describe());
+    let run = callmetrics(&[
+        "generate",
+        "tests/fixtures/invalid/bad-probabilities.json",
+        "--out",
+        "-",
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr.contains("status probabilities add up to 0.99"),
+        "{}",
+        run.describe()
+    );
     assert!(run.stdout.is_empty());
-    let run = callmetrics(&["generate", "tests/fixtures/tiny.json", "--rate", "0", "--out", "-"]).expect_code(2);
-    assert!(run.stderr.contains("arrival rate is 0"), "{}", run.describe());
-    let run = callmetrics(&["generate", "tests/fixtures/tiny.json", "--grain", "PT2M", "--out", "-"]).expect_code(2);
+    let run = callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--rate",
+        "0",
+        "--out",
+        "-",
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr.contains("arrival rate is 0"),
+        "{}",
+        run.describe()
+    );
+    let run = callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--grain",
+        "PT2M",
+        "--out",
+        "-",
+    ])
+    .expect_code(2);
     assert!(run.stderr.contains("unknown grain"), "{}", run.describe());
-    callmetrics(&["generate", "tests/fixtures/tiny.json", "--calls", "5", "--duration", "1m", "--out", "-"]).expect_code(2);
+    callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "5",
+        "--duration",
+        "1m",
+        "--out",
+        "-",
+    ])
+    .expect_code(2);
 }

@@ -10,14 +10,30 @@ use std::path::Path;
 
 fn generate(dir: &Path, extra: &[&str]) {
     let out = dir.to_str().unwrap();
-    let mut args = vec!["generate", "tests/fixtures/tiny.json", "--out", out, "--quiet"];
+    let mut args = vec![
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--out",
+        out,
+        "--quiet",
+    ];
     args.extend_from_slice(extra);
     callmetrics(&args).expect_code(0);
 }
 
 #[test]
 fn first_events_of_a_tiny_scenario() {
-    let run = callmetrics(&["generate", "tests/fixtures/tiny.json", "--calls", "3", "--seed", "42", "--out", "-"]).expect_code(0);
+    let run = callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "3",
+        "--seed",
+        "42",
+        "--out",
+        "-",
+    ])
+    .expect_code(0);
     let first: Vec<&str> = run.stdout.lines().take(12).collect();
     insta::assert_snapshot!(first.join("\n"));
 }
@@ -27,7 +43,8 @@ fn expected_json_of_a_tiny_scenario() {
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path(), &["--calls", "20", "--seed", "42"]);
     insta::assert_snapshot!(read(&dir.path().join("expected.json")));
-    let manifest: serde_json::Value = serde_json::from_str(&read(&dir.path().join("manifest.json"))).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&dir.path().join("manifest.json"))).unwrap();
     assert_eq!(manifest["counts"]["calls"], 20);
     assert_eq!(manifest["seed"], 42);
     assert_eq!(manifest["scenario"]["name"], "tiny");
@@ -37,17 +54,31 @@ fn expected_json_of_a_tiny_scenario() {
 #[test]
 fn recounting_events_gives_expected_json() {
     let dir = tempfile::tempdir().unwrap();
-    generate(dir.path(), &["--calls", "3000", "--seed", "5", "--rate", "20/s"]);
+    generate(
+        dir.path(),
+        &["--calls", "3000", "--seed", "5", "--rate", "20/s"],
+    );
     let events = read(&dir.path().join("events.jsonl"));
     let recounted = recount::recount_jsonl(&events);
     let expected = recount::cells_of_expected(&read(&dir.path().join("expected.json")));
-    assert!(recounted.len() > 20, "too few cells to be a meaningful test");
+    assert!(
+        recounted.len() > 20,
+        "too few cells to be a meaningful test"
+    );
     assert_eq!(recounted, expected);
 }
 
 #[test]
 fn events_are_in_time_order_and_calls_end_with_disconnect() {
-    let run = callmetrics(&["generate", "tests/fixtures/tiny.json", "--calls", "500", "--out", "-"]).expect_code(0);
+    let run = callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "500",
+        "--out",
+        "-",
+    ])
+    .expect_code(0);
     let mut last = String::new();
     let mut ended = std::collections::HashSet::new();
     for line in run.stdout.lines() {
@@ -60,42 +91,74 @@ fn events_are_in_time_order_and_calls_end_with_disconnect() {
             .or(v["request"]["callConnectionId"].as_str())
             .unwrap()
             .to_string();
-        assert!(!ended.contains(&call), "event after CallDisconnected: {line}");
+        assert!(
+            !ended.contains(&call),
+            "event after CallDisconnected: {line}"
+        );
         if v["dimensions"]["EventTypeName"] == "Microsoft.Communication.CallDisconnected" {
             ended.insert(call);
         }
     }
-    assert!(ended.len() > 400, "most tiny calls end with CallDisconnected");
+    assert!(
+        ended.len() > 400,
+        "most tiny calls end with CallDisconnected"
+    );
 }
 
 #[test]
 fn same_seed_same_bytes_other_seed_other_bytes() {
-    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
     generate(a.path(), &["--calls", "300", "--seed", "9"]);
     generate(b.path(), &["--calls", "300", "--seed", "9"]);
     generate(c.path(), &["--calls", "300", "--seed", "10"]);
     for file in ["events.jsonl", "expected.json"] {
-        assert!(read(&a.path().join(file)) == read(&b.path().join(file)), "{file} differs between identical runs");
-        assert!(read(&a.path().join(file)) != read(&c.path().join(file)), "{file} ignores the seed");
+        assert!(
+            read(&a.path().join(file)) == read(&b.path().join(file)),
+            "{file} differs between identical runs"
+        );
+        assert!(
+            read(&a.path().join(file)) != read(&c.path().join(file)),
+            "{file} ignores the seed"
+        );
     }
     // The manifest names the output directory nowhere, so it is identical too.
-    assert_eq!(read(&a.path().join("manifest.json")), read(&b.path().join("manifest.json")));
+    assert_eq!(
+        read(&a.path().join("manifest.json")),
+        read(&b.path().join("manifest.json"))
+    );
 }
 
 #[test]
 fn csv_has_one_row_per_event() {
     let dir = tempfile::tempdir().unwrap();
-    generate(dir.path(), &["--calls", "50", "--format", "csv", "--naming", "overview"]);
+    generate(
+        dir.path(),
+        &["--calls", "50", "--format", "csv", "--naming", "overview"],
+    );
     let csv = read(&dir.path().join("events.csv"));
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
         "metric,time,Operation,StatusCode,StatusSubClass,ApiVersion,EventTypeName,Code,CodeClass,SubCode,Version,value,latencyMs,callConnectionId"
     );
-    let manifest: serde_json::Value = serde_json::from_str(&read(&dir.path().join("manifest.json"))).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&dir.path().join("manifest.json"))).unwrap();
     let rows: Vec<&str> = lines.collect();
-    assert_eq!(rows.len() as u64, manifest["counts"]["events"].as_u64().unwrap());
-    assert!(rows.iter().all(|r| r.split(',').count() == 14), "every row has 14 columns");
+    assert_eq!(
+        rows.len() as u64,
+        manifest["counts"]["events"].as_u64().unwrap()
+    );
+    assert!(
+        rows.iter().all(|r| r.split(',').count() == 14),
+        "every row has 14 columns"
+    );
     let expected = read(&dir.path().join("expected.json"));
-    assert!(expected.contains("\"StatusSubClass\""), "overview naming reaches expected.json");
+    assert!(
+        expected.contains("\"StatusSubClass\""),
+        "overview naming reaches expected.json"
+    );
 }

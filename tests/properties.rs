@@ -6,7 +6,9 @@
 mod recount;
 
 use callmetrics::catalog::Naming;
-use callmetrics::emit::{DatasetFormat, DatasetOptions, Destination, write_dataset, write_expected};
+use callmetrics::emit::{
+    DatasetFormat, DatasetOptions, Destination, write_dataset, write_expected,
+};
 use callmetrics::engine::{Arrival, Grain, Rate, Workload, expected_only};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -94,7 +96,8 @@ fn workload(seed: u64, calls: u64) -> Workload {
 }
 
 fn dataset(text: &str, seed: u64, dir: &Path) -> (String, String) {
-    let scenario = callmetrics::scenario::parse(Path::new("random.json"), text.as_bytes()).expect("generated scenarios are valid");
+    let scenario = callmetrics::scenario::parse(Path::new("random.json"), text.as_bytes())
+        .expect("generated scenarios are valid");
     let opts = DatasetOptions {
         scenario_path: Path::new("random.json"),
         destination: Destination::Directory(dir.to_path_buf()),

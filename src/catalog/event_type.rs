@@ -146,9 +146,14 @@ mod tests {
 
     #[test]
     fn parses_short_and_full_names() {
-        assert_eq!("PlayCompleted".parse::<EventType>().unwrap(), EventType::PlayCompleted);
         assert_eq!(
-            "Microsoft.Communication.PlayCompleted".parse::<EventType>().unwrap(),
+            "PlayCompleted".parse::<EventType>().unwrap(),
+            EventType::PlayCompleted
+        );
+        assert_eq!(
+            "Microsoft.Communication.PlayCompleted"
+                .parse::<EventType>()
+                .unwrap(),
             EventType::PlayCompleted
         );
         let err = "PlayCompleeted".parse::<EventType>().unwrap_err();

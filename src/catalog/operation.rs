@@ -177,6 +177,8 @@ impl FromStr for Operation {
             .iter()
             .copied()
             .find(|op| op.name() == s)
-            .ok_or_else(|| super::UnknownName::new("operation", s, Self::ALL.iter().map(|o| o.name())))
+            .ok_or_else(|| {
+                super::UnknownName::new("operation", s, Self::ALL.iter().map(|o| o.name()))
+            })
     }
 }

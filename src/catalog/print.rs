@@ -1,7 +1,9 @@
 //! `callmetrics catalog`: the vocabulary as an aligned table for people or
 //! JSON for scripts.
 
-use super::{ApiVersion, EventType, Metric, Naming, Operation, STATUS_CODES, SUB_CODES, StatusClass};
+use super::{
+    ApiVersion, EventType, Metric, Naming, Operation, STATUS_CODES, SUB_CODES, StatusClass,
+};
 use serde_json::{Value, json};
 use std::io::{self, Write};
 
@@ -74,10 +76,21 @@ fn print_table(out: &mut dyn Write, naming: Naming) -> io::Result<()> {
             dims.join(", ")
         )?;
     }
-    writeln!(out, "  aggregations: {}; base grain PT1M", AGGREGATIONS.join(", "))?;
+    writeln!(
+        out,
+        "  aggregations: {}; base grain PT1M",
+        AGGREGATIONS.join(", ")
+    )?;
 
-    writeln!(out, "\nOPERATIONS (* = beyond the 17 in the metrics overview)")?;
-    let width = Operation::ALL.iter().map(|o| o.name().len()).max().unwrap_or(0);
+    writeln!(
+        out,
+        "\nOPERATIONS (* = beyond the 17 in the metrics overview)"
+    )?;
+    let width = Operation::ALL
+        .iter()
+        .map(|o| o.name().len())
+        .max()
+        .unwrap_or(0);
     for op in Operation::ALL {
         let info = op.info();
         writeln!(
@@ -92,7 +105,11 @@ fn print_table(out: &mut dyn Write, naming: Naming) -> io::Result<()> {
     }
 
     writeln!(out, "\nCALLBACK EVENT TYPES (default code/subCode mix)")?;
-    let width = EventType::ALL.iter().map(|e| e.name().len()).max().unwrap_or(0);
+    let width = EventType::ALL
+        .iter()
+        .map(|e| e.name().len())
+        .max()
+        .unwrap_or(0);
     for e in EventType::ALL {
         let mix: Vec<_> = e
             .default_results()

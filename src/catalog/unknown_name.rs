@@ -13,7 +13,12 @@ pub struct UnknownName {
 impl UnknownName {
     pub fn new<'a>(kind: &'static str, given: &str, known: impl Iterator<Item = &'a str>) -> Self {
         let suggestion = known
-            .map(|k| (strsim::jaro_winkler(&given.to_lowercase(), &k.to_lowercase()), k))
+            .map(|k| {
+                (
+                    strsim::jaro_winkler(&given.to_lowercase(), &k.to_lowercase()),
+                    k,
+                )
+            })
             .filter(|(score, _)| *score > 0.8)
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, k)| k.to_string());

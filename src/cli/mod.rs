@@ -52,10 +52,14 @@ pub enum Command {
     /// Print the JSON Schema of scenario files.
     Schema,
     /// Check scenario files and report every problem with file, line:column and a fix.
-    #[command(after_help = "Exit codes:\n  0  all files valid\n  1  at least one file is invalid\n  2  a file could not be read")]
+    #[command(
+        after_help = "Exit codes:\n  0  all files valid\n  1  at least one file is invalid\n  2  a file could not be read"
+    )]
     Validate(ValidateArgs),
     /// Generate a dataset: events, the expected aggregates and a manifest.
-    #[command(after_help = "Examples:\n  callmetrics generate scenarios/outbound-notification.json --calls 100000 --out out\n  callmetrics generate scenarios/inbound-ivr.json --duration 10m --rate 20 --ramp 1m:100,5m:100 --out out\n  callmetrics generate scenarios/inbound-ivr.json --calls 10 --out - | head")]
+    #[command(
+        after_help = "Examples:\n  callmetrics generate scenarios/outbound-notification.json --calls 100000 --out out\n  callmetrics generate scenarios/inbound-ivr.json --duration 10m --rate 20 --ramp 1m:100,5m:100 --out out\n  callmetrics generate scenarios/inbound-ivr.json --calls 10 --out - | head"
+    )]
     Generate(GenerateArgs),
 }
 

@@ -9,7 +9,13 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let (mut invalid, mut unreadable) = (0, 0);
     for path in &args.files {
         match scenario::load(path) {
-            Ok(s) => writeln!(out, "{}: ok ({}, {} flows)", path.display(), s.name, s.flows.items().len())?,
+            Ok(s) => writeln!(
+                out,
+                "{}: ok ({}, {} flows)",
+                path.display(),
+                s.name,
+                s.flows.items().len()
+            )?,
             Err(err @ ScenarioError::Unreadable { .. }) => {
                 unreadable += 1;
                 writeln!(out, "error: {err}")?;
@@ -23,18 +29,29 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
         }
     }
     let total = args.files.len();
-    writeln!(out, "{} valid, {invalid} invalid, {unreadable} unreadable", total - invalid - unreadable)?;
+    writeln!(
+        out,
+        "{} valid, {invalid} invalid, {unreadable} unreadable",
+        total - invalid - unreadable
+    )?;
     out.flush()?;
     if unreadable > 0 {
         anyhow::bail!("{unreadable} of {total} scenario files could not be read");
     }
-    Ok(if invalid > 0 { Outcome::Fail } else { Outcome::Pass })
+    Ok(if invalid > 0 {
+        Outcome::Fail
+    } else {
+        Outcome::Pass
+    })
 }
 
 /// Turns a scenario error into an error message that lists every problem.
 pub fn explain(err: ScenarioError) -> anyhow::Error {
     match err {
-        ScenarioError::Invalid { ref path, ref diagnostics } => {
+        ScenarioError::Invalid {
+            ref path,
+            ref diagnostics,
+        } => {
             let mut text = String::new();
             let _ = scenario::render(path, diagnostics, &mut text);
             anyhow::anyhow!("{err}\n{}", text.trim_end())

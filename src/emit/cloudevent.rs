@@ -9,7 +9,8 @@ use crate::engine::{Detail, Event, EventKind};
 use crate::scenario::RecognitionType;
 
 const TONES: [&str; 12] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "asterisk", "pound",
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "asterisk",
+    "pound",
 ];
 const PHRASES: [&str; 4] = [
     "I'd like to check my balance",
@@ -17,7 +18,11 @@ const PHRASES: [&str; 4] = [
     "yes please",
     "my order hasn't arrived",
 ];
-const CHOICES: [(&str, &str); 3] = [("Confirm", "yes"), ("Cancel", "no"), ("Agent", "representative")];
+const CHOICES: [(&str, &str); 3] = [
+    ("Confirm", "yes"),
+    ("Cancel", "no"),
+    ("Agent", "representative"),
+];
 
 /// Appends the CloudEvent of a callback event (nothing for requests).
 pub fn write_cloud_event(out: &mut Vec<u8>, ids: &mut IdWriter, times: &mut TimeWriter, e: &Event) {
@@ -36,7 +41,9 @@ pub fn write_cloud_event(out: &mut Vec<u8>, ids: &mut IdWriter, times: &mut Time
     ids.connection(out, e.call);
     out.extend_from_slice(b"\",\"type\":\"");
     out.extend_from_slice(event.name().as_bytes());
-    out.extend_from_slice(b"\",\"specversion\":\"1.0\",\"datacontenttype\":\"application/json\",\"time\":\"");
+    out.extend_from_slice(
+        b"\",\"specversion\":\"1.0\",\"datacontenttype\":\"application/json\",\"time\":\"",
+    );
     times.write_millis(out, e.time_ms);
     out.extend_from_slice(b"\",\"subject\":\"calling/callConnections/");
     ids.connection(out, e.call);
@@ -49,7 +56,13 @@ pub fn write_cloud_event(out: &mut Vec<u8>, ids: &mut IdWriter, times: &mut Time
     out.extend_from_slice(b"\",\"correlationId\":\"");
     ids.correlation(out, e.call);
     out.push(b'"');
-    if !operation_context.is_empty() {
+    // The service echoes the app's operationContext, except in events
+    // whose models have none.
+    let has_context = !matches!(
+        event,
+        EventType::ParticipantsUpdated | EventType::RecordingStateChanged
+    );
+    if has_context && !operation_context.is_empty() {
         out.extend_from_slice(b",\"operationContext\":");
         write_str(out, operation_context);
     }
@@ -66,7 +79,14 @@ pub fn write_cloud_event(out: &mut Vec<u8>, ids: &mut IdWriter, times: &mut Time
     out.extend_from_slice(b"\"}}");
 }
 
-fn write_detail(out: &mut Vec<u8>, ids: &IdWriter, times: &mut TimeWriter, e: &Event, event: EventType, detail: Detail) {
+fn write_detail(
+    out: &mut Vec<u8>,
+    ids: &IdWriter,
+    times: &mut TimeWriter,
+    e: &Event,
+    event: EventType,
+    detail: Detail,
+) {
     let who = |n| ids.participant(e.call, n);
     match detail {
         Detail::None => {}
@@ -75,13 +95,15 @@ fn write_detail(out: &mut Vec<u8>, ids: &IdWriter, times: &mut TimeWriter, e: &E
             write_identifier(out, who(participant));
         }
         Detail::Invitation { participant } => {
-            out.extend_from_slice(b",\"participant\":");
-            write_identifier(out, who(participant));
             out.extend_from_slice(b",\"invitationId\":\"");
             ids.event(out, e.call, u32::MAX - participant as u32);
             out.push(b'"');
         }
-        Detail::Participants { sequence, count } => {
+        Detail::Participants {
+            sequence,
+            count,
+            caller_on_hold,
+        } => {
             out.extend_from_slice(b",\"sequenceNumber\":");
             write_int(out, sequence);
             out.extend_from_slice(b",\"participants\":[");
@@ -91,7 +113,12 @@ fn write_detail(out: &mut Vec<u8>, ids: &IdWriter, times: &mut TimeWriter, e: &E
                 }
                 out.extend_from_slice(b"{\"identifier\":");
                 write_identifier(out, who(n));
-                out.extend_from_slice(b",\"isMuted\":false,\"isOnHold\":false}");
+                let on_hold = n == 0 && caller_on_hold;
+                out.extend_from_slice(if on_hold {
+                    b",\"isMuted\":false,\"isOnHold\":true}"
+                } else {
+                    b",\"isMuted\":false,\"isOnHold\":false}"
+                });
             }
             out.push(b']');
         }
@@ -111,10 +138,14 @@ fn write_detail(out: &mut Vec<u8>, ids: &IdWriter, times: &mut TimeWriter, e: &E
         Detail::Recording { active, started_ms } => {
             out.extend_from_slice(b",\"recordingId\":\"");
             ids.recording(out, e.call);
-            out.extend_from_slice(if active { b"\",\"state\":\"active\"" } else { b"\",\"state\":\"inactive\"" });
+            out.extend_from_slice(if active {
+                b"\",\"state\":\"active\""
+            } else {
+                b"\",\"state\":\"inactive\""
+            });
             out.extend_from_slice(b",\"startDateTime\":\"");
             times.write_millis(out, started_ms);
-            out.extend_from_slice(b"\",\"recordingKind\":\"AzureCommunicationServices\"");
+            out.extend_from_slice(b"\",\"recordingKind\":\"azureCommunicationServices\"");
         }
     }
     write_status_update(out, event);
@@ -139,7 +170,9 @@ fn write_recognized(out: &mut Vec<u8>, kind: RecognitionType, pick: u32) {
             out.extend_from_slice(b"]}");
         }
         RecognitionType::Speech => {
-            out.extend_from_slice(b",\"recognitionType\":\"speech\",\"speechResult\":{\"speech\":\"");
+            out.extend_from_slice(
+                b",\"recognitionType\":\"speech\",\"speechResult\":{\"speech\":\"",
+            );
             out.extend_from_slice(PHRASES[pick as usize % PHRASES.len()].as_bytes());
             out.extend_from_slice(b"\",\"confidence\":0.");
             write_int(out, 70 + (pick >> 8) % 30);
@@ -147,7 +180,9 @@ fn write_recognized(out: &mut Vec<u8>, kind: RecognitionType, pick: u32) {
         }
         RecognitionType::Choices => {
             let (label, phrase) = CHOICES[pick as usize % CHOICES.len()];
-            out.extend_from_slice(b",\"recognitionType\":\"choices\",\"choiceResult\":{\"label\":\"");
+            out.extend_from_slice(
+                b",\"recognitionType\":\"choices\",\"choiceResult\":{\"label\":\"",
+            );
             out.extend_from_slice(label.as_bytes());
             out.extend_from_slice(b"\",\"recognizedPhrase\":\"");
             out.extend_from_slice(phrase.as_bytes());
@@ -162,13 +197,41 @@ fn write_recognized(out: &mut Vec<u8>, kind: RecognitionType, pick: u32) {
 fn write_status_update(out: &mut Vec<u8>, event: EventType) {
     use EventType::*;
     let (field, status, details): (&[u8], &[u8], &[u8]) = match event {
-        TranscriptionStarted => (b"transcriptionUpdate", b"transcriptionStarted", b"subscriptionStarted"),
-        TranscriptionUpdated => (b"transcriptionUpdate", b"transcriptionUpdated", b"transcriptionLocaleUpdated"),
-        TranscriptionStopped => (b"transcriptionUpdate", b"transcriptionStopped", b"subscriptionStopped"),
-        TranscriptionFailed => (b"transcriptionUpdate", b"transcriptionFailed", b"streamConnectionInterrupted"),
-        MediaStreamingStarted => (b"mediaStreamingUpdate", b"mediaStreamingStarted", b"subscriptionStarted"),
-        MediaStreamingStopped => (b"mediaStreamingUpdate", b"mediaStreamingStopped", b"subscriptionStopped"),
-        MediaStreamingFailed => (b"mediaStreamingUpdate", b"mediaStreamingFailed", b"streamConnectionInterrupted"),
+        TranscriptionStarted => (
+            b"transcriptionUpdate",
+            b"transcriptionStarted",
+            b"subscriptionStarted",
+        ),
+        TranscriptionUpdated => (
+            b"transcriptionUpdate",
+            b"transcriptionUpdated",
+            b"transcriptionLocaleUpdated",
+        ),
+        TranscriptionStopped => (
+            b"transcriptionUpdate",
+            b"transcriptionStopped",
+            b"subscriptionStopped",
+        ),
+        TranscriptionFailed => (
+            b"transcriptionUpdate",
+            b"transcriptionFailed",
+            b"streamConnectionInterrupted",
+        ),
+        MediaStreamingStarted => (
+            b"mediaStreamingUpdate",
+            b"mediaStreamingStarted",
+            b"subscriptionStarted",
+        ),
+        MediaStreamingStopped => (
+            b"mediaStreamingUpdate",
+            b"mediaStreamingStopped",
+            b"subscriptionStopped",
+        ),
+        MediaStreamingFailed => (
+            b"mediaStreamingUpdate",
+            b"mediaStreamingFailed",
+            b"streamConnectionInterrupted",
+        ),
         _ => return,
     };
     out.extend_from_slice(b",\"");

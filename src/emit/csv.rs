@@ -27,7 +27,10 @@ pub fn header(naming: Naming) -> String {
         Dimension::Version,
     ];
     let names: Vec<_> = dims.iter().map(|d| d.name(naming)).collect();
-    format!("metric,time,{},value,latencyMs,callConnectionId\n", names.join(","))
+    format!(
+        "metric,time,{},value,latencyMs,callConnectionId\n",
+        names.join(",")
+    )
 }
 
 impl CsvEncoder {

@@ -2,11 +2,11 @@
 //! counting them, then write expected.json and manifest.json. The expected
 //! aggregates come from the very events written, so they cannot disagree.
 
+use super::DatasetFormat;
 use super::csv::{CsvEncoder, header};
 use super::expected_json::write_expected;
 use super::jsonl::JsonlEncoder;
 use super::progress::Progress;
-use super::DatasetFormat;
 use crate::catalog::{Metric, Naming};
 use crate::engine::{EventKind, EventStream, Expected, Grain, Workload};
 use crate::scenario::Scenario;
@@ -52,7 +52,11 @@ pub enum DatasetError {
     Write { path: PathBuf, source: io::Error },
 }
 
-pub fn write_dataset(scenario: &Scenario, workload: &Workload, opts: &DatasetOptions) -> Result<DatasetSummary, DatasetError> {
+pub fn write_dataset(
+    scenario: &Scenario,
+    workload: &Workload,
+    opts: &DatasetOptions,
+) -> Result<DatasetSummary, DatasetError> {
     match &opts.destination {
         Destination::Stdout => {
             let path = PathBuf::from("<stdout>");
@@ -62,14 +66,24 @@ pub fn write_dataset(scenario: &Scenario, workload: &Workload, opts: &DatasetOpt
             Ok(summary)
         }
         Destination::Directory(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| DatasetError::Create { path: dir.clone(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| DatasetError::Create {
+                path: dir.clone(),
+                source,
+            })?;
             let events_path = dir.join(opts.format.file_name());
             let file = create(&events_path)?;
-            let (summary, expected) = write_events(scenario, workload, opts, file)
-                .map_err(|source| DatasetError::Write { path: events_path, source })?;
+            let (summary, expected) =
+                write_events(scenario, workload, opts, file).map_err(|source| {
+                    DatasetError::Write {
+                        path: events_path,
+                        source,
+                    }
+                })?;
             let expected_path = dir.join("expected.json");
             let resource = format!("callmetrics/scenarios/{}", scenario.name);
-            write_file(&expected_path, |w| write_expected(w, &expected, opts.naming, &resource))?;
+            write_file(&expected_path, |w| {
+                write_expected(w, &expected, opts.naming, &resource)
+            })?;
             let manifest_path = dir.join("manifest.json");
             write_file(&manifest_path, |w| {
                 let m = manifest(scenario, workload, opts, &summary, &expected);
@@ -84,17 +98,31 @@ pub fn write_dataset(scenario: &Scenario, workload: &Workload, opts: &DatasetOpt
 fn create(path: &Path) -> Result<BufWriter<File>, DatasetError> {
     File::create(path)
         .map(|f| BufWriter::with_capacity(CHUNK, f))
-        .map_err(|source| DatasetError::Create { path: path.to_path_buf(), source })
+        .map_err(|source| DatasetError::Create {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
-fn write_file(path: &Path, body: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), DatasetError> {
+fn write_file(
+    path: &Path,
+    body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), DatasetError> {
     let mut w = create(path)?;
     body(&mut w)
         .and_then(|_| w.flush())
-        .map_err(|source| DatasetError::Write { path: path.to_path_buf(), source })
+        .map_err(|source| DatasetError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
-fn write_events(scenario: &Scenario, workload: &Workload, opts: &DatasetOptions, mut w: impl Write) -> io::Result<(DatasetSummary, Expected)> {
+fn write_events(
+    scenario: &Scenario,
+    workload: &Workload,
+    opts: &DatasetOptions,
+    mut w: impl Write,
+) -> io::Result<(DatasetSummary, Expected)> {
     let progress = Progress::new(opts.progress, workload.calls);
     let mut expected = Expected::new(opts.grain);
     let mut summary = DatasetSummary::default();
@@ -130,7 +158,13 @@ fn write_events(scenario: &Scenario, workload: &Workload, opts: &DatasetOptions,
     Ok((summary, expected))
 }
 
-fn manifest(scenario: &Scenario, workload: &Workload, opts: &DatasetOptions, summary: &DatasetSummary, expected: &Expected) -> serde_json::Value {
+fn manifest(
+    scenario: &Scenario,
+    workload: &Workload,
+    opts: &DatasetOptions,
+    summary: &DatasetSummary,
+    expected: &Expected,
+) -> serde_json::Value {
     json!({
         "tool": "callmetrics",
         "version": env!("CARGO_PKG_VERSION"),

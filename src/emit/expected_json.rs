@@ -87,15 +87,33 @@ fn point(bucket: i64, a: &Aggregate) -> DataPoint {
 }
 
 /// Writes `expected` as a Metrics - List response for the resource `resource`.
-pub fn write_expected(out: &mut dyn Write, expected: &Expected, naming: Naming, resource: &str) -> std::io::Result<()> {
+pub fn write_expected(
+    out: &mut dyn Write,
+    expected: &Expected,
+    naming: Naming,
+    resource: &str,
+) -> std::io::Result<()> {
     let sorted = expected.sorted();
     let grain = expected.grain();
-    let first = sorted.values().filter_map(|b| b.keys().next()).min().copied().unwrap_or(0);
-    let last = sorted.values().filter_map(|b| b.keys().next_back()).max().copied().unwrap_or(0);
+    let first = sorted
+        .values()
+        .filter_map(|b| b.keys().next())
+        .min()
+        .copied()
+        .unwrap_or(0);
+    let last = sorted
+        .values()
+        .filter_map(|b| b.keys().next_back())
+        .max()
+        .copied()
+        .unwrap_or(0);
     let value = Metric::ALL
         .iter()
         .map(|&metric| MetricBody {
-            id: format!("{resource}/providers/Microsoft.Insights/metrics/{}", metric.name()),
+            id: format!(
+                "{resource}/providers/Microsoft.Insights/metrics/{}",
+                metric.name()
+            ),
             kind: "Microsoft.Insights/metrics",
             name: name(metric.name(), metric.display_name()),
             unit: metric.unit(),

@@ -30,7 +30,10 @@ pub struct IdWriter {
 
 impl IdWriter {
     pub fn new(seed: u64) -> IdWriter {
-        IdWriter { seed, cache: Vec::new() }
+        IdWriter {
+            seed,
+            cache: Vec::new(),
+        }
     }
 
     fn call_text(&mut self, call: u64) -> &CallText {
@@ -94,7 +97,9 @@ fn server_call_id(out: &mut Vec<u8>, seed: u64, call: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = ids::id128(seed, call, IdKind::ServerCall, 0);
     let mut url: Vec<u8> = Vec::with_capacity(128);
-    url.extend_from_slice(b"https://api.flightproxy.skype.com/api/v2/cp/conv-usea-02.conv.skype.com/conv/");
+    url.extend_from_slice(
+        b"https://api.flightproxy.skype.com/api/v2/cp/conv-usea-02.conv.skype.com/conv/",
+    );
     for i in 0..22 {
         url.push(HEX[((bits >> (4 * i)) & 0xf) as usize]);
     }
@@ -150,7 +155,9 @@ pub fn write_identifier(out: &mut Vec<u8>, identity: Identity) {
             out.extend_from_slice(b"\"}}");
         }
         Identity::AcsUser { .. } => {
-            out.extend_from_slice(b"\",\"kind\":\"communicationUser\",\"communicationUser\":{\"id\":\"");
+            out.extend_from_slice(
+                b"\",\"kind\":\"communicationUser\",\"communicationUser\":{\"id\":\"",
+            );
             write_raw_id(out, identity);
             out.extend_from_slice(b"\"}}");
         }
@@ -165,9 +172,14 @@ mod tests {
     fn server_call_ids_decode_to_a_conversation_url() {
         let mut out = Vec::new();
         IdWriter::new(3).server_call(&mut out, 4);
-        let url = base64::engine::general_purpose::STANDARD.decode(&out).unwrap();
+        let url = base64::engine::general_purpose::STANDARD
+            .decode(&out)
+            .unwrap();
         let url = String::from_utf8(url).unwrap();
-        assert!(url.starts_with("https://api.flightproxy.skype.com/api/v2/cp/"), "{url}");
+        assert!(
+            url.starts_with("https://api.flightproxy.skype.com/api/v2/cp/"),
+            "{url}"
+        );
     }
 
     #[test]

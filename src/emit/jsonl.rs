@@ -18,7 +18,8 @@ pub struct JsonlEncoder {
 
 impl JsonlEncoder {
     pub fn new(seed: u64, naming: Naming) -> Self {
-        let class_key = format!("\",\"{}\":\"", Dimension::StatusCodeClass.name(naming)).into_bytes();
+        let class_key =
+            format!("\",\"{}\":\"", Dimension::StatusCodeClass.name(naming)).into_bytes();
         JsonlEncoder {
             ids: IdWriter::new(seed),
             class_key,
@@ -97,7 +98,9 @@ impl JsonlEncoder {
         let mut rest = route;
         while let Some(open) = rest.find('{') {
             out.extend_from_slice(&rest.as_bytes()[..open]);
-            let Some(close) = rest[open..].find('}') else { break };
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
             match &rest[open + 1..open + close] {
                 "callConnectionId" => self.ids.connection(out, e.call),
                 "participantRawId" => write_raw_id_in_path(out, self.ids.participant(e.call, 0)),

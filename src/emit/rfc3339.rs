@@ -84,7 +84,13 @@ mod tests {
 
     #[test]
     fn matches_humantime_across_dates() {
-        for &ms in &[0i64, 951_782_400_123, 1_767_225_600_000, 1_709_164_799_999, 4_102_444_800_001] {
+        for &ms in &[
+            0i64,
+            951_782_400_123,
+            1_767_225_600_000,
+            1_709_164_799_999,
+            4_102_444_800_001,
+        ] {
             let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64);
             assert_eq!(fmt(ms), humantime::format_rfc3339_millis(t).to_string());
         }

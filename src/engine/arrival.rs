@@ -46,7 +46,9 @@ impl FromStr for Rate {
             .parse()
             .map_err(|_| format!("invalid rate {s:?}; write it like 50 or 50/s"))?;
         if !value.is_finite() || value < 0.0 {
-            return Err(format!("invalid rate {s:?}; a rate is a number of calls, 0 or more"));
+            return Err(format!(
+                "invalid rate {s:?}; a rate is a number of calls, 0 or more"
+            ));
         }
         Ok(Rate(value / seconds))
     }
@@ -76,7 +78,8 @@ impl FromStr for RampStage {
         let (d, r) = s
             .split_once(':')
             .ok_or_else(|| format!("invalid ramp stage {s:?}; write DURATION:RATE, e.g. 1m:200"))?;
-        let duration = humantime::parse_duration(d.trim()).map_err(|e| format!("invalid ramp duration {d:?}: {e}"))?;
+        let duration = humantime::parse_duration(d.trim())
+            .map_err(|e| format!("invalid ramp duration {d:?}: {e}"))?;
         Ok(RampStage {
             duration,
             target: r.parse()?,
@@ -124,7 +127,12 @@ impl Arrivals {
             let length_ms = stage.duration.as_secs_f64() * 1000.0;
             let to = per_ms(stage.target);
             if length_ms > 0.0 {
-                segments.push(Segment { start_ms: t, length_ms, from, to });
+                segments.push(Segment {
+                    start_ms: t,
+                    length_ms,
+                    from,
+                    to,
+                });
             }
             t += length_ms;
             from = to;
@@ -166,7 +174,11 @@ impl Arrivals {
                 // Solve from*s + slope*s^2/2 = need in a form that is
                 // stable for slope of either sign and for from == 0.
                 let root = (seg.from * seg.from + 2.0 * slope * need).max(0.0).sqrt();
-                let s = if seg.from + root > 0.0 { 2.0 * need / (seg.from + root) } else { 0.0 };
+                let s = if seg.from + root > 0.0 {
+                    2.0 * need / (seg.from + root)
+                } else {
+                    0.0
+                };
                 return Some(seg.start_ms + s);
             }
             self.segment_base += in_segment;
@@ -203,27 +215,55 @@ mod tests {
 
     #[test]
     fn uniform_arrivals_are_evenly_spaced() {
-        let a: Vec<f64> = Arrivals::new(1, Arrival::Uniform, Rate(4.0), &[], Some(5), None).collect();
+        let a: Vec<f64> =
+            Arrivals::new(1, Arrival::Uniform, Rate(4.0), &[], Some(5), None).collect();
         assert_eq!(a, vec![0.0, 250.0, 500.0, 750.0, 1000.0]);
     }
 
     #[test]
     fn duration_bounds_the_arrivals() {
-        let n = Arrivals::new(1, Arrival::Uniform, Rate(10.0), &[], None, Some(Duration::from_secs(3))).count();
+        let n = Arrivals::new(
+            1,
+            Arrival::Uniform,
+            Rate(10.0),
+            &[],
+            None,
+            Some(Duration::from_secs(3)),
+        )
+        .count();
         assert_eq!(n, 30);
     }
 
     #[test]
     fn poisson_rate_matches_on_average() {
-        let n = Arrivals::new(9, Arrival::Poisson, Rate(100.0), &[], None, Some(Duration::from_secs(1000))).count();
+        let n = Arrivals::new(
+            9,
+            Arrival::Poisson,
+            Rate(100.0),
+            &[],
+            None,
+            Some(Duration::from_secs(1000)),
+        )
+        .count();
         assert!((n as f64 - 100_000.0).abs() < 1500.0, "{n}");
     }
 
     #[test]
     fn ramp_integrates_the_linear_rate() {
         // 0 -> 20/s over 10 s is 100 calls, then 20/s for 5 s is 100 more.
-        let stages = [RampStage { duration: Duration::from_secs(10), target: Rate(20.0) }];
-        let a: Vec<f64> = Arrivals::new(1, Arrival::Uniform, Rate(0.0), &stages, None, Some(Duration::from_secs(15))).collect();
+        let stages = [RampStage {
+            duration: Duration::from_secs(10),
+            target: Rate(20.0),
+        }];
+        let a: Vec<f64> = Arrivals::new(
+            1,
+            Arrival::Uniform,
+            Rate(0.0),
+            &stages,
+            None,
+            Some(Duration::from_secs(15)),
+        )
+        .collect();
         assert_eq!(a.len(), 200);
         // The 51st call (position 50) is at t where t^2 = 50 s^2 (rate 2t per s).
         assert!((a[50] - 50f64.sqrt() * 1000.0).abs() < 1e-6, "{}", a[50]);
@@ -231,7 +271,10 @@ mod tests {
 
     #[test]
     fn a_ramp_down_to_zero_ends_the_arrivals() {
-        let stages = [RampStage { duration: Duration::from_secs(10), target: Rate(0.0) }];
+        let stages = [RampStage {
+            duration: Duration::from_secs(10),
+            target: Rate(0.0),
+        }];
         let n = Arrivals::new(1, Arrival::Uniform, Rate(10.0), &stages, None, None).count();
         assert_eq!(n, 50);
     }

@@ -2,7 +2,7 @@
 //! own random stream and returns its events in (time, seq) order, cut after
 //! CallDisconnected because the service sends nothing once a call is over.
 
-use super::event::{Detail, Event, EventKind};
+use super::event::{Detail, Event, EventKind, OUTSIDER};
 use super::sample::{Sampler, Stream};
 use crate::catalog::{ApiVersion, EventType, Operation};
 use crate::scenario::Scenario;
@@ -10,7 +10,13 @@ use crate::scenario::plan::{CallbackPlan, RequestPlan, StepPlan};
 
 /// Simulates call `index` starting at `start_ms`, appending to `out` (which
 /// is cleared first, so one buffer can serve many calls).
-pub fn simulate<'a>(scenario: &'a Scenario, seed: u64, index: u64, start_ms: i64, out: &mut Vec<Event<'a>>) {
+pub fn simulate<'a>(
+    scenario: &'a Scenario,
+    seed: u64,
+    index: u64,
+    start_ms: i64,
+    out: &mut Vec<Event<'a>>,
+) {
     out.clear();
     let mut rng = Sampler::new(seed, Stream::Call, index);
     let flow = rng.pick(&scenario.flows);
@@ -23,7 +29,8 @@ pub fn simulate<'a>(scenario: &'a Scenario, seed: u64, index: u64, start_ms: i64
         out,
         seq: 0,
         participants: 2,
-        next_participant: 2,
+        next_outsider: OUTSIDER,
+        caller_on_hold: false,
         participants_sequence: 0,
         tone_sequence: 0,
         recording_started_ms: start_ms,
@@ -51,8 +58,10 @@ struct Call<'a, 'o> {
     version: ApiVersion,
     out: &'o mut Vec<Event<'a>>,
     seq: u32,
+    /// Participants 0..participants are in the call.
     participants: u16,
-    next_participant: u16,
+    next_outsider: u16,
+    caller_on_hold: bool,
     participants_sequence: u32,
     tone_sequence: u32,
     recording_started_ms: i64,
@@ -124,7 +133,11 @@ impl<'a> Call<'a, '_> {
         );
         let responded = clock + latency;
         if !status.is_success() {
-            return if r.end_call_on_failure { Flow::Ended } else { Flow::At(responded) };
+            return if r.end_call_on_failure {
+                Flow::Ended
+            } else {
+                Flow::At(responded)
+            };
         }
         let Some(outcomes) = &r.outcomes else {
             return Flow::At(responded);
@@ -177,12 +190,12 @@ impl<'a> Call<'a, '_> {
         use EventType::*;
         match cb.event {
             AddParticipantSucceeded => {
-                let participant = self.new_participant();
-                self.participants += 1;
+                let participant = self.participants;
+                self.participants = self.participants.saturating_add(1).min(OUTSIDER - 1);
                 Detail::Participant { participant }
             }
             AddParticipantFailed => Detail::Participant {
-                participant: self.new_participant(),
+                participant: self.new_outsider(),
             },
             RemoveParticipantSucceeded => {
                 self.participants = self.participants.saturating_sub(1).max(1);
@@ -191,20 +204,26 @@ impl<'a> Call<'a, '_> {
                 }
             }
             RemoveParticipantFailed => Detail::Participant {
-                participant: self.participants.saturating_sub(1),
+                participant: self.participants - 1,
             },
             CancelAddParticipantSucceeded | CancelAddParticipantFailed => Detail::Invitation {
-                participant: self.next_participant,
+                participant: self.new_outsider(),
             },
             ParticipantsUpdated => {
+                match cause {
+                    Some(Operation::Hold) => self.caller_on_hold = true,
+                    Some(Operation::Unhold) => self.caller_on_hold = false,
+                    _ => {}
+                }
                 self.participants_sequence += 1;
                 Detail::Participants {
                     sequence: self.participants_sequence,
                     count: self.participants,
+                    caller_on_hold: self.caller_on_hold,
                 }
             }
-            CallTransferAccepted | CallTransferFailed => Detail::Transfer {
-                target: self.new_participant(),
+            CallTransferAccepted => Detail::Transfer {
+                target: self.new_outsider(),
             },
             RecognizeCompleted => Detail::Recognized {
                 kind: cb.recognition_type,
@@ -218,7 +237,10 @@ impl<'a> Call<'a, '_> {
                 }
             }
             RecordingStateChanged => {
-                let active = matches!(cause, Some(Operation::StartRecording | Operation::ResumeRecording));
+                let active = matches!(
+                    cause,
+                    Some(Operation::StartRecording | Operation::ResumeRecording)
+                );
                 if cause == Some(Operation::StartRecording) {
                     self.recording_started_ms = self.start_ms + at.round() as i64;
                 }
@@ -231,9 +253,9 @@ impl<'a> Call<'a, '_> {
         }
     }
 
-    fn new_participant(&mut self) -> u16 {
-        let p = self.next_participant;
-        self.next_participant = self.next_participant.saturating_add(1);
+    fn new_outsider(&mut self) -> u16 {
+        let p = self.next_outsider;
+        self.next_outsider = self.next_outsider.saturating_add(1);
         p
     }
 

@@ -36,18 +36,42 @@ pub enum EventKind<'a> {
 
 /// Event-specific `data` content. Participants are numbered per call:
 /// 0 is the caller (a phone number), 1 the app's ACS identity, 2.. the ones
-/// added later.
+/// who joined later; numbers from `OUTSIDER` up are people who never joined
+/// (failed invitations, transfer targets).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Detail {
     None,
-    Participant { participant: u16 },
-    Participants { sequence: u32, count: u16 },
-    Transfer { target: u16 },
-    Recognized { kind: RecognitionType, seed: u32 },
-    Tone { tone: u8, sequence_id: u32 },
-    Recording { active: bool, started_ms: i64 },
-    Invitation { participant: u16 },
+    Participant {
+        participant: u16,
+    },
+    /// ParticipantsUpdated: participants 0..count are in the call.
+    Participants {
+        sequence: u32,
+        count: u16,
+        caller_on_hold: bool,
+    },
+    Transfer {
+        target: u16,
+    },
+    Recognized {
+        kind: RecognitionType,
+        seed: u32,
+    },
+    Tone {
+        tone: u8,
+        sequence_id: u32,
+    },
+    Recording {
+        active: bool,
+        started_ms: i64,
+    },
+    Invitation {
+        participant: u16,
+    },
 }
+
+/// First participant number of people outside the call.
+pub const OUTSIDER: u16 = 0x8000;
 
 impl Event<'_> {
     /// The order of the stream across calls: time, then call, packed into

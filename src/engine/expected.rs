@@ -43,7 +43,11 @@ impl Series {
 
     /// Dimension values in the metric's dimension order.
     pub fn dimension_values(self) -> Vec<(Dimension, String)> {
-        let class = |code| StatusClass::of(code).map_or("", StatusClass::as_str).to_string();
+        let class = |code| {
+            StatusClass::of(code)
+                .map_or("", StatusClass::as_str)
+                .to_string()
+        };
         match self {
             Series::Requests(d) | Series::Latency(d) => vec![
                 (Dimension::Operation, d.operation.name().to_string()),
@@ -123,7 +127,11 @@ impl Expected {
     pub fn record(&mut self, event: &Event) {
         let bucket = self.grain().bucket(event.time_ms);
         match event.kind {
-            EventKind::Request { operation, status, latency_ms } => {
+            EventKind::Request {
+                operation,
+                status,
+                latency_ms,
+            } => {
                 let dims = RequestDims {
                     operation,
                     status: status.code,
@@ -132,7 +140,9 @@ impl Expected {
                 self.add(Series::Requests(dims), bucket, 1);
                 self.add(Series::Latency(dims), bucket, latency_ms as u64);
             }
-            EventKind::Callback { event: ty, result, .. } => {
+            EventKind::Callback {
+                event: ty, result, ..
+            } => {
                 let dims = CallbackDims {
                     event: ty,
                     code: result.code,

@@ -39,7 +39,7 @@ impl Grain {
 
     /// True when every bucket of `coarser` is a whole number of ours.
     pub fn divides(self, coarser: Grain) -> bool {
-        coarser.seconds % self.seconds == 0
+        coarser.seconds.is_multiple_of(self.seconds)
     }
 
     pub fn as_str(self) -> &'static str {

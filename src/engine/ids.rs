@@ -94,12 +94,17 @@ mod tests {
         write_uuid(&mut again, id128(1, 2, IdKind::Event, 3));
         assert_eq!(s.as_bytes(), &again[..]);
         assert_ne!(id128(1, 2, IdKind::Event, 3), id128(1, 2, IdKind::Event, 4));
-        assert_ne!(id128(1, 2, IdKind::Event, 3), id128(1, 2, IdKind::Correlation, 3));
+        assert_ne!(
+            id128(1, 2, IdKind::Event, 3),
+            id128(1, 2, IdKind::Correlation, 3)
+        );
     }
 
     #[test]
     fn the_caller_is_a_phone_number() {
-        assert!(matches!(participant(5, 9, 0), Identity::Phone(n) if (2_000_000_000..10_000_000_000).contains(&n)));
+        assert!(
+            matches!(participant(5, 9, 0), Identity::Phone(n) if (2_000_000_000..10_000_000_000).contains(&n))
+        );
         assert!(matches!(participant(5, 9, 1), Identity::AcsUser { .. }));
     }
 }

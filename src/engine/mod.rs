@@ -12,7 +12,7 @@ mod sample;
 mod stream;
 
 pub use arrival::{Arrival, Arrivals, RampStage, Rate};
-pub use event::{Detail, Event, EventKind};
+pub use event::{Detail, Event, EventKind, OUTSIDER};
 pub use expected::{Aggregate, CallbackDims, Expected, RequestDims, Series};
 pub use grain::Grain;
 pub use stream::EventStream;
@@ -39,7 +39,10 @@ pub struct Workload {
     pub start_ms: i64,
 }
 
-fn serialize_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+fn serialize_opt_duration<S: serde::Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
         None => s.serialize_none(),
@@ -57,12 +60,23 @@ impl Workload {
             (None, None) => Some(DEFAULT_CALLS),
             (calls, _) => calls,
         };
-        Arrivals::new(self.seed, self.arrival, self.rate, &self.ramp, calls, self.duration)
+        Arrivals::new(
+            self.seed,
+            self.arrival,
+            self.rate,
+            &self.ramp,
+            calls,
+            self.duration,
+        )
     }
 
     /// Checks that the workload can produce calls at all.
     pub fn check(&self) -> Result<(), String> {
-        let peak = self.ramp.iter().map(|s| s.target.0).fold(self.rate.0, f64::max);
+        let peak = self
+            .ramp
+            .iter()
+            .map(|s| s.target.0)
+            .fold(self.rate.0, f64::max);
         if peak <= 0.0 {
             return Err("the arrival rate is 0, so no call would ever start; give --rate (e.g. --rate 50/s)".into());
         }
@@ -72,7 +86,12 @@ impl Workload {
 
 /// The expected aggregates alone, without ordering or writing events: calls
 /// are independent, so they are simulated on `threads` threads and summed.
-pub fn expected_only(scenario: &Scenario, workload: &Workload, grain: Grain, threads: usize) -> Expected {
+pub fn expected_only(
+    scenario: &Scenario,
+    workload: &Workload,
+    grain: Grain,
+    threads: usize,
+) -> Expected {
     let starts: Vec<i64> = workload
         .arrivals()
         .map(|t| workload.start_ms + t as i64)

@@ -94,11 +94,22 @@ mod tests {
 
     #[test]
     fn streams_depend_only_on_seed_and_index() {
-        let a: Vec<u64> = (0..4).map(|_| Sampler::new(7, Stream::Call, 3).bits()).collect();
+        let a: Vec<u64> = (0..4)
+            .map(|_| Sampler::new(7, Stream::Call, 3).bits())
+            .collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(Sampler::new(7, Stream::Call, 3).bits(), Sampler::new(7, Stream::Call, 4).bits());
-        assert_ne!(Sampler::new(7, Stream::Call, 3).bits(), Sampler::new(8, Stream::Call, 3).bits());
-        assert_ne!(Sampler::new(7, Stream::Call, 3).bits(), Sampler::new(7, Stream::Arrivals, 3).bits());
+        assert_ne!(
+            Sampler::new(7, Stream::Call, 3).bits(),
+            Sampler::new(7, Stream::Call, 4).bits()
+        );
+        assert_ne!(
+            Sampler::new(7, Stream::Call, 3).bits(),
+            Sampler::new(8, Stream::Call, 3).bits()
+        );
+        assert_ne!(
+            Sampler::new(7, Stream::Call, 3).bits(),
+            Sampler::new(7, Stream::Arrivals, 3).bits()
+        );
     }
 
     #[test]
@@ -117,9 +128,19 @@ mod tests {
     fn exponential_and_uniform_have_the_right_means() {
         let mut s = Sampler::new(2, Stream::Call, 0);
         let n = 200_000;
-        let exp: f64 = (0..n).map(|_| s.delay(&Delay::Exponential { mean: 50.0 })).sum::<f64>() / n as f64;
+        let exp: f64 = (0..n)
+            .map(|_| s.delay(&Delay::Exponential { mean: 50.0 }))
+            .sum::<f64>()
+            / n as f64;
         assert!((exp - 50.0).abs() < 1.0, "{exp}");
-        let uni: Vec<f64> = (0..n).map(|_| s.delay(&Delay::Uniform { min: 10.0, max: 30.0 })).collect();
+        let uni: Vec<f64> = (0..n)
+            .map(|_| {
+                s.delay(&Delay::Uniform {
+                    min: 10.0,
+                    max: 30.0,
+                })
+            })
+            .collect();
         assert!(uni.iter().all(|v| (10.0..30.0).contains(v)));
         let mean = uni.iter().sum::<f64>() / n as f64;
         assert!((mean - 20.0).abs() < 0.2, "{mean}");

@@ -60,11 +60,20 @@ impl<'a> EventStream<'a> {
             .next()
             .map(|t| (index + 1, self.start_ms + t as i64));
         let slot = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(Pending { events: Vec::new(), next: 0 });
+            self.slots.push(Pending {
+                events: Vec::new(),
+                next: 0,
+            });
             self.slots.len() - 1
         });
         let pending = &mut self.slots[slot];
-        simulate(self.scenario, self.seed, index, start_ms, &mut pending.events);
+        simulate(
+            self.scenario,
+            self.seed,
+            index,
+            start_ms,
+            &mut pending.events,
+        );
         pending.next = 0;
         match pending.events.first() {
             Some(first) => self.heap.push(Reverse((first.merge_key(), slot))),
@@ -80,7 +89,10 @@ impl<'a> Iterator for EventStream<'a> {
         loop {
             // The head's time is read from its key: following the slot to the
             // event costs two dependent cache misses per event.
-            let head = self.heap.peek().map(|Reverse((key, _))| Event::time_of_merge_key(*key));
+            let head = self
+                .heap
+                .peek()
+                .map(|Reverse((key, _))| Event::time_of_merge_key(*key));
             let start = match self.upcoming {
                 Some((index, start)) if head.is_none_or(|t| t > start) => Some((index, start)),
                 _ => None,

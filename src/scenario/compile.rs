@@ -41,9 +41,9 @@ fn step(step: &model::Step) -> StepPlan {
     match step {
         model::Step::Request(r) => StepPlan::Request(Box::new(request(r))),
         model::Step::Wait(d) => StepPlan::Wait(Delay::from_model(d)),
-        model::Step::Branch(arms) => {
-            StepPlan::Branch(Choice::new(arms.iter().map(|a| (steps(&a.steps), a.probability))))
-        }
+        model::Step::Branch(arms) => StepPlan::Branch(Choice::new(
+            arms.iter().map(|a| (steps(&a.steps), a.probability)),
+        )),
         model::Step::Repeat(r) => StepPlan::Repeat {
             count: r.count.into(),
             steps: steps(&r.steps),
@@ -91,10 +91,7 @@ fn request(r: &model::Request) -> RequestPlan {
         outcomes,
         end_call_on_failure: r.on_failure == OnFailure::EndCall,
         await_callbacks: r.wait_for == Await::Callbacks,
-        operation_context: r
-            .operation_context
-            .clone()
-            .unwrap_or_else(|| op.name().to_lowercase().replace(' ', "-")),
+        operation_context: r.operation_context.clone().unwrap_or_default(),
     }
 }
 
@@ -123,9 +120,15 @@ fn callback(c: &model::Callback) -> CallbackPlan {
             .delay
             .as_ref()
             .map(Delay::from_model)
-            .unwrap_or(Delay::lognormal(DEFAULT_CALLBACK_DELAY.0, DEFAULT_CALLBACK_DELAY.1)),
+            .unwrap_or(Delay::lognormal(
+                DEFAULT_CALLBACK_DELAY.0,
+                DEFAULT_CALLBACK_DELAY.1,
+            )),
         results,
-        repeat: c.repeat.map(Count::from).unwrap_or(Count { min: 1, max: 1 }),
+        repeat: c
+            .repeat
+            .map(Count::from)
+            .unwrap_or(Count { min: 1, max: 1 }),
         recognition_type: c.recognition_type.unwrap_or(RecognitionType::Dtmf),
     }
 }

@@ -103,7 +103,9 @@ pub fn render(file: &Path, diagnostics: &[Diagnostic], out: &mut dyn fmt::Write)
     for d in diagnostics {
         writeln!(out, "error: {}", d.message)?;
         match d.location {
-            Some((line, col)) => writeln!(out, "  --> {}:{line}:{col} at {}", file.display(), d.path)?,
+            Some((line, col)) => {
+                writeln!(out, "  --> {}:{line}:{col} at {}", file.display(), d.path)?
+            }
             None => writeln!(out, "  --> {} at {}", file.display(), d.path)?,
         }
         if let Some(hint) = &d.hint {

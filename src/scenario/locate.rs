@@ -28,8 +28,14 @@ fn line_col(text: &str, pos: usize) -> (usize, usize) {
 pub fn line_col_of_offset(bytes: &[u8], pos: usize) -> (usize, usize) {
     let before = &bytes[..pos.min(bytes.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, col)
 }
 
@@ -120,7 +126,8 @@ fn skip_value(b: &[u8], i: usize) -> usize {
         }
         _ => {
             let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !b[j].is_ascii_whitespace() {
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !b[j].is_ascii_whitespace()
+            {
                 j += 1;
             }
             j
@@ -135,7 +142,12 @@ mod tests {
     #[test]
     fn finds_nested_values_past_strings_with_brackets() {
         let text = "{\n  \"a\": \"x]}\\\"\",\n  \"flows\": [\n    {\"n\": 1},\n    {\"steps\": [true, {\"k\": 7}]}\n  ]\n}";
-        let p = JsonPath::default().key("flows").index(1).key("steps").index(1).key("k");
+        let p = JsonPath::default()
+            .key("flows")
+            .index(1)
+            .key("steps")
+            .index(1)
+            .key("k");
         assert_eq!(locate(text, &p), (5, 28));
         // A missing key points at its deepest existing ancestor.
         let missing = JsonPath::default().key("flows").index(0).key("zzz");

@@ -60,8 +60,14 @@ fn deserialize(text: &str) -> Result<model::ScenarioFile, Diagnostic> {
     let de = &mut serde_json::Deserializer::from_str(text);
     match serde_path_to_error::deserialize(&mut *de) {
         // Trailing text after the document is an error too.
-        Ok(file) => de.end().map(|_| file).map_err(|e| serde_diagnostic(JsonPath::default(), &e)),
-        Err(err) => Err(serde_diagnostic(JsonPath::from_serde(err.path()), err.inner())),
+        Ok(file) => de
+            .end()
+            .map(|_| file)
+            .map_err(|e| serde_diagnostic(JsonPath::default(), &e)),
+        Err(err) => Err(serde_diagnostic(
+            JsonPath::from_serde(err.path()),
+            err.inner(),
+        )),
     }
 }
 
@@ -72,12 +78,22 @@ fn serde_diagnostic(path: JsonPath, err: &serde_json::Error) -> Diagnostic {
         .map_or(message.as_str(), |(m, _)| m)
         .to_string();
     let hint = match err.classify() {
-        serde_json::error::Category::Eof => "the file ends too early: look for a missing `}`, `]` or `\"`",
-        serde_json::error::Category::Syntax => "fix the JSON syntax here (a missing comma or quote, or a trailing comma)",
-        serde_json::error::Category::Data if message.starts_with("unknown ") && !message.starts_with("unknown field") && !message.starts_with("unknown variant") => {
+        serde_json::error::Category::Eof => {
+            "the file ends too early: look for a missing `}`, `]` or `\"`"
+        }
+        serde_json::error::Category::Syntax => {
+            "fix the JSON syntax here (a missing comma or quote, or a trailing comma)"
+        }
+        serde_json::error::Category::Data
+            if message.starts_with("unknown ")
+                && !message.starts_with("unknown field")
+                && !message.starts_with("unknown variant") =>
+        {
             "`callmetrics catalog` lists every known value"
         }
-        serde_json::error::Category::Data if message.contains("duration") => "durations look like \"250ms\", \"2s\" or \"1m 30s\"",
+        serde_json::error::Category::Data if message.contains("duration") => {
+            "durations look like \"250ms\", \"2s\" or \"1m 30s\""
+        }
         serde_json::error::Category::Data => "see `callmetrics schema` for the expected shape",
         serde_json::error::Category::Io => "the file could not be read completely",
     };

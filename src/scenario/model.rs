@@ -13,7 +13,10 @@ use serde::Deserialize;
 pub struct ScenarioFile {
     /// Path or URL of this schema, for editors.
     #[serde(rename = "$schema", default)]
-    #[expect(dead_code, reason = "accepted so editors can find the schema; the tool has its own")]
+    #[expect(
+        dead_code,
+        reason = "accepted so editors can find the schema; the tool has its own"
+    )]
     pub schema: Option<String>,
     /// Short name, used in manifests and reports.
     pub name: String,
@@ -211,8 +214,16 @@ pub struct CountRange {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub enum Delay {
     Fixed(DurationText),
-    Uniform { min: DurationText, max: DurationText },
-    Exponential { mean: DurationText },
+    Uniform {
+        min: DurationText,
+        max: DurationText,
+    },
+    Exponential {
+        mean: DurationText,
+    },
     /// Lognormal given by its median and 99th percentile (p99 >= median).
-    Lognormal { median: DurationText, p99: DurationText },
+    Lognormal {
+        median: DurationText,
+        p99: DurationText,
+    },
 }

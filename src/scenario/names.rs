@@ -68,7 +68,11 @@ impl TryFrom<String> for DurationText {
         }
         humantime::parse_duration(trimmed)
             .map(DurationText)
-            .map_err(|e| format!("invalid duration {s:?} ({e}); write it like \"250ms\", \"2s\" or \"1m 30s\""))
+            .map_err(|e| {
+                format!(
+                    "invalid duration {s:?} ({e}); write it like \"250ms\", \"2s\" or \"1m 30s\""
+                )
+            })
     }
 }
 

@@ -49,10 +49,18 @@ impl<T> Choice<T> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Delay {
     Fixed(f64),
-    Uniform { min: f64, max: f64 },
-    Exponential { mean: f64 },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
+    Exponential {
+        mean: f64,
+    },
     /// exp(mu + sigma * Z), Z standard normal.
-    LogNormal { mu: f64, sigma: f64 },
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+    },
 }
 
 /// z such that P(Z <= z) = 0.99 for a standard normal Z.
@@ -129,6 +137,7 @@ pub struct RequestPlan {
     pub outcomes: Option<Choice<Vec<CallbackPlan>>>,
     pub end_call_on_failure: bool,
     pub await_callbacks: bool,
+    /// Empty when the app sets none.
     pub operation_context: String,
 }
 

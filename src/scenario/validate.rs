@@ -16,24 +16,46 @@ pub fn validate(file: &ScenarioFile) -> Vec<Diagnostic> {
     let mut v = Validator::default();
     let root = JsonPath::default();
     if file.name.trim().is_empty() {
-        v.error(root.key("name"), "the scenario name is empty", "give it a short name such as \"outbound-notification\"");
+        v.error(
+            root.key("name"),
+            "the scenario name is empty",
+            "give it a short name such as \"outbound-notification\"",
+        );
     }
     v.versions(&root.key("apiVersions"), &file.api_versions);
     if file.flows.is_empty() {
-        v.error(root.key("flows"), "the scenario has no flows", "add at least one flow with a weight and steps");
+        v.error(
+            root.key("flows"),
+            "the scenario has no flows",
+            "add at least one flow with a weight and steps",
+        );
     }
     for (i, flow) in file.flows.iter().enumerate() {
         let path = root.key("flows").index(i);
         if !(flow.weight.is_finite() && flow.weight > 0.0) {
-            v.error(path.key("weight"), format!("flow weight {} is not a positive number", flow.weight), "weights are relative: use any positive number, e.g. 1");
+            v.error(
+                path.key("weight"),
+                format!("flow weight {} is not a positive number", flow.weight),
+                "weights are relative: use any positive number, e.g. 1",
+            );
         }
         v.versions(&path.key("apiVersions"), &flow.api_versions);
         if flow.steps.is_empty() {
-            v.error(path.key("steps"), "the flow has no steps", "add at least one request step");
+            v.error(
+                path.key("steps"),
+                "the flow has no steps",
+                "add at least one request step",
+            );
         }
         let events = v.steps(&path.key("steps"), &flow.steps);
         if events > MAX_EVENTS_PER_CALL {
-            v.error(path, format!("one call of this flow can produce up to {events} events"), format!("keep repeats small enough for at most {MAX_EVENTS_PER_CALL} events per call"));
+            v.error(
+                path,
+                format!("one call of this flow can produce up to {events} events"),
+                format!(
+                    "keep repeats small enough for at most {MAX_EVENTS_PER_CALL} events per call"
+                ),
+            );
         }
     }
     v.found
@@ -54,12 +76,20 @@ impl Validator {
         let mut sum = 0.0;
         for (i, p) in values.enumerate() {
             if !(0.0..=1.0).contains(&p) {
-                self.error(path.index(i).key("probability"), format!("probability {p} is outside 0..1"), "a probability is a number from 0 to 1");
+                self.error(
+                    path.index(i).key("probability"),
+                    format!("probability {p} is outside 0..1"),
+                    "a probability is a number from 0 to 1",
+                );
             }
             sum += p;
         }
         if (sum - 1.0).abs() > PROBABILITY_SLACK {
-            self.error(path.clone(), format!("the {what} probabilities add up to {sum}, not 1"), format!("adjust the {what} probabilities so that they add up to exactly 1"));
+            self.error(
+                path.clone(),
+                format!("the {what} probabilities add up to {sum}, not 1"),
+                format!("adjust the {what} probabilities so that they add up to exactly 1"),
+            );
         }
     }
 
@@ -92,7 +122,11 @@ impl Validator {
             Step::Branch(arms) => {
                 let path = path.key("branch");
                 if arms.is_empty() {
-                    self.error(path.clone(), "the branch has no arms", "add arms with probabilities that add up to 1");
+                    self.error(
+                        path.clone(),
+                        "the branch has no arms",
+                        "add arms with probabilities that add up to 1",
+                    );
                     return 0;
                 }
                 self.probabilities(&path, "branch", arms.iter().map(|a| a.probability));
@@ -106,17 +140,26 @@ impl Validator {
                 let path = path.key("repeat");
                 let max = self.count(&path.key("count"), r.count);
                 if r.steps.is_empty() {
-                    self.error(path.key("steps"), "the repeat has no steps", "add the steps to repeat");
+                    self.error(
+                        path.key("steps"),
+                        "the repeat has no steps",
+                        "add the steps to repeat",
+                    );
                 }
                 if max > 1 && r.steps.iter().any(always_ends_call) {
                     self.error(path.key("count"), "the repeated steps always end the call, so a second round would follow CallDisconnected", "set the count to 1, or move the call-ending step after the repeat");
                 }
-                self.steps(&path.key("steps"), &r.steps).saturating_mul(max as u64)
+                self.steps(&path.key("steps"), &r.steps)
+                    .saturating_mul(max as u64)
             }
             Step::Parallel(arms) => {
                 let path = path.key("parallel");
                 if arms.len() < 2 {
-                    self.error(path.clone(), "a parallel step needs at least two arms", "use plain steps for a single sequence");
+                    self.error(
+                        path.clone(),
+                        "a parallel step needs at least two arms",
+                        "use plain steps for a single sequence",
+                    );
                 }
                 arms.iter()
                     .enumerate()
@@ -146,7 +189,11 @@ impl Validator {
         }
         let path = path.key("outcomes");
         if info.callbacks.is_empty() {
-            self.error(path.clone(), format!("{op} triggers no callbacks"), "remove `outcomes` from this request");
+            self.error(
+                path.clone(),
+                format!("{op} triggers no callbacks"),
+                "remove `outcomes` from this request",
+            );
             return 1;
         }
         self.probabilities(&path, "outcome", r.outcomes.iter().map(|o| o.probability));
@@ -158,10 +205,21 @@ impl Validator {
                 let cpath = opath.index(j);
                 if !info.callbacks.contains(&cb.event.0) {
                     let allowed: Vec<_> = info.callbacks.iter().map(|e| e.short_name()).collect();
-                    self.error(cpath.key("event"), format!("{op} does not trigger {}", cb.event.0.short_name()), format!("{op} triggers: {}", allowed.join(", ")));
+                    self.error(
+                        cpath.key("event"),
+                        format!("{op} does not trigger {}", cb.event.0.short_name()),
+                        format!("{op} triggers: {}", allowed.join(", ")),
+                    );
                 }
                 if cb.event.0 == EventType::CallDisconnected && j + 1 < outcome.callbacks.len() {
-                    self.error(opath.index(j + 1).key("event"), format!("{} comes after CallDisconnected", outcome.callbacks[j + 1].event.0.short_name()), "CallDisconnected ends the call: make it the last callback of the outcome");
+                    self.error(
+                        opath.index(j + 1).key("event"),
+                        format!(
+                            "{} comes after CallDisconnected",
+                            outcome.callbacks[j + 1].event.0.short_name()
+                        ),
+                        "CallDisconnected ends the call: make it the last callback of the outcome",
+                    );
                 }
                 events = events.saturating_add(self.callback(&cpath, cb));
             }
@@ -184,8 +242,15 @@ impl Validator {
                 Some(StatusClass::ClientError | StatusClass::ServerError) | Some(StatusClass::Success) => {}
                 _ => self.error(spath.key("code"), format!("{} is not an HTTP status Call Automation answers with", s.code), format!("use {success} for success or a 4xx/5xx code such as 400, 404, 429, 500, 503")),
             }
-            if statuses[..i].iter().any(|o| o.code == s.code && o.sub_code == s.sub_code) {
-                self.error(spath, format!("status {} is listed twice", s.code), "merge the entries and add their probabilities");
+            if statuses[..i]
+                .iter()
+                .any(|o| o.code == s.code && o.sub_code == s.sub_code)
+            {
+                self.error(
+                    spath,
+                    format!("status {} is listed twice", s.code),
+                    "merge the entries and add their probabilities",
+                );
             }
         }
     }
@@ -204,14 +269,22 @@ impl Validator {
             }
         }
         if c.recognition_type.is_some() && event != EventType::RecognizeCompleted {
-            self.error(path.key("recognitionType"), format!("{} has no recognition type", event.short_name()), "recognitionType belongs to RecognizeCompleted only");
+            self.error(
+                path.key("recognitionType"),
+                format!("{} has no recognition type", event.short_name()),
+                "recognitionType belongs to RecognizeCompleted only",
+            );
         }
         let repeat = match c.repeat {
             Some(count) => self.count(&path.key("repeat"), count),
             None => 1,
         };
         if event == EventType::CallDisconnected && repeat > 1 {
-            self.error(path.key("repeat"), "CallDisconnected cannot repeat: nothing follows it", "remove `repeat`");
+            self.error(
+                path.key("repeat"),
+                "CallDisconnected cannot repeat: nothing follows it",
+                "remove `repeat`",
+            );
         }
         repeat as u64
     }
@@ -221,9 +294,28 @@ impl Validator {
         let failed = event.short_name().ends_with("Failed");
         let canceled = event.short_name().ends_with("Canceled");
         match class {
-            None => self.error(path.clone(), format!("{code} is not a Call Automation result code"), "use a code of the 2xx, 4xx, 5xx or 6xx series"),
-            Some(StatusClass::Success) if failed => self.error(path.clone(), format!("{} with success code {code}", event.short_name()), "a *Failed event carries a 4xx, 5xx or 6xx code"),
-            Some(c) if c != StatusClass::Success && !failed && !canceled && event != EventType::CallDisconnected => self.error(path.clone(), format!("{} with error code {code}", event.short_name()), "only *Failed, *Canceled and CallDisconnected events carry error codes"),
+            None => self.error(
+                path.clone(),
+                format!("{code} is not a Call Automation result code"),
+                "use a code of the 2xx, 4xx, 5xx or 6xx series",
+            ),
+            Some(StatusClass::Success) if failed => self.error(
+                path.clone(),
+                format!("{} with success code {code}", event.short_name()),
+                "a *Failed event carries a 4xx, 5xx or 6xx code",
+            ),
+            Some(c)
+                if c != StatusClass::Success
+                    && !failed
+                    && !canceled
+                    && event != EventType::CallDisconnected =>
+            {
+                self.error(
+                    path.clone(),
+                    format!("{} with error code {code}", event.short_name()),
+                    "only *Failed, *Canceled and CallDisconnected events carry error codes",
+                )
+            }
             _ => {}
         }
     }
@@ -235,23 +327,51 @@ impl Validator {
             Count::Range(r) => (r.min, r.max),
         };
         if min > max {
-            self.error(path.clone(), format!("count range min {min} is above max {max}"), "swap min and max");
+            self.error(
+                path.clone(),
+                format!("count range min {min} is above max {max}"),
+                "swap min and max",
+            );
         }
         if max > MAX_REPEAT {
-            self.error(path.clone(), format!("count {max} is above the limit of {MAX_REPEAT}"), "model long calls with waits rather than huge repeats");
+            self.error(
+                path.clone(),
+                format!("count {max} is above the limit of {MAX_REPEAT}"),
+                "model long calls with waits rather than huge repeats",
+            );
         }
         if max == 0 {
-            self.error(path.clone(), "count 0 never runs the steps", "use 1 or more, or remove the step");
+            self.error(
+                path.clone(),
+                "count 0 never runs the steps",
+                "use 1 or more, or remove the step",
+            );
         }
         min.max(max)
     }
 
     fn delay(&mut self, path: &JsonPath, d: &Delay) {
         match d {
-            Delay::Uniform { min, max } if min.0 > max.0 => self.error(path.key("uniform"), "uniform delay has min above max", "swap min and max"),
-            Delay::Exponential { mean } if mean.0.is_zero() => self.error(path.key("exponential").key("mean"), "exponential delay with mean 0", "use a positive mean, or {\"fixed\": \"0ms\"}"),
-            Delay::Lognormal { median, .. } if median.0.is_zero() => self.error(path.key("lognormal").key("median"), "lognormal delay with median 0", "use a positive median"),
-            Delay::Lognormal { median, p99 } if p99.0 < median.0 => self.error(path.key("lognormal").key("p99"), "lognormal p99 is below the median", "p99 must be at least the median"),
+            Delay::Uniform { min, max } if min.0 > max.0 => self.error(
+                path.key("uniform"),
+                "uniform delay has min above max",
+                "swap min and max",
+            ),
+            Delay::Exponential { mean } if mean.0.is_zero() => self.error(
+                path.key("exponential").key("mean"),
+                "exponential delay with mean 0",
+                "use a positive mean, or {\"fixed\": \"0ms\"}",
+            ),
+            Delay::Lognormal { median, .. } if median.0.is_zero() => self.error(
+                path.key("lognormal").key("median"),
+                "lognormal delay with median 0",
+                "use a positive median",
+            ),
+            Delay::Lognormal { median, p99 } if p99.0 < median.0 => self.error(
+                path.key("lognormal").key("p99"),
+                "lognormal p99 is below the median",
+                "p99 must be at least the median",
+            ),
             _ => {}
         }
     }
@@ -263,15 +383,24 @@ fn always_ends_call(step: &Step) -> bool {
         Step::Callback(c) => c.event.0 == EventType::CallDisconnected,
         Step::Request(r) => {
             let can_fail_and_go_on = r.on_failure == OnFailure::Continue
-                && r.status.iter().any(|s| !(200..300).contains(&s.code) && s.probability > 0.0);
+                && r.status
+                    .iter()
+                    .any(|s| !(200..300).contains(&s.code) && s.probability > 0.0);
             !can_fail_and_go_on
                 && !r.outcomes.is_empty()
                 && r.outcomes.iter().all(|o| {
                     o.probability == 0.0
-                        || o.callbacks.last().is_some_and(|c| c.event.0 == EventType::CallDisconnected)
+                        || o.callbacks
+                            .last()
+                            .is_some_and(|c| c.event.0 == EventType::CallDisconnected)
                 })
         }
-        Step::Branch(arms) => !arms.is_empty() && arms.iter().all(|a| a.probability == 0.0 || a.steps.iter().any(always_ends_call)),
+        Step::Branch(arms) => {
+            !arms.is_empty()
+                && arms
+                    .iter()
+                    .all(|a| a.probability == 0.0 || a.steps.iter().any(always_ends_call))
+        }
         Step::Repeat(r) => r.steps.iter().any(always_ends_call),
         Step::Parallel(arms) => arms.iter().any(|a| a.iter().any(always_ends_call)),
         Step::Wait(_) => false,
