@@ -110,6 +110,18 @@ fn validate_exit_codes() {
         missing.describe()
     );
     callmetrics(&["validate"]).expect_code(2);
+    // The shipped schema sits beside the scenarios; a glob must not fail on it.
+    let glob = callmetrics(&[
+        "validate",
+        "scenarios/scenario.schema.json",
+        "tests/fixtures/tiny.json",
+    ])
+    .expect_code(0);
+    assert!(
+        glob.stdout.contains("scenario.schema.json: skipped"),
+        "{}",
+        glob.describe()
+    );
 }
 
 #[test]

@@ -75,6 +75,7 @@ pub struct CatalogArgs {
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Scenario files to check.
+    /// Files named *.schema.json are skipped, so `validate scenarios/*.json` works.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }

@@ -7,7 +7,18 @@ use std::io::Write;
 pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
     let (mut invalid, mut unreadable) = (0, 0);
+    let mut skipped = 0;
     for path in &args.files {
+        // `validate scenarios/*.json` also matches the shipped schema.
+        if path.to_string_lossy().ends_with(".schema.json") {
+            skipped += 1;
+            writeln!(
+                out,
+                "{}: skipped (a JSON Schema, not a scenario)",
+                path.display()
+            )?;
+            continue;
+        }
         match scenario::load(path) {
             Ok(s) => writeln!(
                 out,
@@ -29,10 +40,10 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
         }
     }
     let total = args.files.len();
+    let valid = total - invalid - unreadable - skipped;
     writeln!(
         out,
-        "{} valid, {invalid} invalid, {unreadable} unreadable",
-        total - invalid - unreadable
+        "{valid} valid, {invalid} invalid, {unreadable} unreadable"
     )?;
     out.flush()?;
     if unreadable > 0 {

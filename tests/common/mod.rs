@@ -23,7 +23,12 @@ impl Run {
 
     /// Asserts the exit code and returns self for chaining.
     pub fn expect_code(self, code: i32) -> Run {
-        assert_eq!(self.code, Some(code), "unexpected exit code\n{}", self.describe());
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code\n{}",
+            self.describe()
+        );
         self
     }
 }

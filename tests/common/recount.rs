@@ -34,10 +34,18 @@ pub fn recount_jsonl(text: &str) -> Cells {
         dims.sort();
         let bucket = minute(v["time"].as_str().unwrap());
         assert_eq!(v["value"], 1, "line {}: value", i + 1);
-        add(&mut cells, (metric.clone(), dims.clone(), bucket.clone()), 1);
+        add(
+            &mut cells,
+            (metric.clone(), dims.clone(), bucket.clone()),
+            1,
+        );
         if metric == "APIRequestCallAutomation" {
             let latency = v["latencyMs"].as_u64().unwrap();
-            add(&mut cells, ("ApiRequestLatency".into(), dims, bucket), latency);
+            add(
+                &mut cells,
+                ("ApiRequestLatency".into(), dims, bucket),
+                latency,
+            );
         }
     }
     cells
@@ -53,17 +61,38 @@ pub fn cells_of_expected(text: &str) -> Cells {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|m| (m["name"]["value"].as_str().unwrap().to_string(), m["value"].as_str().unwrap().to_string()))
+                .map(|m| {
+                    (
+                        m["name"]["value"].as_str().unwrap().to_string(),
+                        m["value"].as_str().unwrap().to_string(),
+                    )
+                })
                 .collect();
             dims.sort();
             for d in ts["data"].as_array().unwrap() {
                 let count = d["count"].as_u64().unwrap();
                 let total = d["total"].as_u64().unwrap();
                 let avg = d["average"].as_f64().unwrap();
-                assert_eq!(avg, total as f64 / count as f64, "average of {name} {dims:?}");
-                let cell = [count, total, d["minimum"].as_u64().unwrap(), d["maximum"].as_u64().unwrap()];
-                let key = (name.clone(), dims.clone(), d["timeStamp"].as_str().unwrap().to_string());
-                assert!(cells.insert(key, cell).is_none(), "duplicate cell in expected.json");
+                assert_eq!(
+                    avg,
+                    total as f64 / count as f64,
+                    "average of {name} {dims:?}"
+                );
+                let cell = [
+                    count,
+                    total,
+                    d["minimum"].as_u64().unwrap(),
+                    d["maximum"].as_u64().unwrap(),
+                ];
+                let key = (
+                    name.clone(),
+                    dims.clone(),
+                    d["timeStamp"].as_str().unwrap().to_string(),
+                );
+                assert!(
+                    cells.insert(key, cell).is_none(),
+                    "duplicate cell in expected.json"
+                );
             }
         }
     }
