@@ -89,7 +89,8 @@ fn every_callback_event_parses_with_the_javascript_sdk() {
     assert_eq!(
         summary["failures"].as_u64(),
         Some(0),
-        "failed checks:\n{summary:#}"
+        "failed checks:\n{summary:#}\n{}",
+        run.stderr
     );
     assert_eq!(
         summary["sdk"].as_str(),

@@ -54,7 +54,7 @@ macro_rules! event_types {
 }
 
 event_types! {
-    AddParticipantFailed => &[mix(408, 8544, 0.4), mix(487, 8538, 0.25), mix(486, 8539, 0.2), mix(400, 8523, 0.15)];
+    AddParticipantFailed => &[mix(408, 8544, 0.4), mix(603, 8538, 0.15), mix(487, 8542, 0.1), mix(486, 8539, 0.2), mix(400, 8523, 0.15)];
     AddParticipantSucceeded => SUCCESS;
     CallConnected => SUCCESS;
     CallDisconnected => SUCCESS;

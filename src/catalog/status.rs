@@ -49,8 +49,8 @@ impl fmt::Display for StatusClass {
 
 /// Generic status codes the service answers with (troubleshooting codes page).
 pub const STATUS_CODES: &[u16] = &[
-    200, 201, 202, 204, 400, 401, 403, 404, 405, 406, 408, 409, 412, 413, 426, 429, 481, 486, 487,
-    500, 501, 502, 503, 504, 603,
+    200, 201, 202, 204, 400, 401, 403, 404, 405, 406, 408, 409, 412, 413, 426, 429, 480, 481, 486,
+    487, 500, 501, 502, 503, 504, 600, 603,
 ];
 
 /// Known sub-codes and what they mean; used for `resultInformation.message`.

@@ -20,13 +20,16 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
             continue;
         }
         match scenario::load(path) {
-            Ok(s) => writeln!(
-                out,
-                "{}: ok ({}, {} flows)",
-                path.display(),
-                s.name,
-                s.flows.items().len()
-            )?,
+            Ok(s) => {
+                let flows = s.flows.items().len();
+                let plural = if flows == 1 { "" } else { "s" };
+                writeln!(
+                    out,
+                    "{}: ok ({}, {flows} flow{plural})",
+                    path.display(),
+                    s.name
+                )?
+            }
             Err(err @ ScenarioError::Unreadable { .. }) => {
                 unreadable += 1;
                 writeln!(out, "error: {err}")?;

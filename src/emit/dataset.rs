@@ -4,8 +4,8 @@
 
 use super::DatasetFormat;
 use super::csv::{CsvEncoder, header};
-use super::expected_json::write_expected;
 use super::jsonl::JsonlEncoder;
+use super::metrics_response::write_expected;
 use super::progress::Progress;
 use crate::catalog::{Metric, Naming};
 use crate::engine::{EventKind, EventStream, Expected, Grain, Workload};

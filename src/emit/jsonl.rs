@@ -13,6 +13,9 @@ pub struct JsonlEncoder {
     ids: IdWriter,
     /// `","StatusCodeClass":"` under the chosen naming.
     class_key: Vec<u8>,
+    /// False for sample lines only (no `request` / `cloudEvent`): what
+    /// `run` sends to a sink's /ingest, a quarter of the bytes.
+    payloads: bool,
     times: TimeWriter,
 }
 
@@ -23,7 +26,17 @@ impl JsonlEncoder {
         JsonlEncoder {
             ids: IdWriter::new(seed),
             class_key,
+            payloads: true,
             times: TimeWriter::default(),
+        }
+    }
+
+    /// An encoder of bare samples: metric, time, dimensions, value and
+    /// latencyMs, without request or CloudEvent payloads.
+    pub fn samples_only(seed: u64, naming: Naming) -> Self {
+        JsonlEncoder {
+            payloads: false,
+            ..JsonlEncoder::new(seed, naming)
         }
     }
 
@@ -46,6 +59,10 @@ impl JsonlEncoder {
                 out.extend_from_slice(e.api_version.as_str().as_bytes());
                 out.extend_from_slice(b"\"},\"value\":1,\"latencyMs\":");
                 write_int(out, latency_ms);
+                if !self.payloads {
+                    out.extend_from_slice(b"}\n");
+                    return;
+                }
                 let info = operation.info();
                 out.extend_from_slice(b",\"request\":{\"method\":\"");
                 out.extend_from_slice(info.method.as_str().as_bytes());
@@ -78,6 +95,10 @@ impl JsonlEncoder {
                 write_int(out, result.sub_code);
                 out.extend_from_slice(b"\",\"Version\":\"");
                 out.extend_from_slice(e.api_version.as_str().as_bytes());
+                if !self.payloads {
+                    out.extend_from_slice(b"\"},\"value\":1}\n");
+                    return;
+                }
                 out.extend_from_slice(b"\"},\"value\":1,\"cloudEvent\":");
                 write_cloud_event(out, &mut self.ids, &mut self.times, e);
                 out.extend_from_slice(b"}\n");

@@ -4,18 +4,18 @@
 mod cloudevent;
 mod csv;
 mod dataset;
-mod expected_json;
 mod identity;
 mod json_text;
 mod jsonl;
+pub mod metrics_response;
 mod progress;
 mod rfc3339;
 
 pub use cloudevent::write_cloud_event;
 pub use csv::CsvEncoder;
 pub use dataset::{DatasetOptions, DatasetSummary, Destination, write_dataset};
-pub use expected_json::write_expected;
 pub use jsonl::JsonlEncoder;
+pub use metrics_response::{MetricsResponse, write_expected};
 pub use rfc3339::TimeWriter;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]

@@ -34,12 +34,17 @@ pub fn simulate<'a>(
         participants_sequence: 0,
         tone_sequence: 0,
         recording_started_ms: start_ms,
+        ended_at: None,
     };
     call.steps(&flow.steps, 0.0);
+    let ended_ms = call.ended_at.map(|t| start_ms + t.round() as i64);
     let out = call.out;
     out.sort_unstable_by_key(|e| (e.time_ms, e.seq));
     if let Some(end) = out.iter().position(|e| e.is_call_end()) {
         out.truncate(end + 1);
+    }
+    if let Some(end) = ended_ms {
+        out.retain(|e| e.time_ms <= end);
     }
 }
 
@@ -65,6 +70,9 @@ struct Call<'a, 'o> {
     participants_sequence: u32,
     tone_sequence: u32,
     recording_started_ms: i64,
+    /// When a failure ended the flow (ms since call start): the app stops
+    /// there, so nothing of the call's other parallel arms may follow.
+    ended_at: Option<f64>,
 }
 
 impl<'a> Call<'a, '_> {
@@ -133,11 +141,12 @@ impl<'a> Call<'a, '_> {
         );
         let responded = clock + latency;
         if !status.is_success() {
-            return if r.end_call_on_failure {
-                Flow::Ended
-            } else {
-                Flow::At(responded)
-            };
+            if r.end_call_on_failure {
+                let end = self.ended_at.map_or(responded, |t| t.min(responded));
+                self.ended_at = Some(end);
+                return Flow::Ended;
+            }
+            return Flow::At(responded);
         }
         let Some(outcomes) = &r.outcomes else {
             return Flow::At(responded);
@@ -232,7 +241,11 @@ impl<'a> Call<'a, '_> {
             ContinuousDtmfRecognitionToneReceived => {
                 self.tone_sequence += 1;
                 Detail::Tone {
-                    tone: (self.rng.bits() % 12) as u8,
+                    // Card and PIN entry: digits, with an occasional * or #.
+                    tone: match self.rng.bits() % 40 {
+                        r @ 0..38 => (r % 10) as u8,
+                        r => (10 + r % 2) as u8,
+                    },
                     sequence_id: self.tone_sequence,
                 }
             }

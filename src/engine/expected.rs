@@ -115,6 +115,24 @@ impl Expected {
         self.grain
     }
 
+    /// Adds one sample of `series` at `time_ms`.
+    pub fn add_sample(&mut self, series: Series, time_ms: i64, value: u64) {
+        let bucket = self.grain.bucket(time_ms);
+        self.add(series, bucket, value);
+    }
+
+    /// First and last bucket start, if there is any data.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let first = self.cells.keys().map(|(_, b)| *b).min()?;
+        let last = self.cells.keys().map(|(_, b)| *b).max()?;
+        Some((first, last))
+    }
+
+    /// Every cell, in no particular order.
+    pub fn cells(&self) -> impl Iterator<Item = (Series, i64, &Aggregate)> {
+        self.cells.iter().map(|(&(s, b), a)| (s, b, a))
+    }
+
     fn add(&mut self, series: Series, bucket: i64, value: u64) {
         let sample = Aggregate::of(value);
         self.cells

@@ -3,7 +3,7 @@
 
 use super::model::{self, Await, OnFailure, RecognitionType, ScenarioFile};
 use super::plan::*;
-use crate::catalog::ApiVersion;
+use crate::catalog::{ApiVersion, EventType, ResultMix};
 
 /// Request latency when the file gives none: typical for a regional
 /// Call Automation endpoint.
@@ -97,8 +97,13 @@ fn request(r: &model::Request) -> RequestPlan {
 
 fn callback(c: &model::Callback) -> CallbackPlan {
     let event = c.event.0;
+    let recognition_type = c.recognition_type.unwrap_or(RecognitionType::Dtmf);
     let results = if c.result.is_empty() {
-        Choice::new(event.default_results().iter().map(|m| {
+        let defaults = match event {
+            EventType::RecognizeCompleted => recognize_completed_results(recognition_type),
+            _ => event.default_results(),
+        };
+        Choice::new(defaults.iter().map(|m| {
             let status = Status {
                 code: m.code,
                 sub_code: m.sub_code,
@@ -129,6 +134,26 @@ fn callback(c: &model::Callback) -> CallbackPlan {
             .repeat
             .map(Count::from)
             .unwrap_or(Count { min: 1, max: 1 }),
-        recognition_type: c.recognition_type.unwrap_or(RecognitionType::Dtmf),
+        recognition_type,
+    }
+}
+
+/// RecognizeCompleted's sub-code says what was recognized, so its default
+/// mix follows the recognition type.
+fn recognize_completed_results(kind: RecognitionType) -> &'static [ResultMix] {
+    const fn mix(sub_code: u32, probability: f64) -> ResultMix {
+        ResultMix {
+            code: 200,
+            sub_code,
+            probability,
+        }
+    }
+    const DTMF: &[ResultMix] = &[mix(8531, 0.7), mix(8514, 0.3)];
+    const SPEECH: &[ResultMix] = &[mix(8569, 1.0)];
+    const CHOICES: &[ResultMix] = &[mix(8533, 0.4), mix(8545, 0.6)];
+    match kind {
+        RecognitionType::Dtmf => DTMF,
+        RecognitionType::Speech => SPEECH,
+        RecognitionType::Choices => CHOICES,
     }
 }

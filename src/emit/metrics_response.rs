@@ -1,0 +1,218 @@
+//! The Azure Monitor "Metrics - List" response: the shape of expected.json,
+//! of the embedded sink's query API and of what `check` reads back. One
+//! model, serialized and parsed, so the three cannot drift apart.
+//! Only buckets with data are listed (Azure also lists empty ones as null).
+
+use super::rfc3339::TimeWriter;
+use crate::catalog::{Dimension, Metric, Naming};
+use crate::engine::{Aggregate, Expected, Grain};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsResponse {
+    #[serde(default)]
+    pub cost: u32,
+    pub timespan: String,
+    pub interval: String,
+    pub value: Vec<MetricBody>,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub resourceregion: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricBody {
+    #[serde(default)]
+    pub id: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    pub name: LocalizedName,
+    #[serde(default)]
+    pub unit: String,
+    pub timeseries: Vec<TimeSeries>,
+    #[serde(default)]
+    pub error_code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalizedName {
+    pub value: String,
+    #[serde(default)]
+    pub localized_value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeSeries {
+    #[serde(default)]
+    pub metadatavalues: Vec<MetadataValue>,
+    pub data: Vec<DataPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetadataValue {
+    pub name: LocalizedName,
+    pub value: String,
+}
+
+/// One bucket. Aggregations not asked for are absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataPoint {
+    pub time_stamp: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average: Option<f64>,
+}
+
+/// Which aggregations a response carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aggregations {
+    pub count: bool,
+    pub total: bool,
+    pub minimum: bool,
+    pub maximum: bool,
+    pub average: bool,
+}
+
+impl Aggregations {
+    pub const ALL: Aggregations = Aggregations {
+        count: true,
+        total: true,
+        minimum: true,
+        maximum: true,
+        average: true,
+    };
+}
+
+/// A series as a query returns it: the values of the dimensions it is split
+/// by (all of them for full combinations, none for the metric total).
+pub type SeriesLabel = Vec<(Dimension, String)>;
+
+/// Grouped aggregates of one metric: label -> bucket start (Unix ms) -> aggregate.
+pub type MetricSeries = BTreeMap<SeriesLabel, BTreeMap<i64, Aggregate>>;
+
+/// Formats a bucket start as Azure does ("2026-01-01T00:03:00Z").
+pub fn time_stamp(ms: i64) -> String {
+    let mut out = Vec::with_capacity(20);
+    TimeWriter::write_seconds(&mut out, ms);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn name(s: &str, localized: &str) -> LocalizedName {
+    LocalizedName {
+        value: s.to_string(),
+        localized_value: localized.to_string(),
+    }
+}
+
+fn point(bucket: i64, a: &Aggregate, which: Aggregations) -> DataPoint {
+    DataPoint {
+        time_stamp: time_stamp(bucket),
+        count: which.count.then_some(a.count),
+        total: which.total.then_some(a.total),
+        minimum: which.minimum.then_some(a.minimum),
+        maximum: which.maximum.then_some(a.maximum),
+        average: which.average.then_some(a.average()),
+    }
+}
+
+impl MetricsResponse {
+    /// Builds a response from grouped series, one body per listed metric.
+    pub fn build(
+        metrics: &[(Metric, MetricSeries)],
+        grain: Grain,
+        timespan: (i64, i64),
+        naming: Naming,
+        resource: &str,
+        which: Aggregations,
+    ) -> MetricsResponse {
+        let value = metrics
+            .iter()
+            .map(|(metric, series)| MetricBody {
+                id: format!(
+                    "{resource}/providers/Microsoft.Insights/metrics/{}",
+                    metric.name()
+                ),
+                kind: "Microsoft.Insights/metrics".into(),
+                name: name(metric.name(), metric.display_name()),
+                unit: metric.unit().into(),
+                timeseries: series
+                    .iter()
+                    .map(|(label, buckets)| TimeSeries {
+                        metadatavalues: label
+                            .iter()
+                            .map(|(dim, value)| MetadataValue {
+                                name: name(dim.name(naming), dim.name(naming)),
+                                value: value.clone(),
+                            })
+                            .collect(),
+                        data: buckets.iter().map(|(&b, a)| point(b, a, which)).collect(),
+                    })
+                    .collect(),
+                error_code: "Success".into(),
+            })
+            .collect();
+        MetricsResponse {
+            cost: 0,
+            timespan: format!("{}/{}", time_stamp(timespan.0), time_stamp(timespan.1)),
+            interval: grain.to_string(),
+            value,
+            namespace: "Microsoft.Communication/CommunicationServices".into(),
+            resourceregion: "global".into(),
+        }
+    }
+
+    pub fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        out.write_all(b"\n")
+    }
+}
+
+/// Full-combination series of every metric, as expected.json lists them.
+pub fn full_series(expected: &Expected) -> Vec<(Metric, MetricSeries)> {
+    let sorted = expected.sorted();
+    Metric::ALL
+        .iter()
+        .map(|&metric| {
+            let series = sorted
+                .iter()
+                .filter(|(s, _)| s.metric() == metric)
+                .map(|(s, buckets)| (s.dimension_values(), buckets.clone()))
+                .collect();
+            (metric, series)
+        })
+        .collect()
+}
+
+/// Writes `expected` as expected.json for the resource `resource`.
+pub fn write_expected(
+    out: &mut dyn Write,
+    expected: &Expected,
+    naming: Naming,
+    resource: &str,
+) -> std::io::Result<()> {
+    let (first, last) = expected.time_range().unwrap_or((0, 0));
+    let grain = expected.grain();
+    let response = MetricsResponse::build(
+        &full_series(expected),
+        grain,
+        (first, last + grain.millis()),
+        naming,
+        resource,
+        Aggregations::ALL,
+    );
+    response.write(out)
+}
