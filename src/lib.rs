@@ -9,6 +9,7 @@ pub mod cli;
 pub mod emit;
 pub mod engine;
 pub mod scenario;
+pub mod sink;
 
 pub use cli::{Cli, Outcome, run};
 

@@ -22,6 +22,15 @@ impl ApiVersion {
         (0..VERSIONS.len() as u8).map(ApiVersion)
     }
 
+    /// Position in the catalog, for compact binary encodings.
+    pub fn index(self) -> u8 {
+        self.0
+    }
+
+    pub fn from_index(i: u8) -> Option<ApiVersion> {
+        ((i as usize) < VERSIONS.len()).then_some(ApiVersion(i))
+    }
+
     pub fn as_str(self) -> &'static str {
         VERSIONS[self.0 as usize]
     }

@@ -5,12 +5,17 @@ use crate::emit::{DatasetOptions, Destination, write_dataset};
 use crate::engine::Workload;
 use anyhow::Context;
 use std::io::Write;
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Where `generate` starts when --start is not given: fixed, for reproducible output.
+const GENERATE_START: &str = "2026-01-01T00:00:00Z";
 
 impl WorkloadArgs {
-    pub fn workload(&self) -> anyhow::Result<Workload> {
+    /// The workload; without --start it begins at `default_start`.
+    pub fn workload(&self, default_start: SystemTime) -> anyhow::Result<Workload> {
         let start_ms = self
             .start
+            .unwrap_or(default_start)
             .duration_since(UNIX_EPOCH)
             .context("--start must be after 1970-01-01")?
             .as_millis() as i64;
@@ -30,7 +35,8 @@ impl WorkloadArgs {
 
 pub fn run(args: &GenerateArgs) -> anyhow::Result<Outcome> {
     let scenario = crate::scenario::load(&args.scenario).map_err(super::validate::explain)?;
-    let workload = args.workload.workload()?;
+    let default_start = humantime::parse_rfc3339(GENERATE_START)?;
+    let workload = args.workload.workload(default_start)?;
     let destination = if args.out.as_os_str() == "-" {
         Destination::Stdout
     } else {

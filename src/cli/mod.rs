@@ -2,7 +2,10 @@
 //! code that turns parsed arguments into calls on the library.
 
 mod catalog;
+mod check;
 mod generate;
+mod run;
+mod sink;
 mod validate;
 
 use crate::catalog::{CatalogFormat, Naming};
@@ -61,6 +64,166 @@ pub enum Command {
         after_help = "Examples:\n  callmetrics generate scenarios/outbound-notification.json --calls 100000 --out out\n  callmetrics generate scenarios/inbound-ivr.json --duration 10m --rate 20 --ramp 1m:100,5m:100 --out out\n  callmetrics generate scenarios/inbound-ivr.json --calls 10 --out - | head"
     )]
     Generate(GenerateArgs),
+    /// Serve the embedded metrics sink: ingest, aggregation, query API.
+    #[command(after_help = SINK_HELP)]
+    Sink(SinkArgs),
+    /// Replay a scenario into a sink at its scheduled times (or as fast as possible).
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
+    /// Prove that a sink's aggregates equal the expected ones.
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
+}
+
+const SINK_HELP: &str = "\
+Endpoints:
+  POST /ingest      NDJSON samples (events.jsonl lines), optionally gzip; header Idempotency-Key
+  POST /callbacks   CloudEvents JSON arrays as ACS posts them to a callback URL
+  GET  /metrics     Azure Monitor Metrics - List: metricnames, timespan, interval, aggregation,
+                    $filter (eq, ne, and, or, '*' to split), top, orderby
+  GET  /prometheus  Prometheus text exposition
+  GET  /healthz
+
+Examples:
+  callmetrics sink
+  callmetrics sink --listen 127.0.0.1:8650 --data-dir sink-data --token s3cret";
+
+const RUN_HELP: &str = "\
+Without --sink, run starts the embedded sink on a free loopback port, replays, then checks
+every aggregate and prints the report.
+
+Examples:
+  callmetrics run scenarios/outbound-notification.json
+  callmetrics run scenarios/contact-center.json --calls 20000 --max-rate
+  callmetrics run scenarios/inbound-ivr.json --sink http://127.0.0.1:8650 --expected-out expected.json
+
+Exit codes:
+  0  every batch delivered (and the check passed, when one ran)
+  1  the check found mismatches
+  2  usage error, a batch that failed after all retries, or a runtime error";
+
+const CHECK_HELP: &str = "\
+Compares, for every metric and grain, the full dimension combinations, each single
+dimension (marginal totals) and the metric total, on count, total, minimum, maximum and
+average. Missing series, unexpected series and differing values all fail.
+
+Examples:
+  callmetrics check --expected out/expected.json --observed http://127.0.0.1:8650
+  callmetrics check --expected out/expected.json --observed http://127.0.0.1:8650 --grain PT1M,PT5M --format junit > check.xml
+
+Exit codes:
+  0  every aggregate matches
+  1  mismatches found
+  2  usage error, unreadable expected file, an expected file without series, or the sink
+     could not be queried (down, unknown metric, dimension or grain)";
+
+#[derive(Debug, Args)]
+pub struct SinkArgs {
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8650")]
+    pub listen: std::net::SocketAddr,
+    /// Require `Authorization: Bearer TOKEN` on every request but /healthz.
+    #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Write accepted batches to a write-ahead log here before acknowledging them, and
+    /// replay it on start (without it, state is in memory only).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Largest request body accepted, in bytes (compressed size; gzip bodies may
+    /// expand to 4x this).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub max_body: usize,
+    /// Fault injection for tests: answer this fraction of ingest requests with 429 or
+    /// 503 (alternating) without applying them.
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    pub fault_rate: f64,
+    /// Dimension naming in query responses.
+    #[arg(long, value_enum, default_value_t)]
+    pub naming: Naming,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// Base URL of the sink (e.g. http://127.0.0.1:8650); default: an embedded sink.
+    #[arg(long, value_name = "URL")]
+    pub sink: Option<String>,
+    /// Send as fast as the sink accepts instead of at the scheduled times.
+    #[arg(long, conflicts_with = "speed")]
+    pub max_rate: bool,
+    /// Scale the schedule: 2 replays twice as fast as the calls happened.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Events per batch at most.
+    #[arg(long, default_value_t = 5000)]
+    pub batch_size: usize,
+    /// A batch is closed when its events span this much schedule time.
+    #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
+    pub batch_window: std::time::Duration,
+    /// Batches in flight at once; more wait (back-pressure).
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Compress batches with gzip (off by default: on loopback it halves ingest speed).
+    #[arg(long)]
+    pub gzip: bool,
+    /// Retries per batch on 429, 5xx and connection errors, with exponential back-off.
+    #[arg(long, default_value_t = 8)]
+    pub retries: u32,
+    /// Bearer token for the sink.
+    #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Write the expected aggregates of what was sent here (expected.json format).
+    #[arg(long, value_name = "FILE")]
+    pub expected_out: Option<PathBuf>,
+    /// Check the sink after the run even when it is external (--sink).
+    #[arg(long)]
+    pub check: bool,
+    /// Report format of the check.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ReportFormat,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// expected.json from `generate` or `run --expected-out`.
+    #[arg(long, value_name = "FILE")]
+    pub expected: PathBuf,
+    /// Base URL of the sink's query API (e.g. http://127.0.0.1:8650).
+    #[arg(long, value_name = "URL")]
+    pub observed: String,
+    /// Grains to compare, each a multiple of the expected file's grain [default: its grain].
+    #[arg(long, value_delimiter = ',')]
+    pub grain: Vec<Grain>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ReportFormat,
+    /// Relative tolerance for lossy pipelines (e.g. 0.001); exact when absent.
+    #[arg(long)]
+    pub tolerance: Option<f64>,
+    /// Mismatches shown in the table report (all are counted).
+    #[arg(long, default_value_t = 20)]
+    pub max_mismatches: usize,
+    /// Bearer token for the sink.
+    #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// How a check report is printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned text for people.
+    #[default]
+    Table,
+    /// Versioned JSON (schemaVersion) for scripts.
+    Json,
+    /// JUnit XML for CI.
+    Junit,
 }
 
 #[derive(Debug, Args)]
@@ -102,8 +265,9 @@ pub struct WorkloadArgs {
     #[arg(long, value_delimiter = ',', value_name = "STAGES")]
     pub ramp: Vec<RampStage>,
     /// Time of the first possible arrival (RFC 3339, UTC), e.g. 2026-03-12T10:00:00Z.
-    #[arg(long, default_value = "2026-01-01T00:00:00Z", value_parser = humantime::parse_rfc3339)]
-    pub start: std::time::SystemTime,
+    /// [default: 2026-01-01T00:00:00Z for generate, so output is reproducible; now for run]
+    #[arg(long, value_parser = humantime::parse_rfc3339)]
+    pub start: Option<std::time::SystemTime>,
     /// Base time grain of the expected aggregates (PT1S..PT1M; coarser grains derive from it).
     #[arg(long, default_value = "PT1M")]
     pub grain: Grain,
@@ -137,5 +301,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Schema => catalog::schema(),
         Command::Validate(args) => validate::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Sink(args) => sink::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Check(args) => check::run(&args),
     }
 }

@@ -16,7 +16,7 @@ pub use csv::CsvEncoder;
 pub use dataset::{DatasetOptions, DatasetSummary, Destination, write_dataset};
 pub use jsonl::JsonlEncoder;
 pub use metrics_response::{MetricsResponse, write_expected};
-pub use rfc3339::TimeWriter;
+pub use rfc3339::{TimeWriter, parse_millis};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -35,6 +35,71 @@ impl TimeWriter {
     }
 }
 
+/// Parses an RFC 3339 timestamp ("2026-01-01T00:00:00.123Z", any number
+/// of fraction digits, `Z` or a `+hh:mm` / `-hh:mm` offset) to Unix ms.
+pub fn parse_millis(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        b.get(range)?.iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as i64)
+        })
+    };
+    let shape = b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b't' | b' ')
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shape {
+        return None;
+    }
+    let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hh, mm, ss) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut at = 19;
+    let mut ms = 0;
+    if b[at] == b'.' {
+        let start = at + 1;
+        at = start;
+        while at < b.len() && b[at].is_ascii_digit() {
+            at += 1;
+        }
+        if at == start {
+            return None;
+        }
+        // Milliseconds: the first three fraction digits, padded.
+        let take = (at - start).min(3);
+        ms = digits(start..start + take)? * 10i64.pow(3 - take as u32);
+    }
+    let offset_min = match &b[at..] {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let v = |x: &u8, y: &u8| -> Option<i64> {
+                (x.is_ascii_digit() && y.is_ascii_digit())
+                    .then(|| ((x - b'0') * 10 + (y - b'0')) as i64)
+            };
+            let minutes = v(h1, h2)? * 60 + v(m1, m2)?;
+            if *sign == b'+' { minutes } else { -minutes }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, m as u32, d as u32);
+    Some((days * 86_400 + hh * 3600 + mm * 60 + ss - offset_min * 60) * 1000 + ms)
+}
+
+/// (year, month, day) to days since 1970-01-01; Howard Hinnant's algorithm.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp as i64 + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Formats a Unix second as "YYYY-MM-DDTHH:MM:SS" (proleptic Gregorian).
 fn date_time(second: i64) -> [u8; 19] {
     let days = second.div_euclid(86_400);
@@ -80,6 +145,32 @@ mod tests {
         let mut out = Vec::new();
         TimeWriter::default().write_millis(&mut out, ms);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn parses_what_it_writes_and_other_rfc3339_forms() {
+        for &ms in &[0i64, 951_782_400_123, 1_767_225_600_000, 1_709_164_799_999] {
+            assert_eq!(parse_millis(&fmt(ms)), Some(ms));
+        }
+        assert_eq!(
+            parse_millis("2026-01-01T00:00:00Z"),
+            Some(1_767_225_600_000)
+        );
+        assert_eq!(
+            parse_millis("2026-01-01T01:00:00+01:00"),
+            Some(1_767_225_600_000)
+        );
+        assert_eq!(parse_millis("2026-13-01T00:00:00.000Z"), None);
+        assert_eq!(parse_millis("yesterday"), None);
+        assert_eq!(
+            parse_millis("2026-01-01T00:00:00.5Z"),
+            Some(1_767_225_600_500)
+        );
+        assert_eq!(
+            parse_millis("2026-01-01T00:00:00.123456Z"),
+            Some(1_767_225_600_123)
+        );
+        assert_eq!(parse_millis("2026-01-01T00:00:00.Z"), None);
     }
 
     #[test]

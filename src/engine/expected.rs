@@ -84,7 +84,8 @@ impl Aggregate {
         }
     }
 
-    fn absorb(&mut self, other: &Aggregate) {
+    /// Folds another aggregate of the same series into this one.
+    pub fn absorb(&mut self, other: &Aggregate) {
         self.count += other.count;
         self.total += other.total;
         self.minimum = self.minimum.min(other.minimum);

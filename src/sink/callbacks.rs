@@ -1,0 +1,90 @@
+//! POST /callbacks: the CloudEvents JSON array ACS posts to an app's
+//! callback URL. The callback metric's dimensions are derived from each
+//! event itself (type, resultInformation.code/subCode, data.version), the
+//! way a real app's webhook would count them.
+
+use super::sample::{DimensionText, LineError, Sample};
+use crate::emit::parse_millis;
+use crate::engine::Series;
+use serde::Deserialize;
+use std::borrow::Cow;
+
+#[derive(Deserialize)]
+struct CloudEvent<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    time: Cow<'a, str>,
+    #[serde(borrow)]
+    data: Data<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Data<'a> {
+    #[serde(borrow)]
+    version: Cow<'a, str>,
+    #[serde(default)]
+    result_information: Option<ResultInformation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultInformation {
+    code: u16,
+    sub_code: u32,
+}
+
+/// Parses a CloudEvents batch; errors name the event's 1-based position
+/// (reported as the "line").
+pub fn parse_cloud_events(body: &[u8], out: &mut Vec<Sample>) -> Result<(), LineError> {
+    let text = std::str::from_utf8(body).map_err(|e| LineError::Malformed {
+        line: 1,
+        field: None,
+        message: format!("the body is not UTF-8 (byte {})", e.valid_up_to() + 1),
+    })?;
+    let events: Vec<CloudEvent> = serde_json::from_str(text).map_err(|e| LineError::Malformed {
+        line: e.line(),
+        field: None,
+        message: format!("not a CloudEvents JSON array: {e}"),
+    })?;
+    if events.is_empty() {
+        return Err(LineError::Malformed {
+            line: 1,
+            field: None,
+            message: "the event array is empty".into(),
+        });
+    }
+    for (i, event) in events.iter().enumerate() {
+        let n = i + 1;
+        let time_ms = parse_millis(&event.time).ok_or_else(|| {
+            LineError::malformed(
+                n,
+                "time",
+                format!("{:?} is not an RFC 3339 timestamp", event.time),
+            )
+        })?;
+        // Events such as ParticipantsUpdated carry no resultInformation:
+        // they report a state, which counts as success.
+        let (code, sub_code) = event
+            .data
+            .result_information
+            .as_ref()
+            .map_or((200, 0), |r| (r.code, r.sub_code));
+        let (code, sub_code) = (code.to_string(), sub_code.to_string());
+        let dims = DimensionText {
+            event_type: Some(&event.kind),
+            code: Some(&code),
+            sub_code: Some(&sub_code),
+            version: Some(&event.data.version),
+            ..DimensionText::default()
+        }
+        .callback(n)?;
+        out.push(Sample {
+            series: Series::Callbacks(dims),
+            time_ms,
+            value: 1,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! The `$filter` of Azure Monitor metric queries: `Dim eq 'v'`, `ne`,
+//! `and`, `or`, parentheses, and `Dim eq '*'` to split the result by a
+//! dimension. Dimension names match either naming, case-insensitively.
+
+use crate::catalog::{Dimension, Metric, Naming};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    Or(Vec<Expr>),
+    And(Vec<Expr>),
+    Compare {
+        dim: Dimension,
+        op: Op,
+        value: String,
+    },
+}
+
+/// A parsed filter: which series match, and which dimensions split.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Filter {
+    expr: Option<Expr>,
+    pub split: Vec<Dimension>,
+}
+
+const ALL_DIMENSIONS: &[Dimension] = &[
+    Dimension::Operation,
+    Dimension::StatusCode,
+    Dimension::StatusCodeClass,
+    Dimension::ApiVersion,
+    Dimension::EventTypeName,
+    Dimension::Code,
+    Dimension::CodeClass,
+    Dimension::SubCode,
+    Dimension::Version,
+];
+
+fn dimension(name: &str) -> Option<Dimension> {
+    ALL_DIMENSIONS.iter().copied().find(|d| {
+        [Naming::Azure, Naming::Overview]
+            .iter()
+            .any(|&n| d.name(n).eq_ignore_ascii_case(name))
+    })
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Text(String),
+    Open,
+    Close,
+}
+
+fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+    let mut out = Vec::new();
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {}
+            '(' => out.push(Token::Open),
+            ')' => out.push(Token::Close),
+            '\'' => {
+                let mut text = String::new();
+                loop {
+                    match chars.next() {
+                        Some((_, '\'')) if chars.peek().map(|p| p.1) == Some('\'') => {
+                            chars.next();
+                            text.push('\'');
+                        }
+                        Some((_, '\'')) => break,
+                        Some((_, c)) => text.push(c),
+                        None => {
+                            return Err(format!(
+                                "unterminated quote starting at position {}",
+                                i + 1
+                            ));
+                        }
+                    }
+                }
+                out.push(Token::Text(text));
+            }
+            _ => {
+                let mut word = c.to_string();
+                while let Some(&(_, c)) = chars.peek() {
+                    if c.is_whitespace() || c == '(' || c == ')' || c == '\'' {
+                        break;
+                    }
+                    word.push(c);
+                    chars.next();
+                }
+                out.push(Token::Word(word));
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+    split: Vec<Dimension>,
+}
+
+impl Parser {
+    fn keyword(&mut self, k: &str) -> bool {
+        if let Some(Token::Word(w)) = self.tokens.get(self.at)
+            && w.eq_ignore_ascii_case(k)
+        {
+            self.at += 1;
+            return true;
+        }
+        false
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut items = vec![self.and()?];
+        while self.keyword("or") {
+            items.push(self.and()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::Or(items)
+        })
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut items = vec![self.term()?];
+        while self.keyword("and") {
+            items.push(self.term()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::And(items)
+        })
+    }
+
+    fn term(&mut self) -> Result<Expr, String> {
+        match self.tokens.get(self.at).cloned() {
+            Some(Token::Open) => {
+                self.at += 1;
+                let e = self.or()?;
+                if self.tokens.get(self.at) != Some(&Token::Close) {
+                    return Err("missing `)`".into());
+                }
+                self.at += 1;
+                Ok(e)
+            }
+            Some(Token::Word(name)) => {
+                self.at += 1;
+                let dim = dimension(&name).ok_or_else(|| format!("unknown dimension {name:?}"))?;
+                let op = if self.keyword("eq") {
+                    Op::Eq
+                } else if self.keyword("ne") {
+                    Op::Ne
+                } else {
+                    return Err(format!("expected `eq` or `ne` after {name}"));
+                };
+                let Some(Token::Text(value)) = self.tokens.get(self.at).cloned() else {
+                    return Err(format!("expected a quoted value after {name}"));
+                };
+                self.at += 1;
+                if value == "*" {
+                    if op == Op::Ne {
+                        return Err(format!(
+                            "`{name} ne '*'` matches nothing; use `eq '*'` to split"
+                        ));
+                    }
+                    if !self.split.contains(&dim) {
+                        self.split.push(dim);
+                    }
+                }
+                Ok(Expr::Compare { dim, op, value })
+            }
+            other => Err(format!("expected a dimension name or `(`, found {other:?}")),
+        }
+    }
+}
+
+impl Filter {
+    pub fn parse(text: &str) -> Result<Filter, String> {
+        if text.trim().is_empty() {
+            return Ok(Filter::default());
+        }
+        let mut p = Parser {
+            tokens: tokenize(text)?,
+            at: 0,
+            split: Vec::new(),
+        };
+        let expr = p.or()?;
+        if p.at != p.tokens.len() {
+            return Err(format!("unexpected {:?}", p.tokens[p.at]));
+        }
+        Ok(Filter {
+            expr: Some(expr),
+            split: p.split,
+        })
+    }
+
+    /// Checks every dimension the filter names belongs to `metric`.
+    pub fn check_dimensions(&self, metric: Metric, naming: Naming) -> Result<(), String> {
+        let mut named = Vec::new();
+        if let Some(e) = &self.expr {
+            collect(e, &mut named);
+        }
+        match named.iter().find(|d| !metric.dimensions().contains(d)) {
+            Some(d) => Err(format!(
+                "{} is not a dimension of {}",
+                d.name(naming),
+                metric.name()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    pub fn matches(&self, values: &[(Dimension, String)]) -> bool {
+        self.expr.as_ref().is_none_or(|e| eval(e, values))
+    }
+}
+
+fn collect(e: &Expr, out: &mut Vec<Dimension>) {
+    match e {
+        Expr::Or(items) | Expr::And(items) => items.iter().for_each(|i| collect(i, out)),
+        Expr::Compare { dim, .. } => out.push(*dim),
+    }
+}
+
+fn eval(e: &Expr, values: &[(Dimension, String)]) -> bool {
+    match e {
+        Expr::Or(items) => items.iter().any(|i| eval(i, values)),
+        Expr::And(items) => items.iter().all(|i| eval(i, values)),
+        Expr::Compare { dim, op, value } => {
+            if value == "*" {
+                return true;
+            }
+            let actual = values
+                .iter()
+                .find(|(d, _)| d == dim)
+                .map(|(_, v)| v.as_str());
+            match op {
+                Op::Eq => actual == Some(value.as_str()),
+                Op::Ne => actual != Some(value.as_str()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> Vec<(Dimension, String)> {
+        vec![
+            (Dimension::Operation, "Play".into()),
+            (Dimension::StatusCode, "429".into()),
+            (Dimension::StatusCodeClass, "4xx".into()),
+        ]
+    }
+
+    #[test]
+    fn eq_ne_and_or_and_parentheses() {
+        let f =
+            Filter::parse("Operation eq 'Play' and (StatusCode eq '429' or StatusCode eq '503')")
+                .unwrap();
+        assert!(f.matches(&values()));
+        let f = Filter::parse("Operation ne 'Play' or StatusSubClass eq '4xx'").unwrap();
+        assert!(f.matches(&values()));
+        let f = Filter::parse("operation EQ 'Recognize'").unwrap();
+        assert!(!f.matches(&values()));
+        assert!(Filter::parse("").unwrap().matches(&values()));
+    }
+
+    #[test]
+    fn star_splits_and_matches_everything() {
+        let f = Filter::parse("Operation eq '*' and StatusCode eq '429'").unwrap();
+        assert_eq!(f.split, vec![Dimension::Operation]);
+        assert!(f.matches(&values()));
+    }
+
+    #[test]
+    fn errors_are_explained() {
+        assert!(
+            Filter::parse("Opration eq 'Play'")
+                .unwrap_err()
+                .contains("unknown dimension")
+        );
+        assert!(
+            Filter::parse("Operation = 'Play'")
+                .unwrap_err()
+                .contains("expected `eq` or `ne`")
+        );
+        assert!(
+            Filter::parse("Operation eq 'Play")
+                .unwrap_err()
+                .contains("unterminated")
+        );
+        assert!(
+            Filter::parse("(Operation eq 'Play'")
+                .unwrap_err()
+                .contains("missing `)`")
+        );
+        let f = Filter::parse("Code eq '200'").unwrap();
+        assert!(
+            f.check_dimensions(Metric::ApiRequests, Naming::Azure)
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,259 @@
+//! The sink's HTTP surface (axum): routing, bearer auth, body limits, gzip,
+//! content types, fault injection, and the mapping of every refusal to a
+//! status code with a JSON error naming the line and field.
+
+use super::SinkConfig;
+use super::callbacks::parse_cloud_events;
+use super::ingest::{BodyError, parse_ndjson};
+use super::prometheus::exposition;
+use super::query::Query;
+use super::sample::{LineError, Sample};
+use super::store::{Applied, Store};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query as QueryParams, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub config: SinkConfig,
+    ingest_requests: AtomicU64,
+}
+
+pub fn router(store: Arc<Store>, config: SinkConfig) -> Router {
+    let limit = config.max_body;
+    let state = Arc::new(AppState {
+        store,
+        config,
+        ingest_requests: AtomicU64::new(0),
+    });
+    Router::new()
+        .route("/ingest", post(ingest))
+        .route("/callbacks", post(callbacks))
+        .route("/metrics", get(metrics))
+        .route("/prometheus", get(prometheus))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let code = status
+        .canonical_reason()
+        .unwrap_or("Error")
+        .replace(' ', "");
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message.into()}})),
+    )
+        .into_response()
+}
+
+async fn auth(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    if let Some(token) = &state.config.token {
+        let expected = format!("Bearer {token}");
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if given != Some(expected.as_str()) {
+            let mut r = error(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong bearer token (Authorization: Bearer ...)",
+            );
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return r;
+        }
+    }
+    next.run(request).await
+}
+
+/// The body after Content-Encoding, refusing bodies that inflate past the
+/// limit (gzip bombs) before they are fully decompressed.
+fn decoded(headers: &HeaderMap, body: &Bytes, max: usize) -> Result<Vec<u8>, (StatusCode, String)> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity");
+    match encoding.trim().to_ascii_lowercase().as_str() {
+        "identity" | "" => Ok(body.to_vec()),
+        "gzip" => {
+            let limit = max.saturating_mul(4);
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid gzip body: {e}")))?;
+            if out.len() > limit {
+                return Err((
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the gzip body inflates past {limit} bytes"),
+                ));
+            }
+            Ok(out)
+        }
+        other => Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Encoding {other:?}; use gzip or none"),
+        )),
+    }
+}
+
+fn content_type_is(headers: &HeaderMap, allowed: &[&str]) -> bool {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    allowed.contains(&essence.as_str())
+}
+
+fn line_error(e: &LineError) -> Response {
+    let (status, line, field, message) = match e {
+        LineError::Malformed {
+            line,
+            field,
+            message,
+        } => (StatusCode::BAD_REQUEST, line, field, message),
+        LineError::Unknown {
+            line,
+            field,
+            message,
+        } => (StatusCode::UNPROCESSABLE_ENTITY, line, field, message),
+    };
+    let code = status
+        .canonical_reason()
+        .unwrap_or("Error")
+        .replace(' ', "");
+    let body = json!({"error": {"code": code, "message": format!("line {line}: {message}"), "line": line, "field": field}});
+    (status, axum::Json(body)).into_response()
+}
+
+/// Deterministic fault injection: every request number whose hash falls
+/// under the rate is refused, alternating 429 and 503.
+fn injected_fault(state: &AppState) -> Option<Response> {
+    if state.config.fault_rate <= 0.0 {
+        return None;
+    }
+    let n = state.ingest_requests.fetch_add(1, Ordering::Relaxed);
+    let h = crate::engine::ids::id128(0, n, crate::engine::ids::IdKind::Event, 0) as u64;
+    if (h >> 11) as f64 / (1u64 << 53) as f64 >= state.config.fault_rate {
+        return None;
+    }
+    Some(if h & 1 == 0 {
+        let mut r = error(StatusCode::TOO_MANY_REQUESTS, "injected fault: throttled");
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("0"));
+        r
+    } else {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "injected fault: unavailable",
+        )
+    })
+}
+
+fn apply(state: &AppState, headers: &HeaderMap, samples: &[Sample]) -> Response {
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    match state.store.apply(key, samples) {
+        Ok(Applied::Accepted { samples }) => {
+            axum::Json(json!({"samples": samples, "duplicate": false})).into_response()
+        }
+        Ok(Applied::Duplicate) => {
+            axum::Json(json!({"samples": 0, "duplicate": true})).into_response()
+        }
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot write the log: {e}"),
+        ),
+    }
+}
+
+async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !content_type_is(
+        &headers,
+        &[
+            "application/x-ndjson",
+            "application/ndjson",
+            "application/jsonl",
+            "application/json-lines",
+        ],
+    ) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST /ingest takes Content-Type: application/x-ndjson",
+        );
+    }
+    if let Some(fault) = injected_fault(&state) {
+        return fault;
+    }
+    let body = match decoded(&headers, &body, state.config.max_body) {
+        Ok(b) => b,
+        Err((status, message)) => return error(status, message),
+    };
+    let mut samples = Vec::with_capacity(body.len() / 100);
+    match parse_ndjson(&body, &mut samples) {
+        Ok(()) => apply(&state, &headers, &samples),
+        Err(BodyError::Empty) => error(StatusCode::BAD_REQUEST, "the batch is empty"),
+        Err(e @ BodyError::LineTooLong { .. }) => {
+            error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+        }
+        Err(BodyError::Line(e)) => line_error(&e),
+    }
+}
+
+async fn callbacks(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !content_type_is(
+        &headers,
+        &["application/json", "application/cloudevents-batch+json"],
+    ) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST /callbacks takes Content-Type: application/json (a CloudEvents array)",
+        );
+    }
+    let body = match decoded(&headers, &body, state.config.max_body) {
+        Ok(b) => b,
+        Err((status, message)) => return error(status, message),
+    };
+    let mut samples = Vec::new();
+    match parse_cloud_events(&body, &mut samples) {
+        Ok(()) => apply(&state, &headers, &samples),
+        Err(e) => line_error(&e),
+    }
+}
+
+async fn metrics(
+    State(state): State<Arc<AppState>>,
+    QueryParams(params): QueryParams<HashMap<String, String>>,
+) -> Response {
+    let naming = state.config.naming;
+    match Query::parse(&params, naming) {
+        Ok(q) => axum::Json(state.store.read(|data| q.run(data, naming))).into_response(),
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
+    let text = state.store.read(exposition);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}

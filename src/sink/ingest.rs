@@ -1,0 +1,238 @@
+//! POST /ingest bodies: NDJSON samples in the events.jsonl line format.
+//! Lines are parsed into borrowed structs (no `serde_json::Value`) because
+//! JSON parsing is the sink's main cost; the whole batch is parsed and
+//! checked before anything is applied, so a bad line rejects all of it.
+
+use super::sample::{DimensionText, LineError, Sample};
+use crate::catalog::Metric;
+use crate::emit::parse_millis;
+use crate::engine::Series;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use std::borrow::Cow;
+
+/// Longest line accepted; longer ones are refused with 413.
+pub const MAX_LINE: usize = 1 << 20;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Line<'a> {
+    #[serde(borrow)]
+    metric: Cow<'a, str>,
+    #[serde(borrow)]
+    time: Cow<'a, str>,
+    #[serde(borrow)]
+    dimensions: Dimensions<'a>,
+    value: serde_json::Number,
+    #[serde(default)]
+    latency_ms: Option<u64>,
+    // Payloads datasets carry; accepted and not needed for the metrics.
+    #[serde(default, rename = "request")]
+    _request: Option<IgnoredAny>,
+    #[serde(default, rename = "cloudEvent")]
+    _cloud_event: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Dimensions<'a> {
+    #[serde(borrow, rename = "Operation")]
+    operation: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "StatusCode")]
+    status_code: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "StatusCodeClass", alias = "StatusSubClass")]
+    status_class: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "ApiVersion")]
+    api_version: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "EventTypeName")]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "Code")]
+    code: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "CodeClass")]
+    code_class: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "SubCode")]
+    sub_code: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "Version")]
+    version: Option<Cow<'a, str>>,
+}
+
+impl Dimensions<'_> {
+    fn text(&self) -> DimensionText<'_> {
+        DimensionText {
+            operation: self.operation.as_deref(),
+            status_code: self.status_code.as_deref(),
+            status_class: self.status_class.as_deref(),
+            api_version: self.api_version.as_deref(),
+            event_type: self.event_type.as_deref(),
+            code: self.code.as_deref(),
+            code_class: self.code_class.as_deref(),
+            sub_code: self.sub_code.as_deref(),
+            version: self.version.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BodyError {
+    #[error("the batch is empty")]
+    Empty,
+    #[error("line {line} is longer than {MAX_LINE} bytes")]
+    LineTooLong { line: usize },
+    #[error(transparent)]
+    Line(#[from] LineError),
+}
+
+/// Parses a whole NDJSON body; any error rejects the batch.
+pub fn parse_ndjson(body: &[u8], out: &mut Vec<Sample>) -> Result<(), BodyError> {
+    let mut lines = 0;
+    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
+        let n = i + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if raw.len() > MAX_LINE {
+            return Err(BodyError::LineTooLong { line: n });
+        }
+        lines += 1;
+        parse_line(n, raw, out)?;
+    }
+    if lines == 0 {
+        return Err(BodyError::Empty);
+    }
+    Ok(())
+}
+
+fn parse_line(n: usize, raw: &[u8], out: &mut Vec<Sample>) -> Result<(), LineError> {
+    let text = std::str::from_utf8(raw).map_err(|e| LineError::Malformed {
+        line: n,
+        field: None,
+        message: format!("not UTF-8 (byte {})", e.valid_up_to() + 1),
+    })?;
+    let line: Line = serde_json::from_str(text).map_err(|e| json_error(n, &e))?;
+    let time_ms = parse_millis(&line.time).ok_or_else(|| {
+        LineError::malformed(
+            n,
+            "time",
+            format!("{:?} is not an RFC 3339 timestamp", line.time),
+        )
+    })?;
+    if line.value.as_u64() != Some(1) {
+        return Err(LineError::unknown(
+            n,
+            "value",
+            format!("{} for a Count metric; every sample counts 1", line.value),
+        ));
+    }
+    let dims = line.dimensions.text();
+    match Metric::from_name(&line.metric) {
+        Some(Metric::ApiRequests) => {
+            let d = dims.request(n)?;
+            let latency = line.latency_ms.ok_or_else(|| {
+                LineError::malformed(n, "latencyMs", "missing on an API request sample")
+            })?;
+            out.push(Sample {
+                series: Series::Requests(d),
+                time_ms,
+                value: 1,
+            });
+            out.push(Sample {
+                series: Series::Latency(d),
+                time_ms,
+                value: latency,
+            });
+        }
+        Some(Metric::CallbackEvents) => {
+            let d = dims.callback(n)?;
+            out.push(Sample {
+                series: Series::Callbacks(d),
+                time_ms,
+                value: 1,
+            });
+        }
+        Some(Metric::ApiRequestLatency) => {
+            return Err(LineError::unknown(
+                n,
+                "metric",
+                "ApiRequestLatency is derived from the latencyMs of APIRequestCallAutomation samples",
+            ));
+        }
+        None => {
+            return Err(LineError::unknown(
+                n,
+                "metric",
+                format!(
+                    "unknown metric {:?}; known: APIRequestCallAutomation, AcsCallAutomationCallbackEvent",
+                    line.metric
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// serde's message names the field for type and missing-field errors;
+/// unknown dimension names are a 422 (well-formed, not in the catalog).
+fn json_error(n: usize, e: &serde_json::Error) -> LineError {
+    let text = e.to_string();
+    let message = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(m, _)| m)
+        .to_string();
+    let field = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.contains("field `"))
+        .map(str::to_string);
+    if message.starts_with("unknown field") {
+        return LineError::Unknown {
+            line: n,
+            field: field.map(|f| format!("dimensions.{f}")),
+            message: format!("unknown dimension: {message}"),
+        };
+    }
+    LineError::Malformed {
+        line: n,
+        field,
+        message: format!("{message} (column {})", e.column()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUEST: &str = r#"{"metric":"APIRequestCallAutomation","time":"2026-01-01T00:00:00.005Z","dimensions":{"Operation":"Play","StatusCode":"202","StatusCodeClass":"2xx","ApiVersion":"2025-05-15"},"value":1,"latencyMs":24}"#;
+
+    #[test]
+    fn a_request_line_gives_a_count_and_a_latency_sample() {
+        let mut out = Vec::new();
+        parse_ndjson(REQUEST.as_bytes(), &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].value, 24);
+        assert_eq!(out[0].time_ms, 1_767_225_600_005);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_field() {
+        let mut out = Vec::new();
+        let body = format!("{REQUEST}\n{}", REQUEST.replace("\"Play\"", "\"Plya\""));
+        let err = parse_ndjson(body.as_bytes(), &mut out).unwrap_err();
+        assert!(
+            matches!(&err, BodyError::Line(LineError::Unknown { line: 2, field: Some(f), .. }) if f == "dimensions.Operation"),
+            "{err:?}"
+        );
+        let body = REQUEST.replace("\"2xx\"", "\"4xx\"");
+        let err = parse_ndjson(body.as_bytes(), &mut out).unwrap_err();
+        assert!(err.to_string().contains("does not match code 202"), "{err}");
+        let err = parse_ndjson(b"{\"metric\": 3}", &mut out).unwrap_err();
+        assert!(
+            matches!(err, BodyError::Line(LineError::Malformed { line: 1, .. })),
+            "{err:?}"
+        );
+        assert_eq!(
+            parse_ndjson(b"\n\n", &mut out).unwrap_err(),
+            BodyError::Empty
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! GET /prometheus: the aggregates as Prometheus text exposition (totals
+//! over all time), so a real Prometheus can scrape the embedded sink.
+
+use crate::catalog::{Dimension, Metric};
+use crate::engine::{Aggregate, Expected, Series};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+fn label_name(d: Dimension) -> &'static str {
+    match d {
+        Dimension::Operation => "operation",
+        Dimension::StatusCode => "status_code",
+        Dimension::StatusCodeClass => "status_code_class",
+        Dimension::ApiVersion => "api_version",
+        Dimension::EventTypeName => "event_type_name",
+        Dimension::Code => "code",
+        Dimension::CodeClass => "code_class",
+        Dimension::SubCode => "sub_code",
+        Dimension::Version => "version",
+    }
+}
+
+fn labels(series: Series) -> String {
+    let parts: Vec<String> = series
+        .dimension_values()
+        .into_iter()
+        .map(|(d, v)| {
+            let v = v
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            format!("{}=\"{v}\"", label_name(d))
+        })
+        .collect();
+    parts.join(",")
+}
+
+pub fn exposition(data: &Expected) -> String {
+    let mut totals: BTreeMap<Series, Aggregate> = BTreeMap::new();
+    for (series, _, agg) in data.cells() {
+        totals
+            .entry(series)
+            .and_modify(|a| a.absorb(agg))
+            .or_insert(*agg);
+    }
+    let mut out = String::new();
+    let families = [
+        (
+            Metric::ApiRequests,
+            "callmetrics_api_requests_total",
+            "counter",
+        ),
+        (
+            Metric::ApiRequestLatency,
+            "callmetrics_api_request_latency_milliseconds",
+            "summary",
+        ),
+        (
+            Metric::CallbackEvents,
+            "callmetrics_callback_events_total",
+            "counter",
+        ),
+    ];
+    for (metric, name, kind) in families {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {} ({}).",
+            metric.display_name(),
+            metric.name()
+        );
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (series, agg) in totals.iter().filter(|(s, _)| s.metric() == metric) {
+            let l = labels(*series);
+            if metric == Metric::ApiRequestLatency {
+                let _ = writeln!(out, "{name}_sum{{{l}}} {}", agg.total);
+                let _ = writeln!(out, "{name}_count{{{l}}} {}", agg.count);
+            } else {
+                let _ = writeln!(out, "{name}{{{l}}} {}", agg.count);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,155 @@
+//! One metric sample as the sink stores it, and the checks that turn
+//! dimension text into catalog values (unknown values are rejected, never
+//! counted under a new name).
+
+use crate::catalog::{ApiVersion, EventType, Operation, StatusClass};
+use crate::engine::{CallbackDims, RequestDims, Series};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub series: Series,
+    pub time_ms: i64,
+    pub value: u64,
+}
+
+/// Why a line was refused: malformed (400) or well-formed but naming
+/// something the catalog does not know (422).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("line {line}: {message}")]
+    Malformed {
+        line: usize,
+        field: Option<String>,
+        message: String,
+    },
+    #[error("line {line}: {message}")]
+    Unknown {
+        line: usize,
+        field: Option<String>,
+        message: String,
+    },
+}
+
+impl LineError {
+    pub fn malformed(line: usize, field: &str, message: impl Into<String>) -> LineError {
+        LineError::Malformed {
+            line,
+            field: Some(field.to_string()),
+            message: format!("`{field}`: {}", message.into()),
+        }
+    }
+
+    pub fn unknown(line: usize, field: &str, message: impl Into<String>) -> LineError {
+        LineError::Unknown {
+            line,
+            field: Some(field.to_string()),
+            message: format!("`{field}`: {}", message.into()),
+        }
+    }
+}
+
+/// The dimension values of a line, as text.
+#[derive(Debug, Default)]
+pub struct DimensionText<'a> {
+    pub operation: Option<&'a str>,
+    pub status_code: Option<&'a str>,
+    pub status_class: Option<&'a str>,
+    pub api_version: Option<&'a str>,
+    pub event_type: Option<&'a str>,
+    pub code: Option<&'a str>,
+    pub code_class: Option<&'a str>,
+    pub sub_code: Option<&'a str>,
+    pub version: Option<&'a str>,
+}
+
+fn required<'a>(line: usize, name: &str, v: Option<&'a str>) -> Result<&'a str, LineError> {
+    v.ok_or_else(|| LineError::malformed(line, &format!("dimensions.{name}"), "missing"))
+}
+
+fn status(
+    line: usize,
+    code_name: &str,
+    code: &str,
+    class_name: &str,
+    class: Option<&str>,
+) -> Result<u16, LineError> {
+    let field = format!("dimensions.{code_name}");
+    let n: u16 = code.parse().map_err(|_| {
+        LineError::malformed(line, &field, format!("{code:?} is not a status code"))
+    })?;
+    let derived = StatusClass::of(n).ok_or_else(|| {
+        LineError::unknown(line, &field, format!("{n} is not a 2xx/4xx/5xx/6xx code"))
+    })?;
+    if let Some(class) = class
+        && class != derived.as_str()
+    {
+        let field = format!("dimensions.{class_name}");
+        return Err(LineError::unknown(
+            line,
+            &field,
+            format!("{class:?} does not match code {n} (its class is {derived})"),
+        ));
+    }
+    Ok(n)
+}
+
+fn version(line: usize, name: &str, v: &str) -> Result<ApiVersion, LineError> {
+    v.parse().map_err(|e: crate::catalog::UnknownName| {
+        LineError::unknown(line, &format!("dimensions.{name}"), e.to_string())
+    })
+}
+
+impl DimensionText<'_> {
+    pub fn request(&self, line: usize) -> Result<RequestDims, LineError> {
+        let op = required(line, "Operation", self.operation)?;
+        let operation: Operation = op.parse().map_err(|e: crate::catalog::UnknownName| {
+            LineError::unknown(line, "dimensions.Operation", e.to_string())
+        })?;
+        let status = status(
+            line,
+            "StatusCode",
+            required(line, "StatusCode", self.status_code)?,
+            "StatusCodeClass",
+            self.status_class,
+        )?;
+        let version = version(
+            line,
+            "ApiVersion",
+            required(line, "ApiVersion", self.api_version)?,
+        )?;
+        Ok(RequestDims {
+            operation,
+            status,
+            version,
+        })
+    }
+
+    pub fn callback(&self, line: usize) -> Result<CallbackDims, LineError> {
+        let name = required(line, "EventTypeName", self.event_type)?;
+        let event: EventType = name.parse().map_err(|e: crate::catalog::UnknownName| {
+            LineError::unknown(line, "dimensions.EventTypeName", e.to_string())
+        })?;
+        let code = status(
+            line,
+            "Code",
+            required(line, "Code", self.code)?,
+            "CodeClass",
+            self.code_class,
+        )?;
+        let sub = required(line, "SubCode", self.sub_code)?;
+        let sub_code: u32 = sub.parse().map_err(|_| {
+            LineError::malformed(
+                line,
+                "dimensions.SubCode",
+                format!("{sub:?} is not a sub-code"),
+            )
+        })?;
+        let version = version(line, "Version", required(line, "Version", self.version)?)?;
+        Ok(CallbackDims {
+            event,
+            code,
+            sub_code,
+            version,
+        })
+    }
+}
