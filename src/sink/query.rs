@@ -6,7 +6,8 @@ use super::filter::Filter;
 use crate::catalog::{Metric, Naming};
 use crate::emit::metrics_response::{Aggregations, MetricSeries, MetricsResponse, SeriesLabel};
 use crate::emit::parse_millis;
-use crate::engine::{Aggregate, Expected, Grain};
+use crate::engine::{Aggregate, Expected, Grain, Series};
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,37 +140,58 @@ impl Query {
         })
     }
 
-    /// Runs the query over the sink's per-second aggregates.
+    /// Runs the query over the sink's per-second aggregates. Labels are
+    /// worked out once per series (not per cell): a long run has hundreds
+    /// of thousands of cells but only hundreds of series.
     pub fn run(&self, data: &Expected, naming: Naming) -> MetricsResponse {
-        let mut grouped: BTreeMap<Metric, MetricSeries> = self
-            .metrics
-            .iter()
-            .map(|&m| (m, MetricSeries::new()))
-            .collect();
+        let mut labels: Vec<(Metric, SeriesLabel)> = Vec::new();
+        let mut label_index: FxHashMap<(Metric, SeriesLabel), usize> = FxHashMap::default();
+        let mut label_of: FxHashMap<Series, Option<usize>> = FxHashMap::default();
+        let mut cells: FxHashMap<(usize, i64), Aggregate> = FxHashMap::default();
         for (series, second, agg) in data.cells() {
-            let Some(buckets) = grouped.get_mut(&series.metric()) else {
-                continue;
-            };
             if self
                 .timespan
                 .is_some_and(|(start, end)| second < start || second >= end)
             {
                 continue;
             }
-            let values = series.dimension_values();
-            if !self.filter.matches(&values) {
-                continue;
-            }
-            let label: SeriesLabel = values
-                .into_iter()
-                .filter(|(d, _)| self.filter.split.contains(d))
-                .collect();
-            buckets
-                .entry(label)
-                .or_default()
-                .entry(self.interval.bucket(second))
+            let label = *label_of.entry(series).or_insert_with(|| {
+                let metric = series.metric();
+                let values = series.dimension_values();
+                if !self.metrics.contains(&metric) || !self.filter.matches(&values) {
+                    return None;
+                }
+                let label = values
+                    .into_iter()
+                    .filter(|(d, _)| self.filter.split.contains(d))
+                    .collect();
+                let key = (metric, label);
+                if let Some(&i) = label_index.get(&key) {
+                    return Some(i);
+                }
+                labels.push(key.clone());
+                label_index.insert(key, labels.len() - 1);
+                Some(labels.len() - 1)
+            });
+            let Some(label) = label else { continue };
+            cells
+                .entry((label, self.interval.bucket(second)))
                 .and_modify(|a| a.absorb(agg))
                 .or_insert(*agg);
+        }
+        let mut grouped: BTreeMap<Metric, MetricSeries> = self
+            .metrics
+            .iter()
+            .map(|&m| (m, MetricSeries::new()))
+            .collect();
+        for ((label, bucket), agg) in cells {
+            let (metric, values) = &labels[label];
+            if let Some(series) = grouped.get_mut(metric) {
+                series
+                    .entry(values.clone())
+                    .or_default()
+                    .insert(bucket, agg);
+            }
         }
         let metrics: Vec<(Metric, MetricSeries)> = grouped
             .into_iter()
