@@ -5,6 +5,7 @@
 //! expected aggregates) -> `emit` (datasets) . `cli` wires commands to them.
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod emit;
 pub mod engine;

@@ -13,6 +13,9 @@ fn help_texts() {
         &["validate", "--help"],
         &["generate", "--help"],
         &["schema", "--help"],
+        &["sink", "--help"],
+        &["run", "--help"],
+        &["check", "--help"],
     ] {
         let run = callmetrics(command).expect_code(0);
         let name = format!("help_{}", command[0].trim_start_matches('-'));

@@ -9,6 +9,7 @@ mod sink;
 mod validate;
 
 use crate::catalog::{CatalogFormat, Naming};
+pub use crate::check::ReportFormat;
 use crate::emit::DatasetFormat;
 use crate::engine::{Arrival, Grain, RampStage, Rate};
 use clap::{Args, Parser, Subcommand};
@@ -109,7 +110,8 @@ average. Missing series, unexpected series and differing values all fail.
 
 Examples:
   callmetrics check --expected out/expected.json --observed http://127.0.0.1:8650
-  callmetrics check --expected out/expected.json --observed http://127.0.0.1:8650 --grain PT1M,PT5M --format junit > check.xml
+  callmetrics check --expected out/expected.json --observed http://127.0.0.1:8650 \\
+      --grain PT1M,PT5M --format junit > check.xml
 
 Exit codes:
   0  every aggregate matches
@@ -198,32 +200,25 @@ pub struct CheckArgs {
     /// Base URL of the sink's query API (e.g. http://127.0.0.1:8650).
     #[arg(long, value_name = "URL")]
     pub observed: String,
-    /// Grains to compare, each a multiple of the expected file's grain [default: its grain].
+    /// Grains to compare, comma-separated, each a whole multiple of the expected file's
+    /// grain (coarser ones are rolled up from it) [default: its grain].
     #[arg(long, value_delimiter = ',')]
     pub grain: Vec<Grain>,
+    /// How to print the report.
     #[arg(long, value_enum, default_value_t)]
     pub format: ReportFormat,
-    /// Relative tolerance for lossy pipelines (e.g. 0.001); exact when absent.
-    #[arg(long)]
+    /// Relative tolerance for lossy pipelines: a value passes when
+    /// |observed - expected| <= X * |expected| (e.g. 0.001 = 0.1%). Missing and unexpected
+    /// series still fail. Printed in the report [default: exact].
+    #[arg(long, value_name = "X")]
     pub tolerance: Option<f64>,
-    /// Mismatches shown in the table report (all are counted).
-    #[arg(long, default_value_t = 20)]
+    /// Mismatches shown in the table report and per JUnit test case (all are counted; JSON
+    /// lists every one).
+    #[arg(long, default_value_t = 20, value_name = "N")]
     pub max_mismatches: usize,
     /// Bearer token for the sink.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-}
-
-/// How a check report is printed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    /// Aligned text for people.
-    #[default]
-    Table,
-    /// Versioned JSON (schemaVersion) for scripts.
-    Json,
-    /// JUnit XML for CI.
-    Junit,
 }
 
 #[derive(Debug, Args)]

@@ -197,6 +197,21 @@ pub fn full_series(expected: &Expected) -> Vec<(Metric, MetricSeries)> {
         .collect()
 }
 
+/// `expected` as the response a sink holding exactly that data would give
+/// for its full dimension combinations: the content of expected.json.
+pub fn expected_response(expected: &Expected, naming: Naming, resource: &str) -> MetricsResponse {
+    let (first, last) = expected.time_range().unwrap_or((0, 0));
+    let grain = expected.grain();
+    MetricsResponse::build(
+        &full_series(expected),
+        grain,
+        (first, last + grain.millis()),
+        naming,
+        resource,
+        Aggregations::ALL,
+    )
+}
+
 /// Writes `expected` as expected.json for the resource `resource`.
 pub fn write_expected(
     out: &mut dyn Write,
@@ -204,15 +219,5 @@ pub fn write_expected(
     naming: Naming,
     resource: &str,
 ) -> std::io::Result<()> {
-    let (first, last) = expected.time_range().unwrap_or((0, 0));
-    let grain = expected.grain();
-    let response = MetricsResponse::build(
-        &full_series(expected),
-        grain,
-        (first, last + grain.millis()),
-        naming,
-        resource,
-        Aggregations::ALL,
-    );
-    response.write(out)
+    expected_response(expected, naming, resource).write(out)
 }

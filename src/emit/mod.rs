@@ -4,10 +4,12 @@
 mod cloudevent;
 mod csv;
 mod dataset;
+pub mod http;
 mod identity;
 mod json_text;
 mod jsonl;
 pub mod metrics_response;
+pub mod pacing;
 mod progress;
 mod rfc3339;
 
@@ -15,7 +17,7 @@ pub use cloudevent::write_cloud_event;
 pub use csv::CsvEncoder;
 pub use dataset::{DatasetOptions, DatasetSummary, Destination, write_dataset};
 pub use jsonl::JsonlEncoder;
-pub use metrics_response::{MetricsResponse, write_expected};
+pub use metrics_response::{MetricsResponse, expected_response, write_expected};
 pub use rfc3339::{TimeWriter, parse_millis};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]

@@ -9,7 +9,7 @@ use crate::engine::{Expected, Grain};
 use rustc_hash::FxHashSet;
 use std::io;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The sink stores per second; queries roll up to their interval.
 pub const STORE_GRAIN: &str = "PT1S";
@@ -38,8 +38,10 @@ struct Inner {
     stats: StoreStats,
 }
 
+/// Batches take the write lock; queries share the read lock, so the
+/// checker's parallel queries run side by side.
 pub struct Store {
-    inner: Mutex<Inner>,
+    inner: RwLock<Inner>,
 }
 
 fn grain() -> Grain {
@@ -67,14 +69,14 @@ impl Store {
             inner.wal = Some(wal);
         }
         Ok(Store {
-            inner: Mutex::new(inner),
+            inner: RwLock::new(inner),
         })
     }
 
     /// Applies a whole batch, or nothing if it was applied before or the log
     /// cannot be written.
     pub fn apply(&self, key: Option<&str>, samples: &[Sample]) -> io::Result<Applied> {
-        let mut inner = self.lock();
+        let mut inner = self.write();
         if let Some(key) = key
             && inner.keys.contains(key)
         {
@@ -95,19 +97,25 @@ impl Store {
 
     /// Runs `f` on the aggregates (queries, exposition) under the lock.
     pub fn read<R>(&self, f: impl FnOnce(&Expected) -> R) -> R {
-        f(&self.lock().data)
+        f(&self.read_lock().data)
     }
 
     pub fn stats(&self) -> StoreStats {
-        self.lock().stats
+        self.read_lock().stats
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave a half-applied batch
-        // (apply only touches the map after the log succeeded), so the
-        // data is still consistent and the sink keeps serving.
+    // A panic while holding the lock cannot leave a half-applied batch
+    // (apply only touches the map after the log succeeded), so the data is
+    // still consistent and the sink keeps serving.
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
         self.inner
-            .lock()
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn read_lock(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner
+            .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -1,0 +1,195 @@
+//! `check`: proves that a metrics sink's aggregates equal the expected ones.
+//!
+//! For every metric and grain it asks the sink for three kinds of series,
+//! the full dimension combinations, each single dimension (marginal totals)
+//! and the metric total, and compares count, total, minimum, maximum and
+//! average bucket by bucket. Marginals and totals are computed here from
+//! the expected full combinations, so a sink that stores the combinations
+//! right but groups them wrong still fails.
+//!
+//! The comparison never passes vacuously: an expected file without series,
+//! or a metric, dimension or grain the sink does not know, is a
+//! [`CheckError`] (exit 2), not a green run. Mismatches are not errors: they
+//! are collected, all of them, into a [`Report`] (exit 1 when it has any).
+//!
+//! The sink is reached through the [`Observed`] trait, so the same code runs
+//! against the HTTP query API ([`check_http`]) and in-memory fakes in tests.
+
+mod compare;
+mod expected;
+mod http;
+mod memory;
+mod observed;
+mod query;
+mod render;
+mod report;
+
+pub use expected::ExpectedData;
+pub use http::HttpObserved;
+pub use memory::Reference;
+pub use observed::Observed;
+pub use query::{Query, Split};
+pub use render::{JsonReport, SCHEMA_VERSION, json_schema};
+pub use report::{
+    Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind, Report, ReportFormat, Value,
+    ValueDiff,
+};
+
+use crate::emit::MetricsResponse;
+use crate::engine::Grain;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// What to compare and how strictly.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CheckOptions {
+    /// Grains to compare, each a multiple of the expected file's grain;
+    /// empty means the expected file's own grain.
+    pub grains: Vec<Grain>,
+    /// Relative tolerance (`|observed - expected| <= tolerance * |expected|`)
+    /// for lossy pipelines; `None` compares exactly.
+    pub tolerance: Option<f64>,
+}
+
+/// Why a check could not be carried out. Every variant exits 2: the
+/// aggregates were not compared, so the run says nothing about the sink.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(
+        "the expected file has no series, so the check would pass without comparing anything \
+         (generate it from a scenario and workload that produce events)"
+    )]
+    NoSeries,
+    #[error("the expected file is not usable: {0}")]
+    Expected(String),
+    #[error("--grain {grain} is not a whole multiple of the expected file's grain {base}")]
+    Grain { grain: Grain, base: Grain },
+    #[error("--tolerance must be a finite number >= 0 (e.g. 0.001 for 0.1%), got {0}")]
+    Tolerance(f64),
+    #[error("invalid --observed URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("cannot query the sink at {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("the sink rejected the query for {query} (HTTP {status}{code}): {message}{hint}")]
+    Sink {
+        query: String,
+        status: u16,
+        /// The error code of the sink's `{"error":{"code":...}}` body, with a
+        /// leading ", " when present.
+        code: String,
+        message: String,
+        /// A hint for the user, with a leading "; " when present.
+        hint: String,
+    },
+    #[error("the sink's answer to the query for {query} is unusable: {reason}")]
+    Protocol { query: String, reason: String },
+}
+
+impl CheckError {
+    /// The process exit code for this error: always 2 (usage or connection
+    /// error); mismatches are reported through [`Report::passed`] instead.
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+/// Compares `expected` (an expected.json) with what `observed` answers.
+pub async fn check<O: Observed + ?Sized>(
+    expected: &MetricsResponse,
+    observed: &O,
+    options: &CheckOptions,
+) -> Result<Report, CheckError> {
+    if let Some(t) = options.tolerance
+        && !(t.is_finite() && t >= 0.0)
+    {
+        return Err(CheckError::Tolerance(t));
+    }
+    let data = ExpectedData::from_response(expected)?;
+    if data.series_count() == 0 {
+        return Err(CheckError::NoSeries);
+    }
+    let grains = data.grains(&options.grains)?;
+    let mut plan = Vec::new();
+    for (&metric, series) in data.metrics() {
+        for &grain in &grains {
+            for split in Split::all(metric) {
+                let timespan = data.timespan_at(grain);
+                plan.push((
+                    Query {
+                        metric,
+                        grain,
+                        split,
+                        timespan,
+                    },
+                    series,
+                ));
+            }
+        }
+    }
+    let queries: Vec<Query> = plan.iter().map(|(q, _)| *q).collect();
+    let answers = fetch_all(observed, &queries).await?;
+    let mut report = Report::new(&data, &grains, options.tolerance);
+    for ((query, series), answer) in plan.iter().zip(&answers) {
+        let want = expected::regroup(series, query.grain, &query.split.dimensions(query.metric));
+        let got = observed::series(answer, query)?;
+        let group = compare::group(
+            GroupKey::of(query),
+            &want,
+            &got,
+            options.tolerance,
+            &mut report.mismatches,
+        );
+        report.groups.push(group);
+    }
+    Ok(report)
+}
+
+/// Answers to `queries`, in their order, four in flight at once (the
+/// sink's answers are most of a check's time; a sink that answers on
+/// several cores, or over a network, overlaps them); the first error in
+/// query order if any failed. Once one fails no new query starts.
+async fn fetch_all<O: Observed + ?Sized>(
+    observed: &O,
+    queries: &[Query],
+) -> Result<Vec<MetricsResponse>, CheckError> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let worker = || async {
+        let mut answers = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(query) = queries.get(i) else { break };
+            let answer = observed.query(query).await;
+            failed.fetch_or(answer.is_err(), Ordering::Relaxed);
+            answers.push((i, answer));
+        }
+        answers
+    };
+    let (a, b, c, d) = tokio::join!(worker(), worker(), worker(), worker());
+    let mut answers: Vec<_> = a.into_iter().chain(b).chain(c).chain(d).collect();
+    // Indices are handed out in order and every one handed out is kept, so
+    // this is 0..k: all of them, or a prefix that holds the failure.
+    answers.sort_by_key(|(i, _)| *i);
+    answers.into_iter().map(|(_, answer)| answer).collect()
+}
+
+/// [`check`] against a sink's HTTP query API at `base_url` (e.g.
+/// `http://127.0.0.1:8650`), sending `Authorization: Bearer TOKEN` when
+/// `token` is given. Call it from inside a tokio runtime.
+pub async fn check_http(
+    expected: &MetricsResponse,
+    base_url: &str,
+    token: Option<&str>,
+    options: &CheckOptions,
+) -> Result<Report, CheckError> {
+    let observed = HttpObserved::new(base_url, token)?;
+    check(expected, &observed, options).await
+}
+
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+//! One question to the sink: a metric at a grain over a timespan, split by
+//! a set of dimensions (all of them, one, or none for the metric total).
+//! Both the HTTP client and the in-memory reference answer the same
+//! [`Query`], so the parameters are spelled out in one place.
+
+use crate::catalog::{Dimension, Metric, Naming};
+use crate::emit::metrics_response::{MetadataValue, SeriesLabel, time_stamp};
+use crate::engine::Grain;
+use std::fmt;
+
+/// Which dimensions a query splits by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Split {
+    /// Every dimension of the metric: the full combinations.
+    Full,
+    /// One dimension: its marginal totals.
+    One(Dimension),
+    /// No dimension: the metric total.
+    Total,
+}
+
+impl Split {
+    /// The splits checked for `metric`: full, each dimension, total.
+    pub fn all(metric: Metric) -> Vec<Split> {
+        let mut splits = vec![Split::Full];
+        splits.extend(metric.dimensions().iter().map(|&d| Split::One(d)));
+        splits.push(Split::Total);
+        splits
+    }
+
+    /// The dimensions of `metric` this split keeps, in the metric's order.
+    pub fn dimensions(self, metric: Metric) -> Vec<Dimension> {
+        match self {
+            Split::Full => metric.dimensions().to_vec(),
+            Split::One(d) => vec![d],
+            Split::Total => Vec::new(),
+        }
+    }
+
+    /// "by Operation, StatusCode" or "total".
+    pub fn describe(self, metric: Metric, naming: Naming) -> String {
+        match self {
+            Split::Total => "total".to_string(),
+            split => {
+                let names: Vec<&str> = split
+                    .dimensions(metric)
+                    .iter()
+                    .map(|d| d.name(naming))
+                    .collect();
+                format!("by {}", names.join(", "))
+            }
+        }
+    }
+}
+
+/// A query for one metric, grain and split over `[start, end)` (Unix ms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Query {
+    pub metric: Metric,
+    pub grain: Grain,
+    pub split: Split,
+    pub timespan: (i64, i64),
+}
+
+/// The aggregations every query asks for.
+pub const AGGREGATIONS: &str = "Count,Total,Minimum,Maximum,Average";
+
+impl Query {
+    /// `timespan` parameter: "2026-01-01T00:00:00Z/2026-01-01T01:00:00Z".
+    pub fn timespan_param(&self) -> String {
+        format!(
+            "{}/{}",
+            time_stamp(self.timespan.0),
+            time_stamp(self.timespan.1)
+        )
+    }
+
+    /// `$filter` parameter splitting by the query's dimensions
+    /// ("Operation eq '*' and StatusCode eq '*'"), or `None` for the total.
+    /// Uses Azure Monitor's dimension names, which the REST API documents.
+    pub fn filter_param(&self) -> Option<String> {
+        let dims = self.split.dimensions(self.metric);
+        (!dims.is_empty()).then(|| {
+            dims.iter()
+                .map(|d| format!("{} eq '*'", d.name(Naming::Azure)))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        })
+    }
+}
+
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at {} {}",
+            self.metric,
+            self.grain,
+            self.split.describe(self.metric, Naming::Azure)
+        )
+    }
+}
+
+/// The dimension of `metric` called `name` under either naming
+/// (StatusCodeClass or StatusSubClass), ignoring ASCII case as Azure does.
+pub(crate) fn dimension_named(metric: Metric, name: &str) -> Option<Dimension> {
+    metric.dimensions().iter().copied().find(|d| {
+        [Naming::Azure, Naming::Overview]
+            .iter()
+            .any(|&n| d.name(n).eq_ignore_ascii_case(name))
+    })
+}
+
+/// A series label from `metadatavalues`, in the metric's dimension order.
+/// Fails on a name that is not a dimension of `metric`, or a repeated one.
+pub(crate) fn parse_label(metric: Metric, values: &[MetadataValue]) -> Result<SeriesLabel, String> {
+    let mut label = Vec::with_capacity(values.len());
+    for v in values {
+        let dim = dimension_named(metric, &v.name.value).ok_or_else(|| {
+            let known: Vec<&str> = metric
+                .dimensions()
+                .iter()
+                .map(|d| d.name(Naming::Azure))
+                .collect();
+            format!(
+                "{metric} has no dimension {:?} (its dimensions: {})",
+                v.name.value,
+                known.join(", ")
+            )
+        })?;
+        label.push((dim, v.value.clone()));
+    }
+    label.sort_by_key(|(d, _)| *d);
+    if let Some(w) = label.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!(
+            "a series of {metric} lists dimension {} twice",
+            w[0].0.name(Naming::Azure)
+        ));
+    }
+    Ok(label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters() {
+        let q = Query {
+            metric: Metric::ApiRequests,
+            grain: Grain::MINUTE,
+            split: Split::Full,
+            timespan: (1_767_225_600_000, 1_767_229_200_000),
+        };
+        assert_eq!(
+            q.timespan_param(),
+            "2026-01-01T00:00:00Z/2026-01-01T01:00:00Z"
+        );
+        assert_eq!(
+            q.filter_param().unwrap(),
+            "Operation eq '*' and StatusCode eq '*' and StatusCodeClass eq '*' and ApiVersion eq '*'"
+        );
+        let one = Query {
+            split: Split::One(Dimension::StatusCodeClass),
+            ..q
+        };
+        assert_eq!(one.filter_param().unwrap(), "StatusCodeClass eq '*'");
+        assert_eq!(
+            Query {
+                split: Split::Total,
+                ..q
+            }
+            .filter_param(),
+            None
+        );
+        assert_eq!(
+            Split::all(Metric::CallbackEvents).len(),
+            Metric::CallbackEvents.dimensions().len() + 2
+        );
+    }
+
+    #[test]
+    fn dimension_names() {
+        let m = Metric::ApiRequests;
+        assert_eq!(
+            dimension_named(m, "StatusSubClass"),
+            Some(Dimension::StatusCodeClass)
+        );
+        assert_eq!(
+            dimension_named(m, "statuscodeclass"),
+            Some(Dimension::StatusCodeClass)
+        );
+        assert_eq!(dimension_named(m, "EventTypeName"), None);
+    }
+}

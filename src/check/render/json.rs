@@ -1,0 +1,361 @@
+//! The JSON report for scripts: every mismatch, versioned by
+//! `schemaVersion`. The types below are both the serializer and the source
+//! of docs/check-report.schema.json (a test keeps the two equal), so the
+//! documented shape cannot drift from what is printed.
+
+use crate::catalog::Naming;
+use crate::check::report::{Counts, Field, Mismatch, MismatchKind, Report, Value};
+use crate::emit::metrics_response::time_stamp;
+use schemars::JsonSchema;
+use schemars::{Schema, SchemaGenerator, json_schema};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+/// Bumped when a field is removed or changes meaning; adding a field keeps it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The result of `callmetrics check --format json` (see docs/check-report.md).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(
+    title = "callmetrics check report",
+    // Every field is always present; `tolerance` may be null.
+    extend("required" = ["schemaVersion", "result", "tolerance", "naming", "timespan", "grains",
+                         "metrics", "summary", "groups", "mismatches"])
+)]
+pub struct JsonReport {
+    /// Version of this format; 1 for the fields described here.
+    pub schema_version: u32,
+    /// "pass" when every cell matched, else "fail".
+    pub result: Outcome,
+    /// Relative tolerance of the comparison, or null when it was exact.
+    pub tolerance: Option<f64>,
+    /// Dimension naming used for dimension names below (that of the expected file).
+    pub naming: NamingJson,
+    /// Timespan of the expected data, START/END in RFC 3339, END exclusive.
+    pub timespan: String,
+    /// Grains compared (ISO 8601 durations such as "PT1M").
+    pub grains: Vec<String>,
+    /// Metrics compared (Azure Monitor names).
+    pub metrics: Vec<String>,
+    /// Everything added up.
+    pub summary: Summary,
+    /// One entry per metric, grain and dimension set, in the order compared.
+    pub groups: Vec<Group>,
+    /// Every failed cell, sorted by metric, grain, dimension set, series and time.
+    pub mismatches: Vec<MismatchJson>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "Naming")]
+pub enum NamingJson {
+    /// StatusCodeClass.
+    Azure,
+    /// StatusSubClass.
+    Overview,
+}
+
+/// Counts over all groups.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Summary {
+    /// Groups compared (metric x grain x dimension set).
+    pub groups: u64,
+    /// Groups with at least one mismatch.
+    pub failed_groups: u64,
+    #[serde(flatten)]
+    pub counts: JsonCounts,
+}
+
+/// What a group (or all of them) compared and how much differed.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JsonCounts {
+    /// Cells (series x bucket) present on either side; each is compared on
+    /// count, total, minimum, maximum and average.
+    pub cells: u64,
+    /// Failed cells: valuesDiffer + missingCells + unexpectedCells.
+    pub mismatches: u64,
+    /// Cells on both sides whose values differ.
+    pub values_differ: u64,
+    /// Expected cells the sink did not list.
+    pub missing_cells: u64,
+    /// Cells the sink listed that were not expected.
+    pub unexpected_cells: u64,
+    /// Expected series the sink did not list at all (their cells are in missingCells).
+    pub missing_series: u64,
+    /// Series the sink listed that were not expected at all (their cells are in unexpectedCells).
+    pub unexpected_series: u64,
+}
+
+/// One metric at one grain, split by one set of dimensions.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Group {
+    /// Metric name.
+    pub metric: String,
+    /// Grain (ISO 8601 duration).
+    pub grain: String,
+    /// Dimensions the series are split by: all of the metric's (full
+    /// combinations), one (marginal totals) or none (the metric total).
+    pub dimensions: Vec<String>,
+    /// "pass" or "fail".
+    pub result: Outcome,
+    /// Series in the expected data.
+    pub expected_series: u64,
+    /// Series in the sink's answer.
+    pub observed_series: u64,
+    #[serde(flatten)]
+    pub counts: JsonCounts,
+}
+
+/// A failed cell.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(rename = "Mismatch")]
+pub struct MismatchJson {
+    /// Metric name.
+    pub metric: String,
+    /// Grain.
+    pub grain: String,
+    /// Dimensions of the group, as in `groups[].dimensions`.
+    pub dimensions: Vec<String>,
+    /// Dimension values of the series, in the metric's dimension order
+    /// (empty for the metric total).
+    pub series: SeriesValues,
+    /// Bucket start, RFC 3339.
+    pub time_stamp: String,
+    /// Why the cell failed.
+    pub kind: MismatchKindJson,
+    /// The aggregations that differ (all five when a side is missing).
+    pub fields: Fields,
+}
+
+/// Dimension name -> value, serialized as an object in the metric's
+/// dimension order (a map type would sort the names).
+#[derive(Debug)]
+pub struct SeriesValues(pub Vec<(String, String)>);
+
+impl Serialize for SeriesValues {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl JsonSchema for SeriesValues {
+    fn schema_name() -> Cow<'static, str> {
+        "SeriesValues".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "object", "additionalProperties": { "type": "string" } })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "MismatchKind")]
+pub enum MismatchKindJson {
+    /// Both sides have the cell; some aggregations differ.
+    ValuesDiffer,
+    /// The sink lists nothing for this expected series.
+    MissingSeries,
+    /// The sink lists the series, but not this bucket.
+    MissingBucket,
+    /// The series is not expected at all.
+    UnexpectedSeries,
+    /// The series is expected, but not this bucket.
+    UnexpectedBucket,
+}
+
+/// Differing aggregations by name; an absent key means equal.
+#[derive(Debug, Default, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[schemars(with = "Pair")]
+    pub count: Option<Pair>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[schemars(with = "Pair")]
+    pub total: Option<Pair>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[schemars(with = "Pair")]
+    pub minimum: Option<Pair>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[schemars(with = "Pair")]
+    pub maximum: Option<Pair>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    #[schemars(with = "Pair")]
+    pub average: Option<Pair>,
+}
+
+/// Both sides of one aggregation; null where a side has no value.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["expected", "observed"]))]
+pub struct Pair {
+    /// The expected value, null for an unexpected cell.
+    pub expected: Option<Number>,
+    /// The sink's value, null when the sink did not list it.
+    pub observed: Option<Number>,
+}
+
+/// Integers for count, total, minimum and maximum; a full-precision float
+/// for average.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Number {
+    Integer(u64),
+    Float(f64),
+}
+
+impl From<Value> for Number {
+    fn from(v: Value) -> Number {
+        match v {
+            Value::Int(i) => Number::Integer(i),
+            Value::Float(f) => Number::Float(f),
+        }
+    }
+}
+
+fn outcome(passed: bool) -> Outcome {
+    if passed { Outcome::Pass } else { Outcome::Fail }
+}
+
+fn counts(g: &Counts) -> JsonCounts {
+    JsonCounts {
+        cells: g.cells,
+        mismatches: g.mismatches(),
+        values_differ: g.values_differ,
+        missing_cells: g.missing_cells,
+        unexpected_cells: g.unexpected_cells,
+        missing_series: g.missing_series,
+        unexpected_series: g.unexpected_series,
+    }
+}
+
+impl JsonReport {
+    pub fn new(report: &Report) -> JsonReport {
+        let naming = report.naming;
+        let dims = |key: &crate::check::GroupKey| -> Vec<String> {
+            key.split
+                .dimensions(key.metric)
+                .iter()
+                .map(|d| d.name(naming).to_string())
+                .collect()
+        };
+        let groups = report
+            .groups
+            .iter()
+            .map(|g| Group {
+                metric: g.key.metric.name().to_string(),
+                grain: g.key.grain.to_string(),
+                dimensions: dims(&g.key),
+                result: outcome(g.passed()),
+                expected_series: g.counts.expected_series,
+                observed_series: g.counts.observed_series,
+                counts: counts(&g.counts),
+            })
+            .collect();
+        let mismatches = report
+            .mismatches
+            .iter()
+            .map(|m: &Mismatch| MismatchJson {
+                metric: m.key.metric.name().to_string(),
+                grain: m.key.grain.to_string(),
+                dimensions: dims(&m.key),
+                series: SeriesValues(
+                    m.label
+                        .iter()
+                        .map(|(d, v)| (d.name(naming).to_string(), v.clone()))
+                        .collect(),
+                ),
+                time_stamp: time_stamp(m.bucket),
+                kind: match m.kind {
+                    MismatchKind::ValuesDiffer => MismatchKindJson::ValuesDiffer,
+                    MismatchKind::MissingSeries => MismatchKindJson::MissingSeries,
+                    MismatchKind::MissingBucket => MismatchKindJson::MissingBucket,
+                    MismatchKind::UnexpectedSeries => MismatchKindJson::UnexpectedSeries,
+                    MismatchKind::UnexpectedBucket => MismatchKindJson::UnexpectedBucket,
+                },
+                fields: fields(m),
+            })
+            .collect();
+        JsonReport {
+            schema_version: SCHEMA_VERSION,
+            result: outcome(report.passed()),
+            tolerance: report.tolerance,
+            naming: match naming {
+                Naming::Azure => NamingJson::Azure,
+                Naming::Overview => NamingJson::Overview,
+            },
+            timespan: format!(
+                "{}/{}",
+                time_stamp(report.timespan.0),
+                time_stamp(report.timespan.1)
+            ),
+            grains: report.grains.iter().map(|g| g.to_string()).collect(),
+            metrics: report
+                .metrics
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect(),
+            summary: Summary {
+                groups: report.groups.len() as u64,
+                failed_groups: report.groups.iter().filter(|g| !g.passed()).count() as u64,
+                counts: counts(&report.totals()),
+            },
+            groups,
+            mismatches,
+        }
+    }
+}
+
+fn fields(m: &Mismatch) -> Fields {
+    let mut out = Fields::default();
+    for d in &m.fields {
+        let pair = Some(Pair {
+            expected: d.expected.map(Number::from),
+            observed: d.observed.map(Number::from),
+        });
+        match d.field {
+            Field::Count => out.count = pair,
+            Field::Total => out.total = pair,
+            Field::Minimum => out.minimum = pair,
+            Field::Maximum => out.maximum = pair,
+            Field::Average => out.average = pair,
+        }
+    }
+    out
+}
+
+/// Writes the report as pretty JSON with a final newline.
+pub fn json<W: Write + ?Sized>(report: &Report, out: &mut W) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &JsonReport::new(report))?;
+    out.write_all(b"\n")
+}
+
+/// The JSON Schema of the report (docs/check-report.schema.json), pretty,
+/// with a final newline.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(JsonReport);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

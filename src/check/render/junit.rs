@@ -1,0 +1,118 @@
+//! JUnit XML for CI: one test suite per metric and grain, one test case per
+//! dimension set (full combinations, each dimension, total). A failing case
+//! carries its first mismatches in the same text as the table report.
+
+use super::text::{count, group_title, write_mismatches};
+use crate::check::report::{GroupSummary, Report};
+use std::io::{self, Write};
+
+pub fn junit<W: Write + ?Sized>(
+    report: &Report,
+    max_mismatches: usize,
+    out: &mut W,
+) -> io::Result<()> {
+    let failures = report.groups.iter().filter(|g| !g.passed()).count();
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites name="callmetrics check" tests="{}" failures="{failures}" errors="0">"#,
+        report.groups.len()
+    )?;
+    for suite in report
+        .groups
+        .chunk_by(|a, b| (a.key.metric, a.key.grain) == (b.key.metric, b.key.grain))
+    {
+        let key = suite[0].key;
+        writeln!(
+            out,
+            r#"  <testsuite name="{} {}" tests="{}" failures="{}" errors="0" skipped="0">"#,
+            key.metric,
+            key.grain,
+            suite.len(),
+            suite.iter().filter(|g| !g.passed()).count()
+        )?;
+        writeln!(out, "    <properties>")?;
+        let tolerance = report
+            .tolerance
+            .map_or_else(|| "exact".to_string(), |t| t.to_string());
+        writeln!(
+            out,
+            r#"      <property name="tolerance" value="{tolerance}"/>"#
+        )?;
+        writeln!(out, "    </properties>")?;
+        for group in suite {
+            case(report, group, max_mismatches, out)?;
+        }
+        writeln!(out, "  </testsuite>")?;
+    }
+    writeln!(out, "</testsuites>")
+}
+
+fn case<W: Write + ?Sized>(
+    report: &Report,
+    group: &GroupSummary,
+    max_mismatches: usize,
+    out: &mut W,
+) -> io::Result<()> {
+    let key = group.key;
+    let open = format!(
+        r#"    <testcase classname="{}.{}" name="{}""#,
+        key.metric,
+        key.grain,
+        escape(&key.split.describe(key.metric, report.naming))
+    );
+    if group.passed() {
+        return writeln!(out, "{open}/>");
+    }
+    let message = format!(
+        "{} in {}",
+        count(group.counts.mismatches(), "mismatch", "mismatches"),
+        count(group.counts.cells, "cell", "cells")
+    );
+    let first = report.mismatches.partition_point(|m| m.key < key);
+    let all = report.mismatches[first..].partition_point(|m| m.key == key);
+    let shown = &report.mismatches[first..first + all.min(max_mismatches)];
+    let mut body = Vec::new();
+    writeln!(body, "{}", group_title(&key, report.naming))?;
+    write_mismatches(report, shown, "", false, &mut body)?;
+    if all > shown.len() {
+        writeln!(body, "...and {} more", all - shown.len())?;
+    }
+    writeln!(out, "{open}>")?;
+    writeln!(
+        out,
+        r#"      <failure type="mismatch" message="{}">{}</failure>"#,
+        escape(&message),
+        escape(String::from_utf8_lossy(&body).trim_end())
+    )?;
+    writeln!(out, "    </testcase>")
+}
+
+/// Escapes text for XML attributes and character data.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 cannot carry other control characters at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes() {
+        assert_eq!(
+            super::escape(r#"a<b & "c" 'd'>"#),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! Printing a [`Report`](super::Report): aligned text for people, versioned
+//! JSON for scripts, JUnit XML for CI. Each is a function of the report
+//! alone, generic over the writer.
+
+mod json;
+mod junit;
+mod table;
+mod text;
+
+pub use json::{JsonReport, SCHEMA_VERSION, json, json_schema};
+pub use junit::junit;
+pub use table::table;
+
+#[cfg(test)]
+mod tests;

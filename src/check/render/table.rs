@@ -1,0 +1,143 @@
+//! The table report, read like a test diff: one summary line, the first
+//! mismatches as expected vs observed per series and bucket, then one row
+//! per metric, grain and dimension set saying what was compared.
+
+use super::text::{count, thousands, write_mismatches};
+use crate::catalog::Naming;
+use crate::check::report::{GroupKey, Report};
+use std::io::{self, Write};
+
+pub fn table<W: Write + ?Sized>(
+    report: &Report,
+    max_mismatches: usize,
+    out: &mut W,
+) -> io::Result<()> {
+    let totals = report.totals();
+    let grains: Vec<&str> = report.grains.iter().map(|g| g.as_str()).collect();
+    let scope = format!(
+        "{} at {}; {}",
+        count(report.metrics.len() as u64, "metric", "metrics"),
+        grains.join(", "),
+        report.tolerance_text()
+    );
+    if report.passed() {
+        writeln!(
+            out,
+            "PASS  {} match ({scope})",
+            count(totals.cells, "cell", "cells")
+        )?;
+    } else {
+        writeln!(
+            out,
+            "FAIL  {} in {} ({scope})",
+            count(totals.mismatches(), "mismatch", "mismatches"),
+            count(totals.cells, "cell", "cells")
+        )?;
+        let mut parts = Vec::new();
+        let whole = |n: u64| match n {
+            0 => String::new(),
+            n => format!(" ({})", count(n, "whole series", "whole series")),
+        };
+        for (cells, what, series) in [
+            (totals.values_differ, "differ", 0),
+            (totals.missing_cells, "missing", totals.missing_series),
+            (
+                totals.unexpected_cells,
+                "unexpected",
+                totals.unexpected_series,
+            ),
+        ] {
+            if cells > 0 {
+                parts.push(format!(
+                    "{} {what}{}",
+                    count(cells, "cell", "cells"),
+                    whole(series)
+                ));
+            }
+        }
+        writeln!(out, "      {}", parts.join(", "))?;
+        writeln!(out)?;
+        let shown = &report.mismatches[..max_mismatches.min(report.mismatches.len())];
+        write_mismatches(report, shown, "", true, out)?;
+        let more = report.mismatches.len() - shown.len();
+        if more > 0 {
+            if !shown.is_empty() {
+                writeln!(out)?;
+            }
+            writeln!(
+                out,
+                "...and {} more (use --max-mismatches or --format json)",
+                thousands(more as u64)
+            )?;
+        }
+    }
+    writeln!(out)?;
+    overview(report, out)
+}
+
+/// "Operation, StatusCode" or "(metric total)".
+fn dimensions(key: GroupKey, naming: Naming) -> String {
+    let names: Vec<&str> = key
+        .split
+        .dimensions(key.metric)
+        .iter()
+        .map(|d| d.name(naming))
+        .collect();
+    if names.is_empty() {
+        "(metric total)".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// One row per group: metric, grain, dimension set, expected series, cells
+/// (series x buckets, on either side) and the result.
+fn overview<W: Write + ?Sized>(report: &Report, out: &mut W) -> io::Result<()> {
+    let header = ["metric", "grain", "dimensions", "series", "cells", "result"].map(String::from);
+    let rows: Vec<[String; 6]> = report
+        .groups
+        .iter()
+        .map(|g| {
+            let k = g.key;
+            [
+                k.metric.name().to_string(),
+                k.grain.to_string(),
+                dimensions(k, report.naming),
+                thousands(g.counts.expected_series),
+                thousands(g.counts.cells),
+                if g.passed() {
+                    "ok".to_string()
+                } else {
+                    count(g.counts.mismatches(), "mismatch", "mismatches")
+                },
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..6)
+        .map(|i| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in [&header].into_iter().chain(&rows) {
+        let line = format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:>w4$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4],
+        );
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}

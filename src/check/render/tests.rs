@@ -1,0 +1,216 @@
+//! Snapshots of every report format for a failing and a passing check
+//! (they double as documentation of the output), and the JSON report held
+//! to its committed, documented schema.
+
+use crate::catalog::{Metric, Naming};
+use crate::check::fixture::*;
+use crate::check::{CheckOptions, Reference, Report, ReportFormat, json_schema};
+use serde_json::Value as Json;
+use std::path::PathBuf;
+
+/// A sink that lost one API request (and its latency sample), never
+/// stored the 429 series and invented a callback series.
+fn failing() -> Report {
+    let mut data = metrics();
+    for (metric, series) in &mut data {
+        match metric {
+            Metric::ApiRequests => {
+                series.remove(&request("Play", "429", "4xx"));
+                let play = series.get_mut(&request("Play", "202", "2xx")).unwrap();
+                *play.get_mut(&T0).unwrap() = agg(1199, 1199, 1, 1);
+            }
+            Metric::ApiRequestLatency => {
+                let play = series.get_mut(&request("Play", "202", "2xx")).unwrap();
+                *play.get_mut(&T0).unwrap() = agg(1199, 54_309, 12, 250);
+            }
+            Metric::CallbackEvents => {
+                series.extend(crate::check::fixture::series(vec![(
+                    callback("PlayFailed", "500", "5xx", "8500"),
+                    vec![(2, agg(1, 1, 1, 1))],
+                )]));
+            }
+        }
+    }
+    let observed = Reference::new(&response(&data, Naming::Azure)).unwrap();
+    run(&expected(), &observed, &CheckOptions::default()).unwrap()
+}
+
+fn passing() -> Report {
+    let expected = expected();
+    let options = CheckOptions {
+        grains: vec![],
+        tolerance: Some(0.001),
+    };
+    run(&expected, &Reference::new(&expected).unwrap(), &options).unwrap()
+}
+
+fn render(report: &Report, format: ReportFormat, max: usize) -> String {
+    let mut out = Vec::new();
+    report.render(format, max, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn table_of_a_failing_check() {
+    insta::assert_snapshot!(render(&failing(), ReportFormat::Table, 8));
+}
+
+#[test]
+fn table_of_a_passing_check() {
+    insta::assert_snapshot!(render(&passing(), ReportFormat::Table, 20));
+}
+
+#[test]
+fn json_of_a_failing_check() {
+    insta::assert_snapshot!(render(&failing(), ReportFormat::Json, 0));
+}
+
+#[test]
+fn json_of_a_passing_check() {
+    insta::assert_snapshot!(render(&passing(), ReportFormat::Json, 0));
+}
+
+#[test]
+fn junit_of_a_failing_check() {
+    insta::assert_snapshot!(render(&failing(), ReportFormat::Junit, 3));
+}
+
+#[test]
+fn junit_of_a_passing_check() {
+    insta::assert_snapshot!(render(&passing(), ReportFormat::Junit, 3));
+}
+
+fn doc(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_committed_schema_is_the_reports_schema() {
+    assert!(
+        doc("check-report.schema.json") == json_schema(),
+        "docs/check-report.schema.json is stale: run \
+         `cargo test --lib check::render -- --ignored write_schema`"
+    );
+}
+
+/// Regenerates docs/check-report.schema.json.
+#[test]
+#[ignore]
+fn write_schema() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/check-report.schema.json");
+    std::fs::write(path, json_schema()).unwrap();
+}
+
+#[test]
+fn reports_conform_to_the_schema_and_every_field_is_documented() {
+    let schema: Json = serde_json::from_str(&doc("check-report.schema.json")).unwrap();
+    for report in [failing(), passing()] {
+        let json: Json = serde_json::from_str(&render(&report, ReportFormat::Json, 0)).unwrap();
+        if let Err(e) = conforms(&json, &schema, &schema, "$") {
+            panic!("the JSON report does not match docs/check-report.schema.json: {e}");
+        }
+    }
+    let docs = doc("check-report.md");
+    let mut names = Vec::new();
+    property_names(&schema, &mut names);
+    for name in names {
+        assert!(
+            docs.contains(&format!("`{name}`")),
+            "docs/check-report.md does not describe `{name}`"
+        );
+    }
+}
+
+fn property_names(schema: &Json, out: &mut Vec<String>) {
+    match schema {
+        Json::Object(map) => {
+            if let Some(Json::Object(props)) = map.get("properties") {
+                out.extend(props.keys().cloned());
+            }
+            map.values().for_each(|v| property_names(v, out));
+        }
+        Json::Array(items) => items.iter().for_each(|v| property_names(v, out)),
+        _ => {}
+    }
+}
+
+/// A small JSON Schema check: $ref, type, enum, properties, required,
+/// additionalProperties, items, anyOf/oneOf. Enough for the report schema.
+fn conforms(value: &Json, schema: &Json, root: &Json, at: &str) -> Result<(), String> {
+    if let Some(Json::String(r)) = schema.get("$ref") {
+        let name = r.trim_start_matches("#/$defs/");
+        return conforms(value, &root["$defs"][name], root, at);
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Json::Array(options)) = schema.get(key)
+            && !options.iter().any(|s| conforms(value, s, root, at).is_ok())
+        {
+            return Err(format!("{at}: {value} matches none of {key}"));
+        }
+    }
+    if let Some(types) = schema.get("type") {
+        let types: Vec<&str> = match types {
+            Json::String(t) => vec![t.as_str()],
+            Json::Array(ts) => ts.iter().filter_map(Json::as_str).collect(),
+            _ => vec![],
+        };
+        let ok = types.iter().any(|t| match *t {
+            "null" => value.is_null(),
+            "boolean" => value.is_boolean(),
+            "integer" => value.is_u64() || value.is_i64(),
+            "number" => value.is_number(),
+            "string" => value.is_string(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            _ => false,
+        });
+        if !ok {
+            return Err(format!("{at}: {value} is not {types:?}"));
+        }
+    }
+    if let Some(Json::Array(allowed)) = schema.get("enum")
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if let Some(Json::String(c)) = schema.get("const")
+        && value.as_str() != Some(c)
+    {
+        return Err(format!("{at}: {value} is not {c:?}"));
+    }
+    if let Json::Object(object) = value {
+        let props = schema.get("properties").and_then(Json::as_object);
+        for required in schema
+            .get("required")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = required.as_str().unwrap_or_default();
+            if !object.contains_key(name) {
+                return Err(format!("{at}: required field {name} is missing"));
+            }
+        }
+        for (k, v) in object {
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => conforms(v, s, root, &format!("{at}.{k}"))?,
+                None => match schema.get("additionalProperties") {
+                    Some(Json::Bool(false)) => {
+                        return Err(format!("{at}: field {k} is not in the schema"));
+                    }
+                    Some(s @ Json::Object(_)) => conforms(v, s, root, &format!("{at}.{k}"))?,
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Json::Array(items), Some(s)) = (value, schema.get("items")) {
+        for (i, item) in items.iter().enumerate() {
+            conforms(item, s, root, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}

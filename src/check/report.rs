@@ -1,0 +1,296 @@
+//! The outcome of a check as data: what was compared (one summary per
+//! metric, grain and dimension set) and every mismatch, in a fixed order
+//! (metric, grain, dimension set, series label, bucket). The renderers in
+//! `render/` only format this; nothing is decided while printing.
+
+use super::expected::ExpectedData;
+use super::query::{Query, Split};
+use crate::catalog::{Metric, Naming};
+use crate::emit::metrics_response::SeriesLabel;
+use crate::engine::Grain;
+use std::fmt;
+use std::io::{self, Write};
+
+/// How a check report is printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned text for people: a summary line, then each mismatch as
+    /// expected vs observed.
+    #[default]
+    Table,
+    /// Versioned JSON (schemaVersion, see docs/check-report.md) with every mismatch.
+    Json,
+    /// JUnit XML for CI: one test case per metric, grain and dimension set.
+    Junit,
+}
+
+/// One compared group: a metric at a grain, split one way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GroupKey {
+    pub metric: Metric,
+    pub grain: Grain,
+    pub split: Split,
+}
+
+impl GroupKey {
+    pub fn of(query: &Query) -> GroupKey {
+        GroupKey {
+            metric: query.metric,
+            grain: query.grain,
+            split: query.split,
+        }
+    }
+}
+
+/// What was compared and how much of it differed, for one group or all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Series (dimension value combinations) in the expected data.
+    pub expected_series: u64,
+    /// Series in the sink's answer.
+    pub observed_series: u64,
+    /// Cells (series × bucket) on either side, each compared on all five
+    /// aggregations.
+    pub cells: u64,
+    /// Cells on both sides whose values differ.
+    pub values_differ: u64,
+    /// Expected cells the sink did not list (including whole series).
+    pub missing_cells: u64,
+    /// Cells the sink listed that are not expected.
+    pub unexpected_cells: u64,
+    /// Expected series the sink did not list at all.
+    pub missing_series: u64,
+    /// Series the sink listed that are not expected at all.
+    pub unexpected_series: u64,
+}
+
+impl Counts {
+    /// Cells that failed: values differ, missing or unexpected.
+    pub fn mismatches(&self) -> u64 {
+        self.values_differ + self.missing_cells + self.unexpected_cells
+    }
+
+    pub fn passed(&self) -> bool {
+        self.mismatches() == 0
+    }
+
+    fn add(&mut self, other: &Counts) {
+        self.expected_series += other.expected_series;
+        self.observed_series += other.observed_series;
+        self.cells += other.cells;
+        self.values_differ += other.values_differ;
+        self.missing_cells += other.missing_cells;
+        self.unexpected_cells += other.unexpected_cells;
+        self.missing_series += other.missing_series;
+        self.unexpected_series += other.unexpected_series;
+    }
+}
+
+/// One compared group and its counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupSummary {
+    pub key: GroupKey,
+    pub counts: Counts,
+}
+
+impl GroupSummary {
+    pub fn passed(&self) -> bool {
+        self.counts.passed()
+    }
+}
+
+/// Why a cell failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MismatchKind {
+    /// Both sides have the cell; some aggregations differ.
+    ValuesDiffer,
+    /// The sink lists no bucket at all for this expected series.
+    MissingSeries,
+    /// The sink lists the series but not this bucket.
+    MissingBucket,
+    /// The series is not expected at all.
+    UnexpectedSeries,
+    /// The series is expected, but not in this bucket.
+    UnexpectedBucket,
+}
+
+impl MismatchKind {
+    pub const ALL: [MismatchKind; 5] = [
+        MismatchKind::ValuesDiffer,
+        MismatchKind::MissingSeries,
+        MismatchKind::MissingBucket,
+        MismatchKind::UnexpectedSeries,
+        MismatchKind::UnexpectedBucket,
+    ];
+
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MismatchKind::ValuesDiffer => "valuesDiffer",
+            MismatchKind::MissingSeries => "missingSeries",
+            MismatchKind::MissingBucket => "missingBucket",
+            MismatchKind::UnexpectedSeries => "unexpectedSeries",
+            MismatchKind::UnexpectedBucket => "unexpectedBucket",
+        }
+    }
+
+    /// The words of the table report.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MismatchKind::ValuesDiffer => "values differ",
+            MismatchKind::MissingSeries => "missing series",
+            MismatchKind::MissingBucket => "missing bucket",
+            MismatchKind::UnexpectedSeries => "unexpected series",
+            MismatchKind::UnexpectedBucket => "unexpected bucket",
+        }
+    }
+}
+
+/// An aggregation of a bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    Count,
+    Total,
+    Minimum,
+    Maximum,
+    Average,
+}
+
+impl Field {
+    pub const ALL: [Field; 5] = [
+        Field::Count,
+        Field::Total,
+        Field::Minimum,
+        Field::Maximum,
+        Field::Average,
+    ];
+
+    /// The Azure Monitor field name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Count => "count",
+            Field::Total => "total",
+            Field::Minimum => "minimum",
+            Field::Maximum => "maximum",
+            Field::Average => "average",
+        }
+    }
+}
+
+/// A value of an aggregation: integers, except the average.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value {
+    Int(u64),
+    Float(f64),
+}
+
+impl Value {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Value::Int(v) => v as f64,
+            Value::Float(v) => v,
+        }
+    }
+}
+
+/// Integers as integers; floats in full precision, shortest round-trip form
+/// ("1.0", "1.0008333333333332").
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Float(v) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+/// One aggregation of a failed cell; `None` is a side without the value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ValueDiff {
+    pub field: Field,
+    pub expected: Option<Value>,
+    pub observed: Option<Value>,
+}
+
+/// A failed cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mismatch {
+    pub key: GroupKey,
+    /// The dimension values of the series (empty for the metric total).
+    pub label: SeriesLabel,
+    /// Bucket start, Unix ms.
+    pub bucket: i64,
+    pub kind: MismatchKind,
+    /// The differing aggregations only (all five when a side is missing).
+    pub fields: Vec<ValueDiff>,
+}
+
+/// The outcome of a check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The dimension naming of the expected file, used to print labels.
+    pub naming: Naming,
+    /// Relative tolerance, or `None` for an exact comparison.
+    pub tolerance: Option<f64>,
+    /// The expected data's timespan, `[start, end)` Unix ms.
+    pub timespan: (i64, i64),
+    pub grains: Vec<Grain>,
+    pub metrics: Vec<Metric>,
+    /// One per metric, grain and split, in that order.
+    pub groups: Vec<GroupSummary>,
+    /// Every failed cell, sorted by metric, grain, split, label, bucket.
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl Report {
+    pub(crate) fn new(data: &ExpectedData, grains: &[Grain], tolerance: Option<f64>) -> Report {
+        Report {
+            naming: data.naming(),
+            tolerance,
+            timespan: data.timespan(),
+            grains: grains.to_vec(),
+            metrics: data.metrics().keys().copied().collect(),
+            groups: Vec::new(),
+            mismatches: Vec::new(),
+        }
+    }
+
+    /// True when every cell matched.
+    pub fn passed(&self) -> bool {
+        self.groups.iter().all(GroupSummary::passed) && self.mismatches.is_empty()
+    }
+
+    /// All groups added up.
+    pub fn totals(&self) -> Counts {
+        let mut sum = Counts::default();
+        self.groups.iter().for_each(|g| sum.add(&g.counts));
+        sum
+    }
+
+    /// "exact" or "tolerance 0.001 (0.1%)".
+    pub fn tolerance_text(&self) -> String {
+        match self.tolerance {
+            None => "exact".to_string(),
+            Some(t) => {
+                let percent = format!("{:.6}", t * 100.0);
+                let percent = percent.trim_end_matches('0').trim_end_matches('.');
+                format!("tolerance {t} ({percent}%)")
+            }
+        }
+    }
+
+    /// Prints the report; the table and JUnit formats show at most
+    /// `max_mismatches` mismatches (JUnit: per test case), JSON all of them.
+    pub fn render(
+        &self,
+        format: ReportFormat,
+        max_mismatches: usize,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        match format {
+            ReportFormat::Table => super::render::table(self, max_mismatches, out),
+            ReportFormat::Json => super::render::json(self, out),
+            ReportFormat::Junit => super::render::junit(self, max_mismatches, out),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Live progress of a replay on stderr: a one-line indicatif status when
+//! stderr is a terminal, a plain line every few seconds otherwise (CI logs
+//! stay readable). Sent events, rate, retries, failed batches, peak lag.
+
+use super::stats::{Counters, millis};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior, interval};
+
+const TERMINAL_EVERY: Duration = Duration::from_millis(250);
+const PLAIN_EVERY: Duration = Duration::from_secs(2);
+
+/// The reporter task; stops when finished or dropped.
+pub struct Progress {
+    task: Option<JoinHandle<()>>,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// Starts reporting `counters` (nothing when `enabled` is false).
+    pub fn start(enabled: bool, paced: bool, counters: Arc<Counters>) -> Progress {
+        if !enabled {
+            return Progress {
+                task: None,
+                bar: None,
+            };
+        }
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}") {
+                bar.set_style(style);
+            }
+            bar
+        });
+        let every = if bar.is_some() {
+            TERMINAL_EVERY
+        } else {
+            PLAIN_EVERY
+        };
+        let task_bar = bar.clone();
+        let task = tokio::spawn(async move {
+            let mut ticks = interval(every);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            ticks.tick().await;
+            let mut rate = Rate::default();
+            // Peak lag over the last plain-line period (or a few seconds).
+            let mut peak = Duration::ZERO;
+            let mut peak_age = 0;
+            loop {
+                ticks.tick().await;
+                let lag = counters.take_lag_peak();
+                peak_age += 1;
+                if lag >= peak || peak_age * every >= PLAIN_EVERY {
+                    peak = lag;
+                    peak_age = 0;
+                }
+                let line = line(&counters, rate.update(&counters), paced.then_some(peak));
+                match &task_bar {
+                    Some(bar) => {
+                        bar.set_message(line);
+                        bar.tick();
+                    }
+                    None => {
+                        let _ = writeln!(std::io::stderr().lock(), "{line}");
+                    }
+                }
+            }
+        });
+        Progress {
+            task: Some(task),
+            bar,
+        }
+    }
+
+    /// Stops reporting and clears the status line.
+    pub fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Events per second between two looks.
+#[derive(Default)]
+struct Rate {
+    last: Option<(Instant, u64)>,
+}
+
+impl Rate {
+    fn update(&mut self, counters: &Counters) -> f64 {
+        let now = Instant::now();
+        let events = Counters::get(&counters.events);
+        let rate = match self.last {
+            Some((then, before)) => {
+                (events - before) as f64 / now.duration_since(then).as_secs_f64().max(1e-9)
+            }
+            None => 0.0,
+        };
+        self.last = Some((now, events));
+        rate
+    }
+}
+
+fn line(c: &Counters, rate: f64, lag: Option<Duration>) -> String {
+    let mut line = format!(
+        "sent {} events in {} batches, {rate:.0} events/s, {} retries, {} failed",
+        Counters::get(&c.events),
+        Counters::get(&c.batches),
+        Counters::get(&c.retries),
+        Counters::get(&c.failed),
+    );
+    if let Some(lag) = lag {
+        line.push_str(&format!(", lag peak {}", millis(lag)));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_shows_counters() {
+        let c = Counters::default();
+        Counters::add(&c.events, 5000);
+        Counters::add(&c.batches, 1);
+        Counters::add(&c.retries, 2);
+        assert_eq!(
+            line(&c, 2500.4, Some(Duration::from_micros(1250))),
+            "sent 5000 events in 1 batches, 2500 events/s, 2 retries, 0 failed, lag peak 1.250 ms"
+        );
+        assert_eq!(
+            line(&c, 0.0, None),
+            "sent 5000 events in 1 batches, 0 events/s, 2 retries, 0 failed"
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! `check` end to end, through the binary: a generated dataset ingested
+//! into the real sink (`callmetrics sink` on port 0) passes; a tampered
+//! expected.json fails with exit 1; a missing token, a dead sink, an
+//! unknown grain or an expected file without series exit 2.
+
+mod common;
+
+use common::{Run, callmetrics, read};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const TOKEN: &str = "s3cret";
+
+/// A `callmetrics sink` child process, killed when dropped.
+struct Sink {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the sink on a free loopback port; it prints its URL first.
+fn start_sink() -> Sink {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_callmetrics"))
+        .args(["sink", "--listen", "127.0.0.1:0", "--token", TOKEN])
+        .env_remove("CALLMETRICS_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the sink");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let sink = Sink { child, url };
+    assert!(
+        sink.url.starts_with("http://127.0.0.1:"),
+        "unexpected first line {first:?}"
+    );
+    sink
+}
+
+/// Posts events.jsonl to the sink in batches of 1000 lines.
+fn ingest(url: &str, events: &Path) {
+    let text = read(events);
+    let lines: Vec<&str> = text.lines().collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for (i, batch) in lines.chunks(1000).enumerate() {
+            let response = client
+                .post(format!("{url}/ingest"))
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/x-ndjson")
+                .header("idempotency-key", format!("check-e2e-{i}"))
+                .body(batch.join("\n") + "\n")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = response.text().await.unwrap();
+            assert_eq!(status, 200, "ingest batch {i}: {body}");
+        }
+    });
+}
+
+fn generate(dir: &Path) {
+    callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "300",
+        "--seed",
+        "7",
+        "--out",
+        dir.to_str().unwrap(),
+        "--quiet",
+    ])
+    .expect_code(0);
+}
+
+fn check(expected: &Path, url: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "check",
+        "--expected",
+        expected.to_str().unwrap(),
+        "--observed",
+        url,
+    ];
+    args.extend_from_slice(extra);
+    callmetrics(&args)
+}
+
+fn assert_contains(run: &Run, stream: &str, text: &str) {
+    let haystack = if stream == "stdout" {
+        &run.stdout
+    } else {
+        &run.stderr
+    };
+    assert!(
+        haystack.contains(text),
+        "{stream} lacks {text:?}\n{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_correct_sink_passes_and_a_tampered_expectation_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let sink = start_sink();
+    ingest(&sink.url, &dir.path().join("events.jsonl"));
+    let expected = dir.path().join("expected.json");
+    let url = sink.url.as_str();
+
+    let pass = check(&expected, url, &["--token", TOKEN]).expect_code(0);
+    assert!(pass.stdout.starts_with("PASS  "), "{}", pass.describe());
+    check(
+        &expected,
+        url,
+        &["--token", TOKEN, "--grain", "PT1M,PT5M,PT1H"],
+    )
+    .expect_code(0);
+    let json = check(&expected, url, &["--token", TOKEN, "--format", "json"]).expect_code(0);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["schemaVersion"], 1);
+    assert_eq!(report["result"], "pass");
+    assert_eq!(report["summary"]["groups"], 19);
+    let junit = check(&expected, url, &["--token", TOKEN, "--format", "junit"]).expect_code(0);
+    assert_contains(&junit, "stdout", r#"tests="19" failures="0""#);
+
+    // One expected count off by one: exit 1, and the table names it.
+    let mut doc: serde_json::Value = serde_json::from_str(&read(&expected)).unwrap();
+    let point = &mut doc["value"][0]["timeseries"][0]["data"][0];
+    let count = point["count"].as_u64().unwrap();
+    point["count"] = (count + 1).into();
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, serde_json::to_string(&doc).unwrap()).unwrap();
+    let fail = check(&tampered, url, &["--token", TOKEN]).expect_code(1);
+    assert!(fail.stdout.starts_with("FAIL  "), "{}", fail.describe());
+    let line = fail
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("count "))
+        .unwrap_or_else(|| panic!("no count line\n{}", fail.describe()));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (want, got) = ((count + 1).to_string(), count.to_string());
+    assert_eq!(
+        words[..4],
+        ["count", &want, &got, "-1"],
+        "{}",
+        fail.describe()
+    );
+    let json = check(&tampered, url, &["--token", TOKEN, "--format", "json"]).expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["result"], "fail");
+    assert_eq!(
+        report["mismatches"][0]["fields"]["count"]["observed"],
+        count
+    );
+
+    // No token: the sink's 401 message, exit 2.
+    let refused = check(&expected, url, &[]).expect_code(2);
+    assert_contains(&refused, "stderr", "HTTP 401");
+    assert_contains(&refused, "stderr", "--token");
+    // A grain finer than the file's.
+    let fine = check(&expected, url, &["--token", TOKEN, "--grain", "PT30S"]).expect_code(2);
+    assert_contains(&fine, "stderr", "not a whole multiple");
+}
+
+#[test]
+fn nothing_to_compare_or_nobody_to_ask_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.json");
+    std::fs::write(
+        &empty,
+        r#"{"timespan":"2026-01-01T00:00:00Z/2026-01-01T00:01:00Z","interval":"PT1M","value":[]}"#,
+    )
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+
+    let run = check(&empty, &dead, &[]).expect_code(2);
+    assert_contains(&run, "stderr", "no series");
+
+    generate(dir.path());
+    let run = check(&dir.path().join("expected.json"), &dead, &[]).expect_code(2);
+    assert_contains(&run, "stderr", "cannot query the sink at");
+
+    let run = check(&dir.path().join("manifest.json"), &dead, &[]).expect_code(2);
+    assert_contains(&run, "stderr", "is not an expected.json");
+    let run = check(&dir.path().join("expected.json"), "localhost:8650", &[]).expect_code(2);
+    assert_contains(&run, "stderr", "invalid --observed URL");
+}
