@@ -78,12 +78,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         if !outcome.stats.succeeded() {
-            for failure in &outcome.stats.failures {
-                eprintln!(
-                    "callmetrics: batch {} ({} events) failed after {} attempts: {}",
-                    failure.id, failure.events, failure.attempts, failure.reason
-                );
-            }
+            // The summary above lists the failed batches and their last replies.
             anyhow::bail!(
                 "{} of {} batches ({} events) could not be delivered after {} retries each{}",
                 outcome.stats.failed_batches,

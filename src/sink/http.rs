@@ -17,6 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
@@ -80,13 +81,17 @@ async fn auth(State(state): State<Arc<AppState>>, request: Request, next: Next) 
 
 /// The body after Content-Encoding, refusing bodies that inflate past the
 /// limit (gzip bombs) before they are fully decompressed.
-fn decoded(headers: &HeaderMap, body: &Bytes, max: usize) -> Result<Vec<u8>, (StatusCode, String)> {
+fn decoded<'b>(
+    headers: &HeaderMap,
+    body: &'b Bytes,
+    max: usize,
+) -> Result<Cow<'b, [u8]>, (StatusCode, String)> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("identity");
     match encoding.trim().to_ascii_lowercase().as_str() {
-        "identity" | "" => Ok(body.to_vec()),
+        "identity" | "" => Ok(Cow::Borrowed(&body[..])),
         "gzip" => {
             let limit = max.saturating_mul(4);
             let mut out = Vec::new();
@@ -100,7 +105,7 @@ fn decoded(headers: &HeaderMap, body: &Bytes, max: usize) -> Result<Vec<u8>, (St
                     format!("the gzip body inflates past {limit} bytes"),
                 ));
             }
-            Ok(out)
+            Ok(Cow::Owned(out))
         }
         other => Err((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -45,7 +45,9 @@ impl Progress {
             let mut ticks = interval(every);
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
             ticks.tick().await;
-            let mut rate = Rate::default();
+            let mut rate = Rate {
+                last: Some((Instant::now(), Counters::get(&counters.events))),
+            };
             // Peak lag over the last plain-line period (or a few seconds).
             let mut peak = Duration::ZERO;
             let mut peak_age = 0;
@@ -97,7 +99,6 @@ impl Drop for Progress {
 }
 
 /// Events per second between two looks.
-#[derive(Default)]
 struct Rate {
     last: Option<(Instant, u64)>,
 }

@@ -13,10 +13,11 @@ use crate::emit::pacing::Pacing;
 use crate::engine::{EventStream, Expected, Grain, Rate, Workload};
 use crate::scenario::Scenario;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -345,6 +346,38 @@ async fn sending_stops_after_the_first_failed_batch() {
     assert!(tx.send(tiny_batch(10)).await.is_err());
 }
 
+#[test]
+fn batch_ids_are_stable_within_a_run_and_differ_between_runs() {
+    let scenario = scenario();
+    let config = HttpSinkConfig::new("http://127.0.0.1:1");
+    let id = |workload: &Workload, config: &HttpSinkConfig| {
+        super::fingerprint(&scenario, workload, config, Some(1.0))
+    };
+    let base = workload(10, 5.0);
+    assert_eq!(id(&base, &config), id(&workload(10, 5.0), &config));
+    let later = Workload {
+        start_ms: base.start_ms + 60_000,
+        ..base.clone()
+    };
+    assert_ne!(id(&base, &config), id(&later, &config));
+    let other_seed = Workload {
+        seed: 12,
+        ..base.clone()
+    };
+    assert_ne!(id(&base, &config), id(&other_seed, &config));
+    let bigger = HttpSinkConfig {
+        batch_events: 10,
+        ..config.clone()
+    };
+    assert_ne!(id(&base, &config), id(&base, &bigger));
+    // Compression does not change what a batch holds, so not its id.
+    let gzip = HttpSinkConfig {
+        gzip: true,
+        ..config.clone()
+    };
+    assert_eq!(id(&base, &config), id(&base, &gzip));
+}
+
 // ---- against a real HTTP sink on loopback ----
 
 /// What the test sink does with the `attempt`-th (1-based) request of a key.
@@ -357,6 +390,8 @@ struct Seen {
     attempts: BTreeMap<String, u32>,
     /// Requests for a key that was already applied.
     duplicates: u32,
+    /// Client addresses: one per connection.
+    peers: BTreeSet<SocketAddr>,
 }
 
 struct TestSink {
@@ -391,6 +426,7 @@ impl TestSink {
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await });
         (state, url)
     }
@@ -404,7 +440,13 @@ impl TestSink {
     }
 }
 
-async fn ingest(State(sink): State<Arc<TestSink>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn ingest(
+    State(sink): State<Arc<TestSink>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    sink.seen.lock().unwrap().peers.insert(peer);
     let now = sink.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     sink.max_in_flight.fetch_max(now, Ordering::SeqCst);
     tokio::time::sleep(sink.delay).await;
@@ -499,6 +541,12 @@ async fn every_batch_is_applied_once_despite_429_and_503() {
     let seen = sink.seen.lock().unwrap();
     assert_eq!(seen.applied.len() as u64, stats.batches);
     assert_eq!(seen.duplicates, 0);
+    // Keep-alive: a connection per slot (a few more if one is reopened
+    // while its predecessor is being returned to the pool), not one per
+    // request, despite the error answers.
+    let requests: u32 = seen.attempts.values().sum();
+    assert!(requests > 40);
+    assert!(seen.peers.len() <= 8, "{} connections", seen.peers.len());
     let mut retries = 0;
     for (key, attempts) in &seen.attempts {
         let seq: u64 = key.rsplit('-').next().unwrap().parse().unwrap();
@@ -657,7 +705,7 @@ async fn never_more_than_concurrency_requests_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_replay_paces_a_whole_workload() {
-    // The full path (generator thread, channel, pacing, slots) at 20x speed
+    // The full path (generator thread, channel, pacing, slots) at 200x speed
     // on a real clock: nothing is sent before it is due.
     let config = HttpSinkConfig {
         batch_window: Duration::from_millis(10),
@@ -669,7 +717,7 @@ async fn scripted_replay_paces_a_whole_workload() {
         &scenario(),
         &workload(10, 20.0),
         &config,
-        Pacing::Scheduled { speed: 20.0 },
+        Pacing::Scheduled { speed: 200.0 },
         Grain::MINUTE,
         transport,
     )
