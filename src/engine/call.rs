@@ -37,7 +37,7 @@ pub fn simulate<'a>(
         ended_at: None,
     };
     call.steps(&flow.steps, 0.0);
-    let ended_ms = call.ended_at.map(|t| start_ms + t.round() as i64);
+    let ended_ms = call.ended_at.map(|t| start_ms + whole_ms(t));
     let out = call.out;
     out.sort_unstable_by_key(|e| (e.time_ms, e.seq));
     if let Some(end) = out.iter().position(|e| e.is_call_end()) {
@@ -136,7 +136,7 @@ impl<'a> Call<'a, '_> {
             EventKind::Request {
                 operation: r.operation,
                 status,
-                latency_ms: latency.round() as u32,
+                latency_ms: whole_ms(latency) as u32,
             },
         );
         let responded = clock + latency;
@@ -255,7 +255,7 @@ impl<'a> Call<'a, '_> {
                     Some(Operation::StartRecording | Operation::ResumeRecording)
                 );
                 if cause == Some(Operation::StartRecording) {
-                    self.recording_started_ms = self.start_ms + at.round() as i64;
+                    self.recording_started_ms = self.start_ms + whole_ms(at);
                 }
                 Detail::Recording {
                     active,
@@ -274,7 +274,7 @@ impl<'a> Call<'a, '_> {
 
     fn push(&mut self, at: f64, api_version: ApiVersion, kind: EventKind<'a>) {
         self.out.push(Event {
-            time_ms: self.start_ms + at.round() as i64,
+            time_ms: self.start_ms + whole_ms(at),
             call: self.index,
             seq: self.seq,
             api_version,
@@ -282,4 +282,11 @@ impl<'a> Call<'a, '_> {
         });
         self.seq += 1;
     }
+}
+
+/// Rounds a non-negative offset to whole milliseconds. `f64::round` is a
+/// libm call on baseline x86-64 and showed in profiles; for values >= 0,
+/// adding one half and truncating is the same rounding.
+fn whole_ms(ms: f64) -> i64 {
+    (ms + 0.5) as i64
 }

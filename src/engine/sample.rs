@@ -68,21 +68,14 @@ impl Sampler {
         -libm::log(1.0 - self.unit())
     }
 
-    /// Standard normal by Box-Muller (one of the pair; the other is dropped
-    /// to keep the stream position independent of call history).
-    fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.unit(); // (0, 1]
-        let u2 = self.unit();
-        libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(std::f64::consts::TAU * u2)
-    }
-
     /// A delay in milliseconds, in [0, one day].
     pub fn delay(&mut self, delay: &Delay) -> f64 {
-        let ms = match *delay {
-            Delay::Fixed(v) => v,
+        let ms = match delay {
+            Delay::Fixed(v) => *v,
             Delay::Uniform { min, max } => min + self.unit() * (max - min),
-            Delay::Exponential { mean } => mean * self.exp1(),
-            Delay::LogNormal { mu, sigma } => libm::exp(mu + sigma * self.normal()),
+            Delay::Exponential { table, .. } | Delay::LogNormal { table, .. } => {
+                table.sample(self.unit(), |u| delay.exact_quantile(u))
+            }
         };
         ms.clamp(0.0, MAX_DELAY_MS)
     }
@@ -129,7 +122,7 @@ mod tests {
         let mut s = Sampler::new(2, Stream::Call, 0);
         let n = 200_000;
         let exp: f64 = (0..n)
-            .map(|_| s.delay(&Delay::Exponential { mean: 50.0 }))
+            .map(|_| s.delay(&Delay::exponential(50.0)))
             .sum::<f64>()
             / n as f64;
         assert!((exp - 50.0).abs() < 1.0, "{exp}");

@@ -8,6 +8,7 @@ mod locate;
 mod model;
 mod names;
 pub mod plan;
+mod quantiles;
 mod validate;
 
 pub use diagnostic::{Diagnostic, JsonPath, ScenarioError, render};

@@ -3,7 +3,9 @@
 //! distribution is reduced to the numbers its sampler needs.
 
 use super::model::{self, RecognitionType};
+use super::quantiles::{Quantiles, normal_quantile};
 use crate::catalog::{ApiVersion, EventType, Operation};
+use std::sync::Arc;
 
 /// Items with cumulative probabilities; `pick(u)` maps a uniform draw in
 /// [0, 1) to an item. The last item absorbs floating-point slack so a
@@ -45,8 +47,9 @@ impl<T> Choice<T> {
     }
 }
 
-/// A duration distribution in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A duration distribution in milliseconds. The continuous ones carry an
+/// inverse-CDF table so sampling needs no transcendental functions.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Delay {
     Fixed(f64),
     Uniform {
@@ -55,12 +58,18 @@ pub enum Delay {
     },
     Exponential {
         mean: f64,
+        table: Arc<Quantiles>,
     },
     /// exp(mu + sigma * Z), Z standard normal.
     LogNormal {
         mu: f64,
         sigma: f64,
+        table: Arc<Quantiles>,
     },
+}
+
+fn lognormal_quantile(mu: f64, sigma: f64, u: f64) -> f64 {
+    libm::exp(mu + sigma * normal_quantile(u))
 }
 
 /// z such that P(Z <= z) = 0.99 for a standard normal Z.
@@ -75,15 +84,36 @@ impl Delay {
                 min: ms(min),
                 max: ms(max),
             },
-            model::Delay::Exponential { mean } => Delay::Exponential { mean: ms(mean) },
+            model::Delay::Exponential { mean } => Delay::exponential(ms(mean)),
             model::Delay::Lognormal { median, p99 } => Delay::lognormal(ms(median), ms(p99)),
         }
     }
 
+    pub fn exponential(mean_ms: f64) -> Delay {
+        let exact = move |u: f64| -mean_ms * libm::log(1.0 - u);
+        Delay::Exponential {
+            mean: mean_ms,
+            table: Arc::new(Quantiles::new(exact)),
+        }
+    }
+
     pub fn lognormal(median_ms: f64, p99_ms: f64) -> Delay {
+        let mu = libm::log(median_ms);
+        let sigma = libm::log(p99_ms / median_ms) / Z_99;
         Delay::LogNormal {
-            mu: median_ms.ln(),
-            sigma: (p99_ms / median_ms).ln() / Z_99,
+            mu,
+            sigma,
+            table: Arc::new(Quantiles::new(move |u| lognormal_quantile(mu, sigma, u))),
+        }
+    }
+
+    /// The exact quantile at `u` of a continuous delay (tail samples).
+    pub fn exact_quantile(&self, u: f64) -> f64 {
+        match *self {
+            Delay::Fixed(v) => v,
+            Delay::Uniform { min, max } => min + u * (max - min),
+            Delay::Exponential { mean, .. } => -mean * libm::log(1.0 - u),
+            Delay::LogNormal { mu, sigma, .. } => lognormal_quantile(mu, sigma, u),
         }
     }
 }
