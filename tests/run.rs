@@ -209,10 +209,11 @@ async fn throttling_and_connection_resets_lose_and_duplicate_nothing() {
         resets.load(Ordering::Relaxed) > 0,
         "the proxy reset no connection"
     );
-    // Check the sink itself, not through the faulty proxy.
-    let sink_url = format!("http://127.0.0.1:{port}");
+    // Check through the same proxy: the queries retry resets too.
+    let resets_before = resets.load(Ordering::Relaxed);
+    let proxy_url = format!("http://{proxy}");
     let check = tokio::task::spawn_blocking(move || {
-        callmetrics(&["check", "--expected", &expected, "--observed", &sink_url])
+        callmetrics(&["check", "--expected", &expected, "--observed", &proxy_url])
     })
     .await
     .unwrap();
@@ -220,6 +221,10 @@ async fn throttling_and_connection_resets_lose_and_duplicate_nothing() {
     sink.wait().unwrap();
     let check = check.expect_code(0);
     assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
+    assert!(
+        resets.load(Ordering::Relaxed) > resets_before,
+        "no check query was reset, so query retries went untested"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,12 +9,16 @@ use super::CheckError;
 use super::observed::Observed;
 use super::query::{AGGREGATIONS, Query};
 use crate::emit::MetricsResponse;
+use crate::emit::http::retry::{Reply, RetryAction, RetryPolicy, classify};
 use reqwest::{StatusCode, Url};
 use std::time::Duration;
 
 /// Series per answer the query asks for at most (Azure's `top`, which
 /// defaults to 10 there); far more than any dimension has values.
 const TOP: u32 = 1_000_000;
+
+/// Retries of a query that met a transient failure.
+const QUERY_RETRIES: u32 = 3;
 
 /// How long one query may take, connection included.
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -105,8 +109,28 @@ impl HttpObserved {
 }
 
 impl Observed for HttpObserved {
+    /// Queries are idempotent, so a dropped connection or a 429/5xx from a
+    /// busy pipeline is retried with the replay's retry rules; anything
+    /// else (or the last failure) is the answer.
     async fn query(&self, query: &Query) -> Result<MetricsResponse, CheckError> {
-        self.get(query).await
+        let policy = RetryPolicy::new(QUERY_RETRIES);
+        let mut retry = 0;
+        loop {
+            let result = self.get(query).await;
+            let reply = match &result {
+                Err(CheckError::Connect { source, .. }) => Reply::Transport(source.to_string()),
+                Err(CheckError::Sink { status, .. }) => Reply::status(*status),
+                _ => return result,
+            };
+            match classify(&reply) {
+                RetryAction::Retry { after } if retry < policy.max_retries => {
+                    let wait = policy.delay(retry, after, &mut rand::rng());
+                    tokio::time::sleep(wait).await;
+                    retry += 1;
+                }
+                _ => return result,
+            }
+        }
     }
 }
 
