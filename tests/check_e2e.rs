@@ -5,51 +5,14 @@
 
 mod common;
 
-use common::{Run, callmetrics, read};
-use std::io::{BufRead, BufReader};
+use common::{Run, SinkProcess, callmetrics, read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 const TOKEN: &str = "s3cret";
 
-/// A `callmetrics sink` child process, killed when dropped.
-struct Sink {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the sink on a free loopback port; it prints its URL first.
-fn start_sink() -> Sink {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_callmetrics"))
-        .args(["sink", "--listen", "127.0.0.1:0", "--token", TOKEN])
-        .env_remove("CALLMETRICS_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the sink");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let sink = Sink { child, url };
-    assert!(
-        sink.url.starts_with("http://127.0.0.1:"),
-        "unexpected first line {first:?}"
-    );
-    sink
+/// Starts the sink on a free loopback port, with a token.
+fn start_sink() -> SinkProcess {
+    SinkProcess::start(&["--listen", "127.0.0.1:0", "--token", TOKEN])
 }
 
 /// Posts events.jsonl to the sink in batches of 1000 lines.

@@ -13,11 +13,9 @@ use callmetrics::emit::http::{HttpSinkConfig, replay};
 use callmetrics::emit::pacing::Pacing;
 use callmetrics::engine::{Arrival, Grain, Rate, Workload};
 use callmetrics::sink::{RunningSink, SinkConfig};
-use common::callmetrics;
-use std::io::{BufRead, BufReader};
+use common::{SinkProcess, callmetrics};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -71,23 +69,11 @@ fn free_port() -> u16 {
 }
 
 /// `callmetrics sink` as a child process on a given port.
-fn sink_process(port: u16, extra: &[&str]) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_callmetrics"))
-        .args(["sink", "--listen", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the sink");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(
-        line.contains("listening on"),
-        "sink did not start: {line:?}"
-    );
-    child
+fn sink_process(port: u16, extra: &[&str]) -> SinkProcess {
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["--listen", listen.as_str()];
+    args.extend_from_slice(extra);
+    SinkProcess::start(&args)
 }
 
 /// A proxy that resets every `every`-th connection right after the sink
@@ -217,8 +203,7 @@ async fn throttling_and_connection_resets_lose_and_duplicate_nothing() {
     })
     .await
     .unwrap();
-    sink.kill().unwrap();
-    sink.wait().unwrap();
+    sink.kill();
     let check = check.expect_code(0);
     assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
     assert!(
@@ -251,13 +236,11 @@ async fn a_sink_killed_mid_run_and_restarted_loses_nothing() {
         )
     });
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    sink.kill().unwrap(); // SIGKILL
-    sink.wait().unwrap();
+    sink.kill(); // SIGKILL
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut restarted = sink_process(port, &["--data-dir", &data]);
+    let restarted = sink_process(port, &["--data-dir", &data]);
     let run = run.await.unwrap();
-    restarted.kill().unwrap();
-    restarted.wait().unwrap();
+    drop(restarted);
     let run = run.expect_code(0);
     assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
     assert!(

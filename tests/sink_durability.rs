@@ -1,30 +1,20 @@
 //! `--data-dir`: batches acknowledged before a `kill -9` are all there after
 //! a restart, and their idempotency keys still deduplicate retries.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::SinkProcess;
 
 const LINE: &str = r#"{"metric":"AcsCallAutomationCallbackEvent","time":"2026-01-01T00:00:01.000Z","dimensions":{"EventTypeName":"Microsoft.Communication.PlayCompleted","Code":"200","CodeClass":"2xx","SubCode":"0","Version":"2025-05-15"},"value":1}"#;
 
-/// Starts `callmetrics sink` on a free port; returns the child and its URL.
-fn start_sink(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_callmetrics"))
-        .args(["sink", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the sink");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(
-        url.starts_with("http://127.0.0.1:"),
-        "unexpected first line {first:?}"
-    );
-    (child, url)
+/// Starts `callmetrics sink` on a free port over `dir`.
+fn start_sink(dir: &std::path::Path) -> SinkProcess {
+    SinkProcess::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
 }
 
 async fn post(client: &reqwest::Client, url: &str, key: &str, lines: usize) -> serde_json::Value {
@@ -59,17 +49,18 @@ async fn count(client: &reqwest::Client, url: &str) -> u64 {
 async fn acknowledged_batches_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
-    let (mut first, url) = start_sink(dir.path());
+    let mut first = start_sink(dir.path());
+    let url = first.url.clone();
     let mut sent = 0;
     for i in 0..50 {
         post(&client, &url, &format!("batch-{i}"), i + 1).await;
         sent += i as u64 + 1;
     }
     assert_eq!(count(&client, &url).await, sent);
-    first.kill().unwrap(); // SIGKILL: no shutdown, no flush
-    first.wait().unwrap();
+    first.kill(); // SIGKILL: no shutdown, no flush
 
-    let (mut second, url) = start_sink(dir.path());
+    let second = start_sink(dir.path());
+    let url = second.url.clone();
     assert_eq!(
         count(&client, &url).await,
         sent,
@@ -79,6 +70,5 @@ async fn acknowledged_batches_survive_kill_9() {
     let v = post(&client, &url, "batch-7", 8).await;
     assert_eq!(v["duplicate"], true);
     assert_eq!(count(&client, &url).await, sent);
-    second.kill().unwrap();
-    second.wait().unwrap();
+    drop(second);
 }

@@ -56,3 +56,52 @@ pub fn callmetrics(args: &[&str]) -> Run {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
+
+/// `callmetrics sink ARGS` as a child process, killed when dropped so a
+/// failing test never leaves a server behind.
+pub struct SinkProcess {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl SinkProcess {
+    /// Starts the sink and reads the URL it prints on its first line.
+    pub fn start(args: &[&str]) -> SinkProcess {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_callmetrics"))
+            .arg("sink")
+            .args(args)
+            .env_remove("CALLMETRICS_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the sink");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut first)
+            .expect("read the sink's first line");
+        let url = first
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "the sink did not start: {first:?}"
+        );
+        SinkProcess { child, url }
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SinkProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -2,6 +2,7 @@
 //! JSON for scripts, JUnit XML for CI. Each is a function of the report
 //! alone, generic over the writer.
 
+mod columns;
 mod json;
 mod junit;
 mod table;

@@ -2,6 +2,7 @@
 //! mismatches as expected vs observed per series and bucket, then one row
 //! per metric, grain and dimension set saying what was compared.
 
+use super::columns::{Align, write_columns};
 use super::text::{count, thousands, write_mismatches};
 use crate::catalog::Naming;
 use crate::check::report::{GroupKey, Report};
@@ -113,31 +114,12 @@ fn overview<W: Write + ?Sized>(report: &Report, out: &mut W) -> io::Result<()> {
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..6)
-        .map(|i| {
-            rows.iter()
-                .chain([&header])
-                .map(|r| r[i].len())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in [&header].into_iter().chain(&rows) {
-        let line = format!(
-            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:>w4$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            row[4],
-            row[5],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-            w4 = widths[4],
-        );
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
+    use Align::{Left, Right};
+    write_columns(
+        out,
+        "",
+        [Left, Left, Left, Right, Right, Left],
+        &header,
+        &rows,
+    )
 }

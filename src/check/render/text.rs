@@ -3,6 +3,7 @@
 //! mismatch that shows only the differing aggregations, aligned, with an
 //! explicit `nil` for a side that has no value.
 
+use super::columns::{Align, write_columns};
 use crate::catalog::Naming;
 use crate::check::report::{GroupKey, Mismatch, MismatchKind, Report, Value, ValueDiff};
 use crate::emit::metrics_response::{SeriesLabel, time_stamp};
@@ -190,29 +191,8 @@ fn write_fields<W: Write + ?Sized>(m: &Mismatch, indent: &str, out: &mut W) -> i
         "observed".into(),
         "diff".into(),
     ];
-    let w: Vec<usize> = (0..4)
-        .map(|i| {
-            rows.iter()
-                .chain([&header])
-                .map(|r| r[i].len())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in [&header].into_iter().chain(&rows) {
-        let line = format!(
-            "{indent}{:<w0$}  {:>w1$}  {:>w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2],
-        );
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
+    use Align::{Left, Right};
+    write_columns(out, indent, [Left, Right, Right, Left], &header, &rows)
 }
 
 #[cfg(test)]
