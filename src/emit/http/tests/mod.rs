@@ -1,0 +1,104 @@
+//! Tests of the emitter: `paused` drives scripted transports under tokio's
+//! paused clock (retry timing, pacing); `loopback` runs against a small axum
+//! sink on 127.0.0.1:0 that can answer 429/500/503/400, decode gzip, be slow
+//! and count what it applied. Shared fixtures live here.
+
+mod loopback;
+mod paused;
+
+use super::encoder::{Batch, BatchEncoder};
+use super::retry::{Reply, RetryPolicy};
+use super::service::{Sent, Transport, send_with_retries};
+use super::sink::HttpSink;
+use super::stats::Counters;
+use super::{HttpSinkConfig, ReplayOutcome, replay, replay_with};
+use crate::emit::JsonlEncoder;
+use crate::emit::pacing::Pacing;
+use crate::engine::{EventStream, Expected, Grain, Rate, Workload};
+use crate::scenario::Scenario;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+fn scenario() -> Scenario {
+    crate::scenario::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/outbound-notification.json"
+    )))
+    .expect("shipped scenario")
+}
+
+fn workload(calls: u64, rate: f64) -> Workload {
+    Workload {
+        seed: 11,
+        calls: Some(calls),
+        duration: None,
+        rate: Rate(rate),
+        arrival: Default::default(),
+        ramp: Vec::new(),
+        start_ms: 1_767_225_600_000,
+    }
+}
+
+fn fast_retries(max_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        base: Duration::from_millis(2),
+        cap: Duration::from_millis(20),
+        retry_after_cap: Duration::from_millis(50),
+    }
+}
+
+fn tiny_batch(seq: u64) -> Batch {
+    Batch {
+        seq,
+        id: format!("cm-test-{seq}"),
+        body: Bytes::from_static(b"{}\n"),
+        gzip: false,
+        events: 1,
+        raw_bytes: 3,
+        due: Duration::ZERO,
+        expected: Expected::new(Grain::MINUTE),
+    }
+}
+
+/// Answers from a script (then 200), remembering when each attempt came.
+#[derive(Default)]
+struct Scripted {
+    replies: Mutex<VecDeque<Reply>>,
+    attempts: Mutex<Vec<(String, Instant)>>,
+    /// Simulated time each answer takes.
+    takes: Duration,
+}
+
+impl Scripted {
+    fn new(replies: impl IntoIterator<Item = Reply>) -> Scripted {
+        Scripted {
+            replies: Mutex::new(replies.into_iter().collect()),
+            ..Scripted::default()
+        }
+    }
+
+    fn times(&self) -> Vec<Instant> {
+        self.attempts.lock().unwrap().iter().map(|a| a.1).collect()
+    }
+}
+
+impl Transport for Scripted {
+    async fn send(&self, batch: &Batch) -> Reply {
+        self.attempts
+            .lock()
+            .unwrap()
+            .push((batch.id.clone(), Instant::now()));
+        tokio::time::sleep(self.takes).await;
+        let next = self.replies.lock().unwrap().pop_front();
+        next.unwrap_or(Reply::status(200))
+    }
+}

@@ -1,0 +1,282 @@
+//! Retry timing and pacing with scripted transports and a paused clock.
+
+use super::*;
+
+fn gaps(times: &[Instant]) -> Vec<Duration> {
+    times.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+async fn send_scripted(replies: Vec<Reply>, policy: RetryPolicy) -> (Sent, Vec<Duration>, u64) {
+    let transport = Scripted::new(replies);
+    let counters = Counters::default();
+    let sent = send_with_retries(&transport, &policy, &tiny_batch(0), &counters).await;
+    let ids: Vec<String> = transport
+        .attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| a.0.clone())
+        .collect();
+    assert!(
+        ids.iter().all(|id| id == "cm-test-0"),
+        "one key for every attempt"
+    );
+    (
+        sent,
+        gaps(&transport.times()),
+        Counters::get(&counters.retries),
+    )
+}
+
+fn retry_after(code: u16, secs: u64) -> Reply {
+    Reply::Status {
+        code,
+        retry_after: Some(Duration::from_secs(secs)),
+        duplicate: false,
+        detail: String::new(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_grows_and_is_capped() {
+    let policy = RetryPolicy {
+        max_retries: 8,
+        base: Duration::from_millis(100),
+        cap: Duration::from_millis(400),
+        retry_after_cap: Duration::from_secs(60),
+    };
+    let (sent, gaps, retries) = send_scripted(vec![Reply::status(503); 6], policy).await;
+    assert_eq!(
+        sent,
+        Sent {
+            attempts: 7,
+            result: Ok(false)
+        }
+    );
+    assert_eq!(retries, 6);
+    assert_eq!(gaps.len(), 6);
+    for (retry, gap) in gaps.iter().enumerate() {
+        assert!(*gap <= policy.ceiling(retry as u32), "{retry}: {gap:?}");
+    }
+    let ceilings: Vec<u128> = (0..6).map(|r| policy.ceiling(r).as_millis()).collect();
+    assert_eq!(ceilings, [100, 200, 400, 400, 400, 400]);
+    assert!(gaps.iter().sum::<Duration>() > Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_honoured_and_capped() {
+    let policy = RetryPolicy::new(3);
+    let (sent, gaps, _) = send_scripted(vec![retry_after(429, 3)], policy).await;
+    assert_eq!(sent.attempts, 2);
+    assert_eq!(gaps, [Duration::from_secs(3)]);
+
+    let (sent, gaps, _) = send_scripted(vec![retry_after(503, 86_400)], policy).await;
+    assert_eq!(sent.result, Ok(false));
+    assert_eq!(gaps, [policy.retry_after_cap]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_failures_are_not_retried() {
+    for code in [400, 401, 413, 415, 422, 501] {
+        let start = Instant::now();
+        let (sent, gaps, retries) =
+            send_scripted(vec![Reply::status(code)], RetryPolicy::new(8)).await;
+        assert_eq!(sent.attempts, 1, "{code}");
+        assert_eq!(sent.result, Err(format!("HTTP {code}")));
+        assert!(gaps.is_empty() && retries == 0);
+        assert_eq!(Instant::now(), start, "no waiting");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn connection_errors_are_retried_until_the_limit() {
+    let refused = Reply::Transport("Connection refused".into());
+    let (sent, gaps, _) = send_scripted(vec![refused.clone()], RetryPolicy::new(8)).await;
+    assert_eq!(
+        sent,
+        Sent {
+            attempts: 2,
+            result: Ok(false)
+        }
+    );
+    assert_eq!(gaps.len(), 1);
+
+    let (sent, _, retries) = send_scripted(vec![refused; 10], RetryPolicy::new(3)).await;
+    assert_eq!(sent.attempts, 4);
+    assert_eq!(retries, 3);
+    assert_eq!(
+        sent.result,
+        Err("gave up after 4 attempts: connection error: Connection refused".into())
+    );
+}
+
+/// Batches of the test workload, closed by size only, due at `speed`.
+fn paced_batches(speed: f64, size: usize) -> Vec<Batch> {
+    let scenario = scenario();
+    let workload = workload(40, 10.0);
+    let lines = JsonlEncoder::samples_only(workload.seed, Default::default());
+    let hour = Duration::from_secs(3600);
+    let mut enc = BatchEncoder::new(lines, 1, size, hour, Some(speed), false, Grain::MINUTE);
+    let mut out: Vec<Batch> = EventStream::new(&scenario, &workload)
+        .filter_map(|e| enc.push(&e))
+        .collect();
+    out.extend(enc.finish());
+    out
+}
+
+/// Runs the driver over `batches`; returns when each attempt started,
+/// relative to the first, and the driver's result.
+async fn drive(
+    batches: Vec<Batch>,
+    pacing: Pacing,
+    concurrency: usize,
+    takes: Duration,
+) -> (Vec<Duration>, crate::emit::http::sink::Delivery) {
+    let (tx, rx) = tokio::sync::mpsc::channel(batches.len().max(1));
+    for b in batches {
+        tx.send(b).await.unwrap();
+    }
+    drop(tx);
+    let transport = Arc::new(Scripted {
+        takes,
+        ..Scripted::default()
+    });
+    let sink = HttpSink {
+        transport: Arc::clone(&transport),
+        policy: RetryPolicy::new(0),
+        concurrency,
+        stop_on_failure: true,
+        counters: Arc::new(Counters::default()),
+    };
+    let delivery = sink.run(rx, pacing).await;
+    let times = transport.times();
+    let offsets = times.iter().map(|t| *t - times[0]).collect();
+    (offsets, delivery)
+}
+
+#[tokio::test(start_paused = true)]
+async fn batches_go_out_at_their_scheduled_instants() {
+    let normal = paced_batches(1.0, 20);
+    let double = paced_batches(2.0, 20);
+    assert!(normal.len() > 5);
+    let dues: Vec<Duration> = normal.iter().map(|b| b.due).collect();
+    let first = dues[0];
+
+    let (sent, delivery) = drive(normal, Pacing::Scheduled { speed: 1.0 }, 4, Duration::ZERO).await;
+    let expected: Vec<Duration> = dues.iter().map(|d| *d - first).collect();
+    assert_eq!(sent, expected);
+    assert_eq!(delivery.stats.lag.len(), dues.len() as u64);
+    assert_eq!(delivery.stats.lag.max(), 0);
+    assert_eq!(delivery.stats.scheduled, *dues.last().unwrap());
+
+    // Speed 2: the same batches, every gap halved.
+    let (sent_fast, _) = drive(double, Pacing::Scheduled { speed: 2.0 }, 4, Duration::ZERO).await;
+    assert_eq!(sent_fast.len(), sent.len());
+    for (fast, normal) in sent_fast.iter().zip(&sent) {
+        // The paused clock's timer has millisecond ticks: half a millisecond
+        // rounds up.
+        let half = *normal / 2;
+        assert!(
+            *fast >= half && *fast - half < Duration::from_millis(1),
+            "{fast:?} vs {half:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_sink_shows_as_lag_not_as_a_slower_schedule() {
+    // Due every 100 ms, one slot, each send takes 300 ms: open loop means
+    // batch k is due at k*100 ms but can only go at k*300 ms.
+    let batches: Vec<Batch> = (0..5)
+        .map(|i| Batch {
+            due: Duration::from_millis(100 * i),
+            ..tiny_batch(i)
+        })
+        .collect();
+    let (sent, delivery) = drive(
+        batches,
+        Pacing::Scheduled { speed: 1.0 },
+        1,
+        Duration::from_millis(300),
+    )
+    .await;
+    let ms: Vec<u128> = sent.iter().map(|d| d.as_millis()).collect();
+    assert_eq!(ms, [0, 300, 600, 900, 1200]);
+    let lag = &delivery.stats.lag;
+    assert_eq!(lag.len(), 5);
+    assert!(
+        lag.equivalent(lag.max(), 800_000),
+        "lag of the last batch: 800 ms"
+    );
+    assert!(delivery.stats.succeeded());
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_rate_has_no_schedule() {
+    let batches: Vec<Batch> = (0..3)
+        .map(|i| Batch {
+            due: Duration::from_secs(10 * i),
+            ..tiny_batch(i)
+        })
+        .collect();
+    let (sent, delivery) = drive(batches, Pacing::Max, 4, Duration::ZERO).await;
+    assert_eq!(sent, [Duration::ZERO; 3]);
+    assert!(delivery.stats.lag.is_empty());
+    assert_eq!(delivery.stats.events, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn sending_stops_after_the_first_failed_batch() {
+    let (tx, rx) = tokio::sync::mpsc::channel(10);
+    for i in 0..10 {
+        tx.send(tiny_batch(i)).await.unwrap();
+    }
+    let transport = Arc::new(Scripted::new([Reply::status(200), Reply::status(400)]));
+    let sink = HttpSink {
+        transport: Arc::clone(&transport),
+        policy: RetryPolicy::new(3),
+        concurrency: 1,
+        stop_on_failure: true,
+        counters: Arc::new(Counters::default()),
+    };
+    let delivery = sink.run(rx, Pacing::Max).await;
+    let stats = delivery.stats;
+    assert_eq!(transport.times().len(), 2, "batch 2 was not sent");
+    assert!(stats.stopped_early && !stats.succeeded());
+    assert_eq!((stats.batches, stats.failed_batches), (1, 1));
+    assert_eq!(stats.failures[0].id, "cm-test-1");
+    // The generator's side of the channel sees it closed.
+    assert!(tx.send(tiny_batch(10)).await.is_err());
+}
+
+#[test]
+fn batch_ids_are_stable_within_a_run_and_differ_between_runs() {
+    let scenario = scenario();
+    let config = HttpSinkConfig::new("http://127.0.0.1:1");
+    let id = |workload: &Workload, config: &HttpSinkConfig| {
+        crate::emit::http::fingerprint(&scenario, workload, config, Some(1.0))
+    };
+    let base = workload(10, 5.0);
+    assert_eq!(id(&base, &config), id(&workload(10, 5.0), &config));
+    let later = Workload {
+        start_ms: base.start_ms + 60_000,
+        ..base.clone()
+    };
+    assert_ne!(id(&base, &config), id(&later, &config));
+    let other_seed = Workload {
+        seed: 12,
+        ..base.clone()
+    };
+    assert_ne!(id(&base, &config), id(&other_seed, &config));
+    let bigger = HttpSinkConfig {
+        batch_events: 10,
+        ..config.clone()
+    };
+    assert_ne!(id(&base, &config), id(&base, &bigger));
+    // Compression does not change what a batch holds, so not its id.
+    let gzip = HttpSinkConfig {
+        gzip: true,
+        ..config.clone()
+    };
+    assert_eq!(id(&base, &config), id(&base, &gzip));
+}
