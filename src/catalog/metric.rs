@@ -29,6 +29,29 @@ pub enum Dimension {
 }
 
 impl Dimension {
+    /// Every dimension: the request metric's, then the callback metric's.
+    pub const ALL: &'static [Dimension] = &[
+        Dimension::Operation,
+        Dimension::StatusCode,
+        Dimension::StatusCodeClass,
+        Dimension::ApiVersion,
+        Dimension::EventTypeName,
+        Dimension::Code,
+        Dimension::CodeClass,
+        Dimension::SubCode,
+        Dimension::Version,
+    ];
+
+    /// The dimension called `name` under either naming (StatusCodeClass or
+    /// StatusSubClass), ignoring ASCII case as Azure does.
+    pub fn from_name(name: &str) -> Option<Dimension> {
+        Self::ALL.iter().copied().find(|d| {
+            [Naming::Azure, Naming::Overview]
+                .iter()
+                .any(|&n| d.name(n).eq_ignore_ascii_case(name))
+        })
+    }
+
     pub fn name(self, naming: Naming) -> &'static str {
         match (self, naming) {
             (Dimension::StatusCodeClass, Naming::Overview) => "StatusSubClass",

@@ -104,11 +104,7 @@ impl fmt::Display for Query {
 /// The dimension of `metric` called `name` under either naming
 /// (StatusCodeClass or StatusSubClass), ignoring ASCII case as Azure does.
 pub(crate) fn dimension_named(metric: Metric, name: &str) -> Option<Dimension> {
-    metric.dimensions().iter().copied().find(|d| {
-        [Naming::Azure, Naming::Overview]
-            .iter()
-            .any(|&n| d.name(n).eq_ignore_ascii_case(name))
-    })
+    Dimension::from_name(name).filter(|d| metric.dimensions().contains(d))
 }
 
 /// A series label from `metadatavalues`, in the metric's dimension order.

@@ -15,18 +15,7 @@ pub struct CsvEncoder {
 }
 
 pub fn header(naming: Naming) -> String {
-    let dims = [
-        Dimension::Operation,
-        Dimension::StatusCode,
-        Dimension::StatusCodeClass,
-        Dimension::ApiVersion,
-        Dimension::EventTypeName,
-        Dimension::Code,
-        Dimension::CodeClass,
-        Dimension::SubCode,
-        Dimension::Version,
-    ];
-    let names: Vec<_> = dims.iter().map(|d| d.name(naming)).collect();
+    let names: Vec<_> = Dimension::ALL.iter().map(|d| d.name(naming)).collect();
     format!(
         "metric,time,{},value,latencyMs,callConnectionId\n",
         names.join(",")

@@ -28,26 +28,6 @@ pub struct Filter {
     pub split: Vec<Dimension>,
 }
 
-const ALL_DIMENSIONS: &[Dimension] = &[
-    Dimension::Operation,
-    Dimension::StatusCode,
-    Dimension::StatusCodeClass,
-    Dimension::ApiVersion,
-    Dimension::EventTypeName,
-    Dimension::Code,
-    Dimension::CodeClass,
-    Dimension::SubCode,
-    Dimension::Version,
-];
-
-fn dimension(name: &str) -> Option<Dimension> {
-    ALL_DIMENSIONS.iter().copied().find(|d| {
-        [Naming::Azure, Naming::Overview]
-            .iter()
-            .any(|&n| d.name(n).eq_ignore_ascii_case(name))
-    })
-}
-
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Word(String),
@@ -154,7 +134,8 @@ impl Parser {
             }
             Some(Token::Word(name)) => {
                 self.at += 1;
-                let dim = dimension(&name).ok_or_else(|| format!("unknown dimension {name:?}"))?;
+                let dim = Dimension::from_name(&name)
+                    .ok_or_else(|| format!("unknown dimension {name:?}"))?;
                 let op = if self.keyword("eq") {
                     Op::Eq
                 } else if self.keyword("ne") {
