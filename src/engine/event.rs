@@ -74,19 +74,6 @@ pub enum Detail {
 pub const OUTSIDER: u16 = 0x8000;
 
 impl Event<'_> {
-    /// The order of the stream across calls: time, then call, packed into
-    /// one integer so the merge compares a single word. (Within a call,
-    /// events are already in (time, seq) order.)
-    pub fn merge_key(&self) -> u128 {
-        let time = (self.time_ms as u64) ^ (1 << 63); // order-preserving for negatives
-        ((time as u128) << 64) | self.call as u128
-    }
-
-    /// The time packed in a `merge_key`.
-    pub fn time_of_merge_key(key: u128) -> i64 {
-        ((key >> 64) as u64 ^ (1 << 63)) as i64
-    }
-
     pub fn is_call_end(&self) -> bool {
         matches!(
             self.kind,

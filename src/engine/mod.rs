@@ -3,6 +3,7 @@
 //! requests and callbacks, and the expected aggregates of that same stream.
 
 mod arrival;
+mod calendar;
 mod call;
 mod event;
 mod expected;

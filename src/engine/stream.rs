@@ -1,21 +1,14 @@
 //! The time-ordered event stream of a whole workload. Calls are simulated
-//! as they arrive; an event is released once no call that has not started
-//! yet could precede it. Memory is O(concurrent calls), not O(events).
+//! as they arrive and their events filed in a calendar queue; a bucket of
+//! the calendar is released once no call that has not started yet could add
+//! to it. Memory is O(concurrent calls), not O(events).
 
 use super::Workload;
 use super::arrival::Arrivals;
+use super::calendar::Calendar;
 use super::call::simulate;
 use super::event::Event;
 use crate::scenario::Scenario;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::collections::binary_heap::PeekMut;
-
-/// One started call's pending events, in order.
-struct Pending<'a> {
-    events: Vec<Event<'a>>,
-    next: usize,
-}
 
 pub struct EventStream<'a> {
     scenario: &'a Scenario,
@@ -24,10 +17,12 @@ pub struct EventStream<'a> {
     arrivals: Arrivals,
     /// The next call to start: (index, start time), if any.
     upcoming: Option<(u64, i64)>,
-    /// Heap of (next event's merge key, slot) over calls with pending events.
-    heap: BinaryHeap<Reverse<(u128, usize)>>,
-    slots: Vec<Pending<'a>>,
-    free: Vec<usize>,
+    calendar: Calendar<'a>,
+    /// The bucket being handed out, in order, and the position in it.
+    ready: Vec<Event<'a>>,
+    ready_at: usize,
+    /// One call's events, reused for every call.
+    scratch: Vec<Event<'a>>,
     calls_started: u64,
 }
 
@@ -41,9 +36,10 @@ impl<'a> EventStream<'a> {
             start_ms: workload.start_ms,
             arrivals,
             upcoming,
-            heap: BinaryHeap::new(),
-            slots: Vec::new(),
-            free: Vec::new(),
+            calendar: Calendar::new(workload.start_ms),
+            ready: Vec::new(),
+            ready_at: 0,
+            scratch: Vec::new(),
             calls_started: 0,
         }
     }
@@ -59,25 +55,9 @@ impl<'a> EventStream<'a> {
             .arrivals
             .next()
             .map(|t| (index + 1, self.start_ms + t as i64));
-        let slot = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(Pending {
-                events: Vec::new(),
-                next: 0,
-            });
-            self.slots.len() - 1
-        });
-        let pending = &mut self.slots[slot];
-        simulate(
-            self.scenario,
-            self.seed,
-            index,
-            start_ms,
-            &mut pending.events,
-        );
-        pending.next = 0;
-        match pending.events.first() {
-            Some(first) => self.heap.push(Reverse((first.merge_key(), slot))),
-            None => self.free.push(slot),
+        simulate(self.scenario, self.seed, index, start_ms, &mut self.scratch);
+        for &event in &self.scratch {
+            self.calendar.push(event);
         }
     }
 }
@@ -87,36 +67,24 @@ impl<'a> Iterator for EventStream<'a> {
 
     fn next(&mut self) -> Option<Event<'a>> {
         loop {
-            // The head's time is read from its key: following the slot to the
-            // event costs two dependent cache misses per event.
-            let head = self
-                .heap
-                .peek()
-                .map(|Reverse((key, _))| Event::time_of_merge_key(*key));
-            let start = match self.upcoming {
-                Some((index, start)) if head.is_none_or(|t| t > start) => Some((index, start)),
-                _ => None,
-            };
-            // A call still to start could produce events before the head (or
-            // there is no head yet): start it first.
-            if let Some((index, start)) = start {
+            if let Some(&event) = self.ready.get(self.ready_at) {
+                self.ready_at += 1;
+                return Some(event);
+            }
+            // Every call starting before the next bucket ends may add to it.
+            let end = self.calendar.cursor_end_ms();
+            while let Some((index, start)) = self.upcoming
+                && start < end
+            {
                 self.start_call(index, start);
+            }
+            if self.calendar.is_empty() {
+                let (_, start) = self.upcoming?;
+                self.calendar.jump_to(start);
                 continue;
             }
-            let mut top = self.heap.peek_mut()?;
-            let slot = top.0.1;
-            let pending = &mut self.slots[slot];
-            let event = pending.events[pending.next];
-            pending.next += 1;
-            match pending.events.get(pending.next) {
-                // Replacing the top sifts it down once, cheaper than pop + push.
-                Some(next) => top.0 = (next.merge_key(), slot),
-                None => {
-                    PeekMut::pop(top);
-                    self.free.push(slot);
-                }
-            }
-            return Some(event);
+            self.calendar.take_next(&mut self.ready);
+            self.ready_at = 0;
         }
     }
 }
