@@ -1,4 +1,4 @@
-//! A calendar queue of pending events: a ring of 16 ms buckets reaching
+//! A calendar queue of pending events: a ring of 32 ms buckets reaching
 //! about 17 minutes ahead, plus an ordered overflow for anything later.
 //! Inserting is a push onto the event's bucket; taking the next bucket is a
 //! sequential read and a small sort. A heap over the live calls' buffers did
@@ -11,9 +11,9 @@ use super::event::Event;
 use std::collections::BTreeMap;
 
 /// Bucket width; events within one bucket are sorted when it is taken.
-const WIDTH_MS: i64 = 16;
+const WIDTH_MS: i64 = 32;
 /// Buckets in the ring (a power of two).
-const RING: usize = 1 << 16;
+const RING: usize = 1 << 15;
 /// Empty buffers kept for reuse, so the ring does not keep the capacity of
 /// every bucket it ever filled.
 const SPARE: usize = 64;
