@@ -5,7 +5,7 @@
 
 use callmetrics::catalog::Naming;
 use callmetrics::emit::JsonlEncoder;
-use callmetrics::engine::{Arrival, EventStream, Expected, Grain, Rate, Workload, expected_only};
+use callmetrics::engine::{EventStream, Expected, Grain, Workload, expected_only};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::path::Path;
 
@@ -13,15 +13,7 @@ const SCENARIO: &str = "scenarios/contact-center.json";
 const CALLS: u64 = 5_000;
 
 fn workload() -> Workload {
-    Workload {
-        seed: 1,
-        calls: Some(CALLS),
-        duration: None,
-        rate: Rate(50.0),
-        arrival: Arrival::Poisson,
-        ramp: vec![],
-        start_ms: 1_767_225_600_000,
-    }
+    Workload::calls(1, CALLS, 50.0)
 }
 
 fn benches(c: &mut Criterion) {

@@ -9,7 +9,7 @@ use callmetrics::catalog::Naming;
 use callmetrics::emit::{
     DatasetFormat, DatasetOptions, Destination, write_dataset, write_expected,
 };
-use callmetrics::engine::{Arrival, Grain, Rate, Workload, expected_only};
+use callmetrics::engine::{Grain, Workload, expected_only};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -84,15 +84,7 @@ fn scenario() -> impl Strategy<Value = Value> {
 }
 
 fn workload(seed: u64, calls: u64) -> Workload {
-    Workload {
-        seed,
-        calls: Some(calls),
-        duration: None,
-        rate: Rate(5.0),
-        arrival: Arrival::Poisson,
-        ramp: vec![],
-        start_ms: 1_767_225_600_000,
-    }
+    Workload::calls(seed, calls, 5.0)
 }
 
 fn dataset(text: &str, seed: u64, dir: &Path) -> (String, String) {

@@ -11,7 +11,7 @@ use callmetrics::check::{CheckOptions, check_http};
 use callmetrics::emit::expected_response;
 use callmetrics::emit::http::{HttpSinkConfig, replay};
 use callmetrics::emit::pacing::Pacing;
-use callmetrics::engine::{Arrival, Grain, Rate, Workload};
+use callmetrics::engine::{Grain, Workload};
 use callmetrics::sink::{RunningSink, SinkConfig};
 use common::{SinkProcess, callmetrics};
 use std::net::SocketAddr;
@@ -258,15 +258,7 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
         "/tests/fixtures/tiny.json"
     )))
     .unwrap();
-    let workload = |seed| Workload {
-        seed,
-        calls: Some(1500),
-        duration: None,
-        rate: Rate(100.0),
-        arrival: Arrival::Poisson,
-        ramp: vec![],
-        start_ms: 1_767_225_600_000,
-    };
+    let workload = |seed| Workload::calls(seed, 1500, 100.0);
     let config = HttpSinkConfig {
         batch_events: 300,
         ..HttpSinkConfig::new(sink.url())

@@ -3,7 +3,7 @@
 //! event type, so a dataset built from them exercises every dimension value.
 
 use callmetrics::catalog::{EventType, Operation};
-use callmetrics::engine::{Arrival, EventKind, EventStream, Rate, Workload};
+use callmetrics::engine::{EventKind, EventStream, Workload};
 use callmetrics::scenario::{self, Scenario, ScenarioError};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -47,15 +47,7 @@ fn load(path: &Path) -> Result<Scenario, String> {
 }
 
 fn workload() -> Workload {
-    Workload {
-        seed: 1,
-        calls: Some(CALLS),
-        duration: None,
-        rate: Rate(50.0),
-        arrival: Arrival::Poisson,
-        ramp: Vec::new(),
-        start_ms: 1_767_225_600_000, // 2026-01-01T00:00:00Z
-    }
+    Workload::calls(1, CALLS, 50.0)
 }
 
 fn stem(path: &Path) -> &str {

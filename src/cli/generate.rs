@@ -2,13 +2,10 @@
 
 use super::{GenerateArgs, Outcome, WorkloadArgs};
 use crate::emit::{DatasetOptions, Destination, write_dataset};
-use crate::engine::Workload;
+use crate::engine::{DEFAULT_START_MS, Workload};
 use anyhow::Context;
 use std::io::Write;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// Where `generate` starts when --start is not given: fixed, for reproducible output.
-const GENERATE_START: &str = "2026-01-01T00:00:00Z";
 
 impl WorkloadArgs {
     /// The workload; without --start it begins at `default_start`.
@@ -35,7 +32,8 @@ impl WorkloadArgs {
 
 pub fn run(args: &GenerateArgs) -> anyhow::Result<Outcome> {
     let scenario = crate::scenario::load(&args.scenario).map_err(super::validate::explain)?;
-    let default_start = humantime::parse_rfc3339(GENERATE_START)?;
+    // Fixed, so output is reproducible without --start.
+    let default_start = UNIX_EPOCH + std::time::Duration::from_millis(DEFAULT_START_MS as u64);
     let workload = args.workload.workload(default_start)?;
     let destination = if args.out.as_os_str() == "-" {
         Destination::Stdout

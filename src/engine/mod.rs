@@ -55,7 +55,24 @@ fn serialize_start<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Err
     s.collect_str(&humantime::format_rfc3339_millis(time))
 }
 
+/// 2026-01-01T00:00:00Z, where `generate` starts by default.
+pub const DEFAULT_START_MS: i64 = 1_767_225_600_000;
+
 impl Workload {
+    /// `calls` Poisson arrivals at `rate` calls per second from
+    /// `DEFAULT_START_MS`, no ramp: the usual fixed-size workload.
+    pub fn calls(seed: u64, calls: u64, rate: f64) -> Workload {
+        Workload {
+            seed,
+            calls: Some(calls),
+            duration: None,
+            rate: Rate(rate),
+            arrival: Arrival::Poisson,
+            ramp: Vec::new(),
+            start_ms: DEFAULT_START_MS,
+        }
+    }
+
     pub fn arrivals(&self) -> Arrivals {
         let calls = match (self.calls, self.duration) {
             (None, None) => Some(DEFAULT_CALLS),

@@ -190,15 +190,7 @@ mod tests {
             "/scenarios/outbound-notification.json"
         )))
         .unwrap();
-        let workload = Workload {
-            seed: 3,
-            calls: Some(calls),
-            duration: None,
-            rate: crate::engine::Rate(20.0),
-            arrival: Default::default(),
-            ramp: Vec::new(),
-            start_ms: 1_767_225_600_000,
-        };
+        let workload = Workload::calls(3, calls, 20.0);
         (scenario, workload)
     }
 

@@ -14,7 +14,7 @@ use super::stats::Counters;
 use super::{HttpSinkConfig, ReplayOutcome, replay, replay_with};
 use crate::emit::JsonlEncoder;
 use crate::emit::pacing::Pacing;
-use crate::engine::{EventStream, Expected, Grain, Rate, Workload};
+use crate::engine::{EventStream, Expected, Grain, Workload};
 use crate::scenario::Scenario;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -36,15 +36,7 @@ fn scenario() -> Scenario {
 }
 
 fn workload(calls: u64, rate: f64) -> Workload {
-    Workload {
-        seed: 11,
-        calls: Some(calls),
-        duration: None,
-        rate: Rate(rate),
-        arrival: Default::default(),
-        ramp: Vec::new(),
-        start_ms: 1_767_225_600_000,
-    }
+    Workload::calls(11, calls, rate)
 }
 
 fn fast_retries(max_retries: u32) -> RetryPolicy {
