@@ -14,12 +14,18 @@ pub struct ResultMix {
     pub probability: f64,
 }
 
-const fn mix(code: u16, sub_code: u32, probability: f64) -> ResultMix {
-    ResultMix {
-        code,
-        sub_code,
-        probability,
+impl ResultMix {
+    pub const fn new(code: u16, sub_code: u32, probability: f64) -> ResultMix {
+        ResultMix {
+            code,
+            sub_code,
+            probability,
+        }
     }
+}
+
+const fn mix(code: u16, sub_code: u32, probability: f64) -> ResultMix {
+    ResultMix::new(code, sub_code, probability)
 }
 
 const SUCCESS: &[ResultMix] = &[mix(200, 0, 1.0)];

@@ -13,12 +13,10 @@ pub mod pacing;
 mod progress;
 mod rfc3339;
 
-pub use cloudevent::write_cloud_event;
-pub use csv::CsvEncoder;
 pub use dataset::{DatasetOptions, DatasetSummary, Destination, write_dataset};
 pub use jsonl::JsonlEncoder;
 pub use metrics_response::{MetricsResponse, expected_response, write_expected};
-pub use rfc3339::{TimeWriter, parse_millis};
+pub use rfc3339::parse_millis;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

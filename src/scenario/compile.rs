@@ -142,11 +142,7 @@ fn callback(c: &model::Callback) -> CallbackPlan {
 /// mix follows the recognition type.
 fn recognize_completed_results(kind: RecognitionType) -> &'static [ResultMix] {
     const fn mix(sub_code: u32, probability: f64) -> ResultMix {
-        ResultMix {
-            code: 200,
-            sub_code,
-            probability,
-        }
+        ResultMix::new(200, sub_code, probability)
     }
     const DTMF: &[ResultMix] = &[mix(8531, 0.7), mix(8514, 0.3)];
     const SPEECH: &[ResultMix] = &[mix(8569, 1.0)];

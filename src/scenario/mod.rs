@@ -14,7 +14,6 @@ mod validate;
 pub use diagnostic::{Diagnostic, JsonPath, ScenarioError, render};
 pub use model::RecognitionType;
 pub use plan::Scenario;
-pub use validate::MAX_EVENTS_PER_CALL;
 
 use sha2::{Digest, Sha256};
 use std::path::Path;

@@ -14,8 +14,6 @@ mod sample;
 mod store;
 mod wal;
 
-pub use filter::Filter;
-pub use ingest::MAX_LINE;
 pub use store::{Store, StoreStats};
 
 use crate::catalog::Naming;
