@@ -76,9 +76,11 @@ fn sink_process(port: u16, extra: &[&str]) -> SinkProcess {
     SinkProcess::start(&args)
 }
 
-/// A proxy that resets every `every`-th connection right after the sink
-/// answered its first request, so the client sees an error for a batch the
-/// sink did apply (the case idempotency keys exist for).
+/// A proxy that resets the first connection and every `every`-th one after
+/// it (the first, so a reset happens however few connections the client
+/// keeps open) right after the sink answered its first request, so the
+/// client sees an error for a batch the sink did apply (the case
+/// idempotency keys exist for).
 async fn resetting_proxy(
     upstream: SocketAddr,
     every: usize,
@@ -90,7 +92,7 @@ async fn resetting_proxy(
         let mut n = 0;
         while let Ok((client, _)) = listener.accept().await {
             n += 1;
-            let reset = n % every == 0;
+            let reset = (n - 1) % every == 0;
             let resets = resets.clone();
             tokio::spawn(async move {
                 let Ok(mut server) = TcpStream::connect(upstream).await else {

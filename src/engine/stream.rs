@@ -83,7 +83,8 @@ impl<'a> Iterator for EventStream<'a> {
                 self.calendar.jump_to(start);
                 continue;
             }
-            self.calendar.take_next(&mut self.ready);
+            let limit = self.upcoming.map_or(i64::MAX, |(_, start)| start);
+            self.calendar.take_next(&mut self.ready, limit);
             self.ready_at = 0;
         }
     }

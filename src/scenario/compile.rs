@@ -12,6 +12,7 @@ const DEFAULT_LATENCY: (f64, f64) = (60.0, 400.0);
 const DEFAULT_CALLBACK_DELAY: (f64, f64) = (500.0, 3000.0);
 
 pub fn compile(file: &ScenarioFile, sha256: String) -> Scenario {
+    let mut c = Compiler::default();
     Scenario {
         name: file.name.clone(),
         description: file.description.clone(),
@@ -21,7 +22,7 @@ pub fn compile(file: &ScenarioFile, sha256: String) -> Scenario {
             let plan = FlowPlan {
                 name: f.name.clone(),
                 api_version: versions(&f.api_versions),
-                steps: steps(&f.steps),
+                steps: c.steps(&f.steps),
             };
             (plan, f.weight)
         })),
@@ -33,108 +34,118 @@ fn versions(shares: &[model::VersionShare]) -> Option<Choice<ApiVersion>> {
     (!shares.is_empty()).then(|| Choice::new(shares.iter().map(|s| (s.version.0, s.probability))))
 }
 
-fn steps(steps: &[model::Step]) -> Vec<StepPlan> {
-    steps.iter().map(step).collect()
+/// Compiles steps, sharing one sampling table among equal delays: a
+/// scenario repeats a few distributions many times, and fewer tables stay
+/// in cache while sampling.
+#[derive(Default)]
+struct Compiler {
+    delays: DelayTables,
 }
 
-fn step(step: &model::Step) -> StepPlan {
-    match step {
-        model::Step::Request(r) => StepPlan::Request(Box::new(request(r))),
-        model::Step::Wait(d) => StepPlan::Wait(Delay::from_model(d)),
-        model::Step::Branch(arms) => StepPlan::Branch(Choice::new(
-            arms.iter().map(|a| (steps(&a.steps), a.probability)),
-        )),
-        model::Step::Repeat(r) => StepPlan::Repeat {
-            count: r.count.into(),
-            steps: steps(&r.steps),
-        },
-        model::Step::Parallel(arms) => StepPlan::Parallel(arms.iter().map(|a| steps(a)).collect()),
-        model::Step::Callback(c) => StepPlan::Callback(callback(c)),
+impl Compiler {
+    fn steps(&mut self, steps: &[model::Step]) -> Vec<StepPlan> {
+        steps.iter().map(|s| self.step(s)).collect()
     }
-}
 
-fn request(r: &model::Request) -> RequestPlan {
-    let op = r.operation.0;
-    let status = if r.status.is_empty() {
-        Choice::new([(
-            Status {
-                code: op.info().success_status,
-                sub_code: 0,
-            },
-            1.0,
-        )])
-    } else {
-        Choice::new(r.status.iter().map(|s| {
-            let status = Status {
-                code: s.code,
-                sub_code: s.sub_code.unwrap_or(0),
-            };
-            (status, s.probability)
-        }))
-    };
-    let outcomes = (!r.outcomes.is_empty()).then(|| {
-        Choice::new(
-            r.outcomes
-                .iter()
-                .map(|o| (o.callbacks.iter().map(callback).collect(), o.probability)),
-        )
-    });
-    RequestPlan {
-        operation: op,
-        status,
-        latency: r
-            .latency
-            .as_ref()
-            .map(Delay::from_model)
-            .unwrap_or(Delay::lognormal(DEFAULT_LATENCY.0, DEFAULT_LATENCY.1)),
-        api_version: versions(&r.api_versions),
-        outcomes,
-        end_call_on_failure: r.on_failure == OnFailure::EndCall,
-        await_callbacks: r.wait_for == Await::Callbacks,
-        operation_context: r.operation_context.clone().unwrap_or_default(),
-    }
-}
-
-fn callback(c: &model::Callback) -> CallbackPlan {
-    let event = c.event.0;
-    let recognition_type = c.recognition_type.unwrap_or(RecognitionType::Dtmf);
-    let results = if c.result.is_empty() {
-        let defaults = match event {
-            EventType::RecognizeCompleted => recognize_completed_results(recognition_type),
-            _ => event.default_results(),
-        };
-        Choice::new(defaults.iter().map(|m| {
-            let status = Status {
-                code: m.code,
-                sub_code: m.sub_code,
-            };
-            (status, m.probability)
-        }))
-    } else {
-        Choice::new(c.result.iter().map(|r| {
-            let status = Status {
-                code: r.code,
-                sub_code: r.sub_code,
-            };
-            (status, r.probability)
-        }))
-    };
-    CallbackPlan {
-        event,
-        delay: c
-            .delay
-            .as_ref()
-            .map(Delay::from_model)
-            .unwrap_or(Delay::lognormal(
-                DEFAULT_CALLBACK_DELAY.0,
-                DEFAULT_CALLBACK_DELAY.1,
+    fn step(&mut self, step: &model::Step) -> StepPlan {
+        match step {
+            model::Step::Request(r) => StepPlan::Request(Box::new(self.request(r))),
+            model::Step::Wait(d) => StepPlan::Wait(self.delays.from_model(d)),
+            model::Step::Branch(arms) => StepPlan::Branch(Choice::new(
+                arms.iter().map(|a| (self.steps(&a.steps), a.probability)),
             )),
-        results,
-        repeat: c
-            .repeat
-            .map(Count::from)
-            .unwrap_or(Count { min: 1, max: 1 }),
-        recognition_type,
+            model::Step::Repeat(r) => StepPlan::Repeat {
+                count: r.count.into(),
+                steps: self.steps(&r.steps),
+            },
+            model::Step::Parallel(arms) => {
+                StepPlan::Parallel(arms.iter().map(|a| self.steps(a)).collect())
+            }
+            model::Step::Callback(c) => StepPlan::Callback(self.callback(c)),
+        }
+    }
+
+    fn request(&mut self, r: &model::Request) -> RequestPlan {
+        let op = r.operation.0;
+        let status = if r.status.is_empty() {
+            Choice::new([(
+                Status {
+                    code: op.info().success_status,
+                    sub_code: 0,
+                },
+                1.0,
+            )])
+        } else {
+            Choice::new(r.status.iter().map(|s| {
+                let status = Status {
+                    code: s.code,
+                    sub_code: s.sub_code.unwrap_or(0),
+                };
+                (status, s.probability)
+            }))
+        };
+        let outcomes = (!r.outcomes.is_empty()).then(|| {
+            Choice::new(r.outcomes.iter().map(|o| {
+                (
+                    o.callbacks.iter().map(|c| self.callback(c)).collect(),
+                    o.probability,
+                )
+            }))
+        });
+        RequestPlan {
+            operation: op,
+            status,
+            latency: match &r.latency {
+                Some(d) => self.delays.from_model(d),
+                None => self.delays.lognormal(DEFAULT_LATENCY.0, DEFAULT_LATENCY.1),
+            },
+            api_version: versions(&r.api_versions),
+            outcomes,
+            end_call_on_failure: r.on_failure == OnFailure::EndCall,
+            await_callbacks: r.wait_for == Await::Callbacks,
+            operation_context: r.operation_context.clone().unwrap_or_default(),
+        }
+    }
+
+    fn callback(&mut self, c: &model::Callback) -> CallbackPlan {
+        let event = c.event.0;
+        let recognition_type = c.recognition_type.unwrap_or(RecognitionType::Dtmf);
+        let results = if c.result.is_empty() {
+            let defaults = match event {
+                EventType::RecognizeCompleted => recognize_completed_results(recognition_type),
+                _ => event.default_results(),
+            };
+            Choice::new(defaults.iter().map(|m| {
+                let status = Status {
+                    code: m.code,
+                    sub_code: m.sub_code,
+                };
+                (status, m.probability)
+            }))
+        } else {
+            Choice::new(c.result.iter().map(|r| {
+                let status = Status {
+                    code: r.code,
+                    sub_code: r.sub_code,
+                };
+                (status, r.probability)
+            }))
+        };
+        CallbackPlan {
+            event,
+            delay: match &c.delay {
+                Some(d) => self.delays.from_model(d),
+                None => self
+                    .delays
+                    .lognormal(DEFAULT_CALLBACK_DELAY.0, DEFAULT_CALLBACK_DELAY.1),
+            },
+            results,
+            repeat: c
+                .repeat
+                .map(Count::from)
+                .unwrap_or(Count { min: 1, max: 1 }),
+            recognition_type,
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use super::model::{self, RecognitionType};
 use super::quantiles::{Quantiles, normal_quantile};
 use crate::catalog::{ApiVersion, EventType, Operation};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Items with cumulative probabilities; `pick(u)` maps a uniform draw in
@@ -75,8 +76,15 @@ fn lognormal_quantile(mu: f64, sigma: f64, u: f64) -> f64 {
 /// z such that P(Z <= z) = 0.99 for a standard normal Z.
 const Z_99: f64 = 2.326_347_874_040_840_8;
 
-impl Delay {
-    pub fn from_model(d: &model::Delay) -> Delay {
+/// Builds delays, one sampling table per distinct distribution.
+#[derive(Default)]
+pub struct DelayTables {
+    /// By kind and parameters (as bits, so equal means identical).
+    built: HashMap<(u8, u64, u64), Delay>,
+}
+
+impl DelayTables {
+    pub fn from_model(&mut self, d: &model::Delay) -> Delay {
         let ms = |t: &super::names::DurationText| t.0.as_secs_f64() * 1000.0;
         match d {
             model::Delay::Fixed(t) => Delay::Fixed(ms(t)),
@@ -84,11 +92,29 @@ impl Delay {
                 min: ms(min),
                 max: ms(max),
             },
-            model::Delay::Exponential { mean } => Delay::exponential(ms(mean)),
-            model::Delay::Lognormal { median, p99 } => Delay::lognormal(ms(median), ms(p99)),
+            model::Delay::Exponential { mean } => self.exponential(ms(mean)),
+            model::Delay::Lognormal { median, p99 } => self.lognormal(ms(median), ms(p99)),
         }
     }
 
+    pub fn exponential(&mut self, mean_ms: f64) -> Delay {
+        let key = (0, mean_ms.to_bits(), 0);
+        self.built
+            .entry(key)
+            .or_insert_with(|| Delay::exponential(mean_ms))
+            .clone()
+    }
+
+    pub fn lognormal(&mut self, median_ms: f64, p99_ms: f64) -> Delay {
+        let key = (1, median_ms.to_bits(), p99_ms.to_bits());
+        self.built
+            .entry(key)
+            .or_insert_with(|| Delay::lognormal(median_ms, p99_ms))
+            .clone()
+    }
+}
+
+impl Delay {
     pub fn exponential(mean_ms: f64) -> Delay {
         let exact = move |u: f64| -mean_ms * libm::log(1.0 - u);
         Delay::Exponential {
