@@ -18,6 +18,9 @@ const VERSIONS: &[&str] = &[
 ];
 
 impl ApiVersion {
+    /// How many versions the catalog knows.
+    pub const COUNT: usize = VERSIONS.len();
+
     pub fn all() -> impl Iterator<Item = ApiVersion> {
         (0..VERSIONS.len() as u8).map(ApiVersion)
     }

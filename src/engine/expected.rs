@@ -25,30 +25,55 @@ pub struct CallbackDims {
 }
 
 /// One time series: a metric and a full combination of its dimensions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Series {
     Requests(RequestDims),
     Latency(RequestDims),
     Callbacks(CallbackDims),
 }
 
-/// Hashes the series as one packed word: aggregation hashes a series per
-/// sample, and the derived Hash (a round per field) showed in profiles.
-impl std::hash::Hash for Series {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let (tag, a, code, sub_code, version) = match *self {
+/// Series are keyed by one packed word: aggregation looks a series up per
+/// sample, and hashing and comparing the enum field by field showed in
+/// profiles. Bits: tag 0-1, operation or event type 2-7, api version 8-11,
+/// code 12-27, sub-code 28-59.
+const _: () = assert!(Operation::ALL.len() <= 64 && EventType::ALL.len() <= 64);
+const _: () = assert!(ApiVersion::COUNT <= 16);
+
+impl Series {
+    fn pack(self) -> u64 {
+        let (tag, a, code, sub_code, version) = match self {
             Series::Requests(d) => (0u64, d.operation as u64, d.status, 0, d.version),
             Series::Latency(d) => (1, d.operation as u64, d.status, 0, d.version),
             Series::Callbacks(d) => (2, d.event as u64, d.code, d.sub_code, d.version),
         };
-        // Distinct for every real series (codes < 1024, < 64 operations or
-        // event types, < 16 versions); a collision would only cost speed.
-        state.write_u64(
-            tag | a << 2
-                | (code as u64 & 0x3ff) << 8
-                | (version.index() as u64 & 0xf) << 18
-                | (sub_code as u64) << 22,
-        );
+        tag | a << 2 | (version.index() as u64) << 8 | (code as u64) << 12 | (sub_code as u64) << 28
+    }
+
+    fn unpack(bits: u64) -> Series {
+        let a = (bits >> 2 & 0x3f) as usize;
+        let version =
+            ApiVersion::from_index((bits >> 8 & 0xf) as u8).expect("packed from a catalog version");
+        let code = (bits >> 12) as u16;
+        match bits & 3 {
+            0 | 1 => {
+                let dims = RequestDims {
+                    operation: Operation::ALL[a],
+                    status: code,
+                    version,
+                };
+                if bits & 3 == 0 {
+                    Series::Requests(dims)
+                } else {
+                    Series::Latency(dims)
+                }
+            }
+            _ => Series::Callbacks(CallbackDims {
+                event: EventType::ALL[a],
+                code,
+                sub_code: (bits >> 28) as u32,
+                version,
+            }),
+        }
     }
 }
 
@@ -117,18 +142,28 @@ impl Aggregate {
     }
 }
 
-/// Aggregates keyed by series and bucket start (Unix ms).
+/// One bucket's cells, by packed series.
+type Cells = FxHashMap<u64, Aggregate>;
+
+/// Aggregates keyed by bucket start (Unix ms) and series.
+///
+/// The bucket being written is held apart from the others: streams are
+/// (mostly) in time order, so nearly every sample lands in that one small,
+/// cache-resident table instead of a random slot of one large table.
 #[derive(Clone, Debug)]
 pub struct Expected {
     grain: Grain,
-    cells: FxHashMap<(Series, i64), Aggregate>,
+    buckets: FxHashMap<i64, Cells>,
+    /// The bucket being written; never also a key of `buckets`.
+    current: (i64, Cells),
 }
 
 impl Expected {
     pub fn new(grain: Grain) -> Expected {
         Expected {
             grain,
-            cells: FxHashMap::default(),
+            buckets: FxHashMap::default(),
+            current: (i64::MIN, Cells::default()),
         }
     }
 
@@ -142,24 +177,46 @@ impl Expected {
         self.add(series, bucket, value);
     }
 
+    /// Every bucket with its cells, the current one included.
+    fn all_buckets(&self) -> impl Iterator<Item = (i64, &Cells)> {
+        let current = (!self.current.1.is_empty()).then_some((self.current.0, &self.current.1));
+        self.buckets.iter().map(|(&b, c)| (b, c)).chain(current)
+    }
+
     /// First and last bucket start, if there is any data.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        let first = self.cells.keys().map(|(_, b)| *b).min()?;
-        let last = self.cells.keys().map(|(_, b)| *b).max()?;
+        let first = self.all_buckets().map(|(b, _)| b).min()?;
+        let last = self.all_buckets().map(|(b, _)| b).max()?;
         Some((first, last))
     }
 
     /// Every cell, in no particular order.
     pub fn cells(&self) -> impl Iterator<Item = (Series, i64, &Aggregate)> {
-        self.cells.iter().map(|(&(s, b), a)| (s, b, a))
+        self.all_buckets()
+            .flat_map(|(b, cells)| cells.iter().map(move |(&s, a)| (Series::unpack(s), b, a)))
+    }
+
+    /// The cells of `bucket`, made the current bucket.
+    fn bucket_mut(&mut self, bucket: i64) -> &mut Cells {
+        if self.current.0 != bucket {
+            let cells = self.buckets.remove(&bucket).unwrap_or_default();
+            let (old, old_cells) = std::mem::replace(&mut self.current, (bucket, cells));
+            if !old_cells.is_empty() {
+                self.buckets.insert(old, old_cells);
+            }
+        }
+        &mut self.current.1
+    }
+
+    fn absorb(&mut self, series: Series, bucket: i64, sample: &Aggregate) {
+        self.bucket_mut(bucket)
+            .entry(series.pack())
+            .and_modify(|a| a.absorb(sample))
+            .or_insert(*sample);
     }
 
     fn add(&mut self, series: Series, bucket: i64, value: u64) {
-        let sample = Aggregate::of(value);
-        self.cells
-            .entry((series, bucket))
-            .and_modify(|a| a.absorb(&sample))
-            .or_insert(sample);
+        self.absorb(series, bucket, &Aggregate::of(value));
     }
 
     /// Counts one event.
@@ -195,11 +252,8 @@ impl Expected {
 
     /// Adds another set of aggregates of the same grain (e.g. another thread's).
     pub fn merge(&mut self, other: Expected) {
-        for ((series, bucket), agg) in other.cells {
-            self.cells
-                .entry((series, bucket))
-                .and_modify(|a| a.absorb(&agg))
-                .or_insert(agg);
+        for (series, bucket, agg) in other.cells() {
+            self.absorb(series, bucket, agg);
         }
     }
 
@@ -209,11 +263,8 @@ impl Expected {
             return None;
         }
         let mut out = Expected::new(coarser);
-        for (&(series, bucket), agg) in &self.cells {
-            out.cells
-                .entry((series, coarser.bucket(bucket)))
-                .and_modify(|a| a.absorb(agg))
-                .or_insert(*agg);
+        for (series, bucket, agg) in self.cells() {
+            out.absorb(series, coarser.bucket(bucket), agg);
         }
         Some(out)
     }
@@ -221,7 +272,7 @@ impl Expected {
     /// Series in a fixed order, each with its buckets in time order.
     pub fn sorted(&self) -> BTreeMap<Series, BTreeMap<i64, Aggregate>> {
         let mut out: BTreeMap<Series, BTreeMap<i64, Aggregate>> = BTreeMap::new();
-        for (&(series, bucket), agg) in &self.cells {
+        for (series, bucket, agg) in self.cells() {
             out.entry(series).or_default().insert(bucket, *agg);
         }
         out
@@ -229,19 +280,70 @@ impl Expected {
 
     /// Number of (series, bucket) cells.
     pub fn len(&self) -> usize {
-        self.cells.len()
+        self.all_buckets().map(|(_, cells)| cells.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
+        self.len() == 0
     }
 
     /// Sum of `count` over all cells of a metric.
     pub fn total_count(&self, metric: Metric) -> u64 {
-        self.cells
-            .iter()
-            .filter(|((s, _), _)| s.metric() == metric)
-            .map(|(_, a)| a.count)
+        self.cells()
+            .filter(|(s, _, _)| s.metric() == metric)
+            .map(|(_, _, a)| a.count)
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_pack_and_unpack_losslessly() {
+        let version = ApiVersion::all().last().unwrap();
+        let req = RequestDims {
+            operation: *Operation::ALL.last().unwrap(),
+            status: u16::MAX,
+            version,
+        };
+        let cb = CallbackDims {
+            event: *EventType::ALL.last().unwrap(),
+            code: 599,
+            sub_code: u32::MAX,
+            version,
+        };
+        for s in [
+            Series::Requests(req),
+            Series::Latency(req),
+            Series::Callbacks(cb),
+        ] {
+            assert_eq!(Series::unpack(s.pack()), s);
+        }
+    }
+
+    #[test]
+    fn samples_land_in_their_bucket_in_any_time_order() {
+        let s = Series::Callbacks(CallbackDims {
+            event: EventType::ALL[0],
+            code: 200,
+            sub_code: 0,
+            version: ApiVersion::all().next().unwrap(),
+        });
+        let mut e = Expected::new(Grain::MINUTE);
+        for t in [0, 120_000, 1_000, 60_000, 121_000, 2_000] {
+            e.add_sample(s, t, t as u64);
+        }
+        let got: Vec<_> = e.sorted()[&s]
+            .iter()
+            .map(|(&b, a)| (b, a.count, a.total))
+            .collect();
+        assert_eq!(
+            got,
+            [(0, 3, 3_000), (60_000, 1, 60_000), (120_000, 2, 241_000)]
+        );
+        assert_eq!(e.len(), 3);
+        assert_eq!(e.time_range(), Some((0, 120_000)));
     }
 }
