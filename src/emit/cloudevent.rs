@@ -4,9 +4,10 @@
 use super::identity::{IdWriter, write_identifier};
 use super::json_text::{write_int, write_str};
 use super::rfc3339::TimeWriter;
-use crate::catalog::{EventType, sub_code_message};
+use crate::catalog::{ApiVersion, EventType, sub_code_message};
 use crate::engine::{Detail, Event, EventKind};
 use crate::scenario::RecognitionType;
+use crate::scenario::plan::Status;
 
 const TONES: [&str; 12] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "asterisk",
@@ -24,13 +25,71 @@ const CHOICES: [(&str, &str); 3] = [
     ("Agent", "representative"),
 ];
 
+/// The parts of a callback's envelope that its series (event type, code,
+/// sub-code, version) fixes, rendered once per series: names, codes and
+/// messages looked up and formatted per event were a third of encoding.
+pub struct EnvelopeParts {
+    /// `","type":"…","specversion":…,"time":"`
+    kind: Box<[u8]>,
+    /// `","data":{"version":"…","callConnectionId":"`
+    data: Box<[u8]>,
+    /// `,"resultInformation":{…}`
+    result: Box<[u8]>,
+    /// `,"publicEventType":"…"}}`
+    tail: Box<[u8]>,
+    /// The service echoes the app's operationContext, except in events
+    /// whose models have none.
+    has_context: bool,
+}
+
+impl EnvelopeParts {
+    pub fn new(event: EventType, result: Status, version: ApiVersion) -> EnvelopeParts {
+        let mut kind = b"\",\"type\":\"".to_vec();
+        kind.extend_from_slice(event.name().as_bytes());
+        kind.extend_from_slice(
+            b"\",\"specversion\":\"1.0\",\"datacontenttype\":\"application/json\",\"time\":\"",
+        );
+        let mut data = b"\",\"data\":{\"version\":\"".to_vec();
+        data.extend_from_slice(version.as_str().as_bytes());
+        data.extend_from_slice(b"\",\"callConnectionId\":\"");
+        let mut info = b",\"resultInformation\":{\"code\":".to_vec();
+        write_int(&mut info, result.code);
+        info.extend_from_slice(b",\"subCode\":");
+        write_int(&mut info, result.sub_code);
+        info.extend_from_slice(b",\"message\":\"");
+        info.extend_from_slice(sub_code_message(result.sub_code).as_bytes());
+        info.extend_from_slice(b"\"}");
+        let mut tail = b",\"publicEventType\":\"".to_vec();
+        tail.extend_from_slice(event.name().as_bytes());
+        tail.extend_from_slice(b"\"}}");
+        EnvelopeParts {
+            kind: kind.into(),
+            data: data.into(),
+            result: info.into(),
+            tail: tail.into(),
+            has_context: !matches!(
+                event,
+                EventType::ParticipantsUpdated | EventType::RecordingStateChanged
+            ),
+        }
+    }
+}
+
 /// Appends the CloudEvent of a callback event (nothing for requests).
-pub fn write_cloud_event(out: &mut Vec<u8>, ids: &mut IdWriter, times: &mut TimeWriter, e: &Event) {
+/// `time` is the event's timestamp text, already written once for the line.
+pub fn write_cloud_event(
+    out: &mut Vec<u8>,
+    parts: &EnvelopeParts,
+    ids: &mut IdWriter,
+    times: &mut TimeWriter,
+    e: &Event,
+    time: std::ops::Range<usize>,
+) {
     let EventKind::Callback {
         event,
-        result,
         operation_context,
         detail,
+        ..
     } = e.kind
     else {
         return;
@@ -39,44 +98,24 @@ pub fn write_cloud_event(out: &mut Vec<u8>, ids: &mut IdWriter, times: &mut Time
     ids.event(out, e.call, e.seq);
     out.extend_from_slice(b"\",\"source\":\"calling/callConnections/");
     ids.connection(out, e.call);
-    out.extend_from_slice(b"\",\"type\":\"");
-    out.extend_from_slice(event.name().as_bytes());
-    out.extend_from_slice(
-        b"\",\"specversion\":\"1.0\",\"datacontenttype\":\"application/json\",\"time\":\"",
-    );
-    times.write_millis(out, e.time_ms);
+    out.extend_from_slice(&parts.kind);
+    out.extend_from_within(time);
     out.extend_from_slice(b"\",\"subject\":\"calling/callConnections/");
     ids.connection(out, e.call);
-    out.extend_from_slice(b"\",\"data\":{\"version\":\"");
-    out.extend_from_slice(e.api_version.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"callConnectionId\":\"");
+    out.extend_from_slice(&parts.data);
     ids.connection(out, e.call);
     out.extend_from_slice(b"\",\"serverCallId\":\"");
     ids.server_call(out, e.call);
     out.extend_from_slice(b"\",\"correlationId\":\"");
     ids.correlation(out, e.call);
     out.push(b'"');
-    // The service echoes the app's operationContext, except in events
-    // whose models have none.
-    let has_context = !matches!(
-        event,
-        EventType::ParticipantsUpdated | EventType::RecordingStateChanged
-    );
-    if has_context && !operation_context.is_empty() {
+    if parts.has_context && !operation_context.is_empty() {
         out.extend_from_slice(b",\"operationContext\":");
         write_str(out, operation_context);
     }
-    out.extend_from_slice(b",\"resultInformation\":{\"code\":");
-    write_int(out, result.code);
-    out.extend_from_slice(b",\"subCode\":");
-    write_int(out, result.sub_code);
-    out.extend_from_slice(b",\"message\":\"");
-    out.extend_from_slice(sub_code_message(result.sub_code).as_bytes());
-    out.extend_from_slice(b"\"}");
+    out.extend_from_slice(&parts.result);
     write_detail(out, ids, times, e, event, detail);
-    out.extend_from_slice(b",\"publicEventType\":\"");
-    out.extend_from_slice(event.name().as_bytes());
-    out.extend_from_slice(b"\"}}");
+    out.extend_from_slice(&parts.tail);
 }
 
 fn write_detail(

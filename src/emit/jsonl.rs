@@ -1,33 +1,75 @@
 //! One JSON line per event: `metric`, `time`, `dimensions` (Azure names),
 //! `value`, then `latencyMs` + `request` for API requests or the full
 //! `cloudEvent` for callbacks. The embedded sink ingests this same format.
+//!
+//! Everything a line's series fixes (dimension text, method, route, status,
+//! envelope parts) is rendered once per series and copied afterwards; per
+//! event only the time, ids, latency and event details are formatted.
 
-use super::cloudevent::write_cloud_event;
+use super::cloudevent::{EnvelopeParts, write_cloud_event};
 use super::identity::{IdWriter, write_raw_id_in_path};
 use super::json_text::write_int;
 use super::rfc3339::TimeWriter;
-use crate::catalog::{Dimension, Metric, Naming, StatusClass};
-use crate::engine::{Event, EventKind};
+use crate::catalog::{ApiVersion, Dimension, EventType, Metric, Naming, Operation, StatusClass};
+use crate::engine::{Event, EventKind, Series};
+use crate::scenario::plan::Status;
+use rustc_hash::FxHashMap;
 
 pub struct JsonlEncoder {
     ids: IdWriter,
-    /// `","StatusCodeClass":"` under the chosen naming.
-    class_key: Vec<u8>,
+    naming: Naming,
     /// False for sample lines only (no `request` / `cloudEvent`): what
     /// `run` sends to a sink's /ingest, a quarter of the bytes.
     payloads: bool,
     times: TimeWriter,
+    request_head: Box<[u8]>,
+    callback_head: Box<[u8]>,
+    requests: FxHashMap<u64, RequestParts>,
+    callbacks: FxHashMap<u64, CallbackParts>,
+}
+
+/// A piece of a request path: literal text or an id of the call.
+enum Segment {
+    Text(&'static str),
+    CallConnectionId,
+    ParticipantRawId,
+    RecordingId,
+}
+
+struct RequestParts {
+    /// `{"Operation":…},"value":1,"latencyMs":`
+    dims: Box<[u8]>,
+    /// `,"request":{"method":"…","path":"`
+    method: Box<[u8]>,
+    route: Vec<Segment>,
+    /// `?api-version=…","status":…,"callConnectionId":"`
+    status: Box<[u8]>,
+}
+
+struct CallbackParts {
+    /// `{"EventTypeName":…},"value":1`
+    dims: Box<[u8]>,
+    envelope: EnvelopeParts,
+}
+
+/// `{"metric":"…","time":"`
+fn head(metric: Metric) -> Box<[u8]> {
+    format!("{{\"metric\":\"{}\",\"time\":\"", metric.name())
+        .into_bytes()
+        .into()
 }
 
 impl JsonlEncoder {
     pub fn new(seed: u64, naming: Naming) -> Self {
-        let class_key =
-            format!("\",\"{}\":\"", Dimension::StatusCodeClass.name(naming)).into_bytes();
         JsonlEncoder {
             ids: IdWriter::new(seed),
-            class_key,
+            naming,
             payloads: true,
             times: TimeWriter::default(),
+            request_head: head(Metric::ApiRequests),
+            callback_head: head(Metric::CallbackEvents),
+            requests: FxHashMap::default(),
+            callbacks: FxHashMap::default(),
         }
     }
 
@@ -42,37 +84,39 @@ impl JsonlEncoder {
 
     /// Appends the line for `e`, newline included.
     pub fn encode(&mut self, out: &mut Vec<u8>, e: &Event) {
+        let key = Series::of(e).pack();
+        let naming = self.naming;
         match e.kind {
             EventKind::Request {
                 operation,
                 status,
                 latency_ms,
             } => {
-                self.head(out, Metric::ApiRequests, e);
-                out.extend_from_slice(b"{\"Operation\":\"");
-                out.extend_from_slice(operation.name().as_bytes());
-                out.extend_from_slice(b"\",\"StatusCode\":\"");
-                write_int(out, status.code);
-                out.extend_from_slice(&self.class_key);
-                out.extend_from_slice(class(status.code));
-                out.extend_from_slice(b"\",\"ApiVersion\":\"");
-                out.extend_from_slice(e.api_version.as_str().as_bytes());
-                out.extend_from_slice(b"\"},\"value\":1,\"latencyMs\":");
+                let parts = self
+                    .requests
+                    .entry(key)
+                    .or_insert_with(|| RequestParts::new(operation, status, e.api_version, naming));
+                out.extend_from_slice(&self.request_head);
+                self.times.write_millis(out, e.time_ms);
+                out.extend_from_slice(b"\",\"dimensions\":");
+                out.extend_from_slice(&parts.dims);
                 write_int(out, latency_ms);
                 if !self.payloads {
                     out.extend_from_slice(b"}\n");
                     return;
                 }
-                let info = operation.info();
-                out.extend_from_slice(b",\"request\":{\"method\":\"");
-                out.extend_from_slice(info.method.as_str().as_bytes());
-                out.extend_from_slice(b"\",\"path\":\"");
-                self.path(out, e, info.route);
-                out.extend_from_slice(b"?api-version=");
-                out.extend_from_slice(e.api_version.as_str().as_bytes());
-                out.extend_from_slice(b"\",\"status\":");
-                write_int(out, status.code);
-                out.extend_from_slice(b",\"callConnectionId\":\"");
+                out.extend_from_slice(&parts.method);
+                for segment in &parts.route {
+                    match segment {
+                        Segment::Text(text) => out.extend_from_slice(text.as_bytes()),
+                        Segment::CallConnectionId => self.ids.connection(out, e.call),
+                        Segment::ParticipantRawId => {
+                            write_raw_id_in_path(out, self.ids.participant(e.call, 0))
+                        }
+                        Segment::RecordingId => self.ids.recording(out, e.call),
+                    }
+                }
+                out.extend_from_slice(&parts.status);
                 self.ids.connection(out, e.call);
                 out.extend_from_slice(b"\",\"correlationId\":\"");
                 self.ids.correlation(out, e.call);
@@ -84,52 +128,102 @@ impl JsonlEncoder {
                 out.extend_from_slice(b"}}\n");
             }
             EventKind::Callback { event, result, .. } => {
-                self.head(out, Metric::CallbackEvents, e);
-                out.extend_from_slice(b"{\"EventTypeName\":\"");
-                out.extend_from_slice(event.name().as_bytes());
-                out.extend_from_slice(b"\",\"Code\":\"");
-                write_int(out, result.code);
-                out.extend_from_slice(b"\",\"CodeClass\":\"");
-                out.extend_from_slice(class(result.code));
-                out.extend_from_slice(b"\",\"SubCode\":\"");
-                write_int(out, result.sub_code);
-                out.extend_from_slice(b"\",\"Version\":\"");
-                out.extend_from_slice(e.api_version.as_str().as_bytes());
+                let parts = self
+                    .callbacks
+                    .entry(key)
+                    .or_insert_with(|| CallbackParts::new(event, result, e.api_version));
+                out.extend_from_slice(&self.callback_head);
+                let time_at = out.len();
+                self.times.write_millis(out, e.time_ms);
+                let time = time_at..out.len();
+                out.extend_from_slice(b"\",\"dimensions\":");
+                out.extend_from_slice(&parts.dims);
                 if !self.payloads {
-                    out.extend_from_slice(b"\"},\"value\":1}\n");
+                    out.extend_from_slice(b"}\n");
                     return;
                 }
-                out.extend_from_slice(b"\"},\"value\":1,\"cloudEvent\":");
-                write_cloud_event(out, &mut self.ids, &mut self.times, e);
+                out.extend_from_slice(b",\"cloudEvent\":");
+                write_cloud_event(
+                    out,
+                    &parts.envelope,
+                    &mut self.ids,
+                    &mut self.times,
+                    e,
+                    time,
+                );
                 out.extend_from_slice(b"}\n");
             }
         }
     }
+}
 
-    fn head(&mut self, out: &mut Vec<u8>, metric: Metric, e: &Event) {
-        out.extend_from_slice(b"{\"metric\":\"");
-        out.extend_from_slice(metric.name().as_bytes());
-        out.extend_from_slice(b"\",\"time\":\"");
-        self.times.write_millis(out, e.time_ms);
-        out.extend_from_slice(b"\",\"dimensions\":");
-    }
-
-    /// The route with its placeholders filled in for this call.
-    fn path(&mut self, out: &mut Vec<u8>, e: &Event, route: &str) {
-        let mut rest = route;
-        while let Some(open) = rest.find('{') {
-            out.extend_from_slice(&rest.as_bytes()[..open]);
-            let Some(close) = rest[open..].find('}') else {
-                break;
-            };
-            match &rest[open + 1..open + close] {
-                "callConnectionId" => self.ids.connection(out, e.call),
-                "participantRawId" => write_raw_id_in_path(out, self.ids.participant(e.call, 0)),
-                _ => self.ids.recording(out, e.call),
-            }
-            rest = &rest[open + close + 1..];
+impl RequestParts {
+    fn new(operation: Operation, status: Status, version: ApiVersion, naming: Naming) -> Self {
+        let info = operation.info();
+        let mut dims = b"{\"Operation\":\"".to_vec();
+        dims.extend_from_slice(info.name.as_bytes());
+        dims.extend_from_slice(b"\",\"StatusCode\":\"");
+        write_int(&mut dims, status.code);
+        dims.extend_from_slice(b"\",\"");
+        dims.extend_from_slice(Dimension::StatusCodeClass.name(naming).as_bytes());
+        dims.extend_from_slice(b"\":\"");
+        dims.extend_from_slice(class(status.code));
+        dims.extend_from_slice(b"\",\"ApiVersion\":\"");
+        dims.extend_from_slice(version.as_str().as_bytes());
+        dims.extend_from_slice(b"\"},\"value\":1,\"latencyMs\":");
+        let mut method = b",\"request\":{\"method\":\"".to_vec();
+        method.extend_from_slice(info.method.as_str().as_bytes());
+        method.extend_from_slice(b"\",\"path\":\"");
+        let mut tail = b"?api-version=".to_vec();
+        tail.extend_from_slice(version.as_str().as_bytes());
+        tail.extend_from_slice(b"\",\"status\":");
+        write_int(&mut tail, status.code);
+        tail.extend_from_slice(b",\"callConnectionId\":\"");
+        RequestParts {
+            dims: dims.into(),
+            method: method.into(),
+            route: route(info.route),
+            status: tail.into(),
         }
-        out.extend_from_slice(rest.as_bytes());
+    }
+}
+
+/// Splits a route template at its `{placeholders}`.
+fn route(mut rest: &'static str) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        segments.push(Segment::Text(&rest[..open]));
+        segments.push(match &rest[open + 1..open + close] {
+            "callConnectionId" => Segment::CallConnectionId,
+            "participantRawId" => Segment::ParticipantRawId,
+            _ => Segment::RecordingId,
+        });
+        rest = &rest[open + close + 1..];
+    }
+    segments.push(Segment::Text(rest));
+    segments
+}
+
+impl CallbackParts {
+    fn new(event: EventType, result: Status, version: ApiVersion) -> Self {
+        let mut dims = b"{\"EventTypeName\":\"".to_vec();
+        dims.extend_from_slice(event.name().as_bytes());
+        dims.extend_from_slice(b"\",\"Code\":\"");
+        write_int(&mut dims, result.code);
+        dims.extend_from_slice(b"\",\"CodeClass\":\"");
+        dims.extend_from_slice(class(result.code));
+        dims.extend_from_slice(b"\",\"SubCode\":\"");
+        write_int(&mut dims, result.sub_code);
+        dims.extend_from_slice(b"\",\"Version\":\"");
+        dims.extend_from_slice(version.as_str().as_bytes());
+        dims.extend_from_slice(b"\"},\"value\":1");
+        CallbackParts {
+            dims: dims.into(),
+            envelope: EnvelopeParts::new(event, result, version),
+        }
     }
 }
 

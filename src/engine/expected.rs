@@ -40,7 +40,30 @@ const _: () = assert!(Operation::ALL.len() <= 64 && EventType::ALL.len() <= 64);
 const _: () = assert!(ApiVersion::COUNT <= 16);
 
 impl Series {
-    fn pack(self) -> u64 {
+    /// The series an event counts in (a request also adds its latency to
+    /// the `Latency` twin of this series).
+    pub fn of(event: &Event) -> Series {
+        match event.kind {
+            EventKind::Request {
+                operation, status, ..
+            } => Series::Requests(RequestDims {
+                operation,
+                status: status.code,
+                version: event.api_version,
+            }),
+            EventKind::Callback {
+                event: ty, result, ..
+            } => Series::Callbacks(CallbackDims {
+                event: ty,
+                code: result.code,
+                sub_code: result.sub_code,
+                version: event.api_version,
+            }),
+        }
+    }
+
+    /// A lossless one-word key of the series.
+    pub fn pack(self) -> u64 {
         let (tag, a, code, sub_code, version) = match self {
             Series::Requests(d) => (0u64, d.operation as u64, d.status, 0, d.version),
             Series::Latency(d) => (1, d.operation as u64, d.status, 0, d.version),
@@ -222,31 +245,12 @@ impl Expected {
     /// Counts one event.
     pub fn record(&mut self, event: &Event) {
         let bucket = self.grain().bucket(event.time_ms);
-        match event.kind {
-            EventKind::Request {
-                operation,
-                status,
-                latency_ms,
-            } => {
-                let dims = RequestDims {
-                    operation,
-                    status: status.code,
-                    version: event.api_version,
-                };
-                self.add(Series::Requests(dims), bucket, 1);
-                self.add(Series::Latency(dims), bucket, latency_ms as u64);
-            }
-            EventKind::Callback {
-                event: ty, result, ..
-            } => {
-                let dims = CallbackDims {
-                    event: ty,
-                    code: result.code,
-                    sub_code: result.sub_code,
-                    version: event.api_version,
-                };
-                self.add(Series::Callbacks(dims), bucket, 1);
-            }
+        let series = Series::of(event);
+        self.add(series, bucket, 1);
+        if let (Series::Requests(dims), EventKind::Request { latency_ms, .. }) =
+            (series, event.kind)
+        {
+            self.add(Series::Latency(dims), bucket, latency_ms as u64);
         }
     }
 
