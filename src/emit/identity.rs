@@ -4,28 +4,43 @@
 //!
 //! Every callback repeats its call's connection id three times, plus the
 //! correlation and server call ids; deriving and formatting them per event
-//! dominated encoding, so the text of each call's ids is cached in a small
-//! direct-mapped table (calls interleave, but only a few thousand are live).
+//! dominated encoding, so the text of each call's ids is cached in a
+//! direct-mapped table (calls interleave, but only thousands are live).
 
 use crate::engine::ids::{self, IdKind, Identity};
 use base64::Engine;
 
-/// Cache slots; a power of two comfortably above typical live calls.
-const SLOTS: usize = 1 << 13;
-const SERVER_CALL_ID_MAX: usize = 192;
+/// Cache slots: a power of two well above the live calls of long-call
+/// scenarios (contact-center keeps ~9,000 open at 50 calls/s).
+const SLOTS: usize = 1 << 15;
 
+/// The URL a server call id encodes: a constant prefix, 22 hex digits of
+/// the conversation and an 18-digit `e` parameter.
+const CONVERSATION_PREFIX: &[u8] =
+    b"https://api.flightproxy.skype.com/api/v2/cp/conv-usea-02.conv.skype.com/conv/";
+/// Leading bytes of the prefix that fill whole base64 quanta: their text is
+/// the same for every call, so only what follows is cached per call.
+const FIXED: usize = CONVERSATION_PREFIX.len() / 3 * 3;
+/// The per-call rest of the URL: prefix tail, 22 hex, `?i=10&e=`, 18 digits.
+const VARIABLE: usize = CONVERSATION_PREFIX.len() - FIXED + 22 + 8 + 18;
+const VARIABLE_TEXT: usize = VARIABLE.div_ceil(3) * 4;
+
+/// One call's id text; 192 bytes, aligned so an entry spans three cache
+/// lines, not four.
+#[repr(C, align(64))]
 struct CallText {
     call: u64,
     connection: [u8; 36],
     correlation: [u8; 36],
-    server_len: usize,
-    server: [u8; SERVER_CALL_ID_MAX],
+    server_rest: [u8; VARIABLE_TEXT],
 }
 
 /// Writes a workload's identifiers; one per encoder.
 pub struct IdWriter {
     seed: u64,
     cache: Vec<CallText>,
+    /// Base64 of the constant start of every server call id URL.
+    server_fixed: String,
 }
 
 impl IdWriter {
@@ -33,6 +48,8 @@ impl IdWriter {
         IdWriter {
             seed,
             cache: Vec::new(),
+            server_fixed: base64::engine::general_purpose::STANDARD
+                .encode(&CONVERSATION_PREFIX[..FIXED]),
         }
     }
 
@@ -43,24 +60,24 @@ impl IdWriter {
                     call: u64::MAX,
                     connection: [0; 36],
                     correlation: [0; 36],
-                    server_len: 0,
-                    server: [0; SERVER_CALL_ID_MAX],
+                    server_rest: [0; VARIABLE_TEXT],
                 })
                 .collect();
         }
         let seed = self.seed;
         let entry = &mut self.cache[call as usize % SLOTS];
         if entry.call != call {
-            let mut buf = Vec::with_capacity(SERVER_CALL_ID_MAX);
+            let mut buf = Vec::with_capacity(64);
             ids::write_uuid(&mut buf, ids::id128(seed, call, IdKind::CallConnection, 0));
             entry.connection.copy_from_slice(&buf);
             buf.clear();
             ids::write_uuid(&mut buf, ids::id128(seed, call, IdKind::Correlation, 0));
             entry.correlation.copy_from_slice(&buf);
-            buf.clear();
-            server_call_id(&mut buf, seed, call);
-            entry.server_len = buf.len().min(SERVER_CALL_ID_MAX);
-            entry.server[..entry.server_len].copy_from_slice(&buf[..entry.server_len]);
+            let url = conversation_url_rest(seed, call);
+            let written = base64::engine::general_purpose::STANDARD
+                .encode_slice(url, &mut entry.server_rest)
+                .unwrap_or(0);
+            debug_assert_eq!(written, VARIABLE_TEXT);
             entry.call = call;
         }
         entry
@@ -74,9 +91,10 @@ impl IdWriter {
         out.extend_from_slice(&self.call_text(call).correlation);
     }
 
+    /// The server call id: base64 of the call's conversation URL.
     pub fn server_call(&mut self, out: &mut Vec<u8>, call: u64) {
-        let text = self.call_text(call);
-        out.extend_from_slice(&text.server[..text.server_len]);
+        out.extend_from_slice(self.server_fixed.as_bytes());
+        out.extend_from_slice(&self.call_text(call).server_rest);
     }
 
     pub fn event(&self, out: &mut Vec<u8>, call: u64, n: u32) {
@@ -92,26 +110,23 @@ impl IdWriter {
     }
 }
 
-/// A server call id is the base64 of the conversation URL of the call.
-fn server_call_id(out: &mut Vec<u8>, seed: u64, call: u64) {
+/// The conversation URL of a call from byte `FIXED` on.
+fn conversation_url_rest(seed: u64, call: u64) -> [u8; VARIABLE] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = ids::id128(seed, call, IdKind::ServerCall, 0);
-    let mut url: Vec<u8> = Vec::with_capacity(128);
-    url.extend_from_slice(
-        b"https://api.flightproxy.skype.com/api/v2/cp/conv-usea-02.conv.skype.com/conv/",
-    );
-    for i in 0..22 {
-        url.push(HEX[((bits >> (4 * i)) & 0xf) as usize]);
+    let mut url = [0u8; VARIABLE];
+    let tail = &CONVERSATION_PREFIX[FIXED..];
+    url[..tail.len()].copy_from_slice(tail);
+    let hex = &mut url[tail.len()..tail.len() + 22];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = HEX[((bits >> (4 * i)) & 0xf) as usize];
     }
-    url.extend_from_slice(b"?i=10&e=");
+    let query = tail.len() + 22;
+    url[query..query + 8].copy_from_slice(b"?i=10&e=");
+    // Always 18 digits: 638... plus less than 10^15.
     let e = 638_000_000_000_000_000u64 + (bits >> 64) as u64 % 1_000_000_000_000_000;
-    url.extend_from_slice(itoa::Buffer::new().format(e).as_bytes());
-    let start = out.len();
-    out.resize(start + url.len().div_ceil(3) * 4, 0);
-    let written = base64::engine::general_purpose::STANDARD
-        .encode_slice(&url, &mut out[start..])
-        .unwrap_or(0);
-    out.truncate(start + written);
+    url[query + 8..].copy_from_slice(itoa::Buffer::new().format(e).as_bytes());
+    url
 }
 
 /// The raw id of a participant: `4:+1...` or `8:acs:...`.
