@@ -109,9 +109,10 @@ pub fn write_cloud_event(
     out.extend_from_slice(b"\",\"correlationId\":\"");
     ids.correlation(out, e.call);
     out.push(b'"');
-    if parts.has_context && !operation_context.is_empty() {
+    let context = operation_context.as_str();
+    if parts.has_context && !context.is_empty() {
         out.extend_from_slice(b",\"operationContext\":");
-        write_str(out, operation_context);
+        write_str(out, context);
     }
     out.extend_from_slice(&parts.result);
     write_detail(out, ids, times, e, event, detail);

@@ -2,7 +2,7 @@
 //! own random stream and returns its events in (time, seq) order, cut after
 //! CallDisconnected because the service sends nothing once a call is over.
 
-use super::event::{Detail, Event, EventKind, OUTSIDER};
+use super::event::{Context, Detail, Event, EventKind, OUTSIDER};
 use super::sample::{Sampler, Stream};
 use crate::catalog::{ApiVersion, EventType, Operation};
 use crate::scenario::Scenario;
@@ -117,7 +117,7 @@ impl<'a> Call<'a, '_> {
                 if ended { Flow::Ended } else { Flow::At(end) }
             }
             StepPlan::Callback(cb) => {
-                let (at, ended) = self.callbacks(cb, clock, self.version, "", None);
+                let (at, ended) = self.callbacks(cb, clock, self.version, Context::none(), None);
                 if ended { Flow::Ended } else { Flow::At(at) }
             }
         }
@@ -154,7 +154,7 @@ impl<'a> Call<'a, '_> {
         let mut at = responded;
         let mut ended = false;
         for cb in self.rng.pick(outcomes) {
-            let (t, end) = self.callbacks(cb, at, version, &r.operation_context, Some(r.operation));
+            let (t, end) = self.callbacks(cb, at, version, Context::of(r), Some(r.operation));
             at = t;
             ended |= end;
         }
@@ -172,7 +172,7 @@ impl<'a> Call<'a, '_> {
         cb: &'a CallbackPlan,
         mut at: f64,
         version: ApiVersion,
-        context: &'a str,
+        context: Context<'a>,
         cause: Option<Operation>,
     ) -> (f64, bool) {
         let n = self.rng.count(cb.repeat);

@@ -5,7 +5,7 @@
 
 use crate::catalog::{ApiVersion, EventType, Operation};
 use crate::scenario::RecognitionType;
-use crate::scenario::plan::Status;
+use crate::scenario::plan::{RequestPlan, Status};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Event<'a> {
@@ -29,9 +29,31 @@ pub enum EventKind<'a> {
     Callback {
         event: EventType,
         result: Status,
-        operation_context: &'a str,
+        operation_context: Context<'a>,
         detail: Detail,
     },
+}
+
+/// The operationContext of the request behind a callback: a thin
+/// reference (a `&str` would double its size in every event).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Context<'a>(&'a String);
+
+/// Callbacks no request caused carry no context.
+static NO_CONTEXT: String = String::new();
+
+impl<'a> Context<'a> {
+    pub fn of(request: &'a RequestPlan) -> Context<'a> {
+        Context(&request.operation_context)
+    }
+
+    pub fn none() -> Context<'static> {
+        Context(&NO_CONTEXT)
+    }
+
+    pub fn as_str(self) -> &'a str {
+        self.0
+    }
 }
 
 /// Event-specific `data` content. Participants are numbered per call:

@@ -13,7 +13,7 @@ mod sample;
 mod stream;
 
 pub use arrival::{Arrival, Arrivals, RampStage, Rate};
-pub use event::{Detail, Event, EventKind, OUTSIDER};
+pub use event::{Context, Detail, Event, EventKind, OUTSIDER};
 pub use expected::{Aggregate, CallbackDims, Expected, RequestDims, Series};
 pub use grain::Grain;
 pub use stream::EventStream;

@@ -162,7 +162,10 @@ impl From<model::Count> for Count {
     }
 }
 
+/// Packed to six bytes: every engine event carries one, and events are
+/// copied several times on their way through the time-ordered merge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, packed(2))]
 pub struct Status {
     pub code: u16,
     pub sub_code: u32,
