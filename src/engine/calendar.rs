@@ -26,8 +26,9 @@ const TICK_MS: i64 = 32;
 const SPAN_MS: i64 = 2048;
 /// Far-wheel buckets; far events reach `FAR * SPAN_MS` ahead (~35 min).
 const FAR: i64 = 1024;
-/// Events per pool block.
-const BLOCK: usize = 16;
+/// Events per pool block: long enough for reads of a poured or taken chain
+/// to stream (16 measured ~10 % slower overall, 128 no better than 64).
+const BLOCK: usize = 64;
 const NONE: u32 = u32::MAX;
 
 /// A bucket: a chain of blocks, all full but the last.
