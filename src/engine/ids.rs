@@ -24,30 +24,32 @@ pub fn id128(seed: u64, call: u64, kind: IdKind, n: u64) -> u128 {
     ((hi as u128) << 64) | lo as u128
 }
 
-/// Two lowercase hex digits per byte value.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = [HEX[i >> 4], HEX[i & 0xf]];
-        i += 1;
-    }
-    t
-};
+/// Eight lowercase hex digits of `v`, most significant first: the nibbles
+/// are spread one per byte and turned into ASCII with word arithmetic, no
+/// table lookups (UUIDs are written for every callback).
+fn hex8(v: u32) -> [u8; 8] {
+    let mut x = v as u64;
+    x = (x | x << 16) & 0x0000_ffff_0000_ffff;
+    x = (x | x << 8) & 0x00ff_00ff_00ff_00ff;
+    x = (x | x << 4) & 0x0f0f_0f0f_0f0f_0f0f;
+    // 1 in each byte whose nibble is 10 or more, which then needs 'a' - 10.
+    let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (x + 0x3030_3030_3030_3030 + letters * (b'a' - b'0' - 10) as u64).to_be_bytes()
+}
 
 /// Appends `bits` as a version-4 UUID (lowercase, hyphenated).
 pub fn write_uuid(out: &mut Vec<u8>, bits: u128) {
     // Version 4 and RFC 4122 variant, as real v4 UUIDs have.
     let v = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
-    let bytes = v.to_be_bytes();
-    let mut buf = [b'-'; 36];
-    // Hex pairs go around the hyphens at 8, 13, 18 and 23.
-    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-    for (byte, at) in bytes.iter().zip(AT) {
-        buf[at..at + 2].copy_from_slice(&HEX_PAIRS[*byte as usize]);
-    }
-    out.extend_from_slice(&buf);
+    let [a, b, c, d] = [96, 64, 32, 0].map(|shift| hex8((v >> shift) as u32));
+    let mut text = [b'-'; 36];
+    text[..8].copy_from_slice(&a);
+    text[9..13].copy_from_slice(&b[..4]);
+    text[14..18].copy_from_slice(&b[4..]);
+    text[19..23].copy_from_slice(&c[..4]);
+    text[24..28].copy_from_slice(&c[4..]);
+    text[28..].copy_from_slice(&d);
+    out.extend_from_slice(&text);
 }
 
 /// A participant's identity: what `CommunicationIdentifierModel` carries.
@@ -98,6 +100,17 @@ mod tests {
             id128(1, 2, IdKind::Event, 3),
             id128(1, 2, IdKind::Correlation, 3)
         );
+    }
+
+    #[test]
+    fn uuids_are_the_hex_of_their_bits() {
+        let mut out = Vec::new();
+        let bits = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128;
+        write_uuid(&mut out, bits);
+        assert_eq!(out, b"01234567-89ab-4def-bedc-ba9876543210");
+        out.clear();
+        write_uuid(&mut out, u128::MAX);
+        assert_eq!(out, b"ffffffff-ffff-4fff-bfff-ffffffffffff");
     }
 
     #[test]
