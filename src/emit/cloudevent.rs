@@ -2,7 +2,7 @@
 //! event-specific `data` fields the official SDK models read.
 
 use super::identity::{IdWriter, write_identifier};
-use super::json_text::{write_int, write_str};
+use super::json_text::{Snippet, write_int, write_str};
 use super::rfc3339::TimeWriter;
 use crate::catalog::{ApiVersion, EventType, sub_code_message};
 use crate::engine::{Detail, Event, EventKind};
@@ -30,13 +30,13 @@ const CHOICES: [(&str, &str); 3] = [
 /// messages looked up and formatted per event were a third of encoding.
 pub struct EnvelopeParts {
     /// `","type":"…","specversion":…,"time":"`
-    kind: Box<[u8]>,
+    kind: Snippet,
     /// `","data":{"version":"…","callConnectionId":"`
-    data: Box<[u8]>,
+    data: Snippet,
     /// `,"resultInformation":{…}`
-    result: Box<[u8]>,
+    result: Snippet,
     /// `,"publicEventType":"…"}}`
-    tail: Box<[u8]>,
+    tail: Snippet,
     /// The service echoes the app's operationContext, except in events
     /// whose models have none.
     has_context: bool,
@@ -63,10 +63,10 @@ impl EnvelopeParts {
         tail.extend_from_slice(event.name().as_bytes());
         tail.extend_from_slice(b"\"}}");
         EnvelopeParts {
-            kind: kind.into(),
-            data: data.into(),
-            result: info.into(),
-            tail: tail.into(),
+            kind: Snippet::new(&kind),
+            data: Snippet::new(&data),
+            result: Snippet::new(&info),
+            tail: Snippet::new(&tail),
             has_context: !matches!(
                 event,
                 EventType::ParticipantsUpdated | EventType::RecordingStateChanged
@@ -76,14 +76,14 @@ impl EnvelopeParts {
 }
 
 /// Appends the CloudEvent of a callback event (nothing for requests).
-/// `time` is the event's timestamp text, already written once for the line.
+/// `time` is the event's timestamp text, written once already for the line.
 pub fn write_cloud_event(
     out: &mut Vec<u8>,
     parts: &EnvelopeParts,
     ids: &mut IdWriter,
     times: &mut TimeWriter,
     e: &Event,
-    time: std::ops::Range<usize>,
+    time: &[u8; 24],
 ) {
     let EventKind::Callback {
         event,
@@ -98,11 +98,11 @@ pub fn write_cloud_event(
     ids.event(out, e.call, e.seq);
     out.extend_from_slice(b"\",\"source\":\"calling/callConnections/");
     ids.connection(out, e.call);
-    out.extend_from_slice(&parts.kind);
-    out.extend_from_within(time);
+    parts.kind.write(out);
+    out.extend_from_slice(time);
     out.extend_from_slice(b"\",\"subject\":\"calling/callConnections/");
     ids.connection(out, e.call);
-    out.extend_from_slice(&parts.data);
+    parts.data.write(out);
     ids.connection(out, e.call);
     out.extend_from_slice(b"\",\"serverCallId\":\"");
     ids.server_call(out, e.call);
@@ -114,9 +114,9 @@ pub fn write_cloud_event(
         out.extend_from_slice(b",\"operationContext\":");
         write_str(out, context);
     }
-    out.extend_from_slice(&parts.result);
+    parts.result.write(out);
     write_detail(out, ids, times, e, event, detail);
-    out.extend_from_slice(&parts.tail);
+    parts.tail.write(out);
 }
 
 fn write_detail(

@@ -7,6 +7,7 @@
 //! dominated encoding, so the text of each call's ids is cached in a
 //! direct-mapped table (calls interleave, but only thousands are live).
 
+use super::json_text::Snippet;
 use crate::engine::ids::{self, IdKind, Identity};
 use base64::Engine;
 
@@ -40,7 +41,7 @@ pub struct IdWriter {
     seed: u64,
     cache: Vec<CallText>,
     /// Base64 of the constant start of every server call id URL.
-    server_fixed: String,
+    server_fixed: Snippet,
 }
 
 impl IdWriter {
@@ -48,8 +49,11 @@ impl IdWriter {
         IdWriter {
             seed,
             cache: Vec::new(),
-            server_fixed: base64::engine::general_purpose::STANDARD
-                .encode(&CONVERSATION_PREFIX[..FIXED]),
+            server_fixed: Snippet::new(
+                base64::engine::general_purpose::STANDARD
+                    .encode(&CONVERSATION_PREFIX[..FIXED])
+                    .as_bytes(),
+            ),
         }
     }
 
@@ -93,7 +97,7 @@ impl IdWriter {
 
     /// The server call id: base64 of the call's conversation URL.
     pub fn server_call(&mut self, out: &mut Vec<u8>, call: u64) {
-        out.extend_from_slice(self.server_fixed.as_bytes());
+        self.server_fixed.write(out);
         out.extend_from_slice(&self.call_text(call).server_rest);
     }
 

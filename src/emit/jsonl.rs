@@ -8,7 +8,7 @@
 
 use super::cloudevent::{EnvelopeParts, write_cloud_event};
 use super::identity::{IdWriter, write_raw_id_in_path};
-use super::json_text::write_int;
+use super::json_text::{Snippet, write_int};
 use super::rfc3339::TimeWriter;
 use crate::catalog::{ApiVersion, Dimension, EventType, Metric, Naming, Operation, StatusClass};
 use crate::engine::{Event, EventKind, Series};
@@ -38,17 +38,17 @@ enum Segment {
 
 struct RequestParts {
     /// `{"Operation":…},"value":1,"latencyMs":`
-    dims: Box<[u8]>,
+    dims: Snippet,
     /// `,"request":{"method":"…","path":"`
-    method: Box<[u8]>,
+    method: Snippet,
     route: Vec<Segment>,
     /// `?api-version=…","status":…,"callConnectionId":"`
-    status: Box<[u8]>,
+    status: Snippet,
 }
 
 struct CallbackParts {
     /// `{"EventTypeName":…},"value":1`
-    dims: Box<[u8]>,
+    dims: Snippet,
     envelope: EnvelopeParts,
 }
 
@@ -99,13 +99,13 @@ impl JsonlEncoder {
                 out.extend_from_slice(&self.request_head);
                 self.times.write_millis(out, e.time_ms);
                 out.extend_from_slice(b"\",\"dimensions\":");
-                out.extend_from_slice(&parts.dims);
+                parts.dims.write(out);
                 write_int(out, latency_ms);
                 if !self.payloads {
                     out.extend_from_slice(b"}\n");
                     return;
                 }
-                out.extend_from_slice(&parts.method);
+                parts.method.write(out);
                 for segment in &parts.route {
                     match segment {
                         Segment::Text(text) => out.extend_from_slice(text.as_bytes()),
@@ -116,7 +116,7 @@ impl JsonlEncoder {
                         Segment::RecordingId => self.ids.recording(out, e.call),
                     }
                 }
-                out.extend_from_slice(&parts.status);
+                parts.status.write(out);
                 self.ids.connection(out, e.call);
                 out.extend_from_slice(b"\",\"correlationId\":\"");
                 self.ids.correlation(out, e.call);
@@ -133,11 +133,10 @@ impl JsonlEncoder {
                     .entry(key)
                     .or_insert_with(|| CallbackParts::new(event, result, e.api_version));
                 out.extend_from_slice(&self.callback_head);
-                let time_at = out.len();
-                self.times.write_millis(out, e.time_ms);
-                let time = time_at..out.len();
+                let time = self.times.millis(e.time_ms);
+                out.extend_from_slice(&time);
                 out.extend_from_slice(b"\",\"dimensions\":");
-                out.extend_from_slice(&parts.dims);
+                parts.dims.write(out);
                 if !self.payloads {
                     out.extend_from_slice(b"}\n");
                     return;
@@ -149,7 +148,7 @@ impl JsonlEncoder {
                     &mut self.ids,
                     &mut self.times,
                     e,
-                    time,
+                    &time,
                 );
                 out.extend_from_slice(b"}\n");
             }
@@ -180,10 +179,10 @@ impl RequestParts {
         write_int(&mut tail, status.code);
         tail.extend_from_slice(b",\"callConnectionId\":\"");
         RequestParts {
-            dims: dims.into(),
-            method: method.into(),
+            dims: Snippet::new(&dims),
+            method: Snippet::new(&method),
             route: route(info.route),
-            status: tail.into(),
+            status: Snippet::new(&tail),
         }
     }
 }
@@ -221,7 +220,7 @@ impl CallbackParts {
         dims.extend_from_slice(version.as_str().as_bytes());
         dims.extend_from_slice(b"\"},\"value\":1");
         CallbackParts {
-            dims: dims.into(),
+            dims: Snippet::new(&dims),
             envelope: EnvelopeParts::new(event, result, version),
         }
     }

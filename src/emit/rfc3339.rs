@@ -11,20 +11,27 @@ pub struct TimeWriter {
 impl TimeWriter {
     /// Appends the timestamp of `ms` (Unix milliseconds).
     pub fn write_millis(&mut self, out: &mut Vec<u8>, ms: i64) {
+        out.extend_from_slice(&self.millis(ms));
+    }
+
+    /// The timestamp text of `ms` (Unix milliseconds).
+    pub fn millis(&mut self, ms: i64) -> [u8; 24] {
         let second = ms.div_euclid(1000);
         if self.second != Some(second) {
             self.prefix = date_time(second);
             self.second = Some(second);
         }
         let milli = ms.rem_euclid(1000) as u16;
-        out.extend_from_slice(&self.prefix);
-        out.extend_from_slice(&[
+        let mut text = [0u8; 24];
+        text[..19].copy_from_slice(&self.prefix);
+        text[19..].copy_from_slice(&[
             b'.',
             b'0' + (milli / 100) as u8,
             b'0' + (milli / 10 % 10) as u8,
             b'0' + (milli % 10) as u8,
             b'Z',
         ]);
+        text
     }
 
     /// Appends the timestamp of a whole second, without milliseconds
