@@ -40,6 +40,8 @@ struct CallText {
 pub struct IdWriter {
     seed: u64,
     cache: Vec<CallText>,
+    /// The ACS resource of every ACS user (`ids::resource`).
+    resource: u128,
     /// Base64 of the constant start of every server call id URL.
     server_fixed: Snippet,
 }
@@ -49,6 +51,7 @@ impl IdWriter {
         IdWriter {
             seed,
             cache: Vec::new(),
+            resource: ids::resource(seed),
             server_fixed: Snippet::new(
                 base64::engine::general_purpose::STANDARD
                     .encode(&CONVERSATION_PREFIX[..FIXED])
@@ -110,7 +113,7 @@ impl IdWriter {
     }
 
     pub fn participant(&self, call: u64, n: u16) -> Identity {
-        ids::participant(self.seed, call, n)
+        ids::participant(self.seed, call, n, self.resource)
     }
 }
 
@@ -166,21 +169,23 @@ pub fn write_raw_id_in_path(out: &mut Vec<u8>, identity: Identity) {
 /// A `CommunicationIdentifierModel` JSON object.
 pub fn write_identifier(out: &mut Vec<u8>, identity: Identity) {
     out.extend_from_slice(b"{\"rawId\":\"");
+    let raw = out.len();
     write_raw_id(out, identity);
+    let raw = raw..out.len();
     match identity {
-        Identity::Phone(number) => {
-            out.extend_from_slice(b"\",\"kind\":\"phoneNumber\",\"phoneNumber\":{\"value\":\"+1");
-            out.extend_from_slice(itoa::Buffer::new().format(number).as_bytes());
-            out.extend_from_slice(b"\"}}");
+        Identity::Phone(_) => {
+            out.extend_from_slice(b"\",\"kind\":\"phoneNumber\",\"phoneNumber\":{\"value\":\"");
+            // The number is the raw id after its "4:".
+            out.extend_from_within(raw.start + 2..raw.end);
         }
         Identity::AcsUser { .. } => {
             out.extend_from_slice(
                 b"\",\"kind\":\"communicationUser\",\"communicationUser\":{\"id\":\"",
             );
-            write_raw_id(out, identity);
-            out.extend_from_slice(b"\"}}");
+            out.extend_from_within(raw);
         }
     }
+    out.extend_from_slice(b"\"}}");
 }
 
 #[cfg(test)]

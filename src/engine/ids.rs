@@ -61,23 +61,37 @@ pub enum Identity {
     AcsUser { resource: u128, user: u128 },
 }
 
+/// The ACS resource all ACS users of a workload belong to.
+pub fn resource(seed: u64) -> u128 {
+    id128(seed, 0, IdKind::Resource, 0)
+}
+
 /// Participant `n` of a call: 0 is the PSTN caller, 1 the app's ACS
-/// identity, later ones alternate between phone numbers and ACS users.
-pub fn participant(seed: u64, call: u64, n: u16) -> Identity {
+/// identity, later ones alternate between phone numbers and ACS users of
+/// `resource` (see `resource`).
+pub fn participant(seed: u64, call: u64, n: u16, resource: u128) -> Identity {
     let bits = id128(seed, call, IdKind::Participant, n as u64);
     let phone = n == 0 || (n >= 2 && bits & 1 == 0);
     if phone {
         // North-American numbers in the 555-01xx fiction range widened to
         // ten digits: area code 200-999, then 555, then four digits.
-        let area = 200 + (bits >> 8) % 800;
-        let line = (bits >> 24) % 10_000;
-        Identity::Phone((area * 10_000_000 + 5_550_000 + line) as u64)
+        let area = 200 + rem(bits >> 8, 800);
+        let line = rem(bits >> 24, 10_000);
+        Identity::Phone(area * 10_000_000 + 5_550_000 + line)
     } else {
         Identity::AcsUser {
-            resource: id128(seed, 0, IdKind::Resource, 0),
+            resource,
             user: bits,
         }
     }
+}
+
+/// `x % m` in 64-bit arithmetic: a 128-bit remainder is a slow library call.
+fn rem(x: u128, m: u64) -> u64 {
+    let (hi, lo) = ((x >> 64) as u64, x as u64);
+    let wrap = (u64::MAX % m + 1) % m; // 2^64 mod m
+    // hi % m and wrap are below m < 2^32, so the product fits in 64 bits.
+    ((hi % m) * wrap % m + lo % m) % m
 }
 
 #[cfg(test)]
@@ -116,8 +130,27 @@ mod tests {
     #[test]
     fn the_caller_is_a_phone_number() {
         assert!(
-            matches!(participant(5, 9, 0), Identity::Phone(n) if (2_000_000_000..10_000_000_000).contains(&n))
+            matches!(participant(5, 9, 0, resource(5)), Identity::Phone(n) if (2_000_000_000..10_000_000_000).contains(&n))
         );
-        assert!(matches!(participant(5, 9, 1), Identity::AcsUser { .. }));
+        assert!(matches!(
+            participant(5, 9, 1, resource(5)),
+            Identity::AcsUser { .. }
+        ));
+    }
+
+    #[test]
+    fn remainders_of_128_bit_values_are_exact() {
+        for x in [
+            0u128,
+            799,
+            800,
+            u64::MAX as u128 + 5,
+            u128::MAX,
+            0xdead_beef << 70,
+        ] {
+            for m in [800u64, 10_000, 7] {
+                assert_eq!(rem(x, m) as u128, x % m as u128, "{x} % {m}");
+            }
+        }
     }
 }
