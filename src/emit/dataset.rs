@@ -61,7 +61,8 @@ pub fn write_dataset(
         Destination::Stdout => {
             let path = PathBuf::from("<stdout>");
             let stdout = io::stdout().lock();
-            let (summary, _) = write_events(scenario, workload, opts, stdout)
+            // Events only: nothing would read the aggregates.
+            let (summary, _) = write_events(scenario, workload, opts, stdout, false)
                 .map_err(|source| DatasetError::Write { path, source })?;
             Ok(summary)
         }
@@ -73,7 +74,7 @@ pub fn write_dataset(
             let events_path = dir.join(opts.format.file_name());
             let file = create(&events_path)?;
             let (summary, expected) =
-                write_events(scenario, workload, opts, file).map_err(|source| {
+                write_events(scenario, workload, opts, file, true).map_err(|source| {
                     DatasetError::Write {
                         path: events_path,
                         source,
@@ -117,11 +118,14 @@ fn write_file(
         })
 }
 
+/// Streams the events into `w`, counting them into the expected aggregates
+/// when `aggregate` is set.
 fn write_events(
     scenario: &Scenario,
     workload: &Workload,
     opts: &DatasetOptions,
     mut w: impl Write,
+    aggregate: bool,
 ) -> io::Result<(DatasetSummary, Expected)> {
     let progress = Progress::new(opts.progress, workload.calls);
     let mut expected = Expected::new(opts.grain);
@@ -134,7 +138,9 @@ fn write_events(
     }
     let mut stream = EventStream::new(scenario, workload);
     while let Some(event) = stream.next() {
-        expected.record(&event);
+        if aggregate {
+            expected.record(&event);
+        }
         match event.kind {
             EventKind::Request { .. } => summary.requests += 1,
             EventKind::Callback { .. } => summary.callbacks += 1,
