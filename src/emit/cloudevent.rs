@@ -1,7 +1,7 @@
 //! The CloudEvents 1.0 envelope ACS posts to a callback URL, with the
 //! event-specific `data` fields the official SDK models read.
 
-use super::identity::{IdWriter, write_identifier};
+use super::identity::IdWriter;
 use super::json_text::{Snippet, write_int, write_str};
 use super::rfc3339::TimeWriter;
 use crate::catalog::{ApiVersion, EventType, sub_code_message};
@@ -76,12 +76,13 @@ impl EnvelopeParts {
 }
 
 /// Appends the CloudEvent of a callback event (nothing for requests).
-/// `time` is the event's timestamp text, written once already for the line.
+/// `time` is the event's timestamp text, written once already for the line;
+/// `start_times` writes other times (a recording's start).
 pub fn write_cloud_event(
     out: &mut Vec<u8>,
     parts: &EnvelopeParts,
     ids: &mut IdWriter,
-    times: &mut TimeWriter,
+    start_times: &mut TimeWriter,
     e: &Event,
     time: &[u8; 24],
 ) {
@@ -115,14 +116,14 @@ pub fn write_cloud_event(
         write_str(out, context);
     }
     parts.result.write(out);
-    write_detail(out, ids, times, e, event, detail);
+    write_detail(out, ids, start_times, e, event, detail);
     parts.tail.write(out);
 }
 
 fn write_detail(
     out: &mut Vec<u8>,
     ids: &IdWriter,
-    times: &mut TimeWriter,
+    start_times: &mut TimeWriter,
     e: &Event,
     event: EventType,
     detail: Detail,
@@ -132,7 +133,7 @@ fn write_detail(
         Detail::None => {}
         Detail::Participant { participant } => {
             out.extend_from_slice(b",\"participant\":");
-            write_identifier(out, who(participant));
+            ids.identifier(out, who(participant));
         }
         Detail::Invitation { participant } => {
             out.extend_from_slice(b",\"invitationId\":\"");
@@ -152,7 +153,7 @@ fn write_detail(
                     out.push(b',');
                 }
                 out.extend_from_slice(b"{\"identifier\":");
-                write_identifier(out, who(n));
+                ids.identifier(out, who(n));
                 let on_hold = n == 0 && caller_on_hold;
                 out.extend_from_slice(if on_hold {
                     b",\"isMuted\":false,\"isOnHold\":true}"
@@ -164,9 +165,9 @@ fn write_detail(
         }
         Detail::Transfer { target } => {
             out.extend_from_slice(b",\"transferee\":");
-            write_identifier(out, who(0));
+            ids.identifier(out, who(0));
             out.extend_from_slice(b",\"transferTarget\":");
-            write_identifier(out, who(target));
+            ids.identifier(out, who(target));
         }
         Detail::Recognized { kind, seed: pick } => write_recognized(out, kind, pick),
         Detail::Tone { tone, sequence_id } => {
@@ -184,7 +185,7 @@ fn write_detail(
                 b"\",\"state\":\"inactive\""
             });
             out.extend_from_slice(b",\"startDateTime\":\"");
-            times.write_millis(out, started_ms);
+            start_times.write_millis(out, started_ms);
             out.extend_from_slice(b"\",\"recordingKind\":\"azureCommunicationServices\"");
         }
     }

@@ -40,8 +40,8 @@ struct CallText {
 pub struct IdWriter {
     seed: u64,
     cache: Vec<CallText>,
-    /// The ACS resource of every ACS user (`ids::resource`).
-    resource: u128,
+    /// `8:acs:<resource>_`: the raw id head of every ACS user.
+    acs_prefix: [u8; 43],
     /// Base64 of the constant start of every server call id URL.
     server_fixed: Snippet,
 }
@@ -51,7 +51,7 @@ impl IdWriter {
         IdWriter {
             seed,
             cache: Vec::new(),
-            resource: ids::resource(seed),
+            acs_prefix: acs_prefix(seed),
             server_fixed: Snippet::new(
                 base64::engine::general_purpose::STANDARD
                     .encode(&CONVERSATION_PREFIX[..FIXED])
@@ -113,7 +113,7 @@ impl IdWriter {
     }
 
     pub fn participant(&self, call: u64, n: u16) -> Identity {
-        ids::participant(self.seed, call, n, self.resource)
+        ids::participant(self.seed, call, n)
     }
 }
 
@@ -136,56 +136,64 @@ fn conversation_url_rest(seed: u64, call: u64) -> [u8; VARIABLE] {
     url
 }
 
-/// The raw id of a participant: `4:+1...` or `8:acs:...`.
-pub fn write_raw_id(out: &mut Vec<u8>, identity: Identity) {
-    match identity {
-        Identity::Phone(number) => {
-            out.extend_from_slice(b"4:+1");
-            out.extend_from_slice(itoa::Buffer::new().format(number).as_bytes());
-        }
-        Identity::AcsUser { resource, user } => {
-            out.extend_from_slice(b"8:acs:");
-            ids::write_uuid(out, resource);
-            out.push(b'_');
-            ids::write_uuid(out, user);
-        }
-    }
+fn acs_prefix(seed: u64) -> [u8; 43] {
+    let mut text = Vec::with_capacity(43);
+    text.extend_from_slice(b"8:acs:");
+    ids::write_uuid(&mut text, ids::resource(seed));
+    text.push(b'_');
+    text.try_into().expect("8:acs: + 36 + _ is 43 bytes")
 }
 
-/// The participant id as the REST route carries it (URL-encoded raw id).
-pub fn write_raw_id_in_path(out: &mut Vec<u8>, identity: Identity) {
-    let start = out.len();
-    write_raw_id(out, identity);
-    let raw: Vec<u8> = out.split_off(start);
-    for b in raw {
-        match b {
-            b':' => out.extend_from_slice(b"%3A"),
-            b'+' => out.extend_from_slice(b"%2B"),
-            _ => out.push(b),
+impl IdWriter {
+    /// The raw id of a participant: `4:+1...` or `8:acs:...`.
+    pub fn raw_id(&self, out: &mut Vec<u8>, identity: Identity) {
+        match identity {
+            Identity::Phone(number) => {
+                out.extend_from_slice(b"4:+1");
+                out.extend_from_slice(itoa::Buffer::new().format(number).as_bytes());
+            }
+            Identity::AcsUser { user } => {
+                out.extend_from_slice(&self.acs_prefix);
+                ids::write_uuid(out, user);
+            }
         }
     }
-}
 
-/// A `CommunicationIdentifierModel` JSON object.
-pub fn write_identifier(out: &mut Vec<u8>, identity: Identity) {
-    out.extend_from_slice(b"{\"rawId\":\"");
-    let raw = out.len();
-    write_raw_id(out, identity);
-    let raw = raw..out.len();
-    match identity {
-        Identity::Phone(_) => {
-            out.extend_from_slice(b"\",\"kind\":\"phoneNumber\",\"phoneNumber\":{\"value\":\"");
-            // The number is the raw id after its "4:".
-            out.extend_from_within(raw.start + 2..raw.end);
-        }
-        Identity::AcsUser { .. } => {
-            out.extend_from_slice(
-                b"\",\"kind\":\"communicationUser\",\"communicationUser\":{\"id\":\"",
-            );
-            out.extend_from_within(raw);
+    /// The participant id as the REST route carries it (URL-encoded raw id).
+    pub fn raw_id_in_path(&self, out: &mut Vec<u8>, identity: Identity) {
+        let start = out.len();
+        self.raw_id(out, identity);
+        let raw: Vec<u8> = out.split_off(start);
+        for b in raw {
+            match b {
+                b':' => out.extend_from_slice(b"%3A"),
+                b'+' => out.extend_from_slice(b"%2B"),
+                _ => out.push(b),
+            }
         }
     }
-    out.extend_from_slice(b"\"}}");
+
+    /// A `CommunicationIdentifierModel` JSON object.
+    pub fn identifier(&self, out: &mut Vec<u8>, identity: Identity) {
+        out.extend_from_slice(b"{\"rawId\":\"");
+        let raw = out.len();
+        self.raw_id(out, identity);
+        let raw = raw..out.len();
+        match identity {
+            Identity::Phone(_) => {
+                out.extend_from_slice(b"\",\"kind\":\"phoneNumber\",\"phoneNumber\":{\"value\":\"");
+                // The number is the raw id after its "4:".
+                out.extend_from_within(raw.start + 2..raw.end);
+            }
+            Identity::AcsUser { .. } => {
+                out.extend_from_slice(
+                    b"\",\"kind\":\"communicationUser\",\"communicationUser\":{\"id\":\"",
+                );
+                out.extend_from_within(raw);
+            }
+        }
+        out.extend_from_slice(b"\"}}");
+    }
 }
 
 #[cfg(test)]
@@ -222,12 +230,22 @@ mod tests {
     #[test]
     fn identifiers_are_communication_identifier_models() {
         let mut out = Vec::new();
-        write_identifier(&mut out, Identity::Phone(4_255_550_123));
+        let ids = IdWriter::new(1);
+        ids.identifier(&mut out, Identity::Phone(4_255_550_123));
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["rawId"], "4:+14255550123");
         assert_eq!(v["phoneNumber"]["value"], "+14255550123");
         let mut path = Vec::new();
-        write_raw_id_in_path(&mut path, Identity::Phone(4_255_550_123));
+        ids.raw_id_in_path(&mut path, Identity::Phone(4_255_550_123));
         assert_eq!(path, b"4%3A%2B14255550123");
+        let mut out = Vec::new();
+        ids.identifier(&mut out, Identity::AcsUser { user: 7 });
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let raw = v["rawId"].as_str().unwrap();
+        assert_eq!(v["communicationUser"]["id"], raw);
+        assert!(
+            raw.starts_with("8:acs:") && raw.len() == 6 + 36 + 1 + 36,
+            "{raw}"
+        );
     }
 }

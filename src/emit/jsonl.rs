@@ -7,7 +7,7 @@
 //! event only the time, ids, latency and event details are formatted.
 
 use super::cloudevent::{EnvelopeParts, write_cloud_event};
-use super::identity::{IdWriter, write_raw_id_in_path};
+use super::identity::IdWriter;
 use super::json_text::{Snippet, write_int};
 use super::rfc3339::TimeWriter;
 use crate::catalog::{ApiVersion, Dimension, EventType, Metric, Naming, Operation, StatusClass};
@@ -22,6 +22,9 @@ pub struct JsonlEncoder {
     /// `run` sends to a sink's /ingest, a quarter of the bytes.
     payloads: bool,
     times: TimeWriter,
+    /// For recordings' startDateTime: a second writer, so those earlier
+    /// times do not evict the current second from `times`.
+    start_times: TimeWriter,
     request_head: Box<[u8]>,
     callback_head: Box<[u8]>,
     requests: FxHashMap<u64, RequestParts>,
@@ -66,6 +69,7 @@ impl JsonlEncoder {
             naming,
             payloads: true,
             times: TimeWriter::default(),
+            start_times: TimeWriter::default(),
             request_head: head(Metric::ApiRequests),
             callback_head: head(Metric::CallbackEvents),
             requests: FxHashMap::default(),
@@ -110,9 +114,9 @@ impl JsonlEncoder {
                     match segment {
                         Segment::Text(text) => out.extend_from_slice(text.as_bytes()),
                         Segment::CallConnectionId => self.ids.connection(out, e.call),
-                        Segment::ParticipantRawId => {
-                            write_raw_id_in_path(out, self.ids.participant(e.call, 0))
-                        }
+                        Segment::ParticipantRawId => self
+                            .ids
+                            .raw_id_in_path(out, self.ids.participant(e.call, 0)),
                         Segment::RecordingId => self.ids.recording(out, e.call),
                     }
                 }
@@ -146,7 +150,7 @@ impl JsonlEncoder {
                     out,
                     &parts.envelope,
                     &mut self.ids,
-                    &mut self.times,
+                    &mut self.start_times,
                     e,
                     &time,
                 );

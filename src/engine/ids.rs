@@ -57,8 +57,8 @@ pub fn write_uuid(out: &mut Vec<u8>, bits: u128) {
 pub enum Identity {
     /// E.164 number, digits after "+1".
     Phone(u64),
-    /// ACS user: `8:acs:<resource>_<user>`.
-    AcsUser { resource: u128, user: u128 },
+    /// ACS user `8:acs:<resource>_<user>` of the workload's resource.
+    AcsUser { user: u128 },
 }
 
 /// The ACS resource all ACS users of a workload belong to.
@@ -67,9 +67,8 @@ pub fn resource(seed: u64) -> u128 {
 }
 
 /// Participant `n` of a call: 0 is the PSTN caller, 1 the app's ACS
-/// identity, later ones alternate between phone numbers and ACS users of
-/// `resource` (see `resource`).
-pub fn participant(seed: u64, call: u64, n: u16, resource: u128) -> Identity {
+/// identity, later ones alternate between phone numbers and ACS users.
+pub fn participant(seed: u64, call: u64, n: u16) -> Identity {
     let bits = id128(seed, call, IdKind::Participant, n as u64);
     let phone = n == 0 || (n >= 2 && bits & 1 == 0);
     if phone {
@@ -79,10 +78,7 @@ pub fn participant(seed: u64, call: u64, n: u16, resource: u128) -> Identity {
         let line = rem(bits >> 24, 10_000);
         Identity::Phone(area * 10_000_000 + 5_550_000 + line)
     } else {
-        Identity::AcsUser {
-            resource,
-            user: bits,
-        }
+        Identity::AcsUser { user: bits }
     }
 }
 
@@ -130,12 +126,9 @@ mod tests {
     #[test]
     fn the_caller_is_a_phone_number() {
         assert!(
-            matches!(participant(5, 9, 0, resource(5)), Identity::Phone(n) if (2_000_000_000..10_000_000_000).contains(&n))
+            matches!(participant(5, 9, 0), Identity::Phone(n) if (2_000_000_000..10_000_000_000).contains(&n))
         );
-        assert!(matches!(
-            participant(5, 9, 1, resource(5)),
-            Identity::AcsUser { .. }
-        ));
+        assert!(matches!(participant(5, 9, 1), Identity::AcsUser { .. }));
     }
 
     #[test]
