@@ -52,7 +52,25 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    group.bench_function("generate (stream + encode + aggregate)", |b| {
+    // What `generate --out -` does: events only, nothing aggregated.
+    group.bench_function("generate (stream + encode)", |b| {
+        let mut buf = Vec::with_capacity(1 << 20);
+        b.iter(|| {
+            let mut enc = JsonlEncoder::new(1, Naming::Azure);
+            let mut n = 0;
+            for e in EventStream::new(&scenario, &workload) {
+                enc.encode(&mut buf, &e);
+                n += 1;
+                if buf.len() > 1 << 20 {
+                    buf.clear();
+                }
+            }
+            n
+        })
+    });
+
+    // What `generate --out DIR` does: events plus expected.json's aggregates.
+    group.bench_function("dataset (stream + encode + aggregate)", |b| {
         let mut buf = Vec::with_capacity(1 << 20);
         b.iter(|| {
             let mut enc = JsonlEncoder::new(1, Naming::Azure);
