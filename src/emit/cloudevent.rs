@@ -2,7 +2,7 @@
 //! event-specific `data` fields the official SDK models read.
 
 use super::identity::IdWriter;
-use super::json_text::{Snippet, write_int, write_str};
+use super::json_text::{Snippet, write_int};
 use super::rfc3339::TimeWriter;
 use crate::catalog::{ApiVersion, EventType, sub_code_message};
 use crate::engine::{Detail, Event, EventKind};
@@ -110,10 +110,10 @@ pub fn write_cloud_event(
     out.extend_from_slice(b"\",\"correlationId\":\"");
     ids.correlation(out, e.call);
     out.push(b'"');
-    let context = operation_context.as_str();
+    let context = operation_context.as_json();
     if parts.has_context && !context.is_empty() {
         out.extend_from_slice(b",\"operationContext\":");
-        write_str(out, context);
+        out.extend_from_slice(context.as_bytes());
     }
     parts.result.write(out);
     write_detail(out, ids, start_times, e, event, detail);

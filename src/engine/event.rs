@@ -34,8 +34,9 @@ pub enum EventKind<'a> {
     },
 }
 
-/// The operationContext of the request behind a callback: a thin
-/// reference (a `&str` would double its size in every event).
+/// The operationContext of the request behind a callback, as a JSON string
+/// literal (empty for none): a thin reference, where a `&str` would double
+/// its size in every event.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Context<'a>(&'a String);
 
@@ -44,14 +45,15 @@ static NO_CONTEXT: String = String::new();
 
 impl<'a> Context<'a> {
     pub fn of(request: &'a RequestPlan) -> Context<'a> {
-        Context(&request.operation_context)
+        Context(&request.operation_context_json)
     }
 
     pub fn none() -> Context<'static> {
         Context(&NO_CONTEXT)
     }
 
-    pub fn as_str(self) -> &'a str {
+    /// `"…"`, or empty when there is no context.
+    pub fn as_json(self) -> &'a str {
         self.0
     }
 }

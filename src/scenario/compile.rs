@@ -103,7 +103,12 @@ impl Compiler {
             outcomes,
             end_call_on_failure: r.on_failure == OnFailure::EndCall,
             await_callbacks: r.wait_for == Await::Callbacks,
-            operation_context: r.operation_context.clone().unwrap_or_default(),
+            operation_context_json: r
+                .operation_context
+                .as_ref()
+                .filter(|c| !c.is_empty())
+                .map(|c| serde_json::Value::from(c.as_str()).to_string())
+                .unwrap_or_default(),
         }
     }
 
@@ -162,5 +167,27 @@ fn recognize_completed_results(kind: RecognitionType) -> &'static [ResultMix] {
         RecognitionType::Dtmf => DTMF,
         RecognitionType::Speech => SPEECH,
         RecognitionType::Choices => CHOICES,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::plan::StepPlan;
+
+    #[test]
+    fn operation_contexts_are_rendered_as_json_string_literals() {
+        let file = br#"{"name": "ctx", "flows": [{"name": "f", "weight": 1, "steps": [
+            {"request": {"operation": "Play", "operationContext": "say \"hi\"\n"}},
+            {"request": {"operation": "Play"}}]}]}"#;
+        let scenario = super::super::parse("ctx.json".as_ref(), file).expect("valid");
+        let json: Vec<&str> = scenario.flows.items()[0]
+            .steps
+            .iter()
+            .map(|s| match s {
+                StepPlan::Request(r) => r.operation_context_json.as_str(),
+                _ => unreachable!("only requests"),
+            })
+            .collect();
+        assert_eq!(json, [r#""say \"hi\"\n""#, ""]);
     }
 }

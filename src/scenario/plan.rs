@@ -196,8 +196,10 @@ pub struct RequestPlan {
     pub outcomes: Option<Choice<Vec<CallbackPlan>>>,
     pub end_call_on_failure: bool,
     pub await_callbacks: bool,
-    /// Empty when the app sets none.
-    pub operation_context: String,
+    /// The app's operationContext as a JSON string literal, empty when it
+    /// sets none. Every callback of the request echoes it, so it is
+    /// rendered (escaped) once here rather than per event.
+    pub operation_context_json: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
