@@ -97,18 +97,19 @@ pub fn write_cloud_event(
     };
     out.extend_from_slice(b"{\"id\":\"");
     ids.event(out, e.call, e.seq);
+    let call = ids.call(e.call);
     out.extend_from_slice(b"\",\"source\":\"calling/callConnections/");
-    ids.connection(out, e.call);
+    call.connection(out);
     parts.kind.write(out);
     out.extend_from_slice(time);
     out.extend_from_slice(b"\",\"subject\":\"calling/callConnections/");
-    ids.connection(out, e.call);
+    call.connection(out);
     parts.data.write(out);
-    ids.connection(out, e.call);
+    call.connection(out);
     out.extend_from_slice(b"\",\"serverCallId\":\"");
-    ids.server_call(out, e.call);
+    call.server_call(out);
     out.extend_from_slice(b"\",\"correlationId\":\"");
-    ids.correlation(out, e.call);
+    call.correlation(out);
     out.push(b'"');
     let context = operation_context.as_json();
     if parts.has_context && !context.is_empty() {

@@ -36,6 +36,28 @@ struct CallText {
     server_rest: [u8; VARIABLE_TEXT],
 }
 
+/// The id text of one call (see `IdWriter::call`).
+pub struct CallIds<'w> {
+    text: &'w CallText,
+    server_fixed: &'w Snippet,
+}
+
+impl CallIds<'_> {
+    pub fn connection(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.text.connection);
+    }
+
+    pub fn correlation(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.text.correlation);
+    }
+
+    /// The server call id: base64 of the call's conversation URL.
+    pub fn server_call(&self, out: &mut Vec<u8>) {
+        self.server_fixed.write(out);
+        out.extend_from_slice(&self.text.server_rest);
+    }
+}
+
 /// Writes a workload's identifiers; one per encoder.
 pub struct IdWriter {
     seed: u64,
@@ -90,18 +112,22 @@ impl IdWriter {
         entry
     }
 
+    /// One call's id text, looked up once for a whole CloudEvent (which
+    /// repeats the connection id three times).
+    pub fn call(&mut self, call: u64) -> CallIds<'_> {
+        self.call_text(call);
+        CallIds {
+            text: &self.cache[call as usize % SLOTS],
+            server_fixed: &self.server_fixed,
+        }
+    }
+
     pub fn connection(&mut self, out: &mut Vec<u8>, call: u64) {
         out.extend_from_slice(&self.call_text(call).connection);
     }
 
     pub fn correlation(&mut self, out: &mut Vec<u8>, call: u64) {
         out.extend_from_slice(&self.call_text(call).correlation);
-    }
-
-    /// The server call id: base64 of the call's conversation URL.
-    pub fn server_call(&mut self, out: &mut Vec<u8>, call: u64) {
-        self.server_fixed.write(out);
-        out.extend_from_slice(&self.call_text(call).server_rest);
     }
 
     pub fn event(&self, out: &mut Vec<u8>, call: u64, n: u32) {
@@ -203,7 +229,7 @@ mod tests {
     #[test]
     fn server_call_ids_decode_to_a_conversation_url() {
         let mut out = Vec::new();
-        IdWriter::new(3).server_call(&mut out, 4);
+        IdWriter::new(3).call(4).server_call(&mut out);
         let url = base64::engine::general_purpose::STANDARD
             .decode(&out)
             .unwrap();
