@@ -267,33 +267,13 @@ fn sort_by_offset<'a>(bucket: &[Event<'a>], start_ms: i64, out: &mut Vec<Event<'
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{ApiVersion, Operation};
-    use crate::engine::EventKind;
-    use crate::scenario::plan::Status;
-
-    fn event(time_ms: i64, call: u64, seq: u32) -> Event<'static> {
-        Event {
-            time_ms,
-            call,
-            seq,
-            api_version: ApiVersion::from_index(0).unwrap(),
-            kind: EventKind::Request {
-                operation: Operation::CreateCall,
-                status: Status {
-                    code: 201,
-                    sub_code: 0,
-                },
-                latency_ms: 1,
-            },
-        }
-    }
 
     /// Pushes calls (each in time order) and drains, as the stream does.
     fn order(calls: &[Vec<i64>]) -> Vec<(i64, u64, u32)> {
         let mut cal = Calendar::new(0);
         for (call, times) in calls.iter().enumerate() {
             for (seq, &t) in times.iter().enumerate() {
-                cal.push(event(t, call as u64, seq as u32));
+                cal.push(Event::request_at(t, call as u64, seq as u32));
             }
         }
         let mut out = Vec::new();
@@ -337,7 +317,7 @@ mod tests {
     #[test]
     fn empty_spans_are_skipped_but_not_past_the_limit() {
         let mut cal = Calendar::new(0);
-        cal.push(event(10 * SPAN_MS + 3, 0, 0));
+        cal.push(Event::request_at(10 * SPAN_MS + 3, 0, 0));
         let mut out = Vec::new();
         cal.take_next(&mut out, 100);
         assert!(out.is_empty());
@@ -361,10 +341,10 @@ mod tests {
     fn a_bucket_is_sorted_by_time_keeping_push_order_within_a_millisecond() {
         let mut out = Vec::new();
         let bucket = [
-            event(7, 0, 0),
-            event(3, 1, 0),
-            event(7, 1, 1),
-            event(3, 2, 5),
+            Event::request_at(7, 0, 0),
+            Event::request_at(3, 1, 0),
+            Event::request_at(7, 1, 1),
+            Event::request_at(3, 2, 5),
         ];
         sort_by_offset(&bucket, 0, &mut out);
         let got: Vec<_> = out.iter().map(|e| (e.time_ms, e.call, e.seq)).collect();

@@ -300,24 +300,10 @@ fn whole_ms(ms: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::plan::Status;
 
     #[test]
     fn the_order_key_sorts_like_time_then_seq() {
-        let at = |time_ms, seq| Event {
-            time_ms,
-            call: 0,
-            seq,
-            api_version: ApiVersion::from_index(0).unwrap(),
-            kind: EventKind::Request {
-                operation: Operation::CreateCall,
-                status: Status {
-                    code: 201,
-                    sub_code: 0,
-                },
-                latency_ms: 1,
-            },
-        };
+        let at = |time_ms, seq| Event::request_at(time_ms, 0, seq);
         let events = [
             at(-5, 9),
             at(-5, 10),

@@ -108,3 +108,24 @@ impl Event<'_> {
         )
     }
 }
+
+#[cfg(test)]
+impl Event<'static> {
+    /// A Create Call request at `time_ms`: for tests of event ordering.
+    pub fn request_at(time_ms: i64, call: u64, seq: u32) -> Event<'static> {
+        Event {
+            time_ms,
+            call,
+            seq,
+            api_version: ApiVersion::from_index(0).expect("the catalog has versions"),
+            kind: EventKind::Request {
+                operation: Operation::CreateCall,
+                status: Status {
+                    code: 201,
+                    sub_code: 0,
+                },
+                latency_ms: 1,
+            },
+        }
+    }
+}
