@@ -226,8 +226,20 @@ async fn malformed_payloads_are_refused_and_change_nothing() {
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
+        let closes = resp
+            .headers()
+            .get("connection")
+            .is_some_and(|v| v == "close");
         let text = resp.text().await.unwrap();
         assert_eq!(status, c.status, "{}: {text}", c.name);
+        // Refused before the body was read: the connection must not be reused
+        // (the same client's next request would fail on it).
+        assert_eq!(
+            closes,
+            matches!(status, 401 | 413 | 415),
+            "{}: Connection: close",
+            c.name
+        );
         assert!(
             text.contains(c.message),
             "{}: message {text:?} lacks {:?}",

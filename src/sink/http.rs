@@ -44,7 +44,26 @@ pub fn router(store: Arc<Store>, config: SinkConfig) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/healthz", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::map_response(close_after_refusal))
         .with_state(state)
+}
+
+/// Refusals that come before the body is read (bad token, over the size
+/// limit, wrong media type) leave the rest of the body on the connection,
+/// so the server drops it; saying so stops clients from reusing a pooled
+/// connection that is about to close (they saw "incomplete message").
+async fn close_after_refusal(mut response: Response) -> Response {
+    if matches!(
+        response.status(),
+        StatusCode::UNAUTHORIZED
+            | StatusCode::PAYLOAD_TOO_LARGE
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+    ) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
