@@ -5,11 +5,11 @@
 #[path = "common/recount.rs"]
 mod recount;
 
-use callmetrics::catalog::Naming;
+use callmetrics::catalog::{Metric, Naming};
 use callmetrics::emit::{
     DatasetFormat, DatasetOptions, Destination, write_dataset, write_expected,
 };
-use callmetrics::engine::{Grain, Workload, expected_only};
+use callmetrics::engine::{EventStream, Grain, Workload, expected_only};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -129,5 +129,22 @@ proptest! {
             write_expected(&mut out, &expected, Naming::Azure, "callmetrics/scenarios/random").unwrap();
             prop_assert!(String::from_utf8(out).unwrap() == streamed, "{} chunks differ from the stream", threads);
         }
+    }
+
+    /// The merge hands out every event once, in (time, call, position)
+    /// order, at call rates from sparse to dense (empty spans skipped,
+    /// buckets full of many calls' events).
+    #[test]
+    fn the_stream_is_in_order_and_complete(s in scenario(), seed in any::<u64>(), rate in 1u32..3000) {
+        let text = serde_json::to_string(&s).unwrap();
+        let scenario = callmetrics::scenario::parse(Path::new("random.json"), text.as_bytes()).unwrap();
+        let workload = Workload::calls(seed, 300, rate as f64);
+        let keys: Vec<(i64, u64, u32)> = EventStream::new(&scenario, &workload)
+            .map(|e| (e.time_ms, e.call, e.seq))
+            .collect();
+        prop_assert!(keys.windows(2).all(|w| w[0] < w[1]), "out of order");
+        let expected = expected_only(&scenario, &workload, Grain::MINUTE, 1);
+        let simulated = expected.total_count(Metric::ApiRequests) + expected.total_count(Metric::CallbackEvents);
+        prop_assert_eq!(keys.len() as u64, simulated);
     }
 }
