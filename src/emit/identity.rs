@@ -112,7 +112,7 @@ impl IdWriter {
         entry
     }
 
-    /// One call's id text, looked up once for a whole CloudEvent (which
+    /// One call's id text, looked up once for a whole line (a CloudEvent
     /// repeats the connection id three times).
     pub fn call(&mut self, call: u64) -> CallIds<'_> {
         self.call_text(call);
@@ -124,10 +124,6 @@ impl IdWriter {
 
     pub fn connection(&mut self, out: &mut Vec<u8>, call: u64) {
         out.extend_from_slice(&self.call_text(call).connection);
-    }
-
-    pub fn correlation(&mut self, out: &mut Vec<u8>, call: u64) {
-        out.extend_from_slice(&self.call_text(call).correlation);
     }
 
     pub fn event(&self, out: &mut Vec<u8>, call: u64, n: u32) {

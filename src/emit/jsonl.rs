@@ -121,9 +121,10 @@ impl JsonlEncoder {
                     }
                 }
                 parts.status.write(out);
-                self.ids.connection(out, e.call);
+                let call = self.ids.call(e.call);
+                call.connection(out);
                 out.extend_from_slice(b"\",\"correlationId\":\"");
-                self.ids.correlation(out, e.call);
+                call.correlation(out);
                 out.push(b'"');
                 if !status.is_success() {
                     out.extend_from_slice(b",\"subCode\":");
