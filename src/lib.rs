@@ -2,15 +2,20 @@
 //!
 //! The data flows one way: `scenario` (parse, validate) -> `catalog` (the
 //! fixed dimension values) -> `engine` (deterministic event stream and the
-//! expected aggregates) -> `emit` (datasets) . `cli` wires commands to them.
+//! expected aggregates) -> `emit` (datasets, and delivery to targets over
+//! HTTP) -> `sink` (the embedded receiver) -> `check` (expected vs
+//! observed). `wire` holds the formats several sides speak, `client` the
+//! HTTP client rules they share. `cli` wires commands to them.
 
 pub mod catalog;
 pub mod check;
 pub mod cli;
+pub mod client;
 pub mod emit;
 pub mod engine;
 pub mod scenario;
 pub mod sink;
+pub mod wire;
 
 pub use cli::{Cli, Outcome, run};
 

@@ -6,10 +6,9 @@
 mod recount;
 
 use callmetrics::catalog::{Metric, Naming};
-use callmetrics::emit::{
-    DatasetFormat, DatasetOptions, Destination, write_dataset, write_expected,
-};
+use callmetrics::emit::{DatasetFormat, DatasetOptions, Destination, write_dataset};
 use callmetrics::engine::{EventStream, Grain, Workload, expected_only};
+use callmetrics::wire::write_expected;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::path::Path;

@@ -8,11 +8,11 @@
 mod common;
 
 use callmetrics::check::{CheckOptions, check_http};
-use callmetrics::emit::expected_response;
-use callmetrics::emit::http::{HttpSinkConfig, replay};
-use callmetrics::emit::pacing::Pacing;
+use callmetrics::emit::deliver::{DeliveryConfig, Pacing, replay};
+use callmetrics::emit::targets::ingest::{self, Ingest};
 use callmetrics::engine::{Grain, Workload};
 use callmetrics::sink::{RunningSink, SinkConfig};
+use callmetrics::wire::expected_response;
 use common::{SinkProcess, callmetrics};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -54,7 +54,8 @@ fn run_reports_a_sink_that_is_not_there() {
     ])
     .expect_code(2);
     assert!(
-        run.stderr.contains("could not be delivered"),
+        run.stderr
+            .contains(&format!("cannot reach http://127.0.0.1:{port}/ingest: ")),
         "{}",
         run.describe()
     );
@@ -261,15 +262,43 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
     )))
     .unwrap();
     let workload = |seed| Workload::calls(seed, 1500, 100.0);
-    let config = HttpSinkConfig {
+    let config = DeliveryConfig {
         batch_events: 300,
-        ..HttpSinkConfig::new(sink.url())
+        batch_window: Duration::from_millis(50),
+        concurrency: ingest::DEFAULTS.concurrency,
+        compression: Default::default(),
+        retry: callmetrics::client::RetryPolicy::new(ingest::DEFAULTS.retries),
+        timeout: Duration::from_secs(30),
+        progress: false,
+        stop_on_failure: true,
     };
+    let target = || Ingest::new(&sink.url(), None, Default::default()).unwrap();
     let (w1, w2, w3) = (workload(1), workload(2), workload(3));
     let (a, b, c) = tokio::join!(
-        replay(&scenario, &w1, &config, Pacing::Max, Grain::MINUTE),
-        replay(&scenario, &w2, &config, Pacing::Max, Grain::MINUTE),
-        replay(&scenario, &w3, &config, Pacing::Max, Grain::MINUTE),
+        replay(
+            &scenario,
+            &w1,
+            target(),
+            &config,
+            Pacing::Max,
+            Grain::MINUTE
+        ),
+        replay(
+            &scenario,
+            &w2,
+            target(),
+            &config,
+            Pacing::Max,
+            Grain::MINUTE
+        ),
+        replay(
+            &scenario,
+            &w3,
+            target(),
+            &config,
+            Pacing::Max,
+            Grain::MINUTE
+        ),
     );
     let mut expected = a.unwrap().expected;
     expected.merge(b.unwrap().expected);
@@ -277,7 +306,7 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
     let response = expected_response(&expected, callmetrics::catalog::Naming::Azure, "test");
     let options = CheckOptions {
         grains: vec!["PT5M".parse().unwrap()],
-        tolerance: None,
+        ..CheckOptions::default()
     };
     let report = check_http(&response, &sink.url(), None, &options)
         .await
@@ -288,24 +317,23 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
     );
     // And one run's expectation alone must not pass: the check is not vacuous.
     let alone = expected_response(
-        &replay(&scenario, &workload(4), &config, Pacing::Max, Grain::MINUTE)
-            .await
-            .unwrap()
-            .expected,
+        &replay(
+            &scenario,
+            &workload(4),
+            target(),
+            &config,
+            Pacing::Max,
+            Grain::MINUTE,
+        )
+        .await
+        .unwrap()
+        .expected,
         callmetrics::catalog::Naming::Azure,
         "test",
     );
-    let report = check_http(
-        &alone,
-        &sink.url(),
-        None,
-        &CheckOptions {
-            grains: vec![],
-            tolerance: None,
-        },
-    )
-    .await
-    .unwrap();
+    let report = check_http(&alone, &sink.url(), None, &CheckOptions::default())
+        .await
+        .unwrap();
     assert!(
         !report.passed(),
         "a partial expectation passed against a sink holding more"

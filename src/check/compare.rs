@@ -7,18 +7,31 @@ use super::observed::{ObservedSeries, Point};
 use super::report::{
     Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind, Value, ValueDiff,
 };
-use crate::emit::metrics_response::MetricSeries;
 use crate::engine::Aggregate;
+use crate::wire::metrics_response::MetricSeries;
 use std::cmp::Ordering;
+
+/// How strictly cells are compared.
+#[derive(Clone, Copy, Debug)]
+pub struct Strictness {
+    /// Relative tolerance, or `None` for exact.
+    pub tolerance: Option<f64>,
+    /// The aggregations the backend observes; the others are not compared.
+    pub fields: &'static [Field],
+}
 
 /// Compares `want` with `got`, appending every failed cell to `out`.
 pub fn group(
     key: GroupKey,
     want: &MetricSeries,
     got: &ObservedSeries,
-    tolerance: Option<f64>,
+    strictness: Strictness,
     out: &mut Vec<Mismatch>,
 ) -> GroupSummary {
+    let Strictness {
+        tolerance,
+        fields: observed_fields,
+    } = strictness;
     let mut summary = Counts {
         expected_series: want.len() as u64,
         observed_series: got.len() as u64,
@@ -46,6 +59,7 @@ pub fn group(
             let fields: Vec<ValueDiff> = Field::ALL
                 .iter()
                 .enumerate()
+                .filter(|(_, field)| observed_fields.contains(field))
                 .map(|(i, &field)| ValueDiff {
                     field,
                     expected: want.and_then(|v| v[i]),

@@ -11,10 +11,10 @@
 use super::CheckError;
 use super::query::parse_label;
 use crate::catalog::{Dimension, Metric, Naming};
-use crate::emit::MetricsResponse;
-use crate::emit::metrics_response::{MetricSeries, SeriesLabel};
-use crate::emit::parse_millis;
 use crate::engine::{Aggregate, Grain};
+use crate::wire::MetricsResponse;
+use crate::wire::metrics_response::{MetricSeries, SeriesLabel};
+use crate::wire::parse_millis;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
@@ -197,6 +197,20 @@ pub fn regroup(series: &MetricSeries, grain: Grain, dims: &[Dimension]) -> Metri
         }
     }
     out
+}
+
+/// `series` with every series' buckets folded into one at `start`: the
+/// totals over a window.
+pub fn fold_window(series: &MetricSeries, start: i64) -> MetricSeries {
+    series
+        .iter()
+        .map(|(label, buckets)| {
+            let mut all = buckets.values();
+            let mut total = *all.next().expect("a listed series has a bucket");
+            all.for_each(|a| total.absorb(a));
+            (label.clone(), BTreeMap::from([(start, total)]))
+        })
+        .collect()
 }
 
 fn parse_timespan(text: &str) -> Option<(i64, i64)> {

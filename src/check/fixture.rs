@@ -2,11 +2,11 @@
 //! numbers can be summed by eye, an in-memory sink that tampers with its
 //! answers, and a way to run the check on them.
 
-use super::{CheckError, CheckOptions, Observed, Query, Reference, Report, check};
+use super::{CheckError, CheckOptions, Observed, ObservedSeries, Query, Reference, Report, check};
 use crate::catalog::{Dimension, Metric, Naming};
-use crate::emit::MetricsResponse;
-use crate::emit::metrics_response::{Aggregations, DataPoint, MetricSeries, SeriesLabel};
 use crate::engine::{Aggregate, Grain};
+use crate::wire::MetricsResponse;
+use crate::wire::metrics_response::{Aggregations, DataPoint, MetricSeries, SeriesLabel};
 
 /// 2026-01-01T00:00:00Z.
 pub const T0: i64 = 1_767_225_600_000;
@@ -133,11 +133,13 @@ pub struct Sink<F> {
     tamper: F,
 }
 
+/// Speaks the Azure Metrics - List format, so its tampered answers go
+/// through the Azure backend's reading.
 impl<F: Fn(&Query, &mut MetricsResponse) + Sync> Observed for Sink<F> {
-    async fn query(&self, query: &Query) -> Result<MetricsResponse, CheckError> {
+    async fn query(&self, query: &Query) -> Result<ObservedSeries, CheckError> {
         let mut answer = self.reference.answer(query);
         (self.tamper)(query, &mut answer);
-        Ok(answer)
+        super::observed::azure::read_answer(&answer, query)
     }
 }
 
@@ -159,7 +161,7 @@ pub fn edit_point(
     minute: i64,
     edit: impl Fn(&mut DataPoint),
 ) {
-    let stamp = crate::emit::metrics_response::time_stamp(T0 + minute * MINUTE);
+    let stamp = crate::wire::metrics_response::time_stamp(T0 + minute * MINUTE);
     for body in &mut answer.value {
         for ts in &mut body.timeseries {
             let matches = label.iter().all(|(n, v)| {

@@ -12,22 +12,25 @@
 //! [`CheckError`] (exit 2), not a green run. Mismatches are not errors: they
 //! are collected, all of them, into a [`Report`] (exit 1 when it has any).
 //!
-//! The sink is reached through the [`Observed`] trait, so the same code runs
-//! against the HTTP query API ([`check_http`]) and in-memory fakes in tests.
+//! The sink is reached through the [`Observed`] trait, which answers in
+//! callmetrics' own terms, so the same comparison runs against the Azure
+//! Monitor-shaped query API ([`AzureObserved`], [`check_http`]), the
+//! Prometheus HTTP API ([`PromqlObserved`]) and in-memory fakes in tests.
 
 mod compare;
 mod expected;
-mod http;
-mod memory;
+pub mod mapping;
 mod observed;
 mod query;
 mod render;
 mod report;
 
 pub use expected::ExpectedData;
-pub use http::HttpObserved;
-pub use memory::Reference;
-pub use observed::Observed;
+pub use mapping::Mapping;
+pub use observed::azure::AzureObserved;
+pub use observed::memory::Reference;
+pub use observed::promql::PromqlObserved;
+pub use observed::{Observed, ObservedSeries, Point};
 pub use query::{Query, Split};
 pub use render::{JsonReport, SCHEMA_VERSION, json_schema};
 pub use report::{
@@ -35,8 +38,9 @@ pub use report::{
     ValueDiff,
 };
 
-use crate::emit::MetricsResponse;
+use crate::catalog::Metric;
 use crate::engine::Grain;
+use crate::wire::MetricsResponse;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// What to compare and how strictly.
@@ -48,6 +52,9 @@ pub struct CheckOptions {
     /// Relative tolerance (`|observed - expected| <= tolerance * |expected|`)
     /// for lossy pipelines; `None` compares exactly.
     pub tolerance: Option<f64>,
+    /// Compare one bucket per series, the whole timespan, instead of one
+    /// per grain (for counters scraped at arbitrary times).
+    pub totals: bool,
 }
 
 /// Why a check could not be carried out. Every variant exits 2: the
@@ -65,6 +72,11 @@ pub enum CheckError {
     Grain { grain: Grain, base: Grain },
     #[error("--tolerance must be a finite number >= 0 (e.g. 0.001 for 0.1%), got {0}")]
     Tolerance(f64),
+    /// Options that do not fit together or with the backend.
+    #[error("{0}")]
+    Usage(String),
+    #[error("the mapping {path}: {reason}")]
+    Mapping { path: String, reason: String },
     #[error("invalid --observed URL {url:?}: {reason}")]
     Url { url: String, reason: String },
     #[error("cannot query the sink at {url}")]
@@ -107,13 +119,30 @@ pub async fn check<O: Observed + ?Sized>(
     {
         return Err(CheckError::Tolerance(t));
     }
+    if options.totals && !options.grains.is_empty() {
+        return Err(CheckError::Usage(
+            "--totals compares the whole window, so it takes no --grain".into(),
+        ));
+    }
     let data = ExpectedData::from_response(expected)?;
     if data.series_count() == 0 {
         return Err(CheckError::NoSeries);
     }
     let grains = data.grains(&options.grains)?;
+    let (compared, unobserved): (Vec<Metric>, Vec<Metric>) = data
+        .metrics()
+        .keys()
+        .partition(|&&m| !observed.observes(m).is_empty());
+    if compared.is_empty() {
+        let names: Vec<&str> = unobserved.iter().map(|m| m.name()).collect();
+        return Err(CheckError::Usage(format!(
+            "the backend observes none of the expected file's metrics ({}); map at least one \
+             of them (--mapping), or the check would compare nothing",
+            names.join(", ")
+        )));
+    }
     let mut plan = Vec::new();
-    for (&metric, series) in data.metrics() {
+    for (&metric, series) in data.metrics().iter().filter(|(m, _)| compared.contains(m)) {
         for &grain in &grains {
             for split in Split::all(metric) {
                 let timespan = data.timespan_at(grain);
@@ -123,6 +152,7 @@ pub async fn check<O: Observed + ?Sized>(
                         grain,
                         split,
                         timespan,
+                        totals: options.totals,
                     },
                     series,
                 ));
@@ -131,15 +161,28 @@ pub async fn check<O: Observed + ?Sized>(
     }
     let queries: Vec<Query> = plan.iter().map(|(q, _)| *q).collect();
     let answers = fetch_all(observed, &queries).await?;
-    let mut report = Report::new(&data, &grains, options.tolerance);
-    for ((query, series), answer) in plan.iter().zip(&answers) {
-        let want = expected::regroup(series, query.grain, &query.split.dimensions(query.metric));
-        let got = observed::series(answer, query)?;
+    let mut report = Report::new(&data, &grains, options);
+    report.metrics = compared.clone();
+    report.unobserved = unobserved;
+    report.compared = compared
+        .iter()
+        .map(|&m| (m, observed.observes(m).to_vec()))
+        .collect();
+    for ((query, series), got) in plan.iter().zip(&answers) {
+        let grouped = expected::regroup(series, query.grain, &query.split.dimensions(query.metric));
+        let want = if query.totals {
+            expected::fold_window(&grouped, query.timespan.0)
+        } else {
+            grouped
+        };
         let group = compare::group(
             GroupKey::of(query),
             &want,
-            &got,
-            options.tolerance,
+            got,
+            compare::Strictness {
+                tolerance: options.tolerance,
+                fields: observed.observes(query.metric),
+            },
             &mut report.mismatches,
         );
         report.groups.push(group);
@@ -154,7 +197,7 @@ pub async fn check<O: Observed + ?Sized>(
 async fn fetch_all<O: Observed + ?Sized>(
     observed: &O,
     queries: &[Query],
-) -> Result<Vec<MetricsResponse>, CheckError> {
+) -> Result<Vec<ObservedSeries>, CheckError> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let worker = || async {
@@ -185,7 +228,7 @@ pub async fn check_http(
     token: Option<&str>,
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
-    let observed = HttpObserved::new(base_url, token)?;
+    let observed = AzureObserved::new(base_url, token)?;
     check(expected, &observed, options).await
 }
 

@@ -4,8 +4,8 @@
 //! [`Query`], so the parameters are spelled out in one place.
 
 use crate::catalog::{Dimension, Metric, Naming};
-use crate::emit::metrics_response::{MetadataValue, SeriesLabel, time_stamp};
 use crate::engine::Grain;
+use crate::wire::metrics_response::{MetadataValue, SeriesLabel, time_stamp};
 use std::fmt;
 
 /// Which dimensions a query splits by.
@@ -60,6 +60,9 @@ pub struct Query {
     pub grain: Grain,
     pub split: Split,
     pub timespan: (i64, i64),
+    /// One bucket for the whole timespan (at its start) instead of one per
+    /// grain: what counters scraped at arbitrary times can prove exactly.
+    pub totals: bool,
 }
 
 /// The aggregations every query asks for.
@@ -91,11 +94,15 @@ impl Query {
 
 impl fmt::Display for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = if self.totals {
+            "over the window".to_string()
+        } else {
+            format!("at {}", self.grain)
+        };
         write!(
             f,
-            "{} at {} {}",
+            "{} {at} {}",
             self.metric,
-            self.grain,
             self.split.describe(self.metric, Naming::Azure)
         )
     }
@@ -147,6 +154,7 @@ mod tests {
             grain: Grain::MINUTE,
             split: Split::Full,
             timespan: (1_767_225_600_000, 1_767_229_200_000),
+            totals: false,
         };
         assert_eq!(
             q.timespan_param(),

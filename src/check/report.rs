@@ -3,11 +3,12 @@
 //! (metric, grain, dimension set, series label, bucket). The renderers in
 //! `render/` only format this; nothing is decided while printing.
 
+use super::CheckOptions;
 use super::expected::ExpectedData;
 use super::query::{Query, Split};
 use crate::catalog::{Metric, Naming};
-use crate::emit::metrics_response::SeriesLabel;
 use crate::engine::Grain;
+use crate::wire::metrics_response::SeriesLabel;
 use std::fmt;
 use std::io::{self, Write};
 
@@ -232,6 +233,14 @@ pub struct Report {
     pub naming: Naming,
     /// Relative tolerance, or `None` for an exact comparison.
     pub tolerance: Option<f64>,
+    /// One bucket per series over the whole timespan, instead of per grain.
+    pub totals: bool,
+    /// The aggregations compared, per metric (a backend may observe fewer
+    /// than all five).
+    pub compared: Vec<(Metric, Vec<Field>)>,
+    /// Metrics of the expected file the backend does not observe (not
+    /// mapped): not compared.
+    pub unobserved: Vec<Metric>,
     /// The expected data's timespan, `[start, end)` Unix ms.
     pub timespan: (i64, i64),
     pub grains: Vec<Grain>,
@@ -243,10 +252,13 @@ pub struct Report {
 }
 
 impl Report {
-    pub(crate) fn new(data: &ExpectedData, grains: &[Grain], tolerance: Option<f64>) -> Report {
+    pub(crate) fn new(data: &ExpectedData, grains: &[Grain], options: &CheckOptions) -> Report {
         Report {
             naming: data.naming(),
-            tolerance,
+            tolerance: options.tolerance,
+            totals: options.totals,
+            compared: Vec::new(),
+            unobserved: Vec::new(),
             timespan: data.timespan(),
             grains: grains.to_vec(),
             metrics: data.metrics().keys().copied().collect(),
@@ -265,6 +277,15 @@ impl Report {
         let mut sum = Counts::default();
         self.groups.iter().for_each(|g| sum.add(&g.counts));
         sum
+    }
+
+    /// The metrics whose backend observes fewer than all five
+    /// aggregations, with the ones it does.
+    pub fn partly_compared(&self) -> impl Iterator<Item = (Metric, &[Field])> {
+        self.compared
+            .iter()
+            .filter(|(_, fields)| fields.len() < Field::ALL.len())
+            .map(|(m, fields)| (*m, fields.as_slice()))
     }
 
     /// "exact" or "tolerance 0.001 (0.1%)".

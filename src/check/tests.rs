@@ -6,7 +6,7 @@ use super::fixture::*;
 use super::report::{Field, MismatchKind, Value, ValueDiff};
 use super::*;
 use crate::catalog::{Dimension, Metric, Naming};
-use crate::emit::metrics_response::MetricSeries;
+use crate::wire::metrics_response::MetricSeries;
 
 fn pt5m() -> Grain {
     "PT5M".parse().unwrap()
@@ -252,6 +252,7 @@ fn coarser_grains_are_rolled_up_from_the_file() {
     let options = CheckOptions {
         grains: vec![pt5m(), Grain::MINUTE, pt5m()],
         tolerance: None,
+        totals: false,
     };
     let report = run(&expected, &sink, &options).unwrap();
     assert_eq!(report.grains, [Grain::MINUTE, pt5m()]);
@@ -281,6 +282,7 @@ fn tolerance_lets_small_differences_through_and_is_printed() {
     let tolerant = CheckOptions {
         grains: vec![],
         tolerance: Some(0.001),
+        totals: false,
     };
     let report = run(&expected, &off_by(1), &tolerant).unwrap(); // 0.083%
     assert!(report.passed());
@@ -303,6 +305,7 @@ fn tolerance_lets_small_differences_through_and_is_printed() {
     let lenient = CheckOptions {
         grains: vec![],
         tolerance: Some(0.5),
+        totals: false,
     };
     assert!(
         !run(&expected, &Reference::new(&data).unwrap(), &lenient)
@@ -314,6 +317,7 @@ fn tolerance_lets_small_differences_through_and_is_printed() {
         let options = CheckOptions {
             grains: vec![],
             tolerance: Some(bad),
+            totals: false,
         };
         let err = run(&expected, &off_by(0), &options).unwrap_err();
         assert!(matches!(err, CheckError::Tolerance(_)), "{err}");
@@ -341,7 +345,7 @@ fn an_expected_file_without_series_is_an_error() {
 struct Refusing;
 
 impl Observed for Refusing {
-    async fn query(&self, query: &Query) -> Result<MetricsResponse, CheckError> {
+    async fn query(&self, query: &Query) -> Result<ObservedSeries, CheckError> {
         Err(CheckError::Sink {
             query: query.to_string(),
             status: 400,
@@ -395,6 +399,7 @@ fn grains_must_be_multiples_of_the_files_grain() {
     let options = CheckOptions {
         grains: vec!["PT30S".parse().unwrap()],
         tolerance: None,
+        totals: false,
     };
     let err = run(&expected, &Reference::new(&expected).unwrap(), &options).unwrap_err();
     assert_eq!(
@@ -463,14 +468,14 @@ fn mismatches_come_sorted() {
 struct FailsFor(Metric);
 
 impl Observed for FailsFor {
-    async fn query(&self, query: &Query) -> Result<MetricsResponse, CheckError> {
+    async fn query(&self, query: &Query) -> Result<ObservedSeries, CheckError> {
         if query.metric == self.0 {
             return Err(CheckError::Protocol {
                 query: query.to_string(),
                 reason: "broken".into(),
             });
         }
-        Ok(Reference::new(&expected())?.answer(query))
+        Reference::new(&expected())?.query(query).await
     }
 }
 

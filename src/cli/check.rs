@@ -1,30 +1,54 @@
-//! `check`: read expected.json, query the sink, print the report. The
+//! `check`: read expected.json, query the backend, print the report. The
 //! exit code follows the report (0 pass, 1 mismatches); anything that kept
 //! the comparison from running is an error, exit 2.
 
-use super::{CheckArgs, Outcome};
-use crate::check::{CheckOptions, check_http};
-use crate::emit::MetricsResponse;
+use super::{Backend, CheckArgs, Outcome};
+use crate::check::{
+    AzureObserved, CheckError, CheckOptions, Mapping, PromqlObserved, Report, check,
+};
+use crate::wire::MetricsResponse;
 use anyhow::Context;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let expected = read_expected(&args.expected)?;
     let options = CheckOptions {
         grains: args.grain.clone(),
         tolerance: args.tolerance,
+        totals: args.totals,
     };
+    if args.backend == Backend::Azure && args.mapping.is_some() {
+        anyhow::bail!("--mapping names Prometheus series; it goes with --backend promql");
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report = runtime.block_on(check_http(
-        &expected,
-        &args.observed,
-        args.token.as_deref(),
-        &options,
-    ))?;
+    let report: Result<Report, CheckError> = runtime.block_on(async {
+        match args.backend {
+            Backend::Azure => {
+                let observed = AzureObserved::new(&args.observed, args.token.as_deref())?;
+                check(&expected, &observed, &options).await
+            }
+            Backend::Promql => {
+                let mapping = match &args.mapping {
+                    Some(path) => Mapping::load(path).map_err(|reason| CheckError::Mapping {
+                        path: path.display().to_string(),
+                        reason,
+                    })?,
+                    None => Mapping::default_naming(),
+                };
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                let observed = PromqlObserved::new(&args.observed, mapping, now)?;
+                check(&expected, &observed, &options).await
+            }
+        }
+    });
+    let report = report?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     report.render(args.format, args.max_mismatches, &mut out)?;
     out.flush()?;

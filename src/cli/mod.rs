@@ -90,34 +90,54 @@ Examples:
   callmetrics sink --listen 127.0.0.1:8650 --data-dir sink-data --token s3cret";
 
 const RUN_HELP: &str = "\
-Without --sink, run starts the embedded sink on a free loopback port, replays, then checks
-every aggregate and prints the report.
+Targets (--target):
+  ingest   NDJSON sample batches to a sink's POST {URL}/ingest, with idempotency keys
+           (defaults: --batch-size 5000, --concurrency 4, --retries 8)
+  webhook  each callback POSTed to the URL as ACS posts it: a JSON array of CloudEvents;
+           API request events are not sent (defaults: --events-per-request 1,
+           --concurrency 64, --retries 0)
+
+Without --sink, run starts the embedded sink on a free loopback port (webhook: its
+/callbacks), replays, then checks every aggregate and prints the report.
 
 Examples:
   callmetrics run scenarios/outbound-notification.json
   callmetrics run scenarios/contact-center.json --calls 20000 --max-rate
   callmetrics run scenarios/inbound-ivr.json --sink http://127.0.0.1:8650 --expected-out expected.json
+  callmetrics run scenarios/inbound-ivr.json --target webhook --sink http://127.0.0.1:3000/api/callbacks \\
+      --speed 10 --expected-out expected.json --summary-out summary.json
 
 Exit codes:
-  0  every batch delivered (and the check passed, when one ran)
+  0  every request delivered (and the check passed, when one ran)
   1  the check found mismatches
-  2  usage error, a batch that failed after all retries, or a runtime error";
+  2  usage error, an unreachable target, a request that failed (after its retries), or a
+     runtime error";
 
 const CHECK_HELP: &str = "\
 Compares, for every metric and grain, the full dimension combinations, each single
 dimension (marginal totals) and the metric total, on count, total, minimum, maximum and
 average. Missing series, unexpected series and differing values all fail.
 
+Backends (--backend):
+  azure   the Azure Monitor Metrics - List API of callmetrics' sink: every aggregation
+  promql  the Prometheus HTTP API (Prometheus, VictoriaMetrics): instant queries of counters
+          named by --mapping (default: mappings/default.json), no rate()/increase(); count
+          (and the latency's total) only. --totals compares each series over the whole window
+          (from the expected file's start to now), which is what scraped counters can prove.
+
 Examples:
   callmetrics check --expected out/expected.json --observed http://127.0.0.1:8650
   callmetrics check --expected out/expected.json --observed http://127.0.0.1:8650 \\
       --grain PT1M,PT5M --format junit > check.xml
+  callmetrics check --expected expected.json --backend promql --observed http://127.0.0.1:9090 \\
+      --mapping my-mapping.json --totals
 
 Exit codes:
   0  every aggregate matches
   1  mismatches found
-  2  usage error, unreadable expected file, an expected file without series, or the sink
-     could not be queried (down, unknown metric, dimension or grain)";
+  2  usage error, unreadable expected file or mapping, an expected file without series or
+     with no mapped metric, or the backend could not be queried (down, unknown metric,
+     dimension or grain)";
 
 #[derive(Debug, Args)]
 pub struct SinkArgs {
@@ -151,7 +171,12 @@ pub struct RunArgs {
     pub scenario: PathBuf,
     #[command(flatten)]
     pub workload: WorkloadArgs,
-    /// Base URL of the sink (e.g. http://127.0.0.1:8650); default: an embedded sink.
+    /// Wire protocol to deliver with.
+    #[arg(long, value_enum, default_value_t)]
+    pub target: TargetKind,
+    /// Where to deliver: the sink's base URL for ingest (http://127.0.0.1:8650), the full
+    /// callback URL for webhook (http://127.0.0.1:3000/api/callbacks); default: an embedded
+    /// sink.
     #[arg(long, value_name = "URL")]
     pub sink: Option<String>,
     /// Send as fast as the sink accepts instead of at the scheduled times.
@@ -160,27 +185,36 @@ pub struct RunArgs {
     /// Scale the schedule: 2 replays twice as fast as the calls happened.
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
-    /// Events per batch at most.
-    #[arg(long, default_value_t = 5000)]
-    pub batch_size: usize,
+    /// Events per request at most [default: 5000 for ingest, 1 for webhook].
+    #[arg(long, visible_alias = "events-per-request", value_name = "N")]
+    pub batch_size: Option<usize>,
     /// A batch is closed when its events span this much schedule time.
     #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
     pub batch_window: std::time::Duration,
-    /// Batches in flight at once; more wait (back-pressure).
-    #[arg(long, default_value_t = 4)]
-    pub concurrency: usize,
+    /// Requests in flight at once, each on its own keep-alive connection; more wait
+    /// (back-pressure) [default: 4 for ingest, 64 for webhook].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
     /// Compress batches with gzip (off by default: on loopback it halves ingest speed).
     #[arg(long)]
     pub gzip: bool,
-    /// Retries per batch on 429, 5xx and connection errors, with exponential back-off.
-    #[arg(long, default_value_t = 8)]
-    pub retries: u32,
+    /// Retries per request on 408, 429, 5xx (but 501) and connection errors, with
+    /// full-jitter exponential back-off [default: 8 for ingest, 0 for webhook].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Longest one request may take, connect to last byte of the answer.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
     /// Bearer token for the sink.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Write the expected aggregates of what was sent here (expected.json format).
+    /// Write the expected aggregates of what was delivered here (expected.json format).
     #[arg(long, value_name = "FILE")]
     pub expected_out: Option<PathBuf>,
+    /// Write the run's summary as JSON here: requests, replies by status, failures by kind,
+    /// latency and lag percentiles.
+    #[arg(long, value_name = "FILE")]
+    pub summary_out: Option<PathBuf>,
     /// Check the sink after the run even when it is external (--sink).
     #[arg(long)]
     pub check: bool,
@@ -197,9 +231,21 @@ pub struct CheckArgs {
     /// expected.json from `generate` or `run --expected-out`.
     #[arg(long, value_name = "FILE")]
     pub expected: PathBuf,
-    /// Base URL of the sink's query API (e.g. http://127.0.0.1:8650).
+    /// Base URL of the backend: the sink's query API (http://127.0.0.1:8650) or, with
+    /// --backend promql, the Prometheus server (http://127.0.0.1:9090).
     #[arg(long, value_name = "URL")]
     pub observed: String,
+    /// What --observed speaks.
+    #[arg(long, value_enum, default_value_t)]
+    pub backend: Backend,
+    /// How the pipeline names metrics and labels (promql) [default: mappings/default.json,
+    /// callmetrics' own naming].
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Compare each series' total over the whole window (the expected file's start to now)
+    /// instead of per grain bucket: what counters scraped at arbitrary times prove (promql).
+    #[arg(long)]
+    pub totals: bool,
     /// Grains to compare, comma-separated, each a whole multiple of the expected file's
     /// grain (coarser ones are rolled up from it) [default: its grain].
     #[arg(long, value_delimiter = ',')]
@@ -219,6 +265,26 @@ pub struct CheckArgs {
     /// Bearer token for the sink.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+}
+
+/// The wire protocols `run` delivers with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TargetKind {
+    /// NDJSON sample batches to a sink's /ingest.
+    #[default]
+    Ingest,
+    /// Callbacks to an app's callback URL, as ACS posts them.
+    Webhook,
+}
+
+/// The query APIs `check` reads back from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// Azure Monitor Metrics - List (callmetrics' sink).
+    #[default]
+    Azure,
+    /// The Prometheus HTTP API (Prometheus, VictoriaMetrics).
+    Promql,
 }
 
 #[derive(Debug, Args)]

@@ -1,15 +1,20 @@
-//! `run`: replay a scenario into a sink, paced or at the maximum rate, then
-//! (with the embedded sink, or --check) prove the sink counted it exactly.
+//! `run`: replay a scenario to a target (a sink's ingest, or an app's
+//! callback URL), paced or at the maximum rate, then (with the embedded
+//! sink, or --check) prove the sink counted it exactly.
 
-use super::{Outcome, RunArgs};
+use super::{Outcome, RunArgs, TargetKind};
 use crate::check::{CheckOptions, check_http};
-use crate::emit::http::{HttpSinkConfig, RetryPolicy, replay};
-use crate::emit::pacing::Pacing;
-use crate::emit::{expected_response, write_expected};
+use crate::client::RetryPolicy;
+use crate::emit::deliver::{Compression, DeliveryConfig, Pacing, ReplayOutcome, replay};
+use crate::emit::targets::{Target, TargetDefaults, ingest, webhook};
+use crate::engine::{Grain, Workload};
+use crate::scenario::Scenario;
 use crate::sink::{RunningSink, SinkConfig};
+use crate::wire::{expected_response, write_expected};
 use anyhow::Context;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Mismatches the report shows after a run (all are counted).
@@ -29,7 +34,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     } else {
         Pacing::Scheduled { speed: args.speed }
     };
-    let grain = args.workload.grain;
     let naming = args.workload.naming;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -44,48 +48,57 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                     .context("cannot start the embedded sink")?,
             ),
         };
-        let url = match (&args.sink, &embedded) {
+        // The sink's root: where ingest batches and check queries go.
+        let root = match (&args.sink, &embedded) {
             (Some(url), _) => url.trim_end_matches('/').to_string(),
             (None, Some(sink)) => sink.url(),
             (None, None) => unreachable!("an embedded sink exists when --sink is absent"),
         };
-        let config = HttpSinkConfig {
-            batch_events: args.batch_size,
-            batch_window: args.batch_window,
-            concurrency: args.concurrency,
-            gzip: args.gzip,
-            retry: RetryPolicy::new(args.retries),
-            token: args.token.clone(),
-            naming,
-            progress: !args.quiet,
-            ..HttpSinkConfig::new(url.clone())
+        let token = args.token.as_deref();
+        let outcome = match args.target {
+            TargetKind::Ingest => {
+                let target =
+                    ingest::Ingest::new(&root, token, naming).map_err(anyhow::Error::msg)?;
+                deliver(args, &scenario, &workload, target, ingest::DEFAULTS, pacing).await?
+            }
+            TargetKind::Webhook => {
+                let url = match &args.sink {
+                    Some(url) => url.clone(),
+                    None => format!("{root}/callbacks"),
+                };
+                let target = webhook::Webhook::new(&url, token).map_err(anyhow::Error::msg)?;
+                deliver(
+                    args,
+                    &scenario,
+                    &workload,
+                    target,
+                    webhook::DEFAULTS,
+                    pacing,
+                )
+                .await?
+            }
         };
-        let outcome = replay(&scenario, &workload, &config, pacing, grain)
-            .await
-            .context("the replay could not start")?;
-        if !args.quiet {
-            let mut err = std::io::stderr().lock();
-            writeln!(err, "replayed {} calls into {url}", outcome.calls)?;
-            outcome.stats.write_summary(&mut err)?;
-        }
+        let stats = &outcome.stats;
         let resource = format!("callmetrics/scenarios/{}", scenario.name);
         if let Some(path) = &args.expected_out {
-            let mut file = BufWriter::new(
-                File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-            );
-            write_expected(&mut file, &outcome.expected, naming, &resource)?;
-            file.flush()
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_file(path, |out| {
+                write_expected(out, &outcome.expected, naming, &resource)
+            })?;
         }
-        if !outcome.stats.succeeded() {
-            // The summary above lists the failed batches and their last replies.
+        if let Some(path) = &args.summary_out {
+            write_file(path, |out| {
+                serde_json::to_writer_pretty(&mut *out, &stats.to_json())?;
+                out.write_all(b"\n")
+            })?;
+        }
+        if !stats.succeeded() {
+            // The summary lists the failed requests and their last replies.
             anyhow::bail!(
-                "{} of {} batches ({} events) could not be delivered after {} retries each{}",
-                outcome.stats.failed_batches,
-                outcome.stats.batches + outcome.stats.failed_batches,
-                outcome.stats.failed_events,
-                args.retries,
-                if outcome.stats.stopped_early {
+                "{} of {} requests ({} events) could not be delivered{}",
+                stats.failed_requests,
+                stats.requests + stats.failed_requests,
+                stats.failed_events,
+                if stats.stopped_early {
                     "; sending stopped at the first failure"
                 } else {
                     ""
@@ -95,11 +108,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         let mut verdict = Outcome::Pass;
         if embedded.is_some() || args.check {
             let expected = expected_response(&outcome.expected, naming, &resource);
-            let options = CheckOptions {
-                grains: Vec::new(),
-                tolerance: None,
-            };
-            let report = check_http(&expected, &url, args.token.as_deref(), &options).await?;
+            let options = CheckOptions::default();
+            let report = check_http(&expected, &origin(&root), token, &options).await?;
             let mut out = BufWriter::new(std::io::stdout().lock());
             report.render(args.format, REPORT_MISMATCHES, &mut out)?;
             out.flush()?;
@@ -114,4 +124,63 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         }
         Ok(verdict)
     })
+}
+
+/// Replays to `target` with the flags, or the target's `defaults` where a
+/// flag is not given; prints the summary.
+async fn deliver<T: Target>(
+    args: &RunArgs,
+    scenario: &Scenario,
+    workload: &Workload,
+    target: T,
+    defaults: TargetDefaults,
+    pacing: Pacing,
+) -> anyhow::Result<ReplayOutcome> {
+    let url = target.url().to_string();
+    let config = DeliveryConfig {
+        batch_events: args.batch_size.unwrap_or(defaults.batch_events),
+        batch_window: args.batch_window,
+        concurrency: args.concurrency.unwrap_or(defaults.concurrency),
+        compression: if args.gzip {
+            Compression::Gzip
+        } else {
+            Compression::None
+        },
+        retry: RetryPolicy::new(args.retries.unwrap_or(defaults.retries)),
+        timeout: args.timeout,
+        progress: !args.quiet,
+        stop_on_failure: defaults.stop_on_failure,
+    };
+    let grain: Grain = args.workload.grain;
+    let outcome = replay(scenario, workload, target, &config, pacing, grain).await?;
+    if !args.quiet {
+        let mut err = std::io::stderr().lock();
+        writeln!(err, "replayed {} calls to {url}", outcome.calls)?;
+        outcome.stats.write_summary(&mut err)?;
+    }
+    Ok(outcome)
+}
+
+/// `scheme://host:port` of a sink URL given with a path (a webhook URL on
+/// the sink's /callbacks): where its query API is.
+fn origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) if u.path() != "/" && u.path().ends_with("/callbacks") => url
+            .trim_end_matches('/')
+            .trim_end_matches("/callbacks")
+            .to_string(),
+        _ => url.to_string(),
+    }
+}
+
+fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut file = BufWriter::new(
+        File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+    );
+    write(&mut file).with_context(|| format!("cannot write {}", path.display()))?;
+    file.flush()
+        .with_context(|| format!("cannot write {}", path.display()))
 }

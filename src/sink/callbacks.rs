@@ -4,8 +4,8 @@
 //! way a real app's webhook would count them.
 
 use super::sample::{DimensionText, LineError, Sample};
-use crate::emit::parse_millis;
 use crate::engine::Series;
+use crate::wire::parse_millis;
 use serde::Deserialize;
 use std::borrow::Cow;
 

@@ -9,6 +9,7 @@ use super::prometheus::exposition;
 use super::query::Query;
 use super::sample::{LineError, Sample};
 use super::store::{Applied, Store};
+use crate::wire::{ErrorBody, IngestAck};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query as QueryParams, Request, State};
@@ -16,7 +17,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
@@ -67,15 +67,7 @@ async fn close_after_refusal(mut response: Response) -> Response {
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    let code = status
-        .canonical_reason()
-        .unwrap_or("Error")
-        .replace(' ', "");
-    (
-        status,
-        axum::Json(json!({"error": {"code": code, "message": message.into()}})),
-    )
-        .into_response()
+    (status, axum::Json(ErrorBody::new(status, message))).into_response()
 }
 
 async fn auth(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
@@ -160,11 +152,9 @@ fn line_error(e: &LineError) -> Response {
             message,
         } => (StatusCode::UNPROCESSABLE_ENTITY, line, field, message),
     };
-    let code = status
-        .canonical_reason()
-        .unwrap_or("Error")
-        .replace(' ', "");
-    let body = json!({"error": {"code": code, "message": format!("line {line}: {message}"), "line": line, "field": field}});
+    let mut body = ErrorBody::new(status, format!("line {line}: {message}"));
+    body.error.line = Some(*line);
+    body.error.field = field.clone();
     (status, axum::Json(body)).into_response()
 }
 
@@ -195,12 +185,16 @@ fn injected_fault(state: &AppState) -> Option<Response> {
 fn apply(state: &AppState, headers: &HeaderMap, samples: &[Sample]) -> Response {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     match state.store.apply(key, samples) {
-        Ok(Applied::Accepted { samples }) => {
-            axum::Json(json!({"samples": samples, "duplicate": false})).into_response()
-        }
-        Ok(Applied::Duplicate) => {
-            axum::Json(json!({"samples": 0, "duplicate": true})).into_response()
-        }
+        Ok(Applied::Accepted { samples }) => axum::Json(IngestAck {
+            samples: samples as u64,
+            duplicate: false,
+        })
+        .into_response(),
+        Ok(Applied::Duplicate) => axum::Json(IngestAck {
+            samples: 0,
+            duplicate: true,
+        })
+        .into_response(),
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot write the log: {e}"),

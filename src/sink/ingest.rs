@@ -5,8 +5,8 @@
 
 use super::sample::{DimensionText, LineError, Sample};
 use crate::catalog::Metric;
-use crate::emit::parse_millis;
 use crate::engine::Series;
+use crate::wire::parse_millis;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::borrow::Cow;

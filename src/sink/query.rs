@@ -4,9 +4,9 @@
 
 use super::filter::Filter;
 use crate::catalog::{Metric, Naming};
-use crate::emit::metrics_response::{Aggregations, MetricSeries, MetricsResponse, SeriesLabel};
-use crate::emit::parse_millis;
 use crate::engine::{Aggregate, Expected, Grain, Series};
+use crate::wire::metrics_response::{Aggregations, MetricSeries, MetricsResponse, SeriesLabel};
+use crate::wire::parse_millis;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap};
 

@@ -5,11 +5,12 @@
 
 use crate::catalog::Naming;
 use crate::check::report::{Counts, Field, Mismatch, MismatchKind, Report, Value};
-use crate::emit::metrics_response::time_stamp;
+use crate::wire::metrics_response::time_stamp;
 use schemars::JsonSchema;
 use schemars::{Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// Bumped when a field is removed or changes meaning; adding a field keeps it.
@@ -22,7 +23,7 @@ pub const SCHEMA_VERSION: u32 = 1;
     title = "callmetrics check report",
     // Every field is always present; `tolerance` may be null.
     extend("required" = ["schemaVersion", "result", "tolerance", "naming", "timespan", "grains",
-                         "metrics", "summary", "groups", "mismatches"])
+                         "totals", "compared", "metrics", "summary", "groups", "mismatches"])
 )]
 pub struct JsonReport {
     /// Version of this format; 1 for the fields described here.
@@ -37,6 +38,12 @@ pub struct JsonReport {
     pub timespan: String,
     /// Grains compared (ISO 8601 durations such as "PT1M").
     pub grains: Vec<String>,
+    /// True when each series was compared once over the whole timespan
+    /// (`check --totals`) instead of per grain bucket.
+    pub totals: bool,
+    /// The aggregations compared, per metric ("count", "total", "minimum",
+    /// "maximum", "average"); a backend such as PromQL observes fewer.
+    pub compared: BTreeMap<String, Vec<String>>,
     /// Metrics compared (Azure Monitor names).
     pub metrics: Vec<String>,
     /// Everything added up.
@@ -311,6 +318,15 @@ impl JsonReport {
                 time_stamp(report.timespan.1)
             ),
             grains: report.grains.iter().map(|g| g.to_string()).collect(),
+            totals: report.totals,
+            compared: report
+                .compared
+                .iter()
+                .map(|(m, fields)| {
+                    let names = fields.iter().map(|f| f.name().to_string()).collect();
+                    (m.name().to_string(), names)
+                })
+                .collect(),
             metrics: report
                 .metrics
                 .iter()

@@ -15,12 +15,24 @@ pub fn table<W: Write + ?Sized>(
 ) -> io::Result<()> {
     let totals = report.totals();
     let grains: Vec<&str> = report.grains.iter().map(|g| g.as_str()).collect();
-    let scope = format!(
-        "{} at {}; {}",
+    let at = if report.totals {
+        "totals over the whole window".to_string()
+    } else {
+        format!("at {}", grains.join(", "))
+    };
+    let mut scope = format!(
+        "{} {at}; {}",
         count(report.metrics.len() as u64, "metric", "metrics"),
-        grains.join(", "),
         report.tolerance_text()
     );
+    for (metric, fields) in report.partly_compared() {
+        let names: Vec<&str> = fields.iter().map(|f| f.name()).collect();
+        scope.push_str(&format!("; {metric}: {} only", names.join(", ")));
+    }
+    if !report.unobserved.is_empty() {
+        let names: Vec<&str> = report.unobserved.iter().map(|m| m.name()).collect();
+        scope.push_str(&format!("; not observed: {}", names.join(", ")));
+    }
     if report.passed() {
         writeln!(
             out,

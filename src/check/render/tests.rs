@@ -40,6 +40,7 @@ fn passing() -> Report {
     let options = CheckOptions {
         grains: vec![],
         tolerance: Some(0.001),
+        totals: false,
     };
     run(&expected, &Reference::new(&expected).unwrap(), &options).unwrap()
 }

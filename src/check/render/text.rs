@@ -6,7 +6,7 @@
 use super::columns::{Align, write_columns};
 use crate::catalog::Naming;
 use crate::check::report::{GroupKey, Mismatch, MismatchKind, Report, Value, ValueDiff};
-use crate::emit::metrics_response::{SeriesLabel, time_stamp};
+use crate::wire::metrics_response::{SeriesLabel, time_stamp};
 use std::io::{self, Write};
 
 /// 4812 -> "4,812".

@@ -1,32 +1,83 @@
-//! Batches: sample lines (the /ingest NDJSON) accumulated until the batch is
-//! full or, when paced, spans the batch window; gzip when asked. Runs on the
-//! generator thread, so per event it only appends bytes and counts the
-//! event into the batch's expected aggregates: no allocation per event.
+//! Batches: events encoded by a target's [`Encoder`] until the batch is
+//! full or, when paced, spans the batch window; compressed when asked. Runs
+//! on the generator thread, so per event it only appends bytes and counts
+//! the event into the batch's expected aggregates.
 //!
 //! Batch boundaries depend only on the events and the settings, never on the
-//! clock, and a batch's id is derived from the run's fingerprint and its
-//! sequence number: the same batch always has the same idempotency key.
+//! clock, so a batch (its body, and the idempotency key derived from the
+//! run's fingerprint and its sequence number) is the same on every attempt
+//! and in every replay of the same run.
 
-use super::super::JsonlEncoder;
-use super::super::pacing::Schedule;
+use super::pacing::Schedule;
 use crate::engine::{Event, Expected, Grain};
 use axum::body::Bytes;
-use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;
 use std::time::Duration;
+
+/// How a target's events become body bytes. Runs on the generator thread
+/// and may keep state across batches (ids already rendered, counters).
+pub trait Encoder: Send + 'static {
+    /// The body's media type.
+    const CONTENT_TYPE: &'static str;
+
+    /// False for events this target does not deliver: they are neither
+    /// sent nor expected.
+    fn accepts(&self, e: &Event) -> bool;
+
+    /// Appends `e` to the batch's `body` (empty for the first event).
+    fn encode(&mut self, body: &mut Vec<u8>, e: &Event);
+
+    /// Completes a body that holds at least one event.
+    fn finish(&mut self, body: &mut Vec<u8>) {
+        let _ = body;
+    }
+}
+
+/// Body compression, sent as `Content-Encoding`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compression {
+    #[default]
+    None,
+    /// gzip at its fastest level: the generator thread must keep up.
+    Gzip,
+}
+
+impl Compression {
+    /// The `Content-Encoding` value, if any.
+    pub fn content_encoding(self) -> Option<&'static str> {
+        match self {
+            Compression::None => None,
+            Compression::Gzip => Some("gzip"),
+        }
+    }
+
+    fn apply(self, raw: Vec<u8>) -> Vec<u8> {
+        match self {
+            Compression::None => raw,
+            Compression::Gzip => {
+                let mut gz = GzEncoder::new(
+                    Vec::with_capacity(raw.len() / 4),
+                    flate2::Compression::fast(),
+                );
+                gz.write_all(&raw).expect("writing to a Vec cannot fail");
+                gz.finish().expect("writing to a Vec cannot fail")
+            }
+        }
+    }
+}
 
 /// A closed batch, ready to send as is, as many times as needed.
 #[derive(Clone, Debug)]
 pub struct Batch {
     /// 0-based position in the run.
     pub seq: u64,
-    /// The `Idempotency-Key`: the same on every attempt.
-    pub id: String,
-    /// NDJSON, gzipped when `gzip`.
+    /// The run's fingerprint: with `seq`, the batch's idempotency key.
+    pub run: u64,
+    /// The encoded events, compressed when `compression` says so.
     pub body: Bytes,
-    pub gzip: bool,
-    /// Events (lines) in the body.
+    pub compression: Compression,
+    /// Events in the body.
     pub events: u32,
     /// Body size before compression.
     pub raw_bytes: usize,
@@ -37,22 +88,58 @@ pub struct Batch {
     pub expected: Expected,
 }
 
+impl Batch {
+    /// The `Idempotency-Key`: the same on every attempt and every replay of
+    /// the same run.
+    pub fn idempotency_key(&self) -> String {
+        batch_id(self.run, self.seq)
+    }
+}
+
+#[cfg(test)]
+impl Batch {
+    /// A batch of one event with this body, of run 0xab.
+    pub fn of_body(seq: u64, body: &'static [u8]) -> Batch {
+        Batch {
+            seq,
+            run: 0xab,
+            body: Bytes::from_static(body),
+            compression: Compression::None,
+            events: 1,
+            raw_bytes: body.len(),
+            due: Duration::ZERO,
+            expected: Expected::new(Grain::MINUTE),
+        }
+    }
+}
+
 /// The idempotency key of batch `seq` of the run with this fingerprint.
 pub fn batch_id(fingerprint: u64, seq: u64) -> String {
     format!("cm-{fingerprint:016x}-{seq}")
 }
 
-/// Average sample line is ~150 bytes; the first buffer is sized from it,
-/// later ones from the largest batch so far.
-const LINE_ESTIMATE: usize = 160;
+/// The first buffer is sized for lines of about this many bytes, later
+/// ones from the largest batch so far.
+const EVENT_ESTIMATE: usize = 160;
+
+/// How batches are cut.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cut {
+    /// Events per batch at most.
+    pub max_events: usize,
+    /// Under pacing (`speed` is `Some`), a batch is also closed once its
+    /// events span this much schedule time.
+    pub window: Duration,
+    pub speed: Option<f64>,
+}
 
 /// Turns the event stream into batches.
-pub struct BatchEncoder {
-    lines: JsonlEncoder,
+pub struct Batcher<E> {
+    encoder: E,
     fingerprint: u64,
     max_events: u32,
     window: Duration,
-    gzip: bool,
+    compression: Compression,
     grain: Grain,
     /// Set by the first event when paced.
     schedule: Option<Schedule>,
@@ -60,6 +147,8 @@ pub struct BatchEncoder {
     /// Event-time span of a batch in ms, once the schedule is known.
     span_ms: i64,
     seq: u64,
+    /// Events the encoder did not accept.
+    skipped: u64,
     buf: Vec<u8>,
     capacity: usize,
     events: u32,
@@ -68,32 +157,30 @@ pub struct BatchEncoder {
     expected: Expected,
 }
 
-impl BatchEncoder {
-    /// `speed` is `Some` when paced: the window then closes batches too.
+impl<E: Encoder> Batcher<E> {
     pub fn new(
-        lines: JsonlEncoder,
+        encoder: E,
         fingerprint: u64,
-        max_events: usize,
-        window: Duration,
-        speed: Option<f64>,
-        gzip: bool,
+        cut: Cut,
+        compression: Compression,
         grain: Grain,
-    ) -> BatchEncoder {
-        let max_events = max_events.clamp(1, u32::MAX as usize) as u32;
+    ) -> Batcher<E> {
+        let max_events = cut.max_events.clamp(1, u32::MAX as usize) as u32;
         let capacity = (max_events as usize)
-            .saturating_mul(LINE_ESTIMATE)
+            .saturating_mul(EVENT_ESTIMATE)
             .min(16 << 20);
-        BatchEncoder {
-            lines,
+        Batcher {
+            encoder,
             fingerprint,
             max_events,
-            window,
-            gzip,
+            window: cut.window,
+            compression,
             grain,
             schedule: None,
-            paced: speed,
+            paced: cut.speed,
             span_ms: i64::MAX,
             seq: 0,
+            skipped: 0,
             buf: Vec::with_capacity(capacity),
             capacity,
             events: 0,
@@ -103,8 +190,13 @@ impl BatchEncoder {
         }
     }
 
-    /// Adds `e`; returns the batch it closed, if any.
+    /// Adds `e` if the target delivers it; returns the batch it closed, if
+    /// any.
     pub fn push(&mut self, e: &Event) -> Option<Batch> {
+        if !self.encoder.accepts(e) {
+            self.skipped += 1;
+            return None;
+        }
         if self.schedule.is_none()
             && let Some(speed) = self.paced
         {
@@ -121,7 +213,7 @@ impl BatchEncoder {
         if self.events == 0 {
             self.first_ms = e.time_ms;
         }
-        self.lines.encode(&mut self.buf, e);
+        self.encoder.encode(&mut self.buf, e);
         self.expected.record(e);
         self.events += 1;
         self.last_ms = e.time_ms;
@@ -132,29 +224,29 @@ impl BatchEncoder {
         closed
     }
 
+    /// Events the target does not deliver, so far.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
     /// The last, partly filled batch.
     pub fn finish(mut self) -> Option<Batch> {
         self.close()
-    }
-
-    /// Batches closed so far.
-    pub fn batches(&self) -> u64 {
-        self.seq
     }
 
     fn close(&mut self) -> Option<Batch> {
         if self.events == 0 {
             return None;
         }
+        self.encoder.finish(&mut self.buf);
         self.capacity = self.capacity.max(self.buf.len());
         let raw = std::mem::replace(&mut self.buf, Vec::with_capacity(self.capacity));
         let raw_bytes = raw.len();
-        let body = if self.gzip { gzip(&raw) } else { raw };
         let batch = Batch {
             seq: self.seq,
-            id: batch_id(self.fingerprint, self.seq),
-            body: Bytes::from(body),
-            gzip: self.gzip,
+            run: self.fingerprint,
+            body: Bytes::from(self.compression.apply(raw)),
+            compression: self.compression,
             events: self.events,
             raw_bytes,
             due: self
@@ -168,18 +260,11 @@ impl BatchEncoder {
     }
 }
 
-/// Fast compression: on a network worth compressing for, the generator
-/// thread must still keep up.
-fn gzip(raw: &[u8]) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 4), Compression::fast());
-    gz.write_all(raw).expect("writing to a Vec cannot fail");
-    gz.finish().expect("writing to a Vec cannot fail")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::Naming;
+    use crate::emit::targets::ingest::NdjsonEncoder;
     use crate::engine::{EventStream, Workload};
     use flate2::read::GzDecoder;
     use std::io::Read;
@@ -196,16 +281,18 @@ mod tests {
 
     fn encode(calls: u64, size: usize, speed: Option<f64>, gzip: bool) -> Vec<Batch> {
         let (scenario, workload) = events(calls);
-        let lines = JsonlEncoder::samples_only(workload.seed, Naming::default());
-        let mut enc = BatchEncoder::new(
-            lines,
-            0xabc,
-            size,
-            Duration::from_millis(500),
+        let lines = NdjsonEncoder::new(workload.seed, Naming::default());
+        let cut = Cut {
+            max_events: size,
+            window: Duration::from_millis(500),
             speed,
-            gzip,
-            Grain::MINUTE,
-        );
+        };
+        let compression = if gzip {
+            Compression::Gzip
+        } else {
+            Compression::None
+        };
+        let mut enc = Batcher::new(lines, 0xabc, cut, compression, Grain::MINUTE);
         let mut out: Vec<Batch> = EventStream::new(&scenario, &workload)
             .filter_map(|e| enc.push(&e))
             .collect();
@@ -214,7 +301,7 @@ mod tests {
     }
 
     fn plain(b: &Batch) -> Vec<u8> {
-        if !b.gzip {
+        if b.compression == Compression::None {
             return b.body.to_vec();
         }
         let mut out = Vec::new();
@@ -228,7 +315,7 @@ mod tests {
         assert!(batches.len() > 2);
         for (i, b) in batches.iter().enumerate() {
             assert_eq!(b.seq, i as u64);
-            assert_eq!(b.id, format!("cm-0000000000000abc-{i}"));
+            assert_eq!(b.idempotency_key(), format!("cm-0000000000000abc-{i}"));
             assert_eq!(b.due, Duration::ZERO);
             let lines = b.body.iter().filter(|&&c| c == b'\n').count();
             assert_eq!(lines, b.events as usize);
@@ -274,10 +361,10 @@ mod tests {
         let gz_batches = encode(30, 50, None, true);
         assert_eq!(plain_batches.len(), gz_batches.len());
         for (p, g) in plain_batches.iter().zip(&gz_batches) {
-            assert!(g.gzip && g.body.len() < p.body.len());
+            assert!(g.compression == Compression::Gzip && g.body.len() < p.body.len());
             assert_eq!(g.raw_bytes, p.body.len());
             assert_eq!(plain(g), p.body.to_vec());
-            assert_eq!(g.id, p.id);
+            assert_eq!(g.idempotency_key(), p.idempotency_key());
         }
     }
 

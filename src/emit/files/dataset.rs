@@ -5,11 +5,11 @@
 use super::DatasetFormat;
 use super::csv::{CsvEncoder, header};
 use super::jsonl::JsonlEncoder;
-use super::metrics_response::write_expected;
 use super::progress::Progress;
 use crate::catalog::{Metric, Naming};
 use crate::engine::{EventKind, EventStream, Expected, Grain, Workload};
 use crate::scenario::Scenario;
+use crate::wire::write_expected;
 use serde_json::json;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

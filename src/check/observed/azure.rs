@@ -1,39 +1,39 @@
-//! The observed side over HTTP: the sink's Azure Monitor style query API,
+//! The Azure Monitor Metrics - List backend: the embedded sink's query API
+//! (and any sink that speaks it),
 //! `GET {base}/metrics?metricnames=..&timespan=..&interval=..&aggregation=..&$filter=..`.
 //!
 //! Any answer but a 2xx metrics response is a [`CheckError`] carrying the
 //! sink's own message (`{"error":{"code":..,"message":..}}`), so "unknown
 //! dimension" or "bad token" reach the user verbatim and exit 2.
 
-use super::CheckError;
-use super::observed::Observed;
-use super::query::{AGGREGATIONS, Query};
-use crate::emit::MetricsResponse;
-use crate::emit::http::retry::{Reply, RetryAction, RetryPolicy, classify};
+use super::{Observed, ObservedSeries, Point, with_retries};
+use crate::check::CheckError;
+use crate::check::query::{AGGREGATIONS, Query, parse_label};
+use crate::engine::Grain;
+use crate::wire::metrics_response::DataPoint;
+use crate::wire::{ErrorBody, MetricsResponse, parse_millis};
 use reqwest::{StatusCode, Url};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Series per answer the query asks for at most (Azure's `top`, which
 /// defaults to 10 there); far more than any dimension has values.
 const TOP: u32 = 1_000_000;
 
-/// Retries of a query that met a transient failure.
-const QUERY_RETRIES: u32 = 3;
-
 /// How long one query may take, connection included.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A sink's query API.
 #[derive(Clone, Debug)]
-pub struct HttpObserved {
+pub struct AzureObserved {
     client: reqwest::Client,
     metrics_url: Url,
     token: Option<String>,
 }
 
-impl HttpObserved {
+impl AzureObserved {
     /// `base_url` is the sink's root, e.g. `http://127.0.0.1:8650`.
-    pub fn new(base_url: &str, token: Option<&str>) -> Result<HttpObserved, CheckError> {
+    pub fn new(base_url: &str, token: Option<&str>) -> Result<AzureObserved, CheckError> {
         let invalid = |reason: String| CheckError::Url {
             url: base_url.to_string(),
             reason,
@@ -61,7 +61,7 @@ impl HttpObserved {
             .timeout(TIMEOUT)
             .build()
             .map_err(|e| invalid(e.to_string()))?;
-        Ok(HttpObserved {
+        Ok(AzureObserved {
             client,
             metrics_url,
             token: token.map(str::to_string),
@@ -99,7 +99,7 @@ impl HttpObserved {
         let status = response.status();
         let body = response.bytes().await.map_err(connect)?;
         if !status.is_success() {
-            return Err(sink_error(query, status, &body));
+            return Err(sink_error(&query.to_string(), status, &body));
         }
         serde_json::from_slice(&body).map_err(|e| CheckError::Protocol {
             query: query.to_string(),
@@ -108,51 +108,29 @@ impl HttpObserved {
     }
 }
 
-impl Observed for HttpObserved {
+impl Observed for AzureObserved {
     /// Queries are idempotent, so a dropped connection or a 429/5xx from a
     /// busy pipeline is retried with the replay's retry rules; anything
     /// else (or the last failure) is the answer.
-    async fn query(&self, query: &Query) -> Result<MetricsResponse, CheckError> {
-        let policy = RetryPolicy::new(QUERY_RETRIES);
-        let mut retry = 0;
-        loop {
-            let result = self.get(query).await;
-            let reply = match &result {
-                Err(CheckError::Connect { source, .. }) => Reply::Transport(source.to_string()),
-                Err(CheckError::Sink { status, .. }) => Reply::status(*status),
-                _ => return result,
-            };
-            match classify(&reply) {
-                RetryAction::Retry { after } if retry < policy.max_retries => {
-                    let wait = policy.delay(retry, after, &mut rand::rng());
-                    tokio::time::sleep(wait).await;
-                    retry += 1;
-                }
-                _ => return result,
-            }
+    async fn query(&self, query: &Query) -> Result<ObservedSeries, CheckError> {
+        if query.totals {
+            return Err(CheckError::Usage(
+                "--totals is for counter backends (--backend promql); the query API answers \
+                 every grain bucket, which is the stronger check"
+                    .into(),
+            ));
         }
+        let answer = with_retries(|| self.get(query)).await?;
+        read_answer(&answer, query)
     }
-}
-
-#[derive(serde::Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(serde::Deserialize)]
-struct ErrorDetail {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    message: String,
 }
 
 /// The error of a non-2xx answer, with the sink's code and message when it
 /// sent the Azure error shape, else the start of its body.
-fn sink_error(query: &Query, status: StatusCode, body: &[u8]) -> CheckError {
-    let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(ErrorBody { error }) => (error.code, error.message),
-        Err(_) => {
+pub fn sink_error(query: &str, status: StatusCode, body: &[u8]) -> CheckError {
+    let (code, message) = match ErrorBody::parse(body) {
+        Some(ErrorBody { error }) => (error.code, error.message),
+        None => {
             let text = String::from_utf8_lossy(body);
             let text = text.trim();
             let mut short: String = text.chars().take(300).collect();
@@ -189,6 +167,86 @@ fn sink_error(query: &Query, status: StatusCode, body: &[u8]) -> CheckError {
     }
 }
 
+impl From<&DataPoint> for Point {
+    fn from(p: &DataPoint) -> Point {
+        Point {
+            count: p.count,
+            total: p.total,
+            minimum: p.minimum,
+            maximum: p.maximum,
+            average: p.average,
+        }
+    }
+}
+
+fn is_empty(p: &DataPoint) -> bool {
+    p.count.is_none()
+        && p.total.is_none()
+        && p.minimum.is_none()
+        && p.maximum.is_none()
+        && p.average.is_none()
+}
+
+/// Reads a Metrics - List answer to `query` into cells. An answer that
+/// cannot be read as the query's series (another grain, no body for the
+/// metric, a dimension the metric lacks, a bucket listed twice) is a
+/// protocol error, exit 2: comparing it would report noise. A readable
+/// answer with wrong series or values is left to the comparison.
+pub fn read_answer(answer: &MetricsResponse, query: &Query) -> Result<ObservedSeries, CheckError> {
+    let fail = |reason: String| CheckError::Protocol {
+        query: query.to_string(),
+        reason,
+    };
+    let interval: Result<Grain, _> = answer.interval.parse();
+    if interval != Ok(query.grain) {
+        return Err(fail(format!(
+            "asked for interval {}, the answer is at {:?}; the sink may not support this grain",
+            query.grain, answer.interval
+        )));
+    }
+    let name = query.metric.name();
+    let mut bodies = answer
+        .value
+        .iter()
+        .filter(|b| b.name.value.eq_ignore_ascii_case(name));
+    let body = bodies.next().ok_or_else(|| {
+        fail(format!(
+            "no metric named {name} in the answer; the sink may not know it"
+        ))
+    })?;
+    if bodies.next().is_some() {
+        return Err(fail(format!("metric {name} is listed twice")));
+    }
+    if !(body.error_code.is_empty() || body.error_code == "Success") {
+        return Err(fail(format!("errorCode {:?} for {name}", body.error_code)));
+    }
+    let mut out = ObservedSeries::new();
+    for ts in &body.timeseries {
+        let label = parse_label(query.metric, &ts.metadatavalues).map_err(&fail)?;
+        let mut buckets = BTreeMap::new();
+        // Azure lists empty buckets as a bare timeStamp; they hold no data.
+        for p in ts.data.iter().filter(|p| !is_empty(p)) {
+            let ms = parse_millis(&p.time_stamp)
+                .ok_or_else(|| fail(format!("timeStamp {:?} is not RFC 3339", p.time_stamp)))?;
+            if buckets.insert(ms, Point::from(p)).is_some() {
+                return Err(fail(format!(
+                    "a series lists bucket {} twice",
+                    p.time_stamp
+                )));
+            }
+        }
+        if buckets.is_empty() {
+            continue;
+        }
+        if out.insert(label, buckets).is_some() {
+            return Err(fail(
+                "a series is listed twice (the same dimension values)".to_string(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,12 +260,13 @@ mod tests {
             grain: Grain::MINUTE,
             split: Split::One(Dimension::Operation),
             timespan: (1_767_225_600_000, 1_767_229_200_000),
+            totals: false,
         }
     }
 
     #[test]
     fn query_url() {
-        let http = HttpObserved::new("http://127.0.0.1:8650/base/", None).unwrap();
+        let http = AzureObserved::new("http://127.0.0.1:8650/base/", None).unwrap();
         assert_eq!(
             http.url(&query()).as_str(),
             "http://127.0.0.1:8650/base/metrics?metricnames=APIRequestCallAutomation\
@@ -215,14 +274,14 @@ mod tests {
              &aggregation=Count%2CTotal%2CMinimum%2CMaximum%2CAverage&top=1000000\
              &%24filter=Operation+eq+%27*%27"
         );
-        assert!(HttpObserved::new("127.0.0.1:8650", None).is_err());
-        assert!(HttpObserved::new("https://example.com", None).is_err());
+        assert!(AzureObserved::new("127.0.0.1:8650", None).is_err());
+        assert!(AzureObserved::new("https://example.com", None).is_err());
     }
 
     #[test]
     fn error_bodies() {
         let err = sink_error(
-            &query(),
+            &query().to_string(),
             StatusCode::BAD_REQUEST,
             br#"{"error":{"code":"BadRequest","message":"unknown dimension 'Foo'"}}"#,
         );
@@ -231,7 +290,7 @@ mod tests {
             "the sink rejected the query for APIRequestCallAutomation at PT1M by Operation \
              (HTTP 400, BadRequest): unknown dimension 'Foo'"
         );
-        let err = sink_error(&query(), StatusCode::UNAUTHORIZED, b"");
+        let err = sink_error(&query().to_string(), StatusCode::UNAUTHORIZED, b"");
         assert!(err.to_string().ends_with(
             "(HTTP 401): Unauthorized; give the sink's token with --token or CALLMETRICS_TOKEN"
         ));

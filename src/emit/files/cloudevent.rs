@@ -3,11 +3,11 @@
 
 use super::identity::IdWriter;
 use super::json_text::{Snippet, write_int};
-use super::rfc3339::TimeWriter;
 use crate::catalog::{ApiVersion, EventType, sub_code_message};
 use crate::engine::{Detail, Event, EventKind};
 use crate::scenario::RecognitionType;
 use crate::scenario::plan::Status;
+use crate::wire::rfc3339::TimeWriter;
 
 const TONES: [&str; 12] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "asterisk",

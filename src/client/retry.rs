@@ -1,5 +1,6 @@
-//! Retries, written once: what an attempt's reply means ([`classify`]) and
-//! how long to wait before the next one ([`RetryPolicy::delay`]).
+//! Retries, written once for every client (the replay's targets and
+//! `check`'s queries): what an attempt's reply means ([`classify`]) and how
+//! long to wait before the next one ([`RetryPolicy::delay`]).
 //!
 //! Retried: 408, 429 and 5xx except 501, and every transport failure
 //! (refused, reset, timed out). Because each batch carries an idempotency
@@ -18,6 +19,28 @@ pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(10);
 /// Default longest `Retry-After` obeyed.
 pub const DEFAULT_RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 
+/// Why an attempt got no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TransportFailure {
+    /// The connection could not be made (refused, unreachable).
+    Connect,
+    /// No complete answer in time.
+    Timeout,
+    /// The connection broke before a complete answer (reset, closed).
+    Closed,
+}
+
+impl TransportFailure {
+    /// How reports name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportFailure::Connect => "connect error",
+            TransportFailure::Timeout => "timeout",
+            TransportFailure::Closed => "connection closed",
+        }
+    }
+}
+
 /// What one attempt came back with, independent of the HTTP client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
@@ -32,7 +55,10 @@ pub enum Reply {
         detail: String,
     },
     /// No answer: connection refused or reset, timeout, truncated response.
-    Transport(String),
+    Transport {
+        kind: TransportFailure,
+        message: String,
+    },
     /// The request could not be built (e.g. a bad URL): retrying cannot help.
     Invalid(String),
 }
@@ -53,7 +79,7 @@ impl Reply {
         match self {
             Reply::Status { code, detail, .. } if detail.is_empty() => format!("HTTP {code}"),
             Reply::Status { code, detail, .. } => format!("HTTP {code}: {detail}"),
-            Reply::Transport(message) => format!("connection error: {message}"),
+            Reply::Transport { kind, message } => format!("{}: {message}", kind.as_str()),
             Reply::Invalid(message) => format!("invalid request: {message}"),
         }
     }
@@ -81,7 +107,7 @@ pub fn classify(reply: &Reply) -> RetryAction {
                 after: *retry_after,
             }
         }
-        Reply::Transport(_) => RetryAction::Retry { after: None },
+        Reply::Transport { .. } => RetryAction::Retry { after: None },
         other => RetryAction::Fail(other.describe()),
     }
 }
@@ -103,12 +129,6 @@ pub struct RetryPolicy {
     pub cap: Duration,
     /// Longest `Retry-After` obeyed; longer ones are cut to this.
     pub retry_after_cap: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy::new(super::config::DEFAULT_RETRIES)
-    }
 }
 
 impl RetryPolicy {
@@ -178,7 +198,12 @@ mod tests {
                 after: Some(Duration::from_secs(3))
             }
         );
-        assert_eq!(classify(&Reply::Transport("reset".into())), retry);
+        let reset = Reply::Transport {
+            kind: TransportFailure::Closed,
+            message: "reset".into(),
+        };
+        assert_eq!(classify(&reset), retry);
+        assert_eq!(reset.describe(), "connection closed: reset");
         assert_eq!(
             classify(&Reply::Invalid("bad url".into())),
             RetryAction::Fail("invalid request: bad url".into())

@@ -9,7 +9,14 @@ fn gaps(times: &[Instant]) -> Vec<Duration> {
 async fn send_scripted(replies: Vec<Reply>, policy: RetryPolicy) -> (Sent, Vec<Duration>, u64) {
     let transport = Scripted::new(replies);
     let counters = Counters::default();
-    let sent = send_with_retries(&transport, &policy, &tiny_batch(0), &counters).await;
+    let sent = send_with_retries(
+        &transport,
+        &ingest_target(),
+        &policy,
+        &tiny_batch(0),
+        &counters,
+    )
+    .await;
     let ids: Vec<String> = transport
         .attempts
         .lock()
@@ -18,7 +25,7 @@ async fn send_scripted(replies: Vec<Reply>, policy: RetryPolicy) -> (Sent, Vec<D
         .map(|a| a.0.clone())
         .collect();
     assert!(
-        ids.iter().all(|id| id == "cm-test-0"),
+        ids.iter().all(|id| id == "cm-00000000000000ab-0"),
         "one key for every attempt"
     );
     (
@@ -46,13 +53,12 @@ async fn backoff_grows_and_is_capped() {
         retry_after_cap: Duration::from_secs(60),
     };
     let (sent, gaps, retries) = send_scripted(vec![Reply::status(503); 6], policy).await;
-    assert_eq!(
-        sent,
-        Sent {
-            attempts: 7,
-            result: Ok(false)
-        }
-    );
+    assert_eq!(sent.attempts.len(), 7);
+    assert_eq!(sent.result, Ok(false));
+    let replies: Vec<ReplyKind> = sent.attempts.iter().map(|a| a.reply).collect();
+    let mut want = vec![ReplyKind::Status(503); 6];
+    want.push(ReplyKind::Status(200));
+    assert_eq!(replies, want);
     assert_eq!(retries, 6);
     assert_eq!(gaps.len(), 6);
     for (retry, gap) in gaps.iter().enumerate() {
@@ -67,7 +73,7 @@ async fn backoff_grows_and_is_capped() {
 async fn retry_after_is_honoured_and_capped() {
     let policy = RetryPolicy::new(3);
     let (sent, gaps, _) = send_scripted(vec![retry_after(429, 3)], policy).await;
-    assert_eq!(sent.attempts, 2);
+    assert_eq!(sent.attempts.len(), 2);
     assert_eq!(gaps, [Duration::from_secs(3)]);
 
     let (sent, gaps, _) = send_scripted(vec![retry_after(503, 86_400)], policy).await;
@@ -81,7 +87,7 @@ async fn permanent_failures_are_not_retried() {
         let start = Instant::now();
         let (sent, gaps, retries) =
             send_scripted(vec![Reply::status(code)], RetryPolicy::new(8)).await;
-        assert_eq!(sent.attempts, 1, "{code}");
+        assert_eq!(sent.attempts.len(), 1, "{code}");
         assert_eq!(sent.result, Err(format!("HTTP {code}")));
         assert!(gaps.is_empty() && retries == 0);
         assert_eq!(Instant::now(), start, "no waiting");
@@ -90,33 +96,42 @@ async fn permanent_failures_are_not_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn connection_errors_are_retried_until_the_limit() {
-    let refused = Reply::Transport("Connection refused".into());
+    let refused = Reply::Transport {
+        kind: TransportFailure::Connect,
+        message: "Connection refused".into(),
+    };
     let (sent, gaps, _) = send_scripted(vec![refused.clone()], RetryPolicy::new(8)).await;
+    assert_eq!(sent.attempts.len(), 2);
+    assert_eq!(sent.result, Ok(false));
     assert_eq!(
-        sent,
-        Sent {
-            attempts: 2,
-            result: Ok(false)
-        }
+        sent.attempts[0].reply,
+        ReplyKind::NoAnswer(TransportFailure::Connect)
     );
     assert_eq!(gaps.len(), 1);
 
-    let (sent, _, retries) = send_scripted(vec![refused; 10], RetryPolicy::new(3)).await;
-    assert_eq!(sent.attempts, 4);
+    let (sent, _, retries) = send_scripted(vec![refused.clone(); 10], RetryPolicy::new(3)).await;
+    assert_eq!(sent.attempts.len(), 4);
     assert_eq!(retries, 3);
     assert_eq!(
         sent.result,
-        Err("gave up after 4 attempts: connection error: Connection refused".into())
+        Err("gave up after 4 attempts: connect error: Connection refused".into())
     );
+    // Without retries the reason is the reply itself.
+    let (sent, _, _) = send_scripted(vec![refused], RetryPolicy::new(0)).await;
+    assert_eq!(sent.result, Err("connect error: Connection refused".into()));
 }
 
 /// Batches of the test workload, closed by size only, due at `speed`.
 fn paced_batches(speed: f64, size: usize) -> Vec<Batch> {
     let scenario = scenario();
     let workload = workload(40, 10.0);
-    let lines = JsonlEncoder::samples_only(workload.seed, Default::default());
-    let hour = Duration::from_secs(3600);
-    let mut enc = BatchEncoder::new(lines, 1, size, hour, Some(speed), false, Grain::MINUTE);
+    let lines = NdjsonEncoder::new(workload.seed, Default::default());
+    let cut = Cut {
+        max_events: size,
+        window: Duration::from_secs(3600),
+        speed: Some(speed),
+    };
+    let mut enc = Batcher::new(lines, 1, cut, Compression::None, Grain::MINUTE);
     let mut out: Vec<Batch> = EventStream::new(&scenario, &workload)
         .filter_map(|e| enc.push(&e))
         .collect();
@@ -131,7 +146,7 @@ async fn drive(
     pacing: Pacing,
     concurrency: usize,
     takes: Duration,
-) -> (Vec<Duration>, crate::emit::http::sink::Delivery) {
+) -> (Vec<Duration>, Delivery) {
     let (tx, rx) = tokio::sync::mpsc::channel(batches.len().max(1));
     for b in batches {
         tx.send(b).await.unwrap();
@@ -141,14 +156,15 @@ async fn drive(
         takes,
         ..Scripted::default()
     });
-    let sink = HttpSink {
+    let driver = Driver {
+        target: Arc::new(ingest_target()),
         transport: Arc::clone(&transport),
         policy: RetryPolicy::new(0),
         concurrency,
         stop_on_failure: true,
         counters: Arc::new(Counters::default()),
     };
-    let delivery = sink.run(rx, pacing).await;
+    let delivery = driver.run(rx, pacing).await;
     let times = transport.times();
     let offsets = times.iter().map(|t| *t - times[0]).collect();
     (offsets, delivery)
@@ -232,29 +248,78 @@ async fn sending_stops_after_the_first_failed_batch() {
         tx.send(tiny_batch(i)).await.unwrap();
     }
     let transport = Arc::new(Scripted::new([Reply::status(200), Reply::status(400)]));
-    let sink = HttpSink {
+    let driver = Driver {
+        target: Arc::new(ingest_target()),
         transport: Arc::clone(&transport),
         policy: RetryPolicy::new(3),
         concurrency: 1,
         stop_on_failure: true,
         counters: Arc::new(Counters::default()),
     };
-    let delivery = sink.run(rx, Pacing::Max).await;
+    let delivery = driver.run(rx, Pacing::Max).await;
     let stats = delivery.stats;
     assert_eq!(transport.times().len(), 2, "batch 2 was not sent");
     assert!(stats.stopped_early && !stats.succeeded());
-    assert_eq!((stats.batches, stats.failed_batches), (1, 1));
-    assert_eq!(stats.failures[0].id, "cm-test-1");
+    assert_eq!((stats.requests, stats.failed_requests), (1, 1));
+    assert_eq!(stats.failures[0].id, "cm-00000000000000ab-1");
+    assert_eq!(stats.failure_kinds[&ReplyKind::Status(400)], 1);
     // The generator's side of the channel sees it closed.
     assert!(tx.send(tiny_batch(10)).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_stop_on_failure_every_batch_is_tried_and_failures_counted_by_kind() {
+    let (tx, rx) = tokio::sync::mpsc::channel(10);
+    for i in 0..6 {
+        tx.send(tiny_batch(i)).await.unwrap();
+    }
+    drop(tx);
+    let closed = Reply::Transport {
+        kind: TransportFailure::Closed,
+        message: "reset".into(),
+    };
+    let transport = Arc::new(Scripted::new([
+        Reply::status(500),
+        Reply::status(204),
+        closed,
+        Reply::status(302),
+        Reply::status(500),
+    ]));
+    let driver = Driver {
+        target: Arc::new(Webhook::new("http://127.0.0.1:1/cb", None).unwrap()),
+        transport: Arc::clone(&transport),
+        policy: RetryPolicy::new(0),
+        concurrency: 1,
+        stop_on_failure: false,
+        counters: Arc::new(Counters::default()),
+    };
+    let stats = driver.run(rx, Pacing::Max).await.stats;
+    assert_eq!(transport.times().len(), 6);
+    assert!(!stats.stopped_early && !stats.succeeded());
+    assert_eq!((stats.requests, stats.failed_requests), (2, 4));
+    let kinds: Vec<(String, u64)> = stats
+        .failure_kinds
+        .iter()
+        .map(|(k, n)| (k.to_string(), *n))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("302".to_string(), 1),
+            ("500".to_string(), 2),
+            ("connection closed".to_string(), 1)
+        ]
+    );
+    assert_eq!(stats.replies[&ReplyKind::Status(204)], 1);
+    assert_eq!(stats.latency.len(), 6, "one latency per attempt");
 }
 
 #[test]
 fn batch_ids_are_stable_within_a_run_and_differ_between_runs() {
     let scenario = scenario();
-    let config = HttpSinkConfig::new("http://127.0.0.1:1");
-    let id = |workload: &Workload, config: &HttpSinkConfig| {
-        crate::emit::http::fingerprint(&scenario, workload, config, Some(1.0))
+    let config = delivery(5000, 8);
+    let id = |workload: &Workload, config: &DeliveryConfig| {
+        crate::emit::deliver::fingerprint(&scenario, workload, &ingest_target(), config, Some(1.0))
     };
     let base = workload(10, 5.0);
     assert_eq!(id(&base, &config), id(&workload(10, 5.0), &config));
@@ -268,15 +333,21 @@ fn batch_ids_are_stable_within_a_run_and_differ_between_runs() {
         ..base.clone()
     };
     assert_ne!(id(&base, &config), id(&other_seed, &config));
-    let bigger = HttpSinkConfig {
+    let bigger = DeliveryConfig {
         batch_events: 10,
         ..config.clone()
     };
     assert_ne!(id(&base, &config), id(&base, &bigger));
     // Compression does not change what a batch holds, so not its id.
-    let gzip = HttpSinkConfig {
-        gzip: true,
+    let gzip = DeliveryConfig {
+        compression: Compression::Gzip,
         ..config.clone()
     };
     assert_eq!(id(&base, &config), id(&base, &gzip));
+    // Another target's batches hold something else.
+    let webhook = Webhook::new("http://127.0.0.1:1/cb", None).unwrap();
+    assert_ne!(
+        id(&base, &config),
+        crate::emit::deliver::fingerprint(&scenario, &base, &webhook, &config, Some(1.0))
+    );
 }

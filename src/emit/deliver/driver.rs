@@ -2,28 +2,30 @@
 //! are paced (when scheduled), wait for one of `concurrency` send slots and
 //! go out as their own task. A full set of slots stops the pacing loop,
 //! which stops reading the channel, which blocks the generator: memory stays
-//! bounded by the channel and the slots, and a slow sink shows as lag.
+//! bounded by the channel and the slots, and a slow receiver shows as lag.
 //!
 //! The expected aggregates of a batch count once it is delivered, so the
-//! returned aggregates are exactly what the sink acknowledged.
+//! returned aggregates are exactly what the receiver acknowledged.
 
-use super::super::pacing::{Pacer, Pacing};
-use super::encoder::Batch;
-use super::retry::RetryPolicy;
-use super::service::{Sent, Transport, send_with_retries};
+use super::batcher::Batch;
+use super::pacing::{Pacer, Pacing};
+use super::send::{Sent, send_with_retries};
 use super::stats::{BatchFailure, Counters, FAILURES_KEPT, Stats};
+use super::transport::Transport;
+use crate::client::RetryPolicy;
+use crate::emit::targets::Target;
 use crate::engine::Expected;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-/// Sends batches to one sink.
-pub struct HttpSink<T> {
-    pub transport: Arc<T>,
+/// Sends batches to one target.
+pub struct Driver<T, X> {
+    pub target: Arc<T>,
+    pub transport: Arc<X>,
     pub policy: RetryPolicy,
-    /// Batches in flight at most.
+    /// Requests in flight at most.
     pub concurrency: usize,
     /// Stop reading batches after the first one that failed for good.
     pub stop_on_failure: bool,
@@ -55,14 +57,17 @@ struct Tally {
     expected: Option<Expected>,
 }
 
-impl<T: Transport> HttpSink<T> {
+impl<T: Target, X: Transport> Driver<T, X> {
     /// Sends every batch from `batches` (or up to the first failure) and
     /// waits for the last answer.
     pub async fn run(self, mut batches: mpsc::Receiver<Batch>, pacing: Pacing) -> Delivery {
         let slots = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut pacer = Pacer::new(pacing);
         let mut sending = JoinSet::new();
-        let mut tally = Tally::new(pacing);
+        let mut tally = Tally {
+            stats: Stats::new(T::NAME, pacing),
+            expected: None,
+        };
         let mut started: Option<Instant> = None;
         while let Some(batch) = batches.recv().await {
             started.get_or_insert_with(Instant::now);
@@ -80,11 +85,13 @@ impl<T: Transport> HttpSink<T> {
                 self.counters.lag(pacer.dispatched(scheduled));
                 tally.stats.scheduled = tally.stats.scheduled.max(batch.due);
             }
+            let target = Arc::clone(&self.target);
             let transport = Arc::clone(&self.transport);
             let counters = Arc::clone(&self.counters);
             let policy = self.policy;
             sending.spawn(async move {
-                let sent = send_with_retries(&*transport, &policy, &batch, &counters).await;
+                let sent =
+                    send_with_retries(&*transport, &*target, &policy, &batch, &counters).await;
                 // Counted before the slot is free, so the loop sees a failure
                 // before it sends anything more.
                 let done = finished(batch, sent, &counters);
@@ -116,14 +123,20 @@ fn finished(batch: Batch, sent: Sent, counters: &Counters) -> Finished {
     match &sent.result {
         Ok(_) => {
             Counters::add(&counters.events, batch.events as u64);
-            Counters::add(&counters.batches, 1);
+            Counters::add(&counters.requests, 1);
             Counters::add(&counters.bytes, batch.body.len() as u64);
         }
         Err(_) => Counters::add(&counters.failed, 1),
     }
+    // The key is only spelled out for the few failures a report shows.
+    let id = if sent.result.is_err() {
+        batch.idempotency_key()
+    } else {
+        String::new()
+    };
     Finished {
         seq: batch.seq,
-        id: batch.id,
+        id,
         events: batch.events,
         bytes: batch.body.len(),
         raw_bytes: batch.raw_bytes,
@@ -141,35 +154,20 @@ fn unwrap_task<R>(done: Result<R, tokio::task::JoinError>) -> R {
 }
 
 impl Tally {
-    fn new(pacing: Pacing) -> Tally {
-        Tally {
-            stats: Stats {
-                pacing,
-                events: 0,
-                batches: 0,
-                duplicates: 0,
-                retries: 0,
-                failed_batches: 0,
-                failed_events: 0,
-                failures: Vec::new(),
-                bytes: 0,
-                raw_bytes: 0,
-                lag: super::super::pacing::lag_histogram(),
-                scheduled: Duration::ZERO,
-                elapsed: Duration::ZERO,
-                stopped_early: false,
-            },
-            expected: None,
-        }
-    }
-
     fn add(&mut self, done: Finished) {
         let s = &mut self.stats;
-        s.retries += u64::from(done.sent.attempts - 1);
+        s.retries += done.sent.attempts.len().saturating_sub(1) as u64;
+        for attempt in &done.sent.attempts {
+            *s.replies.entry(attempt.reply).or_default() += 1;
+            s.latency
+                .saturating_record(attempt.latency.as_micros().max(1) as u64);
+        }
+        let last = done.sent.last();
+        let attempts = done.sent.attempts.len() as u32;
         match done.sent.result {
             Ok(duplicate) => {
                 s.events += u64::from(done.events);
-                s.batches += 1;
+                s.requests += 1;
                 s.duplicates += u64::from(duplicate);
                 s.bytes += done.bytes as u64;
                 s.raw_bytes += done.raw_bytes as u64;
@@ -179,14 +177,15 @@ impl Tally {
                 }
             }
             Err(reason) => {
-                s.failed_batches += 1;
+                s.failed_requests += 1;
                 s.failed_events += u64::from(done.events);
+                *s.failure_kinds.entry(last).or_default() += 1;
                 if s.failures.len() < FAILURES_KEPT {
                     s.failures.push(BatchFailure {
-                        id: done.id,
                         seq: done.seq,
+                        id: done.id,
                         events: done.events,
-                        attempts: done.sent.attempts,
+                        attempts,
                         reason,
                     });
                 }

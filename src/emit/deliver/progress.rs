@@ -120,9 +120,9 @@ impl Rate {
 
 fn line(c: &Counters, rate: f64, lag: Option<Duration>) -> String {
     let mut line = format!(
-        "sent {} events in {} batches, {rate:.0} events/s, {} retries, {} failed",
+        "sent {} events in {} requests, {rate:.0} events/s, {} retries, {} failed",
         Counters::get(&c.events),
-        Counters::get(&c.batches),
+        Counters::get(&c.requests),
         Counters::get(&c.retries),
         Counters::get(&c.failed),
     );
@@ -140,15 +140,15 @@ mod tests {
     fn line_shows_counters() {
         let c = Counters::default();
         Counters::add(&c.events, 5000);
-        Counters::add(&c.batches, 1);
+        Counters::add(&c.requests, 1);
         Counters::add(&c.retries, 2);
         assert_eq!(
             line(&c, 2500.4, Some(Duration::from_micros(1250))),
-            "sent 5000 events in 1 batches, 2500 events/s, 2 retries, 0 failed, lag peak 1.250 ms"
+            "sent 5000 events in 1 requests, 2500 events/s, 2 retries, 0 failed, lag peak 1.250 ms"
         );
         assert_eq!(
             line(&c, 0.0, None),
-            "sent 5000 events in 1 batches, 0 events/s, 2 retries, 0 failed"
+            "sent 5000 events in 1 requests, 0 events/s, 2 retries, 0 failed"
         );
     }
 }

@@ -13,6 +13,7 @@
 //! slow sink shows up as growing lag instead of silently stretching the run
 //! (coordinated omission).
 
+use super::stats::micros_histogram;
 use hdrhistogram::Histogram;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
@@ -71,9 +72,6 @@ impl Schedule {
     }
 }
 
-/// Lag is recorded in microseconds, up to an hour.
-const LAG_MAX_US: u64 = 3_600_000_000;
-
 /// The tokio timer fires on millisecond ticks and, measured on the 2-core
 /// target, wakes 1.3 ms late at p50 and 1.5-2 ms at p99 (1.2 ms / 2.1 ms of
 /// lag with a plain `sleep_until`). So the timer is set this much before the
@@ -93,7 +91,7 @@ impl Pacer {
         Pacer {
             pacing,
             origin: None,
-            lag: lag_histogram(),
+            lag: micros_histogram(),
         }
     }
 
@@ -127,11 +125,6 @@ impl Pacer {
     pub fn into_lag(self) -> Histogram<u64> {
         self.lag
     }
-}
-
-/// An empty lag histogram (microseconds, 3 significant digits).
-pub fn lag_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, LAG_MAX_US, 3).expect("valid histogram bounds")
 }
 
 /// Sleeps until `deadline` with sub-millisecond accuracy: the timer wakes us

@@ -6,15 +6,17 @@
 mod loopback;
 mod paused;
 
-use super::encoder::{Batch, BatchEncoder};
-use super::retry::{Reply, RetryPolicy};
-use super::service::{Sent, Transport, send_with_retries};
-use super::sink::HttpSink;
-use super::stats::Counters;
-use super::{HttpSinkConfig, ReplayOutcome, replay, replay_with};
-use crate::emit::JsonlEncoder;
-use crate::emit::pacing::Pacing;
-use crate::engine::{EventStream, Expected, Grain, Workload};
+use super::batcher::{Batch, Batcher, Compression, Cut};
+use super::driver::{Delivery, Driver};
+use super::send::{Sent, send_with_retries};
+use super::stats::{Counters, ReplyKind};
+use super::transport::Transport;
+use super::{DeliveryConfig, ReplayOutcome, replay, replay_with};
+use crate::client::{Reply, RetryPolicy, TransportFailure};
+use crate::emit::deliver::pacing::Pacing;
+use crate::emit::targets::ingest::{Ingest, NdjsonEncoder};
+use crate::emit::targets::webhook::Webhook;
+use crate::engine::{EventStream, Grain, Workload};
 use crate::scenario::Scenario;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -49,15 +51,27 @@ fn fast_retries(max_retries: u32) -> RetryPolicy {
 }
 
 fn tiny_batch(seq: u64) -> Batch {
-    Batch {
-        seq,
-        id: format!("cm-test-{seq}"),
-        body: Bytes::from_static(b"{}\n"),
-        gzip: false,
-        events: 1,
-        raw_bytes: 3,
-        due: Duration::ZERO,
-        expected: Expected::new(Grain::MINUTE),
+    Batch::of_body(seq, b"{}\n")
+}
+
+/// An ingest target on a port nothing listens on (scripted transports
+/// never connect).
+fn ingest_target() -> Ingest {
+    Ingest::new("http://127.0.0.1:1", None, Default::default()).unwrap()
+}
+
+/// Delivery settings for tests: `batch_events` per batch, 4 in flight,
+/// fast retries.
+fn delivery(batch_events: usize, max_retries: u32) -> DeliveryConfig {
+    DeliveryConfig {
+        batch_events,
+        batch_window: Duration::from_millis(50),
+        concurrency: 4,
+        compression: Compression::None,
+        retry: fast_retries(max_retries),
+        timeout: Duration::from_secs(10),
+        progress: false,
+        stop_on_failure: true,
     }
 }
 
@@ -84,11 +98,14 @@ impl Scripted {
 }
 
 impl Transport for Scripted {
-    async fn send(&self, batch: &Batch) -> Reply {
-        self.attempts
-            .lock()
-            .unwrap()
-            .push((batch.id.clone(), Instant::now()));
+    async fn send(&self, request: http::Request<Bytes>) -> Reply {
+        let key = request
+            .headers()
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        self.attempts.lock().unwrap().push((key, Instant::now()));
         tokio::time::sleep(self.takes).await;
         let next = self.replies.lock().unwrap().pop_front();
         next.unwrap_or(Reply::status(200))

@@ -5,9 +5,9 @@
 use super::identity::IdWriter;
 use super::json_text::write_int;
 use super::jsonl::class;
-use super::rfc3339::TimeWriter;
 use crate::catalog::{Dimension, Metric, Naming};
 use crate::engine::{Event, EventKind};
+use crate::wire::rfc3339::TimeWriter;
 
 pub struct CsvEncoder {
     ids: IdWriter,

@@ -119,22 +119,25 @@ fn answer(sink: &TestSink, headers: &HeaderMap, body: Bytes) -> Response {
     r#"{"samples":1,"duplicate":false}"#.into_response()
 }
 
-fn config(url: &str) -> HttpSinkConfig {
-    HttpSinkConfig {
-        batch_events: 100,
-        retry: fast_retries(4),
-        ..HttpSinkConfig::new(url)
-    }
+fn config() -> DeliveryConfig {
+    delivery(100, 4)
 }
 
-async fn replay_into(url: &str, config: HttpSinkConfig, calls: u64) -> ReplayOutcome {
-    let config = HttpSinkConfig {
-        base_url: url.into(),
-        ..config
-    };
+async fn replay_into(url: &str, config: DeliveryConfig, calls: u64) -> ReplayOutcome {
+    replay_with_token(url, None, config, calls).await
+}
+
+async fn replay_with_token(
+    url: &str,
+    token: Option<&str>,
+    config: DeliveryConfig,
+    calls: u64,
+) -> ReplayOutcome {
+    let target = Ingest::new(url, token, Default::default()).unwrap();
     replay(
         &scenario(),
         &workload(calls, 50.0),
+        target,
         &config,
         Pacing::Max,
         Grain::MINUTE,
@@ -154,14 +157,14 @@ async fn every_batch_is_applied_once_despite_429_and_503() {
     })
     .start()
     .await;
-    let out = replay_into(&url, config(&url), 300).await;
+    let out = replay_into(&url, config(), 300).await;
     let stats = &out.stats;
     assert!(stats.succeeded(), "{stats:?}");
-    assert!(stats.batches >= 20, "{}", stats.batches);
+    assert!(stats.requests >= 20, "{}", stats.requests);
     assert_eq!(stats.events, out.generated_events);
 
     let seen = sink.seen.lock().unwrap();
-    assert_eq!(seen.applied.len() as u64, stats.batches);
+    assert_eq!(seen.applied.len() as u64, stats.requests);
     assert_eq!(seen.duplicates, 0);
     // Keep-alive: a connection per slot (a few more if one is reopened
     // while its predecessor is being returned to the pool), not one per
@@ -188,10 +191,10 @@ async fn every_batch_is_applied_once_despite_429_and_503() {
 async fn gzip_bodies_decode_to_the_same_lines() {
     let (plain_sink, plain_url) = TestSink::new(|_, _| None).start().await;
     let (gzip_sink, gzip_url) = TestSink::new(|_, _| None).start().await;
-    let plain = replay_into(&plain_url, config(&plain_url), 100).await;
-    let gzip = HttpSinkConfig {
-        gzip: true,
-        ..config(&gzip_url)
+    let plain = replay_into(&plain_url, config(), 100).await;
+    let gzip = DeliveryConfig {
+        compression: Compression::Gzip,
+        ..config()
     };
     let zipped = replay_into(&gzip_url, gzip, 100).await;
     assert!(plain.stats.succeeded() && zipped.stats.succeeded());
@@ -210,10 +213,10 @@ async fn gzip_bodies_decode_to_the_same_lines() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaying_the_same_run_again_is_recognised_as_duplicates() {
     let (sink, url) = TestSink::new(|_, _| None).start().await;
-    let first = replay_into(&url, config(&url), 60).await;
-    let second = replay_into(&url, config(&url), 60).await;
+    let first = replay_into(&url, config(), 60).await;
+    let second = replay_into(&url, config(), 60).await;
     assert_eq!(first.stats.duplicates, 0);
-    assert_eq!(second.stats.duplicates, second.stats.batches);
+    assert_eq!(second.stats.duplicates, second.stats.requests);
     assert!(second.stats.succeeded());
     assert_eq!(sink.lines() as u64, first.stats.events);
 }
@@ -223,10 +226,10 @@ async fn a_batch_that_always_gets_500_fails_after_its_retries() {
     let (sink, url) = TestSink::new(|seq, _| (seq == 2).then_some((500, None)))
         .start()
         .await;
-    let out = replay_into(&url, config(&url), 300).await;
+    let out = replay_into(&url, config(), 300).await;
     let stats = &out.stats;
     assert!(!stats.succeeded());
-    assert_eq!(stats.failed_batches, 1);
+    assert_eq!(stats.failed_requests, 1);
     let failure = &stats.failures[0];
     assert_eq!(failure.seq, 2);
     assert_eq!(failure.attempts, 5, "first attempt and 4 retries");
@@ -250,7 +253,7 @@ async fn a_batch_that_always_gets_500_fails_after_its_retries() {
     stats.write_summary(&mut summary).unwrap();
     let summary = String::from_utf8(summary).unwrap();
     assert!(summary.contains(&format!(
-        "failed batch {} (100 events, 5 attempts)",
+        "failed request {} (100 events, 5 attempts)",
         failure.id
     )));
 }
@@ -265,7 +268,7 @@ fn sink_lines(seen: &Seen) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_errors_are_not_retried_over_http() {
     let (sink, url) = TestSink::new(|_, _| Some((422, None))).start().await;
-    let out = replay_into(&url, config(&url), 50).await;
+    let out = replay_into(&url, config(), 50).await;
     assert_eq!(out.stats.retries, 0);
     assert_eq!(out.stats.failures[0].reason, "HTTP 422: injected fault");
     assert!(sink.seen.lock().unwrap().attempts.values().all(|n| *n == 1));
@@ -276,35 +279,37 @@ async fn client_errors_are_not_retried_over_http() {
     }
     .start()
     .await;
-    let out = replay_into(&url, config(&url), 20).await;
+    let out = replay_into(&url, config(), 20).await;
     assert_eq!(
         out.stats.failures[0].reason,
         "HTTP 401: missing or wrong bearer token"
     );
-    let with_token = HttpSinkConfig {
-        token: Some("s3cret".into()),
-        ..config(&url)
-    };
-    assert!(replay_into(&url, with_token, 20).await.stats.succeeded());
+    let with_token = replay_with_token(&url, Some("s3cret"), config(), 20).await;
+    assert!(with_token.stats.succeeded());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_connections_are_retried_then_reported() {
+async fn an_unreachable_target_fails_before_the_schedule_starts() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let out = replay_into(&url, config(&url), 20).await;
-    let failure = &out.stats.failures[0];
-    assert_eq!(failure.attempts, 5);
+    let started = std::time::Instant::now();
+    let err = replay(
+        &scenario(),
+        &workload(20, 50.0),
+        Webhook::new(&format!("{url}/callbacks"), None).unwrap(),
+        &config(),
+        Pacing::Scheduled { speed: 1.0 },
+        Grain::MINUTE,
+    )
+    .await
+    .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1), "fails fast");
+    let text = err.to_string();
     assert!(
-        failure
-            .reason
-            .starts_with("gave up after 5 attempts: connection error"),
-        "{}",
-        failure.reason
+        text.starts_with(&format!("cannot reach {url}/callbacks: ")) && text.contains("onnect"),
+        "{text}"
     );
-    assert_eq!(out.stats.events, 0);
-    assert!(out.expected.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,13 +320,13 @@ async fn never_more_than_concurrency_requests_in_flight() {
     }
     .start()
     .await;
-    let two = HttpSinkConfig {
+    let two = DeliveryConfig {
         concurrency: 2,
         batch_events: 50,
-        ..config(&url)
+        ..config()
     };
     let out = replay_into(&url, two, 100).await;
-    assert!(out.stats.batches >= 8, "{}", out.stats.batches);
+    assert!(out.stats.requests >= 8, "{}", out.stats.requests);
     assert_eq!(sink.max_in_flight.load(Ordering::SeqCst), 2);
 }
 
@@ -329,15 +334,16 @@ async fn never_more_than_concurrency_requests_in_flight() {
 async fn scripted_replay_paces_a_whole_workload() {
     // The full path (generator thread, channel, pacing, slots) at 200x speed
     // on a real clock: nothing is sent before it is due.
-    let config = HttpSinkConfig {
+    let config = DeliveryConfig {
         batch_window: Duration::from_millis(10),
-        ..HttpSinkConfig::new("http://unused")
+        ..delivery(5000, 8)
     };
     let transport = Scripted::default();
     let started = std::time::Instant::now();
     let out = replay_with(
         &scenario(),
         &workload(10, 20.0),
+        ingest_target(),
         &config,
         Pacing::Scheduled { speed: 200.0 },
         Grain::MINUTE,
@@ -347,7 +353,7 @@ async fn scripted_replay_paces_a_whole_workload() {
     .unwrap();
     assert!(out.stats.succeeded());
     assert!(started.elapsed() >= out.stats.scheduled);
-    assert_eq!(out.stats.lag.len(), out.stats.batches);
+    assert_eq!(out.stats.lag.len(), out.stats.requests);
     assert!(out.stats.lag_at(0.5).unwrap() < Duration::from_millis(20));
 }
 
@@ -377,14 +383,16 @@ async fn counting_sink() -> (Arc<std::sync::atomic::AtomicU64>, String) {
 async fn max_rate_throughput() {
     let (lines, url) = counting_sink().await;
     let calls: u64 = std::env::var("CM_CALLS").map_or(100_000, |v| v.parse().unwrap());
-    for gzip in [false, true] {
-        let config = HttpSinkConfig {
-            gzip,
-            ..HttpSinkConfig::new(&url)
+    for compression in [Compression::None, Compression::Gzip] {
+        let config = DeliveryConfig {
+            compression,
+            concurrency: 4,
+            ..delivery(5000, 8)
         };
         let out = replay(
             &scenario(),
             &workload(calls, 500.0),
+            Ingest::new(&url, None, Default::default()).unwrap(),
             &config,
             Pacing::Max,
             Grain::MINUTE,
@@ -393,7 +401,7 @@ async fn max_rate_throughput() {
         .unwrap();
         let mut text = Vec::new();
         out.stats.write_summary(&mut text).unwrap();
-        eprintln!("gzip {gzip}:\n{}", String::from_utf8_lossy(&text));
+        eprintln!("{compression:?}:\n{}", String::from_utf8_lossy(&text));
         assert!(out.stats.succeeded());
     }
     assert!(lines.load(Ordering::Relaxed) > 0);

@@ -9,10 +9,10 @@
 use super::cloudevent::{EnvelopeParts, write_cloud_event};
 use super::identity::IdWriter;
 use super::json_text::{Snippet, write_int};
-use super::rfc3339::TimeWriter;
 use crate::catalog::{ApiVersion, Dimension, EventType, Metric, Naming, Operation, StatusClass};
 use crate::engine::{Event, EventKind, Series};
 use crate::scenario::plan::Status;
+use crate::wire::rfc3339::TimeWriter;
 use rustc_hash::FxHashMap;
 
 pub struct JsonlEncoder {

@@ -1,0 +1,86 @@
+//! The observed side of a check: a backend answers a [`Query`] in
+//! callmetrics' own terms, series (the dimension values of the query's
+//! split) to buckets to [`Point`]s, whatever its own wire format. Each
+//! backend reads its protocol in its own file: `azure` (the embedded sink's
+//! and Azure Monitor's Metrics - List), `promql` (the Prometheus HTTP API,
+//! also served by VictoriaMetrics), `memory` (a correct sink in memory, for
+//! tests).
+//!
+//! A backend also says which aggregations it can observe at all (a
+//! Prometheus counter has a count but no minimum): the others are not
+//! compared, and the report says which were.
+
+pub mod azure;
+pub mod memory;
+pub mod promql;
+
+use super::CheckError;
+use super::query::Query;
+use super::report::Field;
+use crate::catalog::Metric;
+use crate::client::{Reply, RetryAction, RetryPolicy, TransportFailure, classify};
+use crate::wire::metrics_response::SeriesLabel;
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// Retries of a query that met a transient failure.
+const QUERY_RETRIES: u32 = 3;
+
+/// A source of observed aggregates.
+pub trait Observed {
+    /// The aggregations this backend observes of `metric`, in
+    /// [`Field::ALL`] order.
+    fn observes(&self, metric: Metric) -> &'static [Field] {
+        let _ = metric;
+        &Field::ALL
+    }
+
+    /// The non-empty buckets of every series the query's split yields.
+    fn query(
+        &self,
+        query: &Query,
+    ) -> impl Future<Output = Result<ObservedSeries, CheckError>> + Send;
+}
+
+/// One observed bucket; a field the backend did not give is `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Point {
+    pub count: Option<u64>,
+    pub total: Option<u64>,
+    pub minimum: Option<u64>,
+    pub maximum: Option<u64>,
+    pub average: Option<f64>,
+}
+
+/// Observed cells: series label -> bucket start -> point.
+pub type ObservedSeries = BTreeMap<SeriesLabel, BTreeMap<i64, Point>>;
+
+/// Runs `attempt` until it succeeds, fails for good, or runs out of
+/// retries. Queries are idempotent, so a dropped connection or a 429/5xx
+/// from a busy pipeline is retried with the client's one set of retry
+/// rules; anything else (or the last failure) is the answer.
+pub async fn with_retries<T, F: Future<Output = Result<T, CheckError>>>(
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, CheckError> {
+    let policy = RetryPolicy::new(QUERY_RETRIES);
+    let mut retry = 0;
+    loop {
+        let result = attempt().await;
+        let reply = match &result {
+            Err(CheckError::Connect { source, .. }) => Reply::Transport {
+                kind: TransportFailure::Connect,
+                message: source.to_string(),
+            },
+            Err(CheckError::Sink { status, .. }) => Reply::status(*status),
+            _ => return result,
+        };
+        match classify(&reply) {
+            RetryAction::Retry { after } if retry < policy.max_retries => {
+                let wait = policy.delay(retry, after, &mut rand::rng());
+                tokio::time::sleep(wait).await;
+                retry += 1;
+            }
+            _ => return result,
+        }
+    }
+}

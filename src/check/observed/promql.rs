@@ -1,0 +1,384 @@
+//! The Prometheus HTTP API backend (Prometheus, VictoriaMetrics): counters
+//! read with instant queries at chosen times, never `rate()` or
+//! `increase()`, whose extrapolation would make exact counts inexact.
+//!
+//! For a split by dimensions `d1..dn` (mapped to labels `l1..ln`) the query
+//! is `sum by (l1, .., ln) (NAME)` (`sum(NAME)` for the metric total),
+//! evaluated with `GET /api/v1/query?query=..&time=T`:
+//! - per bucket: at every bucket boundary `b0 < b1 < .. < bn` of the
+//!   timespan; bucket `[bk, bk+1)` holds `value(bk+1) - value(bk)`. Exact
+//!   when samples fall on the boundaries (remote write does that).
+//! - totals (`--totals`): at the window's start and at its end (now, by
+//!   default); one bucket holding the difference. Exact for counters a
+//!   scraper read at any times, once the last scrape is in.
+//!
+//! A series absent at a time counts as 0 (a counter not yet created). The
+//! latency metric reads `NAME_count` and `NAME_sum`. A counter that goes
+//! down inside the window is a protocol error: the difference means
+//! nothing.
+
+use super::{Observed, ObservedSeries, Point, with_retries};
+use crate::catalog::Metric;
+use crate::check::CheckError;
+use crate::check::mapping::{Mapping, MetricMapping};
+use crate::check::query::Query;
+use crate::check::report::Field;
+use crate::wire::metrics_response::SeriesLabel;
+use reqwest::Url;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long one query may take.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+const COUNT: &[Field] = &[Field::Count];
+const COUNT_TOTAL: &[Field] = &[Field::Count, Field::Total];
+
+/// A Prometheus-compatible query API.
+#[derive(Clone, Debug)]
+pub struct PromqlObserved {
+    client: reqwest::Client,
+    query_url: Url,
+    mapping: Mapping,
+    /// With totals, the instant the window is read up to (Unix ms).
+    totals_end: i64,
+}
+
+impl PromqlObserved {
+    /// `base_url` is the server's root (`http://127.0.0.1:9090`); with
+    /// totals, counters are read at the window's start and at `totals_end`.
+    pub fn new(
+        base_url: &str,
+        mapping: Mapping,
+        totals_end: i64,
+    ) -> Result<PromqlObserved, CheckError> {
+        let invalid = |reason: String| CheckError::Url {
+            url: base_url.to_string(),
+            reason,
+        };
+        let base = crate::client::http::http_url("--observed", base_url).map_err(&invalid)?;
+        let query_url = Url::parse(&format!(
+            "{}/api/v1/query",
+            base.as_str().trim_end_matches('/')
+        ))
+        .map_err(|e| invalid(e.to_string()))?;
+        let client = crate::client::http::client(&base, 4, TIMEOUT).map_err(invalid)?;
+        Ok(PromqlObserved {
+            client,
+            query_url,
+            mapping,
+            totals_end,
+        })
+    }
+
+    /// The instant vector of `expr` at `time_ms`: label values -> value.
+    async fn instant(&self, expr: &str, time_ms: i64) -> Result<Vec<Sample>, CheckError> {
+        let time = format!(
+            "{}.{:03}",
+            time_ms.div_euclid(1000),
+            time_ms.rem_euclid(1000)
+        );
+        let mut url = self.query_url.clone();
+        url.query_pairs_mut()
+            .append_pair("query", expr)
+            .append_pair("time", &time);
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|source| CheckError::Connect {
+                url: self.query_url.to_string(),
+                source,
+            })?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|source| CheckError::Connect {
+                url: self.query_url.to_string(),
+                source,
+            })?;
+        let what = format!(
+            "{expr} at {}",
+            crate::wire::metrics_response::time_stamp(time_ms)
+        );
+        let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
+            if status.is_success() {
+                CheckError::Protocol {
+                    query: what.clone(),
+                    reason: format!("not a Prometheus API answer: {e}"),
+                }
+            } else {
+                super::azure::sink_error(&what, status, &body)
+            }
+        })?;
+        if answer.status != "success" || !status.is_success() {
+            return Err(CheckError::Sink {
+                query: what,
+                status: status.as_u16(),
+                code: answer
+                    .error_type
+                    .map_or(String::new(), |t| format!(", {t}")),
+                message: answer.error.unwrap_or_else(|| "no message".into()),
+                hint: String::new(),
+            });
+        }
+        let data = answer.data.ok_or_else(|| CheckError::Protocol {
+            query: what.clone(),
+            reason: "a success without data".into(),
+        })?;
+        if data.result_type != "vector" {
+            return Err(CheckError::Protocol {
+                query: what,
+                reason: format!("expected a vector, got a {}", data.result_type),
+            });
+        }
+        data.result
+            .into_iter()
+            .map(|r| {
+                let value = parse_count(&r.value.1).ok_or_else(|| CheckError::Protocol {
+                    query: what.clone(),
+                    reason: format!(
+                        "value {:?} is not a whole number a counter can hold",
+                        r.value.1
+                    ),
+                })?;
+                Ok(Sample {
+                    labels: r.metric,
+                    value,
+                })
+            })
+            .collect()
+    }
+
+    /// Differences of `expr` between consecutive `times`, per series
+    /// label, keyed by the earlier time (by the window's start for totals).
+    async fn deltas(
+        &self,
+        expr: &str,
+        mapping: &MetricMapping,
+        query: &Query,
+        times: &[i64],
+    ) -> Result<BTreeMap<SeriesLabel, BTreeMap<i64, u64>>, CheckError> {
+        let dims = query.split.dimensions(query.metric);
+        let mut before: BTreeMap<SeriesLabel, u64> = BTreeMap::new();
+        let mut out: BTreeMap<SeriesLabel, BTreeMap<i64, u64>> = BTreeMap::new();
+        for (i, &t) in times.iter().enumerate() {
+            let samples = with_retries(|| self.instant(expr, t)).await?;
+            let mut now: BTreeMap<SeriesLabel, u64> = BTreeMap::new();
+            for sample in samples {
+                let label: SeriesLabel = dims
+                    .iter()
+                    .map(|&d| {
+                        let value = sample.labels.get(mapping.label(d)).cloned();
+                        (d, value.unwrap_or_default())
+                    })
+                    .collect();
+                *now.entry(label).or_default() += sample.value;
+            }
+            if i > 0 {
+                let bucket = if query.totals {
+                    query.timespan.0
+                } else {
+                    times[i - 1]
+                };
+                for (label, &value) in &now {
+                    let old = before.get(label).copied().unwrap_or(0);
+                    let delta = value.checked_sub(old).ok_or_else(|| CheckError::Protocol {
+                        query: format!(
+                            "{expr} at {}",
+                            crate::wire::metrics_response::time_stamp(t)
+                        ),
+                        reason: format!(
+                            "the counter of {label:?} went down from {old} to {value} (a \
+                             counter reset inside the window cannot be compared)"
+                        ),
+                    })?;
+                    if delta > 0 {
+                        out.entry(label.clone()).or_default().insert(bucket, delta);
+                    }
+                }
+                if let Some((label, _)) = before
+                    .iter()
+                    .find(|(l, v)| **v > 0 && !now.contains_key(*l))
+                {
+                    return Err(CheckError::Protocol {
+                        query: format!(
+                            "{expr} at {}",
+                            crate::wire::metrics_response::time_stamp(t)
+                        ),
+                        reason: format!(
+                            "the series {label:?} disappeared (stale or deleted): its \
+                             counter cannot be read at this time"
+                        ),
+                    });
+                }
+            }
+            before = now;
+        }
+        Ok(out)
+    }
+}
+
+/// `sum by (l1, ..) (NAME)`, or `sum(NAME)` without labels.
+fn expression(name: &str, labels: &[&str]) -> String {
+    if labels.is_empty() {
+        format!("sum({name})")
+    } else {
+        format!("sum by ({}) ({name})", labels.join(", "))
+    }
+}
+
+/// The times a query reads its counters at.
+fn times(query: &Query, totals_end: i64) -> Vec<i64> {
+    let (start, end) = query.timespan;
+    if query.totals {
+        return vec![start, totals_end.max(start)];
+    }
+    let step = query.grain.millis();
+    let mut out: Vec<i64> = (0..)
+        .map(|k| start + k * step)
+        .take_while(|t| *t < end)
+        .collect();
+    out.push(end);
+    out
+}
+
+impl Observed for PromqlObserved {
+    fn observes(&self, metric: Metric) -> &'static [Field] {
+        match (self.mapping.get(metric), metric) {
+            (None, _) => &[],
+            (Some(_), Metric::ApiRequestLatency) => COUNT_TOTAL,
+            (Some(_), _) => COUNT,
+        }
+    }
+
+    async fn query(&self, query: &Query) -> Result<ObservedSeries, CheckError> {
+        let mapping = self.mapping.get(query.metric).ok_or_else(|| {
+            CheckError::Usage(format!("the mapping does not map {}", query.metric))
+        })?;
+        let labels: Vec<&str> = query
+            .split
+            .dimensions(query.metric)
+            .iter()
+            .map(|&d| mapping.label(d))
+            .collect();
+        let times = times(query, self.totals_end);
+        let (count_name, total_name) = match query.metric {
+            Metric::ApiRequestLatency => (
+                format!("{}_count", mapping.name),
+                Some(format!("{}_sum", mapping.name)),
+            ),
+            _ => (mapping.name.clone(), None),
+        };
+        let counts = self
+            .deltas(&expression(&count_name, &labels), mapping, query, &times)
+            .await?;
+        let totals = match total_name {
+            Some(name) => {
+                self.deltas(&expression(&name, &labels), mapping, query, &times)
+                    .await?
+            }
+            None => BTreeMap::new(),
+        };
+        let mut out = ObservedSeries::new();
+        for (label, buckets) in counts {
+            for (bucket, count) in buckets {
+                let point = out
+                    .entry(label.clone())
+                    .or_default()
+                    .entry(bucket)
+                    .or_default();
+                point.count = Some(count);
+            }
+        }
+        for (label, buckets) in totals {
+            for (bucket, total) in buckets {
+                let point: &mut Point = out
+                    .entry(label.clone())
+                    .or_default()
+                    .entry(bucket)
+                    .or_default();
+                point.total = Some(total);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A counter value: Prometheus sends floats as strings; counts must be
+/// whole and within f64's exact integers.
+fn parse_count(text: &str) -> Option<u64> {
+    let v: f64 = text.parse().ok()?;
+    (v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0)
+        .then_some(v as u64)
+}
+
+struct Sample {
+    labels: BTreeMap<String, String>,
+    value: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer {
+    status: String,
+    data: Option<Data>,
+    error_type: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Data {
+    result_type: String,
+    #[serde(default)]
+    result: Vec<VectorSample>,
+}
+
+#[derive(Deserialize)]
+struct VectorSample {
+    #[serde(default)]
+    metric: BTreeMap<String, String>,
+    value: (serde_json::Value, String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Split;
+    use crate::engine::Grain;
+
+    #[test]
+    fn expressions_and_times() {
+        assert_eq!(expression("c_total", &[]), "sum(c_total)");
+        assert_eq!(
+            expression("c_total", &["code", "version"]),
+            "sum by (code, version) (c_total)"
+        );
+        let q = Query {
+            metric: Metric::CallbackEvents,
+            grain: Grain::MINUTE,
+            split: Split::Total,
+            timespan: (60_000, 240_000),
+            totals: false,
+        };
+        assert_eq!(times(&q, 0), [60_000, 120_000, 180_000, 240_000]);
+        let totals = Query { totals: true, ..q };
+        assert_eq!(times(&totals, 900_000), [60_000, 900_000]);
+        // A window end before the start reads nothing new.
+        assert_eq!(times(&totals, 0), [60_000, 60_000]);
+    }
+
+    #[test]
+    fn counts_are_whole_numbers() {
+        assert_eq!(parse_count("12"), Some(12));
+        assert_eq!(parse_count("1e+06"), Some(1_000_000));
+        assert_eq!(parse_count("1.5"), None);
+        assert_eq!(parse_count("-1"), None);
+        assert_eq!(parse_count("NaN"), None);
+        assert_eq!(parse_count("+Inf"), None);
+    }
+}

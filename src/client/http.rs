@@ -1,0 +1,105 @@
+//! Building reqwest clients the same way everywhere, and reading their
+//! errors as one line.
+//!
+//! Redirects are never followed: a 3xx to a POST means the URL is wrong,
+//! and following it would deliver somewhere the user did not name (and turn
+//! the POST into a GET). A proxy from the environment must not capture a
+//! loopback target.
+
+use super::retry::TransportFailure;
+use std::error::Error as _;
+use std::time::Duration;
+
+/// Longest a connection attempt may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A keep-alive client for `url`'s host: `pool` idle connections kept,
+/// `timeout` per request (connect to last byte of the answer).
+pub fn client(
+    url: &reqwest::Url,
+    pool: usize,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .pool_max_idle_per_host(pool)
+        .tcp_nodelay(true)
+        .timeout(timeout)
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .redirect(reqwest::redirect::Policy::none());
+    if is_loopback(url) {
+        builder = builder.no_proxy();
+    }
+    builder
+        .build()
+        .map_err(|e| format!("cannot create the HTTP client: {}", error_text(&e)))
+}
+
+/// Parses `text` as an `http://` URL; `flag` names the option in messages.
+pub fn http_url(flag: &str, text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| format!("{flag} {text:?} is not a URL: {e} (e.g. http://127.0.0.1:8650)"))?;
+    if url.scheme() != "http" {
+        return Err(format!(
+            "{flag} {text:?}: only http:// is supported (this build has no TLS)"
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{flag} {text:?} names no host"));
+    }
+    Ok(url)
+}
+
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host_str() {
+        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+        Some(host) => host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+/// What kind of failure a request error is, when no answer came.
+pub fn failure_kind(e: &reqwest::Error) -> TransportFailure {
+    if e.is_timeout() {
+        TransportFailure::Timeout
+    } else if e.is_connect() {
+        TransportFailure::Connect
+    } else {
+        TransportFailure::Closed
+    }
+}
+
+/// The error and its causes on one line ("error sending request: ... :
+/// Connection refused").
+pub fn error_text(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(http_url("--sink", "http://127.0.0.1:8650").is_ok());
+        let err = http_url("--sink", "127.0.0.1:8650").unwrap_err();
+        assert!(err.contains("not a URL"), "{err}");
+        let err = http_url("--sink", "https://example.com").unwrap_err();
+        assert!(err.contains("only http://"), "{err}");
+        assert!(is_loopback(&"http://[::1]:1/".parse().unwrap()));
+        assert!(is_loopback(&"http://localhost/".parse().unwrap()));
+        assert!(!is_loopback(&"http://10.0.0.1/".parse().unwrap()));
+    }
+}

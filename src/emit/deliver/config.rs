@@ -1,0 +1,53 @@
+//! Settings of the delivery engine that every target shares, one field per
+//! `run` flag. Target-specific defaults (an ingest batch holds thousands of
+//! events, a webhook request one) live with each target.
+
+use super::batcher::Compression;
+use crate::client::RetryPolicy;
+use std::time::Duration;
+
+/// A paced batch is closed once its events span this much schedule time
+/// (`--batch-window`).
+pub const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(50);
+/// Longest one request may take, connect to last byte of the answer.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How batches are cut, paced, sent and retried.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryConfig {
+    /// Events per batch (request) at most.
+    pub batch_events: usize,
+    /// Under scheduled pacing, a batch is closed once its events span this
+    /// much schedule time (event time divided by speed). Ignored at the
+    /// maximum rate, where batches close by size only.
+    pub batch_window: Duration,
+    /// Requests in flight at once; the generator waits when all are busy.
+    pub concurrency: usize,
+    pub compression: Compression,
+    /// Retries and back-off.
+    pub retry: RetryPolicy,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Live progress on stderr.
+    pub progress: bool,
+    /// Stop sending after the first batch that failed for good (the batches
+    /// already in flight still finish). Off, every batch is tried and the
+    /// failures are counted.
+    pub stop_on_failure: bool,
+}
+
+impl DeliveryConfig {
+    /// Why the settings cannot work, if they cannot.
+    pub fn check(&self) -> Result<(), String> {
+        if self.batch_events == 0 {
+            return Err("--batch-size (or --events-per-request) must be at least 1".into());
+        }
+        if self.concurrency == 0 {
+            return Err("--concurrency must be at least 1".into());
+        }
+        if self.timeout.is_zero() {
+            return Err("--timeout must be longer than 0".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! The delivery engine: replays a workload to a target over HTTP, paced or
+//! at the maximum rate, written once for every wire protocol.
+//!
+//! ```text
+//! generator thread                         async side (tokio)
+//! EventStream -> Batcher<T::Encoder> --(bounded channel)--> Pacer -> send slots -> Transport
+//!   (target's encoder, batches,                             (wait    (concurrency   (retries with
+//!    compression, expected per batch)                        for due)  permits)      back-off)
+//! ```
+//!
+//! One job per file, as in vector's sinks: `config` (shared settings),
+//! `batcher` (the `Encoder` trait, batches and their ids), `pacing` (the
+//! absolute schedule), `driver` (bounded in-flight sending), `send` (one
+//! batch until delivered, with `client::retry`'s rules), `transport` (one
+//! attempt), `stats`, `progress`. What goes on the wire is the target's
+//! (`emit::targets`). The generator is CPU-bound, so it runs on its own OS
+//! thread; the channel and the send slots bound memory and push back on it.
+
+pub mod batcher;
+pub mod config;
+pub mod driver;
+pub mod pacing;
+pub mod progress;
+pub mod send;
+pub mod stats;
+#[cfg(test)]
+mod tests;
+pub mod transport;
+
+pub use batcher::{Batch, Compression, Encoder};
+pub use config::DeliveryConfig;
+pub use pacing::Pacing;
+pub use stats::{BatchFailure, ReplyKind, Stats};
+
+use super::targets::Target;
+use crate::engine::{EventStream, Expected, Grain, Workload};
+use crate::scenario::Scenario;
+use batcher::{Batcher, Cut};
+use driver::Driver;
+use sha2::{Digest, Sha256};
+use stats::Counters;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use transport::{HttpTransport, Transport};
+
+/// What a replay sent.
+#[derive(Debug)]
+pub struct ReplayOutcome {
+    pub stats: Stats,
+    /// The aggregates of exactly the delivered events (all of them when
+    /// `stats.succeeded()`).
+    pub expected: Expected,
+    /// Calls the generator started, and events it produced (delivered or
+    /// not, skipped included).
+    pub calls: u64,
+    pub generated_events: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// Settings that cannot work (zero concurrency, a bad URL, ...).
+    #[error("{0}")]
+    Config(String),
+    /// The target did not answer before the schedule started.
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("cannot start the event generator thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// How long the reachability probe before a run may take.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(900);
+
+/// Replays `workload` to `target`, paced or at the maximum rate. Needs a
+/// tokio runtime (multi-threaded, to send in parallel); the events are
+/// generated on a thread of their own.
+///
+/// The target is probed once first (one `GET` of its URL; any answer will
+/// do), so a wrong address fails in under a second instead of after a
+/// schedule of failed requests. Requests that fail for good do not make
+/// this an error: they are in `stats`, and their events not in `expected`.
+pub async fn replay<T: Target>(
+    scenario: &Scenario,
+    workload: &Workload,
+    target: T,
+    config: &DeliveryConfig,
+    pacing: Pacing,
+    grain: Grain,
+) -> Result<ReplayOutcome, ReplayError> {
+    config.check().map_err(ReplayError::Config)?;
+    let transport = HttpTransport::new(target.url(), config.concurrency, config.timeout)
+        .map_err(ReplayError::Config)?;
+    probe(target.url()).await?;
+    replay_with(scenario, workload, target, config, pacing, grain, transport).await
+}
+
+/// One `GET` of `url`: fails only when no connection can be made. Any
+/// answer, or a connection the server closes or keeps waiting on, shows
+/// something listens there (the requests themselves then say more).
+async fn probe(url: &reqwest::Url) -> Result<(), ReplayError> {
+    let client = crate::client::http::client(url, 1, PROBE_TIMEOUT).map_err(ReplayError::Config)?;
+    match client.get(url.clone()).send().await {
+        Err(e) if e.is_connect() => Err(ReplayError::Unreachable {
+            url: url.to_string(),
+            reason: if e.is_timeout() {
+                format!("no connection within {} ms", PROBE_TIMEOUT.as_millis())
+            } else {
+                crate::client::http::error_text(&e)
+            },
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// [`replay`] through any transport, without the probe (tests use
+/// scripted transports).
+pub async fn replay_with<T: Target, X: Transport>(
+    scenario: &Scenario,
+    workload: &Workload,
+    target: T,
+    config: &DeliveryConfig,
+    pacing: Pacing,
+    grain: Grain,
+    transport: X,
+) -> Result<ReplayOutcome, ReplayError> {
+    pacing.check().map_err(ReplayError::Config)?;
+    config.check().map_err(ReplayError::Config)?;
+    // Room for every slot to be busy while the next batches wait, ready.
+    let (tx, rx) = mpsc::channel(config.concurrency + 2);
+    let speed = match pacing {
+        Pacing::Scheduled { speed } => Some(speed),
+        Pacing::Max => None,
+    };
+    let cut = Cut {
+        max_events: config.batch_events,
+        window: config.batch_window,
+        speed,
+    };
+    let batches = Batcher::new(
+        target.encoder(workload.seed),
+        fingerprint(scenario, workload, &target, config, speed),
+        cut,
+        config.compression,
+        grain,
+    );
+    let generator = {
+        let scenario = scenario.clone();
+        let workload = workload.clone();
+        std::thread::Builder::new()
+            .name("callmetrics-generator".into())
+            .spawn(move || generate(&scenario, &workload, batches, tx))
+            .map_err(ReplayError::Thread)?
+    };
+    let counters = Arc::new(Counters::default());
+    let progress = progress::Progress::start(config.progress, speed.is_some(), counters.clone());
+    let driver = Driver {
+        target: Arc::new(target),
+        transport: Arc::new(transport),
+        policy: config.retry,
+        concurrency: config.concurrency,
+        stop_on_failure: config.stop_on_failure,
+        counters,
+    };
+    let mut delivery = driver.run(rx, pacing).await;
+    progress.finish();
+    // The channel is closed by now, so the generator has ended or is about to.
+    let generated = match tokio::task::spawn_blocking(move || generator.join())
+        .await
+        .expect("joining the generator thread")
+    {
+        Ok(counts) => counts,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    delivery.stats.skipped_events = generated.skipped;
+    Ok(ReplayOutcome {
+        stats: delivery.stats,
+        expected: delivery.expected.unwrap_or_else(|| Expected::new(grain)),
+        calls: generated.calls,
+        generated_events: generated.events,
+    })
+}
+
+/// What the generator thread produced.
+struct Generated {
+    calls: u64,
+    events: u64,
+    /// Events the target does not deliver.
+    skipped: u64,
+}
+
+/// The generator thread: events to batches into the channel, until the
+/// stream ends or the receiver is gone.
+fn generate<E: Encoder>(
+    scenario: &Scenario,
+    workload: &Workload,
+    mut batches: Batcher<E>,
+    tx: mpsc::Sender<Batch>,
+) -> Generated {
+    let mut stream = EventStream::new(scenario, workload);
+    let mut events = 0;
+    while let Some(e) = stream.next() {
+        events += 1;
+        if let Some(batch) = batches.push(&e)
+            && tx.blocking_send(batch).is_err()
+        {
+            return Generated {
+                calls: stream.calls_started(),
+                events,
+                skipped: batches.skipped(),
+            };
+        }
+    }
+    let skipped = batches.skipped();
+    if let Some(batch) = batches.finish() {
+        let _ = tx.blocking_send(batch);
+    }
+    Generated {
+        calls: stream.calls_started(),
+        events,
+        skipped,
+    }
+}
+
+/// Identifies what the batches contain: the scenario, the workload (seed,
+/// calls, start...), the target's wire settings and the batching. Batch ids
+/// derive from it, so a replay of the very same run is recognised by the
+/// sink as duplicates, while any other run (e.g. `run` starting now, a
+/// minute later) is not.
+fn fingerprint<T: Target>(
+    scenario: &Scenario,
+    workload: &Workload,
+    target: &T,
+    config: &DeliveryConfig,
+    speed: Option<f64>,
+) -> u64 {
+    let mut h = Sha256::new();
+    h.update(scenario.sha256.as_bytes());
+    h.update(serde_json::to_vec(workload).unwrap_or_default());
+    h.update(format!(
+        "|{}|{}|{:?}|{:?}",
+        target.fingerprint(),
+        config.batch_events,
+        config.batch_window,
+        speed
+    ));
+    let digest = h.finalize();
+    u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}

@@ -1,0 +1,461 @@
+//! What a replay did: live counters (atomics shared by the senders and the
+//! progress reporter) and the final [`Stats`], printed as an aligned table
+//! or written as JSON (`run --summary-out`).
+
+use super::pacing::Pacing;
+use crate::client::{Reply, TransportFailure};
+use hdrhistogram::Histogram;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Updated while the replay runs; read by the progress reporter.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Events in delivered requests.
+    pub events: AtomicU64,
+    /// Delivered requests.
+    pub requests: AtomicU64,
+    /// Re-sent attempts.
+    pub retries: AtomicU64,
+    /// Requests that failed for good.
+    pub failed: AtomicU64,
+    /// Body bytes of delivered requests, as sent.
+    pub bytes: AtomicU64,
+    /// Largest lag (µs) since the reporter last looked.
+    pub lag_peak_us: AtomicU64,
+}
+
+impl Counters {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Relaxed)
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn lag(&self, lag: Duration) {
+        self.lag_peak_us.fetch_max(lag.as_micros() as u64, Relaxed);
+    }
+
+    /// The peak lag since the previous call.
+    pub fn take_lag_peak(&self) -> Duration {
+        Duration::from_micros(self.lag_peak_us.swap(0, Relaxed))
+    }
+}
+
+/// How an attempt ended, as counted in reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReplyKind {
+    /// An answer with this status.
+    Status(u16),
+    /// No answer.
+    NoAnswer(TransportFailure),
+    /// The request could not be built.
+    Invalid,
+}
+
+impl ReplyKind {
+    pub fn of(reply: &Reply) -> ReplyKind {
+        match reply {
+            Reply::Status { code, .. } => ReplyKind::Status(*code),
+            Reply::Transport { kind, .. } => ReplyKind::NoAnswer(*kind),
+            Reply::Invalid(_) => ReplyKind::Invalid,
+        }
+    }
+}
+
+/// "204", "connect error", "invalid request".
+impl fmt::Display for ReplyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplyKind::Status(code) => write!(f, "{code}"),
+            ReplyKind::NoAnswer(kind) => f.write_str(kind.as_str()),
+            ReplyKind::Invalid => f.write_str("invalid request"),
+        }
+    }
+}
+
+/// A request that was not delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchFailure {
+    pub seq: u64,
+    /// Its idempotency key, for targets that send one.
+    pub id: String,
+    pub events: u32,
+    pub attempts: u32,
+    /// The last reply.
+    pub reason: String,
+}
+
+/// Failures kept in full (all are counted).
+pub const FAILURES_KEPT: usize = 10;
+
+/// Latencies are recorded in microseconds, up to an hour.
+const LATENCY_MAX_US: u64 = 3_600_000_000;
+
+/// An empty histogram of microseconds (3 significant digits).
+pub fn micros_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("valid histogram bounds")
+}
+
+/// The final account of a replay.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    /// The target's name ("ingest", "webhook").
+    pub target: &'static str,
+    pub pacing: Pacing,
+    /// Events in delivered requests (applied now, or already applied before).
+    pub events: u64,
+    /// Generated events the target does not deliver (a webhook's API
+    /// request events): neither sent nor expected.
+    pub skipped_events: u64,
+    /// Delivered requests.
+    pub requests: u64,
+    /// Delivered requests the sink reported as already applied.
+    pub duplicates: u64,
+    /// Attempts after the first, over all requests.
+    pub retries: u64,
+    /// Requests that failed for good, and their events.
+    pub failed_requests: u64,
+    pub failed_events: u64,
+    /// Failed requests by how their last attempt ended.
+    pub failure_kinds: BTreeMap<ReplyKind, u64>,
+    /// The first failures, in the order they happened.
+    pub failures: Vec<BatchFailure>,
+    /// Every attempt by how it ended.
+    pub replies: BTreeMap<ReplyKind, u64>,
+    /// Every attempt's time from sending to the last byte of the answer
+    /// (or the failure), in µs.
+    pub latency: Histogram<u64>,
+    /// Body bytes of delivered requests as sent, and before compression.
+    pub bytes: u64,
+    pub raw_bytes: u64,
+    /// Per request: dispatch instant minus scheduled instant, in µs (empty
+    /// at the maximum rate). Back-pressure makes it grow.
+    pub lag: Histogram<u64>,
+    /// Time from the schedule's origin to the last request's due time.
+    pub scheduled: Duration,
+    /// Wall time from the first dispatch to the last answer.
+    pub elapsed: Duration,
+    /// Sending stopped before the stream ended (after a failed request).
+    pub stopped_early: bool,
+}
+
+impl Stats {
+    pub fn new(target: &'static str, pacing: Pacing) -> Stats {
+        Stats {
+            target,
+            pacing,
+            events: 0,
+            skipped_events: 0,
+            requests: 0,
+            duplicates: 0,
+            retries: 0,
+            failed_requests: 0,
+            failed_events: 0,
+            failure_kinds: BTreeMap::new(),
+            failures: Vec::new(),
+            replies: BTreeMap::new(),
+            latency: micros_histogram(),
+            bytes: 0,
+            raw_bytes: 0,
+            lag: micros_histogram(),
+            scheduled: Duration::ZERO,
+            elapsed: Duration::ZERO,
+            stopped_early: false,
+        }
+    }
+
+    /// True when every generated request was delivered.
+    pub fn succeeded(&self) -> bool {
+        self.failed_requests == 0 && !self.stopped_early
+    }
+
+    /// Delivered events per second of wall time.
+    pub fn events_per_sec(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Delivered requests per second of wall time.
+    pub fn requests_per_sec(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Lag at quantile `q` (0..=1), when paced and anything was sent.
+    pub fn lag_at(&self, q: f64) -> Option<Duration> {
+        quantile(&self.lag, q)
+    }
+
+    /// Request latency at quantile `q` (0..=1), when anything was sent.
+    pub fn latency_at(&self, q: f64) -> Option<Duration> {
+        quantile(&self.latency, q)
+    }
+
+    /// The aligned end-of-run table, then one line per kept failure.
+    pub fn write_summary(&self, w: &mut dyn Write) -> io::Result<()> {
+        let mut rows: Vec<(&str, String)> = vec![
+            ("target", self.target.to_string()),
+            ("events", self.events.to_string()),
+        ];
+        if self.skipped_events > 0 {
+            rows.push((
+                "not sent",
+                format!(
+                    "{} API request events (the {} target delivers callbacks only; \
+                     expected.json holds the callback metric only)",
+                    self.skipped_events, self.target
+                ),
+            ));
+        }
+        rows.extend([
+            (
+                "requests",
+                format!("{} ({} duplicate)", self.requests, self.duplicates),
+            ),
+            ("replies", counts(&self.replies)),
+            ("retries", self.retries.to_string()),
+            (
+                "failed",
+                if self.failed_requests == 0 {
+                    "0 requests".to_string()
+                } else {
+                    format!(
+                        "{} requests, {} events ({})",
+                        self.failed_requests,
+                        self.failed_events,
+                        counts(&self.failure_kinds)
+                    )
+                },
+            ),
+            (
+                "bytes",
+                format!(
+                    "{} ({} before compression)",
+                    mib(self.bytes),
+                    mib(self.raw_bytes)
+                ),
+            ),
+            ("duration", format!("{:.3} s", self.elapsed.as_secs_f64())),
+            (
+                "rate",
+                format!(
+                    "{:.0} events/s, {:.0} requests/s",
+                    self.events_per_sec(),
+                    self.requests_per_sec()
+                ),
+            ),
+            (
+                "latency",
+                match (
+                    self.latency_at(0.5),
+                    self.latency_at(0.99),
+                    self.latency_at(1.0),
+                ) {
+                    (Some(p50), Some(p99), Some(max)) => format!(
+                        "p50 {}, p99 {}, max {}",
+                        millis(p50),
+                        millis(p99),
+                        millis(max)
+                    ),
+                    _ => "-".to_string(),
+                },
+            ),
+        ]);
+        match self.pacing {
+            Pacing::Max => rows.push(("pacing", "max rate (no schedule, no lag)".into())),
+            Pacing::Scheduled { speed } => {
+                let planned = (self.events + self.failed_events) as f64
+                    / self.scheduled.as_secs_f64().max(1e-9);
+                rows.push((
+                    "pacing",
+                    format!(
+                        "scheduled x{speed}, {:.3} s of schedule ({planned:.0} events/s)",
+                        self.scheduled.as_secs_f64()
+                    ),
+                ));
+                for (label, q) in [("lag p50", 0.5), ("lag p99", 0.99), ("lag max", 1.0)] {
+                    let value = self.lag_at(q).map_or("-".into(), millis);
+                    rows.push((label, value));
+                }
+            }
+        }
+        if self.stopped_early {
+            rows.push(("stopped", "early, after a failed request".into()));
+        }
+        let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+        for (label, value) in rows {
+            writeln!(w, "{label:<width$}  {value}")?;
+        }
+        for f in &self.failures {
+            writeln!(
+                w,
+                "failed request {} ({} events, {} attempts): {}",
+                f.id, f.events, f.attempts, f.reason
+            )?;
+        }
+        if self.failed_requests > self.failures.len() as u64 {
+            writeln!(
+                w,
+                "... and {} more failed requests",
+                self.failed_requests - self.failures.len() as u64
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The summary as JSON, for scripts (`run --summary-out`). Durations in
+    /// milliseconds; `null` where nothing was measured.
+    pub fn to_json(&self) -> serde_json::Value {
+        let ms = |d: Option<Duration>| d.map(|d| d.as_micros() as f64 / 1000.0);
+        let percentiles = |h: &Histogram<u64>| {
+            let at = |q| ms(quantile(h, q));
+            json!({"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "p999": at(0.999), "max": at(1.0)})
+        };
+        let by_kind = |m: &BTreeMap<ReplyKind, u64>| {
+            m.iter()
+                .map(|(k, n)| (k.to_string(), json!(n)))
+                .collect::<serde_json::Map<_, _>>()
+        };
+        let (pacing, speed) = match self.pacing {
+            Pacing::Max => ("max", None),
+            Pacing::Scheduled { speed } => ("scheduled", Some(speed)),
+        };
+        json!({
+            "target": self.target,
+            "events": self.events,
+            "skippedEvents": self.skipped_events,
+            "requests": self.requests,
+            "duplicates": self.duplicates,
+            "retries": self.retries,
+            "failedRequests": self.failed_requests,
+            "failedEvents": self.failed_events,
+            "failuresByKind": by_kind(&self.failure_kinds),
+            "failures": self.failures.iter().map(|f| json!({
+                "seq": f.seq, "id": f.id, "events": f.events, "attempts": f.attempts, "reason": f.reason,
+            })).collect::<Vec<_>>(),
+            "replies": by_kind(&self.replies),
+            "latencyMs": percentiles(&self.latency),
+            "bytes": self.bytes,
+            "rawBytes": self.raw_bytes,
+            "durationMs": self.elapsed.as_secs_f64() * 1000.0,
+            "eventsPerSecond": self.events_per_sec(),
+            "requestsPerSecond": self.requests_per_sec(),
+            "pacing": pacing,
+            "speed": speed,
+            "scheduleMs": speed.map(|_| self.scheduled.as_secs_f64() * 1000.0),
+            "lagMs": speed.map(|_| percentiles(&self.lag)),
+            "stoppedEarly": self.stopped_early,
+            "succeeded": self.succeeded(),
+        })
+    }
+}
+
+fn quantile(h: &Histogram<u64>, q: f64) -> Option<Duration> {
+    (!h.is_empty()).then(|| Duration::from_micros(h.value_at_quantile(q)))
+}
+
+/// "204 x 9998, 500 x 2", or "-" when empty.
+fn counts(m: &BTreeMap<ReplyKind, u64>) -> String {
+    if m.is_empty() {
+        return "-".into();
+    }
+    let parts: Vec<String> = m.iter().map(|(k, n)| format!("{k} x {n}")).collect();
+    parts.join(", ")
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Milliseconds with µs precision.
+pub fn millis(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats() -> Stats {
+        let mut stats = Stats::new("webhook", Pacing::Scheduled { speed: 2.0 });
+        for us in [100, 200, 300, 5000] {
+            stats.lag.record(us).unwrap();
+            stats.latency.record(us * 2).unwrap();
+        }
+        stats.events = 10_000;
+        stats.skipped_events = 700;
+        stats.requests = 4;
+        stats.duplicates = 1;
+        stats.retries = 2;
+        stats.failed_requests = 1;
+        stats.failed_events = 2500;
+        stats.failure_kinds.insert(ReplyKind::Status(500), 1);
+        stats.failures.push(BatchFailure {
+            id: "cm-00000000000000ab-3".into(),
+            seq: 3,
+            events: 2500,
+            attempts: 9,
+            reason: "HTTP 500".into(),
+        });
+        stats.replies.insert(ReplyKind::Status(204), 4);
+        stats.replies.insert(ReplyKind::Status(500), 9);
+        stats
+            .replies
+            .insert(ReplyKind::NoAnswer(TransportFailure::Connect), 1);
+        stats.bytes = 3 << 20;
+        stats.raw_bytes = 3 << 20;
+        stats.scheduled = Duration::from_millis(1500);
+        stats.elapsed = Duration::from_secs(2);
+        stats
+    }
+
+    #[test]
+    fn summary_is_an_aligned_table() {
+        let stats = stats();
+        let mut out = Vec::new();
+        stats.write_summary(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "\
+target    webhook
+events    10000
+not sent  700 API request events (the webhook target delivers callbacks only; expected.json holds the callback metric only)
+requests  4 (1 duplicate)
+replies   204 x 4, 500 x 9, connect error x 1
+retries   2
+failed    1 requests, 2500 events (500 x 1)
+bytes     3.0 MiB (3.0 MiB before compression)
+duration  2.000 s
+rate      5000 events/s, 2 requests/s
+latency   p50 0.400 ms, p99 10.007 ms, max 10.007 ms
+pacing    scheduled x2, 1.500 s of schedule (8333 events/s)
+lag p50   0.200 ms
+lag p99   5.003 ms
+lag max   5.003 ms
+failed request cm-00000000000000ab-3 (2500 events, 9 attempts): HTTP 500
+"
+        );
+        assert!(!stats.succeeded());
+    }
+
+    #[test]
+    fn json_summary_counts_replies_by_kind() {
+        let json = stats().to_json();
+        assert_eq!(json["target"], "webhook");
+        assert_eq!(json["replies"]["204"], 4);
+        assert_eq!(json["replies"]["connect error"], 1);
+        assert_eq!(json["failuresByKind"]["500"], 1);
+        assert_eq!(json["latencyMs"]["p50"], 0.4);
+        assert_eq!(json["lagMs"]["max"], 5.003);
+        assert_eq!(json["succeeded"], false);
+        let max = Stats::new("ingest", Pacing::Max).to_json();
+        assert_eq!(max["lagMs"], serde_json::Value::Null);
+        assert_eq!(max["latencyMs"]["p99"], serde_json::Value::Null);
+    }
+}

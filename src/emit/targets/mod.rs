@@ -1,0 +1,86 @@
+//! Targets: how events become requests, one folder per wire protocol. A
+//! target names its [`Encoder`] (the body, on the generator thread) and
+//! builds the request of a batch; pacing, batching, retries, stats and
+//! progress are the delivery engine's (`emit::deliver`), written once.
+//!
+//! Adding a protocol means adding a folder here with a `Target` and an
+//! `Encoder`, and one variant to `run --target`.
+
+pub mod ingest;
+pub mod webhook;
+
+use super::deliver::batcher::{Batch, Encoder};
+use axum::body::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+
+/// A wire protocol and where it sends to.
+pub trait Target: Send + Sync + 'static {
+    type Encoder: Encoder;
+
+    /// The target's name in summaries and `--target`.
+    const NAME: &'static str;
+
+    /// Where requests go.
+    fn url(&self) -> &reqwest::Url;
+
+    /// A fresh encoder for a run with this seed (ids derive from it).
+    fn encoder(&self, seed: u64) -> Self::Encoder;
+
+    /// Everything about the target that changes what its batches hold
+    /// (naming, ...): part of the run's fingerprint.
+    fn fingerprint(&self) -> String;
+
+    /// The request of one attempt of `batch`; built anew per attempt, so a
+    /// signed request carries a fresh token.
+    fn request(&self, batch: &Batch) -> http::Request<Bytes>;
+}
+
+/// The delivery settings a target uses unless told otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TargetDefaults {
+    /// Events per request (`--batch-size`, `--events-per-request`).
+    pub batch_events: usize,
+    /// Requests in flight (`--concurrency`).
+    pub concurrency: usize,
+    /// Retries per request (`--retries`).
+    pub retries: u32,
+    /// Stop at the first request that failed for good, or try them all and
+    /// count the failures.
+    pub stop_on_failure: bool,
+}
+
+/// A POST of `batch` to `uri` with the headers every target sends: its
+/// encoder's content type, the body's encoding and the authorization.
+pub fn post<E: Encoder>(
+    uri: &http::Uri,
+    batch: &Batch,
+    authorization: Option<&HeaderValue>,
+) -> http::Request<Bytes> {
+    let mut request = http::Request::new(batch.body.clone());
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri.clone();
+    let headers = request.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(E::CONTENT_TYPE));
+    if let Some(encoding) = batch.compression.content_encoding() {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
+    if let Some(auth) = authorization {
+        headers.insert(AUTHORIZATION, auth.clone());
+    }
+    request
+}
+
+/// `Authorization: Bearer TOKEN`, marked sensitive so it is never logged.
+pub fn bearer(token: &str) -> Result<HeaderValue, String> {
+    let mut value = HeaderValue::try_from(format!("Bearer {token}"))
+        .map_err(|_| "the token contains characters not allowed in a header")?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// `url` as the request URI type.
+fn uri(url: &reqwest::Url) -> Result<http::Uri, String> {
+    url.as_str()
+        .parse()
+        .map_err(|e| format!("{url} cannot be requested: {e}"))
+}
