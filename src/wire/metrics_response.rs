@@ -181,19 +181,21 @@ impl MetricsResponse {
     }
 }
 
-/// Full-combination series of every metric, as expected.json lists them.
+/// Full-combination series of every metric that has any, as expected.json
+/// lists them (a webhook run's file holds the callback metric only).
 pub fn full_series(expected: &Expected) -> Vec<(Metric, MetricSeries)> {
     let sorted = expected.sorted();
     Metric::ALL
         .iter()
         .map(|&metric| {
-            let series = sorted
+            let series: MetricSeries = sorted
                 .iter()
                 .filter(|(s, _)| s.metric() == metric)
                 .map(|(s, buckets)| (s.dimension_values(), buckets.clone()))
                 .collect();
             (metric, series)
         })
+        .filter(|(_, series)| !series.is_empty())
         .collect()
 }
 

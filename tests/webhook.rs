@@ -1,0 +1,208 @@
+//! `run --target webhook` end to end over loopback, bounded in count and
+//! time: callbacks into the embedded sink's /callbacks check green; an app
+//! that refuses some callbacks, redirects or resets gets exactly its
+//! acknowledged callbacks in expected.json, the refusals counted by kind
+//! and exit 2.
+
+mod common;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use common::callmetrics;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[test]
+fn callbacks_into_the_embedded_sink_check_green() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected.json");
+    let run = callmetrics(&[
+        "run",
+        "scenarios/inbound-ivr.json",
+        "--target",
+        "webhook",
+        "--calls",
+        "300",
+        "--max-rate",
+        "--quiet",
+        "--expected-out",
+        expected.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
+    let file: Value = serde_json::from_str(&common::read(&expected)).unwrap();
+    let names: Vec<&str> = file["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["AcsCallAutomationCallbackEvent"]);
+}
+
+/// What the test app saw.
+#[derive(Default)]
+struct App {
+    requests: AtomicU64,
+    /// CloudEvent ids acknowledged with 2xx.
+    acknowledged: Mutex<Vec<String>>,
+    bodies_per_request: Mutex<BTreeSet<usize>>,
+}
+
+/// Every 7th request answers `refusal`, the others 204 after counting the
+/// CloudEvents of the body.
+async fn callback(
+    State((app, refusal)): State<(Arc<App>, u16)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let n = app.requests.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(headers["content-type"], "application/json");
+    let events: Vec<Value> = serde_json::from_slice(&body).expect("a JSON array");
+    app.bodies_per_request.lock().unwrap().insert(events.len());
+    if n % 7 == 3 {
+        let mut response = StatusCode::from_u16(refusal).unwrap().into_response();
+        if refusal == 302 {
+            response
+                .headers_mut()
+                .insert("location", "/elsewhere".parse().unwrap());
+        }
+        return response;
+    }
+    let mut seen = app.acknowledged.lock().unwrap();
+    for e in events {
+        assert!(
+            e["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("Microsoft.Communication.")
+        );
+        seen.push(e["id"].as_str().unwrap().to_string());
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn start_app(refusal: u16) -> (Arc<App>, String) {
+    let app = Arc::new(App::default());
+    let router = axum::Router::new()
+        .route("/api/callbacks", axum::routing::post(callback))
+        .route("/elsewhere", axum::routing::any(|| async { "moved" }))
+        .with_state((Arc::clone(&app), refusal));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/callbacks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (app, url)
+}
+
+fn callback_count(expected: &Value) -> u64 {
+    expected["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["name"]["value"] == "AcsCallAutomationCallbackEvent")
+        .flat_map(|m| m["timeseries"].as_array().unwrap())
+        .flat_map(|ts| ts["data"].as_array().unwrap())
+        .map(|p| p["count"].as_u64().unwrap())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_and_redirected_callbacks_are_counted_and_not_expected() {
+    for (refusal, kind, per_request) in [(500, "500", "1"), (302, "302", "3")] {
+        let (app, url) = start_app(refusal).await;
+        let dir = tempfile::tempdir().unwrap();
+        let expected = dir.path().join("expected.json");
+        let summary = dir.path().join("summary.json");
+        let (e, s) = (
+            expected.to_str().unwrap().to_string(),
+            summary.to_str().unwrap().to_string(),
+        );
+        let per = per_request.to_string();
+        let run = tokio::task::spawn_blocking(move || {
+            callmetrics(&[
+                "run",
+                "scenarios/outbound-notification.json",
+                "--target",
+                "webhook",
+                "--sink",
+                &url,
+                "--calls",
+                "200",
+                "--max-rate",
+                "--events-per-request",
+                &per,
+                "--expected-out",
+                &e,
+                "--summary-out",
+                &s,
+            ])
+        })
+        .await
+        .unwrap()
+        .expect_code(2);
+        assert!(
+            run.stderr.contains("could not be delivered"),
+            "{}",
+            run.describe()
+        );
+        assert!(run.stderr.contains("not sent"), "{}", run.describe());
+        let summary: Value = serde_json::from_str(&common::read(&summary)).unwrap();
+        let requests = app.requests.load(Ordering::SeqCst);
+        let refused = (0..requests).filter(|n| n % 7 == 3).count() as u64;
+        assert!(refused > 0);
+        assert_eq!(summary["failedRequests"], refused, "{summary}");
+        assert_eq!(summary["failuresByKind"][kind], refused, "{summary}");
+        assert_eq!(summary["requests"], requests - refused);
+        assert_eq!(summary["replies"]["204"], requests - refused);
+        assert_eq!(summary["retries"], 0, "no retries by default");
+        assert!(summary["latencyMs"]["p99"].as_f64().unwrap() > 0.0);
+        // The app never saw the redirect target: POSTs are not redirected.
+        let acknowledged = app.acknowledged.lock().unwrap().clone();
+        let unique: BTreeSet<&String> = acknowledged.iter().collect();
+        assert_eq!(unique.len(), acknowledged.len(), "no callback twice");
+        assert_eq!(summary["events"], acknowledged.len() as u64);
+        // expected.json holds exactly what the app acknowledged.
+        let file: Value = serde_json::from_str(&common::read(&expected)).unwrap();
+        assert_eq!(callback_count(&file), acknowledged.len() as u64);
+        let sizes = app.bodies_per_request.lock().unwrap().clone();
+        let max = per_request.parse::<usize>().unwrap();
+        assert!(sizes.iter().all(|n| (1..=max).contains(n)), "{sizes:?}");
+        assert!(sizes.contains(&max));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_callbacks_keep_their_cloud_event_ids() {
+    let (app, url) = start_app(503).await;
+    let run = tokio::task::spawn_blocking(move || {
+        callmetrics(&[
+            "run",
+            "scenarios/outbound-notification.json",
+            "--target",
+            "webhook",
+            "--sink",
+            &url,
+            "--calls",
+            "100",
+            "--max-rate",
+            "--retries",
+            "8",
+            "--quiet",
+        ])
+    })
+    .await
+    .unwrap()
+    .expect_code(0);
+    assert!(run.stderr.is_empty(), "{}", run.describe());
+    // Every refused request was retried with the same body, so every
+    // CloudEvent arrived exactly once among the acknowledged ones.
+    let acknowledged = app.acknowledged.lock().unwrap().clone();
+    let unique: BTreeSet<&String> = acknowledged.iter().collect();
+    assert_eq!(unique.len(), acknowledged.len());
+    let requests = app.requests.load(Ordering::SeqCst) as usize;
+    assert!(requests > acknowledged.len(), "some requests were retries");
+}
