@@ -31,6 +31,8 @@ pub struct GroupKey {
     pub metric: Metric,
     pub grain: Grain,
     pub split: Split,
+    /// One bucket over the whole window instead of `grain` buckets.
+    pub totals: bool,
 }
 
 impl GroupKey {
@@ -39,6 +41,17 @@ impl GroupKey {
             metric: query.metric,
             grain: query.grain,
             split: query.split,
+            totals: query.totals,
+        }
+    }
+
+    /// What a bucket of this group spans, as reports print it: the grain
+    /// ("PT1M"), or "window" for totals.
+    pub fn span(&self) -> &'static str {
+        if self.totals {
+            "window"
+        } else {
+            self.grain.as_str()
         }
     }
 }

@@ -21,6 +21,7 @@ fn exact() -> CheckOptions {
 
 fn key(metric: Metric, grain: Grain, split: Split) -> GroupKey {
     GroupKey {
+        totals: false,
         metric,
         grain,
         split,

@@ -27,7 +27,7 @@ pub fn junit<W: Write + ?Sized>(
             out,
             r#"  <testsuite name="{} {}" tests="{}" failures="{}" errors="0" skipped="0">"#,
             key.metric,
-            key.grain,
+            key.span(),
             suite.len(),
             suite.iter().filter(|g| !g.passed()).count()
         )?;
@@ -58,7 +58,7 @@ fn case<W: Write + ?Sized>(
     let open = format!(
         r#"    <testcase classname="{}.{}" name="{}""#,
         key.metric,
-        key.grain,
+        key.span(),
         escape(&key.split.describe(key.metric, report.naming))
     );
     if group.passed() {

@@ -114,7 +114,7 @@ fn overview<W: Write + ?Sized>(report: &Report, out: &mut W) -> io::Result<()> {
             let k = g.key;
             [
                 k.metric.name().to_string(),
-                k.grain.to_string(),
+                k.span().to_string(),
                 dimensions(k, report.naming),
                 thousands(g.counts.expected_series),
                 thousands(g.counts.cells),

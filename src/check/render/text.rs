@@ -32,7 +32,7 @@ pub fn group_title(key: &GroupKey, naming: Naming) -> String {
     format!(
         "{}  {}  {}",
         key.metric,
-        key.grain,
+        key.span(),
         key.split.describe(key.metric, naming)
     )
 }

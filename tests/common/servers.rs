@@ -1,0 +1,112 @@
+//! Real servers for integration tests (Prometheus, the Node.js callback
+//! app, ...): each on a free loopback port with a temporary data dir,
+//! killed when dropped. A missing server program skips the test with a
+//! message naming the package on a developer machine, and fails it in CI
+//! (`CI=true`), where `.ci/run` must have installed it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+pub struct Server {
+    child: Child,
+    pub name: &'static str,
+}
+
+impl Server {
+    pub fn spawn(name: &'static str, command: &mut Command) -> Server {
+        let child = command
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Server { child, name }
+    }
+
+    /// Reads the first stdout line (the command must pipe stdout).
+    pub fn first_line(&mut self) -> String {
+        let mut line = String::new();
+        let stdout = self.child.stdout.take().expect("stdout is piped");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("{}: cannot read its first line: {e}", self.name));
+        line.trim().to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// True when `program` runs (`program --version`).
+pub fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Whether the test may run: true when every program is installed. When
+/// one is missing, a developer machine skips with a message naming the
+/// package; CI (`CI=true`) fails, since `.ci/run` installs them.
+pub fn require(test: &str, programs: &[(&str, &str)]) -> bool {
+    let missing: Vec<String> = programs
+        .iter()
+        .filter(|(program, _)| !installed(program))
+        .map(|(program, package)| format!("{program} (install the `{package}` package)"))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!("{test} needs {}", missing.join(", "));
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message}; .ci/run must install it");
+    }
+    eprintln!("SKIPPED {message}");
+    false
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `url` until it answers 2xx, for at most `limit`.
+pub async fn wait_ready(url: &str, limit: Duration) {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = client.get(url).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{url} was not ready within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs `npm ci` in `dir` unless its node_modules is there already.
+pub fn npm_ci(dir: &Path) {
+    if dir.join("node_modules").is_dir() {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .expect("npm runs");
+    assert!(status.success(), "npm ci in {} failed", dir.display());
+}

@@ -1,0 +1,243 @@
+//! A real app and a real Prometheus: `run --target webhook` delivers a
+//! shipped scenario's callbacks to a Node.js app (tests/apps/acs-callback-app)
+//! that parses them with the official Call Automation SDK and counts them
+//! with prom-client; Prometheus 2.42 (Debian's `prometheus`) scrapes it
+//! every second; `check --backend promql --totals` must then prove every
+//! count exactly, and catch an app that drops a known number of events.
+//!
+//! Needs `prometheus`, `node` and `npm` (skipped on a developer machine
+//! without them, a failure in CI). Bounded: a few hundred calls at the
+//! maximum rate, servers killed when the test ends.
+
+mod common;
+
+use common::callmetrics;
+use common::servers::{Server, free_port, npm_ci, require, wait_ready};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SCRAPE: &str = "1s";
+
+fn app_dir() -> PathBuf {
+    common::repo().join("tests/apps/acs-callback-app")
+}
+
+/// The callback app on a free port, dropping every `drop_every`-th event
+/// (0: none); returns it and its base URL.
+fn start_app(drop_every: u32) -> (Server, String) {
+    let mut app = Server::spawn(
+        "acs-callback-app",
+        Command::new("node")
+            .arg("server.js")
+            .current_dir(app_dir())
+            .env("PORT", "0")
+            .env("DROP_EVERY", drop_every.to_string())
+            .stdout(Stdio::piped()),
+    );
+    let line = app.first_line();
+    let url = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the app did not start: {line:?}"))
+        .to_string();
+    (app, url)
+}
+
+/// Prometheus scraping `target` (host:port) every second.
+async fn start_prometheus(dir: &Path, target: &str) -> (Server, String) {
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: {SCRAPE}\n  evaluation_interval: {SCRAPE}\n\
+             scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let server = Server::spawn(
+        "prometheus",
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{url}/-/ready"), Duration::from_secs(30)).await;
+    (server, url)
+}
+
+/// One instant query's first value, if the vector is not empty.
+async fn instant(prometheus: &str, query: &str) -> Option<f64> {
+    let mut url = reqwest::Url::parse(&format!("{prometheus}/api/v1/query")).ok()?;
+    url.query_pairs_mut().append_pair("query", query);
+    let body: Value = reqwest::get(url).await.ok()?.json().await.ok()?;
+    body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+/// Waits until Prometheus holds a scrape of the app taken after `after`.
+async fn wait_for_scrape_after(prometheus: &str, after: SystemTime) {
+    let after = after.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    let started = Instant::now();
+    // timestamp() of a plain selector is the scrape's time (of any other
+    // expression, the evaluation time).
+    while instant(prometheus, "timestamp(up{job=\"app\"})")
+        .await
+        .is_none_or(|t| t <= after)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "Prometheus did not scrape the app"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Runs the scenario's callbacks into the app; returns expected.json's path.
+async fn deliver(app: &str, dir: &Path) -> String {
+    let expected = dir.join("expected.json").to_str().unwrap().to_string();
+    let sink = format!("{app}/api/callbacks");
+    let out = expected.clone();
+    tokio::task::spawn_blocking(move || {
+        callmetrics(&[
+            "run",
+            "scenarios/contact-center.json",
+            "--target",
+            "webhook",
+            "--sink",
+            &sink,
+            "--calls",
+            "300",
+            "--max-rate",
+            "--quiet",
+            "--expected-out",
+            &out,
+        ])
+        .expect_code(0)
+    })
+    .await
+    .unwrap();
+    expected
+}
+
+async fn check(expected: &str, prometheus: &str, format: &str) -> common::Run {
+    let (expected, prometheus, format) = (
+        expected.to_string(),
+        prometheus.to_string(),
+        format.to_string(),
+    );
+    let mapping = app_dir().join("mapping.json");
+    tokio::task::spawn_blocking(move || {
+        callmetrics(&[
+            "check",
+            "--expected",
+            &expected,
+            "--backend",
+            "promql",
+            "--observed",
+            &prometheus,
+            "--mapping",
+            mapping.to_str().unwrap(),
+            "--totals",
+            "--format",
+            &format,
+        ])
+    })
+    .await
+    .unwrap()
+}
+
+fn ready(test: &str) -> bool {
+    require(
+        test,
+        &[
+            ("prometheus", "prometheus"),
+            ("node", "nodejs"),
+            ("npm", "npm"),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_counted_by_a_real_app_check_exactly_in_prometheus() {
+    if !ready("callbacks_counted_by_a_real_app_check_exactly_in_prometheus") {
+        return;
+    }
+    npm_ci(&app_dir());
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, app_url) = start_app(0);
+    let (_prometheus, prometheus) =
+        start_prometheus(dir.path(), app_url.trim_start_matches("http://")).await;
+    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    let expected = deliver(&app_url, dir.path()).await;
+    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+
+    let run = check(&expected, &prometheus, "table").await.expect_code(0);
+    assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
+    assert!(
+        run.stdout.contains("totals over the whole window")
+            && run
+                .stdout
+                .contains("AcsCallAutomationCallbackEvent: count only"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_that_drops_events_fails_the_check_by_exactly_the_drops() {
+    if !ready("an_app_that_drops_events_fails_the_check_by_exactly_the_drops") {
+        return;
+    }
+    npm_ci(&app_dir());
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, app_url) = start_app(97);
+    let (_prometheus, prometheus) =
+        start_prometheus(dir.path(), app_url.trim_start_matches("http://")).await;
+    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    let expected = deliver(&app_url, dir.path()).await;
+    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    let dropped: Value = reqwest::get(format!("{app_url}/dropped"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dropped = dropped["dropped"].as_u64().unwrap();
+    assert!(dropped > 0);
+
+    let run = check(&expected, &prometheus, "json").await.expect_code(1);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["result"], "fail");
+    // The metric total is short by exactly the dropped events.
+    let total = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["dimensions"].as_array().unwrap().is_empty())
+        .unwrap_or_else(|| panic!("no mismatch of the metric total:\n{}", run.stdout));
+    let count = &total["fields"]["count"];
+    let (want, got) = (
+        count["expected"].as_u64().unwrap(),
+        count["observed"].as_u64().unwrap(),
+    );
+    assert_eq!(want - got, dropped, "{total}");
+    // And the full-combination series that lost events are named.
+    let full: u64 = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["dimensions"].as_array().unwrap().len() == 5)
+        .map(|m| {
+            let c = &m["fields"]["count"];
+            c["expected"].as_u64().unwrap() - c["observed"].as_u64().unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(full, dropped);
+}
