@@ -1,11 +1,16 @@
-//! The driver: batches come from the generator through a bounded channel,
-//! are paced (when scheduled), wait for one of `concurrency` send slots and
-//! go out as their own task. A full set of slots stops the pacing loop,
-//! which stops reading the channel, which blocks the generator: memory stays
-//! bounded by the channel and the slots, and a slow receiver shows as lag.
+//! The driver: batches come from the generator through a bounded channel
+//! to the pacer, which releases each at its scheduled instant into a small
+//! queue that `concurrency` workers take from; each worker owns one
+//! connection and sends one request at a time over it. Busy workers leave
+//! the queue full, which stops the pacer, which stops reading the channel,
+//! which blocks the generator: memory stays bounded by the channel, the
+//! queue and the workers, and a slow receiver shows as lag (the time from
+//! an item's scheduled instant to a worker taking it), never as a slower
+//! schedule.
 //!
-//! The expected aggregates of a batch count once it is delivered, so the
-//! returned aggregates are exactly what the receiver acknowledged.
+//! A batch's expected aggregates count once it is delivered, so the
+//! returned aggregates are exactly what the receiver acknowledged. Each
+//! worker keeps its own tally; they are added up at the end.
 
 use super::batcher::Batch;
 use super::pacing::{Pacer, Pacing};
@@ -16,8 +21,9 @@ use crate::client::RetryPolicy;
 use crate::emit::targets::Target;
 use crate::engine::Expected;
 use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::{Mutex, mpsc};
 use tokio::time::Instant;
 
 /// Sends batches to one target.
@@ -25,9 +31,9 @@ pub struct Driver<T, X> {
     pub target: Arc<T>,
     pub transport: Arc<X>,
     pub policy: RetryPolicy,
-    /// Requests in flight at most.
+    /// Workers, so requests in flight at most.
     pub concurrency: usize,
-    /// Stop reading batches after the first one that failed for good.
+    /// Stop after the first batch that failed for good.
     pub stop_on_failure: bool,
     pub counters: Arc<Counters>,
 }
@@ -40,156 +46,241 @@ pub struct Delivery {
     pub expected: Option<Expected>,
 }
 
-/// A finished send, without its body.
-struct Finished {
-    seq: u64,
-    id: String,
-    events: u32,
-    bytes: usize,
-    raw_bytes: usize,
-    expected: Expected,
-    sent: Sent,
+/// A batch released by the pacer, with the instant it was due (paced).
+struct Due {
+    batch: Batch,
+    scheduled: Option<Instant>,
 }
 
-/// Totals of finished sends.
+/// What one worker (or all of them) did.
 struct Tally {
     stats: Stats,
     expected: Option<Expected>,
 }
 
 impl<T: Target, X: Transport> Driver<T, X> {
-    /// Sends every batch from `batches` (or up to the first failure) and
-    /// waits for the last answer.
-    pub async fn run(self, mut batches: mpsc::Receiver<Batch>, pacing: Pacing) -> Delivery {
-        let slots = Arc::new(Semaphore::new(self.concurrency.max(1)));
-        let mut pacer = Pacer::new(pacing);
-        let mut sending = JoinSet::new();
-        let mut tally = Tally {
-            stats: Stats::new(T::NAME, pacing),
-            expected: None,
+    /// Sends every batch from `batches` (or up to the first failure, when
+    /// stopping on failure) and waits for the last answer.
+    pub async fn run(self, batches: mpsc::Receiver<Vec<Batch>>, pacing: Pacing) -> Delivery {
+        let workers = self.concurrency.max(1);
+        let (queue, taken) = mpsc::channel::<Due>(workers);
+        let taken = Arc::new(Mutex::new(taken));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            let worker = Worker {
+                target: Arc::clone(&self.target),
+                transport: Arc::clone(&self.transport),
+                policy: self.policy,
+                stop_on_failure: self.stop_on_failure,
+                counters: Arc::clone(&self.counters),
+                stop: Arc::clone(&stop),
+            };
+            let taken = Arc::clone(&taken);
+            tasks.spawn(worker.run(taken, Tally::new(T::NAME, pacing)));
+        }
+        // The pacer runs as a task of its own, beside the workers, not on
+        // the thread that awaits the driver: handing a batch to a worker
+        // then wakes no other thread.
+        let pacer = tokio::spawn(pace(batches, queue, pacing, Arc::clone(&stop)));
+        let paced = match pacer.await {
+            Ok(paced) => paced,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("the pacer was cancelled: {e}"),
         };
-        let mut started: Option<Instant> = None;
-        while let Some(batch) = batches.recv().await {
-            started.get_or_insert_with(Instant::now);
-            let scheduled = pacer.wait(batch.due).await;
-            let slot = Arc::clone(&slots)
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
-            // A batch failed for good: this one and the rest are not sent.
-            if self.stop_on_failure && Counters::get(&self.counters.failed) > 0 {
-                tally.stats.stopped_early = true;
+        let mut total = Tally::new(T::NAME, pacing);
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(tally) => total.merge(tally),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => panic!("a delivery worker was cancelled: {e}"),
+            }
+        }
+        // Items the workers left in the queue after a failure were not sent.
+        let left = taken.lock().await.try_recv().is_ok();
+        let stats = &mut total.stats;
+        stats.stopped_early = paced.stopped || left;
+        stats.scheduled = paced.scheduled;
+        if let Some(first) = paced.first {
+            stats.elapsed = first.elapsed();
+        }
+        Delivery {
+            stats: total.stats,
+            expected: total.expected,
+        }
+    }
+}
+
+/// How the pacing loop ended.
+struct Paced {
+    /// When the first batch arrived.
+    first: Option<Instant>,
+    /// It stopped before the stream ended (after a failure).
+    stopped: bool,
+    /// The last due time released.
+    scheduled: Duration,
+}
+
+/// Releases batches into the workers' queue at their scheduled instants
+/// (at once at the maximum rate), until the stream ends or a failure stops
+/// the run. Returning drops the channel, which tells the generator to stop.
+async fn pace(
+    mut chunks: mpsc::Receiver<Vec<Batch>>,
+    queue: mpsc::Sender<Due>,
+    pacing: Pacing,
+    stop: Arc<AtomicBool>,
+) -> Paced {
+    let mut pacer = Pacer::new(pacing);
+    let mut paced = Paced {
+        first: None,
+        stopped: false,
+        scheduled: Duration::ZERO,
+    };
+    'chunks: while let Some(chunk) = chunks.recv().await {
+        paced.first.get_or_insert_with(Instant::now);
+        for batch in chunk {
+            let due = batch.due;
+            let scheduled = pacer.wait(due).await;
+            if stop.load(Ordering::Relaxed) {
+                paced.stopped = true;
+                break 'chunks;
+            }
+            if scheduled.is_some() {
+                paced.scheduled = paced.scheduled.max(due);
+            }
+            if queue.send(Due { batch, scheduled }).await.is_err() {
+                // Every worker has stopped (after a failure).
+                paced.stopped = true;
+                break 'chunks;
+            }
+        }
+    }
+    paced
+}
+
+struct Worker<T, X> {
+    target: Arc<T>,
+    transport: Arc<X>,
+    policy: RetryPolicy,
+    stop_on_failure: bool,
+    counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+}
+
+impl<T: Target, X: Transport> Worker<T, X> {
+    /// Takes batches until the queue closes (or a failure stops the run),
+    /// sending each over the worker's own connection.
+    async fn run(self, taken: Arc<Mutex<mpsc::Receiver<Due>>>, mut tally: Tally) -> Tally {
+        let mut connection = self.transport.connection();
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
                 break;
             }
-            if let Some(scheduled) = scheduled {
-                self.counters.lag(pacer.dispatched(scheduled));
-                tally.stats.scheduled = tally.stats.scheduled.max(batch.due);
+            let Some(due) = taken.lock().await.recv().await else {
+                break;
+            };
+            if let Some(scheduled) = due.scheduled {
+                let lag = Instant::now().saturating_duration_since(scheduled);
+                tally.stats.lag.saturating_record(lag.as_micros() as u64);
+                self.counters.lag(lag);
             }
-            let target = Arc::clone(&self.target);
-            let transport = Arc::clone(&self.transport);
-            let counters = Arc::clone(&self.counters);
-            let policy = self.policy;
-            sending.spawn(async move {
-                let sent =
-                    send_with_retries(&*transport, &*target, &policy, &batch, &counters).await;
-                // Counted before the slot is free, so the loop sees a failure
-                // before it sends anything more.
-                let done = finished(batch, sent, &counters);
-                drop(slot);
-                done
-            });
-            // Collected after dispatching, so bookkeeping never delays a send.
-            while let Some(done) = sending.try_join_next() {
-                tally.add(unwrap_task(done));
+            let batch = due.batch;
+            let sent = send_with_retries(
+                &*self.transport,
+                &mut connection,
+                &*self.target,
+                &self.policy,
+                &batch,
+                &self.counters,
+            )
+            .await;
+            let failed = sent.result.is_err();
+            tally.add(batch, sent, &self.counters);
+            if failed && self.stop_on_failure {
+                self.stop.store(true, Ordering::Relaxed);
             }
         }
-        // Closing the channel tells the generator to stop (after a failure).
-        drop(batches);
-        while let Some(done) = sending.join_next().await {
-            tally.add(unwrap_task(done));
-        }
-        if let Some(started) = started {
-            tally.stats.elapsed = started.elapsed();
-        }
-        tally.stats.lag = pacer.into_lag();
-        Delivery {
-            stats: tally.stats,
-            expected: tally.expected,
-        }
-    }
-}
-
-fn finished(batch: Batch, sent: Sent, counters: &Counters) -> Finished {
-    match &sent.result {
-        Ok(_) => {
-            Counters::add(&counters.events, batch.events as u64);
-            Counters::add(&counters.requests, 1);
-            Counters::add(&counters.bytes, batch.body.len() as u64);
-        }
-        Err(_) => Counters::add(&counters.failed, 1),
-    }
-    // The key is only spelled out for the few failures a report shows.
-    let id = if sent.result.is_err() {
-        batch.idempotency_key()
-    } else {
-        String::new()
-    };
-    Finished {
-        seq: batch.seq,
-        id,
-        events: batch.events,
-        bytes: batch.body.len(),
-        raw_bytes: batch.raw_bytes,
-        expected: batch.expected,
-        sent,
-    }
-}
-
-fn unwrap_task<R>(done: Result<R, tokio::task::JoinError>) -> R {
-    match done {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => panic!("a send task was cancelled: {e}"),
+        tally
     }
 }
 
 impl Tally {
-    fn add(&mut self, done: Finished) {
+    fn new(target: &'static str, pacing: Pacing) -> Tally {
+        Tally {
+            stats: Stats::new(target, pacing),
+            expected: None,
+        }
+    }
+
+    fn add(&mut self, batch: Batch, sent: Sent, counters: &Counters) {
         let s = &mut self.stats;
-        s.retries += done.sent.attempts.len().saturating_sub(1) as u64;
-        for attempt in &done.sent.attempts {
+        s.retries += sent.attempts.len().saturating_sub(1) as u64;
+        for attempt in &sent.attempts {
             *s.replies.entry(attempt.reply).or_default() += 1;
             s.latency
                 .saturating_record(attempt.latency.as_micros().max(1) as u64);
         }
-        let last = done.sent.last();
-        let attempts = done.sent.attempts.len() as u32;
-        match done.sent.result {
+        let last = sent.last();
+        let attempts = sent.attempts.len() as u32;
+        match sent.result {
             Ok(duplicate) => {
-                s.events += u64::from(done.events);
+                Counters::add(&counters.events, u64::from(batch.events));
+                Counters::add(&counters.requests, 1);
+                Counters::add(&counters.bytes, batch.body.len() as u64);
+                s.events += u64::from(batch.events);
                 s.requests += 1;
                 s.duplicates += u64::from(duplicate);
-                s.bytes += done.bytes as u64;
-                s.raw_bytes += done.raw_bytes as u64;
+                s.bytes += batch.body.len() as u64;
+                s.raw_bytes += batch.raw_bytes as u64;
                 match &mut self.expected {
-                    Some(all) => all.merge(done.expected),
-                    None => self.expected = Some(done.expected),
+                    Some(all) => all.merge(batch.expected),
+                    None => self.expected = Some(batch.expected),
                 }
             }
             Err(reason) => {
+                Counters::add(&counters.failed, 1);
                 s.failed_requests += 1;
-                s.failed_events += u64::from(done.events);
+                s.failed_events += u64::from(batch.events);
                 *s.failure_kinds.entry(last).or_default() += 1;
                 if s.failures.len() < FAILURES_KEPT {
                     s.failures.push(BatchFailure {
-                        seq: done.seq,
-                        id: done.id,
-                        events: done.events,
+                        seq: batch.seq,
+                        id: batch.idempotency_key(),
+                        events: batch.events,
                         attempts,
                         reason,
                     });
                 }
             }
+        }
+    }
+
+    /// Adds another worker's tally. Failures are kept in batch order.
+    fn merge(&mut self, other: Tally) {
+        let (s, o) = (&mut self.stats, other.stats);
+        s.events += o.events;
+        s.requests += o.requests;
+        s.duplicates += o.duplicates;
+        s.retries += o.retries;
+        s.failed_requests += o.failed_requests;
+        s.failed_events += o.failed_events;
+        for (kind, n) in o.failure_kinds {
+            *s.failure_kinds.entry(kind).or_default() += n;
+        }
+        s.failures.extend(o.failures);
+        s.failures.sort_by_key(|f| f.seq);
+        s.failures.truncate(FAILURES_KEPT);
+        for (kind, n) in o.replies {
+            *s.replies.entry(kind).or_default() += n;
+        }
+        s.latency.add(&o.latency).expect("same histogram bounds");
+        s.lag.add(&o.lag).expect("same histogram bounds");
+        s.bytes += o.bytes;
+        s.raw_bytes += o.raw_bytes;
+        match (&mut self.expected, other.expected) {
+            (Some(all), Some(more)) => all.merge(more),
+            (None, more) => self.expected = more,
+            (Some(_), None) => {}
         }
     }
 }

@@ -89,8 +89,8 @@ pub async fn replay<T: Target>(
     grain: Grain,
 ) -> Result<ReplayOutcome, ReplayError> {
     config.check().map_err(ReplayError::Config)?;
-    let transport = HttpTransport::new(target.url(), config.concurrency, config.timeout)
-        .map_err(ReplayError::Config)?;
+    let transport =
+        HttpTransport::new(target.url(), config.timeout).map_err(ReplayError::Config)?;
     probe(target.url()).await?;
     replay_with(scenario, workload, target, config, pacing, grain, transport).await
 }
@@ -126,8 +126,8 @@ pub async fn replay_with<T: Target, X: Transport>(
 ) -> Result<ReplayOutcome, ReplayError> {
     pacing.check().map_err(ReplayError::Config)?;
     config.check().map_err(ReplayError::Config)?;
-    // Room for every slot to be busy while the next batches wait, ready.
-    let (tx, rx) = mpsc::channel(config.concurrency + 2);
+    let chunking = Chunking::for_batches(config.batch_events, config.concurrency);
+    let (tx, rx) = mpsc::channel(chunking.capacity);
     let speed = match pacing {
         Pacing::Scheduled { speed } => Some(speed),
         Pacing::Max => None,
@@ -149,7 +149,7 @@ pub async fn replay_with<T: Target, X: Transport>(
         let workload = workload.clone();
         std::thread::Builder::new()
             .name("callmetrics-generator".into())
-            .spawn(move || generate(&scenario, &workload, batches, tx))
+            .spawn(move || generate(&scenario, &workload, batches, chunking.batches, tx))
             .map_err(ReplayError::Thread)?
     };
     let counters = Arc::new(Counters::default());
@@ -189,31 +189,63 @@ struct Generated {
     skipped: u64,
 }
 
-/// The generator thread: events to batches into the channel, until the
-/// stream ends or the receiver is gone.
+/// How batches travel from the generator thread to the async side: in
+/// chunks, so that a small batch (a webhook's one event) does not cost a
+/// cross-thread wake-up each; a chunk holds about `CHUNK_EVENTS` events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Chunking {
+    /// Batches per chunk.
+    batches: usize,
+    /// Chunks the channel holds.
+    capacity: usize,
+}
+
+const CHUNK_EVENTS: usize = 4096;
+const CHUNK_BATCHES_MAX: usize = 128;
+
+impl Chunking {
+    /// Room for every worker to be busy while the next batches wait, ready.
+    fn for_batches(batch_events: usize, concurrency: usize) -> Chunking {
+        let batches = (CHUNK_EVENTS / batch_events.max(1)).clamp(1, CHUNK_BATCHES_MAX);
+        Chunking {
+            batches,
+            capacity: (concurrency + 2).div_ceil(batches).max(2),
+        }
+    }
+}
+
+/// The generator thread: events to batches, batches to chunks into the
+/// channel, until the stream ends or the receiver is gone.
 fn generate<E: Encoder>(
     scenario: &Scenario,
     workload: &Workload,
     mut batches: Batcher<E>,
-    tx: mpsc::Sender<Batch>,
+    chunk_batches: usize,
+    tx: mpsc::Sender<Vec<Batch>>,
 ) -> Generated {
     let mut stream = EventStream::new(scenario, workload);
     let mut events = 0;
+    let mut chunk = Vec::with_capacity(chunk_batches);
     while let Some(e) = stream.next() {
         events += 1;
-        if let Some(batch) = batches.push(&e)
-            && tx.blocking_send(batch).is_err()
-        {
-            return Generated {
-                calls: stream.calls_started(),
-                events,
-                skipped: batches.skipped(),
-            };
+        if let Some(batch) = batches.push(&e) {
+            chunk.push(batch);
+            if chunk.len() == chunk_batches {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_batches));
+                if tx.blocking_send(full).is_err() {
+                    return Generated {
+                        calls: stream.calls_started(),
+                        events,
+                        skipped: batches.skipped(),
+                    };
+                }
+            }
         }
     }
     let skipped = batches.skipped();
-    if let Some(batch) = batches.finish() {
-        let _ = tx.blocking_send(batch);
+    chunk.extend(batches.finish());
+    if !chunk.is_empty() {
+        let _ = tx.blocking_send(chunk);
     }
     Generated {
         calls: stream.calls_started(),

@@ -6,15 +6,13 @@
 //! - [`Schedule`] runs with the generator: it maps an event time to its offset
 //!   from the first event, scaled by `speed`. Items carry that offset.
 //! - [`Pacer`] runs with the sender: it fixes the origin when the first item
-//!   arrives, waits until `origin + offset`, and records the *lag* between the
-//!   scheduled instant and the moment the item was really handed to a sender.
+//!   arrives and waits until `origin + offset`. The *lag* is the time from
+//!   that scheduled instant to the moment a sender really takes the item.
 //!
 //! The schedule never depends on when the previous request returned, so a
 //! slow sink shows up as growing lag instead of silently stretching the run
 //! (coordinated omission).
 
-use super::stats::micros_histogram;
-use hdrhistogram::Histogram;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
@@ -79,11 +77,10 @@ impl Schedule {
 /// to tens of µs, for ~1 ms of yielding per item.
 const SPIN: Duration = Duration::from_micros(2500);
 
-/// Waits for each item's scheduled instant and records how late it went out.
+/// Waits for each item's scheduled instant.
 pub struct Pacer {
     pacing: Pacing,
     origin: Option<Instant>,
-    lag: Histogram<u64>,
 }
 
 impl Pacer {
@@ -91,7 +88,6 @@ impl Pacer {
         Pacer {
             pacing,
             origin: None,
-            lag: micros_histogram(),
         }
     }
 
@@ -106,24 +102,6 @@ impl Pacer {
         let due = origin + offset;
         sleep_precise(due).await;
         Some(due)
-    }
-
-    /// Records that the item scheduled at `scheduled` is dispatched now;
-    /// returns the lag.
-    pub fn dispatched(&mut self, scheduled: Instant) -> Duration {
-        let lag = Instant::now().saturating_duration_since(scheduled);
-        self.lag.saturating_record(lag.as_micros() as u64);
-        lag
-    }
-
-    /// The instant the schedule counts from, once the first item was paced.
-    pub fn origin(&self) -> Option<Instant> {
-        self.origin
-    }
-
-    /// Lag of every dispatched item, in microseconds.
-    pub fn into_lag(self) -> Histogram<u64> {
-        self.lag
     }
 }
 
@@ -184,11 +162,8 @@ mod tests {
             let due = pacer.wait(Duration::from_millis(ms)).await.unwrap();
             assert_eq!(due, start + Duration::from_millis(ms));
             tokio::time::advance(Duration::from_millis(10)).await;
-            assert_eq!(pacer.dispatched(due), Duration::from_millis(lag_ms));
+            assert_eq!(Instant::now() - due, Duration::from_millis(lag_ms));
         }
-        let lag = pacer.into_lag();
-        assert_eq!(lag.len(), 4);
-        assert_eq!(lag.max(), lag.highest_equivalent(20_000));
     }
 
     #[tokio::test(start_paused = true)]

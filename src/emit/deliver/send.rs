@@ -38,6 +38,7 @@ impl Sent {
 /// `policy` is out of retries.
 pub async fn send_with_retries<T: Target, X: Transport>(
     transport: &X,
+    connection: &mut X::Connection,
     target: &T,
     policy: &RetryPolicy,
     batch: &Batch,
@@ -48,7 +49,7 @@ pub async fn send_with_retries<T: Target, X: Transport>(
     let mut attempts = Vec::with_capacity(1);
     loop {
         let started = Instant::now();
-        let reply = transport.send(target.request(batch)).await;
+        let reply = transport.send(connection, target.request(batch)).await;
         attempts.push(Attempt {
             reply: ReplyKind::of(&reply),
             latency: started.elapsed(),

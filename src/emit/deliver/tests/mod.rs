@@ -98,7 +98,11 @@ impl Scripted {
 }
 
 impl Transport for Scripted {
-    async fn send(&self, request: http::Request<Bytes>) -> Reply {
+    type Connection = ();
+
+    fn connection(&self) {}
+
+    async fn send(&self, _: &mut (), request: http::Request<Bytes>) -> Reply {
         let key = request
             .headers()
             .get("idempotency-key")

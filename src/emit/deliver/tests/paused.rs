@@ -11,6 +11,7 @@ async fn send_scripted(replies: Vec<Reply>, policy: RetryPolicy) -> (Sent, Vec<D
     let counters = Counters::default();
     let sent = send_with_retries(
         &transport,
+        &mut (),
         &ingest_target(),
         &policy,
         &tiny_batch(0),
@@ -149,7 +150,7 @@ async fn drive(
 ) -> (Vec<Duration>, Delivery) {
     let (tx, rx) = tokio::sync::mpsc::channel(batches.len().max(1));
     for b in batches {
-        tx.send(b).await.unwrap();
+        tx.send(vec![b]).await.unwrap();
     }
     drop(tx);
     let transport = Arc::new(Scripted {
@@ -245,7 +246,7 @@ async fn max_rate_has_no_schedule() {
 async fn sending_stops_after_the_first_failed_batch() {
     let (tx, rx) = tokio::sync::mpsc::channel(10);
     for i in 0..10 {
-        tx.send(tiny_batch(i)).await.unwrap();
+        tx.send(vec![tiny_batch(i)]).await.unwrap();
     }
     let transport = Arc::new(Scripted::new([Reply::status(200), Reply::status(400)]));
     let driver = Driver {
@@ -264,14 +265,14 @@ async fn sending_stops_after_the_first_failed_batch() {
     assert_eq!(stats.failures[0].id, "cm-00000000000000ab-1");
     assert_eq!(stats.failure_kinds[&ReplyKind::Status(400)], 1);
     // The generator's side of the channel sees it closed.
-    assert!(tx.send(tiny_batch(10)).await.is_err());
+    assert!(tx.send(vec![tiny_batch(10)]).await.is_err());
 }
 
 #[tokio::test(start_paused = true)]
 async fn without_stop_on_failure_every_batch_is_tried_and_failures_counted_by_kind() {
     let (tx, rx) = tokio::sync::mpsc::channel(10);
     for i in 0..6 {
-        tx.send(tiny_batch(i)).await.unwrap();
+        tx.send(vec![tiny_batch(i)]).await.unwrap();
     }
     drop(tx);
     let closed = Reply::Transport {
