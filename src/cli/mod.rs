@@ -70,7 +70,7 @@ pub enum Command {
     Sink(SinkArgs),
     /// Replay a scenario into a sink at its scheduled times (or as fast as possible).
     #[command(after_help = RUN_HELP)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Prove that a sink's aggregates equal the expected ones.
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
@@ -208,6 +208,23 @@ pub struct RunArgs {
     /// Bearer token for the sink.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Sign every callback as ACS does (webhook): `Authorization: Bearer <JWT>`, RS256, a
+    /// fresh token per request valid 5 minutes, audience --acs-resource-id; the keys are
+    /// published at an OpenID configuration served on --oidc-listen.
+    #[arg(long, requires = "acs_resource_id", conflicts_with = "token")]
+    pub sign: bool,
+    /// The ACS resource's immutable resource id (a GUID): the tokens' audience.
+    #[arg(long, value_name = "GUID", requires = "sign")]
+    pub acs_resource_id: Option<String>,
+    /// Where the OpenID configuration of signed runs is served
+    /// (/calling/.well-known/acsopenidconfiguration and its key set).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0",
+        requires = "sign"
+    )]
+    pub oidc_listen: std::net::SocketAddr,
     /// Write the expected aggregates of what was delivered here (expected.json format).
     #[arg(long, value_name = "FILE")]
     pub expected_out: Option<PathBuf>,

@@ -15,6 +15,7 @@ use anyhow::Context;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Mismatches the report shows after a run (all are counted).
@@ -57,6 +58,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         let token = args.token.as_deref();
         let outcome = match args.target {
             TargetKind::Ingest => {
+                if args.sign {
+                    anyhow::bail!("--sign signs callbacks: it goes with --target webhook");
+                }
                 let target =
                     ingest::Ingest::new(&root, token, naming).map_err(anyhow::Error::msg)?;
                 deliver(args, &scenario, &workload, target, ingest::DEFAULTS, pacing).await?
@@ -67,15 +71,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                     None => format!("{root}/callbacks"),
                 };
                 let target = webhook::Webhook::new(&url, token).map_err(anyhow::Error::msg)?;
-                deliver(
-                    args,
-                    &scenario,
-                    &workload,
-                    target,
-                    webhook::DEFAULTS,
-                    pacing,
-                )
-                .await?
+                deliver_callbacks(args, &scenario, &workload, target, pacing).await?
             }
         };
         let stats = &outcome.stats;
@@ -124,6 +120,42 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         }
         Ok(verdict)
     })
+}
+
+/// Replays callbacks to an app; with `--sign`, every request signed and the
+/// OpenID configuration served for as long as the run lasts.
+async fn deliver_callbacks(
+    args: &RunArgs,
+    scenario: &Scenario,
+    workload: &Workload,
+    target: webhook::Webhook,
+    pacing: Pacing,
+) -> anyhow::Result<ReplayOutcome> {
+    let Some(audience) = args.acs_resource_id.as_deref().filter(|_| args.sign) else {
+        return deliver(args, scenario, workload, target, webhook::DEFAULTS, pacing).await;
+    };
+    let signer = webhook::Signer::generate(audience, webhook::sign::ACS_ISSUER)
+        .map_err(anyhow::Error::msg)?;
+    let signer = Arc::new(signer);
+    let oidc = webhook::OidcServer::start(args.oidc_listen, Arc::clone(&signer))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot serve the OpenID configuration on {}",
+                args.oidc_listen
+            )
+        })?;
+    // Apps need this URL before the first callback arrives.
+    eprintln!(
+        "signing callbacks for audience {audience}; OpenID configuration: {}",
+        oidc.configuration_url()
+    );
+    let target = target.signed(signer);
+    let outcome = deliver(args, scenario, workload, target, webhook::DEFAULTS, pacing).await;
+    oidc.shutdown()
+        .await
+        .context("the OpenID configuration server stopped with an error")?;
+    outcome
 }
 
 /// Replays to `target` with the flags, or the target's `defaults` where a

@@ -6,12 +6,20 @@
 // by the five callback-metric dimensions, and serves /metrics for
 // Prometheus to scrape.
 //
+// With OIDC_CONFIGURATION_URL and AUDIENCE set it validates every
+// callback's `Authorization: Bearer <JWT>` the way Microsoft documents for
+// Call Automation (OpenID configuration + audience, here with the `jose`
+// library) and answers 401 to a missing, tampered or expired token.
+//
 // Environment:
 //   PORT           port on 127.0.0.1 (default 0: a free one)
 //   CALLBACK_PATH  where callbacks are POSTed (default /api/callbacks)
 //   METRIC_NAME    the counter (default acs_callback_events_total)
 //   DROP_EVERY     acknowledge but do not count every Nth event (fault
 //                  injection for tests; GET /dropped tells how many)
+//   OIDC_CONFIGURATION_URL, AUDIENCE
+//                  validate tokens against this OpenID configuration and
+//                  audience (the ACS immutable resource id)
 //
 // stdout: "listening on http://127.0.0.1:PORT" once ready.
 "use strict";
@@ -19,6 +27,7 @@
 const http = require("node:http");
 const { parseCallAutomationEvent } = require("@azure/communication-call-automation");
 const client = require("prom-client");
+const jose = require("jose");
 
 const port = Number(process.env.PORT || 0);
 const callbackPath = process.env.CALLBACK_PATH || "/api/callbacks";
@@ -34,6 +43,36 @@ const events = new client.Counter({
 
 let received = 0;
 let dropped = 0;
+let rejected = 0;
+
+const oidcUrl = process.env.OIDC_CONFIGURATION_URL;
+const audience = process.env.AUDIENCE;
+// Read once, on the first callback: the metadata names the issuer and the
+// key set (whose keys jose fetches and caches).
+let validation;
+function validator() {
+  validation ??= fetch(oidcUrl)
+    .then((r) => {
+      if (!r.ok) throw new Error(`${oidcUrl}: HTTP ${r.status}`);
+      return r.json();
+    })
+    .then((meta) => ({ issuer: meta.issuer, keys: jose.createRemoteJWKSet(new URL(meta.jwks_uri)) }))
+    .catch((e) => {
+      validation = undefined;
+      throw e;
+    });
+  return validation;
+}
+
+/** Throws unless the request carries a valid token for our audience. */
+async function authenticate(req) {
+  if (!oidcUrl) return;
+  const header = req.headers.authorization || "";
+  const token = header.startsWith("Bearer ") ? header.slice(7) : "";
+  if (!token) throw new Error("no bearer token");
+  const { issuer, keys } = await validator();
+  await jose.jwtVerify(token, keys, { issuer, audience, algorithms: ["RS256"] });
+}
 
 /** The status class Azure Monitor reports for a code: 2xx, 4xx, 5xx, 6xx. */
 function codeClass(code) {
@@ -73,6 +112,12 @@ const server = http.createServer((req, res) => {
   req.on("end", async () => {
     try {
       if (req.method === "POST" && req.url === callbackPath) {
+        try {
+          await authenticate(req);
+        } catch (e) {
+          rejected += 1;
+          return reply(res, 401, `invalid token: ${e.message}\n`);
+        }
         const body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
         if (!Array.isArray(body)) throw new Error("the body is not a CloudEvents array");
         body.forEach(count);
@@ -82,7 +127,7 @@ const server = http.createServer((req, res) => {
         return reply(res, 200, await registry.metrics(), registry.contentType);
       }
       if (req.method === "GET" && req.url === "/dropped") {
-        return reply(res, 200, JSON.stringify({ received, dropped }), "application/json");
+        return reply(res, 200, JSON.stringify({ received, dropped, rejected }), "application/json");
       }
       return reply(res, 404, "not found\n");
     } catch (e) {

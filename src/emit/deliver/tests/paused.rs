@@ -352,3 +352,47 @@ fn batch_ids_are_stable_within_a_run_and_differ_between_runs() {
         crate::emit::deliver::fingerprint(&scenario, &base, &webhook, &config, Some(1.0))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_receiver_holds_the_generator_back() {
+    // Answers take 1 s, 4 workers: after the first second only a bounded
+    // number of batches may have left the generator (in flight, queued,
+    // held by the pacer, in the channel), whatever the stream's length.
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let produced = Arc::new(AtomicUsize::new(0));
+    let producer = {
+        let produced = Arc::clone(&produced);
+        tokio::spawn(async move {
+            for i in 0..10_000 {
+                if tx.send(vec![tiny_batch(i)]).await.is_err() {
+                    return;
+                }
+                produced.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    let transport = Arc::new(Scripted {
+        takes: Duration::from_secs(1),
+        ..Scripted::default()
+    });
+    let driver = Driver {
+        target: Arc::new(ingest_target()),
+        transport: Arc::clone(&transport),
+        policy: RetryPolicy::new(0),
+        concurrency: 4,
+        stop_on_failure: false,
+        counters: Arc::new(Counters::default()),
+    };
+    let run = tokio::spawn(driver.run(rx, Pacing::Max));
+    for second in 1..=3 {
+        tokio::time::sleep(Duration::from_millis(999)).await;
+        let sent = transport.times().len();
+        let ahead = produced.load(Ordering::SeqCst) - sent;
+        // 4 in flight are counted as sent; the queue holds 4, the pacer 1,
+        // the channel 1.
+        assert_eq!(sent, 4 * second, "one answer per worker per second");
+        assert!(ahead <= 4 + 1 + 1 + 1, "{ahead} batches ahead of the sends");
+    }
+    producer.abort();
+    run.abort();
+}

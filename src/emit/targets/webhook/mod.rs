@@ -6,13 +6,19 @@
 //! app de-duplicates on.
 
 mod encoder;
+pub mod oidc;
+pub mod sign;
 
 pub use encoder::CloudEventsEncoder;
+pub use oidc::OidcServer;
+pub use sign::Signer;
 
 use super::{Target, TargetDefaults, bearer, post, uri};
 use crate::emit::deliver::batcher::Batch;
 use axum::body::Bytes;
 use http::header::HeaderValue;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 /// One event per request as ACS posts them, many requests in flight, no
 /// retries (what the app refused shows as refused instead of being papered
@@ -25,11 +31,21 @@ pub const DEFAULTS: TargetDefaults = TargetDefaults {
 };
 
 /// A callback URL.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Webhook {
     url: reqwest::Url,
     uri: http::Uri,
-    authorization: Option<HeaderValue>,
+    authorization: Authorization,
+}
+
+/// What a request's `Authorization` header carries.
+#[derive(Clone)]
+enum Authorization {
+    None,
+    /// A fixed bearer token (`--token`).
+    Static(HeaderValue),
+    /// A fresh signed JWT per request (`--sign`).
+    Signed(Arc<Signer>),
 }
 
 impl Webhook {
@@ -39,8 +55,19 @@ impl Webhook {
         Ok(Webhook {
             uri: uri(&url)?,
             url,
-            authorization: token.map(bearer).transpose()?,
+            authorization: match token {
+                Some(token) => Authorization::Static(bearer(token)?),
+                None => Authorization::None,
+            },
         })
+    }
+
+    /// Every request signed by `signer`, as ACS signs callbacks.
+    pub fn signed(self, signer: Arc<Signer>) -> Webhook {
+        Webhook {
+            authorization: Authorization::Signed(signer),
+            ..self
+        }
     }
 }
 
@@ -61,7 +88,17 @@ impl Target for Webhook {
     }
 
     fn request(&self, batch: &Batch) -> http::Request<Bytes> {
-        post::<CloudEventsEncoder>(&self.uri, batch, self.authorization.as_ref())
+        match &self.authorization {
+            Authorization::None => post::<CloudEventsEncoder>(&self.uri, batch, None),
+            Authorization::Static(value) => {
+                post::<CloudEventsEncoder>(&self.uri, batch, Some(value))
+            }
+            Authorization::Signed(signer) => {
+                let token = signer.token(SystemTime::now());
+                let value = bearer(&token).ok();
+                post::<CloudEventsEncoder>(&self.uri, batch, value.as_ref())
+            }
+        }
     }
 }
 
@@ -78,5 +115,20 @@ mod tests {
         assert!(request.headers().get("idempotency-key").is_none());
         assert!(request.headers().get("authorization").is_none());
         assert!(Webhook::new("ftp://h/x", None).is_err());
+    }
+
+    #[test]
+    fn signed_requests_carry_a_fresh_token_each() {
+        let signer = Arc::new(
+            Signer::generate("1b6f2c7a-2a54-4b7e-9f3c-0f1e2d3c4b5a", sign::ACS_ISSUER).unwrap(),
+        );
+        let hook = Webhook::new("http://127.0.0.1:3000/cb", None)
+            .unwrap()
+            .signed(signer);
+        let auth =
+            |r: http::Request<Bytes>| r.headers()["authorization"].to_str().unwrap().to_string();
+        let first = auth(hook.request(&Batch::of_body(0, b"[{}]")));
+        assert!(first.starts_with("Bearer ey"), "{first}");
+        assert_eq!(first.matches('.').count(), 2);
     }
 }

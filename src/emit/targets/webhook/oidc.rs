@@ -1,0 +1,101 @@
+//! The OpenID configuration a signed run serves, so an app validates its
+//! tokens exactly as it validates ACS's: from the metadata document
+//! (`issuer`, `jwks_uri`) at the path ACS uses, and the key set it names.
+
+use super::sign::Signer;
+use axum::routing::get;
+use serde_json::json;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The metadata path, as ACS serves it.
+pub const CONFIGURATION_PATH: &str = "/calling/.well-known/acsopenidconfiguration";
+/// The key set's path.
+pub const KEYS_PATH: &str = "/calling/keys";
+
+/// The metadata server, in the background of the current runtime.
+pub struct OidcServer {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl OidcServer {
+    /// Serves `signer`'s configuration and keys on `listen` (port 0: any).
+    pub async fn start(listen: SocketAddr, signer: Arc<Signer>) -> io::Result<OidcServer> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let configuration = json!({
+            "issuer": signer.issuer(),
+            "jwks_uri": format!("http://{addr}{KEYS_PATH}"),
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+        });
+        let keys = signer.jwks();
+        let app = axum::Router::new()
+            .route(
+                CONFIGURATION_PATH,
+                get(move || async move { axum::Json(configuration) }),
+            )
+            .route(KEYS_PATH, get(move || async move { axum::Json(keys) }));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(OidcServer { addr, stop, task })
+    }
+
+    /// Where apps read the metadata.
+    pub fn configuration_url(&self) -> String {
+        format!("http://{}{CONFIGURATION_PATH}", self.addr)
+    }
+
+    /// Stops serving.
+    pub async fn shutdown(self) -> io::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.map_err(io::Error::other)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn serves_the_configuration_and_the_keys_it_names() {
+        let signer = Arc::new(
+            Signer::generate(
+                "1b6f2c7a-2a54-4b7e-9f3c-0f1e2d3c4b5a",
+                super::super::sign::ACS_ISSUER,
+            )
+            .unwrap(),
+        );
+        let server = OidcServer::start("127.0.0.1:0".parse().unwrap(), Arc::clone(&signer))
+            .await
+            .unwrap();
+        let config: serde_json::Value = reqwest::get(server.configuration_url())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(config["issuer"], signer.issuer());
+        let keys: serde_json::Value = reqwest::get(config["jwks_uri"].as_str().unwrap())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(keys, signer.jwks());
+        assert_eq!(keys["keys"][0]["kid"], signer.kid());
+        server.shutdown().await.unwrap();
+    }
+}
