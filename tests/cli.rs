@@ -178,3 +178,85 @@ fn generate_rejects_bad_input_with_exit_2() {
     ])
     .expect_code(2);
 }
+
+#[test]
+fn promql_check_errors_name_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "20",
+        "--out",
+        out,
+        "--quiet",
+    ])
+    .expect_code(0);
+    let expected = dir.path().join("expected.json");
+    let expected = expected.to_str().unwrap();
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = format!("http://127.0.0.1:{port}");
+    let run = callmetrics(&[
+        "check",
+        "--expected",
+        expected,
+        "--backend",
+        "promql",
+        "--observed",
+        &down,
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr.contains("cannot query the sink at") && run.stderr.contains("/api/v1/query"),
+        "{}",
+        run.describe()
+    );
+    let mapping = dir.path().join("mapping.json");
+    std::fs::write(
+        &mapping,
+        r#"{"metrics": {"AcsCallAutomationCallbackEvent": {"name": "cb_total",
+            "labels": {"EventType": "t", "Code": "c", "CodeClass": "k", "SubCode": "s", "Version": "v"}}}}"#,
+    )
+    .unwrap();
+    let run = callmetrics(&[
+        "check",
+        "--expected",
+        expected,
+        "--backend",
+        "promql",
+        "--observed",
+        &down,
+        "--mapping",
+        mapping.to_str().unwrap(),
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr
+            .contains(&format!("the mapping {}", mapping.display()))
+            && run
+                .stderr
+                .contains("unknown dimension \"EventType\"; did you mean \"EventTypeName\"?"),
+        "{}",
+        run.describe()
+    );
+    let run = callmetrics(&[
+        "check",
+        "--expected",
+        expected,
+        "--observed",
+        &down,
+        "--totals",
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr.contains("--totals is for counter backends"),
+        "{}",
+        run.describe()
+    );
+}

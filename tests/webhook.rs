@@ -206,3 +206,37 @@ async fn retried_callbacks_keep_their_cloud_event_ids() {
     let requests = app.requests.load(Ordering::SeqCst) as usize;
     assert!(requests > acknowledged.len(), "some requests were retries");
 }
+
+#[test]
+fn callbacks_into_a_separate_sink_check_green_from_its_root() {
+    let sink = common::SinkProcess::start(&["--listen", "127.0.0.1:0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected.json");
+    let callbacks = format!("{}/callbacks", sink.url);
+    callmetrics(&[
+        "run",
+        "scenarios/dtmf-payment.json",
+        "--target",
+        "webhook",
+        "--sink",
+        &callbacks,
+        "--calls",
+        "100",
+        "--max-rate",
+        "--events-per-request",
+        "5",
+        "--quiet",
+        "--expected-out",
+        expected.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let check = callmetrics(&[
+        "check",
+        "--expected",
+        expected.to_str().unwrap(),
+        "--observed",
+        &sink.url,
+    ])
+    .expect_code(0);
+    assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
+}

@@ -1,13 +1,14 @@
 //! A real app and a real Prometheus: `run --target webhook` delivers a
 //! shipped scenario's callbacks to a Node.js app (tests/apps/acs-callback-app)
 //! that parses them with the official Call Automation SDK and counts them
-//! with prom-client; Prometheus 2.42 (Debian's `prometheus`) scrapes it
-//! every second; `check --backend promql --totals` must then prove every
-//! count exactly, and catch an app that drops a known number of events.
+//! with prom-client; Prometheus 2.42 (Debian's `prometheus`) or
+//! VictoriaMetrics 1.79 (`victoria-metrics`) scrapes it every second;
+//! `check --backend promql --totals` must then prove every count exactly,
+//! and catch an app that drops a known number of events.
 //!
-//! Needs `prometheus`, `node` and `npm` (skipped on a developer machine
-//! without them, a failure in CI). Bounded: a few hundred calls at the
-//! maximum rate, servers killed when the test ends.
+//! Needs `prometheus`, `victoria-metrics`, `node` and `npm` (skipped on a
+//! developer machine without them, a failure in CI). Bounded: a few
+//! hundred calls at the maximum rate, servers killed when the test ends.
 
 mod common;
 
@@ -44,32 +45,48 @@ fn start_app(drop_every: u32) -> (Server, String) {
     (app, url)
 }
 
-/// Prometheus scraping `target` (host:port) every second.
-async fn start_prometheus(dir: &Path, target: &str) -> (Server, String) {
-    let config = dir.join("prometheus.yml");
+/// The time-series databases that scrape the app.
+#[derive(Clone, Copy, Debug)]
+enum Store {
+    Prometheus,
+    VictoriaMetrics,
+}
+
+/// `store` scraping `target` (host:port) every second, on a free port with
+/// its data under `dir`.
+async fn start_store(store: Store, dir: &Path, target: &str) -> (Server, String) {
+    let config = dir.join("scrape.yml");
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: {SCRAPE}\n  evaluation_interval: {SCRAPE}\n\
+            "global:\n  scrape_interval: {SCRAPE}\n\
              scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"
         ),
     )
     .unwrap();
     let port = free_port();
-    let server = Server::spawn(
-        "prometheus",
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let data = dir.join("data");
+    let (name, mut command, health) = match store {
+        Store::Prometheus => {
+            let mut c = Command::new("prometheus");
+            c.arg(format!("--config.file={}", config.display()))
+                .arg(format!("--storage.tsdb.path={}", data.display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+            ("prometheus", c, "/-/ready")
+        }
+        Store::VictoriaMetrics => {
+            let mut c = Command::new("victoria-metrics");
+            // latencyOffset: by default the last 30 s are hidden from queries.
+            c.arg(format!("-promscrape.config={}", config.display()))
+                .arg(format!("-storageDataPath={}", data.display()))
+                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                .arg("-search.latencyOffset=0s");
+            ("victoria-metrics", c, "/health")
+        }
+    };
+    let server = Server::spawn(name, command.stdout(Stdio::null()).stderr(Stdio::null()));
     let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{url}/-/ready"), Duration::from_secs(30)).await;
+    wait_ready(&format!("{url}{health}"), Duration::from_secs(30)).await;
     (server, url)
 }
 
@@ -81,7 +98,7 @@ async fn instant(prometheus: &str, query: &str) -> Option<f64> {
     body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
-/// Waits until Prometheus holds a scrape of the app taken after `after`.
+/// Waits until the store holds a scrape of the app taken after `after`.
 async fn wait_for_scrape_after(prometheus: &str, after: SystemTime) {
     let after = after.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
     let started = Instant::now();
@@ -93,7 +110,7 @@ async fn wait_for_scrape_after(prometheus: &str, after: SystemTime) {
     {
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "Prometheus did not scrape the app"
+            "the store did not scrape the app"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -153,27 +170,36 @@ async fn check(expected: &str, prometheus: &str, format: &str) -> common::Run {
     .unwrap()
 }
 
-fn ready(test: &str) -> bool {
-    require(
-        test,
-        &[
-            ("prometheus", "prometheus"),
-            ("node", "nodejs"),
-            ("npm", "npm"),
-        ],
-    )
+fn ready(test: &str, store: Store) -> bool {
+    let store = match store {
+        Store::Prometheus => ("prometheus", "prometheus"),
+        Store::VictoriaMetrics => ("victoria-metrics", "victoria-metrics"),
+    };
+    require(test, &[store, ("node", "nodejs"), ("npm", "npm")])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbacks_counted_by_a_real_app_check_exactly_in_prometheus() {
-    if !ready("callbacks_counted_by_a_real_app_check_exactly_in_prometheus") {
-        return;
+    let test = "callbacks_counted_by_a_real_app_check_exactly_in_prometheus";
+    if ready(test, Store::Prometheus) {
+        counted_callbacks_check_exactly(Store::Prometheus).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_counted_by_a_real_app_check_exactly_in_victoria_metrics() {
+    let test = "callbacks_counted_by_a_real_app_check_exactly_in_victoria_metrics";
+    if ready(test, Store::VictoriaMetrics) {
+        counted_callbacks_check_exactly(Store::VictoriaMetrics).await;
+    }
+}
+
+async fn counted_callbacks_check_exactly(store: Store) {
     npm_ci(&app_dir());
     let dir = tempfile::tempdir().unwrap();
     let (_app, app_url) = start_app(0);
-    let (_prometheus, prometheus) =
-        start_prometheus(dir.path(), app_url.trim_start_matches("http://")).await;
+    let (_store, prometheus) =
+        start_store(store, dir.path(), app_url.trim_start_matches("http://")).await;
     wait_for_scrape_after(&prometheus, SystemTime::now()).await;
     let expected = deliver(&app_url, dir.path()).await;
     wait_for_scrape_after(&prometheus, SystemTime::now()).await;
@@ -192,14 +218,19 @@ async fn callbacks_counted_by_a_real_app_check_exactly_in_prometheus() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_that_drops_events_fails_the_check_by_exactly_the_drops() {
-    if !ready("an_app_that_drops_events_fails_the_check_by_exactly_the_drops") {
+    let test = "an_app_that_drops_events_fails_the_check_by_exactly_the_drops";
+    if !ready(test, Store::Prometheus) {
         return;
     }
     npm_ci(&app_dir());
     let dir = tempfile::tempdir().unwrap();
     let (_app, app_url) = start_app(97);
-    let (_prometheus, prometheus) =
-        start_prometheus(dir.path(), app_url.trim_start_matches("http://")).await;
+    let (_store, prometheus) = start_store(
+        Store::Prometheus,
+        dir.path(),
+        app_url.trim_start_matches("http://"),
+    )
+    .await;
     wait_for_scrape_after(&prometheus, SystemTime::now()).await;
     let expected = deliver(&app_url, dir.path()).await;
     wait_for_scrape_after(&prometheus, SystemTime::now()).await;
