@@ -272,3 +272,226 @@ async fn an_app_that_drops_events_fails_the_check_by_exactly_the_drops() {
         .sum();
     assert_eq!(full, dropped);
 }
+
+/// The counters a correct pipeline would hold for expected.json's full
+/// combinations: one sample per series at every bucket boundary, its value
+/// the count (and, for the latency summary, the sum) of everything before
+/// it, in OpenMetrics text for `promtool tsdb create-blocks-from`, named by
+/// `mappings/default.json`.
+fn openmetrics_of(expected: &Value) -> String {
+    let (start, end) = {
+        let span = expected["timespan"].as_str().unwrap();
+        let (a, b) = span.split_once('/').unwrap();
+        (seconds(a), seconds(b))
+    };
+    let label = |name: &str| match name {
+        "Operation" => "operation",
+        "StatusCode" => "status_code",
+        "StatusCodeClass" => "status_code_class",
+        "ApiVersion" => "api_version",
+        "EventTypeName" => "event_type_name",
+        "Code" => "code",
+        "CodeClass" => "code_class",
+        "SubCode" => "sub_code",
+        "Version" => "version",
+        other => panic!("unexpected dimension {other}"),
+    };
+    let mut out = String::new();
+    for metric in expected["value"].as_array().unwrap() {
+        let (family, kind, samples): (&str, &str, &[(&str, &str)]) =
+            match metric["name"]["value"].as_str().unwrap() {
+                "APIRequestCallAutomation" => (
+                    "acs_callautomation_api_requests",
+                    "counter",
+                    &[("_total", "count")],
+                ),
+                "AcsCallAutomationCallbackEvent" => (
+                    "acs_callautomation_callback_events",
+                    "counter",
+                    &[("_total", "count")],
+                ),
+                _ => (
+                    "acs_callautomation_api_request_latency_milliseconds",
+                    "summary",
+                    &[("_count", "count"), ("_sum", "total")],
+                ),
+            };
+        out.push_str(&format!("# TYPE {family} {kind}\n"));
+        for ts in metric["timeseries"].as_array().unwrap() {
+            let labels: Vec<String> = ts["metadatavalues"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    let value = m["value"].as_str().unwrap().replace('\\', "\\\\");
+                    format!(
+                        "{}=\"{}\"",
+                        label(m["name"]["value"].as_str().unwrap()),
+                        value
+                    )
+                })
+                .collect();
+            let points: Vec<(i64, &Value)> = ts["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (seconds(p["timeStamp"].as_str().unwrap()), p))
+                .collect();
+            for (suffix, field) in samples {
+                let mut at = start;
+                let mut cumulative = 0;
+                while at <= end {
+                    out.push_str(&format!(
+                        "{family}{suffix}{{{}}} {cumulative} {at}\n",
+                        labels.join(",")
+                    ));
+                    cumulative += points
+                        .iter()
+                        .filter(|(t, _)| *t == at)
+                        .map(|(_, p)| p[*field].as_u64().unwrap())
+                        .sum::<u64>();
+                    at += 60;
+                }
+            }
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+/// Unix seconds of a whole-second RFC 3339 UTC time.
+fn seconds(text: &str) -> i64 {
+    let t = humantime::parse_rfc3339(text).unwrap();
+    t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_sampled_on_bucket_boundaries_check_exactly_per_bucket() {
+    let test = "counters_sampled_on_bucket_boundaries_check_exactly_per_bucket";
+    if !require(
+        test,
+        &[("prometheus", "prometheus"), ("promtool", "prometheus")],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dataset");
+    // Two hours ago, on a five-minute boundary: inside Prometheus' retention.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let start = UNIX_EPOCH + Duration::from_secs((now - 7200) / 300 * 300);
+    let start = humantime::format_rfc3339_seconds(start).to_string();
+    callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "400",
+        "--rate",
+        "1/s",
+        "--start",
+        &start,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ])
+    .expect_code(0);
+    let expected_path = out.join("expected.json");
+    let expected: Value = serde_json::from_str(&common::read(&expected_path)).unwrap();
+    let samples = dir.path().join("samples.om");
+    std::fs::write(&samples, openmetrics_of(&expected)).unwrap();
+    let data = dir.path().join("data");
+    let status = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&samples)
+        .arg(&data)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "promtool could not backfill");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
+    let port = free_port();
+    let _prometheus = Server::spawn(
+        "prometheus",
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let prometheus = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{prometheus}/-/ready"), Duration::from_secs(30)).await;
+
+    let check = |expected: std::path::PathBuf| {
+        let prometheus = prometheus.clone();
+        tokio::task::spawn_blocking(move || {
+            callmetrics(&[
+                "check",
+                "--expected",
+                expected.to_str().unwrap(),
+                "--backend",
+                "promql",
+                "--observed",
+                &prometheus,
+                "--grain",
+                "PT1M,PT5M",
+                "--format",
+                "json",
+            ])
+        })
+    };
+    let run = check(expected_path.clone()).await.unwrap().expect_code(0);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["totals"], false);
+    assert_eq!(
+        report["compared"]["ApiRequestLatency"],
+        serde_json::json!(["count", "total"])
+    );
+    assert_eq!(
+        report["compared"]["APIRequestCallAutomation"],
+        serde_json::json!(["count"])
+    );
+    assert!(
+        report["summary"]["cells"].as_u64().unwrap() > 100,
+        "{}",
+        run.stdout
+    );
+
+    // One more callback in one series and bucket than the counters hold:
+    // the check names that bucket, at both grains and in every split.
+    let mut wrong = expected.clone();
+    let point = wrong["value"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["name"]["value"] == "AcsCallAutomationCallbackEvent")
+        .unwrap()["timeseries"][0]["data"][1]
+        .as_object_mut()
+        .unwrap();
+    for field in ["count", "total"] {
+        let n = point[field].as_u64().unwrap();
+        point[field] = Value::from(n + 1);
+    }
+    let stamp = point["timeStamp"].as_str().unwrap().to_string();
+    let wrong_path = dir.path().join("wrong.json");
+    std::fs::write(&wrong_path, wrong.to_string()).unwrap();
+    let run = check(wrong_path).await.unwrap().expect_code(1);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let mismatches = report["mismatches"].as_array().unwrap();
+    // Full combination, 5 single dimensions and the total, at PT1M; the
+    // same at PT5M: 14 cells, each one count short.
+    assert_eq!(mismatches.len(), 14, "{}", run.stdout);
+    for m in mismatches {
+        let count = &m["fields"]["count"];
+        assert_eq!(
+            count["expected"].as_u64().unwrap() - count["observed"].as_u64().unwrap(),
+            1
+        );
+        if m["grain"] == "PT1M" {
+            assert_eq!(m["timeStamp"], stamp);
+        }
+    }
+}
