@@ -48,8 +48,11 @@ pub async fn send_with_retries<T: Target, X: Transport>(
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(batch.seq ^ 0x9e37_79b9_7f4a_7c15);
     let mut attempts = Vec::with_capacity(1);
     loop {
+        // Built before the clock starts: a signed request's token costs
+        // CPU, not latency.
+        let request = target.request(batch);
         let started = Instant::now();
-        let reply = transport.send(connection, target.request(batch)).await;
+        let reply = transport.send(connection, request).await;
         attempts.push(Attempt {
             reply: ReplyKind::of(&reply),
             latency: started.elapsed(),
