@@ -13,7 +13,9 @@
 mod common;
 
 use common::callmetrics;
-use common::servers::{Server, free_port, npm_ci, require, wait_ready};
+use common::servers::{
+    Server, callback_app, callback_app_dir, free_port, npm_ci, require, wait_ready,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -22,27 +24,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const SCRAPE: &str = "1s";
 
 fn app_dir() -> PathBuf {
-    common::repo().join("tests/apps/acs-callback-app")
+    callback_app_dir()
 }
 
-/// The callback app on a free port, dropping every `drop_every`-th event
-/// (0: none); returns it and its base URL.
+/// The callback app, dropping every `drop_every`-th event (0: none).
 fn start_app(drop_every: u32) -> (Server, String) {
-    let mut app = Server::spawn(
-        "acs-callback-app",
-        Command::new("node")
-            .arg("server.js")
-            .current_dir(app_dir())
-            .env("PORT", "0")
-            .env("DROP_EVERY", drop_every.to_string())
-            .stdout(Stdio::piped()),
-    );
-    let line = app.first_line();
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the app did not start: {line:?}"))
-        .to_string();
-    (app, url)
+    callback_app(&[("DROP_EVERY", &drop_every.to_string())])
 }
 
 /// The time-series databases that scrape the app.
@@ -202,7 +189,14 @@ async fn counted_callbacks_check_exactly(store: Store) {
         start_store(store, dir.path(), app_url.trim_start_matches("http://")).await;
     wait_for_scrape_after(&prometheus, SystemTime::now()).await;
     let expected = deliver(&app_url, dir.path()).await;
-    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    let done = SystemTime::now();
+    wait_for_scrape_after(&prometheus, done).await;
+    if let Store::VictoriaMetrics = store {
+        // VictoriaMetrics buffers new samples and makes them searchable in
+        // the background (about a second later, longer on a busy machine):
+        // wait until a scrape taken 3 s after the run is visible.
+        wait_for_scrape_after(&prometheus, done + Duration::from_secs(3)).await;
+    }
 
     let run = check(&expected, &prometheus, "table").await.expect_code(0);
     assert!(run.stdout.starts_with("PASS"), "{}", run.describe());

@@ -14,37 +14,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use callmetrics::emit::targets::webhook::sign::ACS_ISSUER;
 use callmetrics::emit::targets::webhook::{OidcServer, Signer};
 use common::callmetrics;
-use common::servers::{Server, free_port, npm_ci, require};
+use common::servers::{Server, callback_app, callback_app_dir, free_port, npm_ci, require};
 use serde_json::Value;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 const AUDIENCE: &str = "7c1e9a3f-5b2d-4e8a-9c6f-1a2b3c4d5e6f";
 
-fn app_dir() -> std::path::PathBuf {
-    common::repo().join("tests/apps/acs-callback-app")
-}
-
 /// The app validating tokens against `oidc` for `audience`.
 fn start_app(oidc: &str, audience: &str) -> (Server, String) {
-    let mut app = Server::spawn(
-        "acs-callback-app",
-        Command::new("node")
-            .arg("server.js")
-            .current_dir(app_dir())
-            .env("PORT", "0")
-            .env("OIDC_CONFIGURATION_URL", oidc)
-            .env("AUDIENCE", audience)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    );
-    let line = app.first_line();
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the app did not start: {line:?}"))
-        .to_string();
-    (app, url)
+    callback_app(&[("OIDC_CONFIGURATION_URL", oidc), ("AUDIENCE", audience)])
 }
 
 async fn counts(app: &str) -> Value {
@@ -59,7 +38,7 @@ async fn counts(app: &str) -> Value {
 fn ready(test: &str) -> bool {
     let ok = require(test, &[("node", "nodejs"), ("npm", "npm")]);
     if ok {
-        npm_ci(&app_dir());
+        npm_ci(&callback_app_dir());
     }
     ok
 }

@@ -5,7 +5,7 @@
 //! (`CI=true`), where `.ci/run` must have installed it.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -109,4 +109,30 @@ pub fn npm_ci(dir: &Path) {
         .status()
         .expect("npm runs");
     assert!(status.success(), "npm ci in {} failed", dir.display());
+}
+
+/// The Node.js callback app's folder (tests/apps/acs-callback-app).
+pub fn callback_app_dir() -> PathBuf {
+    super::repo().join("tests/apps/acs-callback-app")
+}
+
+/// The callback app on a free port, configured by `env` (see its
+/// server.js); returns it and its base URL. Its packages must be installed
+/// ([`npm_ci`]).
+pub fn callback_app(env: &[(&str, &str)]) -> (Server, String) {
+    let mut command = Command::new("node");
+    command
+        .arg("server.js")
+        .current_dir(callback_app_dir())
+        .env("PORT", "0")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut app = Server::spawn("acs-callback-app", &mut command);
+    let line = app.first_line();
+    let url = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the app did not start: {line:?}"))
+        .to_string();
+    (app, url)
 }
