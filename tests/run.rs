@@ -264,13 +264,7 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
     let workload = |seed| Workload::calls(seed, 1500, 100.0);
     let config = DeliveryConfig {
         batch_events: 300,
-        batch_window: Duration::from_millis(50),
-        concurrency: ingest::DEFAULTS.concurrency,
-        compression: Default::default(),
-        retry: callmetrics::client::RetryPolicy::new(ingest::DEFAULTS.retries),
-        timeout: Duration::from_secs(30),
-        progress: false,
-        stop_on_failure: true,
+        ..DeliveryConfig::new(ingest::DEFAULTS)
     };
     let target = || Ingest::new(&sink.url(), None, Default::default()).unwrap();
     let (w1, w2, w3) = (workload(1), workload(2), workload(3));

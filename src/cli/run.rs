@@ -181,7 +181,7 @@ async fn deliver<T: Target>(
         retry: RetryPolicy::new(args.retries.unwrap_or(defaults.retries)),
         timeout: args.timeout,
         progress: !args.quiet,
-        stop_on_failure: defaults.stop_on_failure,
+        ..DeliveryConfig::new(defaults)
     };
     let grain: Grain = args.workload.grain;
     let outcome = replay(scenario, workload, target, &config, pacing, grain).await?;

@@ -4,6 +4,7 @@
 
 use super::batcher::Compression;
 use crate::client::RetryPolicy;
+use crate::emit::targets::TargetDefaults;
 use std::time::Duration;
 
 /// A paced batch is closed once its events span this much schedule time
@@ -37,6 +38,20 @@ pub struct DeliveryConfig {
 }
 
 impl DeliveryConfig {
+    /// A target's defaults, the shared defaults for the rest, no progress.
+    pub fn new(defaults: TargetDefaults) -> DeliveryConfig {
+        DeliveryConfig {
+            batch_events: defaults.batch_events,
+            batch_window: DEFAULT_BATCH_WINDOW,
+            concurrency: defaults.concurrency,
+            compression: Compression::None,
+            retry: RetryPolicy::new(defaults.retries),
+            timeout: DEFAULT_TIMEOUT,
+            progress: false,
+            stop_on_failure: defaults.stop_on_failure,
+        }
+    }
+
     /// Why the settings cannot work, if they cannot.
     pub fn check(&self) -> Result<(), String> {
         if self.batch_events == 0 {

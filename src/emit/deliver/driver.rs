@@ -99,7 +99,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
         // Items the workers left in the queue after a failure were not sent.
         let left = taken.lock().await.try_recv().is_ok();
         let stats = &mut total.stats;
-        stats.stopped_early = paced.stopped || left;
+        stats.stopped_early |= paced.stopped || left;
         stats.scheduled = paced.scheduled;
         if let Some(first) = paced.first {
             stats.elapsed = first.elapsed();
@@ -179,6 +179,12 @@ impl<T: Target, X: Transport> Worker<T, X> {
             let Some(due) = taken.lock().await.recv().await else {
                 break;
             };
+            // Another worker's batch failed while this one waited for work:
+            // this batch is not sent either.
+            if self.stop.load(Ordering::Relaxed) {
+                tally.stats.stopped_early = true;
+                break;
+            }
             if let Some(scheduled) = due.scheduled {
                 let lag = Instant::now().saturating_duration_since(scheduled);
                 tally.stats.lag.saturating_record(lag.as_micros() as u64);
@@ -277,6 +283,7 @@ impl Tally {
         s.lag.add(&o.lag).expect("same histogram bounds");
         s.bytes += o.bytes;
         s.raw_bytes += o.raw_bytes;
+        s.stopped_early |= o.stopped_early;
         match (&mut self.expected, other.expected) {
             (Some(all), Some(more)) => all.merge(more),
             (None, more) => self.expected = more,

@@ -2,10 +2,10 @@
 //! at the maximum rate, written once for every wire protocol.
 //!
 //! ```text
-//! generator thread                         async side (tokio)
-//! EventStream -> Batcher<T::Encoder> --(bounded channel)--> Pacer -> send slots -> Transport
-//!   (target's encoder, batches,                             (wait    (concurrency   (retries with
-//!    compression, expected per batch)                        for due)  permits)      back-off)
+//! generator thread                        async side (tokio)
+//! EventStream -> Batcher<T::Encoder> --(chunks, bounded)--> pacer task --(queue)--> N workers -> Transport
+//!   (target's encoder, batches,                            (waits for               (one connection
+//!    compression, expected per batch)                       each due time)           each; retries)
 //! ```
 //!
 //! One job per file, as in vector's sinks: `config` (shared settings),
@@ -14,7 +14,8 @@
 //! batch until delivered, with `client::retry`'s rules), `transport` (one
 //! attempt), `stats`, `progress`. What goes on the wire is the target's
 //! (`emit::targets`). The generator is CPU-bound, so it runs on its own OS
-//! thread; the channel and the send slots bound memory and push back on it.
+//! thread; the channel, the queue and the workers bound memory and push
+//! back on it.
 
 pub mod batcher;
 pub mod config;

@@ -26,14 +26,6 @@ pub enum Pacing {
 }
 
 impl Pacing {
-    /// The schedule of a stream whose first event is at `first_ms`, if paced.
-    pub fn schedule(self, first_ms: i64) -> Option<Schedule> {
-        match self {
-            Pacing::Scheduled { speed } => Some(Schedule::new(first_ms, speed)),
-            Pacing::Max => None,
-        }
-    }
-
     /// An error message when the pacing cannot be used (speed not > 0).
     pub fn check(self) -> Result<(), String> {
         match self {

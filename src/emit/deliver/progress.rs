@@ -1,6 +1,6 @@
 //! Live progress of a replay on stderr: a one-line indicatif status when
 //! stderr is a terminal, a plain line every few seconds otherwise (CI logs
-//! stay readable). Sent events, rate, retries, failed batches, peak lag.
+//! stay readable). Sent events, rate, retries, failed requests, peak lag.
 
 use super::stats::{Counters, millis};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -332,7 +332,7 @@ async fn never_more_than_concurrency_requests_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_replay_paces_a_whole_workload() {
-    // The full path (generator thread, channel, pacing, slots) at 200x speed
+    // The full path (generator thread, channel, pacer, workers) at 200x speed
     // on a real clock: nothing is sent before it is due.
     let config = DeliveryConfig {
         batch_window: Duration::from_millis(10),

@@ -65,13 +65,9 @@ fn ingest_target() -> Ingest {
 fn delivery(batch_events: usize, max_retries: u32) -> DeliveryConfig {
     DeliveryConfig {
         batch_events,
-        batch_window: Duration::from_millis(50),
         concurrency: 4,
-        compression: Compression::None,
         retry: fast_retries(max_retries),
-        timeout: Duration::from_secs(10),
-        progress: false,
-        stop_on_failure: true,
+        ..DeliveryConfig::new(crate::emit::targets::ingest::DEFAULTS)
     }
 }
 

@@ -93,10 +93,6 @@ impl Signer {
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
-
-    pub fn audience(&self) -> &str {
-        &self.audience
-    }
 }
 
 /// 8-4-4-4-12 hexadecimal digits.
