@@ -372,6 +372,55 @@ mod tests {
         assert_eq!(times(&totals, 0), [60_000, 60_000]);
     }
 
+    /// A server answering every query with `status` and `body`.
+    async fn answering(status: u16, body: &'static str) -> String {
+        let app = axum::Router::new().fallback(move || async move {
+            (axum::http::StatusCode::from_u16(status).unwrap(), body)
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    fn totals_query() -> Query {
+        Query {
+            metric: Metric::CallbackEvents,
+            grain: Grain::MINUTE,
+            split: Split::Total,
+            timespan: (60_000, 120_000),
+            totals: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_prometheus_error_is_reported_with_its_message() {
+        let url = answering(
+            422,
+            r#"{"status":"error","errorType":"execution","error":"query timed out in expression evaluation"}"#,
+        )
+        .await;
+        let observed = PromqlObserved::new(&url, Mapping::default_naming(), 120_000).unwrap();
+        let err = observed
+            .query(&totals_query())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sum(acs_callautomation_callback_events_total)")
+                && err.contains("(HTTP 422, execution): query timed out in expression evaluation"),
+            "{err}"
+        );
+        let url = answering(200, "<html>not prometheus</html>").await;
+        let observed = PromqlObserved::new(&url, Mapping::default_naming(), 120_000).unwrap();
+        let err = observed
+            .query(&totals_query())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a Prometheus API answer"), "{err}");
+    }
+
     #[test]
     fn counts_are_whole_numbers() {
         assert_eq!(parse_count("12"), Some(12));
