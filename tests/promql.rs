@@ -14,14 +14,13 @@ mod common;
 
 use common::callmetrics;
 use common::servers::{
-    Server, callback_app, callback_app_dir, free_port, npm_ci, require, wait_ready,
+    Server, Store, callback_app, callback_app_dir, free_port, npm_ci, require, start_store,
+    wait_ready,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const SCRAPE: &str = "1s";
 
 fn app_dir() -> PathBuf {
     callback_app_dir()
@@ -30,51 +29,6 @@ fn app_dir() -> PathBuf {
 /// The callback app, dropping every `drop_every`-th event (0: none).
 fn start_app(drop_every: u32) -> (Server, String) {
     callback_app(&[("DROP_EVERY", &drop_every.to_string())])
-}
-
-/// The time-series databases that scrape the app.
-#[derive(Clone, Copy, Debug)]
-enum Store {
-    Prometheus,
-    VictoriaMetrics,
-}
-
-/// `store` scraping `target` (host:port) every second, on a free port with
-/// its data under `dir`.
-async fn start_store(store: Store, dir: &Path, target: &str) -> (Server, String) {
-    let config = dir.join("scrape.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: {SCRAPE}\n\
-             scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let data = dir.join("data");
-    let (name, mut command, health) = match store {
-        Store::Prometheus => {
-            let mut c = Command::new("prometheus");
-            c.arg(format!("--config.file={}", config.display()))
-                .arg(format!("--storage.tsdb.path={}", data.display()))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"));
-            ("prometheus", c, "/-/ready")
-        }
-        Store::VictoriaMetrics => {
-            let mut c = Command::new("victoria-metrics");
-            // latencyOffset: by default the last 30 s are hidden from queries.
-            c.arg(format!("-promscrape.config={}", config.display()))
-                .arg(format!("-storageDataPath={}", data.display()))
-                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                .arg("-search.latencyOffset=0s");
-            ("victoria-metrics", c, "/health")
-        }
-    };
-    let server = Server::spawn(name, command.stdout(Stdio::null()).stderr(Stdio::null()));
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{url}{health}"), Duration::from_secs(30)).await;
-    (server, url)
 }
 
 /// One instant query's first value, if the vector is not empty.
@@ -158,11 +112,7 @@ async fn check(expected: &str, prometheus: &str, format: &str) -> common::Run {
 }
 
 fn ready(test: &str, store: Store) -> bool {
-    let store = match store {
-        Store::Prometheus => ("prometheus", "prometheus"),
-        Store::VictoriaMetrics => ("victoria-metrics", "victoria-metrics"),
-    };
-    require(test, &[store, ("node", "nodejs"), ("npm", "npm")])
+    require(test, &[store.program(), ("node", "nodejs"), ("npm", "npm")])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,18 +135,18 @@ async fn counted_callbacks_check_exactly(store: Store) {
     npm_ci(&app_dir());
     let dir = tempfile::tempdir().unwrap();
     let (_app, app_url) = start_app(0);
-    let (_store, prometheus) =
-        start_store(store, dir.path(), app_url.trim_start_matches("http://")).await;
+    let (_store, prometheus) = start_store(
+        store,
+        dir.path(),
+        Some(app_url.trim_start_matches("http://")),
+        free_port(),
+    )
+    .await;
     wait_for_scrape_after(&prometheus, SystemTime::now()).await;
     let expected = deliver(&app_url, dir.path()).await;
     let done = SystemTime::now();
     wait_for_scrape_after(&prometheus, done).await;
-    if let Store::VictoriaMetrics = store {
-        // VictoriaMetrics buffers new samples and makes them searchable in
-        // the background (about a second later, longer on a busy machine):
-        // wait until a scrape taken 3 s after the run is visible.
-        wait_for_scrape_after(&prometheus, done + Duration::from_secs(3)).await;
-    }
+    store.flush(&prometheus).await;
 
     let run = check(&expected, &prometheus, "table").await.expect_code(0);
     assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
@@ -219,12 +169,9 @@ async fn an_app_that_drops_events_fails_the_check_by_exactly_the_drops() {
     npm_ci(&app_dir());
     let dir = tempfile::tempdir().unwrap();
     let (_app, app_url) = start_app(97);
-    let (_store, prometheus) = start_store(
-        Store::Prometheus,
-        dir.path(),
-        app_url.trim_start_matches("http://"),
-    )
-    .await;
+    let target = app_url.trim_start_matches("http://");
+    let (_store, prometheus) =
+        start_store(Store::Prometheus, dir.path(), Some(target), free_port()).await;
     wait_for_scrape_after(&prometheus, SystemTime::now()).await;
     let expected = deliver(&app_url, dir.path()).await;
     wait_for_scrape_after(&prometheus, SystemTime::now()).await;

@@ -141,6 +141,34 @@ impl Metric {
     pub fn from_name(name: &str) -> Option<Metric> {
         Self::ALL.iter().copied().find(|m| m.name() == name)
     }
+
+    /// callmetrics' own Prometheus name (`mappings/default.json`): a
+    /// counter for the counts, a summary's base name for the latency
+    /// (`_count` and `_sum`).
+    pub fn prometheus_name(self) -> &'static str {
+        match self {
+            Metric::ApiRequests => "acs_callautomation_api_requests_total",
+            Metric::ApiRequestLatency => "acs_callautomation_api_request_latency_milliseconds",
+            Metric::CallbackEvents => "acs_callautomation_callback_events_total",
+        }
+    }
+}
+
+impl Dimension {
+    /// callmetrics' own Prometheus label name (`mappings/default.json`).
+    pub fn prometheus_label(self) -> &'static str {
+        match self {
+            Dimension::Operation => "operation",
+            Dimension::StatusCode => "status_code",
+            Dimension::StatusCodeClass => "status_code_class",
+            Dimension::ApiVersion => "api_version",
+            Dimension::EventTypeName => "event_type_name",
+            Dimension::Code => "code",
+            Dimension::CodeClass => "code_class",
+            Dimension::SubCode => "sub_code",
+            Dimension::Version => "version",
+        }
+    }
 }
 
 impl fmt::Display for Metric {

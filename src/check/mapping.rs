@@ -176,9 +176,14 @@ mod tests {
             let entry = m.get(*metric).unwrap();
             assert_eq!(entry.labels.len(), metric.dimensions().len());
         }
-        let callbacks = m.get(Metric::CallbackEvents).unwrap();
-        assert_eq!(callbacks.name, "acs_callautomation_callback_events_total");
-        assert_eq!(callbacks.label(Dimension::SubCode), "sub_code");
+        // The file says what the catalog says: remote write writes these.
+        for metric in Metric::ALL {
+            let entry = m.get(*metric).unwrap();
+            assert_eq!(entry.name, metric.prometheus_name());
+            for d in metric.dimensions() {
+                assert_eq!(entry.label(*d), d.prometheus_label());
+            }
+        }
     }
 
     fn err(text: &str) -> String {

@@ -96,6 +96,12 @@ Targets (--target):
   webhook  each callback POSTed to the URL as ACS posts it: a JSON array of CloudEvents;
            API request events are not sent (defaults: --events-per-request 1,
            --concurrency 64, --retries 0)
+  remote-write
+           Prometheus remote write 1.0 to --sink (Prometheus with
+           --web.enable-remote-write-receiver, VictoriaMetrics): cumulative counters per
+           dimension combination, sampled every --sample-interval on the event timeline and
+           on every bucket boundary, snappy protobuf, one request in flight, 429/5xx retried
+           (defaults: --concurrency 1, --retries 8); check with --backend promql
 
 Without --sink, run starts the embedded sink on a free loopback port (webhook: its
 /callbacks), replays, then checks every aggregate and prints the report.
@@ -205,6 +211,10 @@ pub struct RunArgs {
     /// Longest one request may take, connect to last byte of the answer.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub timeout: std::time::Duration,
+    /// remote-write: write every counter every this much event time; must divide the grain
+    /// (samples always fall on bucket boundaries).
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    pub sample_interval: std::time::Duration,
     /// Bearer token for the sink.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -292,6 +302,8 @@ pub enum TargetKind {
     Ingest,
     /// Callbacks to an app's callback URL, as ACS posts them.
     Webhook,
+    /// Cumulative counters to a Prometheus or VictoriaMetrics remote-write URL.
+    RemoteWrite,
 }
 
 /// The query APIs `check` reads back from.

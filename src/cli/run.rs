@@ -6,7 +6,7 @@ use super::{Outcome, RunArgs, TargetKind};
 use crate::check::{CheckOptions, check_http};
 use crate::client::RetryPolicy;
 use crate::emit::deliver::{Compression, DeliveryConfig, Pacing, ReplayOutcome, replay};
-use crate::emit::targets::{Target, TargetDefaults, ingest, webhook};
+use crate::emit::targets::{Target, TargetDefaults, ingest, remote_write, webhook};
 use crate::engine::{Grain, Workload};
 use crate::scenario::Scenario;
 use crate::sink::{RunningSink, SinkConfig};
@@ -64,6 +64,31 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                 let target =
                     ingest::Ingest::new(&root, token, naming).map_err(anyhow::Error::msg)?;
                 deliver(args, &scenario, &workload, target, ingest::DEFAULTS, pacing).await?
+            }
+            TargetKind::RemoteWrite => {
+                let Some(url) = &args.sink else {
+                    anyhow::bail!(
+                        "--target remote-write needs --sink, the write URL of a Prometheus \
+                         (--web.enable-remote-write-receiver) or VictoriaMetrics, e.g. \
+                         http://127.0.0.1:9090/api/v1/write"
+                    );
+                };
+                let target = remote_write::RemoteWrite::new(
+                    url,
+                    token,
+                    args.sample_interval,
+                    args.workload.grain,
+                )
+                .map_err(anyhow::Error::msg)?;
+                deliver(
+                    args,
+                    &scenario,
+                    &workload,
+                    target,
+                    remote_write::DEFAULTS,
+                    pacing,
+                )
+                .await?
             }
             TargetKind::Webhook => {
                 let url = match &args.sink {
@@ -173,12 +198,18 @@ async fn deliver<T: Target>(
         batch_events: args.batch_size.unwrap_or(defaults.batch_events),
         batch_window: args.batch_window,
         concurrency: args.concurrency.unwrap_or(defaults.concurrency),
-        compression: if args.gzip {
-            Compression::Gzip
-        } else {
-            Compression::None
+        compression: match (args.gzip, defaults.compression) {
+            (false, compression) => compression,
+            (true, Compression::None) => Compression::Gzip,
+            (true, other) => anyhow::bail!(
+                "--gzip: the {} target compresses with {other:?} as its protocol requires",
+                T::NAME
+            ),
         },
-        retry: RetryPolicy::new(args.retries.unwrap_or(defaults.retries)),
+        retry: RetryPolicy {
+            retryable: defaults.retryable,
+            ..RetryPolicy::new(args.retries.unwrap_or(defaults.retries))
+        },
         timeout: args.timeout,
         progress: !args.quiet,
         ..DeliveryConfig::new(defaults)

@@ -7,4 +7,4 @@
 pub mod http;
 pub mod retry;
 
-pub use retry::{Reply, RetryAction, RetryPolicy, TransportFailure, classify};
+pub use retry::{Reply, RetryAction, RetryPolicy, Retryable, TransportFailure, classify};

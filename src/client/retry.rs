@@ -96,17 +96,30 @@ pub enum RetryAction {
     Done,
 }
 
+/// Which statuses a protocol retries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Retryable {
+    /// HTTP's transient statuses: 408, 429 and 5xx but 501.
+    #[default]
+    Http,
+    /// Prometheus remote write 1.0: 429 and 5xx (but 501), never another
+    /// 4xx, 408 included.
+    RemoteWrite,
+}
+
 /// The one place that decides which replies are retried.
-pub fn classify(reply: &Reply) -> RetryAction {
+pub fn classify(reply: &Reply, retryable: Retryable) -> RetryAction {
+    let transient = |code: u16| match retryable {
+        Retryable::Http => matches!(code, 408 | 429),
+        Retryable::RemoteWrite => code == 429,
+    } || ((500..600).contains(&code) && code != 501);
     match reply {
         Reply::Status { code, .. } if (200..300).contains(code) => RetryAction::Done,
         Reply::Status {
             code, retry_after, ..
-        } if matches!(code, 408 | 429) || ((500..600).contains(code) && *code != 501) => {
-            RetryAction::Retry {
-                after: *retry_after,
-            }
-        }
+        } if transient(*code) => RetryAction::Retry {
+            after: *retry_after,
+        },
         Reply::Transport { .. } => RetryAction::Retry { after: None },
         other => RetryAction::Fail(other.describe()),
     }
@@ -129,6 +142,8 @@ pub struct RetryPolicy {
     pub cap: Duration,
     /// Longest `Retry-After` obeyed; longer ones are cut to this.
     pub retry_after_cap: Duration,
+    /// Which statuses are retried.
+    pub retryable: Retryable,
 }
 
 impl RetryPolicy {
@@ -139,6 +154,7 @@ impl RetryPolicy {
             base: DEFAULT_BACKOFF_BASE,
             cap: DEFAULT_BACKOFF_CAP,
             retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
+            retryable: Retryable::Http,
         }
     }
 
@@ -180,20 +196,28 @@ mod tests {
     #[test]
     fn classifies_statuses() {
         let retry = RetryAction::Retry { after: None };
+        let http = |reply: &Reply| classify(reply, Retryable::Http);
         for code in [408, 429, 500, 502, 503, 504, 599] {
-            assert_eq!(classify(&Reply::status(code)), retry, "{code}");
+            assert_eq!(http(&Reply::status(code)), retry, "{code}");
         }
         for code in [200, 201, 204] {
-            assert_eq!(classify(&Reply::status(code)), RetryAction::Done, "{code}");
+            assert_eq!(http(&Reply::status(code)), RetryAction::Done, "{code}");
         }
         for code in [301, 400, 401, 403, 404, 413, 415, 422, 501] {
             assert!(
-                matches!(classify(&Reply::status(code)), RetryAction::Fail(_)),
+                matches!(http(&Reply::status(code)), RetryAction::Fail(_)),
                 "{code}"
             );
         }
+        // Remote write retries 429 and 5xx, never another 4xx.
+        let rw = |code| classify(&Reply::status(code), Retryable::RemoteWrite);
+        assert!(matches!(rw(408), RetryAction::Fail(_)));
+        assert!(matches!(rw(400), RetryAction::Fail(_)));
+        assert_eq!(rw(429), retry);
+        assert_eq!(rw(503), retry);
+        assert!(matches!(rw(501), RetryAction::Fail(_)));
         assert_eq!(
-            classify(&with_retry_after(429, 3)),
+            http(&with_retry_after(429, 3)),
             RetryAction::Retry {
                 after: Some(Duration::from_secs(3))
             }
@@ -202,10 +226,10 @@ mod tests {
             kind: TransportFailure::Closed,
             message: "reset".into(),
         };
-        assert_eq!(classify(&reset), retry);
+        assert_eq!(http(&reset), retry);
         assert_eq!(reset.describe(), "connection closed: reset");
         assert_eq!(
-            classify(&Reply::Invalid("bad url".into())),
+            http(&Reply::Invalid("bad url".into())),
             RetryAction::Fail("invalid request: bad url".into())
         );
     }
@@ -224,6 +248,7 @@ mod tests {
             base: Duration::from_millis(100),
             cap: Duration::from_secs(1),
             retry_after_cap: Duration::from_secs(5),
+            retryable: Retryable::Http,
         };
         let ceilings: Vec<u128> = (0..6).map(|r| policy.ceiling(r).as_millis()).collect();
         assert_eq!(ceilings, [100, 200, 400, 800, 1000, 1000]);

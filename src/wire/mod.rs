@@ -1,11 +1,13 @@
 //! Formats on the wire that more than one side speaks: the Azure Monitor
 //! Metrics - List response (expected.json, the sink's query answers, what
-//! `check` reads), RFC 3339 times, and the sink's JSON answers. The sending
+//! `check` reads), RFC 3339 times, the sink's JSON answers, and Prometheus
+//! remote write. The sending
 //! client, the receiving sink and the checker share these models, so the
 //! three cannot drift apart.
 
 pub mod answer;
 pub mod metrics_response;
+pub mod remote_write;
 pub mod rfc3339;
 
 pub use answer::{ErrorBody, ErrorDetail, IngestAck};

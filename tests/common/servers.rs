@@ -35,6 +35,16 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGTERM, then waits for the process to end: a graceful shutdown.
+    pub fn terminate(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -135,4 +145,85 @@ pub fn callback_app(env: &[(&str, &str)]) -> (Server, String) {
         .unwrap_or_else(|| panic!("the app did not start: {line:?}"))
         .to_string();
     (app, url)
+}
+
+/// The time-series databases the tests run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    Prometheus,
+    VictoriaMetrics,
+}
+
+impl Store {
+    /// The program and the Debian package it comes in.
+    pub fn program(self) -> (&'static str, &'static str) {
+        match self {
+            Store::Prometheus => ("prometheus", "prometheus"),
+            Store::VictoriaMetrics => ("victoria-metrics", "victoria-metrics"),
+        }
+    }
+
+    /// Where it takes remote write.
+    pub fn write_url(self, base: &str) -> String {
+        format!("{base}/api/v1/write")
+    }
+
+    /// Makes everything it took searchable now. VictoriaMetrics buffers
+    /// new samples and makes them searchable in the background (a second
+    /// or more later on a busy machine); `/internal/force_flush` does it at
+    /// once. Prometheus answers with what it took right away.
+    pub async fn flush(self, base: &str) {
+        if self == Store::VictoriaMetrics {
+            let answer = reqwest::get(format!("{base}/internal/force_flush"))
+                .await
+                .expect("VictoriaMetrics answers");
+            assert!(
+                answer.status().is_success(),
+                "force_flush: {}",
+                answer.status()
+            );
+        }
+    }
+}
+
+/// `store` on `port` with its data under `dir` (kept across restarts),
+/// taking remote write, and scraping `scrape` (host:port) every second
+/// when given. Returns once it answers its health check.
+pub async fn start_store(
+    store: Store,
+    dir: &Path,
+    scrape: Option<&str>,
+    port: u16,
+) -> (Server, String) {
+    let config = dir.join("scrape.yml");
+    let jobs = scrape.map_or(String::new(), |target| {
+        format!("scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n")
+    });
+    std::fs::write(&config, format!("global:\n  scrape_interval: 1s\n{jobs}")).unwrap();
+    let data = dir.join("data");
+    let (name, mut command, health) = match store {
+        Store::Prometheus => {
+            let mut c = Command::new("prometheus");
+            c.arg(format!("--config.file={}", config.display()))
+                .arg(format!("--storage.tsdb.path={}", data.display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--web.enable-remote-write-receiver");
+            ("prometheus", c, "/-/ready")
+        }
+        Store::VictoriaMetrics => {
+            let mut c = Command::new("victoria-metrics");
+            if scrape.is_some() {
+                c.arg(format!("-promscrape.config={}", config.display()));
+            }
+            // latencyOffset: by default the newest 30 s are hidden from queries.
+            c.arg(format!("-storageDataPath={}", data.display()))
+                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                .arg("-search.latencyOffset=0s");
+            ("victoria-metrics", c, "/health")
+        }
+    };
+    let server = Server::spawn(name, command.stdout(Stdio::null()).stderr(Stdio::null()));
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{url}{health}"), Duration::from_secs(30)).await;
+    (server, url)
 }

@@ -74,7 +74,7 @@ pub async fn with_retries<T, F: Future<Output = Result<T, CheckError>>>(
             Err(CheckError::Sink { status, .. }) => Reply::status(*status),
             _ => return result,
         };
-        match classify(&reply) {
+        match classify(&reply, policy.retryable) {
             RetryAction::Retry { after } if retry < policy.max_retries => {
                 let wait = policy.delay(retry, after, &mut rand::rng());
                 tokio::time::sleep(wait).await;

@@ -4,7 +4,9 @@
 //!
 //! For a split by dimensions `d1..dn` (mapped to labels `l1..ln`) the query
 //! is `sum by (l1, .., ln) (NAME)` (`sum(NAME)` for the metric total),
-//! evaluated with `GET /api/v1/query?query=..&time=T`:
+//! evaluated with `GET /api/v1/query?query=..&time=T&nocache=1` one
+//! millisecond after each instant below (so a sample exactly on it is
+//! always inside the lookback window):
 //! - per bucket: at every bucket boundary `b0 < b1 < .. < bn` of the
 //!   timespan; bucket `[bk, bk+1)` holds `value(bk+1) - value(bk)`. Exact
 //!   when samples fall on the boundaries (remote write does that).
@@ -31,6 +33,9 @@ use std::time::Duration;
 
 /// How long one query may take.
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long after an instant its counters are read.
+const READ_AFTER_MS: i64 = 1;
 
 const COUNT: &[Field] = &[Field::Count];
 const COUNT_TOTAL: &[Field] = &[Field::Count, Field::Total];
@@ -74,15 +79,18 @@ impl PromqlObserved {
 
     /// The instant vector of `expr` at `time_ms`: label values -> value.
     async fn instant(&self, expr: &str, time_ms: i64) -> Result<Vec<Sample>, CheckError> {
-        let time = format!(
-            "{}.{:03}",
-            time_ms.div_euclid(1000),
-            time_ms.rem_euclid(1000)
-        );
+        // Read a millisecond after the instant: a sample exactly at it is
+        // then inside every server's lookback window (VictoriaMetrics may
+        // leave out a lone sample at exactly the query time), and nothing
+        // is ever written between an instant and the next millisecond.
+        let at = time_ms + READ_AFTER_MS;
+        let time = format!("{}.{:03}", at.div_euclid(1000), at.rem_euclid(1000));
         let mut url = self.query_url.clone();
         url.query_pairs_mut()
             .append_pair("query", expr)
-            .append_pair("time", &time);
+            .append_pair("time", &time)
+            // VictoriaMetrics caches query results; a check must see the data.
+            .append_pair("nocache", "1");
         let response = self
             .client
             .get(url)

@@ -21,6 +21,12 @@ pub trait Encoder: Send + 'static {
     /// The body's media type.
     const CONTENT_TYPE: &'static str;
 
+    /// True when batches close only where [`Encoder::closes_before`] says
+    /// (and at the end), never by size or window: a counter target's body
+    /// holds samples at fixed instants, and a batch cut elsewhere would
+    /// carry events but no samples.
+    const OWN_CUTS: bool = false;
+
     /// False for events this target does not deliver: they are neither
     /// sent nor expected.
     fn accepts(&self, e: &Event) -> bool;
@@ -28,9 +34,30 @@ pub trait Encoder: Send + 'static {
     /// Appends `e` to the batch's `body` (empty for the first event).
     fn encode(&mut self, body: &mut Vec<u8>, e: &Event);
 
+    /// True when the batch must be closed before `e` (a target that writes
+    /// at fixed instants closes one when an event crosses the next). The
+    /// batch's size and window still close batches too.
+    fn closes_before(&mut self, e: &Event) -> bool {
+        let _ = e;
+        false
+    }
+
     /// Completes a body that holds at least one event.
     fn finish(&mut self, body: &mut Vec<u8>) {
         let _ = body;
+    }
+
+    /// Appends what the end of the stream leaves to write (a counter
+    /// target's last samples) to the last body, before `finish`.
+    fn end(&mut self, body: &mut Vec<u8>) {
+        let _ = body;
+    }
+
+    /// The latest event time (Unix ms) the body's content stands for, when
+    /// later than its last event (a counter sample at the next boundary):
+    /// the batch is not due before it.
+    fn stamped_until(&self) -> Option<i64> {
+        None
     }
 }
 
@@ -41,6 +68,8 @@ pub enum Compression {
     None,
     /// gzip at its fastest level: the generator thread must keep up.
     Gzip,
+    /// snappy's block format, as Prometheus remote write requires.
+    Snappy,
 }
 
 impl Compression {
@@ -49,6 +78,7 @@ impl Compression {
         match self {
             Compression::None => None,
             Compression::Gzip => Some("gzip"),
+            Compression::Snappy => Some("snappy"),
         }
     }
 
@@ -63,6 +93,9 @@ impl Compression {
                 gz.write_all(&raw).expect("writing to a Vec cannot fail");
                 gz.finish().expect("writing to a Vec cannot fail")
             }
+            Compression::Snappy => snap::raw::Encoder::new()
+                .compress_vec(&raw)
+                .expect("a body is far below snappy's 4 GiB block limit"),
         }
     }
 }
@@ -168,7 +201,7 @@ impl<E: Encoder> Batcher<E> {
         let max_events = cut.max_events.clamp(1, u32::MAX as usize) as u32;
         let capacity = (max_events as usize)
             .saturating_mul(EVENT_ESTIMATE)
-            .min(16 << 20);
+            .min(1 << 20);
         Batcher {
             encoder,
             fingerprint,
@@ -205,7 +238,9 @@ impl<E: Encoder> Batcher<E> {
             self.schedule = Some(schedule);
         }
         // The window is checked before adding, so a batch never spans more.
-        let closed = if self.events > 0 && e.time_ms - self.first_ms >= self.span_ms {
+        let crosses = self.encoder.closes_before(e);
+        let spans = !E::OWN_CUTS && e.time_ms - self.first_ms >= self.span_ms;
+        let closed = if self.events > 0 && (crosses || spans) {
             self.close()
         } else {
             None
@@ -217,7 +252,7 @@ impl<E: Encoder> Batcher<E> {
         self.expected.record(e);
         self.events += 1;
         self.last_ms = e.time_ms;
-        if self.events >= self.max_events {
+        if !E::OWN_CUTS && self.events >= self.max_events {
             debug_assert!(closed.is_none());
             return self.close();
         }
@@ -229,8 +264,12 @@ impl<E: Encoder> Batcher<E> {
         self.skipped
     }
 
-    /// The last, partly filled batch.
+    /// The last, partly filled batch, with what the end of the stream
+    /// leaves the encoder to write.
     pub fn finish(mut self) -> Option<Batch> {
+        if self.events > 0 {
+            self.encoder.end(&mut self.buf);
+        }
         self.close()
     }
 
@@ -249,9 +288,10 @@ impl<E: Encoder> Batcher<E> {
             compression: self.compression,
             events: self.events,
             raw_bytes,
-            due: self
-                .schedule
-                .map_or(Duration::ZERO, |s| s.offset(self.last_ms)),
+            due: self.schedule.map_or(Duration::ZERO, |s| {
+                let stamped = self.encoder.stamped_until().unwrap_or(i64::MIN);
+                s.offset(self.last_ms.max(stamped))
+            }),
             expected: std::mem::replace(&mut self.expected, Expected::new(self.grain)),
         };
         self.seq += 1;

@@ -44,8 +44,11 @@ impl DeliveryConfig {
             batch_events: defaults.batch_events,
             batch_window: DEFAULT_BATCH_WINDOW,
             concurrency: defaults.concurrency,
-            compression: Compression::None,
-            retry: RetryPolicy::new(defaults.retries),
+            compression: defaults.compression,
+            retry: RetryPolicy {
+                retryable: defaults.retryable,
+                ..RetryPolicy::new(defaults.retries)
+            },
             timeout: DEFAULT_TIMEOUT,
             progress: false,
             stop_on_failure: defaults.stop_on_failure,

@@ -57,7 +57,7 @@ pub async fn send_with_retries<T: Target, X: Transport>(
             reply: ReplyKind::of(&reply),
             latency: started.elapsed(),
         });
-        let after = match classify(&reply) {
+        let after = match classify(&reply, policy.retryable) {
             RetryAction::Done => {
                 let duplicate = matches!(
                     reply,

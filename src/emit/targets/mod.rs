@@ -7,9 +7,11 @@
 //! `Encoder`, and one variant to `run --target`.
 
 pub mod ingest;
+pub mod remote_write;
 pub mod webhook;
 
-use super::deliver::batcher::{Batch, Encoder};
+use super::deliver::batcher::{Batch, Compression, Encoder};
+use crate::client::Retryable;
 use axum::body::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 
@@ -47,6 +49,11 @@ pub struct TargetDefaults {
     /// Stop at the first request that failed for good, or try them all and
     /// count the failures.
     pub stop_on_failure: bool,
+    /// Body compression the protocol calls for (gzip may be asked for
+    /// where it is none).
+    pub compression: Compression,
+    /// Which statuses the protocol retries.
+    pub retryable: Retryable,
 }
 
 /// A POST of `batch` to `uri` with the headers every target sends: its

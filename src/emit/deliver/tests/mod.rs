@@ -47,6 +47,7 @@ fn fast_retries(max_retries: u32) -> RetryPolicy {
         base: Duration::from_millis(2),
         cap: Duration::from_millis(20),
         retry_after_cap: Duration::from_millis(50),
+        ..RetryPolicy::new(max_retries)
     }
 }
 

@@ -52,6 +52,7 @@ async fn backoff_grows_and_is_capped() {
         base: Duration::from_millis(100),
         cap: Duration::from_millis(400),
         retry_after_cap: Duration::from_secs(60),
+        ..RetryPolicy::new(8)
     };
     let (sent, gaps, retries) = send_scripted(vec![Reply::status(503); 6], policy).await;
     assert_eq!(sent.attempts.len(), 7);

@@ -9,6 +9,8 @@ pub use encoder::NdjsonEncoder;
 
 use super::{Target, TargetDefaults, bearer, post, uri};
 use crate::catalog::Naming;
+use crate::client::Retryable;
+use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
 use axum::body::Bytes;
 use http::header::{HeaderName, HeaderValue};
@@ -21,6 +23,8 @@ pub const DEFAULTS: TargetDefaults = TargetDefaults {
     concurrency: 4,
     retries: 8,
     stop_on_failure: true,
+    compression: Compression::None,
+    retryable: Retryable::Http,
 };
 
 /// The header carrying a batch's id.

@@ -14,6 +14,8 @@ pub use oidc::OidcServer;
 pub use sign::Signer;
 
 use super::{Target, TargetDefaults, bearer, post, uri};
+use crate::client::Retryable;
+use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
 use axum::body::Bytes;
 use http::header::HeaderValue;
@@ -28,6 +30,8 @@ pub const DEFAULTS: TargetDefaults = TargetDefaults {
     concurrency: 64,
     retries: 0,
     stop_on_failure: false,
+    compression: Compression::None,
+    retryable: Retryable::Http,
 };
 
 /// A callback URL.

@@ -1,0 +1,149 @@
+//! Prometheus remote write 1.0 (`POST /api/v1/write` of Prometheus started
+//! with `--web.enable-remote-write-receiver`, or of VictoriaMetrics): the
+//! events as cumulative counters sampled at fixed instants of the event
+//! timeline (`encoder.rs`), protobuf `WriteRequest`, snappy block
+//! compression, the spec's headers, one request in flight so every series'
+//! samples arrive in time order, and the spec's retries: 429 and 5xx with
+//! back-off, never another 4xx.
+
+mod encoder;
+
+pub use encoder::CounterEncoder;
+
+use super::{Target, TargetDefaults, bearer, post, uri};
+use crate::client::Retryable;
+use crate::emit::deliver::Compression;
+use crate::emit::deliver::batcher::Batch;
+use crate::engine::Grain;
+use crate::wire::remote_write::{VERSION, VERSION_HEADER};
+use axum::body::Bytes;
+use http::header::{HeaderName, HeaderValue, USER_AGENT};
+use std::time::Duration;
+
+/// One request in flight: a series' samples must arrive in time order (a
+/// later sample accepted first makes the earlier one "out of order").
+pub const DEFAULTS: TargetDefaults = TargetDefaults {
+    batch_events: usize::MAX,
+    concurrency: 1,
+    retries: 8,
+    stop_on_failure: true,
+    compression: Compression::Snappy,
+    retryable: Retryable::RemoteWrite,
+};
+
+/// Samples every 15 s of event time by default (`--sample-interval`), a
+/// common scrape interval.
+pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(15);
+
+/// A remote-write receiver.
+#[derive(Clone, Debug)]
+pub struct RemoteWrite {
+    url: reqwest::Url,
+    uri: http::Uri,
+    authorization: Option<HeaderValue>,
+    interval_ms: i64,
+    grain: Grain,
+}
+
+impl RemoteWrite {
+    /// `url` is the full write URL (`http://127.0.0.1:9090/api/v1/write`);
+    /// samples every `interval`, which must divide `grain` so that every
+    /// bucket boundary is a sample instant.
+    pub fn new(
+        url: &str,
+        token: Option<&str>,
+        interval: Duration,
+        grain: Grain,
+    ) -> Result<RemoteWrite, String> {
+        let url = crate::client::http::http_url("--sink", url)?;
+        let interval_ms = interval.as_millis() as i64;
+        if interval_ms <= 0
+            || interval.subsec_millis() != 0 && interval_ms < 1000
+            || grain.millis() % interval_ms != 0
+        {
+            return Err(format!(
+                "--sample-interval {} must divide the grain {grain} (e.g. 15s or 30s for PT1M), \
+                 so that every bucket boundary is a sample",
+                humantime::format_duration(interval)
+            ));
+        }
+        Ok(RemoteWrite {
+            uri: uri(&url)?,
+            url,
+            authorization: token.map(bearer).transpose()?,
+            interval_ms,
+            grain,
+        })
+    }
+}
+
+impl Target for RemoteWrite {
+    type Encoder = CounterEncoder;
+    const NAME: &'static str = "remote-write";
+
+    fn url(&self) -> &reqwest::Url {
+        &self.url
+    }
+
+    fn encoder(&self, _seed: u64) -> CounterEncoder {
+        CounterEncoder::new(self.interval_ms, self.grain)
+    }
+
+    fn fingerprint(&self) -> String {
+        format!("remote-write|{}|{}", self.interval_ms, self.grain)
+    }
+
+    fn request(&self, batch: &Batch) -> http::Request<Bytes> {
+        let mut request = post::<CounterEncoder>(&self.uri, batch, self.authorization.as_ref());
+        let headers = request.headers_mut();
+        headers.insert(
+            HeaderName::from_static(VERSION_HEADER),
+            HeaderValue::from_static(VERSION),
+        );
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("callmetrics/", env!("CARGO_PKG_VERSION"))),
+        );
+        request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_of_the_spec() {
+        let rw = RemoteWrite::new(
+            "http://127.0.0.1:9090/api/v1/write",
+            None,
+            DEFAULT_SAMPLE_INTERVAL,
+            Grain::MINUTE,
+        )
+        .unwrap();
+        let mut batch = Batch::of_body(0, b"x");
+        batch.compression = Compression::Snappy;
+        let request = rw.request(&batch);
+        let h = request.headers();
+        assert_eq!(h["content-type"], "application/x-protobuf");
+        assert_eq!(h["content-encoding"], "snappy");
+        assert_eq!(h["x-prometheus-remote-write-version"], "0.1.0");
+        assert!(h.get("idempotency-key").is_none());
+    }
+
+    #[test]
+    fn the_sample_interval_must_divide_the_grain() {
+        let new = |secs| {
+            RemoteWrite::new(
+                "http://h:1/api/v1/write",
+                None,
+                Duration::from_secs(secs),
+                Grain::MINUTE,
+            )
+        };
+        assert!(new(15).is_ok() && new(60).is_ok() && new(1).is_ok());
+        let err = new(7).unwrap_err();
+        assert!(err.contains("must divide the grain PT1M"), "{err}");
+        assert!(new(0).is_err() && new(120).is_err());
+    }
+}

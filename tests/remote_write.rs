@@ -1,0 +1,163 @@
+//! `run --target remote-write` into a real Prometheus 2.42
+//! (`--web.enable-remote-write-receiver`) and a real VictoriaMetrics 1.79:
+//! a shipped scenario end to end, then `check --backend promql` per bucket
+//! at two grains, exact; and the server restarted mid-run: the retries
+//! deliver everything and the check still passes.
+//!
+//! Needs `prometheus` and `victoria-metrics` (skipped on a developer
+//! machine without them, a failure in CI). Bounded: hundreds of calls,
+//! a few seconds each, servers stopped at the end.
+
+mod common;
+
+use common::callmetrics;
+use common::servers::{Store, free_port, require, start_store};
+use std::path::Path;
+use std::time::Duration;
+
+/// `check --backend promql` of `expected` against `base` at PT1M and PT5M.
+async fn check(expected: &Path, base: &str) -> common::Run {
+    let (expected, base) = (expected.to_str().unwrap().to_string(), base.to_string());
+    tokio::task::spawn_blocking(move || {
+        callmetrics(&[
+            "check",
+            "--expected",
+            &expected,
+            "--backend",
+            "promql",
+            "--observed",
+            &base,
+            "--grain",
+            "PT1M,PT5M",
+        ])
+    })
+    .await
+    .unwrap()
+}
+
+async fn run(args: Vec<String>) -> common::Run {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        callmetrics(&args)
+    })
+    .await
+    .unwrap()
+}
+
+fn args(scenario: &str, write: &str, expected: &Path, extra: &[&str]) -> Vec<String> {
+    let mut all = vec![
+        "run",
+        scenario,
+        "--target",
+        "remote-write",
+        "--sink",
+        write,
+        "--quiet",
+        "--expected-out",
+        expected.to_str().unwrap(),
+    ];
+    all.extend_from_slice(extra);
+    all.into_iter().map(String::from).collect()
+}
+
+async fn end_to_end(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_store(store, dir.path(), None, free_port()).await;
+    let expected = dir.path().join("expected.json");
+    let write = store.write_url(&base);
+    run(args(
+        "scenarios/contact-center.json",
+        &write,
+        &expected,
+        &["--calls", "1500", "--max-rate"],
+    ))
+    .await
+    .expect_code(0);
+    store.flush(&base).await;
+    let check = check(&expected, &base).await.expect_code(0);
+    assert!(
+        check.stdout.starts_with("PASS")
+            && check
+                .stdout
+                .contains("ApiRequestLatency: count, total only"),
+        "{}",
+        check.describe()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_written_to_prometheus_checks_exactly_per_bucket() {
+    let test = "a_scenario_written_to_prometheus_checks_exactly_per_bucket";
+    if require(test, &[Store::Prometheus.program()]) {
+        end_to_end(Store::Prometheus).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_written_to_victoria_metrics_checks_exactly_per_bucket() {
+    let test = "a_scenario_written_to_victoria_metrics_checks_exactly_per_bucket";
+    if require(test, &[Store::VictoriaMetrics.program()]) {
+        end_to_end(Store::VictoriaMetrics).await;
+    }
+}
+
+/// A paced run of a few seconds; the server is stopped (SIGTERM) a second
+/// in and started again on the same port and data a second later.
+async fn restarted_mid_run(store: Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (server, base) = start_store(store, dir.path(), None, port).await;
+    let expected = dir.path().join("expected.json");
+    let summary = dir.path().join("summary.json");
+    let write = store.write_url(&base);
+    let replay = tokio::spawn(run(args(
+        "scenarios/outbound-notification.json",
+        &write,
+        &expected,
+        &[
+            "--calls",
+            "600",
+            "--rate",
+            "100/s",
+            "--speed",
+            "10",
+            "--sample-interval",
+            "5s",
+            "--summary-out",
+            summary.to_str().unwrap(),
+        ],
+    )));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    server.terminate();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (_server, _) = start_store(store, dir.path(), None, port).await;
+    replay.await.unwrap().expect_code(0);
+    let summary: serde_json::Value = serde_json::from_str(&common::read(&summary)).unwrap();
+    assert!(
+        summary["retries"].as_u64().unwrap() > 0,
+        "the restart did not fall inside the run: {summary}"
+    );
+    assert!(
+        summary["replies"]["connect error"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+    store.flush(&base).await;
+    let check = check(&expected, &base).await.expect_code(0);
+    assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_restarted_mid_run_loses_nothing() {
+    let test = "prometheus_restarted_mid_run_loses_nothing";
+    if require(test, &[Store::Prometheus.program()]) {
+        restarted_mid_run(Store::Prometheus).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn victoria_metrics_restarted_mid_run_loses_nothing() {
+    let test = "victoria_metrics_restarted_mid_run_loses_nothing";
+    if require(test, &[Store::VictoriaMetrics.program()]) {
+        restarted_mid_run(Store::VictoriaMetrics).await;
+    }
+}
