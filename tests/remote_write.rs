@@ -161,3 +161,63 @@ async fn victoria_metrics_restarted_mid_run_loses_nothing() {
         restarted_mid_run(Store::VictoriaMetrics).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_write_exits_2_with_the_server_message_and_the_first_sample() {
+    let test = "a_refused_write_exits_2_with_the_server_message_and_the_first_sample";
+    if !require(test, &[Store::Prometheus.program()]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_store(Store::Prometheus, dir.path(), None, free_port()).await;
+    let write = store_write(&base);
+    let expected = dir.path().join("expected.json");
+    // The first run writes its counters minutes into the future (its
+    // schedule at the maximum rate); a second run starting now writes the
+    // same series at earlier times, which Prometheus refuses (400).
+    let first = ["--calls", "200", "--max-rate", "--seed", "1"];
+    run(args(
+        "scenarios/outbound-notification.json",
+        &write,
+        &expected,
+        &first,
+    ))
+    .await
+    .expect_code(0);
+    let second = run(args(
+        "scenarios/outbound-notification.json",
+        &write,
+        &expected,
+        &[
+            "--calls",
+            "200",
+            "--max-rate",
+            "--seed",
+            "2",
+            "--retries",
+            "8",
+        ],
+    ))
+    .await
+    .expect_code(2);
+    assert!(
+        second.stderr.contains("HTTP 400")
+            && second.stderr.contains("out of order")
+            && second
+                .stderr
+                .contains("the request's first item: acs_callautomation_")
+            && second.stderr.contains("could not be delivered"),
+        "{}",
+        second.describe()
+    );
+    // 400 is never retried, whatever --retries says.
+    assert!(
+        second.stderr.contains("1 attempts"),
+        "{}",
+        second.describe()
+    );
+}
+
+fn store_write(base: &str) -> String {
+    Store::Prometheus.write_url(base)
+}

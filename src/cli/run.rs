@@ -114,8 +114,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         }
         if !stats.succeeded() {
             // The summary lists the failed requests and their last replies.
+            let first = stats.failures.first().map_or(String::new(), |f| {
+                format!(
+                    "; the first, request {} ({} attempts): {}",
+                    f.id, f.attempts, f.reason
+                )
+            });
             anyhow::bail!(
-                "{} of {} requests ({} events) could not be delivered{}",
+                "{} of {} requests ({} events) could not be delivered{}{first}",
                 stats.failed_requests,
                 stats.requests + stats.failed_requests,
                 stats.failed_events,

@@ -200,6 +200,13 @@ impl<T: Target, X: Transport> Worker<T, X> {
                 &self.counters,
             )
             .await;
+            let mut sent = sent;
+            if let Err(reason) = &mut sent.result
+                && let Some(first) = self.target.first_item(&batch)
+            {
+                reason.push_str("; the request's first item: ");
+                reason.push_str(&first);
+            }
             let failed = sent.result.is_err();
             tally.add(batch, sent, &self.counters);
             if failed && self.stop_on_failure {

@@ -35,6 +35,13 @@ pub trait Target: Send + Sync + 'static {
     /// The request of one attempt of `batch`; built anew per attempt, so a
     /// signed request carries a fresh token.
     fn request(&self, batch: &Batch) -> http::Request<Bytes>;
+
+    /// What a refused batch holds first, for the failure message (remote
+    /// write: the first sample, which servers' errors do not always name).
+    fn first_item(&self, batch: &Batch) -> Option<String> {
+        let _ = batch;
+        None
+    }
 }
 
 /// The delivery settings a target uses unless told otherwise.

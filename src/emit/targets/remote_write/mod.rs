@@ -15,9 +15,10 @@ use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
 use crate::engine::Grain;
-use crate::wire::remote_write::{VERSION, VERSION_HEADER};
+use crate::wire::remote_write::{VERSION, VERSION_HEADER, WriteRequest};
 use axum::body::Bytes;
 use http::header::{HeaderName, HeaderValue, USER_AGENT};
+use prost::Message;
 use std::time::Duration;
 
 /// One request in flight: a series' samples must arrive in time order (a
@@ -106,6 +107,30 @@ impl Target for RemoteWrite {
         );
         request
     }
+
+    /// The first sample: `name{label="value",..} 12 @ 2026-01-01T00:00:15.000Z`.
+    fn first_item(&self, batch: &Batch) -> Option<String> {
+        let raw = snap::raw::Decoder::new().decompress_vec(&batch.body).ok()?;
+        let request = WriteRequest::decode(&raw[..]).ok()?;
+        let series = request.timeseries.first()?;
+        let sample = series.samples.first()?;
+        let name = series.labels.iter().find(|l| l.name == "__name__")?;
+        let labels: Vec<String> = series
+            .labels
+            .iter()
+            .filter(|l| l.name != "__name__")
+            .map(|l| format!("{}={:?}", l.name, l.value))
+            .collect();
+        let mut at = Vec::new();
+        crate::wire::rfc3339::TimeWriter::default().write_millis(&mut at, sample.timestamp);
+        Some(format!(
+            "{}{{{}}} {} @ {}",
+            name.value,
+            labels.join(","),
+            sample.value,
+            String::from_utf8_lossy(&at)
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -129,6 +154,46 @@ mod tests {
         assert_eq!(h["content-encoding"], "snappy");
         assert_eq!(h["x-prometheus-remote-write-version"], "0.1.0");
         assert!(h.get("idempotency-key").is_none());
+    }
+
+    #[test]
+    fn a_refused_request_names_its_first_sample() {
+        use crate::wire::remote_write::{Label, Sample, TimeSeries};
+        let rw = RemoteWrite::new(
+            "http://h:1/api/v1/write",
+            None,
+            DEFAULT_SAMPLE_INTERVAL,
+            Grain::MINUTE,
+        )
+        .unwrap();
+        let body = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![
+                    Label {
+                        name: "__name__".into(),
+                        value: "c_total".into(),
+                    },
+                    Label {
+                        name: "code".into(),
+                        value: "200".into(),
+                    },
+                ],
+                samples: vec![Sample {
+                    value: 12.0,
+                    timestamp: 1_767_225_615_000,
+                }],
+            }],
+        }
+        .encode_to_vec();
+        let mut batch = Batch::of_body(0, b"");
+        batch.body = snap::raw::Encoder::new()
+            .compress_vec(&body)
+            .unwrap()
+            .into();
+        assert_eq!(
+            rw.first_item(&batch).unwrap(),
+            "c_total{code=\"200\"} 12 @ 2026-01-01T00:00:15.000Z"
+        );
     }
 
     #[test]
