@@ -139,7 +139,7 @@ pub async fn replay_with<T: Target, X: Transport>(
         speed,
     };
     let batches = Batcher::new(
-        target.encoder(workload.seed),
+        target.encoder(workload.seed, speed.is_some()),
         fingerprint(scenario, workload, &target, config, speed),
         cut,
         config.compression,

@@ -25,8 +25,9 @@ pub trait Target: Send + Sync + 'static {
     /// Where requests go.
     fn url(&self) -> &reqwest::Url;
 
-    /// A fresh encoder for a run with this seed (ids derive from it).
-    fn encoder(&self, seed: u64) -> Self::Encoder;
+    /// A fresh encoder for a run with this seed (ids derive from it),
+    /// paced or at the maximum rate.
+    fn encoder(&self, seed: u64, paced: bool) -> Self::Encoder;
 
     /// Everything about the target that changes what its batches hold
     /// (naming, ...): part of the run's fingerprint.

@@ -65,7 +65,7 @@ impl Target for Ingest {
         &self.url
     }
 
-    fn encoder(&self, seed: u64) -> NdjsonEncoder {
+    fn encoder(&self, seed: u64, _paced: bool) -> NdjsonEncoder {
         NdjsonEncoder::new(seed, self.naming)
     }
 

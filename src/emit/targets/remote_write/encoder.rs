@@ -6,6 +6,11 @@
 //! So the difference of a counter at two consecutive bucket boundaries is
 //! that bucket's count, which `check --backend promql` reads back.
 //!
+//! A request gathers instants until it holds about [`SAMPLES_PER_REQUEST`]
+//! samples (each instant's counter values are kept as of the moment the
+//! stream crossed it), so a low-cardinality scenario still sends requests
+//! big enough that the server, not the round trips, sets the pace.
+//!
 //! The protobuf is written directly (each series' labels encoded once, a
 //! sample is 20 bytes at most), checked against prost's own decoding.
 
@@ -15,6 +20,9 @@ use crate::engine::{Event, EventKind, Grain, Series};
 use crate::wire::remote_write::CONTENT_TYPE;
 use prost::encoding::{encode_varint, encoded_len_varint};
 use rustc_hash::FxHashMap;
+
+/// Samples a request gathers before it is closed (at the next instant).
+pub const SAMPLES_PER_REQUEST: usize = 5_000;
 
 /// Marks the `_sum` twin of a latency series' key (packed keys use bits 0-59).
 const SUM: u64 = 1 << 63;
@@ -32,8 +40,14 @@ pub struct CounterEncoder {
     grain: Grain,
     /// The next sample instant not yet written; set by the first event.
     next: Option<i64>,
-    /// Instants to write into the current body, in order.
-    pending: Vec<i64>,
+    /// Instants to write into the current body, in order, each with the
+    /// counters' values when the stream crossed it (counters made later
+    /// have no sample there).
+    pending: Vec<(i64, Vec<u64>)>,
+    /// Samples those instants hold.
+    pending_samples: usize,
+    /// Close a request once it holds this many samples.
+    samples_per_request: usize,
     /// The latest instant written into the last finished body.
     stamped: Option<i64>,
     last_ms: i64,
@@ -54,12 +68,22 @@ impl CounterEncoder {
             grain,
             next: None,
             pending: Vec::new(),
+            pending_samples: 0,
+            samples_per_request: SAMPLES_PER_REQUEST,
             stamped: None,
             last_ms: 0,
             index: FxHashMap::default(),
             counters: Vec::new(),
             latency_count: format!("{}_count", Metric::ApiRequestLatency.prometheus_name()),
             latency_sum: format!("{}_sum", Metric::ApiRequestLatency.prometheus_name()),
+        }
+    }
+
+    /// Requests of about `n` samples instead of [`SAMPLES_PER_REQUEST`].
+    pub fn samples_per_request(self, n: usize) -> CounterEncoder {
+        CounterEncoder {
+            samples_per_request: n.max(1),
+            ..self
         }
     }
 
@@ -90,11 +114,17 @@ impl CounterEncoder {
         self.counters[at].value += by;
     }
 
-    /// Queues every sample instant from the next one up to `until`.
+    /// Queues every sample instant from the next one up to `until`, with
+    /// the counters as they are now.
     fn queue_until(&mut self, until: i64) {
         let Some(mut next) = self.next else { return };
+        if next > until {
+            return;
+        }
+        let values: Vec<u64> = self.counters.iter().map(|c| c.value).collect();
         while next <= until {
-            self.pending.push(next);
+            self.pending_samples += values.len();
+            self.pending.push((next, values.clone()));
             next += self.interval_ms;
         }
         self.next = Some(next);
@@ -148,7 +178,7 @@ impl Encoder for CounterEncoder {
         match self.next {
             Some(next) if e.time_ms >= next => {
                 self.queue_until(e.time_ms);
-                true
+                self.pending_samples >= self.samples_per_request
             }
             _ => false,
         }
@@ -177,30 +207,34 @@ impl Encoder for CounterEncoder {
     }
 
     fn finish(&mut self, body: &mut Vec<u8>) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let samples: usize = self
-            .pending
-            .iter()
-            .map(|&ms| 1 + encoded_len_varint(sample_len(ms) as u64) + sample_len(ms))
-            .sum();
-        for counter in &self.counters {
-            let len = counter.labels.len() + samples;
+        for (i, counter) in self.counters.iter().enumerate() {
+            // The instants at which this counter existed.
+            let at = || {
+                self.pending
+                    .iter()
+                    .filter(move |(_, values)| i < values.len())
+            };
+            let samples: usize = at()
+                .map(|(ms, _)| 1 + encoded_len_varint(sample_len(*ms) as u64) + sample_len(*ms))
+                .sum();
+            if samples == 0 {
+                continue;
+            }
             body.push(0x0a);
-            encode_varint(len as u64, body);
+            encode_varint((counter.labels.len() + samples) as u64, body);
             body.extend_from_slice(&counter.labels);
-            for &ms in &self.pending {
+            for (ms, values) in at() {
                 body.push(0x12);
-                encode_varint(sample_len(ms) as u64, body);
+                encode_varint(sample_len(*ms) as u64, body);
                 body.push(0x09);
-                body.extend_from_slice(&(counter.value as f64).to_le_bytes());
+                body.extend_from_slice(&(values[i] as f64).to_le_bytes());
                 body.push(0x10);
-                encode_varint(ms as u64, body);
+                encode_varint(*ms as u64, body);
             }
         }
-        self.stamped = self.pending.last().copied();
+        self.stamped = self.pending.last().map(|(ms, _)| *ms);
         self.pending.clear();
+        self.pending_samples = 0;
     }
 
     fn stamped_until(&self) -> Option<i64> {
@@ -218,7 +252,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::time::Duration;
 
-    fn bodies(interval_ms: i64, calls: u64) -> (Vec<WriteRequest>, Expected) {
+    fn bodies(interval_ms: i64, calls: u64, per_request: usize) -> (Vec<WriteRequest>, Expected) {
         let scenario = crate::scenario::load(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/scenarios/inbound-ivr.json"
@@ -230,7 +264,8 @@ mod tests {
             window: Duration::from_millis(50),
             speed: None,
         };
-        let encoder = CounterEncoder::new(interval_ms, Grain::MINUTE);
+        let encoder =
+            CounterEncoder::new(interval_ms, Grain::MINUTE).samples_per_request(per_request);
         let mut batcher = Batcher::new(encoder, 1, cut, Compression::None, Grain::MINUTE);
         let mut batches: Vec<_> = EventStream::new(&scenario, &workload)
             .filter_map(|e| batcher.push(&e))
@@ -268,8 +303,17 @@ mod tests {
 
     #[test]
     fn counter_differences_at_bucket_boundaries_are_the_bucket_counts() {
-        let (requests, expected) = bodies(15_000, 400);
-        assert!(requests.len() > 10, "{} requests", requests.len());
+        // One sample instant per request, several, and the default.
+        for per_request in [1, 700, SAMPLES_PER_REQUEST] {
+            counters_count_their_buckets(per_request);
+        }
+    }
+
+    fn counters_count_their_buckets(per_request: usize) {
+        let (requests, expected) = bodies(15_000, 400, per_request);
+        if per_request == 1 {
+            assert!(requests.len() > 10, "{} requests", requests.len());
+        }
         let series = samples(&requests);
         // Samples of a series are in time order, 15 s apart, with no gaps
         // once the series exists, and counters never go down.
@@ -312,7 +356,7 @@ mod tests {
 
     #[test]
     fn batches_close_only_at_sample_instants() {
-        let (requests, _) = bodies(15_000, 200);
+        let (requests, _) = bodies(15_000, 200, 1);
         // Each request's samples share one or more instants; none is empty.
         for r in &requests {
             assert!(!r.timeseries.is_empty());

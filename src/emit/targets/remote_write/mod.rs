@@ -86,8 +86,16 @@ impl Target for RemoteWrite {
         &self.url
     }
 
-    fn encoder(&self, _seed: u64) -> CounterEncoder {
-        CounterEncoder::new(self.interval_ms, self.grain)
+    /// Paced, every sample instant goes out as it passes (as a scraper's
+    /// would); at the maximum rate, instants are gathered into bigger
+    /// requests.
+    fn encoder(&self, _seed: u64, paced: bool) -> CounterEncoder {
+        let encoder = CounterEncoder::new(self.interval_ms, self.grain);
+        if paced {
+            encoder.samples_per_request(1)
+        } else {
+            encoder
+        }
     }
 
     fn fingerprint(&self) -> String {

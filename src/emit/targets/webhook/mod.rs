@@ -83,7 +83,7 @@ impl Target for Webhook {
         &self.url
     }
 
-    fn encoder(&self, seed: u64) -> CloudEventsEncoder {
+    fn encoder(&self, seed: u64, _paced: bool) -> CloudEventsEncoder {
         CloudEventsEncoder::new(seed)
     }
 
