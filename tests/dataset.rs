@@ -162,3 +162,113 @@ fn csv_has_one_row_per_event() {
         "overview naming reaches expected.json"
     );
 }
+
+/// `generate --format azure-monitor`: per minute and metric one ingestion
+/// document whose series are exactly expected.json's cells.
+#[test]
+fn azure_monitor_documents_hold_exactly_the_expected_cells() {
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    common::callmetrics(&[
+        "generate",
+        "scenarios/inbound-ivr.json",
+        "--calls",
+        "600",
+        "--rate",
+        "5/s",
+        "--format",
+        "azure-monitor",
+        "--naming",
+        "overview",
+        "--out",
+        out,
+        "--quiet",
+    ])
+    .expect_code(0);
+    type Cells = BTreeMap<(String, String, Vec<(String, String)>), [u64; 4]>;
+    let mut documents = Cells::new();
+    let text = common::read(&dir.path().join("metrics.azure-monitor.jsonl"));
+    let mut lines = 0;
+    for line in text.lines() {
+        lines += 1;
+        let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+        let base = &doc["data"]["baseData"];
+        assert_eq!(base["namespace"], "CallAutomation");
+        let names: Vec<String> = base["dimNames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect();
+        for s in base["series"].as_array().unwrap() {
+            let values = s["dimValues"].as_array().unwrap();
+            assert_eq!(values.len(), names.len());
+            let label = names
+                .iter()
+                .zip(values)
+                .map(|(n, v)| (n.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            let key = (
+                base["metric"].as_str().unwrap().to_string(),
+                doc["time"].as_str().unwrap().to_string(),
+                label,
+            );
+            let stats = ["min", "max", "sum", "count"].map(|f| s[f].as_u64().unwrap());
+            assert!(documents.insert(key, stats).is_none(), "a series twice");
+        }
+    }
+    let expected: serde_json::Value =
+        serde_json::from_str(&common::read(&dir.path().join("expected.json"))).unwrap();
+    let mut cells = Cells::new();
+    for metric in expected["value"].as_array().unwrap() {
+        for ts in metric["timeseries"].as_array().unwrap() {
+            let label: Vec<(String, String)> = ts["metadatavalues"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    let name = m["name"]["value"].as_str().unwrap().to_string();
+                    (name, m["value"].as_str().unwrap().to_string())
+                })
+                .collect();
+            for p in ts["data"].as_array().unwrap() {
+                let key = (
+                    metric["name"]["value"].as_str().unwrap().to_string(),
+                    p["timeStamp"].as_str().unwrap().to_string(),
+                    label.clone(),
+                );
+                let stats =
+                    ["minimum", "maximum", "total", "count"].map(|f| p[f].as_u64().unwrap());
+                cells.insert(key, stats);
+            }
+        }
+    }
+    assert!(
+        lines > 3 && cells.len() > 100,
+        "{lines} documents, {} cells",
+        cells.len()
+    );
+    assert_eq!(documents, cells);
+    assert!(
+        text.contains("\"StatusSubClass\""),
+        "the overview naming is kept"
+    );
+
+    let run = common::callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--format",
+        "azure-monitor",
+        "--grain",
+        "PT5M",
+        "--out",
+        out,
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr.contains("use --grain PT1M"),
+        "{}",
+        run.describe()
+    );
+}

@@ -46,6 +46,9 @@ const CHUNK: usize = 1 << 18;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
+    /// Options that do not fit together.
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot create {}: {source}", path.display())]
     Create { path: PathBuf, source: io::Error },
     #[error("cannot write {}: {source}", path.display())]
@@ -57,12 +60,21 @@ pub fn write_dataset(
     workload: &Workload,
     opts: &DatasetOptions,
 ) -> Result<DatasetSummary, DatasetError> {
+    if opts.format == DatasetFormat::AzureMonitor && opts.grain != Grain::MINUTE {
+        return Err(DatasetError::Usage(format!(
+            "--format azure-monitor writes per-minute documents, the only granularity Azure \
+             Monitor's ingestion API takes: use --grain PT1M (not {})",
+            opts.grain
+        )));
+    }
     match &opts.destination {
         Destination::Stdout => {
             let path = PathBuf::from("<stdout>");
             let stdout = io::stdout().lock();
-            // Events only: nothing would read the aggregates.
-            let (summary, _) = write_events(scenario, workload, opts, stdout, false)
+            // Events only: nothing would read the aggregates (but the Azure
+            // Monitor documents, which are aggregates).
+            let aggregate = opts.format == DatasetFormat::AzureMonitor;
+            let (summary, _) = write_events(scenario, workload, opts, stdout, aggregate)
                 .map_err(|source| DatasetError::Write { path, source })?;
             Ok(summary)
         }
@@ -148,6 +160,8 @@ fn write_events(
         match opts.format {
             DatasetFormat::Jsonl => jsonl.encode(&mut buf, &event),
             DatasetFormat::Csv => csv.encode(&mut buf, &event),
+            // Written from the aggregates once the stream has ended.
+            DatasetFormat::AzureMonitor => {}
         }
         if buf.len() >= CHUNK {
             w.write_all(&buf)?;
@@ -155,6 +169,9 @@ fn write_events(
             buf.clear();
             progress.update(stream.calls_started(), summary.requests + summary.callbacks);
         }
+    }
+    if opts.format == DatasetFormat::AzureMonitor {
+        super::azure_monitor::write_documents(&mut buf, &expected, opts.naming)?;
     }
     w.write_all(&buf)?;
     summary.bytes += buf.len() as u64;

@@ -3,6 +3,7 @@
 //! encoder of callback payloads shares (the CloudEvent envelope, ids and
 //! identifiers, JSON text snippets).
 
+mod azure_monitor;
 pub(crate) mod cloudevent;
 mod csv;
 mod dataset;
@@ -15,13 +16,16 @@ pub use dataset::{DatasetError, DatasetOptions, DatasetSummary, Destination, wri
 pub use jsonl::JsonlEncoder;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum DatasetFormat {
     /// One JSON object per line, with full CloudEvent payloads.
     #[default]
     Jsonl,
     /// One row per event, dimensions as columns, no payloads.
     Csv,
+    /// Azure Monitor custom-metrics ingestion bodies: per minute and
+    /// metric one document of min/max/sum/count per series (needs --grain PT1M).
+    AzureMonitor,
 }
 
 impl DatasetFormat {
@@ -29,6 +33,7 @@ impl DatasetFormat {
         match self {
             DatasetFormat::Jsonl => "events.jsonl",
             DatasetFormat::Csv => "events.csv",
+            DatasetFormat::AzureMonitor => "metrics.azure-monitor.jsonl",
         }
     }
 }
