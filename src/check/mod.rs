@@ -28,6 +28,7 @@ mod report;
 pub use expected::ExpectedData;
 pub use mapping::Mapping;
 pub use observed::azure::AzureObserved;
+pub use observed::influxql::InfluxqlObserved;
 pub use observed::memory::Reference;
 pub use observed::promql::PromqlObserved;
 pub use observed::{Observed, ObservedSeries, Point};

@@ -4,7 +4,8 @@
 
 use super::{Backend, CheckArgs, Outcome};
 use crate::check::{
-    AzureObserved, CheckError, CheckOptions, Mapping, PromqlObserved, Report, check,
+    AzureObserved, CheckError, CheckOptions, InfluxqlObserved, Mapping, PromqlObserved, Report,
+    check,
 };
 use crate::wire::MetricsResponse;
 use anyhow::Context;
@@ -30,6 +31,10 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         match args.backend {
             Backend::Azure => {
                 let observed = AzureObserved::new(&args.observed, args.token.as_deref())?;
+                check(&expected, &observed, &options).await
+            }
+            Backend::Influxql => {
+                let observed = InfluxqlObserved::new(&args.observed)?;
                 check(&expected, &observed, &options).await
             }
             Backend::Promql => {

@@ -102,6 +102,9 @@ Targets (--target):
            dimension combination, sampled every --sample-interval on the event timeline and
            on every bucket boundary, snappy protobuf, one request in flight, 429/5xx retried
            (defaults: --concurrency 1, --retries 8); check with --backend promql
+  influx   InfluxDB 1.x line protocol to --sink http://HOST:PORT/write?db=NAME: per
+           --sample-interval and series one point of count/sum/min/max, ms precision
+           (defaults: --concurrency 4, --retries 8); check with --backend influxql
 
 Without --sink, run starts the embedded sink on a free loopback port (webhook: its
 /callbacks), replays, then checks every aggregate and prints the report.
@@ -211,8 +214,8 @@ pub struct RunArgs {
     /// Longest one request may take, connect to last byte of the answer.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub timeout: std::time::Duration,
-    /// remote-write: write every counter every this much event time; must divide the grain
-    /// (samples always fall on bucket boundaries).
+    /// remote-write, influx: write every series every this much event time; must divide the
+    /// grain (samples always fall on bucket boundaries).
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     pub sample_interval: std::time::Duration,
     /// Bearer token for the sink.
@@ -304,6 +307,8 @@ pub enum TargetKind {
     Webhook,
     /// Cumulative counters to a Prometheus or VictoriaMetrics remote-write URL.
     RemoteWrite,
+    /// Per-interval count/sum/min/max points to an InfluxDB 1.x /write?db=NAME URL.
+    Influx,
 }
 
 /// The query APIs `check` reads back from.
@@ -314,6 +319,8 @@ pub enum Backend {
     Azure,
     /// The Prometheus HTTP API (Prometheus, VictoriaMetrics).
     Promql,
+    /// InfluxDB 1.x InfluxQL (--observed http://HOST:PORT/query?db=NAME).
+    Influxql,
 }
 
 #[derive(Debug, Args)]

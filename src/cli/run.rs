@@ -6,7 +6,7 @@ use super::{Outcome, RunArgs, TargetKind};
 use crate::check::{CheckOptions, check_http};
 use crate::client::RetryPolicy;
 use crate::emit::deliver::{Compression, DeliveryConfig, Pacing, ReplayOutcome, replay};
-use crate::emit::targets::{Target, TargetDefaults, ingest, remote_write, webhook};
+use crate::emit::targets::{Target, TargetDefaults, influx, ingest, remote_write, webhook};
 use crate::engine::{Grain, Workload};
 use crate::scenario::Scenario;
 use crate::sink::{RunningSink, SinkConfig};
@@ -89,6 +89,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                     pacing,
                 )
                 .await?
+            }
+            TargetKind::Influx => {
+                let Some(url) = &args.sink else {
+                    anyhow::bail!(
+                        "--target influx needs --sink, an InfluxDB 1.x write URL with its \
+                         database, e.g. http://127.0.0.1:8086/write?db=callmetrics"
+                    );
+                };
+                let target =
+                    influx::Influx::new(url, token, args.sample_interval, args.workload.grain)
+                        .map_err(anyhow::Error::msg)?;
+                deliver(args, &scenario, &workload, target, influx::DEFAULTS, pacing).await?
             }
             TargetKind::Webhook => {
                 let url = match &args.sink {

@@ -11,6 +11,7 @@
 //! compared, and the report says which were.
 
 pub mod azure;
+pub mod influxql;
 pub mod memory;
 pub mod promql;
 

@@ -119,7 +119,15 @@ impl PromqlObserved {
                     reason: format!("not a Prometheus API answer: {e}"),
                 }
             } else {
-                super::azure::sink_error(&what, status, &body)
+                let mut err = super::azure::sink_error(&what, status, &body);
+                if let CheckError::Sink { hint, .. } = &mut err
+                    && status == reqwest::StatusCode::NOT_FOUND
+                {
+                    *hint = "; is --observed a Prometheus or VictoriaMetrics base URL? (for \
+                             InfluxDB use --backend influxql)"
+                        .into();
+                }
+                err
             }
         })?;
         if answer.status != "success" || !status.is_success() {

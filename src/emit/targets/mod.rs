@@ -6,6 +6,7 @@
 //! Adding a protocol means adding a folder here with a `Target` and an
 //! `Encoder`, and one variant to `run --target`.
 
+pub mod influx;
 pub mod ingest;
 pub mod remote_write;
 pub mod webhook;

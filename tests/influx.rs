@@ -1,0 +1,150 @@
+//! `run --target influx` into a real InfluxDB 1.6 (Debian's `influxdb`) on
+//! a free loopback port with a temporary data dir: a shipped scenario end
+//! to end, then `check --backend influxql` at two grains, exact on count,
+//! total, minimum and maximum; and a backend mixed up with another server
+//! is one clear line, exit 2.
+//!
+//! Needs `influxd` (skipped on a developer machine without it, a failure
+//! in CI).
+
+mod common;
+
+use common::callmetrics;
+use common::servers::{Server, free_port, require, wait_ready};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// InfluxDB with its data under `dir`, and a database `cm`; returns its
+/// base URL.
+async fn start_influx(dir: &Path) -> (Server, String) {
+    let (port, rpc) = (free_port(), free_port());
+    let config = dir.join("influxdb.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n\
+             [meta]\n  dir = \"{d}/meta\"\n[data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n\
+             [http]\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = false\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::spawn(
+        "influxd",
+        Command::new("influxd")
+            .arg("-config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{base}/ping"), Duration::from_secs(30)).await;
+    let created = reqwest::Client::new()
+        .post(format!("{base}/query?q=CREATE%20DATABASE%20cm"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    (server, base)
+}
+
+async fn cli(args: Vec<String>) -> common::Run {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        callmetrics(&args)
+    })
+    .await
+    .unwrap()
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_written_to_influxdb_checks_exactly_per_bucket() {
+    if !require(
+        "a_scenario_written_to_influxdb_checks_exactly_per_bucket",
+        &[("influxd", "influxdb")],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_influx, base) = start_influx(dir.path()).await;
+    let expected = dir.path().join("expected.json");
+    let expected = expected.to_str().unwrap();
+    let write = format!("{base}/write?db=cm");
+    cli(strings(&[
+        "run",
+        "scenarios/inbound-ivr.json",
+        "--target",
+        "influx",
+        "--sink",
+        &write,
+        "--calls",
+        "3000",
+        "--max-rate",
+        "--quiet",
+        "--expected-out",
+        expected,
+    ]))
+    .await
+    .expect_code(0);
+    let query = format!("{base}/query?db=cm");
+    let check = cli(strings(&[
+        "check",
+        "--expected",
+        expected,
+        "--backend",
+        "influxql",
+        "--observed",
+        &query,
+        "--grain",
+        "PT1M,PT5M",
+    ]))
+    .await
+    .expect_code(0);
+    assert!(
+        check.stdout.starts_with("PASS")
+            && check
+                .stdout
+                .contains("ApiRequestLatency: count, total, minimum, maximum only"),
+        "{}",
+        check.describe()
+    );
+
+    // The wrong backend for this server: one clear line, exit 2.
+    let wrong = cli(strings(&[
+        "check",
+        "--expected",
+        expected,
+        "--backend",
+        "promql",
+        "--observed",
+        &base,
+    ]))
+    .await
+    .expect_code(2);
+    assert!(
+        wrong.stderr.contains("HTTP 404") && wrong.stderr.contains("--backend influxql"),
+        "{}",
+        wrong.describe()
+    );
+    // A write URL without its database: a usage error before anything is sent.
+    let no_db = cli(strings(&[
+        "run",
+        "tests/fixtures/tiny.json",
+        "--target",
+        "influx",
+        "--sink",
+        &format!("{base}/write"),
+    ]))
+    .await
+    .expect_code(2);
+    assert!(
+        no_db.stderr.contains("name the database"),
+        "{}",
+        no_db.describe()
+    );
+}
