@@ -1,9 +1,10 @@
-//! Wire encoders alone, per sample: remote write (counters, protobuf and
-//! snappy). Figures go in docs/perf.md.
+//! Wire encoders alone: remote write (counters, protobuf and snappy) per
+//! sample, InfluxDB line protocol per line. Figures go in docs/perf.md.
 //!
 //! cargo bench --bench encoders
 
 use callmetrics::emit::deliver::Encoder;
+use callmetrics::emit::targets::influx::LineEncoder;
 use callmetrics::emit::targets::remote_write::CounterEncoder;
 use callmetrics::engine::{Event, EventStream, Grain, Workload};
 use callmetrics::wire::remote_write::WriteRequest;
@@ -41,6 +42,23 @@ fn remote_write(events: &[Event], mut body: impl FnMut(&[u8])) -> usize {
     compressed
 }
 
+/// Encodes `events` as line protocol bodies; calls `body` with each.
+fn line_protocol(events: &[Event], mut body: impl FnMut(&[u8])) {
+    let mut encoder = LineEncoder::new(INTERVAL_MS);
+    let mut buf = Vec::with_capacity(1 << 20);
+    for e in events {
+        if encoder.closes_before(e) {
+            encoder.finish(&mut buf);
+            body(&buf);
+            buf.clear();
+        }
+        encoder.encode(&mut buf, e);
+    }
+    encoder.end(&mut buf);
+    encoder.finish(&mut buf);
+    body(&buf);
+}
+
 fn benches(c: &mut Criterion) {
     let scenario =
         callmetrics::scenario::load(Path::new(SCENARIO)).expect("shipped scenario loads");
@@ -63,6 +81,14 @@ fn benches(c: &mut Criterion) {
         "remote write (counters + protobuf + snappy), per sample",
         |b| b.iter(|| remote_write(&events, |_| {})),
     );
+    let mut lines = 0u64;
+    line_protocol(&events, |body| {
+        lines += body.iter().filter(|&&c| c == b'\n').count() as u64
+    });
+    group.throughput(Throughput::Elements(lines));
+    group.bench_function("line protocol (per-interval aggregates), per line", |b| {
+        b.iter(|| line_protocol(&events, |_| {}))
+    });
     group.finish();
 }
 

@@ -15,10 +15,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// InfluxDB with its data under `dir`, and a database `cm`; returns its
-/// base URL.
-async fn start_influx(dir: &Path) -> (Server, String) {
-    let (port, rpc) = (free_port(), free_port());
+/// InfluxDB on `port` with its data under `dir` (kept across restarts),
+/// and a database `cm`; returns its base URL.
+async fn start_influx(dir: &Path, port: u16) -> (Server, String) {
+    let rpc = free_port();
     let config = dir.join("influxdb.conf");
     std::fs::write(
         &config,
@@ -71,7 +71,7 @@ async fn a_scenario_written_to_influxdb_checks_exactly_per_bucket() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (_influx, base) = start_influx(dir.path()).await;
+    let (_influx, base) = start_influx(dir.path(), free_port()).await;
     let expected = dir.path().join("expected.json");
     let expected = expected.to_str().unwrap();
     let write = format!("{base}/write?db=cm");
@@ -147,4 +147,66 @@ async fn a_scenario_written_to_influxdb_checks_exactly_per_bucket() {
         "{}",
         no_db.describe()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn influxdb_restarted_mid_run_loses_nothing() {
+    if !require(
+        "influxdb_restarted_mid_run_loses_nothing",
+        &[("influxd", "influxdb")],
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (influx, base) = start_influx(dir.path(), port).await;
+    let expected = dir.path().join("expected.json");
+    let summary = dir.path().join("summary.json");
+    let write = format!("{base}/write?db=cm");
+    // A few seconds of paced writes; the server is stopped a second in and
+    // started again on the same port and data a second later.
+    let run = tokio::spawn(cli(strings(&[
+        "run",
+        "scenarios/outbound-notification.json",
+        "--target",
+        "influx",
+        "--sink",
+        &write,
+        "--calls",
+        "600",
+        "--rate",
+        "100/s",
+        "--speed",
+        "10",
+        "--sample-interval",
+        "5s",
+        "--quiet",
+        "--expected-out",
+        expected.to_str().unwrap(),
+        "--summary-out",
+        summary.to_str().unwrap(),
+    ])));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    influx.terminate();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (_influx, _) = start_influx(dir.path(), port).await;
+    run.await.unwrap().expect_code(0);
+    let summary: serde_json::Value = serde_json::from_str(&common::read(&summary)).unwrap();
+    assert!(
+        summary["retries"].as_u64().unwrap() > 0,
+        "the restart did not fall inside the run: {summary}"
+    );
+    let query = format!("{base}/query?db=cm");
+    let check = cli(strings(&[
+        "check",
+        "--expected",
+        expected.to_str().unwrap(),
+        "--backend",
+        "influxql",
+        "--observed",
+        &query,
+    ]))
+    .await
+    .expect_code(0);
+    assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
 }
