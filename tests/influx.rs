@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::callmetrics;
+use common::callmetrics_async;
 use common::servers::{Server, free_port, require, wait_ready};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -49,19 +49,6 @@ async fn start_influx(dir: &Path, port: u16) -> (Server, String) {
     (server, base)
 }
 
-async fn cli(args: Vec<String>) -> common::Run {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        callmetrics(&args)
-    })
-    .await
-    .unwrap()
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| a.to_string()).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scenario_written_to_influxdb_checks_exactly_per_bucket() {
     if !require(
@@ -75,7 +62,7 @@ async fn a_scenario_written_to_influxdb_checks_exactly_per_bucket() {
     let expected = dir.path().join("expected.json");
     let expected = expected.to_str().unwrap();
     let write = format!("{base}/write?db=cm");
-    cli(strings(&[
+    callmetrics_async(&[
         "run",
         "scenarios/inbound-ivr.json",
         "--target",
@@ -88,11 +75,11 @@ async fn a_scenario_written_to_influxdb_checks_exactly_per_bucket() {
         "--quiet",
         "--expected-out",
         expected,
-    ]))
+    ])
     .await
     .expect_code(0);
     let query = format!("{base}/query?db=cm");
-    let check = cli(strings(&[
+    let check = callmetrics_async(&[
         "check",
         "--expected",
         expected,
@@ -102,7 +89,7 @@ async fn a_scenario_written_to_influxdb_checks_exactly_per_bucket() {
         &query,
         "--grain",
         "PT1M,PT5M",
-    ]))
+    ])
     .await
     .expect_code(0);
     assert!(
@@ -115,7 +102,7 @@ async fn a_scenario_written_to_influxdb_checks_exactly_per_bucket() {
     );
 
     // The wrong backend for this server: one clear line, exit 2.
-    let wrong = cli(strings(&[
+    let wrong = callmetrics_async(&[
         "check",
         "--expected",
         expected,
@@ -123,7 +110,7 @@ async fn a_scenario_written_to_influxdb_checks_exactly_per_bucket() {
         "promql",
         "--observed",
         &base,
-    ]))
+    ])
     .await
     .expect_code(2);
     assert!(
@@ -132,14 +119,14 @@ async fn a_scenario_written_to_influxdb_checks_exactly_per_bucket() {
         wrong.describe()
     );
     // A write URL without its database: a usage error before anything is sent.
-    let no_db = cli(strings(&[
+    let no_db = callmetrics_async(&[
         "run",
         "tests/fixtures/tiny.json",
         "--target",
         "influx",
         "--sink",
         &format!("{base}/write"),
-    ]))
+    ])
     .await
     .expect_code(2);
     assert!(
@@ -165,7 +152,7 @@ async fn influxdb_restarted_mid_run_loses_nothing() {
     let write = format!("{base}/write?db=cm");
     // A few seconds of paced writes; the server is stopped a second in and
     // started again on the same port and data a second later.
-    let run = tokio::spawn(cli(strings(&[
+    let run = tokio::spawn(callmetrics_async(&[
         "run",
         "scenarios/outbound-notification.json",
         "--target",
@@ -185,7 +172,7 @@ async fn influxdb_restarted_mid_run_loses_nothing() {
         expected.to_str().unwrap(),
         "--summary-out",
         summary.to_str().unwrap(),
-    ])));
+    ]));
     tokio::time::sleep(Duration::from_millis(1200)).await;
     influx.terminate();
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -197,7 +184,7 @@ async fn influxdb_restarted_mid_run_loses_nothing() {
         "the restart did not fall inside the run: {summary}"
     );
     let query = format!("{base}/query?db=cm");
-    let check = cli(strings(&[
+    let check = callmetrics_async(&[
         "check",
         "--expected",
         expected.to_str().unwrap(),
@@ -205,7 +192,7 @@ async fn influxdb_restarted_mid_run_loses_nothing() {
         "influxql",
         "--observed",
         &query,
-    ]))
+    ])
     .await
     .expect_code(0);
     assert!(check.stdout.starts_with("PASS"), "{}", check.describe());

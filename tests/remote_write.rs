@@ -10,38 +10,30 @@
 
 mod common;
 
-use common::callmetrics;
+use common::callmetrics_async;
 use common::servers::{Store, free_port, require, start_store};
 use std::path::Path;
 use std::time::Duration;
 
 /// `check --backend promql` of `expected` against `base` at PT1M and PT5M.
 async fn check(expected: &Path, base: &str) -> common::Run {
-    let (expected, base) = (expected.to_str().unwrap().to_string(), base.to_string());
-    tokio::task::spawn_blocking(move || {
-        callmetrics(&[
-            "check",
-            "--expected",
-            &expected,
-            "--backend",
-            "promql",
-            "--observed",
-            &base,
-            "--grain",
-            "PT1M,PT5M",
-        ])
-    })
+    let expected = expected.to_str().unwrap();
+    callmetrics_async(&[
+        "check",
+        "--expected",
+        expected,
+        "--backend",
+        "promql",
+        "--observed",
+        base,
+        "--grain",
+        "PT1M,PT5M",
+    ])
     .await
-    .unwrap()
 }
 
 async fn run(args: Vec<String>) -> common::Run {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        callmetrics(&args)
-    })
-    .await
-    .unwrap()
+    callmetrics_async(&args).await
 }
 
 fn args(scenario: &str, write: &str, expected: &Path, extra: &[&str]) -> Vec<String> {

@@ -6,20 +6,6 @@ use crate::engine::{Aggregate, Expected, Series};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-fn label_name(d: Dimension) -> &'static str {
-    match d {
-        Dimension::Operation => "operation",
-        Dimension::StatusCode => "status_code",
-        Dimension::StatusCodeClass => "status_code_class",
-        Dimension::ApiVersion => "api_version",
-        Dimension::EventTypeName => "event_type_name",
-        Dimension::Code => "code",
-        Dimension::CodeClass => "code_class",
-        Dimension::SubCode => "sub_code",
-        Dimension::Version => "version",
-    }
-}
-
 fn labels(series: Series) -> String {
     let parts: Vec<String> = series
         .dimension_values()
@@ -29,7 +15,7 @@ fn labels(series: Series) -> String {
                 .replace('\\', "\\\\")
                 .replace('"', "\\\"")
                 .replace('\n', "\\n");
-            format!("{}=\"{v}\"", label_name(d))
+            format!("{}=\"{v}\"", Dimension::prometheus_label(d))
         })
         .collect();
     parts.join(",")

@@ -55,6 +55,23 @@ pub fn callmetrics(args: &[&str]) -> Run {
     }
 }
 
+/// [`callmetrics`] from an async test, on a blocking thread, so the
+/// test's own servers keep running meanwhile.
+/// The arguments are copied first, so the future can be spawned.
+pub fn callmetrics_async<S: AsRef<str>>(
+    args: &[S],
+) -> impl std::future::Future<Output = Run> + Send + 'static {
+    let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+    async move {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            callmetrics(&args)
+        })
+        .await
+        .expect("the callmetrics thread ends")
+    }
+}
+
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }

@@ -91,23 +91,13 @@ impl PromqlObserved {
             .append_pair("time", &time)
             // VictoriaMetrics caches query results; a check must see the data.
             .append_pair("nocache", "1");
-        let response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|source| CheckError::Connect {
-                url: self.query_url.to_string(),
-                source,
-            })?;
+        let connect = |source| CheckError::Connect {
+            url: self.query_url.to_string(),
+            source,
+        };
+        let response = self.client.get(url).send().await.map_err(connect)?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| CheckError::Connect {
-                url: self.query_url.to_string(),
-                source,
-            })?;
+        let body = response.bytes().await.map_err(connect)?;
         let what = format!(
             "{expr} at {}",
             crate::wire::metrics_response::time_stamp(time_ms)
