@@ -80,6 +80,7 @@ const SINK_HELP: &str = "\
 Endpoints:
   POST /ingest      NDJSON samples (events.jsonl lines), optionally gzip; header Idempotency-Key
   POST /callbacks   CloudEvents JSON arrays as ACS posts them to a callback URL
+  POST /metrics     Azure Monitor custom-metrics documents (generate --format azure-monitor)
   GET  /metrics     Azure Monitor Metrics - List: metricnames, timespan, interval, aggregation,
                     $filter (eq, ne, and, or, '*' to split), top, orderby
   GET  /prometheus  Prometheus text exposition

@@ -143,7 +143,8 @@ pub struct Aggregate {
 }
 
 impl Aggregate {
-    fn of(value: u64) -> Aggregate {
+    /// The aggregate of one sample.
+    pub fn of(value: u64) -> Aggregate {
         Aggregate {
             count: 1,
             total: value,
@@ -198,6 +199,13 @@ impl Expected {
     pub fn add_sample(&mut self, series: Series, time_ms: i64, value: u64) {
         let bucket = self.grain.bucket(time_ms);
         self.add(series, bucket, value);
+    }
+
+    /// Adds samples of `series` at `time_ms` already aggregated (count,
+    /// total, minimum and maximum).
+    pub fn add_aggregate(&mut self, series: Series, time_ms: i64, aggregate: &Aggregate) {
+        let bucket = self.grain.bucket(time_ms);
+        self.absorb(series, bucket, aggregate);
     }
 
     /// Every bucket with its cells, the current one included.

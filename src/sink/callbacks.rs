@@ -80,11 +80,7 @@ pub fn parse_cloud_events(body: &[u8], out: &mut Vec<Sample>) -> Result<(), Line
             ..DimensionText::default()
         }
         .callback(n)?;
-        out.push(Sample {
-            series: Series::Callbacks(dims),
-            time_ms,
-            value: 1,
-        });
+        out.push(Sample::one(Series::Callbacks(dims), time_ms, 1));
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! status code with a JSON error naming the line and field.
 
 use super::SinkConfig;
+use super::azure_monitor::parse_documents;
 use super::callbacks::parse_cloud_events;
 use super::ingest::{BodyError, parse_ndjson};
 use super::prometheus::exposition;
@@ -39,7 +40,7 @@ pub fn router(store: Arc<Store>, config: SinkConfig) -> Router {
     Router::new()
         .route("/ingest", post(ingest))
         .route("/callbacks", post(callbacks))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics).post(documents))
         .route("/prometheus", get(prometheus))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -255,6 +256,28 @@ async fn callbacks(
     };
     let mut samples = Vec::new();
     match parse_cloud_events(&body, &mut samples) {
+        Ok(()) => apply(&state, &headers, &samples),
+        Err(e) => line_error(&e),
+    }
+}
+
+async fn documents(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !content_type_is(&headers, &["application/json", "application/x-ndjson"]) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST /metrics takes Content-Type: application/json (Azure Monitor metrics documents)",
+        );
+    }
+    let body = match decoded(&headers, &body, state.config.max_body) {
+        Ok(b) => b,
+        Err((status, message)) => return error(status, message),
+    };
+    let mut samples = Vec::new();
+    match parse_documents(&body, &mut samples) {
         Ok(()) => apply(&state, &headers, &samples),
         Err(e) => line_error(&e),
     }

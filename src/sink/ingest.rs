@@ -131,24 +131,12 @@ fn parse_line(n: usize, raw: &[u8], out: &mut Vec<Sample>) -> Result<(), LineErr
             let latency = line.latency_ms.ok_or_else(|| {
                 LineError::malformed(n, "latencyMs", "missing on an API request sample")
             })?;
-            out.push(Sample {
-                series: Series::Requests(d),
-                time_ms,
-                value: 1,
-            });
-            out.push(Sample {
-                series: Series::Latency(d),
-                time_ms,
-                value: latency,
-            });
+            out.push(Sample::one(Series::Requests(d), time_ms, 1));
+            out.push(Sample::one(Series::Latency(d), time_ms, latency));
         }
         Some(Metric::CallbackEvents) => {
             let d = dims.callback(n)?;
-            out.push(Sample {
-                series: Series::Callbacks(d),
-                time_ms,
-                value: 1,
-            });
+            out.push(Sample::one(Series::Callbacks(d), time_ms, 1));
         }
         Some(Metric::ApiRequestLatency) => {
             return Err(LineError::unknown(
@@ -209,7 +197,7 @@ mod tests {
         let mut out = Vec::new();
         parse_ndjson(REQUEST.as_bytes(), &mut out).unwrap();
         assert_eq!(out.len(), 2);
-        assert_eq!(out[1].value, 24);
+        assert_eq!(out[1].aggregate.total, 24);
         assert_eq!(out[0].time_ms, 1_767_225_600_005);
     }
 

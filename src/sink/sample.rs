@@ -3,13 +3,26 @@
 //! counted under a new name).
 
 use crate::catalog::{ApiVersion, EventType, Operation, StatusClass};
-use crate::engine::{CallbackDims, RequestDims, Series};
+use crate::engine::{Aggregate, CallbackDims, RequestDims, Series};
 
+/// Samples of one series at one time: one event's (count 1), or many
+/// already aggregated (an Azure Monitor ingestion document's series).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
     pub series: Series,
     pub time_ms: i64,
-    pub value: u64,
+    pub aggregate: Aggregate,
+}
+
+impl Sample {
+    /// One sample of `value`.
+    pub fn one(series: Series, time_ms: i64, value: u64) -> Sample {
+        Sample {
+            series,
+            time_ms,
+            aggregate: Aggregate::of(value),
+        }
+    }
 }
 
 /// Why a line was refused: malformed (400) or well-formed but naming

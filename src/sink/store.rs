@@ -91,7 +91,7 @@ impl Store {
             inner.keys.insert(key.to_string());
         }
         Ok(Applied::Accepted {
-            samples: samples.len(),
+            samples: events(samples) as usize,
         })
     }
 
@@ -120,12 +120,17 @@ impl Store {
     }
 }
 
+/// The single samples `samples` stand for (an aggregate stands for its count).
+fn events(samples: &[Sample]) -> u64 {
+    samples.iter().map(|s| s.aggregate.count).sum()
+}
+
 impl Inner {
     fn apply(&mut self, samples: &[Sample]) {
         for s in samples {
-            self.data.add_sample(s.series, s.time_ms, s.value);
+            self.data.add_aggregate(s.series, s.time_ms, &s.aggregate);
         }
         self.stats.batches += 1;
-        self.stats.samples += samples.len() as u64;
+        self.stats.samples += events(samples);
     }
 }

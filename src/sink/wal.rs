@@ -3,18 +3,25 @@
 //! start, so `kill -9` loses nothing that was acknowledged.
 //!
 //! Record: `len: u32 LE | crc32(payload): u32 LE | payload`, payload =
-//! `key_len: u16 | key | count: u32 | count x 25-byte samples`. A record cut
+//! `key_len: u16 | key | count: u32 | count x 25-byte samples` (series,
+//! time, value). A batch that holds aggregates (an Azure Monitor document's
+//! series) sets count's top bit and stores 49-byte entries instead (series,
+//! time, count, total, minimum, maximum); logs written before aggregates
+//! existed read as they always did. A record cut
 //! short by a crash (never acknowledged) fails its length or checksum and
 //! is dropped, with the file truncated back to the last whole record.
 
 use super::sample::Sample;
 use crate::catalog::{ApiVersion, EventType, Operation};
-use crate::engine::{CallbackDims, RequestDims, Series};
+use crate::engine::{Aggregate, CallbackDims, RequestDims, Series};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 const SAMPLE_BYTES: usize = 25;
+const AGGREGATE_BYTES: usize = 49;
+/// count's top bit: the entries are aggregates.
+const AGGREGATES: u32 = 1 << 31;
 
 pub struct Wal {
     file: File,
@@ -52,12 +59,19 @@ impl Wal {
     pub fn append(&mut self, key: Option<&str>, samples: &[Sample]) -> io::Result<()> {
         let key = key.unwrap_or("").as_bytes();
         let key = &key[..key.len().min(u16::MAX as usize)];
-        let mut payload = Vec::with_capacity(6 + key.len() + samples.len() * SAMPLE_BYTES);
+        let aggregates = samples.iter().any(|s| s.aggregate.count != 1);
+        let entry = if aggregates {
+            AGGREGATE_BYTES
+        } else {
+            SAMPLE_BYTES
+        };
+        let mut payload = Vec::with_capacity(6 + key.len() + samples.len() * entry);
         payload.extend_from_slice(&(key.len() as u16).to_le_bytes());
         payload.extend_from_slice(key);
-        payload.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+        let count = samples.len() as u32 | if aggregates { AGGREGATES } else { 0 };
+        payload.extend_from_slice(&count.to_le_bytes());
         for s in samples {
-            encode_sample(&mut payload, s);
+            encode_sample(&mut payload, s, aggregates);
         }
         let mut record = Vec::with_capacity(8 + payload.len());
         record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -68,7 +82,7 @@ impl Wal {
     }
 }
 
-fn encode_sample(out: &mut Vec<u8>, s: &Sample) {
+fn encode_sample(out: &mut Vec<u8>, s: &Sample, aggregate: bool) {
     let (tag, a, code, sub, version) = match s.series {
         Series::Requests(d) => (0u8, d.operation as u8, d.status, 0u32, d.version),
         Series::Latency(d) => (1, d.operation as u8, d.status, 0, d.version),
@@ -80,15 +94,32 @@ fn encode_sample(out: &mut Vec<u8>, s: &Sample) {
     out.extend_from_slice(&sub.to_le_bytes());
     out.push(version.index());
     out.extend_from_slice(&s.time_ms.to_le_bytes());
-    out.extend_from_slice(&s.value.to_le_bytes());
+    let a = &s.aggregate;
+    if aggregate {
+        for v in [a.count, a.total, a.minimum, a.maximum] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    } else {
+        out.extend_from_slice(&a.total.to_le_bytes());
+    }
 }
 
 fn decode_sample(b: &[u8]) -> Option<Sample> {
+    let word = |at: usize| Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?));
     let code = u16::from_le_bytes([b[2], b[3]]);
     let sub_code = u32::from_le_bytes(b[4..8].try_into().ok()?);
     let version = ApiVersion::from_index(b[8])?;
     let time_ms = i64::from_le_bytes(b[9..17].try_into().ok()?);
-    let value = u64::from_le_bytes(b[17..25].try_into().ok()?);
+    let aggregate = if b.len() == AGGREGATE_BYTES {
+        Aggregate {
+            count: word(17)?,
+            total: word(25)?,
+            minimum: word(33)?,
+            maximum: word(41)?,
+        }
+    } else {
+        Aggregate::of(word(17)?)
+    };
     let request = |operation: Operation| RequestDims {
         operation,
         status: code,
@@ -108,7 +139,7 @@ fn decode_sample(b: &[u8]) -> Option<Sample> {
     Some(Sample {
         series,
         time_ms,
-        value,
+        aggregate,
     })
 }
 
@@ -133,13 +164,19 @@ fn decode_one(b: &[u8]) -> Option<(Record, usize)> {
     let key_len = u16::from_le_bytes(payload.get(0..2)?.try_into().ok()?) as usize;
     let key = std::str::from_utf8(payload.get(2..2 + key_len)?).ok()?;
     let at = 2 + key_len;
-    let count = u32::from_le_bytes(payload.get(at..at + 4)?.try_into().ok()?) as usize;
+    let count = u32::from_le_bytes(payload.get(at..at + 4)?.try_into().ok()?);
+    let entry = if count & AGGREGATES != 0 {
+        AGGREGATE_BYTES
+    } else {
+        SAMPLE_BYTES
+    };
+    let count = (count & !AGGREGATES) as usize;
     let body = payload.get(at + 4..)?;
-    if body.len() != count * SAMPLE_BYTES {
+    if body.len() != count * entry {
         return None;
     }
     let samples = body
-        .chunks_exact(SAMPLE_BYTES)
+        .chunks_exact(entry)
         .map(decode_sample)
         .collect::<Option<Vec<_>>>()?;
     let key = (!key.is_empty()).then(|| key.to_string());
@@ -151,16 +188,13 @@ mod tests {
     use super::*;
 
     fn sample(n: u64) -> Sample {
-        Sample {
-            series: Series::Callbacks(CallbackDims {
-                event: EventType::PlayFailed,
-                code: 400,
-                sub_code: 8535,
-                version: ApiVersion::default_version(),
-            }),
-            time_ms: 1_767_225_600_000 + n as i64,
-            value: 1,
-        }
+        let series = Series::Callbacks(CallbackDims {
+            event: EventType::PlayFailed,
+            code: 400,
+            sub_code: 8535,
+            version: ApiVersion::default_version(),
+        });
+        Sample::one(series, 1_767_225_600_000 + n as i64, 1)
     }
 
     #[test]
@@ -184,5 +218,28 @@ mod tests {
         assert_eq!(records[0].samples, vec![sample(1), sample(2)]);
         assert_eq!(records[1].key, None);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
+    }
+
+    #[test]
+    fn aggregates_survive_reopen_beside_single_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let many = Sample {
+            aggregate: Aggregate {
+                count: 7,
+                total: 90,
+                minimum: 3,
+                maximum: 40,
+            },
+            ..sample(5)
+        };
+        {
+            let (mut wal, _) = Wal::open(dir.path()).unwrap();
+            wal.append(Some("a"), &[sample(1)]).unwrap();
+            wal.append(Some("b"), &[many, sample(6)]).unwrap();
+        }
+        let (_, records) = Wal::open(dir.path()).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].samples, vec![sample(1)]);
+        assert_eq!(records[1].samples, vec![many, sample(6)]);
     }
 }
