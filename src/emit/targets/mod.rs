@@ -13,6 +13,7 @@ pub mod webhook;
 
 use super::deliver::batcher::{Batch, Compression, Encoder};
 use crate::client::Retryable;
+use crate::engine::Grain;
 use axum::body::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 
@@ -84,6 +85,26 @@ pub fn post<E: Encoder>(
         headers.insert(AUTHORIZATION, auth.clone());
     }
     request
+}
+
+/// The sample interval of a target that writes at fixed instants of the
+/// event timeline (remote write, influx), in ms: at least a second, and a
+/// divisor of `grain`, so that every bucket boundary is a sample instant.
+pub fn sample_interval_ms(interval: std::time::Duration, grain: Grain) -> Result<i64, String> {
+    let ms = interval.as_millis() as i64;
+    if ms < 1000 || grain.millis() % ms != 0 {
+        return Err(format!(
+            "--sample-interval {} must divide the grain {grain} and be at least 1s (e.g. 15s or \
+             30s for PT1M), so that every bucket boundary is a sample",
+            humantime::format_duration(interval)
+        ));
+    }
+    Ok(ms)
+}
+
+/// The first sample instant (a multiple of `interval_ms`) after `time_ms`.
+pub fn instant_after(time_ms: i64, interval_ms: i64) -> i64 {
+    time_ms.div_euclid(interval_ms) * interval_ms + interval_ms
 }
 
 /// `Authorization: Bearer TOKEN`, marked sensitive so it is never logged.

@@ -13,6 +13,7 @@
 use crate::catalog::Naming;
 use crate::emit::deliver::batcher::Encoder;
 use crate::emit::files::json_text::write_int;
+use crate::emit::targets::instant_after;
 use crate::engine::{Aggregate, Event, EventKind, Series};
 use rustc_hash::FxHashMap;
 
@@ -136,7 +137,7 @@ impl Encoder for LineEncoder {
     }
 
     fn closes_before(&mut self, e: &Event) -> bool {
-        let Some(mut end) = self.end else {
+        let Some(end) = self.end else {
             return false;
         };
         if e.time_ms < end {
@@ -144,15 +145,13 @@ impl Encoder for LineEncoder {
         }
         self.close_interval(end);
         // Skip the empty intervals up to the one `e` is in.
-        end += (e.time_ms - end).div_euclid(self.interval_ms) * self.interval_ms + self.interval_ms;
-        self.end = Some(end);
+        self.end = Some(instant_after(e.time_ms, self.interval_ms));
         self.pending_lines >= self.lines_per_request
     }
 
     fn encode(&mut self, _: &mut Vec<u8>, e: &Event) {
         if self.end.is_none() {
-            self.end =
-                Some(e.time_ms.div_euclid(self.interval_ms) * self.interval_ms + self.interval_ms);
+            self.end = Some(instant_after(e.time_ms, self.interval_ms));
         }
         let series = Series::of(e);
         self.add(series, 1);

@@ -7,7 +7,7 @@ mod encoder;
 
 pub use encoder::LineEncoder;
 
-use super::{Target, TargetDefaults, bearer, post, uri};
+use super::{Target, TargetDefaults, bearer, post, sample_interval_ms, uri};
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
@@ -58,13 +58,7 @@ impl Influx {
             .clear()
             .extend_pairs(pairs)
             .append_pair("precision", "ms");
-        let interval_ms = interval.as_millis() as i64;
-        if interval_ms <= 0 || grain.millis() % interval_ms != 0 {
-            return Err(format!(
-                "--sample-interval {} must divide the grain {grain} (e.g. 15s or 30s for PT1M)",
-                humantime::format_duration(interval)
-            ));
-        }
+        let interval_ms = sample_interval_ms(interval, grain)?;
         Ok(Influx {
             uri: uri(&url)?,
             url,

@@ -16,6 +16,7 @@
 
 use crate::catalog::{Dimension, Metric};
 use crate::emit::deliver::batcher::Encoder;
+use crate::emit::targets::instant_after;
 use crate::engine::{Event, EventKind, Grain, Series};
 use crate::wire::remote_write::CONTENT_TYPE;
 use prost::encoding::{encode_varint, encoded_len_varint};
@@ -186,8 +187,7 @@ impl Encoder for CounterEncoder {
 
     fn encode(&mut self, _: &mut Vec<u8>, e: &Event) {
         if self.next.is_none() {
-            self.next =
-                Some(e.time_ms.div_euclid(self.interval_ms) * self.interval_ms + self.interval_ms);
+            self.next = Some(instant_after(e.time_ms, self.interval_ms));
         }
         self.last_ms = e.time_ms;
         let series = Series::of(e);

@@ -10,7 +10,7 @@ mod encoder;
 
 pub use encoder::CounterEncoder;
 
-use super::{Target, TargetDefaults, bearer, post, uri};
+use super::{Target, TargetDefaults, bearer, post, sample_interval_ms, uri};
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
@@ -57,17 +57,7 @@ impl RemoteWrite {
         grain: Grain,
     ) -> Result<RemoteWrite, String> {
         let url = crate::client::http::http_url("--sink", url)?;
-        let interval_ms = interval.as_millis() as i64;
-        if interval_ms <= 0
-            || interval.subsec_millis() != 0 && interval_ms < 1000
-            || grain.millis() % interval_ms != 0
-        {
-            return Err(format!(
-                "--sample-interval {} must divide the grain {grain} (e.g. 15s or 30s for PT1M), \
-                 so that every bucket boundary is a sample",
-                humantime::format_duration(interval)
-            ));
-        }
+        let interval_ms = sample_interval_ms(interval, grain)?;
         Ok(RemoteWrite {
             uri: uri(&url)?,
             url,
