@@ -154,6 +154,7 @@ pub async fn check<O: Observed + ?Sized>(
                         split,
                         timespan,
                         totals: options.totals,
+                        data_end: data.timespan().1,
                     },
                     series,
                 ));

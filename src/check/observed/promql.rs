@@ -248,7 +248,9 @@ fn times(query: &Query, totals_end: i64) -> Vec<i64> {
         .map(|k| start + k * step)
         .take_while(|t| *t < end)
         .collect();
-    out.push(end);
+    // A coarser grain's last boundary can lie beyond the last sample (and
+    // a server's lookback): read the counters where the data ends.
+    out.push(end.min(query.data_end));
     out
 }
 
@@ -370,12 +372,22 @@ mod tests {
             split: Split::Total,
             timespan: (60_000, 240_000),
             totals: false,
+            data_end: i64::MAX,
         };
         assert_eq!(times(&q, 0), [60_000, 120_000, 180_000, 240_000]);
         let totals = Query { totals: true, ..q };
         assert_eq!(times(&totals, 900_000), [60_000, 900_000]);
         // A window end before the start reads nothing new.
         assert_eq!(times(&totals, 0), [60_000, 60_000]);
+        // An hour bucket whose data ends after 3 minutes is read where the
+        // data ends, not at its end an hour later (past every sample).
+        let hour = Query {
+            grain: "PT1H".parse().unwrap(),
+            timespan: (0, 3_600_000),
+            data_end: 180_000,
+            ..q
+        };
+        assert_eq!(times(&hour, 0), [0, 180_000]);
     }
 
     /// A server answering every query with `status` and `body`.
@@ -396,6 +408,7 @@ mod tests {
             split: Split::Total,
             timespan: (60_000, 120_000),
             totals: true,
+            data_end: i64::MAX,
         }
     }
 

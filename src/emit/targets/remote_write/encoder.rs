@@ -162,9 +162,44 @@ fn string(tag: u8, text: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(text.as_bytes());
 }
 
-/// A `Sample` message's length: value (tag + 8 bytes), timestamp (tag + varint).
-fn sample_len(ms: i64) -> usize {
-    1 + 8 + 1 + encoded_len_varint(ms as u64)
+/// One `Sample` as it is written inside a `TimeSeries` (field 2): tag,
+/// length, the value (tag + 8 bytes) and the timestamp (tag + varint), with
+/// the value's bytes left to fill in.
+struct SampleBytes {
+    bytes: [u8; SampleBytes::MAX],
+    len: u8,
+}
+
+impl SampleBytes {
+    /// Tag and length (2), value (9), timestamp (1 + at most 10).
+    const MAX: usize = 22;
+    /// Where the value's 8 bytes go.
+    const VALUE: usize = 3;
+
+    fn at(ms: i64) -> SampleBytes {
+        let mut out = Vec::with_capacity(Self::MAX);
+        let message = 1 + 8 + 1 + encoded_len_varint(ms as u64);
+        out.extend_from_slice(&[0x12, message as u8, 0x09]);
+        out.extend_from_slice(&[0; 8]);
+        out.push(0x10);
+        encode_varint(ms as u64, &mut out);
+        let mut bytes = [0; Self::MAX];
+        bytes[..out.len()].copy_from_slice(&out);
+        SampleBytes {
+            bytes,
+            len: out.len() as u8,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    fn write(&self, value: f64, body: &mut Vec<u8>) {
+        let at = body.len();
+        body.extend_from_slice(&self.bytes[..self.len()]);
+        body[at + Self::VALUE..at + Self::VALUE + 8].copy_from_slice(&value.to_le_bytes());
+    }
 }
 
 impl Encoder for CounterEncoder {
@@ -207,29 +242,26 @@ impl Encoder for CounterEncoder {
     }
 
     fn finish(&mut self, body: &mut Vec<u8>) {
+        // Every series' sample at an instant has the same bytes but for
+        // the value: encode them once per instant.
+        let stamps: Vec<SampleBytes> = self
+            .pending
+            .iter()
+            .map(|(ms, _)| SampleBytes::at(*ms))
+            .collect();
         for (i, counter) in self.counters.iter().enumerate() {
-            // The instants at which this counter existed.
-            let at = || {
-                self.pending
-                    .iter()
-                    .filter(move |(_, values)| i < values.len())
-            };
-            let samples: usize = at()
-                .map(|(ms, _)| 1 + encoded_len_varint(sample_len(*ms) as u64) + sample_len(*ms))
-                .sum();
+            // Counters are made in order, so the instants at which this one
+            // existed are a suffix of the pending ones.
+            let from = self.pending.partition_point(|(_, values)| values.len() <= i);
+            let samples: usize = stamps[from..].iter().map(|s| s.len()).sum();
             if samples == 0 {
                 continue;
             }
             body.push(0x0a);
             encode_varint((counter.labels.len() + samples) as u64, body);
             body.extend_from_slice(&counter.labels);
-            for (ms, values) in at() {
-                body.push(0x12);
-                encode_varint(sample_len(*ms) as u64, body);
-                body.push(0x09);
-                body.extend_from_slice(&(values[i] as f64).to_le_bytes());
-                body.push(0x10);
-                encode_varint(*ms as u64, body);
+            for ((_, values), stamp) in self.pending[from..].iter().zip(&stamps[from..]) {
+                stamp.write(values[i] as f64, body);
             }
         }
         self.stamped = self.pending.last().map(|(ms, _)| *ms);
