@@ -350,26 +350,7 @@ async fn idempotency_keys_and_the_query_api() {
 async fn callbacks_endpoint_counts_cloud_events() {
     let sink = RunningSink::start(SinkConfig::embedded()).await.unwrap();
     let url = sink.url();
-    let line: serde_json::Value = serde_json::from_str(
-        &std::process::Command::new(env!("CARGO_BIN_EXE_callmetrics"))
-            .args([
-                "generate",
-                "tests/fixtures/tiny.json",
-                "--calls",
-                "1",
-                "--out",
-                "-",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap()
-            .stdout
-            .split(|&b| b == b'\n')
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .find(|l| l.contains("cloudEvent"))
-            .unwrap(),
-    )
-    .unwrap();
+    let line = generated_callback();
     let events = serde_json::json!([line["cloudEvent"], line["cloudEvent"]]);
     let client = reqwest::Client::new();
     let r = client
@@ -401,5 +382,107 @@ async fn callbacks_endpoint_counts_cloud_events() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    sink.shutdown().await.unwrap();
+}
+
+/// One generated events.jsonl line holding a callback (its `cloudEvent`).
+fn generated_callback() -> serde_json::Value {
+    serde_json::from_str(
+        &std::process::Command::new(env!("CARGO_BIN_EXE_callmetrics"))
+            .args([
+                "generate",
+                "tests/fixtures/tiny.json",
+                "--calls",
+                "1",
+                "--out",
+                "-",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+            .stdout
+            .split(|&b| b == b'\n')
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .find(|l| l.contains("cloudEvent"))
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+// Issue #9, items 6-8: a key names one body on one endpoint; keys are
+// visible ASCII of bounded length, and only so many are remembered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_are_checked_bounded_and_per_endpoint() {
+    let mut config = SinkConfig::embedded();
+    config.store.max_keys = 3;
+    let sink = RunningSink::start(config).await.unwrap();
+    let url = sink.url();
+    let client = reqwest::Client::new();
+    let post = |path: &'static str, key: Vec<u8>, body: String| {
+        let client = client.clone();
+        let url = url.clone();
+        let content_type = if path == "/ingest" {
+            "application/x-ndjson"
+        } else {
+            "application/json"
+        };
+        async move {
+            let r = client
+                .post(format!("{url}{path}"))
+                .header("content-type", content_type)
+                .header(
+                    "idempotency-key",
+                    reqwest::header::HeaderValue::from_bytes(&key).unwrap(),
+                )
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let one = format!("{LINE}\n");
+    let two = format!("{LINE}\n{LINE}\n");
+    let (status, v) = post("/ingest", b"k1".to_vec(), one.clone()).await;
+    assert_eq!((status, &v["duplicate"]), (200, &serde_json::json!(false)));
+    // The same key and body: a duplicate; another body: refused, not dropped.
+    let (status, v) = post("/ingest", b"k1".to_vec(), one.clone()).await;
+    assert_eq!((status, &v["duplicate"]), (200, &serde_json::json!(true)));
+    let (status, v) = post("/ingest", b"k1".to_vec(), two.clone()).await;
+    assert_eq!(status, 409, "{v}");
+    assert_eq!(v["error"]["field"], "Idempotency-Key");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("different body"),
+        "{v}"
+    );
+    // Too long, not ASCII, empty: 400 naming the header.
+    for key in [vec![b'x'; 257], "clé".as_bytes().to_vec(), Vec::new()] {
+        let (status, v) = post("/ingest", key, one.clone()).await;
+        assert_eq!(status, 400, "{v}");
+        assert_eq!(v["error"]["field"], "Idempotency-Key");
+    }
+    let (status, _) = post("/ingest", vec![b'x'; 256], one.clone()).await;
+    assert_eq!(status, 200);
+    // /callbacks has its own keys: k1 there is new.
+    let events = serde_json::json!([generated_callback()["cloudEvent"]]).to_string();
+    let (status, v) = post("/callbacks", b"k1".to_vec(), events).await;
+    assert_eq!(
+        (status, &v["duplicate"]),
+        (200, &serde_json::json!(false)),
+        "{v}"
+    );
+    // Three keys are remembered: k1 (ingest) was the oldest and is forgotten.
+    let (status, v) = post("/ingest", b"k4".to_vec(), one.clone()).await;
+    assert_eq!((status, &v["duplicate"]), (200, &serde_json::json!(false)));
+    let (status, v) = post("/ingest", b"k1".to_vec(), two).await;
+    assert_eq!(
+        (status, &v["duplicate"]),
+        (200, &serde_json::json!(false)),
+        "{v}"
+    );
     sink.shutdown().await.unwrap();
 }

@@ -172,6 +172,19 @@ pub struct SinkArgs {
     /// Dimension naming in query responses.
     #[arg(long, value_enum, default_value_t)]
     pub naming: Naming,
+    /// With --data-dir: when the log is damaged in the middle, move the damaged bytes
+    /// aside to DIR/wal.damaged-OFFSET.bin, keep every valid record, and start (without
+    /// it the sink refuses to start on such a log).
+    #[arg(long, requires = "data_dir")]
+    pub repair: bool,
+    /// Idempotency keys remembered, per sink; the oldest are forgotten first (a retry
+    /// of a batch older than that would count again).
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_idempotency_keys: usize,
+    /// With --data-dir: rewrite the log as the current aggregates and keys once it grew
+    /// by this many bytes (and by at least its size after the last rewrite).
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    pub compact_after: u64,
 }
 
 #[derive(Debug, Args)]

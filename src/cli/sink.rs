@@ -1,7 +1,7 @@
 //! `sink`: serve the embedded metrics sink until SIGINT or SIGTERM.
 
 use super::{Outcome, SinkArgs};
-use crate::sink::{RunningSink, SinkConfig};
+use crate::sink::{OpenReport, RunningSink, SinkConfig, StoreOptions};
 use anyhow::Context;
 use std::io::Write;
 
@@ -16,29 +16,23 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
         max_body: args.max_body,
         fault_rate: args.fault_rate,
         naming: args.naming,
+        store: StoreOptions {
+            repair: args.repair,
+            max_keys: args.max_idempotency_keys,
+            compact_after: args.compact_after,
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let sink = RunningSink::start(config)
-            .await
-            .with_context(|| format!("cannot start the sink on {}", args.listen))?;
-        let stats = sink.stats();
+        let sink = RunningSink::start(config).await?;
+        if let (Some(report), Some(dir)) = (sink.opened(), &args.data_dir) {
+            say_what_was_replayed(report, sink.stats().replayed_batches, dir);
+        }
         // Scripts and tests read the address (useful with port 0) from stdout.
         let mut out = std::io::stdout().lock();
         writeln!(out, "callmetrics sink listening on {}", sink.url())?;
         out.flush()?;
         drop(out);
-        if stats.replayed_batches > 0 {
-            eprintln!(
-                "replayed {} batches ({} samples) from {}",
-                stats.replayed_batches,
-                stats.samples,
-                args.data_dir
-                    .as_deref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            );
-        }
         shutdown_signal().await;
         eprintln!("shutting down");
         sink.shutdown()
@@ -46,6 +40,39 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
             .context("the sink stopped with an error")?;
         Ok(Outcome::Pass)
     })
+}
+
+/// What the log held, and everything replay had to cut or move aside.
+fn say_what_was_replayed(report: &OpenReport, batches: u64, dir: &std::path::Path) {
+    let log = dir.join("wal.log");
+    if report.records > 0 {
+        eprintln!(
+            "replayed {} records ({batches} batches) from {} ({} bytes)",
+            report.records,
+            log.display(),
+            report.bytes
+        );
+    }
+    if let Some((offset, bytes)) = report.torn_tail {
+        eprintln!(
+            "trimmed a torn tail of {bytes} bytes at offset {offset} of {} (an append cut \
+             short by a crash; it was never acknowledged)",
+            log.display()
+        );
+    }
+    for (offset, bytes, aside) in &report.moved_aside {
+        eprintln!(
+            "repair: moved {bytes} damaged bytes at offset {offset} to {}; every valid record \
+             before and after them was kept",
+            aside.display()
+        );
+    }
+    if report.legacy {
+        eprintln!(
+            "rewrote {} in the current log format (it was of version 1)",
+            log.display()
+        );
+    }
 }
 
 async fn shutdown_signal() {

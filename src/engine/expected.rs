@@ -221,6 +221,15 @@ impl Expected {
         Some((first, last))
     }
 
+    /// The cell of a packed series ([`Series::pack`]) in `bucket`.
+    pub fn cell(&self, series: u64, bucket: i64) -> Option<&Aggregate> {
+        if self.current.0 == bucket {
+            self.current.1.get(&series)
+        } else {
+            self.buckets.get(&bucket)?.get(&series)
+        }
+    }
+
     /// Every cell, in no particular order.
     pub fn cells(&self) -> impl Iterator<Item = (Series, i64, &Aggregate)> {
         self.all_buckets()

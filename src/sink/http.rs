@@ -9,7 +9,8 @@ use super::ingest::{BodyError, parse_ndjson};
 use super::prometheus::exposition;
 use super::query::Query;
 use super::sample::{LineError, Sample};
-use super::store::{Applied, Store};
+use super::store::{Applied, ApplyError, Store};
+use super::wal::{BatchKey, Route};
 use crate::wire::{ErrorBody, IngestAck};
 use axum::Router;
 use axum::body::Bytes;
@@ -18,6 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use sha2::Digest;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
@@ -183,8 +185,48 @@ fn injected_fault(state: &AppState) -> Option<Response> {
     })
 }
 
-fn apply(state: &AppState, headers: &HeaderMap, samples: &[Sample]) -> Response {
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+/// Longest `Idempotency-Key` accepted.
+pub const MAX_KEY_BYTES: usize = 256;
+
+/// The batch's key from its `Idempotency-Key` header (visible ASCII, at
+/// most [`MAX_KEY_BYTES`]), with a digest of the body it came with; or
+/// why the header is refused.
+fn batch_key(headers: &HeaderMap, route: Route, body: &[u8]) -> Result<Option<BatchKey>, String> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    let why = if bytes.is_empty() {
+        "is empty".to_string()
+    } else if bytes.len() > MAX_KEY_BYTES {
+        format!("is {} bytes long", bytes.len())
+    } else if !bytes.iter().all(|b| b.is_ascii_graphic()) {
+        "holds a character that is not visible ASCII".to_string()
+    } else {
+        let digest = sha2::Sha256::digest(body);
+        return Ok(Some(BatchKey {
+            route,
+            key: String::from_utf8_lossy(bytes).into_owned(),
+            digest: Some(
+                digest[..16]
+                    .try_into()
+                    .expect("a SHA-256 digest has 32 bytes"),
+            ),
+        }));
+    };
+    Err(format!(
+        "Idempotency-Key {why}; use 1 to {MAX_KEY_BYTES} visible ASCII characters"
+    ))
+}
+
+/// A refusal naming the request's `field`.
+fn field_error(status: StatusCode, field: &str, message: String) -> Response {
+    let mut body = ErrorBody::new(status, message);
+    body.error.field = Some(field.into());
+    (status, axum::Json(body)).into_response()
+}
+
+fn apply(state: &AppState, key: Option<&BatchKey>, samples: &[Sample]) -> Response {
     match state.store.apply(key, samples) {
         Ok(Applied::Accepted { samples }) => axum::Json(IngestAck {
             samples: samples as u64,
@@ -196,10 +238,21 @@ fn apply(state: &AppState, headers: &HeaderMap, samples: &[Sample]) -> Response 
             duplicate: true,
         })
         .into_response(),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot write the log: {e}"),
-        ),
+        Ok(Applied::Conflict) => {
+            let key = key.map_or("", |k| k.key.as_str());
+            field_error(
+                StatusCode::CONFLICT,
+                "Idempotency-Key",
+                format!(
+                    "Idempotency-Key {key:?} was used before for a different body; a retry must \
+                     send the same bytes, new data needs a new key"
+                ),
+            )
+        }
+        Err(e @ ApplyError::Overflow { .. }) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        Err(e @ ApplyError::Log(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
@@ -225,9 +278,13 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
         Ok(b) => b,
         Err((status, message)) => return error(status, message),
     };
+    let key = match batch_key(&headers, Route::Ingest, &body) {
+        Ok(key) => key,
+        Err(why) => return field_error(StatusCode::BAD_REQUEST, "Idempotency-Key", why),
+    };
     let mut samples = Vec::with_capacity(body.len() / 100);
     match parse_ndjson(&body, &mut samples) {
-        Ok(()) => apply(&state, &headers, &samples),
+        Ok(()) => apply(&state, key.as_ref(), &samples),
         Err(BodyError::Empty) => error(StatusCode::BAD_REQUEST, "the batch is empty"),
         Err(e @ BodyError::LineTooLong { .. }) => {
             error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
@@ -254,9 +311,13 @@ async fn callbacks(
         Ok(b) => b,
         Err((status, message)) => return error(status, message),
     };
+    let key = match batch_key(&headers, Route::Callbacks, &body) {
+        Ok(key) => key,
+        Err(why) => return field_error(StatusCode::BAD_REQUEST, "Idempotency-Key", why),
+    };
     let mut samples = Vec::new();
     match parse_cloud_events(&body, &mut samples) {
-        Ok(()) => apply(&state, &headers, &samples),
+        Ok(()) => apply(&state, key.as_ref(), &samples),
         Err(e) => line_error(&e),
     }
 }
@@ -276,9 +337,13 @@ async fn documents(
         Ok(b) => b,
         Err((status, message)) => return error(status, message),
     };
+    let key = match batch_key(&headers, Route::Documents, &body) {
+        Ok(key) => key,
+        Err(why) => return field_error(StatusCode::BAD_REQUEST, "Idempotency-Key", why),
+    };
     let mut samples = Vec::new();
     match parse_documents(&body, &mut samples) {
-        Ok(()) => apply(&state, &headers, &samples),
+        Ok(()) => apply(&state, key.as_ref(), &samples),
         Err(e) => line_error(&e),
     }
 }

@@ -15,7 +15,8 @@ mod sample;
 mod store;
 mod wal;
 
-pub use store::{Store, StoreStats};
+pub use store::{Store, StoreOptions, StoreStats};
+pub use wal::{OpenReport, WalError};
 
 use crate::catalog::Naming;
 use std::io;
@@ -36,6 +37,17 @@ pub struct SinkConfig {
     /// Fraction of ingest requests refused with 429/503 (tests only).
     pub fault_rate: f64,
     pub naming: Naming,
+    /// Log repair, idempotency-key retention, compaction.
+    pub store: StoreOptions,
+}
+
+/// Why a sink could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Log(#[from] WalError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: io::Error },
 }
 
 impl SinkConfig {
@@ -48,6 +60,7 @@ impl SinkConfig {
             max_body: 64 << 20,
             fault_rate: 0.0,
             naming: Naming::Azure,
+            store: StoreOptions::default(),
         }
     }
 }
@@ -56,16 +69,28 @@ impl SinkConfig {
 pub struct RunningSink {
     addr: SocketAddr,
     store: Arc<Store>,
+    opened: Option<OpenReport>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<io::Result<()>>,
 }
 
 impl RunningSink {
     /// Opens the store (replaying the log) and starts serving.
-    pub async fn start(config: SinkConfig) -> io::Result<RunningSink> {
-        let store = Arc::new(Store::open(config.data_dir.as_deref())?);
-        let listener = TcpListener::bind(config.listen).await?;
-        let addr = listener.local_addr()?;
+    pub async fn start(config: SinkConfig) -> Result<RunningSink, StartError> {
+        let (store, opened) = match &config.data_dir {
+            Some(dir) => {
+                let (store, report) = Store::open(dir, config.store)?;
+                (store, Some(report))
+            }
+            None => (Store::in_memory(config.store), None),
+        };
+        let store = Arc::new(store);
+        let listen = |source| StartError::Listen {
+            addr: config.listen,
+            source,
+        };
+        let listener = TcpListener::bind(config.listen).await.map_err(listen)?;
+        let addr = listener.local_addr().map_err(listen)?;
         let app = http::router(store.clone(), config);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -78,9 +103,15 @@ impl RunningSink {
         Ok(RunningSink {
             addr,
             store,
+            opened,
             stop: Some(stop),
             task,
         })
+    }
+
+    /// What replaying the log found, for a sink with a data dir.
+    pub fn opened(&self) -> Option<&OpenReport> {
+        self.opened.as_ref()
     }
 
     pub fn addr(&self) -> SocketAddr {

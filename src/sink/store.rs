@@ -1,12 +1,14 @@
 //! The sink's state: aggregates per metric x dimension combination x
-//! second, the idempotency keys of applied batches, and the optional
-//! write-ahead log. One lock makes each batch all-or-nothing: a batch is
-//! logged, applied and its key remembered before anyone else sees the data.
+//! second, the idempotency keys of applied batches (per endpoint, with a
+//! digest of each body), and the optional write-ahead log. One lock makes
+//! each batch all-or-nothing: a batch is logged, applied and its key
+//! remembered before anyone else sees the data.
 
 use super::sample::Sample;
-use super::wal::Wal;
+use super::wal::{BatchKey, OpenReport, Record, Route, Wal, WalError};
 use crate::engine::{Expected, Grain};
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -14,13 +16,50 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// The sink stores per second; queries roll up to their interval.
 pub const STORE_GRAIN: &str = "PT1S";
 
+/// Cells or keys per record of a compacted log.
+const PER_RECORD: usize = 10_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
     Accepted {
         samples: usize,
     },
-    /// A batch with this idempotency key was applied before; not counted again.
+    /// A batch with this idempotency key and body was applied before; not
+    /// counted again.
     Duplicate,
+    /// The key was used before for a different body: refused, since
+    /// dropping the new lines as a "duplicate" would lose them.
+    Conflict,
+}
+
+/// Why a batch was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("cannot write the log: {0}")]
+    Log(#[from] io::Error),
+    #[error("the batch would take the total of {series} past 2^64-1; no aggregate may overflow")]
+    Overflow { series: String },
+}
+
+/// Limits and choices of a store.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// Move damaged log bytes aside instead of refusing to start.
+    pub repair: bool,
+    /// Idempotency keys remembered (the oldest are forgotten first).
+    pub max_keys: usize,
+    /// Compact the log once it grew by this many bytes.
+    pub compact_after: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            repair: false,
+            max_keys: 100_000,
+            compact_after: 64 << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -29,13 +68,53 @@ pub struct StoreStats {
     pub duplicates: u64,
     pub samples: u64,
     pub replayed_batches: u64,
+    pub compactions: u64,
+}
+
+/// Idempotency keys of applied batches, oldest first, at most `max`.
+struct Keys {
+    /// Per route (`Route as usize - 1`): key -> body digest.
+    digests: [FxHashMap<Box<str>, Option<[u8; 16]>>; 3],
+    order: VecDeque<(Route, Box<str>)>,
+    max: usize,
+}
+
+impl Keys {
+    fn get(&self, route: Route, key: &str) -> Option<Option<[u8; 16]>> {
+        self.digests[route as usize - 1].get(key).copied()
+    }
+
+    fn insert(&mut self, key: &BatchKey) {
+        let id: Box<str> = key.key.as_str().into();
+        let map = &mut self.digests[key.route as usize - 1];
+        if map.insert(id.clone(), key.digest).is_none() {
+            self.order.push_back((key.route, id));
+        }
+        while self.order.len() > self.max {
+            if let Some((route, old)) = self.order.pop_front() {
+                self.digests[route as usize - 1].remove(&old);
+            }
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = BatchKey> + '_ {
+        self.order.iter().map(|(route, key)| BatchKey {
+            route: *route,
+            key: key.to_string(),
+            digest: self.get(*route, key).flatten(),
+        })
+    }
 }
 
 struct Inner {
     data: Expected,
-    keys: FxHashSet<String>,
+    keys: Keys,
     wal: Option<Wal>,
+    compact_after: u64,
     stats: StoreStats,
+    /// Count and total of everything ever stored: while they fit in 64
+    /// bits, no cell can overflow.
+    grand: (u128, u128),
 }
 
 /// Batches take the write lock; queries share the read lock, so the
@@ -49,46 +128,76 @@ fn grain() -> Grain {
 }
 
 impl Store {
-    /// An in-memory store, or one backed by `data_dir/wal.log` (replayed now).
-    pub fn open(data_dir: Option<&Path>) -> io::Result<Store> {
-        let mut inner = Inner {
-            data: Expected::new(grain()),
-            keys: FxHashSet::default(),
-            wal: None,
-            stats: StoreStats::default(),
-        };
-        if let Some(dir) = data_dir {
-            let (wal, records) = Wal::open(dir)?;
-            for record in records {
-                if let Some(key) = record.key {
-                    inner.keys.insert(key);
-                }
-                inner.apply(&record.samples);
-                inner.stats.replayed_batches += 1;
-            }
-            inner.wal = Some(wal);
+    /// An in-memory store.
+    pub fn in_memory(options: StoreOptions) -> Store {
+        Store {
+            inner: RwLock::new(Inner::new(options)),
         }
-        Ok(Store {
-            inner: RwLock::new(inner),
-        })
     }
 
-    /// Applies a whole batch, or nothing if it was applied before or the log
-    /// cannot be written.
-    pub fn apply(&self, key: Option<&str>, samples: &[Sample]) -> io::Result<Applied> {
+    /// A store backed by `data_dir/wal.log`, replayed now (and rewritten
+    /// when it was of an older version or repaired).
+    pub fn open(data_dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport), WalError> {
+        let mut inner = Inner::new(options);
+        let (wal, report) = Wal::open(data_dir, options.repair, |record| match record {
+            Record::Batch { key, samples } => {
+                if let Some(key) = key {
+                    inner.keys.insert(&key);
+                }
+                inner.absorb(&samples);
+                inner.stats.replayed_batches += 1;
+            }
+            Record::Keys(keys) => keys.iter().for_each(|k| inner.keys.insert(k)),
+        })?;
+        inner.wal = Some(wal);
+        if report.needs_rewrite() {
+            inner.compact().map_err(|source| WalError::Io {
+                path: data_dir.join("wal.log"),
+                source,
+            })?;
+        }
+        Ok((
+            Store {
+                inner: RwLock::new(inner),
+            },
+            report,
+        ))
+    }
+
+    /// Applies a whole batch, or nothing if it was applied before, would
+    /// overflow an aggregate, or the log cannot be written.
+    pub fn apply(&self, key: Option<&BatchKey>, samples: &[Sample]) -> Result<Applied, ApplyError> {
         let mut inner = self.write();
         if let Some(key) = key
-            && inner.keys.contains(key)
+            && let Some(digest) = inner.keys.get(key.route, &key.key)
         {
+            // Keys migrated from a log without digests match any body.
+            if digest.is_some() && digest != key.digest {
+                return Ok(Applied::Conflict);
+            }
             inner.stats.duplicates += 1;
             return Ok(Applied::Duplicate);
         }
+        inner.check_overflow(samples)?;
         if let Some(wal) = inner.wal.as_mut() {
             wal.append(key, samples)?;
         }
-        inner.apply(samples);
+        inner.absorb(samples);
         if let Some(key) = key {
-            inner.keys.insert(key.to_string());
+            inner.keys.insert(key);
+        }
+        // Compacting costs the size of the state: waiting until the log
+        // grew by at least that much keeps the cost per batch bounded.
+        if inner
+            .wal
+            .as_ref()
+            .is_some_and(|w| w.growth() >= inner.compact_after.max(w.len() - w.growth()))
+        {
+            // The batch is durable already; a failed compaction leaves the
+            // old log in place and is tried again after the next batch.
+            if inner.compact().is_ok() {
+                inner.stats.compactions += 1;
+            }
         }
         Ok(Applied::Accepted {
             samples: events(samples) as usize,
@@ -122,15 +231,101 @@ impl Store {
 
 /// The single samples `samples` stand for (an aggregate stands for its count).
 fn events(samples: &[Sample]) -> u64 {
-    samples.iter().map(|s| s.aggregate.count).sum()
+    samples
+        .iter()
+        .fold(0u64, |n, s| n.saturating_add(s.aggregate.count))
 }
 
 impl Inner {
-    fn apply(&mut self, samples: &[Sample]) {
+    fn new(options: StoreOptions) -> Inner {
+        Inner {
+            data: Expected::new(grain()),
+            keys: Keys {
+                digests: Default::default(),
+                order: VecDeque::new(),
+                max: options.max_keys.max(1),
+            },
+            wal: None,
+            compact_after: options.compact_after,
+            stats: StoreStats::default(),
+            grand: (0, 0),
+        }
+    }
+
+    fn absorb(&mut self, samples: &[Sample]) {
         for s in samples {
+            self.grand.0 += s.aggregate.count as u128;
+            self.grand.1 += s.aggregate.total as u128;
             self.data.add_aggregate(s.series, s.time_ms, &s.aggregate);
         }
         self.stats.batches += 1;
         self.stats.samples += events(samples);
+    }
+
+    /// Refuses a batch that would overflow a cell's count or total, before
+    /// anything is logged.
+    fn check_overflow(&self, samples: &[Sample]) -> Result<(), ApplyError> {
+        // No cell can overflow while everything ever stored would fit in one.
+        let (count, total) = samples.iter().fold((0u128, 0u128), |(c, t), s| {
+            (c + s.aggregate.count as u128, t + s.aggregate.total as u128)
+        });
+        let max = u64::MAX as u128;
+        if self.grand.0 + count <= max && self.grand.1 + total <= max {
+            return Ok(());
+        }
+        let overflow = |series: crate::engine::Series| ApplyError::Overflow {
+            series: format!("{:?}", series.dimension_values()),
+        };
+        let grain = self.data.grain();
+        // Cell -> (series, count, total) the batch adds.
+        let mut sums: FxHashMap<(u64, i64), (crate::engine::Series, u64, u64)> =
+            FxHashMap::default();
+        for s in samples {
+            let cell = sums
+                .entry((s.series.pack(), grain.bucket(s.time_ms)))
+                .or_insert((s.series, 0, 0));
+            cell.1 = cell
+                .1
+                .checked_add(s.aggregate.count)
+                .ok_or_else(|| overflow(s.series))?;
+            cell.2 = cell
+                .2
+                .checked_add(s.aggregate.total)
+                .ok_or_else(|| overflow(s.series))?;
+        }
+        for ((packed, bucket), (series, count, total)) in sums {
+            if let Some(have) = self.data.cell(packed, bucket)
+                && (have.count.checked_add(count).is_none()
+                    || have.total.checked_add(total).is_none())
+            {
+                return Err(overflow(series));
+            }
+        }
+        Ok(())
+    }
+
+    /// Rewrites the log as the current aggregates and keys.
+    fn compact(&mut self) -> io::Result<()> {
+        let Some(wal) = self.wal.as_mut() else {
+            return Ok(());
+        };
+        let cells: Vec<Sample> = self
+            .data
+            .cells()
+            .map(|(series, time_ms, aggregate)| Sample {
+                series,
+                time_ms,
+                aggregate: *aggregate,
+            })
+            .collect();
+        let keys: Vec<BatchKey> = self.keys.all().collect();
+        let records = cells
+            .chunks(PER_RECORD)
+            .map(|c| Record::Batch {
+                key: None,
+                samples: c.to_vec(),
+            })
+            .chain(keys.chunks(PER_RECORD).map(|k| Record::Keys(k.to_vec())));
+        wal.compact(records)
     }
 }

@@ -86,13 +86,24 @@ pub struct SinkProcess {
 impl SinkProcess {
     /// Starts the sink and reads the URL it prints on its first line.
     pub fn start(args: &[&str]) -> SinkProcess {
+        SinkProcess::spawn(args, std::process::Stdio::null())
+    }
+
+    /// [`SinkProcess::start`] with stderr written to `log` (what the sink
+    /// says on start is there once this returns).
+    pub fn start_logged(args: &[&str], log: &Path) -> SinkProcess {
+        let file = std::fs::File::create(log).expect("create the sink's log file");
+        SinkProcess::spawn(args, file.into())
+    }
+
+    fn spawn(args: &[&str], stderr: std::process::Stdio) -> SinkProcess {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_callmetrics"))
             .arg("sink")
             .args(args)
             .env_remove("CALLMETRICS_TOKEN")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start the sink");
         let mut first = String::new();

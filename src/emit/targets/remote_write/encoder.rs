@@ -252,7 +252,9 @@ impl Encoder for CounterEncoder {
         for (i, counter) in self.counters.iter().enumerate() {
             // Counters are made in order, so the instants at which this one
             // existed are a suffix of the pending ones.
-            let from = self.pending.partition_point(|(_, values)| values.len() <= i);
+            let from = self
+                .pending
+                .partition_point(|(_, values)| values.len() <= i);
             let samples: usize = stamps[from..].iter().map(|s| s.len()).sum();
             if samples == 0 {
                 continue;

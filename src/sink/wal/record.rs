@@ -1,0 +1,455 @@
+//! The log's records, byte for byte. Version 2 (files that start with
+//! [`HEADER`]):
+//!
+//! `magic: u32 | len: u32 | crc32(len ++ payload): u32 | payload`
+//!
+//! The magic lets a reader find the next record after damaged bytes; the
+//! checksum covers the length, so a flipped length byte is caught too.
+//! Payload: `kind: u8`, then
+//! - samples (0) or aggregates (1): a [`BatchKey`] slot (`route: u8`, 0
+//!   for none), `count: u32` and `count` entries of 25 bytes (series, time,
+//!   value) or 49 bytes (series, time, count, total, minimum, maximum);
+//! - keys (2): `count: u32` and `count` keys, what a compaction carries
+//!   over of the applied batches.
+//!
+//! A key is `route: u8 | len: u16 | key | digest flag: u8 | digest: 16`.
+//! Version 1 logs (no header) are read by [`legacy_record`] and migrated.
+
+use super::super::sample::Sample;
+use crate::catalog::{ApiVersion, EventType, Operation};
+use crate::engine::{Aggregate, CallbackDims, RequestDims, Series};
+
+/// The first bytes of a version 2 log.
+pub const HEADER: &[u8; 8] = b"CMWAL02\n";
+/// Every record starts with it: "CMRC".
+pub const MAGIC: u32 = u32::from_le_bytes(*b"CMRC");
+/// magic, len, crc.
+pub const FRAME: usize = 12;
+/// A longer payload is damage, not a record (bodies are capped far below).
+pub const MAX_PAYLOAD: usize = 1 << 30;
+
+const SAMPLE_BYTES: usize = 25;
+const AGGREGATE_BYTES: usize = 49;
+const SAMPLES: u8 = 0;
+const AGGREGATES: u8 = 1;
+const KEYS: u8 = 2;
+
+/// The endpoint a batch came through: each has its own idempotency keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Route {
+    Ingest = 1,
+    Callbacks = 2,
+    Documents = 3,
+}
+
+impl Route {
+    fn from_byte(b: u8) -> Option<Route> {
+        match b {
+            1 => Some(Route::Ingest),
+            2 => Some(Route::Callbacks),
+            3 => Some(Route::Documents),
+            _ => None,
+        }
+    }
+}
+
+/// An applied batch's idempotency key, with a digest of its body (none for
+/// keys migrated from a version 1 log, which had no digests).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchKey {
+    pub route: Route,
+    pub key: String,
+    pub digest: Option<[u8; 16]>,
+}
+
+/// What one record holds.
+#[derive(Debug, PartialEq)]
+pub enum Record {
+    /// A batch: applied together, with its key if it had one.
+    Batch {
+        key: Option<BatchKey>,
+        samples: Vec<Sample>,
+    },
+    /// Keys of batches applied before a compaction.
+    Keys(Vec<BatchKey>),
+}
+
+/// The whole record (frame and payload) for `payload`.
+pub fn frame(payload: &[u8]) -> Vec<u8> {
+    let len = (payload.len() as u32).to_le_bytes();
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&len);
+    crc.update(payload);
+    let mut out = Vec::with_capacity(FRAME + payload.len());
+    out.extend_from_slice(&MAGIC.to_le_bytes());
+    out.extend_from_slice(&len);
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The payload of a batch record.
+pub fn batch_payload(key: Option<&BatchKey>, samples: &[Sample]) -> Vec<u8> {
+    let aggregates = samples.iter().any(|s| s.aggregate.count != 1);
+    let entry = if aggregates {
+        AGGREGATE_BYTES
+    } else {
+        SAMPLE_BYTES
+    };
+    let mut out = Vec::with_capacity(32 + samples.len() * entry);
+    out.push(if aggregates { AGGREGATES } else { SAMPLES });
+    match key {
+        Some(key) => encode_key(&mut out, key),
+        None => out.push(0),
+    }
+    out.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    for s in samples {
+        encode_sample(&mut out, s, aggregates);
+    }
+    out
+}
+
+/// The payload of a keys record.
+pub fn keys_payload(keys: &[BatchKey]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + keys.len() * 64);
+    out.push(KEYS);
+    out.extend_from_slice(&(keys.len() as u32).to_le_bytes());
+    for key in keys {
+        encode_key(&mut out, key);
+    }
+    out
+}
+
+/// Checks a frame's header: the payload length, if `head` (12 bytes) can
+/// start a record.
+pub fn frame_len(head: &[u8; FRAME]) -> Option<usize> {
+    let magic = u32::from_le_bytes(head[0..4].try_into().ok()?);
+    let len = u32::from_le_bytes(head[4..8].try_into().ok()?) as usize;
+    (magic == MAGIC && len <= MAX_PAYLOAD).then_some(len)
+}
+
+/// The record in `payload`, if the frame's checksum and the contents hold.
+pub fn decode(head: &[u8; FRAME], payload: &[u8]) -> Option<Record> {
+    let crc = u32::from_le_bytes(head[8..12].try_into().ok()?);
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&head[4..8]);
+    hasher.update(payload);
+    if hasher.finalize() != crc {
+        return None;
+    }
+    let mut r = Bytes(payload);
+    let record = match r.u8()? {
+        kind @ (SAMPLES | AGGREGATES) => {
+            let key = match r.peek()? {
+                0 => {
+                    r.u8()?;
+                    None
+                }
+                _ => Some(decode_key(&mut r)?),
+            };
+            let count = r.u32()? as usize;
+            let entry = if kind == AGGREGATES {
+                AGGREGATE_BYTES
+            } else {
+                SAMPLE_BYTES
+            };
+            let body = r.rest();
+            if body.len() != count.checked_mul(entry)? {
+                return None;
+            }
+            let samples = body
+                .chunks_exact(entry)
+                .map(decode_sample)
+                .collect::<Option<Vec<_>>>()?;
+            Record::Batch { key, samples }
+        }
+        KEYS => {
+            let count = r.u32()? as usize;
+            // Each key takes at least 20 bytes: a count beyond that is damage.
+            if count > r.0.len() / 20 {
+                return None;
+            }
+            let keys = (0..count)
+                .map(|_| decode_key(&mut r))
+                .collect::<Option<Vec<_>>>()?;
+            if !r.rest().is_empty() {
+                return None;
+            }
+            Record::Keys(keys)
+        }
+        _ => return None,
+    };
+    Some(record)
+}
+
+/// A version 1 record at the start of `b` (`len | crc32(payload) |
+/// key_len: u16 | key | count: u32 (top bit: aggregates) | entries`) and
+/// its length; `Err(true)` when `b` ends inside it (a torn tail), `Err(false)`
+/// when it is damaged.
+pub fn legacy_record(b: &[u8]) -> Result<(Record, usize), bool> {
+    let torn = |n: usize| b.len() < n;
+    if torn(8) {
+        return Err(true);
+    }
+    let len = u32::from_le_bytes(b[0..4].try_into().map_err(|_| false)?) as usize;
+    let crc = u32::from_le_bytes(b[4..8].try_into().map_err(|_| false)?);
+    if len > MAX_PAYLOAD {
+        return Err(false);
+    }
+    if torn(8 + len) {
+        return Err(true);
+    }
+    let payload = &b[8..8 + len];
+    if crc32fast::hash(payload) != crc {
+        return Err(false);
+    }
+    let decoded = (|| {
+        let mut r = Bytes(payload);
+        let key_len = r.u16()? as usize;
+        let key = std::str::from_utf8(r.take(key_len)?).ok()?;
+        let count = r.u32()?;
+        let entry = if count & (1 << 31) != 0 {
+            AGGREGATE_BYTES
+        } else {
+            SAMPLE_BYTES
+        };
+        let count = (count & !(1 << 31)) as usize;
+        let body = r.rest();
+        if body.len() != count * entry {
+            return None;
+        }
+        let samples = body
+            .chunks_exact(entry)
+            .map(decode_sample)
+            .collect::<Option<Vec<_>>>()?;
+        let key = (!key.is_empty()).then(|| BatchKey {
+            route: Route::Ingest,
+            key: key.to_string(),
+            digest: None,
+        });
+        Some(Record::Batch { key, samples })
+    })();
+    decoded.map(|r| (r, 8 + len)).ok_or(false)
+}
+
+/// A version 1 record, as the log was written before version 2.
+#[cfg(test)]
+pub fn legacy_frame(key: &str, samples: &[Sample]) -> Vec<u8> {
+    let mut payload = Vec::new();
+    payload.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    payload.extend_from_slice(key.as_bytes());
+    payload.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    for s in samples {
+        encode_sample(&mut payload, s, false);
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+fn encode_key(out: &mut Vec<u8>, key: &BatchKey) {
+    out.push(key.route as u8);
+    out.extend_from_slice(&(key.key.len() as u16).to_le_bytes());
+    out.extend_from_slice(key.key.as_bytes());
+    match key.digest {
+        Some(d) => {
+            out.push(1);
+            out.extend_from_slice(&d);
+        }
+        None => {
+            out.push(0);
+            out.extend_from_slice(&[0; 16]);
+        }
+    }
+}
+
+fn decode_key(r: &mut Bytes) -> Option<BatchKey> {
+    let route = Route::from_byte(r.u8()?)?;
+    let len = r.u16()? as usize;
+    let key = std::str::from_utf8(r.take(len)?).ok()?.to_string();
+    let has_digest = r.u8()?;
+    let digest: [u8; 16] = r.take(16)?.try_into().ok()?;
+    let digest = match has_digest {
+        0 => None,
+        1 => Some(digest),
+        _ => return None,
+    };
+    Some(BatchKey { route, key, digest })
+}
+
+fn encode_sample(out: &mut Vec<u8>, s: &Sample, aggregate: bool) {
+    let (tag, a, code, sub, version) = match s.series {
+        Series::Requests(d) => (0u8, d.operation as u8, d.status, 0u32, d.version),
+        Series::Latency(d) => (1, d.operation as u8, d.status, 0, d.version),
+        Series::Callbacks(d) => (2, d.event as u8, d.code, d.sub_code, d.version),
+    };
+    out.push(tag);
+    out.push(a);
+    out.extend_from_slice(&code.to_le_bytes());
+    out.extend_from_slice(&sub.to_le_bytes());
+    out.push(version.index());
+    out.extend_from_slice(&s.time_ms.to_le_bytes());
+    let a = &s.aggregate;
+    if aggregate {
+        for v in [a.count, a.total, a.minimum, a.maximum] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    } else {
+        out.extend_from_slice(&a.total.to_le_bytes());
+    }
+}
+
+fn decode_sample(b: &[u8]) -> Option<Sample> {
+    let mut r = Bytes(b);
+    let tag = r.u8()?;
+    let index = r.u8()? as usize;
+    let code = r.u16()?;
+    let sub_code = r.u32()?;
+    let version = ApiVersion::from_index(r.u8()?)?;
+    let time_ms = r.u64()? as i64;
+    let aggregate = if b.len() == AGGREGATE_BYTES {
+        let [count, total, minimum, maximum] = [r.u64()?, r.u64()?, r.u64()?, r.u64()?];
+        if count == 0 || minimum > maximum {
+            return None;
+        }
+        Aggregate {
+            count,
+            total,
+            minimum,
+            maximum,
+        }
+    } else {
+        Aggregate::of(r.u64()?)
+    };
+    let request = |operation: Operation| RequestDims {
+        operation,
+        status: code,
+        version,
+    };
+    let series = match tag {
+        0 => Series::Requests(request(*Operation::ALL.get(index)?)),
+        1 => Series::Latency(request(*Operation::ALL.get(index)?)),
+        2 => Series::Callbacks(CallbackDims {
+            event: *EventType::ALL.get(index)?,
+            code,
+            sub_code,
+            version,
+        }),
+        _ => return None,
+    };
+    Some(Sample {
+        series,
+        time_ms,
+        aggregate,
+    })
+}
+
+/// A cursor over a payload; every read is bounds-checked.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> Bytes<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn peek(&self) -> Option<u8> {
+        self.0.first().copied()
+    }
+    fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.0)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    pub fn sample(n: u64) -> Sample {
+        let series = Series::Callbacks(CallbackDims {
+            event: EventType::PlayFailed,
+            code: 400,
+            sub_code: 8535,
+            version: ApiVersion::default_version(),
+        });
+        Sample::one(series, 1_767_225_600_000 + n as i64, n)
+    }
+
+    fn roundtrip(payload: &[u8]) -> Option<Record> {
+        let bytes = frame(payload);
+        let head: [u8; FRAME] = bytes[..FRAME].try_into().unwrap();
+        assert_eq!(frame_len(&head), Some(payload.len()));
+        decode(&head, &bytes[FRAME..])
+    }
+
+    #[test]
+    fn batches_and_keys_round_trip() {
+        let key = BatchKey {
+            route: Route::Callbacks,
+            key: "batch-7".into(),
+            digest: Some([7; 16]),
+        };
+        let many = Sample {
+            aggregate: Aggregate {
+                count: 3,
+                total: 30,
+                minimum: 5,
+                maximum: 20,
+            },
+            ..sample(4)
+        };
+        for (key, samples) in [
+            (Some(key.clone()), vec![sample(1), sample(2)]),
+            (None, vec![sample(3), many]),
+        ] {
+            assert_eq!(
+                roundtrip(&batch_payload(key.as_ref(), &samples)),
+                Some(Record::Batch { key, samples })
+            );
+        }
+        let keys = vec![
+            key,
+            BatchKey {
+                route: Route::Ingest,
+                key: "old".into(),
+                digest: None,
+            },
+        ];
+        assert_eq!(
+            roundtrip(&keys_payload(&keys)),
+            Some(Record::Keys(keys.clone()))
+        );
+    }
+
+    #[test]
+    fn every_flipped_byte_is_caught() {
+        let bytes = frame(&batch_payload(None, &[sample(1), sample(2)]));
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x10;
+            let head: [u8; FRAME] = damaged[..FRAME].try_into().unwrap();
+            let whole = frame_len(&head).filter(|&n| n == damaged.len() - FRAME);
+            assert!(
+                whole.is_none_or(|_| decode(&head, &damaged[FRAME..]).is_none()),
+                "byte {at}"
+            );
+        }
+    }
+}
