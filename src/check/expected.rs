@@ -58,6 +58,8 @@ impl ExpectedData {
                 return Err(bad(format!("metric {metric} is listed twice")));
             };
             let series: &mut MetricSeries = slot.insert(BTreeMap::new());
+            // Marginals and totals add cells up: all of a metric's must fit.
+            let mut sums = (0u128, 0u128);
             for ts in &body.timeseries {
                 if ts
                     .metadatavalues
@@ -108,6 +110,16 @@ impl ExpectedData {
                         minimum: need(point.minimum, "minimum")?,
                         maximum: need(point.maximum, "maximum")?,
                     };
+                    sums.0 += aggregate.count as u128;
+                    sums.1 += aggregate.total as u128;
+                    if sums.0 > u64::MAX as u128 || sums.1 > u64::MAX as u128 {
+                        return Err(bad(format!(
+                            "the counts or totals of {metric} add up past 2^64-1 (at series {} \
+                             {}); their sums could not be compared",
+                            where_(),
+                            point.time_stamp
+                        )));
+                    }
                     if buckets.insert(ms, aggregate).is_some() {
                         return Err(bad(format!(
                             "series {} lists bucket {} twice",

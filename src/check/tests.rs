@@ -424,7 +424,7 @@ fn both_namings_are_read_and_the_files_is_reported() {
 
 #[test]
 fn malformed_expected_files_are_errors() {
-    let cases: [(&str, Edit); 4] = [
+    let cases: [(&str, Edit); 5] = [
         ("unknown metric", |r| r.value[0].name.value = "Calls".into()),
         ("lists 3 of its 4 dimensions", |r| {
             r.value[0].timeseries[0].metadatavalues.pop();
@@ -434,6 +434,12 @@ fn malformed_expected_files_are_errors() {
         }),
         ("no count", |r| {
             r.value[0].timeseries[0].data[0].count = None
+        }),
+        // Issue #9, item 10: sums of a user's file must not wrap.
+        ("add up past 2^64-1", |r| {
+            for ts in &mut r.value[0].timeseries {
+                ts.data[0].total = Some(u64::MAX / 2 + 1);
+            }
         }),
     ];
     for (message, edit) in cases {

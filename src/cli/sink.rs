@@ -24,6 +24,9 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
+        if let Some(warning) = exposure_warning(args.listen, args.token.is_some()) {
+            eprintln!("{warning}");
+        }
         let sink = RunningSink::start(config).await?;
         if let (Some(report), Some(dir)) = (sink.opened(), &args.data_dir) {
             say_what_was_replayed(report, sink.stats().replayed_batches, dir);
@@ -39,6 +42,17 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
             .await
             .context("the sink stopped with an error")?;
         Ok(Outcome::Pass)
+    })
+}
+
+/// A sink reachable from other hosts without a token takes anyone's data.
+fn exposure_warning(listen: std::net::SocketAddr, token: bool) -> Option<String> {
+    (!listen.ip().is_loopback() && !token).then(|| {
+        format!(
+            "warning: listening on {listen}, which other hosts can reach, without --token: \
+             anyone who can connect can write and read metrics; set --token (or \
+             CALLMETRICS_TOKEN), or listen on 127.0.0.1"
+        )
     })
 }
 
@@ -95,5 +109,25 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exposure_warning;
+
+    // Issue #9, item 16.
+    #[test]
+    fn an_open_sink_on_a_reachable_address_is_warned_about() {
+        let at = |a: &str| a.parse().unwrap();
+        assert!(
+            exposure_warning(at("0.0.0.0:8650"), false)
+                .unwrap()
+                .contains("without --token")
+        );
+        assert!(exposure_warning(at("[::]:8650"), false).is_some());
+        assert!(exposure_warning(at("0.0.0.0:8650"), true).is_none());
+        assert!(exposure_warning(at("127.0.0.1:8650"), false).is_none());
+        assert!(exposure_warning(at("[::1]:8650"), false).is_none());
     }
 }

@@ -4,6 +4,12 @@
 
 use crate::catalog::{Dimension, Metric, Naming};
 
+/// Longest `$filter` accepted, in bytes.
+pub const MAX_LENGTH: usize = 4096;
+/// Deepest nesting of parentheses accepted: parsing and matching recurse
+/// once per level, and a few thousand levels would overflow the stack.
+pub const MAX_DEPTH: usize = 32;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
     Eq,
@@ -83,6 +89,7 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    depth: usize,
     split: Vec<Dimension>,
 }
 
@@ -125,7 +132,12 @@ impl Parser {
         match self.tokens.get(self.at).cloned() {
             Some(Token::Open) => {
                 self.at += 1;
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(format!("parentheses nest deeper than {MAX_DEPTH} levels"));
+                }
                 let e = self.or()?;
+                self.depth -= 1;
                 if self.tokens.get(self.at) != Some(&Token::Close) {
                     return Err("missing `)`".into());
                 }
@@ -169,9 +181,16 @@ impl Filter {
         if text.trim().is_empty() {
             return Ok(Filter::default());
         }
+        if text.len() > MAX_LENGTH {
+            return Err(format!(
+                "the filter is {} bytes long; at most {MAX_LENGTH} are accepted",
+                text.len()
+            ));
+        }
         let mut p = Parser {
             tokens: tokenize(text)?,
             at: 0,
+            depth: 0,
             split: Vec::new(),
         };
         let expr = p.or()?;
@@ -262,6 +281,20 @@ mod tests {
         let f = Filter::parse("Operation eq '*' and StatusCode eq '429'").unwrap();
         assert_eq!(f.split, vec![Dimension::Operation]);
         assert!(f.matches(&values()));
+    }
+
+    // Issue #9, item 9: ~3,000 nested parentheses overflowed the stack and
+    // aborted the sink.
+    #[test]
+    fn deep_nesting_and_long_filters_are_refused() {
+        let nested = |n: usize| format!("{}Operation eq 'Play'{}", "(".repeat(n), ")".repeat(n));
+        assert!(Filter::parse(&nested(MAX_DEPTH)).is_ok());
+        let err = Filter::parse(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(err.contains("nest deeper than 32"), "{err}");
+        let err = Filter::parse(&"(".repeat(100_000)).unwrap_err();
+        assert!(err.contains("at most 4096"), "{err}");
+        let long = vec!["Operation eq 'Play'"; 300].join(" or ");
+        assert!(Filter::parse(&long).unwrap_err().contains("bytes long"));
     }
 
     #[test]

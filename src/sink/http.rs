@@ -75,12 +75,12 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 async fn auth(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     if let Some(token) = &state.config.token {
-        let expected = format!("Bearer {token}");
         let given = request
             .headers()
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if given != Some(expected.as_str()) {
+            .map(|v| v.as_bytes())
+            .and_then(|v| v.strip_prefix(b"Bearer "));
+        if !given.is_some_and(|given| same_secret(given, token.as_bytes())) {
             let mut r = error(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong bearer token (Authorization: Bearer ...)",
@@ -91,6 +91,16 @@ async fn auth(State(state): State<Arc<AppState>>, request: Request, next: Next) 
         }
     }
     next.run(request).await
+}
+
+/// Compares digests of both, every byte, so the time taken tells nothing
+/// about how much of a guessed token was right (nor its length).
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    let (a, b) = (sha2::Sha256::digest(given), sha2::Sha256::digest(expected));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |diff, (x, y)| diff | (x ^ y))
+        == 0
 }
 
 /// The body after Content-Encoding, refusing bodies that inflate past the
@@ -109,7 +119,8 @@ fn decoded<'b>(
         "gzip" => {
             let limit = max.saturating_mul(4);
             let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&body[..])
+            // Every member: a body may be several gzip streams back to back.
+            flate2::read::MultiGzDecoder::new(&body[..])
                 .take(limit as u64 + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid gzip body: {e}")))?;
@@ -362,4 +373,41 @@ async fn metrics(
 async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
     let text = state.store.read(exposition);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(data).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn secrets_match_only_when_equal() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3creT", b"s3cret"));
+        assert!(!same_secret(b"s3cre", b"s3cret"));
+        assert!(!same_secret(b"", b"s3cret"));
+    }
+
+    // Issue #9, item 11: only the first of several gzip members was read,
+    // and the answer was 200.
+    #[test]
+    fn every_gzip_member_is_decoded() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        let mut body = gzip(b"first\n");
+        body.extend(gzip(b"second\n"));
+        let body = Bytes::from(body);
+        let out = decoded(&headers, &body, 1 << 20).unwrap();
+        assert_eq!(&out[..], b"first\nsecond\n");
+        // Garbage after a member is refused, not ignored.
+        let mut body = gzip(b"first\n");
+        body.extend_from_slice(b"trailing bytes");
+        assert!(decoded(&headers, &Bytes::from(body), 1 << 20).is_err());
+    }
 }

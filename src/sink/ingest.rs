@@ -131,6 +131,16 @@ fn parse_line(n: usize, raw: &[u8], out: &mut Vec<Sample>) -> Result<(), LineErr
             let latency = line.latency_ms.ok_or_else(|| {
                 LineError::malformed(n, "latencyMs", "missing on an API request sample")
             })?;
+            if latency > MAX_LATENCY_MS {
+                return Err(LineError::unknown(
+                    n,
+                    "latencyMs",
+                    format!(
+                        "{latency} is above the longest latency accepted, {MAX_LATENCY_MS} ms \
+                         (24 h)"
+                    ),
+                ));
+            }
             out.push(Sample::one(Series::Requests(d), time_ms, 1));
             out.push(Sample::one(Series::Latency(d), time_ms, latency));
         }
@@ -186,6 +196,10 @@ fn json_error(n: usize, e: &serde_json::Error) -> LineError {
     }
 }
 
+/// Longest API request latency a sample may carry: a day, far beyond any
+/// real request, and small enough that no sum of them can overflow.
+pub const MAX_LATENCY_MS: u64 = 86_400_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +236,19 @@ mod tests {
             parse_ndjson(b"\n\n", &mut out).unwrap_err(),
             BodyError::Empty
         );
+    }
+
+    // Issue #9, item 10: two latencies of 2^63 wrapped the total to 0.
+    #[test]
+    fn latencies_above_a_day_are_refused() {
+        let mut out = Vec::new();
+        let at = |ms: u64| REQUEST.replace("\"latencyMs\":24", &format!("\"latencyMs\":{ms}"));
+        assert!(parse_ndjson(at(MAX_LATENCY_MS).as_bytes(), &mut out).is_ok());
+        let err = parse_ndjson(at(1 << 63).as_bytes(), &mut out).unwrap_err();
+        assert!(
+            matches!(&err, BodyError::Line(LineError::Unknown { field: Some(f), .. }) if f == "latencyMs"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("86400000 ms"), "{err}");
     }
 }

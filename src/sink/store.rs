@@ -329,3 +329,45 @@ impl Inner {
         wal.compact(records)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{ApiVersion, EventType};
+    use crate::engine::{Aggregate, CallbackDims, Series};
+
+    fn sample(time_ms: i64, total: u64) -> Sample {
+        let series = Series::Callbacks(CallbackDims {
+            event: EventType::PlayFailed,
+            code: 400,
+            sub_code: 8535,
+            version: ApiVersion::default_version(),
+        });
+        Sample {
+            series,
+            time_ms,
+            aggregate: Aggregate {
+                count: 2,
+                total,
+                minimum: 0,
+                maximum: total,
+            },
+        }
+    }
+
+    // Issue #9, item 10: totals wrapped (release) or panicked after the log
+    // append (debug), leaving count and total inconsistent.
+    #[test]
+    fn a_batch_that_would_overflow_a_cell_is_refused_whole() {
+        let store = Store::in_memory(StoreOptions::default());
+        assert!(store.apply(None, &[sample(0, u64::MAX - 1)]).is_ok());
+        let err = store
+            .apply(None, &[sample(5_000, 1), sample(0, 5)])
+            .unwrap_err();
+        assert!(matches!(err, ApplyError::Overflow { .. }), "{err}");
+        // Nothing of the refused batch was applied; another cell still takes data.
+        assert_eq!(store.stats().samples, 2);
+        assert!(store.apply(None, &[sample(5_000, 5)]).is_ok());
+        assert_eq!(store.stats().samples, 4);
+    }
+}

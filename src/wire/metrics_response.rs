@@ -65,13 +65,29 @@ pub struct MetadataValue {
 #[serde(rename_all = "camelCase")]
 pub struct DataPoint {
     pub time_stamp: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_number"
+    )]
     pub count: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_number"
+    )]
     pub total: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_number"
+    )]
     pub minimum: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_number"
+    )]
     pub maximum: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub average: Option<f64>,
@@ -222,4 +238,74 @@ pub fn write_expected(
     resource: &str,
 ) -> std::io::Result<()> {
     expected_response(expected, naming, resource).write(out)
+}
+
+/// A count, total, minimum or maximum: a whole number, written as an
+/// integer or as an integral float (`1.0`, as Azure Monitor writes them);
+/// a fractional or negative value is refused with the value named.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct Whole;
+    impl<'de> serde::de::Visitor<'de> for Whole {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number (an integer, or a float such as 1.0)")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Option<u64>, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Option<u64>, E> {
+            u64::try_from(v).map(Some).map_err(|_| {
+                E::custom(format!(
+                    "{v} is negative; counts and sums are whole numbers of at least 0"
+                ))
+            })
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Option<u64>, E> {
+            // 2^64 is the first float past u64::MAX.
+            if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                Ok(Some(v as u64))
+            } else {
+                Err(E::custom(format!(
+                    "{v} is not a whole number from 0 to 2^64-1; counts and sums of events are whole"
+                )))
+            }
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+            d.deserialize_any(Whole)
+        }
+    }
+    d.deserialize_option(Whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DataPoint;
+
+    // Issue #9, item 20: a count written as 1.0 was refused.
+    #[test]
+    fn counts_may_be_integral_floats_but_not_fractions() {
+        let point = |json: &str| serde_json::from_str::<DataPoint>(json);
+        let p =
+            point(r#"{"timeStamp":"2026-01-01T00:00:00Z","count":3.0,"total":12,"minimum":null}"#)
+                .unwrap();
+        assert_eq!(
+            (p.count, p.total, p.minimum, p.maximum),
+            (Some(3), Some(12), None, None)
+        );
+        let err = point(r#"{"timeStamp":"2026-01-01T00:00:00Z","count":1.5}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("1.5 is not a whole number"),
+            "{err}"
+        );
+        let err = point(r#"{"timeStamp":"2026-01-01T00:00:00Z","total":-2}"#).unwrap_err();
+        assert!(err.to_string().contains("-2 is negative"), "{err}");
+        assert!(point(r#"{"timeStamp":"2026-01-01T00:00:00Z","count":1e30}"#).is_err());
+        assert!(point(r#"{"timeStamp":"2026-01-01T00:00:00Z","count":"7"}"#).is_err());
+    }
 }
