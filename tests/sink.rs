@@ -46,6 +46,24 @@ fn malformed_cases() -> Vec<Case> {
     bomb[0] = b'{';
     vec![
         case("bad JSON", good_then("{\"metric\": "), 400, "line 2"),
+        case(
+            "status code with a sign",
+            LINE.replace("\"202\"", "\"+202\""),
+            400,
+            "digits only",
+        ),
+        case(
+            "status code with a leading zero",
+            LINE.replace("\"202\"", "\"0202\""),
+            400,
+            "digits only",
+        ),
+        case(
+            "a day that does not exist",
+            LINE.replace("2026-01-01T", "2026-02-31T"),
+            400,
+            "not an RFC 3339",
+        ),
         case("not an object", good_then("[1,2,3]"), 400, "line 2"),
         case(
             "wrong type for value",
@@ -246,6 +264,15 @@ async fn malformed_payloads_are_refused_and_change_nothing() {
             c.name,
             c.message
         );
+        // Issue #9, item 15: a refusal of the content names its field.
+        if matches!(status, 400 | 422) {
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert!(
+                v["error"]["field"].is_string(),
+                "{}: no field in {text}",
+                c.name
+            );
+        }
         assert_eq!(
             prometheus(&client, &url).await,
             before,

@@ -7,7 +7,7 @@
 //! `count*min <= sum <= count*max`), so what is stored is what a correct
 //! pipeline could have seen.
 
-use super::sample::{DimensionText, LineError, Sample};
+use super::sample::{DimensionText, LineError, Sample, failing_field};
 use crate::catalog::{Dimension, Metric};
 use crate::engine::{Aggregate, Series};
 use crate::wire::parse_millis;
@@ -48,7 +48,7 @@ struct SeriesEntry {
 pub fn parse_documents(body: &[u8], out: &mut Vec<Sample>) -> Result<(), LineError> {
     let text = std::str::from_utf8(body).map_err(|e| LineError::Malformed {
         line: 1,
-        field: None,
+        field: Some("body".into()),
         message: format!("the body is not UTF-8 (byte {})", e.valid_up_to() + 1),
     })?;
     let mut any = false;
@@ -63,7 +63,7 @@ pub fn parse_documents(body: &[u8], out: &mut Vec<Sample>) -> Result<(), LineErr
     if !any {
         return Err(LineError::Malformed {
             line: 1,
-            field: None,
+            field: Some("body".into()),
             message: "no document in the body".into(),
         });
     }
@@ -73,7 +73,7 @@ pub fn parse_documents(body: &[u8], out: &mut Vec<Sample>) -> Result<(), LineErr
 fn parse_document(n: usize, line: &str, out: &mut Vec<Sample>) -> Result<(), LineError> {
     let doc: Document = serde_json::from_str(line).map_err(|e| LineError::Malformed {
         line: n,
-        field: None,
+        field: Some(failing_field::<Document>(line, "document")),
         message: format!("not an Azure Monitor metrics document: {e}"),
     })?;
     let time_ms = parse_millis(&doc.time).ok_or_else(|| {

@@ -287,7 +287,7 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
     }
     let body = match decoded(&headers, &body, state.config.max_body) {
         Ok(b) => b,
-        Err((status, message)) => return error(status, message),
+        Err((status, message)) => return field_error(status, "body", message),
     };
     let key = match batch_key(&headers, Route::Ingest, &body) {
         Ok(key) => key,
@@ -296,7 +296,9 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
     let mut samples = Vec::with_capacity(body.len() / 100);
     match parse_ndjson(&body, &mut samples) {
         Ok(()) => apply(&state, key.as_ref(), &samples),
-        Err(BodyError::Empty) => error(StatusCode::BAD_REQUEST, "the batch is empty"),
+        Err(BodyError::Empty) => {
+            field_error(StatusCode::BAD_REQUEST, "body", "the batch is empty".into())
+        }
         Err(e @ BodyError::LineTooLong { .. }) => {
             error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
         }
@@ -320,7 +322,7 @@ async fn callbacks(
     }
     let body = match decoded(&headers, &body, state.config.max_body) {
         Ok(b) => b,
-        Err((status, message)) => return error(status, message),
+        Err((status, message)) => return field_error(status, "body", message),
     };
     let key = match batch_key(&headers, Route::Callbacks, &body) {
         Ok(key) => key,
@@ -346,7 +348,7 @@ async fn documents(
     }
     let body = match decoded(&headers, &body, state.config.max_body) {
         Ok(b) => b,
-        Err((status, message)) => return error(status, message),
+        Err((status, message)) => return field_error(status, "body", message),
     };
     let key = match batch_key(&headers, Route::Documents, &body) {
         Ok(key) => key,

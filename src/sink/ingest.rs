@@ -3,7 +3,7 @@
 //! JSON parsing is the sink's main cost; the whole batch is parsed and
 //! checked before anything is applied, so a bad line rejects all of it.
 
-use super::sample::{DimensionText, LineError, Sample};
+use super::sample::{DimensionText, LineError, Sample, failing_field};
 use crate::catalog::Metric;
 use crate::engine::Series;
 use crate::wire::parse_millis;
@@ -106,10 +106,10 @@ pub fn parse_ndjson(body: &[u8], out: &mut Vec<Sample>) -> Result<(), BodyError>
 fn parse_line(n: usize, raw: &[u8], out: &mut Vec<Sample>) -> Result<(), LineError> {
     let text = std::str::from_utf8(raw).map_err(|e| LineError::Malformed {
         line: n,
-        field: None,
+        field: Some("line".into()),
         message: format!("not UTF-8 (byte {})", e.valid_up_to() + 1),
     })?;
-    let line: Line = serde_json::from_str(text).map_err(|e| json_error(n, &e))?;
+    let line: Line = serde_json::from_str(text).map_err(|e| json_error(n, text, &e))?;
     let time_ms = parse_millis(&line.time).ok_or_else(|| {
         LineError::malformed(
             n,
@@ -171,7 +171,7 @@ fn parse_line(n: usize, raw: &[u8], out: &mut Vec<Sample>) -> Result<(), LineErr
 
 /// serde's message names the field for type and missing-field errors;
 /// unknown dimension names are a 422 (well-formed, not in the catalog).
-fn json_error(n: usize, e: &serde_json::Error) -> LineError {
+fn json_error(n: usize, line: &str, e: &serde_json::Error) -> LineError {
     let text = e.to_string();
     let message = text
         .rsplit_once(" at line ")
@@ -191,7 +191,7 @@ fn json_error(n: usize, e: &serde_json::Error) -> LineError {
     }
     LineError::Malformed {
         line: n,
-        field,
+        field: field.or_else(|| Some(failing_field::<Line>(line, "line"))),
         message: format!("{message} (column {})", e.column()),
     }
 }

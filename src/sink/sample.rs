@@ -75,6 +75,38 @@ pub struct DimensionText<'a> {
     pub version: Option<&'a str>,
 }
 
+/// The path of the field where `text` stops deserializing as `T`
+/// ("data.version", "[2].time"), or `whole` when the text as a whole is
+/// wrong (not JSON, the wrong shape). Only called once a fast parse failed,
+/// so the path tracking costs nothing on the way that succeeds.
+pub fn failing_field<'a, T: serde::Deserialize<'a>>(text: &'a str, whole: &str) -> String {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let Err(e) = serde_path_to_error::deserialize::<_, T>(&mut de) else {
+        return whole.to_string();
+    };
+    let parent = e.path().to_string();
+    let message = e.inner().to_string();
+    // A missing field is reported at its parent: name the field itself.
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next());
+    match (parent.as_str(), missing) {
+        ("." | "", Some(name)) => name.to_string(),
+        (_, Some(name)) => format!("{parent}.{name}"),
+        ("." | "", None) => whole.to_string(),
+        _ => parent,
+    }
+}
+
+/// A number written as the service writes it: digits only, no sign, no
+/// leading zero ("202", never "+202" or "0202", which would be another
+/// dimension value in any store that keeps the text).
+fn canonical(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let digits = !b.is_empty() && b.len() <= 19 && b.iter().all(u8::is_ascii_digit);
+    (digits && (b[0] != b'0' || b.len() == 1)).then(|| text.parse().ok())?
+}
+
 fn required<'a>(line: usize, name: &str, v: Option<&'a str>) -> Result<&'a str, LineError> {
     v.ok_or_else(|| LineError::malformed(line, &format!("dimensions.{name}"), "missing"))
 }
@@ -87,9 +119,15 @@ fn status(
     class: Option<&str>,
 ) -> Result<u16, LineError> {
     let field = format!("dimensions.{code_name}");
-    let n: u16 = code.parse().map_err(|_| {
-        LineError::malformed(line, &field, format!("{code:?} is not a status code"))
-    })?;
+    let n: u16 = canonical(code)
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(|| {
+            LineError::malformed(
+                line,
+                &field,
+                format!("{code:?} is not a status code (digits only, e.g. \"202\")"),
+            )
+        })?;
     let derived = StatusClass::of(n).ok_or_else(|| {
         LineError::unknown(line, &field, format!("{n} is not a 2xx/4xx/5xx/6xx code"))
     })?;
@@ -150,13 +188,15 @@ impl DimensionText<'_> {
             self.code_class,
         )?;
         let sub = required(line, "SubCode", self.sub_code)?;
-        let sub_code: u32 = sub.parse().map_err(|_| {
-            LineError::malformed(
-                line,
-                "dimensions.SubCode",
-                format!("{sub:?} is not a sub-code"),
-            )
-        })?;
+        let sub_code: u32 = canonical(sub)
+            .and_then(|n| n.try_into().ok())
+            .ok_or_else(|| {
+                LineError::malformed(
+                    line,
+                    "dimensions.SubCode",
+                    format!("{sub:?} is not a sub-code (digits only, e.g. \"8535\")"),
+                )
+            })?;
         let version = version(line, "Version", required(line, "Version", self.version)?)?;
         Ok(CallbackDims {
             event,

@@ -62,7 +62,14 @@ pub fn parse_millis(s: &str) -> Option<i64> {
     }
     let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
     let (hh, mm, ss) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+    // No 2026-02-31, no leap second 23:59:60 (Unix time has none to map
+    // it to): a time that does not exist is refused, never rolled over.
+    if !(1..=12).contains(&m)
+        || !(1..=days_in_month(y, m as u32)).contains(&(d as u32))
+        || hh > 23
+        || mm > 59
+        || ss > 59
+    {
         return None;
     }
     let mut at = 19;
@@ -87,13 +94,26 @@ pub fn parse_millis(s: &str) -> Option<i64> {
                 (x.is_ascii_digit() && y.is_ascii_digit())
                     .then(|| ((x - b'0') * 10 + (y - b'0')) as i64)
             };
-            let minutes = v(h1, h2)? * 60 + v(m1, m2)?;
+            let (h, m) = (v(h1, h2)?, v(m1, m2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let minutes = h * 60 + m;
             if *sign == b'+' { minutes } else { -minutes }
         }
         _ => return None,
     };
     let days = days_from_civil(y, m as u32, d as u32);
     Some((days * 86_400 + hh * 3600 + mm * 60 + ss - offset_min * 60) * 1000 + ms)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// (year, month, day) to days since 1970-01-01; Howard Hinnant's algorithm.
@@ -178,6 +198,26 @@ mod tests {
             Some(1_767_225_600_123)
         );
         assert_eq!(parse_millis("2026-01-01T00:00:00.Z"), None);
+    }
+
+    // Issue #9, item 15: days, seconds and offsets that do not exist.
+    #[test]
+    fn times_that_do_not_exist_are_refused() {
+        for bad in [
+            "2026-02-31T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-01-01T23:59:60Z",
+            "2026-01-01T00:00:00+99:99",
+            "2026-01-01T00:00:00+24:00",
+            "2026-01-01T00:00:00-05:60",
+        ] {
+            assert_eq!(parse_millis(bad), None, "{bad}");
+        }
+        assert!(parse_millis("2028-02-29T00:00:00Z").is_some());
+        assert!(parse_millis("2000-02-29T00:00:00Z").is_some());
+        assert_eq!(parse_millis("1900-02-29T00:00:00Z"), None);
+        assert!(parse_millis("2026-01-01T00:00:00-23:59").is_some());
     }
 
     #[test]
