@@ -171,3 +171,88 @@ fn nothing_to_compare_or_nobody_to_ask_is_exit_2() {
     let run = check(&dir.path().join("expected.json"), "localhost:8650", &[]).expect_code(2);
     assert_contains(&run, "stderr", "invalid --observed URL");
 }
+
+/// A backend on a free loopback port: with `answer`, every request gets
+/// that many bytes of `[`; without, connections are held and never answered.
+fn hostile_backend(answer: Option<usize>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            match answer {
+                Some(n) => {
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        let mut stream = stream;
+                        let mut request = [0u8; 4096];
+                        let _ = stream.read(&mut request);
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                             content-length: {n}\r\n\r\n"
+                        );
+                        let _ = stream.write_all(head.as_bytes());
+                        let chunk = vec![b'['; 1 << 16];
+                        let mut left = n;
+                        while left > 0 {
+                            let k = left.min(chunk.len());
+                            if stream.write_all(&chunk[..k]).is_err() {
+                                return;
+                            }
+                            left -= k;
+                        }
+                    });
+                }
+                None => held.push(stream),
+            }
+        }
+    });
+    url
+}
+
+// Issue #9, item 19: a hanging sink took 481 s to fail, and answers of any
+// size were read whole.
+#[test]
+fn a_hanging_or_flooding_backend_fails_within_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let expected = dir.path().join("expected.json");
+    let hanging = hostile_backend(None);
+    let started = std::time::Instant::now();
+    let run = callmetrics(&[
+        "check",
+        "--expected",
+        expected.to_str().unwrap(),
+        "--observed",
+        &hanging,
+        "--timeout",
+        "300ms",
+        "--max-time",
+        "2s",
+    ])
+    .expect_code(2);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    assert!(
+        run.stderr.contains("--max-time") || run.stderr.contains("timed out"),
+        "{}",
+        run.describe()
+    );
+
+    let flooding = hostile_backend(Some(50 << 20));
+    let run = callmetrics(&[
+        "check",
+        "--expected",
+        expected.to_str().unwrap(),
+        "--observed",
+        &flooding,
+        "--max-answer-bytes",
+        "1000000",
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr.contains("larger than 1000000 bytes"),
+        "{}",
+        run.describe()
+    );
+}

@@ -31,7 +31,7 @@ pub use observed::azure::AzureObserved;
 pub use observed::influxql::InfluxqlObserved;
 pub use observed::memory::Reference;
 pub use observed::promql::PromqlObserved;
-pub use observed::{Observed, ObservedSeries, Point};
+pub use observed::{Limits, Observed, ObservedSeries, Point};
 pub use query::{Query, Split};
 pub use render::{JsonReport, SCHEMA_VERSION, json_schema};
 pub use report::{
@@ -99,6 +99,11 @@ pub enum CheckError {
     },
     #[error("the sink's answer to the query for {query} is unusable: {reason}")]
     Protocol { query: String, reason: String },
+    #[error(
+        "the check did not finish within {0:?} (--max-time); is the backend answering? raise \
+         --max-time for checks of long windows"
+    )]
+    TimedOut(std::time::Duration),
 }
 
 impl CheckError {
@@ -230,7 +235,7 @@ pub async fn check_http(
     token: Option<&str>,
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
-    let observed = AzureObserved::new(base_url, token)?;
+    let observed = AzureObserved::new(base_url, token, Limits::default())?;
     check(expected, &observed, options).await
 }
 

@@ -4,8 +4,8 @@
 
 use super::{Backend, CheckArgs, Outcome};
 use crate::check::{
-    AzureObserved, CheckError, CheckOptions, InfluxqlObserved, Mapping, PromqlObserved, Report,
-    check,
+    AzureObserved, CheckError, CheckOptions, InfluxqlObserved, Limits, Mapping, PromqlObserved,
+    Report, check,
 };
 use crate::wire::MetricsResponse;
 use anyhow::Context;
@@ -27,14 +27,18 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report: Result<Report, CheckError> = runtime.block_on(async {
+    let limits = Limits {
+        timeout: args.timeout,
+        max_answer: args.max_answer_bytes,
+    };
+    let work = async {
         match args.backend {
             Backend::Azure => {
-                let observed = AzureObserved::new(&args.observed, args.token.as_deref())?;
+                let observed = AzureObserved::new(&args.observed, args.token.as_deref(), limits)?;
                 check(&expected, &observed, &options).await
             }
             Backend::Influxql => {
-                let observed = InfluxqlObserved::new(&args.observed)?;
+                let observed = InfluxqlObserved::new(&args.observed, limits)?;
                 check(&expected, &observed, &options).await
             }
             Backend::Promql => {
@@ -48,11 +52,14 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
                 let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as i64);
-                let observed = PromqlObserved::new(&args.observed, mapping, now)?;
+                let observed = PromqlObserved::new(&args.observed, mapping, now, limits)?;
                 check(&expected, &observed, &options).await
             }
         }
-    });
+    };
+    let checked = runtime.block_on(async { tokio::time::timeout(args.max_time, work).await });
+    let report: Result<Report, CheckError> =
+        checked.unwrap_or(Err(CheckError::TimedOut(args.max_time)));
     let report = report?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     report.render(args.format, args.max_mismatches, &mut out)?;

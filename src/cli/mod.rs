@@ -309,6 +309,16 @@ pub struct CheckArgs {
     /// Bearer token for the sink.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Longest one query may take, connect to the answer's last byte (a query that
+    /// times out is retried like any transient failure).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Longest the whole check may take; past it the check stops with exit 2.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub max_time: std::time::Duration,
+    /// Largest answer read from the backend, in bytes; a larger one is an error.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    pub max_answer_bytes: usize,
 }
 
 /// The wire protocols `run` delivers with.

@@ -14,6 +14,36 @@ use std::time::Duration;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A keep-alive client for `url`'s host: `pool` idle connections kept,
+/// Why an answer's body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The answer is longer than the cap (its declared or read length).
+    TooLarge {
+        limit: usize,
+    },
+    Transport(reqwest::Error),
+}
+
+/// The body of `response`, refused once it passes `limit` bytes (before it
+/// is read, when the server declares its length), so a huge answer cannot
+/// take the reader's memory.
+pub async fn body_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// `timeout` per request (connect to last byte of the answer).
 pub fn client(
     url: &reqwest::Url,

@@ -6,7 +6,7 @@
 //! sink's own message (`{"error":{"code":..,"message":..}}`), so "unknown
 //! dimension" or "bad token" reach the user verbatim and exit 2.
 
-use super::{Observed, ObservedSeries, Point, with_retries};
+use super::{Limits, Observed, ObservedSeries, Point, answer_body, with_retries};
 use crate::check::CheckError;
 use crate::check::query::{AGGREGATIONS, Query, parse_label};
 use crate::engine::Grain;
@@ -14,14 +14,10 @@ use crate::wire::metrics_response::DataPoint;
 use crate::wire::{ErrorBody, MetricsResponse, parse_millis};
 use reqwest::{StatusCode, Url};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Series per answer the query asks for at most (Azure's `top`, which
 /// defaults to 10 there); far more than any dimension has values.
 const TOP: u32 = 1_000_000;
-
-/// How long one query may take, connection included.
-const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A sink's query API.
 #[derive(Clone, Debug)]
@@ -29,11 +25,16 @@ pub struct AzureObserved {
     client: reqwest::Client,
     metrics_url: Url,
     token: Option<String>,
+    limits: Limits,
 }
 
 impl AzureObserved {
     /// `base_url` is the sink's root, e.g. `http://127.0.0.1:8650`.
-    pub fn new(base_url: &str, token: Option<&str>) -> Result<AzureObserved, CheckError> {
+    pub fn new(
+        base_url: &str,
+        token: Option<&str>,
+        limits: Limits,
+    ) -> Result<AzureObserved, CheckError> {
         let invalid = |reason: String| CheckError::Url {
             url: base_url.to_string(),
             reason,
@@ -58,13 +59,14 @@ impl AzureObserved {
         let path = format!("{}/metrics", base.path().trim_end_matches('/'));
         metrics_url.set_path(&path);
         let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
+            .timeout(limits.timeout)
             .build()
             .map_err(|e| invalid(e.to_string()))?;
         Ok(AzureObserved {
             client,
             metrics_url,
             token: token.map(str::to_string),
+            limits,
         })
     }
 
@@ -97,7 +99,13 @@ impl AzureObserved {
         }
         let response = request.send().await.map_err(connect)?;
         let status = response.status();
-        let body = response.bytes().await.map_err(connect)?;
+        let body = answer_body(
+            response,
+            &self.limits,
+            &query.to_string(),
+            self.metrics_url.as_str(),
+        )
+        .await?;
         if !status.is_success() {
             return Err(sink_error(&query.to_string(), status, &body));
         }
@@ -267,7 +275,8 @@ mod tests {
 
     #[test]
     fn query_url() {
-        let http = AzureObserved::new("http://127.0.0.1:8650/base/", None).unwrap();
+        let http =
+            AzureObserved::new("http://127.0.0.1:8650/base/", None, Limits::default()).unwrap();
         assert_eq!(
             http.url(&query()).as_str(),
             "http://127.0.0.1:8650/base/metrics?metricnames=APIRequestCallAutomation\
@@ -275,8 +284,8 @@ mod tests {
              &aggregation=Count%2CTotal%2CMinimum%2CMaximum%2CAverage&top=1000000\
              &%24filter=Operation+eq+%27*%27"
         );
-        assert!(AzureObserved::new("127.0.0.1:8650", None).is_err());
-        assert!(AzureObserved::new("https://example.com", None).is_err());
+        assert!(AzureObserved::new("127.0.0.1:8650", None, Limits::default()).is_err());
+        assert!(AzureObserved::new("https://example.com", None, Limits::default()).is_err());
     }
 
     #[test]

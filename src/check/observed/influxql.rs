@@ -12,7 +12,7 @@
 //! bucket are the bucket's aggregates: count, total, minimum and maximum
 //! are compared; the average is not stored.
 
-use super::{Observed, ObservedSeries, Point, with_retries};
+use super::{Limits, Observed, ObservedSeries, Point, answer_body, with_retries};
 use crate::catalog::{Metric, Naming};
 use crate::check::CheckError;
 use crate::check::query::Query;
@@ -20,9 +20,7 @@ use crate::check::report::Field;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-const TIMEOUT: Duration = Duration::from_secs(60);
 const FIELDS: &[Field] = &[Field::Count, Field::Total, Field::Minimum, Field::Maximum];
 
 /// An InfluxDB 1.x query endpoint.
@@ -31,11 +29,12 @@ pub struct InfluxqlObserved {
     client: reqwest::Client,
     /// `/query?db=NAME`, without `q`.
     url: Url,
+    limits: Limits,
 }
 
 impl InfluxqlObserved {
     /// `url` is `http://HOST:PORT/query?db=NAME`.
-    pub fn new(url: &str) -> Result<InfluxqlObserved, CheckError> {
+    pub fn new(url: &str, limits: Limits) -> Result<InfluxqlObserved, CheckError> {
         let invalid = |reason: String| CheckError::Url {
             url: url.to_string(),
             reason,
@@ -49,10 +48,11 @@ impl InfluxqlObserved {
                 "name the database: http://127.0.0.1:8086/query?db=callmetrics".into(),
             ));
         }
-        let client = crate::client::http::client(&parsed, 4, TIMEOUT).map_err(invalid)?;
+        let client = crate::client::http::client(&parsed, 4, limits.timeout).map_err(invalid)?;
         Ok(InfluxqlObserved {
             client,
             url: parsed,
+            limits,
         })
     }
 
@@ -67,7 +67,7 @@ impl InfluxqlObserved {
         };
         let response = self.client.get(url).send().await.map_err(connect)?;
         let status = response.status();
-        let body = response.bytes().await.map_err(connect)?;
+        let body = answer_body(response, &self.limits, statement, self.url.as_str()).await?;
         let answer: Option<Answer> = serde_json::from_slice(&body).ok();
         let error = answer.as_ref().and_then(|a| {
             a.error
@@ -239,6 +239,6 @@ mod tests {
             ..q
         };
         assert!(statement(&total).ends_with("time < 240000ms fill(none)"));
-        assert!(InfluxqlObserved::new("http://127.0.0.1:8086/query").is_err());
+        assert!(InfluxqlObserved::new("http://127.0.0.1:8086/query", Limits::default()).is_err());
     }
 }

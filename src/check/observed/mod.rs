@@ -24,6 +24,48 @@ use crate::wire::metrics_response::SeriesLabel;
 use std::collections::BTreeMap;
 use std::future::Future;
 
+/// How long one query may take and how big its answer may be.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub timeout: std::time::Duration,
+    pub max_answer: usize,
+}
+
+impl Default for Limits {
+    /// 30 s a query (connect to the answer's last byte); 256 MiB an answer.
+    fn default() -> Limits {
+        Limits {
+            timeout: std::time::Duration::from_secs(30),
+            max_answer: 256 << 20,
+        }
+    }
+}
+
+/// The body of the answer to `query`, within `limits`.
+pub(crate) async fn answer_body(
+    response: reqwest::Response,
+    limits: &Limits,
+    query: &str,
+    url: &str,
+) -> Result<Vec<u8>, CheckError> {
+    use crate::client::http::{BodyError, body_capped};
+    body_capped(response, limits.max_answer)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => CheckError::Protocol {
+                query: query.to_string(),
+                reason: format!(
+                    "the answer is larger than {limit} bytes (--max-answer-bytes); split the \
+                     check (fewer grains) or raise the limit"
+                ),
+            },
+            BodyError::Transport(source) => CheckError::Connect {
+                url: url.to_string(),
+                source,
+            },
+        })
+}
+
 /// Retries of a query that met a transient failure.
 const QUERY_RETRIES: u32 = 3;
 

@@ -19,7 +19,7 @@
 //! down inside the window is a protocol error: the difference means
 //! nothing.
 
-use super::{Observed, ObservedSeries, Point, with_retries};
+use super::{Limits, Observed, ObservedSeries, Point, answer_body, with_retries};
 use crate::catalog::Metric;
 use crate::check::CheckError;
 use crate::check::mapping::{Mapping, MetricMapping};
@@ -29,10 +29,6 @@ use crate::wire::metrics_response::SeriesLabel;
 use reqwest::Url;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::time::Duration;
-
-/// How long one query may take.
-const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long after an instant its counters are read.
 const READ_AFTER_MS: i64 = 1;
@@ -48,6 +44,7 @@ pub struct PromqlObserved {
     mapping: Mapping,
     /// With totals, the instant the window is read up to (Unix ms).
     totals_end: i64,
+    limits: Limits,
 }
 
 impl PromqlObserved {
@@ -57,6 +54,7 @@ impl PromqlObserved {
         base_url: &str,
         mapping: Mapping,
         totals_end: i64,
+        limits: Limits,
     ) -> Result<PromqlObserved, CheckError> {
         let invalid = |reason: String| CheckError::Url {
             url: base_url.to_string(),
@@ -68,12 +66,13 @@ impl PromqlObserved {
             base.as_str().trim_end_matches('/')
         ))
         .map_err(|e| invalid(e.to_string()))?;
-        let client = crate::client::http::client(&base, 4, TIMEOUT).map_err(invalid)?;
+        let client = crate::client::http::client(&base, 4, limits.timeout).map_err(invalid)?;
         Ok(PromqlObserved {
             client,
             query_url,
             mapping,
             totals_end,
+            limits,
         })
     }
 
@@ -97,11 +96,11 @@ impl PromqlObserved {
         };
         let response = self.client.get(url).send().await.map_err(connect)?;
         let status = response.status();
-        let body = response.bytes().await.map_err(connect)?;
         let what = format!(
             "{expr} at {}",
             crate::wire::metrics_response::time_stamp(time_ms)
         );
+        let body = answer_body(response, &self.limits, &what, self.query_url.as_str()).await?;
         let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
             if status.is_success() {
                 CheckError::Protocol {
@@ -419,7 +418,9 @@ mod tests {
             r#"{"status":"error","errorType":"execution","error":"query timed out in expression evaluation"}"#,
         )
         .await;
-        let observed = PromqlObserved::new(&url, Mapping::default_naming(), 120_000).unwrap();
+        let observed =
+            PromqlObserved::new(&url, Mapping::default_naming(), 120_000, Limits::default())
+                .unwrap();
         let err = observed
             .query(&totals_query())
             .await
@@ -431,7 +432,9 @@ mod tests {
             "{err}"
         );
         let url = answering(200, "<html>not prometheus</html>").await;
-        let observed = PromqlObserved::new(&url, Mapping::default_naming(), 120_000).unwrap();
+        let observed =
+            PromqlObserved::new(&url, Mapping::default_naming(), 120_000, Limits::default())
+                .unwrap();
         let err = observed
             .query(&totals_query())
             .await

@@ -288,6 +288,50 @@ async fn client_errors_are_not_retried_over_http() {
     assert!(with_token.stats.succeeded());
 }
 
+// Issue #9, items 17 and 18: a 302 was followed as a GET and its 200
+// counted as delivered; a 400 was reported "after 8 retries".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_a_failed_delivery_and_attempts_are_reported_as_made() {
+    let followed = Arc::new(AtomicUsize::new(0));
+    let hits = followed.clone();
+    let app = axum::Router::new()
+        .route(
+            "/ingest",
+            axum::routing::post(|| async {
+                (StatusCode::FOUND, [("location", "/elsewhere")], "moved")
+            }),
+        )
+        .route(
+            "/elsewhere",
+            axum::routing::any(move || {
+                hits.fetch_add(1, Ordering::SeqCst);
+                async { r#"{"samples":1,"duplicate":false}"# }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let out = replay_into(&url, config(), 20).await;
+    assert!(!out.stats.succeeded());
+    assert_eq!(
+        followed.load(Ordering::SeqCst),
+        0,
+        "a redirect was followed"
+    );
+    let failure = &out.stats.failures[0];
+    assert!(failure.reason.starts_with("HTTP 302"), "{}", failure.reason);
+    assert_eq!((failure.attempts, out.stats.retries), (1, 0));
+
+    let (_, url) = TestSink::new(|_, _| Some((400, None))).start().await;
+    let out = replay_into(&url, config(), 20).await;
+    assert_eq!((out.stats.failures[0].attempts, out.stats.retries), (1, 0));
+    let (_, url) = TestSink::new(|_, attempt| (attempt < 3).then_some((503, Some(0))))
+        .start()
+        .await;
+    let out = replay_into(&url, config(), 20).await;
+    assert!(out.stats.succeeded() && out.stats.retries >= 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_target_fails_before_the_schedule_starts() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
