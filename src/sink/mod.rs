@@ -7,6 +7,8 @@
 mod azure_monitor;
 mod callbacks;
 mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod ingest;
 mod prometheus;
