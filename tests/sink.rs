@@ -513,3 +513,43 @@ async fn idempotency_keys_are_checked_bounded_and_per_endpoint() {
     );
     sink.shutdown().await.unwrap();
 }
+
+// Issue #9, item 14: parsing and the log's fsync ran on the async threads,
+// so one large ingest held up every query and health check. On a runtime
+// of one thread, a health check sent while a large batch is being parsed
+// must be answered before that batch is.
+#[tokio::test(flavor = "current_thread")]
+async fn health_checks_are_answered_during_a_large_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SinkConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..SinkConfig::embedded()
+    };
+    let sink = RunningSink::start(config).await.unwrap();
+    let url = sink.url();
+    let client = reqwest::Client::new();
+    let body = format!("{LINE}\n").repeat(150_000);
+    let ingest = tokio::spawn({
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let r = client
+                .post(format!("{url}/ingest"))
+                .header("content-type", "application/x-ndjson")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    });
+    // The body is on its way and being parsed.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let health = client.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(
+        !ingest.is_finished(),
+        "the health check waited for the ingest (or the ingest was too small to tell)"
+    );
+    ingest.await.unwrap();
+    sink.shutdown().await.unwrap();
+}

@@ -267,98 +267,112 @@ fn apply(state: &AppState, key: Option<&BatchKey>, samples: &[Sample]) -> Respon
     }
 }
 
-async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !content_type_is(
-        &headers,
-        &[
-            "application/x-ndjson",
-            "application/ndjson",
-            "application/jsonl",
-            "application/json-lines",
-        ],
-    ) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "POST /ingest takes Content-Type: application/x-ndjson",
-        );
+/// What a POST endpoint takes: its own idempotency keys, its media types,
+/// and how its body becomes samples.
+struct Endpoint {
+    route: Route,
+    media: &'static [&'static str],
+    wrong_media: &'static str,
+    parse: fn(&[u8]) -> Result<Vec<Sample>, Response>,
+}
+
+const INGEST: Endpoint = Endpoint {
+    route: Route::Ingest,
+    media: &[
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/json-lines",
+    ],
+    wrong_media: "POST /ingest takes Content-Type: application/x-ndjson",
+    parse: |body| {
+        let mut samples = Vec::with_capacity(body.len() / 100);
+        match parse_ndjson(body, &mut samples) {
+            Ok(()) => Ok(samples),
+            Err(BodyError::Empty) => Err(field_error(
+                StatusCode::BAD_REQUEST,
+                "body",
+                "the batch is empty".into(),
+            )),
+            Err(e @ BodyError::LineTooLong { .. }) => {
+                Err(error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
+            }
+            Err(BodyError::Line(e)) => Err(line_error(&e)),
+        }
+    },
+};
+
+const CALLBACKS: Endpoint = Endpoint {
+    route: Route::Callbacks,
+    media: &["application/json", "application/cloudevents-batch+json"],
+    wrong_media: "POST /callbacks takes Content-Type: application/json (a CloudEvents array)",
+    parse: |body| {
+        let mut samples = Vec::new();
+        parse_cloud_events(body, &mut samples).map_err(|e| line_error(&e))?;
+        Ok(samples)
+    },
+};
+
+const DOCUMENTS: Endpoint = Endpoint {
+    route: Route::Documents,
+    media: &["application/json", "application/x-ndjson"],
+    wrong_media: "POST /metrics takes Content-Type: application/json (Azure Monitor metrics documents)",
+    parse: |body| {
+        let mut samples = Vec::new();
+        parse_documents(body, &mut samples).map_err(|e| line_error(&e))?;
+        Ok(samples)
+    },
+};
+
+async fn ingest(state: State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    accept(state, headers, body, &INGEST).await
+}
+
+async fn callbacks(state: State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    accept(state, headers, body, &CALLBACKS).await
+}
+
+async fn documents(state: State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    accept(state, headers, body, &DOCUMENTS).await
+}
+
+/// Checks, decodes, parses and applies one batch.
+async fn accept(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+    endpoint: &'static Endpoint,
+) -> Response {
+    if !content_type_is(&headers, endpoint.media) {
+        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, endpoint.wrong_media);
     }
-    if let Some(fault) = injected_fault(&state) {
+    if endpoint.route == Route::Ingest
+        && let Some(fault) = injected_fault(&state)
+    {
         return fault;
     }
-    let body = match decoded(&headers, &body, state.config.max_body) {
-        Ok(b) => b,
-        Err((status, message)) => return field_error(status, "body", message),
-    };
-    let key = match batch_key(&headers, Route::Ingest, &body) {
-        Ok(key) => key,
-        Err(why) => return field_error(StatusCode::BAD_REQUEST, "Idempotency-Key", why),
-    };
-    let mut samples = Vec::with_capacity(body.len() / 100);
-    match parse_ndjson(&body, &mut samples) {
-        Ok(()) => apply(&state, key.as_ref(), &samples),
-        Err(BodyError::Empty) => {
-            field_error(StatusCode::BAD_REQUEST, "body", "the batch is empty".into())
+    // Decompressing, parsing and the log's fsync block: they run off the
+    // async threads, so queries and health checks are answered meanwhile.
+    let work = move || {
+        let body = match decoded(&headers, &body, state.config.max_body) {
+            Ok(b) => b,
+            Err((status, message)) => return field_error(status, "body", message),
+        };
+        let key = match batch_key(&headers, endpoint.route, &body) {
+            Ok(key) => key,
+            Err(why) => return field_error(StatusCode::BAD_REQUEST, "Idempotency-Key", why),
+        };
+        match (endpoint.parse)(&body) {
+            Ok(samples) => apply(&state, key.as_ref(), &samples),
+            Err(refused) => refused,
         }
-        Err(e @ BodyError::LineTooLong { .. }) => {
-            error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
-        }
-        Err(BodyError::Line(e)) => line_error(&e),
-    }
-}
-
-async fn callbacks(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if !content_type_is(
-        &headers,
-        &["application/json", "application/cloudevents-batch+json"],
-    ) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "POST /callbacks takes Content-Type: application/json (a CloudEvents array)",
-        );
-    }
-    let body = match decoded(&headers, &body, state.config.max_body) {
-        Ok(b) => b,
-        Err((status, message)) => return field_error(status, "body", message),
     };
-    let key = match batch_key(&headers, Route::Callbacks, &body) {
-        Ok(key) => key,
-        Err(why) => return field_error(StatusCode::BAD_REQUEST, "Idempotency-Key", why),
-    };
-    let mut samples = Vec::new();
-    match parse_cloud_events(&body, &mut samples) {
-        Ok(()) => apply(&state, key.as_ref(), &samples),
-        Err(e) => line_error(&e),
-    }
-}
-
-async fn documents(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if !content_type_is(&headers, &["application/json", "application/x-ndjson"]) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "POST /metrics takes Content-Type: application/json (Azure Monitor metrics documents)",
-        );
-    }
-    let body = match decoded(&headers, &body, state.config.max_body) {
-        Ok(b) => b,
-        Err((status, message)) => return field_error(status, "body", message),
-    };
-    let key = match batch_key(&headers, Route::Documents, &body) {
-        Ok(key) => key,
-        Err(why) => return field_error(StatusCode::BAD_REQUEST, "Idempotency-Key", why),
-    };
-    let mut samples = Vec::new();
-    match parse_documents(&body, &mut samples) {
-        Ok(()) => apply(&state, key.as_ref(), &samples),
-        Err(e) => line_error(&e),
-    }
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the batch could not be applied: {e}"),
+        )
+    })
 }
 
 async fn metrics(
