@@ -267,13 +267,16 @@ fn apply(state: &AppState, key: Option<&BatchKey>, samples: &[Sample]) -> Respon
     }
 }
 
+/// A body's samples, or the refusal to answer with.
+type Parsed = Result<Vec<Sample>, Box<Response>>;
+
 /// What a POST endpoint takes: its own idempotency keys, its media types,
 /// and how its body becomes samples.
 struct Endpoint {
     route: Route,
     media: &'static [&'static str],
     wrong_media: &'static str,
-    parse: fn(&[u8]) -> Result<Vec<Sample>, Response>,
+    parse: fn(&[u8]) -> Parsed,
 }
 
 const INGEST: Endpoint = Endpoint {
@@ -289,15 +292,16 @@ const INGEST: Endpoint = Endpoint {
         let mut samples = Vec::with_capacity(body.len() / 100);
         match parse_ndjson(body, &mut samples) {
             Ok(()) => Ok(samples),
-            Err(BodyError::Empty) => Err(field_error(
+            Err(BodyError::Empty) => Err(Box::new(field_error(
                 StatusCode::BAD_REQUEST,
                 "body",
                 "the batch is empty".into(),
-            )),
-            Err(e @ BodyError::LineTooLong { .. }) => {
-                Err(error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
-            }
-            Err(BodyError::Line(e)) => Err(line_error(&e)),
+            ))),
+            Err(e @ BodyError::LineTooLong { .. }) => Err(Box::new(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                e.to_string(),
+            ))),
+            Err(BodyError::Line(e)) => Err(Box::new(line_error(&e))),
         }
     },
 };
@@ -308,7 +312,7 @@ const CALLBACKS: Endpoint = Endpoint {
     wrong_media: "POST /callbacks takes Content-Type: application/json (a CloudEvents array)",
     parse: |body| {
         let mut samples = Vec::new();
-        parse_cloud_events(body, &mut samples).map_err(|e| line_error(&e))?;
+        parse_cloud_events(body, &mut samples).map_err(|e| Box::new(line_error(&e)))?;
         Ok(samples)
     },
 };
@@ -319,7 +323,7 @@ const DOCUMENTS: Endpoint = Endpoint {
     wrong_media: "POST /metrics takes Content-Type: application/json (Azure Monitor metrics documents)",
     parse: |body| {
         let mut samples = Vec::new();
-        parse_documents(body, &mut samples).map_err(|e| line_error(&e))?;
+        parse_documents(body, &mut samples).map_err(|e| Box::new(line_error(&e)))?;
         Ok(samples)
     },
 };
@@ -364,7 +368,7 @@ async fn accept(
         };
         match (endpoint.parse)(&body) {
             Ok(samples) => apply(&state, key.as_ref(), &samples),
-            Err(refused) => refused,
+            Err(refused) => *refused,
         }
     };
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
