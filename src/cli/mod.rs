@@ -185,6 +185,19 @@ pub struct SinkArgs {
     /// by this many bytes (and by at least its size after the last rewrite).
     #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
     pub compact_after: u64,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_connections: usize,
+    /// Longest a request's headers may take to arrive (the connection is closed after).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: std::time::Duration,
+    /// Longest a request's body may take to arrive once its headers did (408 after).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_timeout: std::time::Duration,
+    /// Bytes of request bodies received at once over all connections (each request
+    /// reserves its Content-Length, or --max-body); past it, 503 with Retry-After.
+    #[arg(long, default_value_t = 512 << 20, value_name = "BYTES")]
+    pub max_inflight_bytes: usize,
 }
 
 #[derive(Debug, Args)]

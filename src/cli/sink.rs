@@ -1,7 +1,7 @@
 //! `sink`: serve the embedded metrics sink until SIGINT or SIGTERM.
 
 use super::{Outcome, SinkArgs};
-use crate::sink::{OpenReport, RunningSink, SinkConfig, StoreOptions};
+use crate::sink::{ConnectionLimits, OpenReport, RunningSink, SinkConfig, StoreOptions};
 use anyhow::Context;
 use std::io::Write;
 
@@ -21,6 +21,12 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
             max_keys: args.max_idempotency_keys,
             compact_after: args.compact_after,
         },
+        connections: ConnectionLimits {
+            max_connections: args.max_connections,
+            header_timeout: args.header_timeout,
+        },
+        body_timeout: args.body_timeout,
+        max_inflight_bytes: args.max_inflight_bytes,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {

@@ -13,8 +13,8 @@ use super::store::{Applied, ApplyError, Store};
 use super::wal::{BatchKey, Route};
 use crate::wire::{ErrorBody, IngestAck};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query as QueryParams, Request, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Query as QueryParams, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -30,14 +30,17 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub config: SinkConfig,
     ingest_requests: AtomicU64,
+    /// KiB of request bodies that may be in memory at once.
+    body_budget: Arc<tokio::sync::Semaphore>,
 }
 
 pub fn router(store: Arc<Store>, config: SinkConfig) -> Router {
-    let limit = config.max_body;
+    let budget = (config.max_inflight_bytes / 1024).max(1);
     let state = Arc::new(AppState {
         store,
         config,
         ingest_requests: AtomicU64::new(0),
+        body_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
     });
     Router::new()
         .route("/ingest", post(ingest))
@@ -46,7 +49,6 @@ pub fn router(store: Arc<Store>, config: SinkConfig) -> Router {
         .route("/prometheus", get(prometheus))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/healthz", get(|| async { "ok\n" }))
-        .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::map_response(close_after_refusal))
         .with_state(state)
 }
@@ -61,6 +63,8 @@ async fn close_after_refusal(mut response: Response) -> Response {
         StatusCode::UNAUTHORIZED
             | StatusCode::PAYLOAD_TOO_LARGE
             | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::REQUEST_TIMEOUT
+            | StatusCode::SERVICE_UNAVAILABLE
     ) {
         response
             .headers_mut()
@@ -328,28 +332,76 @@ const DOCUMENTS: Endpoint = Endpoint {
     },
 };
 
-async fn ingest(state: State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn ingest(state: State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     accept(state, headers, body, &INGEST).await
 }
 
-async fn callbacks(state: State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn callbacks(state: State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     accept(state, headers, body, &CALLBACKS).await
 }
 
-async fn documents(state: State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn documents(state: State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     accept(state, headers, body, &DOCUMENTS).await
 }
 
-/// Checks, decodes, parses and applies one batch.
+/// Receives a body within the sink's deadline, size limit and memory
+/// budget: a body that would take the bodies in memory past
+/// `--max-inflight-bytes` is refused at once (503, retry later), so slow or
+/// unfinished uploads cannot take the sink's memory.
+async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let max = state.config.max_body;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {max} bytes (--max-body)"),
+        ));
+    }
+    let kib = (declared.unwrap_or(max) / 1024 + 1).min(u32::MAX as usize) as u32;
+    let Ok(_reserved) = state.body_budget.clone().try_acquire_many_owned(kib) else {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the sink is receiving {} bytes of bodies already (--max-inflight-bytes); retry \
+                 shortly",
+                state.config.max_inflight_bytes
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return Err(r);
+    };
+    let timeout = state.config.body_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {max} bytes (--max-body), or broke off"),
+        )),
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the body did not arrive within {timeout:?}"),
+        )),
+    }
+}
+
+/// Checks, receives, decodes, parses and applies one batch.
 async fn accept(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
     endpoint: &'static Endpoint,
 ) -> Response {
     if !content_type_is(&headers, endpoint.media) {
         return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, endpoint.wrong_media);
     }
+    let body = match receive(&state, &headers, body).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     if endpoint.route == Route::Ingest
         && let Some(fault) = injected_fault(&state)
     {

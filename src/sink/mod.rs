@@ -14,9 +14,11 @@ mod ingest;
 mod prometheus;
 mod query;
 mod sample;
+mod serve;
 mod store;
 mod wal;
 
+pub use serve::ConnectionLimits;
 pub use store::{Store, StoreOptions, StoreStats};
 pub use wal::{OpenReport, WalError};
 
@@ -41,6 +43,13 @@ pub struct SinkConfig {
     pub naming: Naming,
     /// Log repair, idempotency-key retention, compaction.
     pub store: StoreOptions,
+    /// Connections at once, and how long a request's headers may take.
+    pub connections: ConnectionLimits,
+    /// How long a request's body may take to arrive, once its headers did.
+    pub body_timeout: std::time::Duration,
+    /// Bytes of request bodies being received at once, over all
+    /// connections; a request that would pass it is refused with 503.
+    pub max_inflight_bytes: usize,
 }
 
 /// Why a sink could not start.
@@ -63,6 +72,9 @@ impl SinkConfig {
             fault_rate: 0.0,
             naming: Naming::Azure,
             store: StoreOptions::default(),
+            connections: ConnectionLimits::default(),
+            body_timeout: std::time::Duration::from_secs(30),
+            max_inflight_bytes: 512 << 20,
         }
     }
 }
@@ -93,15 +105,12 @@ impl RunningSink {
         };
         let listener = TcpListener::bind(config.listen).await.map_err(listen)?;
         let addr = listener.local_addr().map_err(listen)?;
+        let limits = config.connections;
         let app = http::router(store.clone(), config);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(serve::serve(listener, app, limits, async move {
+            let _ = stopped.await;
+        }));
         Ok(RunningSink {
             addr,
             store,
