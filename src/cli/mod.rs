@@ -185,6 +185,13 @@ pub struct SinkArgs {
     /// by this many bytes (and by at least its size after the last rewrite).
     #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
     pub compact_after: u64,
+    /// Distinct series (metric x dimension combination) the sink holds at most; a batch
+    /// that would add more is refused whole (422).
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_series: usize,
+    /// Samples more than this far from now (either way) are refused (422, field time).
+    #[arg(long, default_value = "3650d", value_parser = humantime::parse_duration)]
+    pub time_window: std::time::Duration,
     /// Connections served at once; more wait until one closes.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub max_connections: usize,

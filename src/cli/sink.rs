@@ -20,6 +20,8 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
             repair: args.repair,
             max_keys: args.max_idempotency_keys,
             compact_after: args.compact_after,
+            max_series: args.max_series,
+            time_window: args.time_window,
         },
         connections: ConnectionLimits {
             max_connections: args.max_connections,

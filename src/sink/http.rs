@@ -264,8 +264,11 @@ fn apply(state: &AppState, key: Option<&BatchKey>, samples: &[Sample]) -> Respon
                 ),
             )
         }
-        Err(e @ ApplyError::Overflow { .. }) => {
+        Err(e @ (ApplyError::Overflow { .. } | ApplyError::TooManySeries { .. })) => {
             error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        Err(e @ ApplyError::OutOfWindow { .. }) => {
+            field_error(StatusCode::UNPROCESSABLE_ENTITY, "time", e.to_string())
         }
         Err(e @ ApplyError::Log(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

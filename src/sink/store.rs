@@ -39,6 +39,17 @@ pub enum ApplyError {
     Log(#[from] io::Error),
     #[error("the batch would take the total of {series} past 2^64-1; no aggregate may overflow")]
     Overflow { series: String },
+    #[error(
+        "the sink holds {held} series and this batch adds {new} more, past --max-series {max}; \
+         raise it, or check the batch's dimension values (a sub-code or status that should not \
+         vary?)"
+    )]
+    TooManySeries { held: usize, new: usize, max: usize },
+    #[error(
+        "a sample at {time} is more than {window_days} days from now (--time-window); widen the \
+         window for data that old or that far ahead"
+    )]
+    OutOfWindow { time: String, window_days: u64 },
 }
 
 /// Limits and choices of a store.
@@ -50,6 +61,10 @@ pub struct StoreOptions {
     pub max_keys: usize,
     /// Compact the log once it grew by this many bytes.
     pub compact_after: u64,
+    /// Distinct series (metric x dimension combination) held at most.
+    pub max_series: usize,
+    /// Samples are taken from now - window to now + window only.
+    pub time_window: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -58,6 +73,11 @@ impl Default for StoreOptions {
             repair: false,
             max_keys: 100_000,
             compact_after: 64 << 20,
+            max_series: 100_000,
+            // Ten years each way: generated datasets start on a fixed date
+            // (2026-01-01) and runs at the maximum rate write days ahead;
+            // year 0000 or 9999 is a mistake.
+            time_window: std::time::Duration::from_secs(3650 * 86_400),
         }
     }
 }
@@ -108,6 +128,10 @@ impl Keys {
 
 struct Inner {
     data: Expected,
+    /// Every series held (packed), for --max-series.
+    series: rustc_hash::FxHashSet<u64>,
+    max_series: usize,
+    time_window_ms: i64,
     keys: Keys,
     wal: Option<Wal>,
     compact_after: u64,
@@ -178,6 +202,7 @@ impl Store {
             inner.stats.duplicates += 1;
             return Ok(Applied::Duplicate);
         }
+        inner.check_limits(samples)?;
         inner.check_overflow(samples)?;
         if let Some(wal) = inner.wal.as_mut() {
             wal.append(key, samples)?;
@@ -240,6 +265,9 @@ impl Inner {
     fn new(options: StoreOptions) -> Inner {
         Inner {
             data: Expected::new(grain()),
+            series: Default::default(),
+            max_series: options.max_series,
+            time_window_ms: options.time_window.as_millis().min(i64::MAX as u128) as i64,
             keys: Keys {
                 digests: Default::default(),
                 order: VecDeque::new(),
@@ -254,12 +282,46 @@ impl Inner {
 
     fn absorb(&mut self, samples: &[Sample]) {
         for s in samples {
+            self.series.insert(s.series.pack());
             self.grand.0 += s.aggregate.count as u128;
             self.grand.1 += s.aggregate.total as u128;
             self.data.add_aggregate(s.series, s.time_ms, &s.aggregate);
         }
         self.stats.batches += 1;
         self.stats.samples += events(samples);
+    }
+
+    /// Refuses a batch with a sample outside the time window or one that
+    /// would take the series past --max-series, before anything is logged.
+    /// (Replay applies what the log holds, whatever the limits now.)
+    fn check_limits(&self, samples: &[Sample]) -> Result<(), ApplyError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let window = self.time_window_ms;
+        if let Some(s) = samples.iter().find(|s| {
+            s.time_ms < now.saturating_sub(window) || s.time_ms > now.saturating_add(window)
+        }) {
+            return Err(ApplyError::OutOfWindow {
+                time: crate::wire::metrics_response::time_stamp(s.time_ms),
+                window_days: (window / 86_400_000) as u64,
+            });
+        }
+        let mut new = rustc_hash::FxHashSet::default();
+        for s in samples {
+            let packed = s.series.pack();
+            if !self.series.contains(&packed) {
+                new.insert(packed);
+            }
+        }
+        if self.series.len() + new.len() > self.max_series {
+            return Err(ApplyError::TooManySeries {
+                held: self.series.len(),
+                new: new.len(),
+                max: self.max_series,
+            });
+        }
+        Ok(())
     }
 
     /// Refuses a batch that would overflow a cell's count or total, before
@@ -335,6 +397,7 @@ mod tests {
     use super::*;
     use crate::catalog::{ApiVersion, EventType};
     use crate::engine::{Aggregate, CallbackDims, Series};
+    use crate::sink::sample::Sample;
 
     fn sample(time_ms: i64, total: u64) -> Sample {
         let series = Series::Callbacks(CallbackDims {
@@ -360,14 +423,69 @@ mod tests {
     #[test]
     fn a_batch_that_would_overflow_a_cell_is_refused_whole() {
         let store = Store::in_memory(StoreOptions::default());
-        assert!(store.apply(None, &[sample(0, u64::MAX - 1)]).is_ok());
+        let t0 = now();
+        assert!(store.apply(None, &[sample(t0, u64::MAX - 1)]).is_ok());
         let err = store
-            .apply(None, &[sample(5_000, 1), sample(0, 5)])
+            .apply(None, &[sample(t0 + 5_000, 1), sample(t0, 5)])
             .unwrap_err();
         assert!(matches!(err, ApplyError::Overflow { .. }), "{err}");
         // Nothing of the refused batch was applied; another cell still takes data.
         assert_eq!(store.stats().samples, 2);
-        assert!(store.apply(None, &[sample(5_000, 5)]).is_ok());
+        assert!(store.apply(None, &[sample(t0 + 5_000, 5)]).is_ok());
         assert_eq!(store.stats().samples, 4);
+    }
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    }
+
+    fn with_code(code: u16, time_ms: i64) -> Sample {
+        let series = Series::Callbacks(CallbackDims {
+            event: EventType::PlayFailed,
+            code,
+            sub_code: 8535,
+            version: ApiVersion::default_version(),
+        });
+        Sample::one(series, time_ms, 1)
+    }
+
+    // Issue #9, item 13: any u32 sub-code and any year were taken.
+    #[test]
+    fn series_and_times_are_bounded() {
+        let store = Store::in_memory(StoreOptions {
+            max_series: 3,
+            time_window: std::time::Duration::from_secs(86_400),
+            ..StoreOptions::default()
+        });
+        let t = now();
+        let batch: Vec<Sample> = (400..403).map(|c| with_code(c, t)).collect();
+        assert!(store.apply(None, &batch).is_ok());
+        // Known series keep being taken; a fourth is refused, whole.
+        assert!(store.apply(None, &[with_code(401, t)]).is_ok());
+        let err = store
+            .apply(None, &[with_code(400, t), with_code(404, t)])
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ApplyError::TooManySeries {
+                    held: 3,
+                    new: 1,
+                    max: 3
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(store.stats().samples, 4);
+        for far in [t - 2 * 86_400_000, t + 2 * 86_400_000, i64::MIN / 2] {
+            let err = store.apply(None, &[with_code(400, far)]).unwrap_err();
+            assert!(
+                matches!(err, ApplyError::OutOfWindow { window_days: 1, .. }),
+                "{err}"
+            );
+        }
     }
 }
