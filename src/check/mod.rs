@@ -166,8 +166,26 @@ pub async fn check<O: Observed + ?Sized>(
             }
         }
     }
-    let queries: Vec<Query> = plan.iter().map(|(q, _)| *q).collect();
-    let answers = fetch_all(observed, &queries).await?;
+    // Long windows are asked for in pieces, so no answer grows past what a
+    // backend will serve (the sink caps answers by points).
+    let pieces: Vec<Vec<Query>> = plan
+        .iter()
+        .map(|(q, series)| q.pieces(series.len()))
+        .collect();
+    let queries: Vec<Query> = pieces.iter().flatten().copied().collect();
+    let mut answered = fetch_all(observed, &queries).await?.into_iter();
+    let answers: Vec<ObservedSeries> = pieces
+        .iter()
+        .map(|p| {
+            let mut whole = ObservedSeries::new();
+            for part in answered.by_ref().take(p.len()) {
+                for (label, buckets) in part {
+                    whole.entry(label).or_default().extend(buckets);
+                }
+            }
+            whole
+        })
+        .collect();
     let mut report = Report::new(&data, &grains, options);
     report.metrics = compared.clone();
     report.unobserved = unobserved;

@@ -69,6 +69,34 @@ pub struct Query {
     pub data_end: i64,
 }
 
+/// Points (series x buckets) one query is planned to ask for at most.
+pub const POINTS_PER_QUERY: usize = 250_000;
+
+impl Query {
+    /// This query as consecutive pieces of its timespan, each asking for at
+    /// most [`POINTS_PER_QUERY`] points of `series` series (the whole
+    /// query when it is small enough, or when it asks for totals).
+    pub fn pieces(self, series: usize) -> Vec<Query> {
+        let (start, end) = self.timespan;
+        let step = self.grain.millis();
+        let buckets_per = (POINTS_PER_QUERY / series.max(1)).max(1) as i64;
+        if self.totals || end - start <= buckets_per * step {
+            return vec![self];
+        }
+        let mut out = Vec::new();
+        let mut at = start;
+        while at < end {
+            let until = (at + buckets_per * step).min(end);
+            out.push(Query {
+                timespan: (at, until),
+                ..self
+            });
+            at = until;
+        }
+        out
+    }
+}
+
 /// The aggregations every query asks for.
 pub const AGGREGATIONS: &str = "Count,Total,Minimum,Maximum,Average";
 
@@ -150,6 +178,29 @@ pub(crate) fn parse_label(metric: Metric, values: &[MetadataValue]) -> Result<Se
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_windows_are_asked_for_in_pieces() {
+        let q = Query {
+            metric: Metric::CallbackEvents,
+            grain: Grain::MINUTE,
+            split: Split::Total,
+            timespan: (0, 1_000 * 60_000),
+            totals: false,
+            data_end: i64::MAX,
+        };
+        assert_eq!(q.pieces(10), vec![q]);
+        let pieces = q.pieces(1_000);
+        assert_eq!(pieces.len(), 4);
+        assert_eq!(pieces[0].timespan, (0, 250 * 60_000));
+        assert_eq!(pieces[3].timespan, (750 * 60_000, 1_000 * 60_000));
+        assert!(
+            pieces
+                .windows(2)
+                .all(|w| w[0].timespan.1 == w[1].timespan.0)
+        );
+        assert_eq!(Query { totals: true, ..q }.pieces(1_000_000).len(), 1);
+    }
 
     #[test]
     fn parameters() {

@@ -494,3 +494,40 @@ fn the_first_failing_query_in_order_is_reported() {
         assert!(err.to_string().contains(&first), "{metric}: {err}");
     }
 }
+
+// Issue #9, item 13: the sink caps answers, so check asks for long windows
+// in pieces; the pieces' answers must add up to the whole, with nothing
+// lost or doubled at their seams.
+#[test]
+fn a_long_window_is_checked_in_pieces_without_losing_a_bucket() {
+    let rows: Vec<(
+        crate::wire::metrics_response::SeriesLabel,
+        Vec<(i64, crate::engine::Aggregate)>,
+    )> = (1..=260)
+        .map(|sub| {
+            let label = callback("PlayFailed", "400", "4xx", &sub.to_string());
+            (label, (0..1_000).map(|m| (m, agg(1, 1, 1, 1))).collect())
+        })
+        .collect();
+    assert!(rows.len() * 1_000 > query::POINTS_PER_QUERY);
+    let data = response(&[(Metric::CallbackEvents, series(rows))], Naming::Azure);
+    let pieces = std::sync::atomic::AtomicUsize::new(0);
+    let observed = sink(&data, |q: &Query, answer: &mut MetricsResponse| {
+        if q.split == Split::Full {
+            pieces.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        // One wrong cell, in the second piece of the full combinations.
+        edit_point(answer, &[("SubCode", "7")], 900, |p| p.count = Some(2));
+    });
+    let report = run(&data, &observed, &exact()).unwrap();
+    assert_eq!(pieces.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert!(!report.mismatches.is_empty());
+    assert!(
+        report
+            .mismatches
+            .iter()
+            .all(|m| m.kind == MismatchKind::ValuesDiffer && m.bucket == T0 + 900 * MINUTE),
+        "{:?}",
+        report.mismatches.iter().take(3).collect::<Vec<_>>()
+    );
+}

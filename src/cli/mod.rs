@@ -205,6 +205,10 @@ pub struct SinkArgs {
     /// reserves its Content-Length, or --max-body); past it, 503 with Retry-After.
     #[arg(long, default_value_t = 512 << 20, value_name = "BYTES")]
     pub max_inflight_bytes: usize,
+    /// Points (series x buckets) one query's answer may hold; a larger one is refused
+    /// with 400 (`check` asks for long windows in pieces of at most 250,000).
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub max_answer_points: usize,
 }
 
 #[derive(Debug, Args)]

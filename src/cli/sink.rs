@@ -29,6 +29,7 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
         },
         body_timeout: args.body_timeout,
         max_inflight_bytes: args.max_inflight_bytes,
+        max_answer_points: args.max_answer_points,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {

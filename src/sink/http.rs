@@ -440,7 +440,13 @@ async fn metrics(
 ) -> Response {
     let naming = state.config.naming;
     match Query::parse(&params, naming) {
-        Ok(q) => axum::Json(state.store.read(|data| q.run(data, naming))).into_response(),
+        Ok(q) => {
+            let max = state.config.max_answer_points;
+            match state.store.read(|data| q.run(data, naming, max)) {
+                Ok(answer) => axum::Json(answer).into_response(),
+                Err(message) => error(StatusCode::BAD_REQUEST, message),
+            }
+        }
         Err(message) => error(StatusCode::BAD_REQUEST, message),
     }
 }

@@ -50,6 +50,8 @@ pub struct SinkConfig {
     /// Bytes of request bodies being received at once, over all
     /// connections; a request that would pass it is refused with 503.
     pub max_inflight_bytes: usize,
+    /// Points (series x buckets) one query's answer may hold.
+    pub max_answer_points: usize,
 }
 
 /// Why a sink could not start.
@@ -75,6 +77,7 @@ impl SinkConfig {
             connections: ConnectionLimits::default(),
             body_timeout: std::time::Duration::from_secs(30),
             max_inflight_bytes: 512 << 20,
+            max_answer_points: 1_000_000,
         }
     }
 }

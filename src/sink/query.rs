@@ -143,7 +143,23 @@ impl Query {
     /// Runs the query over the sink's per-second aggregates. Labels are
     /// worked out once per series (not per cell): a long run has hundreds
     /// of thousands of cells but only hundreds of series.
-    pub fn run(&self, data: &Expected, naming: Naming) -> MetricsResponse {
+    ///
+    /// An answer of more than `max_points` points (series x buckets) is
+    /// refused with the reason: it would take the sink's memory and hold
+    /// the store's lock while it is built.
+    pub fn run(
+        &self,
+        data: &Expected,
+        naming: Naming,
+        max_points: usize,
+    ) -> Result<MetricsResponse, String> {
+        let too_many = |points: usize| {
+            format!(
+                "the answer would hold {points} points or more (series x buckets), past the \
+                 sink's {max_points} (--max-answer-points): narrow the timespan or the $filter, \
+                 use a coarser interval, or top"
+            )
+        };
         let mut labels: Vec<(Metric, SeriesLabel)> = Vec::new();
         let mut label_index: FxHashMap<(Metric, SeriesLabel), usize> = FxHashMap::default();
         let mut label_of: FxHashMap<Series, Option<usize>> = FxHashMap::default();
@@ -178,6 +194,10 @@ impl Query {
                 .entry((label, self.interval.bucket(second)))
                 .and_modify(|a| a.absorb(agg))
                 .or_insert(*agg);
+            // Without top every cell is answered: stop as soon as too many.
+            if self.top.is_none() && cells.len() > max_points {
+                return Err(too_many(cells.len()));
+            }
         }
         let mut grouped: BTreeMap<Metric, MetricSeries> = self
             .metrics
@@ -197,6 +217,13 @@ impl Query {
             .into_iter()
             .map(|(m, s)| (m, self.ranked(s)))
             .collect();
+        let points: usize = metrics
+            .iter()
+            .flat_map(|(_, series)| series.values().map(|b| b.len()))
+            .sum();
+        if points > max_points {
+            return Err(too_many(points));
+        }
         let (start, end) = self.timespan.unwrap_or_else(|| {
             let range = data.time_range().unwrap_or((0, 0));
             (
@@ -204,14 +231,14 @@ impl Query {
                 self.interval.bucket(range.1) + self.interval.millis(),
             )
         });
-        MetricsResponse::build(
+        Ok(MetricsResponse::build(
             &metrics,
             self.interval,
             (start, end),
             naming,
             "callmetrics/sink",
             self.aggregations,
-        )
+        ))
     }
 
     /// Applies orderby and top (top alone ranks by count, descending).
