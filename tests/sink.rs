@@ -531,16 +531,7 @@ async fn health_checks_are_answered_during_a_large_ingest() {
     let body = format!("{LINE}\n").repeat(150_000);
     let ingest = tokio::spawn({
         let (client, url) = (client.clone(), url.clone());
-        async move {
-            let r = client
-                .post(format!("{url}/ingest"))
-                .header("content-type", "application/x-ndjson")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200);
-        }
+        async move { ingest_ok(&client, &url, body).await }
     });
     // The body is on its way and being parsed.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -568,14 +559,7 @@ async fn answers_past_the_point_cap_are_refused() {
     let body: String = (1..=5)
         .map(|s| LINE.replace("00:00:00.005Z", &format!("00:00:0{s}.005Z")) + "\n")
         .collect();
-    let r = client
-        .post(format!("{url}/ingest"))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    ingest_ok(&client, &url, body).await;
     let get = |q: &'static str| {
         let (client, url) = (client.clone(), url.clone());
         async move {
@@ -593,4 +577,16 @@ async fn answers_past_the_point_cap_are_refused() {
     let (status, text) = get("metricnames=APIRequestCallAutomation&interval=PT1M").await;
     assert_eq!(status, 200, "{text}");
     sink.shutdown().await.unwrap();
+}
+
+/// Posts NDJSON `body` to the sink's /ingest and asserts it was accepted.
+async fn ingest_ok(client: &reqwest::Client, url: &str, body: String) {
+    let r = client
+        .post(format!("{url}/ingest"))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
