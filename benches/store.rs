@@ -49,7 +49,8 @@ fn benches(c: &mut Criterion) {
     group.bench_function("redb (insert + commit, Immediate)", |b| {
         b.iter(|| {
             let mut txn = db.begin_write().expect("a write transaction");
-            txn.set_durability(Durability::Immediate).expect("durability");
+            txn.set_durability(Durability::Immediate)
+                .expect("durability");
             {
                 let mut table = txn.open_table(BATCHES).expect("the table");
                 table.insert(seq, bytes.as_slice()).expect("insert");
@@ -64,7 +65,8 @@ fn benches(c: &mut Criterion) {
     group.bench_function("redb (batch + idempotency key, Immediate)", |b| {
         b.iter(|| {
             let mut txn = db.begin_write().expect("a write transaction");
-            txn.set_durability(Durability::Immediate).expect("durability");
+            txn.set_durability(Durability::Immediate)
+                .expect("durability");
             {
                 let mut table = txn.open_table(BATCHES).expect("the table");
                 table.insert(seq, bytes.as_slice()).expect("insert");
