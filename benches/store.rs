@@ -25,6 +25,24 @@ fn batch() -> Vec<u8> {
         .collect()
 }
 
+/// One batch (and its key) in one write transaction, on disk on return.
+fn redb_append(db: &Database, seq: u64, bytes: &[u8], with_key: bool) {
+    let mut txn = db.begin_write().expect("a write transaction");
+    txn.set_durability(Durability::Immediate)
+        .expect("durability");
+    {
+        let mut table = txn.open_table(BATCHES).expect("the table");
+        table.insert(seq, bytes).expect("insert");
+        if with_key {
+            let mut keys = txn.open_table(KEYS).expect("the key table");
+            let key = format!("cm-00000000000000ab-{seq}");
+            keys.insert(key.as_str(), [7u8; 16].as_slice())
+                .expect("insert the key");
+        }
+    }
+    txn.commit().expect("commit");
+}
+
 fn benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let bytes = batch();
@@ -44,41 +62,23 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    let db = Database::create(dir.path().join("batches.redb")).expect("redb opens");
-    let mut seq = 0u64;
-    group.bench_function("redb (insert + commit, Immediate)", |b| {
-        b.iter(|| {
-            let mut txn = db.begin_write().expect("a write transaction");
-            txn.set_durability(Durability::Immediate)
-                .expect("durability");
-            {
-                let mut table = txn.open_table(BATCHES).expect("the table");
-                table.insert(seq, bytes.as_slice()).expect("insert");
-            }
-            txn.commit().expect("commit");
-            seq += 1;
-        })
-    });
-
-    let db = Database::create(dir.path().join("keyed.redb")).expect("redb opens");
-    let mut seq = 0u64;
-    group.bench_function("redb (batch + idempotency key, Immediate)", |b| {
-        b.iter(|| {
-            let mut txn = db.begin_write().expect("a write transaction");
-            txn.set_durability(Durability::Immediate)
-                .expect("durability");
-            {
-                let mut table = txn.open_table(BATCHES).expect("the table");
-                table.insert(seq, bytes.as_slice()).expect("insert");
-                let mut keys = txn.open_table(KEYS).expect("the key table");
-                let key = format!("cm-00000000000000ab-{seq}");
-                keys.insert(key.as_str(), [7u8; 16].as_slice())
-                    .expect("insert the key");
-            }
-            txn.commit().expect("commit");
-            seq += 1;
-        })
-    });
+    for (name, file, with_key) in [
+        ("redb (insert + commit, Immediate)", "batches.redb", false),
+        (
+            "redb (batch + idempotency key, Immediate)",
+            "keyed.redb",
+            true,
+        ),
+    ] {
+        let db = Database::create(dir.path().join(file)).expect("redb opens");
+        let mut seq = 0u64;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                redb_append(&db, seq, &bytes, with_key);
+                seq += 1;
+            })
+        });
+    }
     group.finish();
 }
 
