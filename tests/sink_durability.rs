@@ -291,3 +291,120 @@ async fn kill_9_at_random_points_loses_nothing_acknowledged_and_counts_nothing_t
     }
     assert!(acked.len() > 100, "only {} batches were sent", acked.len());
 }
+
+/// GET /metrics?`q` for the callback metric: status and body.
+async fn query(client: &reqwest::Client, url: &str, q: &str) -> (u16, String) {
+    let r = client
+        .get(format!(
+            "{url}/metrics?metricnames=AcsCallAutomationCallbackEvent&aggregation=Count&{q}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The counts of every bucket of a Metrics - List answer, in time order.
+fn bucket_counts(body: &str) -> Vec<u64> {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    v["value"][0]["timeseries"][0]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["count"].as_u64().unwrap_or(0))
+        .collect()
+}
+
+// Issue #9, item 13: per-second cells were kept forever (the soak's RSS
+// crept by ~0.8 MiB a minute). Past --per-second-retention they are rolled
+// into minutes, exactly, survive compaction and a restart with another
+// retention, and a question they cannot answer exactly is refused.
+#[tokio::test]
+async fn old_per_second_cells_roll_into_minutes_exactly_and_stay_rolled() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let client = reqwest::Client::new();
+    let args = |retention: &'static str| {
+        [
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data,
+            "--compact-after",
+            "8192",
+            "--per-second-retention",
+            retention,
+        ]
+        .map(str::to_string)
+    };
+    let start = |retention| {
+        let a = args(retention);
+        SinkProcess::start(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let mut first = start("10m");
+    // One sample every 10 s for an hour of data time, one batch each.
+    for i in 0..360 {
+        let time = format!("2026-01-01T00:{:02}:{:02}.000Z", i / 6, i % 6 * 10);
+        let line = LINE.replace("2026-01-01T00:00:01.000Z", &time);
+        let r = client
+            .post(format!("{}/ingest", first.url))
+            .header("content-type", "application/x-ndjson")
+            .body(format!("{line}\n"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let whole = "timespan=2026-01-01T00:00:00Z/2026-01-01T01:00:00Z";
+    for (url, retention) in [(first.url.clone(), "10m"), (String::new(), "24h")] {
+        let url = if url.is_empty() {
+            first.kill();
+            first = start(retention);
+            first.url.clone()
+        } else {
+            url
+        };
+        // Newest 00:59:50, 10 min kept: before 00:40 (whole ten minutes) per
+        // minute. After the restart, what the last compaction had rolled
+        // stays per minute; the batches logged after it are per second again.
+        let (status, text) = query(&client, &url, &format!("{whole}&interval=PT1S")).await;
+        assert_eq!(status, 400, "{retention}: {text}");
+        let boundary = if retention == "10m" {
+            "00:40:00"
+        } else {
+            "00:"
+        };
+        assert!(
+            text.contains(&format!("before 2026-01-01T{boundary}"))
+                && text.contains("--per-second-retention"),
+            "{text}"
+        );
+        let (status, text) = query(
+            &client,
+            &url,
+            "timespan=2026-01-01T00:00:30Z/2026-01-01T01:00:00Z&interval=PT1M",
+        )
+        .await;
+        assert_eq!(status, 400, "a timespan that cuts a rolled minute: {text}");
+        let (status, text) = query(&client, &url, &format!("{whole}&interval=PT1M")).await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(bucket_counts(&text), vec![6; 60], "{retention}");
+        let (status, text) = query(
+            &client,
+            &url,
+            "timespan=2026-01-01T00:40:00Z/2026-01-01T01:00:00Z&interval=PT1S",
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(bucket_counts(&text), vec![1; 120], "{retention}");
+    }
+    let text = client
+        .get(format!("{}/prometheus", first.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("} 360\n"), "{text}");
+}

@@ -192,6 +192,11 @@ pub struct SinkArgs {
     /// Samples more than this far from now (either way) are refused (422, field time).
     #[arg(long, default_value = "3650d", value_parser = humantime::parse_duration)]
     pub time_window: std::time::Duration,
+    /// Data time held per second, back from the newest sample; older cells are rolled
+    /// into minutes (same counts, sums, minima, maxima), and queries over them need an
+    /// interval of PT1M or more. Bounds memory on long runs.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    pub per_second_retention: std::time::Duration,
     /// Connections served at once; more wait until one closes.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub max_connections: usize,

@@ -22,6 +22,7 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
             compact_after: args.compact_after,
             max_series: args.max_series,
             time_window: args.time_window,
+            per_second_retention: args.per_second_retention,
         },
         connections: ConnectionLimits {
             max_connections: args.max_connections,

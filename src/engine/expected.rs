@@ -271,6 +271,26 @@ impl Expected {
         }
     }
 
+    /// Removes every bucket that starts before `end`, handing each of its
+    /// cells to `f`.
+    pub fn drain_before(&mut self, end: i64, mut f: impl FnMut(Series, i64, Aggregate)) {
+        let old: Vec<i64> = self.buckets.keys().copied().filter(|&b| b < end).collect();
+        for bucket in old {
+            if let Some(cells) = self.buckets.remove(&bucket) {
+                cells
+                    .into_iter()
+                    .for_each(|(s, a)| f(Series::unpack(s), bucket, a));
+            }
+        }
+        if self.current.0 < end {
+            let (bucket, cells) =
+                std::mem::replace(&mut self.current, (i64::MIN, Cells::default()));
+            cells
+                .into_iter()
+                .for_each(|(s, a)| f(Series::unpack(s), bucket, a));
+        }
+    }
+
     /// Adds another set of aggregates of the same grain (e.g. another thread's).
     pub fn merge(&mut self, other: Expected) {
         for (series, bucket, agg) in other.cells() {

@@ -26,6 +26,7 @@ const GRAINS: &[(&str, u32)] = &[
 ];
 
 impl Grain {
+    pub const SECOND: Grain = Grain { seconds: 1 };
     pub const MINUTE: Grain = Grain { seconds: 60 };
 
     pub fn millis(self) -> i64 {

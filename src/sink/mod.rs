@@ -6,6 +6,7 @@
 
 mod azure_monitor;
 mod callbacks;
+mod cells;
 mod filter;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -1,8 +1,9 @@
 //! GET /prometheus: the aggregates as Prometheus text exposition (totals
 //! over all time), so a real Prometheus can scrape the embedded sink.
 
+use super::cells::Cells;
 use crate::catalog::{Dimension, Metric};
-use crate::engine::{Aggregate, Expected, Series};
+use crate::engine::{Aggregate, Series};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -21,9 +22,9 @@ fn labels(series: Series) -> String {
     parts.join(",")
 }
 
-pub fn exposition(data: &Expected) -> String {
+pub fn exposition(data: &Cells) -> String {
     let mut totals: BTreeMap<Series, Aggregate> = BTreeMap::new();
-    for (series, _, agg) in data.cells() {
+    for (series, _, agg) in data.iter() {
         totals
             .entry(series)
             .and_modify(|a| a.absorb(agg))

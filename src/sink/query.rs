@@ -2,9 +2,10 @@
 //! metricnames, timespan (start/end), interval, aggregation, $filter,
 //! top and orderby, answering in the same shape as expected.json.
 
+use super::cells::Cells;
 use super::filter::Filter;
 use crate::catalog::{Metric, Naming};
-use crate::engine::{Aggregate, Expected, Grain, Series};
+use crate::engine::{Aggregate, Grain, Series};
 use crate::wire::metrics_response::{Aggregations, MetricSeries, MetricsResponse, SeriesLabel};
 use crate::wire::parse_millis;
 use rustc_hash::FxHashMap;
@@ -140,7 +141,7 @@ impl Query {
         })
     }
 
-    /// Runs the query over the sink's per-second aggregates. Labels are
+    /// Runs the query over the sink's aggregates. Labels are
     /// worked out once per series (not per cell): a long run has hundreds
     /// of thousands of cells but only hundreds of series.
     ///
@@ -149,10 +150,11 @@ impl Query {
     /// the store's lock while it is built.
     pub fn run(
         &self,
-        data: &Expected,
+        data: &Cells,
         naming: Naming,
         max_points: usize,
     ) -> Result<MetricsResponse, String> {
+        self.answerable(data)?;
         let too_many = |points: usize| {
             format!(
                 "the answer would hold {points} points or more (series x buckets), past the \
@@ -164,7 +166,7 @@ impl Query {
         let mut label_index: FxHashMap<(Metric, SeriesLabel), usize> = FxHashMap::default();
         let mut label_of: FxHashMap<Series, Option<usize>> = FxHashMap::default();
         let mut cells: FxHashMap<(usize, i64), Aggregate> = FxHashMap::default();
-        for (series, second, agg) in data.cells() {
+        for (series, second, agg) in data.iter() {
             if self
                 .timespan
                 .is_some_and(|(start, end)| second < start || second >= end)
@@ -238,6 +240,32 @@ impl Query {
             naming,
             "callmetrics/sink",
             self.aggregations,
+        ))
+    }
+
+    /// Refuses a question the minute cells cannot answer exactly: a
+    /// sub-minute interval, or a timespan that cuts a minute, over the
+    /// range held per minute.
+    fn answerable(&self, data: &Cells) -> Result<(), String> {
+        let Some(rolled) = data.rolled_before() else {
+            return Ok(());
+        };
+        let (start, end) = self.timespan.unwrap_or((i64::MIN, i64::MAX));
+        if start >= rolled {
+            return Ok(());
+        }
+        let cut =
+            |t: i64| t < rolled && t != i64::MIN && t != i64::MAX && t.rem_euclid(60_000) != 0;
+        if Grain::MINUTE.divides(self.interval) && !cut(start) && !cut(end) {
+            return Ok(());
+        }
+        let at = crate::wire::metrics_response::time_stamp(rolled);
+        Err(format!(
+            "the sink holds data before {at} per minute (it keeps {} of data per second, \
+             back from the newest sample: --per-second-retention): ask with an interval of \
+             PT1M or a multiple of it and a timespan on whole minutes, or for a timespan \
+             from {at} on",
+            humantime::format_duration(data.retention())
         ))
     }
 

@@ -1,20 +1,17 @@
 //! The sink's state: aggregates per metric x dimension combination x
-//! second, the idempotency keys of applied batches (per endpoint, with a
+//! second (minute, past the per-second retention: `cells.rs`), the idempotency keys of applied batches (per endpoint, with a
 //! digest of each body), and the optional write-ahead log. One lock makes
 //! each batch all-or-nothing: a batch is logged, applied and its key
 //! remembered before anyone else sees the data.
 
+use super::cells::Cells;
 use super::sample::Sample;
 use super::wal::{BatchKey, OpenReport, Record, Route, Wal, WalError};
-use crate::engine::{Expected, Grain};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-
-/// The sink stores per second; queries roll up to their interval.
-pub const STORE_GRAIN: &str = "PT1S";
 
 /// Cells or keys per record of a compacted log.
 const PER_RECORD: usize = 10_000;
@@ -65,6 +62,9 @@ pub struct StoreOptions {
     pub max_series: usize,
     /// Samples are taken from now - window to now + window only.
     pub time_window: std::time::Duration,
+    /// Data time, back from the newest sample, held per second; older
+    /// cells are held per minute.
+    pub per_second_retention: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -78,6 +78,9 @@ impl Default for StoreOptions {
             // (2026-01-01) and runs at the maximum rate write days ahead;
             // year 0000 or 9999 is a mistake.
             time_window: std::time::Duration::from_secs(3650 * 86_400),
+            // A day of data per second: a long run at full rate or a
+            // day-long dataset can still be checked at PT1S.
+            per_second_retention: std::time::Duration::from_secs(86_400),
         }
     }
 }
@@ -127,9 +130,9 @@ impl Keys {
 }
 
 struct Inner {
-    data: Expected,
+    data: Cells,
     /// Every series held (packed), for --max-series.
-    series: rustc_hash::FxHashSet<u64>,
+    series: FxHashSet<u64>,
     max_series: usize,
     time_window_ms: i64,
     keys: Keys,
@@ -145,10 +148,6 @@ struct Inner {
 /// checker's parallel queries run side by side.
 pub struct Store {
     inner: RwLock<Inner>,
-}
-
-fn grain() -> Grain {
-    STORE_GRAIN.parse().unwrap_or(Grain::MINUTE)
 }
 
 impl Store {
@@ -168,10 +167,12 @@ impl Store {
                 if let Some(key) = key {
                     inner.keys.insert(&key);
                 }
-                inner.absorb(&samples);
+                let series: FxHashSet<u64> = samples.iter().map(|s| s.series.pack()).collect();
+                inner.absorb(&samples, series);
                 inner.stats.replayed_batches += 1;
             }
             Record::Keys(keys) => keys.iter().for_each(|k| inner.keys.insert(k)),
+            Record::Rolled(before) => inner.data.roll_to(before),
         })?;
         inner.wal = Some(wal);
         if report.needs_rewrite() {
@@ -202,12 +203,12 @@ impl Store {
             inner.stats.duplicates += 1;
             return Ok(Applied::Duplicate);
         }
-        inner.check_limits(samples)?;
+        let new_series = inner.check_limits(samples)?;
         inner.check_overflow(samples)?;
         if let Some(wal) = inner.wal.as_mut() {
             wal.append(key, samples)?;
         }
-        inner.absorb(samples);
+        inner.absorb(samples, new_series);
         if let Some(key) = key {
             inner.keys.insert(key);
         }
@@ -230,7 +231,7 @@ impl Store {
     }
 
     /// Runs `f` on the aggregates (queries, exposition) under the lock.
-    pub fn read<R>(&self, f: impl FnOnce(&Expected) -> R) -> R {
+    pub fn read<R>(&self, f: impl FnOnce(&Cells) -> R) -> R {
         f(&self.read_lock().data)
     }
 
@@ -264,7 +265,7 @@ fn events(samples: &[Sample]) -> u64 {
 impl Inner {
     fn new(options: StoreOptions) -> Inner {
         Inner {
-            data: Expected::new(grain()),
+            data: Cells::new(options.per_second_retention),
             series: Default::default(),
             max_series: options.max_series,
             time_window_ms: options.time_window.as_millis().min(i64::MAX as u128) as i64,
@@ -280,21 +281,25 @@ impl Inner {
         }
     }
 
-    fn absorb(&mut self, samples: &[Sample]) {
+    /// Adds a batch; `new_series` holds (at least) the series it brings
+    /// that the store did not hold yet.
+    fn absorb(&mut self, samples: &[Sample], new_series: FxHashSet<u64>) {
+        self.series.extend(new_series);
         for s in samples {
-            self.series.insert(s.series.pack());
             self.grand.0 += s.aggregate.count as u128;
             self.grand.1 += s.aggregate.total as u128;
-            self.data.add_aggregate(s.series, s.time_ms, &s.aggregate);
+            self.data.add(s);
         }
+        self.data.roll();
         self.stats.batches += 1;
         self.stats.samples += events(samples);
     }
 
     /// Refuses a batch with a sample outside the time window or one that
-    /// would take the series past --max-series, before anything is logged.
-    /// (Replay applies what the log holds, whatever the limits now.)
-    fn check_limits(&self, samples: &[Sample]) -> Result<(), ApplyError> {
+    /// would take the series past --max-series, before anything is logged;
+    /// else returns the series the batch adds. (Replay applies what the
+    /// log holds, whatever the limits now.)
+    fn check_limits(&self, samples: &[Sample]) -> Result<FxHashSet<u64>, ApplyError> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -307,7 +312,7 @@ impl Inner {
                 window_days: (window / 86_400_000) as u64,
             });
         }
-        let mut new = rustc_hash::FxHashSet::default();
+        let mut new = FxHashSet::default();
         for s in samples {
             let packed = s.series.pack();
             if !self.series.contains(&packed) {
@@ -321,7 +326,7 @@ impl Inner {
                 max: self.max_series,
             });
         }
-        Ok(())
+        Ok(new)
     }
 
     /// Refuses a batch that would overflow a cell's count or total, before
@@ -338,13 +343,13 @@ impl Inner {
         let overflow = |series: crate::engine::Series| ApplyError::Overflow {
             series: format!("{:?}", series.dimension_values()),
         };
-        let grain = self.data.grain();
         // Cell -> (series, count, total) the batch adds.
         let mut sums: FxHashMap<(u64, i64), (crate::engine::Series, u64, u64)> =
             FxHashMap::default();
         for s in samples {
+            let packed = s.series.pack();
             let cell = sums
-                .entry((s.series.pack(), grain.bucket(s.time_ms)))
+                .entry((packed, self.data.cell(packed, s.time_ms).0))
                 .or_insert((s.series, 0, 0));
             cell.1 = cell
                 .1
@@ -356,7 +361,7 @@ impl Inner {
                 .ok_or_else(|| overflow(s.series))?;
         }
         for ((packed, bucket), (series, count, total)) in sums {
-            if let Some(have) = self.data.cell(packed, bucket)
+            if let (_, Some(have)) = self.data.cell(packed, bucket)
                 && (have.count.checked_add(count).is_none()
                     || have.total.checked_add(total).is_none())
             {
@@ -373,7 +378,7 @@ impl Inner {
         };
         let cells: Vec<Sample> = self
             .data
-            .cells()
+            .iter()
             .map(|(series, time_ms, aggregate)| Sample {
                 series,
                 time_ms,
@@ -381,12 +386,17 @@ impl Inner {
             })
             .collect();
         let keys: Vec<BatchKey> = self.keys.all().collect();
-        let records = cells
-            .chunks(PER_RECORD)
-            .map(|c| Record::Batch {
+        // The boundary first: replay puts the minute cells after it where
+        // they belong, whatever the retention then.
+        let records = self
+            .data
+            .boundary()
+            .map(Record::Rolled)
+            .into_iter()
+            .chain(cells.chunks(PER_RECORD).map(|c| Record::Batch {
                 key: None,
                 samples: c.to_vec(),
-            })
+            }))
             .chain(keys.chunks(PER_RECORD).map(|k| Record::Keys(k.to_vec())));
         wal.compact(records)
     }

@@ -247,6 +247,7 @@ impl Wal {
             let payload = match &r {
                 Record::Batch { key, samples } => record::batch_payload(key.as_ref(), samples),
                 Record::Keys(keys) => record::keys_payload(keys),
+                Record::Rolled(before) => record::rolled_payload(*before),
             };
             let bytes = record::frame(&payload);
             out.write_all(&bytes)?;

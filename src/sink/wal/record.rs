@@ -10,7 +10,9 @@
 //!   for none), `count: u32` and `count` entries of 25 bytes (series, time,
 //!   value) or 49 bytes (series, time, count, total, minimum, maximum);
 //! - keys (2): `count: u32` and `count` keys, what a compaction carries
-//!   over of the applied batches.
+//!   over of the applied batches;
+//! - rolled (3): `before: i64`, written first by a compaction once cells
+//!   were rolled into minutes: aggregates before that time are per minute.
 //!
 //! A key is `route: u8 | len: u16 | key | digest flag: u8 | digest: 16`.
 //! Version 1 logs (no header) are read by [`legacy_record`] and migrated.
@@ -33,6 +35,7 @@ const AGGREGATE_BYTES: usize = 49;
 const SAMPLES: u8 = 0;
 const AGGREGATES: u8 = 1;
 const KEYS: u8 = 2;
+const ROLLED: u8 = 3;
 
 /// The endpoint a batch came through: each has its own idempotency keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,6 +75,8 @@ pub enum Record {
     },
     /// Keys of batches applied before a compaction.
     Keys(Vec<BatchKey>),
+    /// Aggregates before this time (Unix ms) are per minute.
+    Rolled(i64),
 }
 
 /// The whole record (frame and payload) for `payload`.
@@ -117,6 +122,13 @@ pub fn keys_payload(keys: &[BatchKey]) -> Vec<u8> {
     for key in keys {
         encode_key(&mut out, key);
     }
+    out
+}
+
+/// The payload of a rolled record.
+pub fn rolled_payload(before: i64) -> Vec<u8> {
+    let mut out = vec![ROLLED];
+    out.extend_from_slice(&before.to_le_bytes());
     out
 }
 
@@ -176,6 +188,13 @@ pub fn decode(head: &[u8; FRAME], payload: &[u8]) -> Option<Record> {
                 return None;
             }
             Record::Keys(keys)
+        }
+        ROLLED => {
+            let before = r.u64()? as i64;
+            if !r.rest().is_empty() || before.rem_euclid(60_000) != 0 {
+                return None;
+            }
+            Record::Rolled(before)
         }
         _ => return None,
     };
@@ -436,6 +455,12 @@ pub(super) mod tests {
             roundtrip(&keys_payload(&keys)),
             Some(Record::Keys(keys.clone()))
         );
+        let before = 1_767_225_600_000 + 600_000;
+        assert_eq!(
+            roundtrip(&rolled_payload(before)),
+            Some(Record::Rolled(before))
+        );
+        assert_eq!(roundtrip(&rolled_payload(before + 1)), None);
     }
 
     #[test]

@@ -26,7 +26,7 @@ fn batch_samples(records: &[Record]) -> Vec<u64> {
         .iter()
         .filter_map(|r| match r {
             Record::Batch { samples, .. } => Some(samples.iter().map(|s| s.aggregate.total)),
-            Record::Keys(_) => None,
+            Record::Keys(_) | Record::Rolled(_) => None,
         })
         .flatten()
         .collect()
