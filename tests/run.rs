@@ -36,6 +36,26 @@ fn run_into_the_embedded_sink_checks_green() {
     assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
 }
 
+// The embedded sink rolls per-second cells older than a day of data time
+// into minutes; a run checked at PT1S over more than that must still pass.
+#[test]
+fn a_per_second_run_longer_than_a_day_of_data_checks_green() {
+    let run = callmetrics(&[
+        "run",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "5000",
+        "--rate",
+        "0.05/s",
+        "--max-rate",
+        "--grain",
+        "PT1S",
+        "--quiet",
+    ])
+    .expect_code(0);
+    assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
+}
+
 #[test]
 fn run_reports_a_sink_that_is_not_there() {
     let port = free_port();

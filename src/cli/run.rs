@@ -44,7 +44,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         let embedded = match &args.sink {
             Some(_) => None,
             None => Some(
-                RunningSink::start(SinkConfig::embedded())
+                RunningSink::start(embedded_config(args.workload.grain))
                     .await
                     .context("cannot start the embedded sink")?,
             ),
@@ -264,4 +264,14 @@ fn write_file(
     write(&mut file).with_context(|| format!("cannot write {}", path.display()))?;
     file.flush()
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The in-process sink. Its check asks at the run's grain: a sub-minute
+/// grain needs every second kept, however much data time the run covers.
+fn embedded_config(grain: Grain) -> SinkConfig {
+    let mut config = SinkConfig::embedded();
+    if !Grain::MINUTE.divides(grain) {
+        config.store.per_second_retention = config.store.time_window * 2;
+    }
+    config
 }
