@@ -12,14 +12,17 @@
 use super::sample::Sample;
 use crate::engine::{Aggregate, Expected, Grain, Series};
 
-/// Rolling moves this much data time at once, so it happens once per ten
-/// minutes of data, not after every batch. A multiple of a minute.
-const ROLL_STEP_MS: i64 = 600_000;
+/// Rolling moves a sixth of the retention at once (one to ten minutes), so
+/// it happens a few times per retention, not after every batch.
+const MIN_STEP_MS: i64 = 60_000;
+const MAX_STEP_MS: i64 = 600_000;
 
 pub struct Cells {
     seconds: Expected,
     minutes: Expected,
     retention_ms: i64,
+    /// Data time rolled at once, a whole number of minutes.
+    step_ms: i64,
     /// The newest sample's time.
     newest: i64,
     /// Data before this time is held per minute (a multiple of a minute).
@@ -28,10 +31,13 @@ pub struct Cells {
 
 impl Cells {
     pub fn new(retention: std::time::Duration) -> Cells {
+        let retention_ms = retention.as_millis().min(i64::MAX as u128) as i64;
+        let step = (retention_ms / 6).clamp(MIN_STEP_MS, MAX_STEP_MS);
         Cells {
             seconds: Expected::new(Grain::SECOND),
             minutes: Expected::new(Grain::MINUTE),
-            retention_ms: retention.as_millis().min(i64::MAX as u128) as i64,
+            retention_ms,
+            step_ms: step - step % MIN_STEP_MS,
             newest: i64::MIN,
             rolled_before: i64::MIN,
         }
@@ -47,7 +53,7 @@ impl Cells {
     /// after each batch.
     pub fn roll(&mut self) {
         let due = self.newest.saturating_sub(self.retention_ms);
-        let before = due - due.rem_euclid(ROLL_STEP_MS);
+        let before = due - due.rem_euclid(self.step_ms);
         if before > self.rolled_before {
             self.roll_to(before);
         }
