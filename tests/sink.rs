@@ -242,7 +242,10 @@ async fn malformed_payloads_are_refused_and_change_nothing() {
         if let Some(e) = c.encoding {
             req = req.header("content-encoding", e);
         }
-        let resp = req.send().await.unwrap();
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:?}", c.name));
         let status = resp.status().as_u16();
         let closes = resp
             .headers()

@@ -358,6 +358,7 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<By
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
+        discard(body, max.saturating_mul(4).max(16 << 20)).await;
         return Err(error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is larger than {max} bytes (--max-body)"),
@@ -389,6 +390,24 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<By
             format!("the body did not arrive within {timeout:?}"),
         )),
     }
+}
+
+/// Reads and drops up to `limit` bytes of a refused body, for at most a
+/// few seconds, before the refusal is sent: a server that answers and
+/// closes while the client is still writing makes the client see a broken
+/// pipe instead of the answer (as nginx's lingering close avoids).
+async fn discard(mut body: Body, limit: usize) {
+    use http_body_util::BodyExt;
+    let mut seen = 0usize;
+    let read = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), read).await;
 }
 
 /// Checks, receives, decodes, parses and applies one batch.
