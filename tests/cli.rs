@@ -40,10 +40,163 @@ fn catalog_json_lists_every_value() {
         .count();
     assert_eq!(listed, 17);
     assert_eq!(ops.first().unwrap()["name"], "Create Call");
-    assert_eq!(v["eventTypes"].as_array().unwrap().len(), 33);
+    let events = v["eventTypes"].as_array().unwrap();
+    let listed = events
+        .iter()
+        .filter(|e| e["listedInMetricsOverview"] == true)
+        .count();
+    assert_eq!(listed, 33);
     assert_eq!(v["metrics"][0]["name"], "APIRequestCallAutomation");
     assert_eq!(v["metrics"][0]["dimensions"][2], "StatusCodeClass");
     insta::assert_snapshot!(run.stdout);
+}
+
+// Issue #10, items 1-4: each operation's and event's versions are those of
+// the stable and preview specs that have its route or model.
+#[test]
+fn catalog_pins_the_api_surface_per_version() {
+    let run = callmetrics(&["catalog", "--format", "json"]).expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let versions = |kind: &str, name: &str| -> Vec<String> {
+        let entry = v[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("{kind} {name}"));
+        entry["apiVersions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let stable = |list: Vec<String>| -> Vec<String> {
+        list.into_iter()
+            .filter(|v| !v.ends_with("-preview"))
+            .collect()
+    };
+    let from = |first: &str| -> Vec<String> {
+        [
+            "2023-03-06",
+            "2023-10-15",
+            "2024-04-15",
+            "2024-09-15",
+            "2025-05-15",
+            "2025-06-15",
+            "2026-03-12",
+        ]
+        .iter()
+        .filter(|v| **v >= first)
+        .map(|v| v.to_string())
+        .collect()
+    };
+    for op in [
+        "Start Transcription",
+        "Stop Transcription",
+        "Update Transcription",
+        "Start Media Streaming",
+        "Stop Media Streaming",
+    ] {
+        assert_eq!(
+            stable(versions("operations", op)),
+            from("2025-05-15"),
+            "{op}"
+        );
+        assert!(versions("operations", op).contains(&"2024-06-15-preview".to_string()));
+    }
+    for op in [
+        "Send DTMF Tones",
+        "Mute Participant",
+        "Cancel Add Participant",
+    ] {
+        assert_eq!(
+            stable(versions("operations", op)),
+            from("2023-10-15"),
+            "{op}"
+        );
+    }
+    for op in ["Hold", "Unhold", "Connect"] {
+        assert_eq!(
+            stable(versions("operations", op)),
+            from("2024-09-15"),
+            "{op}"
+        );
+    }
+    for op in ["Create Call", "Get Recording", "Play", "Recognize"] {
+        assert_eq!(
+            stable(versions("operations", op)),
+            from("2023-03-06"),
+            "{op}"
+        );
+        assert_eq!(versions("operations", op).len(), 11, "{op}");
+    }
+    assert_eq!(
+        versions("operations", "Move Participants"),
+        ["2025-08-15-preview", "2026-03-12"]
+    );
+    let event = |name: &str| versions("eventTypes", &format!("Microsoft.Communication.{name}"));
+    for e in [
+        "CreateCallFailed",
+        "AnswerFailed",
+        "ConnectFailed",
+        "PlayStarted",
+        "HoldFailed",
+    ] {
+        assert_eq!(stable(event(e)), from("2024-09-15"), "{e}");
+    }
+    assert_eq!(stable(event("StartRecordingFailed")), from("2025-06-15"));
+    assert!(!event("StartRecordingFailed").contains(&"2024-11-15-preview".to_string()));
+    assert_eq!(
+        event("MoveParticipantSucceeded"),
+        ["2025-08-15-preview", "2026-03-12"]
+    );
+    assert_eq!(stable(event("TranscriptionFailed")), from("2025-05-15"));
+    assert_eq!(stable(event("SendDtmfTonesFailed")), from("2023-10-15"));
+    assert_eq!(stable(event("PlayFailed")), from("2023-03-06"));
+    let op = |name: &str| {
+        v["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        op("Mute Participant")["route"],
+        "/calling/callConnections/{callConnectionId}/participants:mute"
+    );
+    assert_eq!(op("Mute Participant")["successStatus"], 200);
+    assert_eq!(op("Get Recording")["method"], "GET");
+    assert_eq!(op("Get Recording")["successStatus"], 200);
+    assert_eq!(
+        op("Move Participants")["route"],
+        "/calling/callConnections/{callConnectionId}/participants:moveHere"
+    );
+    assert_eq!(op("Move Participants")["successStatus"], 202);
+    let previews: Vec<&str> = v["apiVersions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["preview"] == true)
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        previews,
+        [
+            "2024-06-15-preview",
+            "2024-11-15-preview",
+            "2025-03-30-preview",
+            "2025-08-15-preview"
+        ]
+    );
+    // Every documented text names its source.
+    assert!(v["resultTexts"].as_array().unwrap().iter().all(|r| {
+        r["source"]
+            .as_str()
+            .is_some_and(|s| s.contains("learn.microsoft.com") || s.contains("azure-sdk-for-java"))
+    }));
 }
 
 #[test]

@@ -1,5 +1,9 @@
-//! The `api-version` values the Call Automation SDKs send; the `ApiVersion`
-//! request dimension and the callback `Version` dimension (`data.version`).
+//! The `api-version` values of the Call Automation REST API: the
+//! `ApiVersion` request dimension and the callback `Version` dimension
+//! (`data.version`). Stable versions are the folders of
+//! `specification/communication/data-plane/CallAutomation/stable/` in
+//! Azure/azure-rest-api-specs, previews those of `preview/` that the SDKs
+//! shipped (real callbacks carry them in `data.version`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,6 +11,8 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ApiVersion(u8);
 
+// Positions are part of the sink's log and of packed series: new versions
+// go at the end, whatever their date.
 const VERSIONS: &[&str] = &[
     "2023-03-06",
     "2023-10-15",
@@ -15,14 +21,21 @@ const VERSIONS: &[&str] = &[
     "2025-05-15",
     "2025-06-15",
     "2026-03-12",
+    "2024-06-15-preview",
+    "2024-11-15-preview",
+    "2025-03-30-preview",
+    "2025-08-15-preview",
 ];
 
 impl ApiVersion {
     /// How many versions the catalog knows.
     pub const COUNT: usize = VERSIONS.len();
 
+    /// Every version, oldest first (a preview sorts by its date).
     pub fn all() -> impl Iterator<Item = ApiVersion> {
-        (0..VERSIONS.len() as u8).map(ApiVersion)
+        let mut all: Vec<ApiVersion> = (0..VERSIONS.len() as u8).map(ApiVersion).collect();
+        all.sort_by_key(|v| v.as_str());
+        all.into_iter()
     }
 
     /// Position in the catalog, for compact binary encodings.
@@ -36,6 +49,10 @@ impl ApiVersion {
 
     pub fn as_str(self) -> &'static str {
         VERSIONS[self.0 as usize]
+    }
+
+    pub fn is_preview(self) -> bool {
+        self.as_str().ends_with("-preview")
     }
 
     /// The version scenarios use when they name none: the newest GA one the
@@ -60,5 +77,109 @@ impl FromStr for ApiVersion {
             .position(|v| *v == s)
             .map(|i| ApiVersion(i as u8))
             .ok_or_else(|| super::UnknownName::new("api version", s, VERSIONS.iter().copied()))
+    }
+}
+
+/// The versions an operation's route or an event's model exists in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Versions(u16);
+
+const _: () = assert!(VERSIONS.len() <= 16);
+
+impl Versions {
+    /// Stable versions from `stable` on and previews from `preview` on
+    /// (dates compare as text), as the specs add routes and never drop
+    /// them.
+    pub const fn since(stable: &str, preview: &str) -> Versions {
+        let mut bits = 0u16;
+        let mut i = 0;
+        while i < VERSIONS.len() {
+            let v = VERSIONS[i];
+            let from = if is_preview(v) { preview } else { stable };
+            if !less(v, from) {
+                bits |= 1 << i;
+            }
+            i += 1;
+        }
+        Versions(bits)
+    }
+
+    pub fn of(versions: impl IntoIterator<Item = ApiVersion>) -> Versions {
+        Versions(versions.into_iter().fold(0, |bits, v| bits | 1 << v.0))
+    }
+
+    pub fn contains(self, v: ApiVersion) -> bool {
+        self.0 & 1 << v.0 != 0
+    }
+
+    /// Its versions, oldest first.
+    pub fn iter(self) -> impl Iterator<Item = ApiVersion> {
+        ApiVersion::all().filter(move |&v| self.contains(v))
+    }
+
+    pub fn and(self, other: Versions) -> Versions {
+        Versions(self.0 & other.0)
+    }
+
+    /// The oldest stable version in the set.
+    pub fn first_stable(self) -> Option<ApiVersion> {
+        self.iter().find(|v| !v.is_preview())
+    }
+}
+
+impl Default for Versions {
+    /// Every version.
+    fn default() -> Versions {
+        Versions((1 << VERSIONS.len()) - 1)
+    }
+}
+
+const fn is_preview(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() > 10
+}
+
+/// `a < b` by bytes (`<` on `str` is not const).
+const fn less(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: Versions) -> Vec<&'static str> {
+        v.iter().map(|v| v.as_str()).collect()
+    }
+
+    #[test]
+    fn version_sets_follow_the_spec_folders() {
+        let transcription = Versions::since("2025-05-15", "2024-06-15-preview");
+        assert_eq!(
+            names(transcription),
+            [
+                "2024-06-15-preview",
+                "2024-11-15-preview",
+                "2025-03-30-preview",
+                "2025-05-15",
+                "2025-06-15",
+                "2025-08-15-preview",
+                "2026-03-12"
+            ]
+        );
+        let all = Versions::default();
+        assert_eq!(all.iter().count(), ApiVersion::COUNT);
+        assert_eq!(all.first_stable().map(|v| v.as_str()), Some("2023-03-06"));
+        let move_here = Versions::since("2026-03-12", "2025-08-15-preview");
+        assert_eq!(names(move_here), ["2025-08-15-preview", "2026-03-12"]);
+        assert_eq!(names(move_here.and(transcription)), names(move_here));
     }
 }

@@ -8,13 +8,17 @@ mod event_type;
 mod metric;
 mod operation;
 mod print;
+mod result_codes;
 mod status;
 mod unknown_name;
 
-pub use api_version::ApiVersion;
+pub use api_version::{ApiVersion, Versions};
 pub use event_type::{EventType, ResultMix};
 pub use metric::{Dimension, Metric, Naming};
 pub use operation::{Method, Operation, OperationInfo};
 pub use print::{CatalogFormat, print_catalog};
-pub use status::{STATUS_CODES, SUB_CODES, StatusClass, sub_code_message};
+pub use result_codes::{
+    RESULT_TEXTS, ResultText, SUB_CODE_NAMES, Source, documented, result_message,
+};
+pub use status::{STATUS_CODES, StatusClass};
 pub use unknown_name::UnknownName;

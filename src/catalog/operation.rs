@@ -1,8 +1,12 @@
 //! Call Automation operations: the `Operation` dimension of the API request
-//! metric, with the REST route each one calls. The first 17 are the values the
-//! metrics overview lists; the rest exist because without them a scenario
-//! could not trigger every callback event type.
+//! metric, with the REST route each one calls and the api-versions whose
+//! spec has that route (`stable/<version>` and `preview/<version>` of
+//! Azure/azure-rest-api-specs' CallAutomation specs; docs/realism.md). The
+//! first 17 are the values the metrics overview lists; the rest exist
+//! because without them a scenario could not trigger every callback event
+//! type, or call what every SDK can call.
 
+use super::api_version::Versions;
 use super::event_type::EventType;
 use std::fmt;
 use std::str::FromStr;
@@ -35,13 +39,23 @@ pub struct OperationInfo {
     pub success_status: u16,
     /// False for operations beyond the 17 the metrics overview lists.
     pub listed: bool,
+    /// The api-versions whose spec has the route.
+    pub versions: Versions,
     /// Callback events a successful request of this kind can trigger.
     pub callbacks: &'static [EventType],
     pub description: &'static str,
 }
 
+// The routes of 2023-03-06 are in every version since; the
+// 2024-06-15-preview spec has every later route read there.
+const BASE: Versions = Versions::since("2023-03-06", "2024-06-15-preview");
+const V2023_10: Versions = Versions::since("2023-10-15", "2024-06-15-preview");
+const V2024_09: Versions = Versions::since("2024-09-15", "2024-06-15-preview");
+const V2025_05: Versions = Versions::since("2025-05-15", "2024-06-15-preview");
+const V2026_03: Versions = Versions::since("2026-03-12", "2025-08-15-preview");
+
 macro_rules! operations {
-    ($( $variant:ident = $name:literal, $method:ident $route:literal => $status:literal, $listed:literal, [$($cb:ident),*], $desc:literal; )*) => {
+    ($( $variant:ident = $name:literal, $method:ident $route:literal => $status:literal, $listed:literal, $versions:ident, [$($cb:ident),*], $desc:literal; )*) => {
         /// An operation (the `Operation` dimension value).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Operation { $($variant),* }
@@ -57,6 +71,7 @@ macro_rules! operations {
                         route: $route,
                         success_status: $status,
                         listed: $listed,
+                        versions: $versions,
                         callbacks: &[$(EventType::$cb),*],
                         description: $desc,
                     },)*
@@ -67,72 +82,78 @@ macro_rules! operations {
 }
 
 operations! {
-    CreateCall = "Create Call", Post "/calling/callConnections" => 201, true,
-        [CallConnected, ParticipantsUpdated, CallDisconnected], "Create an outbound call to a user.";
-    AnswerCall = "Answer Call", Post "/calling/callConnections:answer" => 200, true,
-        [CallConnected, ParticipantsUpdated, CallDisconnected], "Answer an inbound call.";
-    RedirectCall = "Redirect Call", Post "/calling/callConnections:redirect" => 204, true,
+    CreateCall = "Create Call", Post "/calling/callConnections" => 201, true, BASE,
+        [CallConnected, ParticipantsUpdated, CallDisconnected, CreateCallFailed], "Create an outbound call to a user.";
+    AnswerCall = "Answer Call", Post "/calling/callConnections:answer" => 200, true, BASE,
+        [CallConnected, ParticipantsUpdated, CallDisconnected, AnswerFailed], "Answer an inbound call.";
+    RedirectCall = "Redirect Call", Post "/calling/callConnections:redirect" => 204, true, BASE,
         [], "Redirect an inbound call to another user.";
-    RejectCall = "Reject Call", Post "/calling/callConnections:reject" => 204, true,
+    RejectCall = "Reject Call", Post "/calling/callConnections:reject" => 204, true, BASE,
         [], "Reject an inbound call.";
-    TransferCallToParticipant = "Transfer Call To Participant", Post "/calling/callConnections/{callConnectionId}:transferToParticipant" => 202, true,
+    TransferCallToParticipant = "Transfer Call To Participant", Post "/calling/callConnections/{callConnectionId}:transferToParticipant" => 202, true, BASE,
         [CallTransferAccepted, CallTransferFailed, CallDisconnected], "Transfer a 1:1 call to another user.";
-    Play = "Play", Post "/calling/callConnections/{callConnectionId}:play" => 202, true,
+    Play = "Play", Post "/calling/callConnections/{callConnectionId}:play" => 202, true, BASE,
         [PlayStarted, PlayCompleted, PlayFailed, PlayCanceled], "Play audio to call participants.";
-    PlayPrompt = "PlayPrompt", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true,
-        [PlayStarted, PlayCompleted, PlayFailed, PlayCanceled, RecognizeCompleted, RecognizeFailed, RecognizeCanceled], "Play a prompt as part of a Recognize action.";
-    Recognize = "Recognize", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true,
+    PlayPrompt = "PlayPrompt", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true, BASE,
+        [PlayStarted, RecognizeCompleted, RecognizeFailed, RecognizeCanceled], "Play a prompt as part of a Recognize action.";
+    Recognize = "Recognize", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true, BASE,
         [PlayStarted, RecognizeCompleted, RecognizeFailed, RecognizeCanceled], "Recognize input from call participants.";
-    AddParticipants = "Add Participants", Post "/calling/callConnections/{callConnectionId}/participants:add" => 202, true,
+    AddParticipants = "Add Participants", Post "/calling/callConnections/{callConnectionId}/participants:add" => 202, true, BASE,
         [AddParticipantSucceeded, AddParticipantFailed, ParticipantsUpdated], "Add a participant to a call.";
-    RemoveParticipants = "Remove Participants", Post "/calling/callConnections/{callConnectionId}/participants:remove" => 202, true,
+    RemoveParticipants = "Remove Participants", Post "/calling/callConnections/{callConnectionId}/participants:remove" => 202, true, BASE,
         [RemoveParticipantSucceeded, RemoveParticipantFailed, ParticipantsUpdated], "Remove a participant from a call.";
-    HangUpCall = "HangUp Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true,
+    HangUpCall = "HangUp Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true, BASE,
         [CallDisconnected], "Hang up your call leg.";
-    TerminateCall = "Terminate Call", Post "/calling/callConnections/{callConnectionId}:terminate" => 204, true,
+    TerminateCall = "Terminate Call", Post "/calling/callConnections/{callConnectionId}:terminate" => 204, true, BASE,
         [CallDisconnected], "End the call for all participants.";
-    GetCall = "Get Call", Get "/calling/callConnections/{callConnectionId}" => 200, true,
+    GetCall = "Get Call", Get "/calling/callConnections/{callConnectionId}" => 200, true, BASE,
         [], "Get details about a call.";
-    GetParticipant = "Get Participant", Get "/calling/callConnections/{callConnectionId}/participants/{participantRawId}" => 200, true,
+    GetParticipant = "Get Participant", Get "/calling/callConnections/{callConnectionId}/participants/{participantRawId}" => 200, true, BASE,
         [], "Get details on a call participant.";
-    GetParticipants = "Get Participants", Get "/calling/callConnections/{callConnectionId}/participants" => 200, true,
+    GetParticipants = "Get Participants", Get "/calling/callConnections/{callConnectionId}/participants" => 200, true, BASE,
         [], "Get all participants in a call.";
-    DeleteCall = "Delete Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true,
+    DeleteCall = "Delete Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true, BASE,
         [CallDisconnected], "Delete a call (for everyone).";
-    CancelAllMediaOperations = "Cancel All Media Operations", Post "/calling/callConnections/{callConnectionId}:cancelAllMediaOperations" => 202, true,
+    CancelAllMediaOperations = "Cancel All Media Operations", Post "/calling/callConnections/{callConnectionId}:cancelAllMediaOperations" => 202, true, BASE,
         [PlayCanceled, RecognizeCanceled], "Cancel all ongoing or queued media operations in a call.";
-    Connect = "Connect", Post "/calling/callConnections:connect" => 200, false,
+    Connect = "Connect", Post "/calling/callConnections:connect" => 200, false, V2024_09,
         [CallConnected, ParticipantsUpdated, ConnectFailed, CallDisconnected], "Connect to an existing call (room, group or server call).";
-    CancelAddParticipant = "Cancel Add Participant", Post "/calling/callConnections/{callConnectionId}/participants:cancelAddParticipant" => 202, false,
+    CancelAddParticipant = "Cancel Add Participant", Post "/calling/callConnections/{callConnectionId}/participants:cancelAddParticipant" => 202, false, V2023_10,
         [CancelAddParticipantSucceeded, CancelAddParticipantFailed], "Cancel a pending add-participant invitation.";
-    StartContinuousDtmfRecognition = "Start Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:startContinuousDtmfRecognition" => 200, false,
+    StartContinuousDtmfRecognition = "Start Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:startContinuousDtmfRecognition" => 200, false, V2023_10,
         [ContinuousDtmfRecognitionToneReceived, ContinuousDtmfRecognitionToneFailed], "Start reporting every DTMF tone a participant presses.";
-    StopContinuousDtmfRecognition = "Stop Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:stopContinuousDtmfRecognition" => 200, false,
+    StopContinuousDtmfRecognition = "Stop Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:stopContinuousDtmfRecognition" => 200, false, V2023_10,
         [ContinuousDtmfRecognitionStopped, ContinuousDtmfRecognitionToneFailed], "Stop continuous DTMF recognition.";
-    SendDtmfTones = "Send DTMF Tones", Post "/calling/callConnections/{callConnectionId}:sendDtmfTones" => 202, false,
+    SendDtmfTones = "Send DTMF Tones", Post "/calling/callConnections/{callConnectionId}:sendDtmfTones" => 202, false, V2023_10,
         [SendDtmfTonesCompleted, SendDtmfTonesFailed], "Send DTMF tones to a participant.";
-    Hold = "Hold", Post "/calling/callConnections/{callConnectionId}:hold" => 200, false,
+    Hold = "Hold", Post "/calling/callConnections/{callConnectionId}:hold" => 200, false, V2024_09,
         [HoldFailed, ParticipantsUpdated, PlayStarted, PlayCompleted, PlayFailed], "Put a participant on hold, optionally with music.";
-    Unhold = "Unhold", Post "/calling/callConnections/{callConnectionId}:unhold" => 200, false,
+    Unhold = "Unhold", Post "/calling/callConnections/{callConnectionId}:unhold" => 200, false, V2024_09,
         [ParticipantsUpdated], "Take a participant off hold.";
-    StartMediaStreaming = "Start Media Streaming", Post "/calling/callConnections/{callConnectionId}:startMediaStreaming" => 202, false,
+    StartMediaStreaming = "Start Media Streaming", Post "/calling/callConnections/{callConnectionId}:startMediaStreaming" => 202, false, V2025_05,
         [MediaStreamingStarted, MediaStreamingFailed], "Start streaming call audio to a websocket.";
-    StopMediaStreaming = "Stop Media Streaming", Post "/calling/callConnections/{callConnectionId}:stopMediaStreaming" => 202, false,
+    StopMediaStreaming = "Stop Media Streaming", Post "/calling/callConnections/{callConnectionId}:stopMediaStreaming" => 202, false, V2025_05,
         [MediaStreamingStopped, MediaStreamingFailed], "Stop media streaming.";
-    StartTranscription = "Start Transcription", Post "/calling/callConnections/{callConnectionId}:startTranscription" => 202, false,
+    StartTranscription = "Start Transcription", Post "/calling/callConnections/{callConnectionId}:startTranscription" => 202, false, V2025_05,
         [TranscriptionStarted, TranscriptionUpdated, TranscriptionFailed], "Start real-time transcription.";
-    StopTranscription = "Stop Transcription", Post "/calling/callConnections/{callConnectionId}:stopTranscription" => 202, false,
+    StopTranscription = "Stop Transcription", Post "/calling/callConnections/{callConnectionId}:stopTranscription" => 202, false, V2025_05,
         [TranscriptionStopped, TranscriptionUpdated, TranscriptionFailed], "Stop real-time transcription.";
-    UpdateTranscription = "Update Transcription", Post "/calling/callConnections/{callConnectionId}:updateTranscription" => 202, false,
+    UpdateTranscription = "Update Transcription", Post "/calling/callConnections/{callConnectionId}:updateTranscription" => 202, false, V2025_05,
         [TranscriptionUpdated, TranscriptionFailed], "Change the transcription locale or model.";
-    StartRecording = "Start Recording", Post "/calling/recordings" => 200, false,
-        [RecordingStateChanged], "Start recording the call.";
-    PauseRecording = "Pause Recording", Post "/calling/recordings/{recordingId}:pause" => 202, false,
+    StartRecording = "Start Recording", Post "/calling/recordings" => 200, false, BASE,
+        [RecordingStateChanged, StartRecordingFailed], "Start recording the call.";
+    PauseRecording = "Pause Recording", Post "/calling/recordings/{recordingId}:pause" => 202, false, BASE,
         [RecordingStateChanged], "Pause an active recording.";
-    ResumeRecording = "Resume Recording", Post "/calling/recordings/{recordingId}:resume" => 202, false,
+    ResumeRecording = "Resume Recording", Post "/calling/recordings/{recordingId}:resume" => 202, false, BASE,
         [RecordingStateChanged], "Resume a paused recording.";
-    StopRecording = "Stop Recording", Delete "/calling/recordings/{recordingId}" => 204, false,
+    StopRecording = "Stop Recording", Delete "/calling/recordings/{recordingId}" => 204, false, BASE,
         [RecordingStateChanged], "Stop a recording.";
+    MuteParticipant = "Mute Participant", Post "/calling/callConnections/{callConnectionId}/participants:mute" => 200, false, V2023_10,
+        [], "Mute a participant in the call.";
+    GetRecording = "Get Recording", Get "/calling/recordings/{recordingId}" => 200, false, BASE,
+        [], "Get the state of a recording.";
+    MoveParticipants = "Move Participants", Post "/calling/callConnections/{callConnectionId}/participants:moveHere" => 202, false, V2026_03,
+        [MoveParticipantSucceeded, MoveParticipantFailed, ParticipantsUpdated], "Move participants from another call into this one.";
 }
 
 impl Operation {

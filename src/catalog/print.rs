@@ -2,7 +2,8 @@
 //! JSON for scripts.
 
 use super::{
-    ApiVersion, EventType, Metric, Naming, Operation, STATUS_CODES, SUB_CODES, StatusClass,
+    ApiVersion, EventType, Metric, Naming, Operation, RESULT_TEXTS, STATUS_CODES, SUB_CODE_NAMES,
+    StatusClass, Versions,
 };
 use serde_json::{Value, json};
 use std::io::{self, Write};
@@ -46,12 +47,15 @@ fn catalog_json(naming: Naming) -> Value {
                 "route": info.route,
                 "successStatus": info.success_status,
                 "listedInMetricsOverview": info.listed,
+                "apiVersions": names(info.versions),
                 "callbacks": info.callbacks.iter().map(|e| e.name()).collect::<Vec<_>>(),
                 "description": info.description,
             })
         }).collect::<Vec<_>>(),
         "eventTypes": EventType::ALL.iter().map(|e| json!({
             "name": e.name(),
+            "listedInMetricsOverview": e.listed(),
+            "apiVersions": names(e.versions()),
             "unsolicited": e.can_be_unsolicited(),
             "defaultResults": e.default_results().iter().map(|r| json!({
                 "code": r.code, "subCode": r.sub_code, "probability": r.probability,
@@ -59,9 +63,38 @@ fn catalog_json(naming: Naming) -> Value {
         })).collect::<Vec<_>>(),
         "statusClasses": StatusClass::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
         "statusCodes": STATUS_CODES,
-        "subCodes": SUB_CODES.iter().map(|(c, m)| json!({"subCode": c, "message": m})).collect::<Vec<_>>(),
-        "apiVersions": ApiVersion::all().map(|v| v.as_str()).collect::<Vec<_>>(),
+        "subCodes": SUB_CODE_NAMES.iter().map(|(c, m)| json!({"subCode": c, "name": m})).collect::<Vec<_>>(),
+        "resultTexts": RESULT_TEXTS.iter().map(|r| json!({
+            "eventType": r.event.name(),
+            "code": r.code,
+            "subCode": r.sub_code,
+            "message": r.message,
+            "source": r.source.citation(),
+        })).collect::<Vec<_>>(),
+        "apiVersions": ApiVersion::all().map(|v| json!({
+            "name": v.as_str(),
+            "preview": v.is_preview(),
+        })).collect::<Vec<_>>(),
     })
+}
+
+fn names(versions: Versions) -> Vec<&'static str> {
+    versions.iter().map(|v| v.as_str()).collect()
+}
+
+/// "2023-10-15+" for a set that is every stable version from one on, with
+/// "(+ previews)"; the full list otherwise.
+fn since(versions: Versions) -> String {
+    let Some(first) = versions.first_stable() else {
+        return names(versions).join(" ");
+    };
+    let mut stable = ApiVersion::all().filter(|v| !v.is_preview() && v.as_str() >= first.as_str());
+    if stable.all(|v| versions.contains(v)) {
+        let previews = versions.iter().filter(|v| v.is_preview()).count();
+        format!("{first}+ ({previews} previews)")
+    } else {
+        names(versions).join(" ")
+    }
 }
 
 fn print_table(out: &mut dyn Write, naming: Naming) -> io::Result<()> {
@@ -95,16 +128,20 @@ fn print_table(out: &mut dyn Write, naming: Naming) -> io::Result<()> {
         let info = op.info();
         writeln!(
             out,
-            "  {}{:<width$}  {:<6} {:<3}  {}",
+            "  {}{:<width$}  {:<6} {:<3}  {:<24} {}",
             if info.listed { ' ' } else { '*' },
             info.name,
             info.method.as_str(),
             info.success_status,
+            since(info.versions),
             info.route,
         )?;
     }
 
-    writeln!(out, "\nCALLBACK EVENT TYPES (default code/subCode mix)")?;
+    writeln!(
+        out,
+        "\nCALLBACK EVENT TYPES (* = beyond the 33 in the metrics overview; versions; default code/subCode mix)"
+    )?;
     let width = EventType::ALL
         .iter()
         .map(|e| e.name().len())
@@ -116,16 +153,37 @@ fn print_table(out: &mut dyn Write, naming: Naming) -> io::Result<()> {
             .iter()
             .map(|r| format!("{}/{} {}", r.code, r.sub_code, r.probability))
             .collect();
-        writeln!(out, "  {:<width$}  {}", e.name(), mix.join(", "))?;
+        writeln!(
+            out,
+            "  {}{:<width$}  {:<24} {}",
+            if e.listed() { ' ' } else { '*' },
+            e.name(),
+            since(e.versions()),
+            mix.join(", ")
+        )?;
     }
 
     let classes: Vec<_> = StatusClass::ALL.iter().map(|c| c.as_str()).collect();
     writeln!(out, "\nSTATUS CLASSES\n  {}", classes.join(" "))?;
     let codes: Vec<_> = STATUS_CODES.iter().map(|c| c.to_string()).collect();
     writeln!(out, "\nSTATUS CODES\n  {}", codes.join(" "))?;
-    writeln!(out, "\nSUB-CODES")?;
-    for (code, message) in SUB_CODES {
-        writeln!(out, "  {code:<5} {message}")?;
+    writeln!(out, "\nSUB-CODES (the troubleshooting page's names)")?;
+    for (code, name) in SUB_CODE_NAMES {
+        writeln!(out, "  {code:<6} {name}")?;
+    }
+    writeln!(
+        out,
+        "\nRESULT TEXTS (resultInformation.message per event, code and sub-code; sources in --format json)"
+    )?;
+    for r in RESULT_TEXTS {
+        writeln!(
+            out,
+            "  {:<36} {}/{:<6} {}",
+            r.event.short_name(),
+            r.code,
+            r.sub_code,
+            r.message
+        )?;
     }
     let versions: Vec<_> = ApiVersion::all().map(|v| v.as_str()).collect();
     writeln!(out, "\nAPI VERSIONS\n  {}", versions.join(" "))

@@ -23,12 +23,20 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
             Ok(s) => {
                 let flows = s.flows.items().len();
                 let plural = if flows == 1 { "" } else { "s" };
+                let warnings = match s.warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".to_string(),
+                    n => format!(", {n} warnings"),
+                };
                 writeln!(
                     out,
-                    "{}: ok ({}, {flows} flow{plural})",
+                    "{}: ok ({}, {flows} flow{plural}{warnings})",
                     path.display(),
                     s.name
-                )?
+                )?;
+                let mut text = String::new();
+                scenario::render(path, &s.warnings, &mut text)?;
+                out.write_all(text.as_bytes())?;
             }
             Err(err @ ScenarioError::Unreadable { .. }) => {
                 unreadable += 1;

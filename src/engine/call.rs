@@ -20,7 +20,7 @@ pub fn simulate<'a>(
     out.clear();
     let mut rng = Sampler::new(seed, Stream::Call, index);
     let flow = rng.pick(&scenario.flows);
-    let version = *rng.pick(flow.api_version.as_ref().unwrap_or(&scenario.api_version));
+    let version = *rng.pick(&flow.api_version);
     let mut call = Call {
         rng,
         index,
@@ -181,37 +181,59 @@ impl<'a> Call<'a, '_> {
         context: Context<'a>,
         cause: Option<Operation>,
     ) -> (f64, bool) {
+        // A call that never connected ends as its version says it does.
+        let (event, results) = match &cb.connection_failure {
+            Some(f) if f.failure.versions().contains(version) => (f.failure, &f.failure_results),
+            Some(f) => (EventType::CallDisconnected, &f.disconnected_results),
+            None => (cb.event, &cb.results),
+        };
         let n = self.rng.count(cb.repeat);
         for _ in 0..n {
             at += self.rng.delay(&cb.delay);
-            let result = *self.rng.pick(&cb.results);
-            let detail = self.detail(cb, cause, at);
+            let result = *self.rng.pick(results);
+            // The service sends only events the call's version defines; the
+            // draws above are made anyway, so other calls stay the same.
+            if !event.versions().contains(version) {
+                continue;
+            }
+            let detail = self.detail(cb, event, cause, at);
             self.push(
                 at,
                 version,
                 EventKind::Callback {
-                    event: cb.event,
+                    event,
                     result,
                     operation_context: context,
                     detail,
                 },
             );
         }
-        (at, cb.event == EventType::CallDisconnected && n > 0)
+        (at, ends_call(event) && n > 0)
     }
 
     /// Event-specific data, updating the call's participant and sequence state.
-    fn detail(&mut self, cb: &CallbackPlan, cause: Option<Operation>, at: f64) -> Detail {
+    fn detail(
+        &mut self,
+        cb: &CallbackPlan,
+        event: EventType,
+        cause: Option<Operation>,
+        at: f64,
+    ) -> Detail {
         use EventType::*;
-        match cb.event {
+        match event {
             AddParticipantSucceeded => {
                 let participant = self.participants;
                 self.participants = self.participants.saturating_add(1).min(OUTSIDER - 1);
                 Detail::Participant { participant }
             }
-            AddParticipantFailed => Detail::Participant {
+            AddParticipantFailed | MoveParticipantFailed => Detail::Participant {
                 participant: self.new_outsider(),
             },
+            MoveParticipantSucceeded => {
+                let participant = self.participants;
+                self.participants = self.participants.saturating_add(1).min(OUTSIDER - 1);
+                Detail::Participant { participant }
+            }
             RemoveParticipantSucceeded => {
                 self.participants = self.participants.saturating_sub(1).max(1);
                 Detail::Participant {
@@ -288,6 +310,14 @@ impl<'a> Call<'a, '_> {
         });
         self.seq += 1;
     }
+}
+
+/// Events after which the service sends nothing more for the call.
+fn ends_call(event: EventType) -> bool {
+    matches!(
+        event,
+        EventType::CallDisconnected | EventType::CreateCallFailed | EventType::AnswerFailed
+    )
 }
 
 /// Rounds a non-negative offset to whole milliseconds. `f64::round` is a

@@ -3,7 +3,8 @@
 
 use super::model::{self, Await, OnFailure, RecognitionType, ScenarioFile};
 use super::plan::*;
-use crate::catalog::{ApiVersion, EventType, ResultMix};
+use super::versions;
+use crate::catalog::{ApiVersion, EventType, Operation, ResultMix, Versions};
 
 /// Request latency when the file gives none: typical for a regional
 /// Call Automation endpoint.
@@ -16,22 +17,31 @@ pub fn compile(file: &ScenarioFile, sha256: String) -> Scenario {
     Scenario {
         name: file.name.clone(),
         description: file.description.clone(),
-        api_version: versions(&file.api_versions)
-            .unwrap_or_else(|| Choice::new([(ApiVersion::default_version(), 1.0)])),
         flows: Choice::new(file.flows.iter().map(|f| {
+            let shares = if f.api_versions.is_empty() {
+                &file.api_versions
+            } else {
+                &f.api_versions
+            };
             let plan = FlowPlan {
                 name: f.name.clone(),
-                api_version: versions(&f.api_versions),
+                api_version: usable(shares, versions::flow_versions(&f.steps).0),
                 steps: c.steps(&f.steps),
             };
             (plan, f.weight)
         })),
         sha256,
+        warnings: Vec::new(),
     }
 }
 
-fn versions(shares: &[model::VersionShare]) -> Option<Choice<ApiVersion>> {
-    (!shares.is_empty()).then(|| Choice::new(shares.iter().map(|s| (s.version.0, s.probability))))
+/// The mix limited to `have` (validation refused a mix with none left).
+fn usable(shares: &[model::VersionShare], have: Versions) -> Choice<ApiVersion> {
+    let (kept, _) = versions::usable_mix(shares, have);
+    if kept.is_empty() {
+        return Choice::new([(ApiVersion::default_version(), 1.0)]);
+    }
+    Choice::new(kept)
 }
 
 /// Compiles steps, sharing one sampling table among equal delays: a
@@ -84,12 +94,29 @@ impl Compiler {
                 (status, s.probability)
             }))
         };
+        let failure = match op {
+            Operation::CreateCall => Some(EventType::CreateCallFailed),
+            Operation::AnswerCall => Some(EventType::AnswerFailed),
+            _ => None,
+        };
         let outcomes = (!r.outcomes.is_empty()).then(|| {
             Choice::new(r.outcomes.iter().map(|o| {
-                (
-                    o.callbacks.iter().map(|c| self.callback(c)).collect(),
-                    o.probability,
-                )
+                let connects = o
+                    .callbacks
+                    .iter()
+                    .any(|c| c.event.0 == EventType::CallConnected);
+                let callbacks = o
+                    .callbacks
+                    .iter()
+                    .map(|c| {
+                        let mut plan = self.callback(c);
+                        if let Some(failure) = failure.filter(|_| !connects) {
+                            plan.connection_failure = connection_failure(&plan, c, failure);
+                        }
+                        plan
+                    })
+                    .collect();
+                (callbacks, o.probability)
             }))
         });
         RequestPlan {
@@ -99,7 +126,8 @@ impl Compiler {
                 Some(d) => self.delays.from_model(d),
                 None => self.delays.lognormal(DEFAULT_LATENCY.0, DEFAULT_LATENCY.1),
             },
-            api_version: versions(&r.api_versions),
+            api_version: (!r.api_versions.is_empty())
+                .then(|| usable(&r.api_versions, op.info().versions)),
             outcomes,
             end_call_on_failure: r.on_failure == OnFailure::EndCall,
             await_callbacks: r.wait_for == Await::Callbacks,
@@ -150,8 +178,42 @@ impl Compiler {
                 .map(Count::from)
                 .unwrap_or(Count { min: 1, max: 1 }),
             recognition_type,
+            connection_failure: None,
         }
     }
+}
+
+/// For the callback that ends a never-connected call (CallDisconnected or
+/// the failure event, as the file names it): both forms, the one the file
+/// gives keeping its results, the other with the catalog's defaults.
+fn connection_failure(
+    plan: &CallbackPlan,
+    c: &model::Callback,
+    failure: EventType,
+) -> Option<Box<ConnectionFailure>> {
+    let defaults = |event: EventType| {
+        Choice::new(event.default_results().iter().map(|m| {
+            let status = Status {
+                code: m.code,
+                sub_code: m.sub_code,
+            };
+            (status, m.probability)
+        }))
+    };
+    let own = |event: EventType| {
+        if c.event.0 == event {
+            plan.results.clone()
+        } else {
+            defaults(event)
+        }
+    };
+    (c.event.0 == EventType::CallDisconnected || c.event.0 == failure).then(|| {
+        Box::new(ConnectionFailure {
+            failure,
+            failure_results: own(failure),
+            disconnected_results: own(EventType::CallDisconnected),
+        })
+    })
 }
 
 /// RecognizeCompleted's sub-code says what was recognized, so its default

@@ -57,9 +57,18 @@ impl fmt::Display for JsonPath {
     }
 }
 
+/// An error makes the file unusable; a warning says what the engine will
+/// do instead of what the file seems to ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
 /// One problem in a scenario file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
+    pub severity: Severity,
     pub path: JsonPath,
     pub message: String,
     pub hint: Option<String>,
@@ -70,10 +79,18 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub fn new(path: JsonPath, message: impl Into<String>) -> Self {
         Diagnostic {
+            severity: Severity::Error,
             path,
             message: message.into(),
             hint: None,
             location: None,
+        }
+    }
+
+    pub fn warning(path: JsonPath, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::new(path, message)
         }
     }
 
@@ -98,10 +115,15 @@ pub enum ScenarioError {
     },
 }
 
-/// Renders diagnostics as `error: ... --> file:line:col (path)` blocks.
+/// Renders diagnostics as `error: ... --> file:line:col (path)` blocks
+/// (`warning: ...` for warnings).
 pub fn render(file: &Path, diagnostics: &[Diagnostic], out: &mut dyn fmt::Write) -> fmt::Result {
     for d in diagnostics {
-        writeln!(out, "error: {}", d.message)?;
+        let severity = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(out, "{severity}: {}", d.message)?;
         match d.location {
             Some((line, col)) => {
                 writeln!(out, "  --> {}:{line}:{col} at {}", file.display(), d.path)?

@@ -10,8 +10,9 @@ mod names;
 pub mod plan;
 mod quantiles;
 mod validate;
+mod versions;
 
-pub use diagnostic::{Diagnostic, JsonPath, ScenarioError, render};
+pub use diagnostic::{Diagnostic, JsonPath, ScenarioError, Severity, render};
 pub use model::RecognitionType;
 pub use plan::Scenario;
 
@@ -43,17 +44,22 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
     })?;
     let file = deserialize(text).map_err(|d| invalid(vec![d]))?;
     let mut diagnostics = validate::validate(&file);
-    if !diagnostics.is_empty() {
-        for d in &mut diagnostics {
-            d.location = Some(locate::locate(text, &d.path));
-        }
-        return Err(invalid(diagnostics));
+    for d in &mut diagnostics {
+        d.location = Some(locate::locate(text, &d.path));
+    }
+    let (errors, warnings): (Vec<_>, Vec<_>) = diagnostics
+        .into_iter()
+        .partition(|d| d.severity == Severity::Error);
+    if !errors.is_empty() {
+        return Err(invalid(errors));
     }
     let sha256 = Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    Ok(compile::compile(&file, sha256))
+    let mut scenario = compile::compile(&file, sha256);
+    scenario.warnings = warnings;
+    Ok(scenario)
 }
 
 fn deserialize(text: &str) -> Result<model::ScenarioFile, Diagnostic> {

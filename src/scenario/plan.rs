@@ -184,6 +184,19 @@ pub struct CallbackPlan {
     pub results: Choice<Status>,
     pub repeat: Count,
     pub recognition_type: RecognitionType,
+    /// The end of a call that never connects (an outcome of Create Call or
+    /// Answer Call without CallConnected): sent as the failure event where
+    /// the version has one, as CallDisconnected before.
+    pub connection_failure: Option<Box<ConnectionFailure>>,
+}
+
+/// Both ways a failed connection ends, each with its results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionFailure {
+    /// CreateCallFailed or AnswerFailed.
+    pub failure: EventType,
+    pub failure_results: Choice<Status>,
+    pub disconnected_results: Choice<Status>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -215,7 +228,9 @@ pub enum StepPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowPlan {
     pub name: String,
-    pub api_version: Option<Choice<ApiVersion>>,
+    /// The versions its calls are made with: the flow's (or the
+    /// scenario's) mix, limited to versions that have all its routes.
+    pub api_version: Choice<ApiVersion>,
     pub steps: Vec<StepPlan>,
 }
 
@@ -224,8 +239,9 @@ pub struct FlowPlan {
 pub struct Scenario {
     pub name: String,
     pub description: Option<String>,
-    pub api_version: Choice<ApiVersion>,
     pub flows: Choice<FlowPlan>,
     /// SHA-256 of the file bytes, hex; recorded in dataset manifests.
     pub sha256: String,
+    /// What validation noted without refusing the file.
+    pub warnings: Vec<super::Diagnostic>,
 }

@@ -4,7 +4,8 @@
 
 use super::diagnostic::{Diagnostic, JsonPath};
 use super::model::*;
-use crate::catalog::{EventType, Operation, StatusClass};
+use super::versions;
+use crate::catalog::{ApiVersion, EventType, Operation, StatusClass, Versions};
 
 /// Upper bound on events a single call may produce, so one scenario line
 /// (a repeat of 10,000 inside a repeat of 10,000) cannot exhaust memory.
@@ -47,6 +48,7 @@ pub fn validate(file: &ScenarioFile) -> Vec<Diagnostic> {
                 "add at least one request step",
             );
         }
+        v.flow_versions(&root, &path, file, flow);
         let events = v.steps(&path.key("steps"), &flow.steps);
         if events > MAX_EVENTS_PER_CALL {
             v.error(
@@ -89,6 +91,91 @@ impl Validator {
                 path.clone(),
                 format!("the {what} probabilities add up to {sum}, not 1"),
                 format!("adjust the {what} probabilities so that they add up to exactly 1"),
+            );
+        }
+    }
+
+    fn warning(&mut self, path: JsonPath, message: impl Into<String>, hint: impl Into<String>) {
+        self.found
+            .push(Diagnostic::warning(path, message).hint(hint));
+    }
+
+    /// A flow's calls use one version each: one whose spec has every route
+    /// the flow calls (issue #10). A mix with none is an error; a mix with
+    /// some is narrowed, and said so, as are events a version lacks.
+    fn flow_versions(
+        &mut self,
+        root: &JsonPath,
+        path: &JsonPath,
+        file: &ScenarioFile,
+        flow: &Flow,
+    ) {
+        let (have, narrowest) = versions::flow_versions(&flow.steps);
+        let (shares, at) = if !flow.api_versions.is_empty() {
+            (&flow.api_versions, path.key("apiVersions"))
+        } else if !file.api_versions.is_empty() {
+            (&file.api_versions, root.key("apiVersions"))
+        } else {
+            (&flow.api_versions, path.clone())
+        };
+        let (kept, dropped) = versions::usable_mix(shares, have);
+        let Some(op) = narrowest else { return };
+        let since = have
+            .first_stable()
+            .map_or("no stable version".to_string(), |v| format!("{v} (stable)"));
+        if kept.is_empty() {
+            self.error(
+                at,
+                format!(
+                    "flow {:?} calls {op}, which api-version {} does not have (it exists from {since})",
+                    flow.name,
+                    list(&dropped)
+                ),
+                format!("give the flow (or the scenario) `apiVersions` with {since} or later"),
+            );
+            return;
+        }
+        if !dropped.is_empty() {
+            let kept: Vec<ApiVersion> = kept.iter().map(|(v, _)| *v).collect();
+            self.warning(
+                at.clone(),
+                format!(
+                    "calls of flow {:?} are made with {} only: {op} does not exist in {}",
+                    flow.name,
+                    list(&kept),
+                    list(&dropped)
+                ),
+                "the other versions' shares go to these, in proportion; list only versions \
+                 from the one the route appeared in to make this explicit",
+            );
+        }
+        // Older versions simply get fewer events (the service sends only
+        // what their spec defines); an event none of the flow's versions
+        // has can never be sent.
+        let used = Versions::of(kept.iter().map(|(v, _)| *v));
+        for event in versions::flow_events(&flow.steps) {
+            let missing: Vec<ApiVersion> = used
+                .iter()
+                .filter(|v| !event.versions().contains(*v))
+                .collect();
+            if missing.len() < used.iter().count() || connection_failure(event) {
+                continue;
+            }
+            let first = event
+                .versions()
+                .first_stable()
+                .map_or("a preview".to_string(), |v| v.to_string());
+            self.warning(
+                at.clone(),
+                format!(
+                    "flow {:?} never gets {}: none of its api-versions ({}) has it (it exists \
+                     from {first})",
+                    flow.name,
+                    event.short_name(),
+                    list(&missing)
+                ),
+                "the service sends an event only in versions that define it; add a version \
+                 that does, or remove the callback",
             );
         }
     }
@@ -184,6 +271,32 @@ impl Validator {
             self.delay(&path.key("latency"), d);
         }
         self.versions(&path.key("apiVersions"), &r.api_versions);
+        if !r.api_versions.is_empty() {
+            let (kept, dropped) = versions::usable_mix(&r.api_versions, info.versions);
+            let since = info
+                .versions
+                .first_stable()
+                .map_or("a preview".to_string(), |v| v.to_string());
+            if kept.is_empty() {
+                self.error(
+                    path.key("apiVersions"),
+                    format!(
+                        "{op} does not exist in api-version {} (it exists from {since})",
+                        list(&dropped)
+                    ),
+                    format!("use {since} or later"),
+                );
+            } else if !dropped.is_empty() {
+                self.warning(
+                    path.key("apiVersions"),
+                    format!(
+                        "{op} does not exist in api-version {}: it is sent with the others only",
+                        list(&dropped)
+                    ),
+                    format!("list only versions from {since} on"),
+                );
+            }
+        }
         if r.outcomes.is_empty() {
             return 1;
         }
@@ -205,10 +318,22 @@ impl Validator {
                 let cpath = opath.index(j);
                 if !info.callbacks.contains(&cb.event.0) {
                     let allowed: Vec<_> = info.callbacks.iter().map(|e| e.short_name()).collect();
+                    let prompt = matches!(op, Operation::Recognize | Operation::PlayPrompt)
+                        && cb.event.0.short_name().starts_with("Play");
+                    let hint = if prompt {
+                        format!(
+                            "a recognize ends in RecognizeCompleted, RecognizeFailed or \
+                             RecognizeCanceled; a prompt that cannot be played is RecognizeFailed \
+                             with code 500, subCode 8511 ({op} triggers: {})",
+                            allowed.join(", ")
+                        )
+                    } else {
+                        format!("{op} triggers: {}", allowed.join(", "))
+                    };
                     self.error(
                         cpath.key("event"),
                         format!("{op} does not trigger {}", cb.event.0.short_name()),
-                        format!("{op} triggers: {}", allowed.join(", ")),
+                        hint,
                     );
                 }
                 if cb.event.0 == EventType::CallDisconnected && j + 1 < outcome.callbacks.len() {
@@ -378,6 +503,21 @@ impl Validator {
 }
 
 /// True when every way through the step ends the call.
+/// Events the engine swaps for the version's own (CreateCallFailed and
+/// AnswerFailed where they exist, CallDisconnected before): never missing.
+fn connection_failure(event: EventType) -> bool {
+    matches!(
+        event,
+        EventType::CallDisconnected | EventType::CreateCallFailed | EventType::AnswerFailed
+    )
+}
+
+/// "2023-03-06, 2023-10-15".
+fn list(versions: &[ApiVersion]) -> String {
+    let names: Vec<&str> = versions.iter().map(|v| v.as_str()).collect();
+    names.join(", ")
+}
+
 fn always_ends_call(step: &Step) -> bool {
     match step {
         Step::Callback(c) => c.event.0 == EventType::CallDisconnected,

@@ -238,7 +238,14 @@ function checkEvent(where, line, ce) {
   if (data.operationContext !== undefined) {
     if (parsed.operationContext !== data.operationContext) fail(where, `operationContext ${show(parsed.operationContext)} != ${show(data.operationContext)}`);
   }
-  if (typeof ce.source === "string" && data.callConnectionId && !ce.source.endsWith(`/${data.callConnectionId}`)) {
+  // A recording's events come from the recording (a recorded event in the
+  // Python SDK's tests): calling/recordings/{serverCallId}/{recordingId}/RecordingStateChanged.
+  const recordingSource = `calling/recordings/${data.serverCallId}/${data.recordingId}/RecordingStateChanged`;
+  if (ce.type === "Microsoft.Communication.RecordingStateChanged") {
+    if (ce.source !== recordingSource || ce.subject !== recordingSource) {
+      fail(where, `cloudEvent.source/subject ${show(ce.source)} != ${recordingSource}`);
+    }
+  } else if (typeof ce.source === "string" && data.callConnectionId && !ce.source.endsWith(`/${data.callConnectionId}`)) {
     warn(where, `cloudEvent.source ${ce.source} does not end with the callConnectionId`);
   }
   if (data.publicEventType !== undefined && data.publicEventType !== type) {

@@ -6,8 +6,10 @@
 //! ([`Source`]); `catalog --format json` prints them, and
 //! `result_codes/tests.rs` pins the ones issue #10 corrected.
 //!
-//! A pair no table lists gets the troubleshooting page's name of its
-//! sub-code ([`SUB_CODE_NAMES`]), which is what the page gives for it.
+//! A success no table lists reads "Action completed successfully." (as
+//! recorded success events of every kind do); another pair no table lists
+//! gets the troubleshooting page's name of its sub-code ([`SUB_CODE_NAMES`]),
+//! which is what the page gives for it.
 
 use super::event_type::EventType;
 
@@ -86,26 +88,10 @@ const fn row(
 use EventType::*;
 use Source::*;
 
-/// Sorted by (event, code, sub-code), one message each (where a page gives
+/// Sorted by (event in declaration order, code, sub-code), one message each (where a page gives
 /// two for one pair, its first).
+#[rustfmt::skip]
 pub const RESULT_TEXTS: &[ResultText] = &[
-    row(AnswerFailed, 400, 8500, "Invalid Media Mode", TroubleshootingCodes),
-    row(AnswerFailed, 400, 8501, "Action Not Supported Call Not Established", TroubleshootingCodes),
-    row(AnswerFailed, 400, 8523, "A generic error code that indicates that something in the request body is invalid.", TroubleshootingCodes),
-    row(AnswerFailed, 400, 8528, "Action not supported call terminated", TroubleshootingCodes),
-    row(AnswerFailed, 400, 8585, "Action Not Valid In Current Call State", TroubleshootingCodes),
-    row(AnswerFailed, 401, 71005, "Token validation error while answering the call.", TroubleshootingCodes),
-    row(AnswerFailed, 404, 404, "Unable to answer.", TroubleshootingCodes),
-    row(AnswerFailed, 404, 8522, "A generic error code that indicates that the resource isn't found. Resources can include calls and participants.", TroubleshootingCodes),
-    row(AnswerFailed, 408, 4506, "Timeout – callee didn’t respond in time.", TroubleshootingCodes),
-    row(AnswerFailed, 430, 10315, "Failed to deliver signaling message to client.", TroubleshootingCodes),
-    row(AnswerFailed, 430, 10317, "Client did not acknowledge signaling request.", TroubleshootingCodes),
-    row(AnswerFailed, 480, 10077, "Target registered but not online at the time of the call.", TroubleshootingCodes),
-    row(AnswerFailed, 487, 4501, "Declined or failed to generate media offer (e.g., endpoint mismatch).", TroubleshootingCodes),
-    row(AnswerFailed, 487, 10004, "Timeout – user did not accept or reject in time.", TroubleshootingCodes),
-    row(AnswerFailed, 490, 4502, "Network issue – browser failed to complete the request.", TroubleshootingCodes),
-    row(AnswerFailed, 495, 4507, "Invalid Azure Communication Services token.", TroubleshootingCodes),
-    row(AnswerFailed, 496, 7, "Lost network connection; retries failed.", TroubleshootingCodes),
     row(CallDisconnected, 200, 0, "Call ended successfully by the local participant.", TroubleshootingCodes),
     row(CallDisconnected, 200, 4521, "Participant abruptly disconnected (e.g., closed app, tab, or browser without hanging up).", TroubleshootingCodes),
     row(CallDisconnected, 200, 5000, "Participant removed by another participant.", TroubleshootingCodes),
@@ -126,22 +112,6 @@ pub const RESULT_TEXTS: &[ResultText] = &[
     row(ConnectFailed, 480, 10076, "Target user registered but offline.", TroubleshootingCodes),
     row(ConnectFailed, 484, 560484, "Invalid or incomplete callee address.", TroubleshootingCodes),
     row(ContinuousDtmfRecognitionToneFailed, 400, 12323, "Continuous DTMF tone Couldn't be received successfully.", JavaSdkTests),
-    row(CreateCallFailed, 400, 8523, "A generic error code that indicates that something in the request body is invalid.", TroubleshootingCodes),
-    row(CreateCallFailed, 400, 8567, "ACS Resource Service Principal Not Enabled", TroubleshootingCodes),
-    row(CreateCallFailed, 401, 10009, "Unauthenticated identity.", TroubleshootingCodes),
-    row(CreateCallFailed, 403, 7504, "Insufficient Application Permissions", TroubleshootingCodes),
-    row(CreateCallFailed, 403, 7507, "Call Source Identity Invalid", TroubleshootingCodes),
-    row(CreateCallFailed, 403, 510403, "Call marked as spam and blocked.", TroubleshootingCodes),
-    row(CreateCallFailed, 403, 560403, "Call was forbidden, canceled, or rejected.", TroubleshootingCodes),
-    row(CreateCallFailed, 404, 4500, "Call ID does not exist or call has already ended.", TroubleshootingCodes),
-    row(CreateCallFailed, 404, 8522, "A generic error code that indicates that the resource isn't found. Resources can include calls and participants.", TroubleshootingCodes),
-    row(CreateCallFailed, 405, 8520, "Functionality not supported at this time", TroubleshootingCodes),
-    row(CreateCallFailed, 405, 8522, "Missing configuration", TroubleshootingCodes),
-    row(CreateCallFailed, 409, 8519, "Conflict", TroubleshootingCodes),
-    row(CreateCallFailed, 412, 8583, "Precondition Failed", TroubleshootingCodes),
-    row(CreateCallFailed, 480, 10078, "Remote participant not registered or reachable.", TroubleshootingCodes),
-    row(CreateCallFailed, 480, 560480, "No answer from callee.", TroubleshootingCodes),
-    row(CreateCallFailed, 487, 540487, "Call canceled by the originator.", TroubleshootingCodes),
     row(HoldFailed, 400, 8536, "Action failed, file could not be downloaded.", JavaSdkTests),
     row(MediaStreamingFailed, 500, 8603, "Action failed, not able to establish websocket connection.", JavaSdkTests),
     row(PlayCanceled, 400, 8508, "Action failed, the operation was canceled.", PlayAction),
@@ -195,9 +165,43 @@ pub const RESULT_TEXTS: &[ResultText] = &[
     row(TranscriptionStarted, 200, 0, "Action completed successfully.", Transcription),
     row(TranscriptionStopped, 200, 0, "Action completed successfully.", Transcription),
     row(TranscriptionUpdated, 200, 0, "Action completed successfully.", Transcription),
+    row(CreateCallFailed, 400, 8523, "A generic error code that indicates that something in the request body is invalid.", TroubleshootingCodes),
+    row(CreateCallFailed, 400, 8567, "ACS Resource Service Principal Not Enabled", TroubleshootingCodes),
+    row(CreateCallFailed, 401, 10009, "Unauthenticated identity.", TroubleshootingCodes),
+    row(CreateCallFailed, 403, 7504, "Insufficient Application Permissions", TroubleshootingCodes),
+    row(CreateCallFailed, 403, 7507, "Call Source Identity Invalid", TroubleshootingCodes),
+    row(CreateCallFailed, 403, 510403, "Call marked as spam and blocked.", TroubleshootingCodes),
+    row(CreateCallFailed, 403, 560403, "Call was forbidden, canceled, or rejected.", TroubleshootingCodes),
+    row(CreateCallFailed, 404, 4500, "Call ID does not exist or call has already ended.", TroubleshootingCodes),
+    row(CreateCallFailed, 404, 8522, "A generic error code that indicates that the resource isn't found. Resources can include calls and participants.", TroubleshootingCodes),
+    row(CreateCallFailed, 405, 8520, "Functionality not supported at this time", TroubleshootingCodes),
+    row(CreateCallFailed, 405, 8522, "Missing configuration", TroubleshootingCodes),
+    row(CreateCallFailed, 409, 8519, "Conflict", TroubleshootingCodes),
+    row(CreateCallFailed, 412, 8583, "Precondition Failed", TroubleshootingCodes),
+    row(CreateCallFailed, 480, 10078, "Remote participant not registered or reachable.", TroubleshootingCodes),
+    row(CreateCallFailed, 480, 560480, "No answer from callee.", TroubleshootingCodes),
+    row(CreateCallFailed, 487, 540487, "Call canceled by the originator.", TroubleshootingCodes),
+    row(AnswerFailed, 400, 8500, "Invalid Media Mode", TroubleshootingCodes),
+    row(AnswerFailed, 400, 8501, "Action Not Supported Call Not Established", TroubleshootingCodes),
+    row(AnswerFailed, 400, 8523, "A generic error code that indicates that something in the request body is invalid.", TroubleshootingCodes),
+    row(AnswerFailed, 400, 8528, "Action not supported call terminated", TroubleshootingCodes),
+    row(AnswerFailed, 400, 8585, "Action Not Valid In Current Call State", TroubleshootingCodes),
+    row(AnswerFailed, 401, 71005, "Token validation error while answering the call.", TroubleshootingCodes),
+    row(AnswerFailed, 404, 404, "Unable to answer.", TroubleshootingCodes),
+    row(AnswerFailed, 404, 8522, "A generic error code that indicates that the resource isn't found. Resources can include calls and participants.", TroubleshootingCodes),
+    row(AnswerFailed, 408, 4506, "Timeout – callee didn’t respond in time.", TroubleshootingCodes),
+    row(AnswerFailed, 430, 10315, "Failed to deliver signaling message to client.", TroubleshootingCodes),
+    row(AnswerFailed, 430, 10317, "Client did not acknowledge signaling request.", TroubleshootingCodes),
+    row(AnswerFailed, 480, 10077, "Target registered but not online at the time of the call.", TroubleshootingCodes),
+    row(AnswerFailed, 487, 4501, "Declined or failed to generate media offer (e.g., endpoint mismatch).", TroubleshootingCodes),
+    row(AnswerFailed, 487, 10004, "Timeout – user did not accept or reject in time.", TroubleshootingCodes),
+    row(AnswerFailed, 490, 4502, "Network issue – browser failed to complete the request.", TroubleshootingCodes),
+    row(AnswerFailed, 495, 4507, "Invalid Azure Communication Services token.", TroubleshootingCodes),
+    row(AnswerFailed, 496, 7, "Lost network connection; retries failed.", TroubleshootingCodes),
 ];
 
 /// The troubleshooting page's sub-code list (the same source), sorted.
+#[rustfmt::skip]
 pub const SUB_CODE_NAMES: &[(u32, &str)] = &[
     (0, "Success"),
     (7000, "Graceful"),
@@ -285,7 +289,10 @@ pub const SUB_CODE_NAMES: &[(u32, &str)] = &[
     (8565, "Cognitive Services Error"),
     (8566, "Unmute Operation Not Allowed"),
     (8567, "ACS Resource Service Principal Not Enabled"),
-    (8568, "Managed Identity For Cognitive Service Request Failed"),
+    (
+        8568,
+        "Managed Identity For Cognitive Service Request Failed",
+    ),
     (8569, "Speech Recognized"),
     (8570, "Cognitive Services Speech Recognition Error"),
     (8571, "Recording Operation Conflict"),
@@ -331,6 +338,11 @@ pub fn documented(event: EventType, code: u16, sub_code: u32) -> Option<&'static
 pub fn result_message(event: EventType, code: u16, sub_code: u32) -> &'static str {
     if let Some(row) = documented(event, code, sub_code) {
         return row.message;
+    }
+    // What recorded success events of every kind say (the Python SDK's
+    // test recordings; PlayCompleted's row on the play page).
+    if sub_code == 0 && (200..300).contains(&code) {
+        return "Action completed successfully.";
     }
     SUB_CODE_NAMES
         .binary_search_by_key(&sub_code, |(c, _)| *c)

@@ -3,7 +3,7 @@
 
 use super::identity::IdWriter;
 use super::json_text::{Snippet, write_int};
-use crate::catalog::{ApiVersion, EventType, sub_code_message};
+use crate::catalog::{ApiVersion, EventType, Versions, result_message};
 use crate::engine::{Detail, Event, EventKind};
 use crate::scenario::RecognitionType;
 use crate::scenario::plan::Status;
@@ -56,9 +56,10 @@ impl EnvelopeParts {
         write_int(&mut info, result.code);
         info.extend_from_slice(b",\"subCode\":");
         write_int(&mut info, result.sub_code);
-        info.extend_from_slice(b",\"message\":\"");
-        info.extend_from_slice(sub_code_message(result.sub_code).as_bytes());
-        info.extend_from_slice(b"\"}");
+        info.extend_from_slice(b",\"message\":");
+        let message = result_message(event, result.code, result.sub_code);
+        info.extend_from_slice(serde_json::Value::from(message).to_string().as_bytes());
+        info.extend_from_slice(b"}");
         let mut tail = b",\"publicEventType\":\"".to_vec();
         tail.extend_from_slice(event.name().as_bytes());
         tail.extend_from_slice(b"\"}}");
@@ -88,22 +89,42 @@ pub fn write_cloud_event(
 ) {
     let EventKind::Callback {
         event,
+        result,
         operation_context,
         detail,
-        ..
     } = e.kind
     else {
         return;
     };
     out.extend_from_slice(b"{\"id\":\"");
     ids.event(out, e.call, e.seq);
+    // A recording's events come from the recording, not the call
+    // connection (a recorded RecordingStateChanged in the Python SDK's
+    // tests: calling/recordings/{serverCallId}/{recordingId}/RecordingStateChanged).
+    let recording = event == EventType::RecordingStateChanged;
+    let mut recording_id = Vec::new();
+    if recording {
+        ids.recording(&mut recording_id, e.call);
+    }
     let call = ids.call(e.call);
-    out.extend_from_slice(b"\",\"source\":\"calling/callConnections/");
-    call.connection(out);
+    let write_source = |out: &mut Vec<u8>| {
+        if recording {
+            out.extend_from_slice(b"calling/recordings/");
+            call.server_call(out);
+            out.push(b'/');
+            out.extend_from_slice(&recording_id);
+            out.extend_from_slice(b"/RecordingStateChanged");
+        } else {
+            out.extend_from_slice(b"calling/callConnections/");
+            call.connection(out);
+        }
+    };
+    out.extend_from_slice(b"\",\"source\":\"");
+    write_source(out);
     parts.kind.write(out);
     out.extend_from_slice(time);
-    out.extend_from_slice(b"\",\"subject\":\"calling/callConnections/");
-    call.connection(out);
+    out.extend_from_slice(b"\",\"subject\":\"");
+    write_source(out);
     parts.data.write(out);
     call.connection(out);
     out.extend_from_slice(b"\",\"serverCallId\":\"");
@@ -117,7 +138,7 @@ pub fn write_cloud_event(
         out.extend_from_slice(context.as_bytes());
     }
     parts.result.write(out);
-    write_detail(out, ids, start_times, e, event, detail);
+    write_detail(out, ids, start_times, e, event, result.sub_code, detail);
     parts.tail.write(out);
 }
 
@@ -127,6 +148,7 @@ fn write_detail(
     start_times: &mut TimeWriter,
     e: &Event,
     event: EventType,
+    sub_code: u32,
     detail: Detail,
 ) {
     let who = |n| ids.participant(e.call, n);
@@ -135,6 +157,15 @@ fn write_detail(
         Detail::Participant { participant } => {
             out.extend_from_slice(b",\"participant\":");
             ids.identifier(out, who(participant));
+            // A moved participant comes from another call connection.
+            if matches!(
+                event,
+                EventType::MoveParticipantSucceeded | EventType::MoveParticipantFailed
+            ) {
+                out.extend_from_slice(b",\"fromCall\":\"");
+                ids.event(out, e.call, u32::MAX - 1 - participant as u32);
+                out.push(b'"');
+            }
         }
         Detail::Invitation { participant } => {
             out.extend_from_slice(b",\"invitationId\":\"");
@@ -170,7 +201,7 @@ fn write_detail(
             out.extend_from_slice(b",\"transferTarget\":");
             ids.identifier(out, who(target));
         }
-        Detail::Recognized { kind, seed: pick } => write_recognized(out, kind, pick),
+        Detail::Recognized { kind, seed: pick } => write_recognized(out, kind, sub_code, pick),
         Detail::Tone { tone, sequence_id } => {
             out.extend_from_slice(b",\"tone\":\"");
             out.extend_from_slice(TONES[tone as usize % TONES.len()].as_bytes());
@@ -190,13 +221,28 @@ fn write_detail(
             out.extend_from_slice(b"\",\"recordingKind\":\"azureCommunicationServices\"");
         }
     }
-    write_status_update(out, event);
-    if matches!(event, EventType::PlayFailed | EventType::RecognizeFailed) {
+    write_status_update(out, event, sub_code);
+    if failed_play_source(event, sub_code) && PLAY_SOURCE_INDEX.contains(e.api_version) {
         out.extend_from_slice(b",\"failedPlaySourceIndex\":0");
     }
 }
 
-fn write_recognized(out: &mut Vec<u8>, kind: RecognitionType, pick: u32) {
+/// `failedPlaySourceIndex` is in the PlayFailed and RecognizeFailed models
+/// from 2024-09-15 on.
+const PLAY_SOURCE_INDEX: Versions = Versions::since("2024-09-15", "2024-06-15-preview");
+
+/// Whether a play source is what failed (a file that cannot be read or
+/// fetched, a text-to-speech request refused, a prompt that could not be
+/// played), so the event says which; a timeout or a shutdown has none.
+fn failed_play_source(event: EventType, sub_code: u32) -> bool {
+    match event {
+        EventType::PlayFailed => matches!(sub_code, 8535 | 8536 | 8565 | 8582),
+        EventType::RecognizeFailed => sub_code == 8511,
+        _ => false,
+    }
+}
+
+fn write_recognized(out: &mut Vec<u8>, kind: RecognitionType, sub_code: u32, pick: u32) {
     match kind {
         RecognitionType::Dtmf => {
             out.extend_from_slice(b",\"recognitionType\":\"dtmf\",\"dtmfResult\":{\"tones\":[");
@@ -226,6 +272,12 @@ fn write_recognized(out: &mut Vec<u8>, kind: RecognitionType, pick: u32) {
                 b",\"recognitionType\":\"choices\",\"choiceResult\":{\"label\":\"",
             );
             out.extend_from_slice(label.as_bytes());
+            // A choice matched by a key press (8533) has no phrase: the
+            // spec sets phrases to null when DTMF is recognized.
+            if sub_code == 8533 {
+                out.extend_from_slice(b"\",\"recognizedPhrase\":null}");
+                return;
+            }
             out.extend_from_slice(b"\",\"recognizedPhrase\":\"");
             out.extend_from_slice(phrase.as_bytes());
             out.extend_from_slice(b"\",\"confidence\":0.");
@@ -235,8 +287,19 @@ fn write_recognized(out: &mut Vec<u8>, kind: RecognitionType, pick: u32) {
     }
 }
 
+/// Why a stream or transcription failed, as its status details say it.
+fn failure_details(sub_code: u32) -> &'static [u8] {
+    match sub_code {
+        // "not able to establish websocket connection" (Java SDK fixture).
+        8603 | 8578 => b"streamConnectionUnsuccessful",
+        8581 => b"streamUrlMissing",
+        8565 => b"speechServicesConnectionError",
+        _ => b"unspecifiedError",
+    }
+}
+
 /// Transcription and media streaming events carry a status update object.
-fn write_status_update(out: &mut Vec<u8>, event: EventType) {
+fn write_status_update(out: &mut Vec<u8>, event: EventType, sub_code: u32) {
     use EventType::*;
     let (field, status, details): (&[u8], &[u8], &[u8]) = match event {
         TranscriptionStarted => (
@@ -257,7 +320,7 @@ fn write_status_update(out: &mut Vec<u8>, event: EventType) {
         TranscriptionFailed => (
             b"transcriptionUpdate",
             b"transcriptionFailed",
-            b"streamConnectionInterrupted",
+            failure_details(sub_code),
         ),
         MediaStreamingStarted => (
             b"mediaStreamingUpdate",
@@ -272,7 +335,7 @@ fn write_status_update(out: &mut Vec<u8>, event: EventType) {
         MediaStreamingFailed => (
             b"mediaStreamingUpdate",
             b"mediaStreamingFailed",
-            b"streamConnectionInterrupted",
+            failure_details(sub_code),
         ),
         _ => return,
     };
