@@ -343,3 +343,29 @@ fn event_shapes_follow_the_fixtures() {
         BTreeSet::from(["recording", "index", "no index", "dtmf choice", "stream"])
     );
 }
+
+// A connection failure ends the call like CallDisconnected does, and
+// belongs to an outcome where the call never connected.
+#[test]
+fn a_connection_failure_ends_the_call_and_only_an_unconnected_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario_file(
+        dir.path(),
+        r#"{"name": "bad-ends", "flows": [{"name": "dial", "weight": 1, "steps": [
+              {"request": {"operation": "Create Call", "outcomes": [
+                {"probability": 0.5, "callbacks": [{"event": "CallConnected"}, {"event": "CreateCallFailed"}]},
+                {"probability": 0.5, "callbacks": [{"event": "CreateCallFailed", "repeat": 2}, {"event": "ParticipantsUpdated"}]}]}}]}]}"#,
+    );
+    let run = callmetrics(&["validate", path.to_str().unwrap()]).expect_code(1);
+    for message in [
+        "CreateCallFailed in an outcome where the call connects",
+        "ParticipantsUpdated comes after CreateCallFailed",
+        "CreateCallFailed cannot repeat: nothing follows it",
+    ] {
+        assert!(
+            run.stdout.contains(message),
+            "{message}\n{}",
+            run.describe()
+        );
+    }
+}

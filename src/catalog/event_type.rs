@@ -33,18 +33,8 @@ const fn mix(code: u16, sub_code: u32, probability: f64) -> ResultMix {
 
 const SUCCESS: &[ResultMix] = &[mix(200, 0, 1.0)];
 
-/// The versions of each event's model in the stable specs (2023-03-06 has
-/// 16 events) and previews. The 2024-06-15-preview spec's events were not
-/// read; its routes match 2024-11-15-preview's, so its events are taken to.
-const BASE: Versions = Versions::since("2023-03-06", "2024-06-15-preview");
-const V2023_10: Versions = Versions::since("2023-10-15", "2024-06-15-preview");
-const V2024_09: Versions = Versions::since("2024-09-15", "2024-06-15-preview");
-const V2025_05: Versions = Versions::since("2025-05-15", "2024-06-15-preview");
-const V2025_06: Versions = Versions::since("2025-06-15", "2025-03-30-preview");
-const V2026_03: Versions = Versions::since("2026-03-12", "2025-08-15-preview");
-
 macro_rules! event_types {
-    ($( $variant:ident $listed:literal $versions:ident => $results:expr; )*) => {
+    ($( $variant:ident $listed:literal $versions:path => $results:expr; )*) => {
         /// A callback event type (the `EventTypeName` dimension value).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum EventType { $($variant),* }
@@ -84,47 +74,56 @@ macro_rules! event_types {
 
 // Appended, never reordered: positions are part of the sink's log.
 event_types! {
-    AddParticipantFailed true BASE => &[mix(408, 8544, 0.4), mix(603, 8538, 0.15), mix(487, 8542, 0.1), mix(486, 8539, 0.2), mix(400, 8523, 0.15)];
-    AddParticipantSucceeded true BASE => SUCCESS;
-    CallConnected true BASE => SUCCESS;
-    CallDisconnected true BASE => SUCCESS;
-    CallTransferAccepted true BASE => SUCCESS;
-    CallTransferFailed true BASE => &[mix(400, 8607, 0.4), mix(408, 8544, 0.4), mix(500, 9001, 0.2)];
-    CancelAddParticipantFailed true V2023_10 => &[mix(400, 8523, 0.5), mix(404, 8522, 0.5)];
-    CancelAddParticipantSucceeded true V2023_10 => SUCCESS;
-    ConnectFailed true V2024_09 => &[mix(408, 10057, 0.4), mix(480, 10076, 0.3), mix(484, 560484, 0.3)];
-    ContinuousDtmfRecognitionStopped true V2023_10 => SUCCESS;
-    ContinuousDtmfRecognitionToneFailed true V2023_10 => &[mix(400, 12323, 0.7), mix(500, 9999, 0.3)];
-    ContinuousDtmfRecognitionToneReceived true V2023_10 => SUCCESS;
-    HoldFailed true V2024_09 => &[mix(400, 8536, 0.5), mix(500, 9999, 0.5)];
-    MediaStreamingFailed true V2025_05 => &[mix(400, 8581, 0.4), mix(500, 8603, 0.6)];
-    MediaStreamingStarted true V2025_05 => SUCCESS;
-    MediaStreamingStopped true V2025_05 => SUCCESS;
-    ParticipantsUpdated true BASE => SUCCESS;
-    PlayCanceled true BASE => &[mix(400, 8508, 1.0)];
-    PlayCompleted true BASE => SUCCESS;
-    PlayFailed true BASE => &[mix(400, 8535, 0.35), mix(400, 8536, 0.35), mix(500, 8572, 0.15), mix(500, 9999, 0.15)];
-    PlayStarted true V2024_09 => SUCCESS;
-    RecordingStateChanged true BASE => SUCCESS;
-    RecognizeCanceled true BASE => &[mix(400, 8508, 1.0)];
-    RecognizeCompleted true BASE => &[mix(200, 8531, 0.45), mix(200, 8514, 0.1), mix(200, 8533, 0.2), mix(200, 8545, 0.1), mix(200, 8569, 0.15)];
-    RecognizeFailed true BASE => &[mix(400, 8510, 0.35), mix(400, 8532, 0.2), mix(500, 8534, 0.1), mix(400, 8547, 0.1), mix(400, 8563, 0.1), mix(500, 8511, 0.1), mix(400, 8565, 0.05)];
-    RemoveParticipantFailed true BASE => &[mix(404, 8522, 0.6), mix(400, 8523, 0.4)];
-    RemoveParticipantSucceeded true BASE => SUCCESS;
-    SendDtmfTonesCompleted true V2023_10 => SUCCESS;
-    SendDtmfTonesFailed true V2023_10 => &[mix(400, 8500, 0.6), mix(500, 9999, 0.4)];
-    TranscriptionFailed true V2025_05 => &[mix(400, 8565, 0.4), mix(400, 8581, 0.2), mix(500, 8578, 0.4)];
-    TranscriptionStarted true V2025_05 => SUCCESS;
-    TranscriptionStopped true V2025_05 => SUCCESS;
-    TranscriptionUpdated true V2025_05 => SUCCESS;
-    CreateCallFailed false V2024_09 => &[mix(480, 560480, 0.4), mix(480, 10078, 0.2), mix(403, 560403, 0.2), mix(487, 540487, 0.2)];
-    AnswerFailed false V2024_09 => &[mix(487, 10004, 0.4), mix(408, 4506, 0.3), mix(480, 10077, 0.3)];
-    StartRecordingFailed false V2025_06 => &[mix(400, 8553, 0.5), mix(500, 9999, 0.5)];
-    MoveParticipantSucceeded false V2026_03 => SUCCESS;
-    MoveParticipantFailed false V2026_03 => &[mix(404, 8522, 0.5), mix(400, 8523, 0.5)];
+    AddParticipantFailed true Versions::SINCE_2023_03_06 => &[mix(408, 8544, 0.4), mix(603, 8538, 0.15), mix(487, 8542, 0.1), mix(486, 8539, 0.2), mix(400, 8523, 0.15)];
+    AddParticipantSucceeded true Versions::SINCE_2023_03_06 => SUCCESS;
+    CallConnected true Versions::SINCE_2023_03_06 => SUCCESS;
+    CallDisconnected true Versions::SINCE_2023_03_06 => SUCCESS;
+    CallTransferAccepted true Versions::SINCE_2023_03_06 => SUCCESS;
+    CallTransferFailed true Versions::SINCE_2023_03_06 => &[mix(400, 8607, 0.4), mix(408, 8544, 0.4), mix(500, 9001, 0.2)];
+    CancelAddParticipantFailed true Versions::SINCE_2023_10_15 => &[mix(400, 8523, 0.5), mix(404, 8522, 0.5)];
+    CancelAddParticipantSucceeded true Versions::SINCE_2023_10_15 => SUCCESS;
+    ConnectFailed true Versions::SINCE_2024_09_15 => &[mix(408, 10057, 0.4), mix(480, 10076, 0.3), mix(484, 560484, 0.3)];
+    ContinuousDtmfRecognitionStopped true Versions::SINCE_2023_10_15 => SUCCESS;
+    ContinuousDtmfRecognitionToneFailed true Versions::SINCE_2023_10_15 => &[mix(400, 12323, 0.7), mix(500, 9999, 0.3)];
+    ContinuousDtmfRecognitionToneReceived true Versions::SINCE_2023_10_15 => SUCCESS;
+    HoldFailed true Versions::SINCE_2024_09_15 => &[mix(400, 8536, 0.5), mix(500, 9999, 0.5)];
+    MediaStreamingFailed true Versions::SINCE_2025_05_15 => &[mix(400, 8581, 0.4), mix(500, 8603, 0.6)];
+    MediaStreamingStarted true Versions::SINCE_2025_05_15 => SUCCESS;
+    MediaStreamingStopped true Versions::SINCE_2025_05_15 => SUCCESS;
+    ParticipantsUpdated true Versions::SINCE_2023_03_06 => SUCCESS;
+    PlayCanceled true Versions::SINCE_2023_03_06 => &[mix(400, 8508, 1.0)];
+    PlayCompleted true Versions::SINCE_2023_03_06 => SUCCESS;
+    PlayFailed true Versions::SINCE_2023_03_06 => &[mix(400, 8535, 0.35), mix(400, 8536, 0.35), mix(500, 8572, 0.15), mix(500, 9999, 0.15)];
+    PlayStarted true Versions::SINCE_2024_09_15 => SUCCESS;
+    RecordingStateChanged true Versions::SINCE_2023_03_06 => SUCCESS;
+    RecognizeCanceled true Versions::SINCE_2023_03_06 => &[mix(400, 8508, 1.0)];
+    RecognizeCompleted true Versions::SINCE_2023_03_06 => &[mix(200, 8531, 0.45), mix(200, 8514, 0.1), mix(200, 8533, 0.2), mix(200, 8545, 0.1), mix(200, 8569, 0.15)];
+    RecognizeFailed true Versions::SINCE_2023_03_06 => &[mix(400, 8510, 0.35), mix(400, 8532, 0.2), mix(500, 8534, 0.1), mix(400, 8547, 0.1), mix(400, 8563, 0.1), mix(500, 8511, 0.1), mix(400, 8565, 0.05)];
+    RemoveParticipantFailed true Versions::SINCE_2023_03_06 => &[mix(404, 8522, 0.6), mix(400, 8523, 0.4)];
+    RemoveParticipantSucceeded true Versions::SINCE_2023_03_06 => SUCCESS;
+    SendDtmfTonesCompleted true Versions::SINCE_2023_10_15 => SUCCESS;
+    SendDtmfTonesFailed true Versions::SINCE_2023_10_15 => &[mix(400, 8500, 0.6), mix(500, 9999, 0.4)];
+    TranscriptionFailed true Versions::SINCE_2025_05_15 => &[mix(400, 8565, 0.4), mix(400, 8581, 0.2), mix(500, 8578, 0.4)];
+    TranscriptionStarted true Versions::SINCE_2025_05_15 => SUCCESS;
+    TranscriptionStopped true Versions::SINCE_2025_05_15 => SUCCESS;
+    TranscriptionUpdated true Versions::SINCE_2025_05_15 => SUCCESS;
+    CreateCallFailed false Versions::SINCE_2024_09_15 => &[mix(480, 560480, 0.4), mix(480, 10078, 0.2), mix(403, 560403, 0.2), mix(487, 540487, 0.2)];
+    AnswerFailed false Versions::SINCE_2024_09_15 => &[mix(487, 10004, 0.4), mix(408, 4506, 0.3), mix(480, 10077, 0.3)];
+    StartRecordingFailed false Versions::SINCE_2025_06_15 => &[mix(400, 8553, 0.5), mix(500, 9999, 0.5)];
+    MoveParticipantSucceeded false Versions::SINCE_2026_03_12 => SUCCESS;
+    MoveParticipantFailed false Versions::SINCE_2026_03_12 => &[mix(404, 8522, 0.5), mix(400, 8523, 0.5)];
 }
 
 impl EventType {
+    /// The service sends nothing more for a call after it: CallDisconnected,
+    /// or the failure of a call that never connected.
+    pub fn ends_call(self) -> bool {
+        matches!(
+            self,
+            EventType::CallDisconnected | EventType::CreateCallFailed | EventType::AnswerFailed
+        )
+    }
+
     /// Events the service sends without a request asking for them (the
     /// remote party hangs up, someone joins, a recording is stopped by a
     /// policy, a transcription or stream fails mid-call).

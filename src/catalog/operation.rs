@@ -46,16 +46,8 @@ pub struct OperationInfo {
     pub description: &'static str,
 }
 
-// The routes of 2023-03-06 are in every version since; the
-// 2024-06-15-preview spec has every later route read there.
-const BASE: Versions = Versions::since("2023-03-06", "2024-06-15-preview");
-const V2023_10: Versions = Versions::since("2023-10-15", "2024-06-15-preview");
-const V2024_09: Versions = Versions::since("2024-09-15", "2024-06-15-preview");
-const V2025_05: Versions = Versions::since("2025-05-15", "2024-06-15-preview");
-const V2026_03: Versions = Versions::since("2026-03-12", "2025-08-15-preview");
-
 macro_rules! operations {
-    ($( $variant:ident = $name:literal, $method:ident $route:literal => $status:literal, $listed:literal, $versions:ident, [$($cb:ident),*], $desc:literal; )*) => {
+    ($( $variant:ident = $name:literal, $method:ident $route:literal => $status:literal, $listed:literal, $versions:path, [$($cb:ident),*], $desc:literal; )*) => {
         /// An operation (the `Operation` dimension value).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Operation { $($variant),* }
@@ -82,77 +74,77 @@ macro_rules! operations {
 }
 
 operations! {
-    CreateCall = "Create Call", Post "/calling/callConnections" => 201, true, BASE,
+    CreateCall = "Create Call", Post "/calling/callConnections" => 201, true, Versions::SINCE_2023_03_06,
         [CallConnected, ParticipantsUpdated, CallDisconnected, CreateCallFailed], "Create an outbound call to a user.";
-    AnswerCall = "Answer Call", Post "/calling/callConnections:answer" => 200, true, BASE,
+    AnswerCall = "Answer Call", Post "/calling/callConnections:answer" => 200, true, Versions::SINCE_2023_03_06,
         [CallConnected, ParticipantsUpdated, CallDisconnected, AnswerFailed], "Answer an inbound call.";
-    RedirectCall = "Redirect Call", Post "/calling/callConnections:redirect" => 204, true, BASE,
+    RedirectCall = "Redirect Call", Post "/calling/callConnections:redirect" => 204, true, Versions::SINCE_2023_03_06,
         [], "Redirect an inbound call to another user.";
-    RejectCall = "Reject Call", Post "/calling/callConnections:reject" => 204, true, BASE,
+    RejectCall = "Reject Call", Post "/calling/callConnections:reject" => 204, true, Versions::SINCE_2023_03_06,
         [], "Reject an inbound call.";
-    TransferCallToParticipant = "Transfer Call To Participant", Post "/calling/callConnections/{callConnectionId}:transferToParticipant" => 202, true, BASE,
+    TransferCallToParticipant = "Transfer Call To Participant", Post "/calling/callConnections/{callConnectionId}:transferToParticipant" => 202, true, Versions::SINCE_2023_03_06,
         [CallTransferAccepted, CallTransferFailed, CallDisconnected], "Transfer a 1:1 call to another user.";
-    Play = "Play", Post "/calling/callConnections/{callConnectionId}:play" => 202, true, BASE,
+    Play = "Play", Post "/calling/callConnections/{callConnectionId}:play" => 202, true, Versions::SINCE_2023_03_06,
         [PlayStarted, PlayCompleted, PlayFailed, PlayCanceled], "Play audio to call participants.";
-    PlayPrompt = "PlayPrompt", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true, BASE,
+    PlayPrompt = "PlayPrompt", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true, Versions::SINCE_2023_03_06,
         [PlayStarted, RecognizeCompleted, RecognizeFailed, RecognizeCanceled], "Play a prompt as part of a Recognize action.";
-    Recognize = "Recognize", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true, BASE,
+    Recognize = "Recognize", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true, Versions::SINCE_2023_03_06,
         [PlayStarted, RecognizeCompleted, RecognizeFailed, RecognizeCanceled], "Recognize input from call participants.";
-    AddParticipants = "Add Participants", Post "/calling/callConnections/{callConnectionId}/participants:add" => 202, true, BASE,
+    AddParticipants = "Add Participants", Post "/calling/callConnections/{callConnectionId}/participants:add" => 202, true, Versions::SINCE_2023_03_06,
         [AddParticipantSucceeded, AddParticipantFailed, ParticipantsUpdated], "Add a participant to a call.";
-    RemoveParticipants = "Remove Participants", Post "/calling/callConnections/{callConnectionId}/participants:remove" => 202, true, BASE,
+    RemoveParticipants = "Remove Participants", Post "/calling/callConnections/{callConnectionId}/participants:remove" => 202, true, Versions::SINCE_2023_03_06,
         [RemoveParticipantSucceeded, RemoveParticipantFailed, ParticipantsUpdated], "Remove a participant from a call.";
-    HangUpCall = "HangUp Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true, BASE,
+    HangUpCall = "HangUp Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true, Versions::SINCE_2023_03_06,
         [CallDisconnected], "Hang up your call leg.";
-    TerminateCall = "Terminate Call", Post "/calling/callConnections/{callConnectionId}:terminate" => 204, true, BASE,
+    TerminateCall = "Terminate Call", Post "/calling/callConnections/{callConnectionId}:terminate" => 204, true, Versions::SINCE_2023_03_06,
         [CallDisconnected], "End the call for all participants.";
-    GetCall = "Get Call", Get "/calling/callConnections/{callConnectionId}" => 200, true, BASE,
+    GetCall = "Get Call", Get "/calling/callConnections/{callConnectionId}" => 200, true, Versions::SINCE_2023_03_06,
         [], "Get details about a call.";
-    GetParticipant = "Get Participant", Get "/calling/callConnections/{callConnectionId}/participants/{participantRawId}" => 200, true, BASE,
+    GetParticipant = "Get Participant", Get "/calling/callConnections/{callConnectionId}/participants/{participantRawId}" => 200, true, Versions::SINCE_2023_03_06,
         [], "Get details on a call participant.";
-    GetParticipants = "Get Participants", Get "/calling/callConnections/{callConnectionId}/participants" => 200, true, BASE,
+    GetParticipants = "Get Participants", Get "/calling/callConnections/{callConnectionId}/participants" => 200, true, Versions::SINCE_2023_03_06,
         [], "Get all participants in a call.";
-    DeleteCall = "Delete Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true, BASE,
+    DeleteCall = "Delete Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true, Versions::SINCE_2023_03_06,
         [CallDisconnected], "Delete a call (for everyone).";
-    CancelAllMediaOperations = "Cancel All Media Operations", Post "/calling/callConnections/{callConnectionId}:cancelAllMediaOperations" => 202, true, BASE,
+    CancelAllMediaOperations = "Cancel All Media Operations", Post "/calling/callConnections/{callConnectionId}:cancelAllMediaOperations" => 202, true, Versions::SINCE_2023_03_06,
         [PlayCanceled, RecognizeCanceled], "Cancel all ongoing or queued media operations in a call.";
-    Connect = "Connect", Post "/calling/callConnections:connect" => 200, false, V2024_09,
+    Connect = "Connect", Post "/calling/callConnections:connect" => 200, false, Versions::SINCE_2024_09_15,
         [CallConnected, ParticipantsUpdated, ConnectFailed, CallDisconnected], "Connect to an existing call (room, group or server call).";
-    CancelAddParticipant = "Cancel Add Participant", Post "/calling/callConnections/{callConnectionId}/participants:cancelAddParticipant" => 202, false, V2023_10,
+    CancelAddParticipant = "Cancel Add Participant", Post "/calling/callConnections/{callConnectionId}/participants:cancelAddParticipant" => 202, false, Versions::SINCE_2023_10_15,
         [CancelAddParticipantSucceeded, CancelAddParticipantFailed], "Cancel a pending add-participant invitation.";
-    StartContinuousDtmfRecognition = "Start Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:startContinuousDtmfRecognition" => 200, false, V2023_10,
+    StartContinuousDtmfRecognition = "Start Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:startContinuousDtmfRecognition" => 200, false, Versions::SINCE_2023_10_15,
         [ContinuousDtmfRecognitionToneReceived, ContinuousDtmfRecognitionToneFailed], "Start reporting every DTMF tone a participant presses.";
-    StopContinuousDtmfRecognition = "Stop Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:stopContinuousDtmfRecognition" => 200, false, V2023_10,
+    StopContinuousDtmfRecognition = "Stop Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:stopContinuousDtmfRecognition" => 200, false, Versions::SINCE_2023_10_15,
         [ContinuousDtmfRecognitionStopped, ContinuousDtmfRecognitionToneFailed], "Stop continuous DTMF recognition.";
-    SendDtmfTones = "Send DTMF Tones", Post "/calling/callConnections/{callConnectionId}:sendDtmfTones" => 202, false, V2023_10,
+    SendDtmfTones = "Send DTMF Tones", Post "/calling/callConnections/{callConnectionId}:sendDtmfTones" => 202, false, Versions::SINCE_2023_10_15,
         [SendDtmfTonesCompleted, SendDtmfTonesFailed], "Send DTMF tones to a participant.";
-    Hold = "Hold", Post "/calling/callConnections/{callConnectionId}:hold" => 200, false, V2024_09,
+    Hold = "Hold", Post "/calling/callConnections/{callConnectionId}:hold" => 200, false, Versions::SINCE_2024_09_15,
         [HoldFailed, ParticipantsUpdated, PlayStarted, PlayCompleted, PlayFailed], "Put a participant on hold, optionally with music.";
-    Unhold = "Unhold", Post "/calling/callConnections/{callConnectionId}:unhold" => 200, false, V2024_09,
+    Unhold = "Unhold", Post "/calling/callConnections/{callConnectionId}:unhold" => 200, false, Versions::SINCE_2024_09_15,
         [ParticipantsUpdated], "Take a participant off hold.";
-    StartMediaStreaming = "Start Media Streaming", Post "/calling/callConnections/{callConnectionId}:startMediaStreaming" => 202, false, V2025_05,
+    StartMediaStreaming = "Start Media Streaming", Post "/calling/callConnections/{callConnectionId}:startMediaStreaming" => 202, false, Versions::SINCE_2025_05_15,
         [MediaStreamingStarted, MediaStreamingFailed], "Start streaming call audio to a websocket.";
-    StopMediaStreaming = "Stop Media Streaming", Post "/calling/callConnections/{callConnectionId}:stopMediaStreaming" => 202, false, V2025_05,
+    StopMediaStreaming = "Stop Media Streaming", Post "/calling/callConnections/{callConnectionId}:stopMediaStreaming" => 202, false, Versions::SINCE_2025_05_15,
         [MediaStreamingStopped, MediaStreamingFailed], "Stop media streaming.";
-    StartTranscription = "Start Transcription", Post "/calling/callConnections/{callConnectionId}:startTranscription" => 202, false, V2025_05,
+    StartTranscription = "Start Transcription", Post "/calling/callConnections/{callConnectionId}:startTranscription" => 202, false, Versions::SINCE_2025_05_15,
         [TranscriptionStarted, TranscriptionUpdated, TranscriptionFailed], "Start real-time transcription.";
-    StopTranscription = "Stop Transcription", Post "/calling/callConnections/{callConnectionId}:stopTranscription" => 202, false, V2025_05,
+    StopTranscription = "Stop Transcription", Post "/calling/callConnections/{callConnectionId}:stopTranscription" => 202, false, Versions::SINCE_2025_05_15,
         [TranscriptionStopped, TranscriptionUpdated, TranscriptionFailed], "Stop real-time transcription.";
-    UpdateTranscription = "Update Transcription", Post "/calling/callConnections/{callConnectionId}:updateTranscription" => 202, false, V2025_05,
+    UpdateTranscription = "Update Transcription", Post "/calling/callConnections/{callConnectionId}:updateTranscription" => 202, false, Versions::SINCE_2025_05_15,
         [TranscriptionUpdated, TranscriptionFailed], "Change the transcription locale or model.";
-    StartRecording = "Start Recording", Post "/calling/recordings" => 200, false, BASE,
+    StartRecording = "Start Recording", Post "/calling/recordings" => 200, false, Versions::SINCE_2023_03_06,
         [RecordingStateChanged, StartRecordingFailed], "Start recording the call.";
-    PauseRecording = "Pause Recording", Post "/calling/recordings/{recordingId}:pause" => 202, false, BASE,
+    PauseRecording = "Pause Recording", Post "/calling/recordings/{recordingId}:pause" => 202, false, Versions::SINCE_2023_03_06,
         [RecordingStateChanged], "Pause an active recording.";
-    ResumeRecording = "Resume Recording", Post "/calling/recordings/{recordingId}:resume" => 202, false, BASE,
+    ResumeRecording = "Resume Recording", Post "/calling/recordings/{recordingId}:resume" => 202, false, Versions::SINCE_2023_03_06,
         [RecordingStateChanged], "Resume a paused recording.";
-    StopRecording = "Stop Recording", Delete "/calling/recordings/{recordingId}" => 204, false, BASE,
+    StopRecording = "Stop Recording", Delete "/calling/recordings/{recordingId}" => 204, false, Versions::SINCE_2023_03_06,
         [RecordingStateChanged], "Stop a recording.";
-    MuteParticipant = "Mute Participant", Post "/calling/callConnections/{callConnectionId}/participants:mute" => 200, false, V2023_10,
+    MuteParticipant = "Mute Participant", Post "/calling/callConnections/{callConnectionId}/participants:mute" => 200, false, Versions::SINCE_2023_10_15,
         [], "Mute a participant in the call.";
-    GetRecording = "Get Recording", Get "/calling/recordings/{recordingId}" => 200, false, BASE,
+    GetRecording = "Get Recording", Get "/calling/recordings/{recordingId}" => 200, false, Versions::SINCE_2023_03_06,
         [], "Get the state of a recording.";
-    MoveParticipants = "Move Participants", Post "/calling/callConnections/{callConnectionId}/participants:moveHere" => 202, false, V2026_03,
+    MoveParticipants = "Move Participants", Post "/calling/callConnections/{callConnectionId}/participants:moveHere" => 202, false, Versions::SINCE_2026_03_12,
         [MoveParticipantSucceeded, MoveParticipantFailed, ParticipantsUpdated], "Move participants from another call into this one.";
 }
 

@@ -32,6 +32,7 @@ impl WorkloadArgs {
 
 pub fn run(args: &GenerateArgs) -> anyhow::Result<Outcome> {
     let scenario = crate::scenario::load(&args.scenario).map_err(super::validate::explain)?;
+    super::validate::warn(&scenario, &args.scenario, args.quiet);
     // Fixed, so output is reproducible without --start.
     let default_start = UNIX_EPOCH + std::time::Duration::from_millis(DEFAULT_START_MS as u64);
     let workload = args.workload.workload(default_start)?;

@@ -23,6 +23,7 @@ const REPORT_MISMATCHES: usize = 20;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let scenario = crate::scenario::load(&args.scenario).map_err(super::validate::explain)?;
+    super::validate::warn(&scenario, &args.scenario, args.quiet);
     // `run` happens now unless told otherwise (whole milliseconds, as events are).
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
     let now = UNIX_EPOCH + std::time::Duration::from_millis(now_ms);

@@ -68,6 +68,17 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Turns a scenario error into an error message that lists every problem.
+/// A scenario's warnings on stderr (generate, run): what the engine does
+/// instead of what the file seems to ask.
+pub fn warn(scenario: &scenario::Scenario, path: &std::path::Path, quiet: bool) {
+    if quiet || scenario.warnings.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    let _ = scenario::render(path, &scenario.warnings, &mut text);
+    eprint!("{text}");
+}
+
 pub fn explain(err: ScenarioError) -> anyhow::Error {
     match err {
         ScenarioError::Invalid {

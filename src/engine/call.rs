@@ -188,12 +188,13 @@ impl<'a> Call<'a, '_> {
             None => (cb.event, &cb.results),
         };
         let n = self.rng.count(cb.repeat);
+        let sent = event.versions().contains(version);
         for _ in 0..n {
             at += self.rng.delay(&cb.delay);
             let result = *self.rng.pick(results);
-            // The service sends only events the call's version defines; the
-            // draws above are made anyway, so other calls stay the same.
-            if !event.versions().contains(version) {
+            // The service sends only events the call's version defines (the
+            // timing draws above still happen: later steps keep their times).
+            if !sent {
                 continue;
             }
             let detail = self.detail(cb, event, cause, at);
@@ -208,7 +209,7 @@ impl<'a> Call<'a, '_> {
                 },
             );
         }
-        (at, ends_call(event) && n > 0)
+        (at, sent && event.ends_call() && n > 0)
     }
 
     /// Event-specific data, updating the call's participant and sequence state.
@@ -221,7 +222,7 @@ impl<'a> Call<'a, '_> {
     ) -> Detail {
         use EventType::*;
         match event {
-            AddParticipantSucceeded => {
+            AddParticipantSucceeded | MoveParticipantSucceeded => {
                 let participant = self.participants;
                 self.participants = self.participants.saturating_add(1).min(OUTSIDER - 1);
                 Detail::Participant { participant }
@@ -229,11 +230,6 @@ impl<'a> Call<'a, '_> {
             AddParticipantFailed | MoveParticipantFailed => Detail::Participant {
                 participant: self.new_outsider(),
             },
-            MoveParticipantSucceeded => {
-                let participant = self.participants;
-                self.participants = self.participants.saturating_add(1).min(OUTSIDER - 1);
-                Detail::Participant { participant }
-            }
             RemoveParticipantSucceeded => {
                 self.participants = self.participants.saturating_sub(1).max(1);
                 Detail::Participant {
@@ -310,14 +306,6 @@ impl<'a> Call<'a, '_> {
         });
         self.seq += 1;
     }
-}
-
-/// Events after which the service sends nothing more for the call.
-fn ends_call(event: EventType) -> bool {
-    matches!(
-        event,
-        EventType::CallDisconnected | EventType::CreateCallFailed | EventType::AnswerFailed
-    )
 }
 
 /// Rounds a non-negative offset to whole milliseconds. `f64::round` is a

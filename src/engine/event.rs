@@ -100,15 +100,7 @@ pub const OUTSIDER: u16 = 0x8000;
 impl Event<'_> {
     /// CallDisconnected, or the failure of a call that never connected.
     pub fn is_call_end(&self) -> bool {
-        matches!(
-            self.kind,
-            EventKind::Callback {
-                event: EventType::CallDisconnected
-                    | EventType::CreateCallFailed
-                    | EventType::AnswerFailed,
-                ..
-            }
-        )
+        matches!(self.kind, EventKind::Callback { event, .. } if event.ends_call())
     }
 }
 

@@ -158,7 +158,7 @@ impl Validator {
                 .iter()
                 .filter(|v| !event.versions().contains(*v))
                 .collect();
-            if missing.len() < used.iter().count() || connection_failure(event) {
+            if missing.len() < used.len() as usize || event.ends_call() {
                 continue;
             }
             let first = event
@@ -336,14 +336,31 @@ impl Validator {
                         hint,
                     );
                 }
-                if cb.event.0 == EventType::CallDisconnected && j + 1 < outcome.callbacks.len() {
+                let end = cb.event.0;
+                if end.ends_call() && j + 1 < outcome.callbacks.len() {
                     self.error(
                         opath.index(j + 1).key("event"),
                         format!(
-                            "{} comes after CallDisconnected",
-                            outcome.callbacks[j + 1].event.0.short_name()
+                            "{} comes after {}",
+                            outcome.callbacks[j + 1].event.0.short_name(),
+                            end.short_name()
                         ),
-                        "CallDisconnected ends the call: make it the last callback of the outcome",
+                        format!(
+                            "{} ends the call: make it the last callback of the outcome",
+                            end.short_name()
+                        ),
+                    );
+                }
+                let connects = outcome
+                    .callbacks
+                    .iter()
+                    .any(|c| c.event.0 == EventType::CallConnected);
+                if matches!(end, EventType::CreateCallFailed | EventType::AnswerFailed) && connects
+                {
+                    self.error(
+                        cpath.key("event"),
+                        format!("{} in an outcome where the call connects", end.short_name()),
+                        "a call that connected ends with CallDisconnected; the failure belongs to an outcome without CallConnected",
                     );
                 }
                 events = events.saturating_add(self.callback(&cpath, cb));
@@ -404,10 +421,10 @@ impl Validator {
             Some(count) => self.count(&path.key("repeat"), count),
             None => 1,
         };
-        if event == EventType::CallDisconnected && repeat > 1 {
+        if event.ends_call() && repeat > 1 {
             self.error(
                 path.key("repeat"),
-                "CallDisconnected cannot repeat: nothing follows it",
+                format!("{} cannot repeat: nothing follows it", event.short_name()),
                 "remove `repeat`",
             );
         }
@@ -502,25 +519,16 @@ impl Validator {
     }
 }
 
-/// True when every way through the step ends the call.
-/// Events the engine swaps for the version's own (CreateCallFailed and
-/// AnswerFailed where they exist, CallDisconnected before): never missing.
-fn connection_failure(event: EventType) -> bool {
-    matches!(
-        event,
-        EventType::CallDisconnected | EventType::CreateCallFailed | EventType::AnswerFailed
-    )
-}
-
 /// "2023-03-06, 2023-10-15".
 fn list(versions: &[ApiVersion]) -> String {
     let names: Vec<&str> = versions.iter().map(|v| v.as_str()).collect();
     names.join(", ")
 }
 
+/// True when every way through the step ends the call.
 fn always_ends_call(step: &Step) -> bool {
     match step {
-        Step::Callback(c) => c.event.0 == EventType::CallDisconnected,
+        Step::Callback(c) => c.event.0.ends_call(),
         Step::Request(r) => {
             let can_fail_and_go_on = r.on_failure == OnFailure::Continue
                 && r.status
@@ -530,9 +538,7 @@ fn always_ends_call(step: &Step) -> bool {
                 && !r.outcomes.is_empty()
                 && r.outcomes.iter().all(|o| {
                     o.probability == 0.0
-                        || o.callbacks
-                            .last()
-                            .is_some_and(|c| c.event.0 == EventType::CallDisconnected)
+                        || o.callbacks.last().is_some_and(|c| c.event.0.ends_call())
                 })
         }
         Step::Branch(arms) => {

@@ -50,9 +50,14 @@ impl Cells {
     }
 
     /// Rolls the cells that fell out of the per-second retention; called
-    /// after each batch.
-    pub fn roll(&mut self) {
-        let due = self.newest.saturating_sub(self.retention_ms);
+    /// after each batch. Retention is measured back from the newest sample,
+    /// but never from later than `now_ms`: one sample stamped far ahead
+    /// must not roll everything else.
+    pub fn roll(&mut self, now_ms: i64) {
+        if self.newest == i64::MIN {
+            return;
+        }
+        let due = self.newest.min(now_ms).saturating_sub(self.retention_ms);
         let before = due - due.rem_euclid(self.step_ms);
         if before > self.rolled_before {
             self.roll_to(before);
@@ -73,12 +78,26 @@ impl Cells {
         self.rolled_before = before;
     }
 
-    /// The cell `time_ms` falls in, at the tier holding that time: the
-    /// cell's key within its tier, and the cell.
-    pub fn cell(&self, packed: u64, time_ms: i64) -> (i64, Option<&Aggregate>) {
-        let tier = self.tier(time_ms);
-        let bucket = tier.grain().bucket(time_ms);
-        (bucket, tier.cell(packed, bucket))
+    /// The start of the cell `time_ms` falls in, in the tier holding it.
+    pub fn bucket(&self, time_ms: i64) -> i64 {
+        self.tier(time_ms).grain().bucket(time_ms)
+    }
+
+    /// Count and total of a series over the minute starting at `minute`,
+    /// both tiers: what its minute cell holds once rolled.
+    pub fn minute_sum(&self, packed: u64, minute: i64) -> (u128, u128) {
+        let mut sum = (0u128, 0u128);
+        let mut add = |a: Option<&Aggregate>| {
+            if let Some(a) = a {
+                sum.0 += a.count as u128;
+                sum.1 += a.total as u128;
+            }
+        };
+        add(self.minutes.cell(packed, minute));
+        for second in (minute..minute + 60_000).step_by(1000) {
+            add(self.seconds.cell(packed, second));
+        }
+        sum
     }
 
     /// Every cell of both tiers with its bucket start, in no order.
@@ -163,7 +182,7 @@ mod tests {
         // Two hours, one sample every 7 s with a varying value.
         for i in 0..(7200 / 7) {
             cells.add(&at(T0 + i * 7_000, (i % 13) as u64));
-            cells.roll();
+            cells.roll(i64::MAX);
         }
         let before = sum(&cells);
         let held = cells.len();
@@ -174,13 +193,28 @@ mod tests {
         assert!(held < 7200 / 7);
         // A late sample into the rolled range lands in its minute.
         cells.add(&at(T0 + 61_000, 99));
-        let (bucket, cell) = cells.cell(at(0, 0).series.pack(), T0 + 61_000);
-        assert_eq!(bucket, T0 + 60_000);
-        assert_eq!(cell.unwrap().maximum, 99);
+        assert_eq!(cells.bucket(T0 + 61_000), T0 + 60_000);
+        let packed = at(0, 0).series.pack();
+        assert_eq!(cells.minutes.cell(packed, T0 + 60_000).unwrap().maximum, 99);
         let after = sum(&cells);
         assert_eq!(after.count, before.count + 1);
         assert_eq!(after.total, before.total + 99);
         assert_eq!((after.minimum, after.maximum), (0, 99));
+    }
+
+    #[test]
+    fn nothing_rolls_before_data_or_past_now() {
+        let mut cells = Cells::new(std::time::Duration::from_secs(60));
+        cells.roll(T0);
+        assert_eq!(cells.boundary(), None);
+        cells.add(&at(T0, 1));
+        // A sample a year ahead of now does not roll what came before it.
+        cells.add(&at(T0 + 365 * 86_400_000, 1));
+        cells.roll(T0 + 30_000);
+        assert_eq!(cells.rolled_before(), None);
+        assert_eq!(cells.seconds.len(), 2);
+        cells.roll(T0 + 600_000);
+        assert_eq!(cells.rolled_before(), Some(T0 + 540_000));
     }
 
     #[test]
@@ -189,7 +223,7 @@ mod tests {
         cells.add(&at(T0 + 1_000, 1));
         cells.add(&at(T0 + 2_000, 2));
         cells.add(&at(T0 + 600_000, 3));
-        cells.roll();
+        cells.roll(i64::MAX);
         assert_eq!(cells.rolled_before(), None);
         cells.roll_to(T0 + 600_000);
         assert_eq!(cells.rolled_before(), Some(T0 + 600_000));

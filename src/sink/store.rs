@@ -168,7 +168,7 @@ impl Store {
                     inner.keys.insert(&key);
                 }
                 let series: FxHashSet<u64> = samples.iter().map(|s| s.series.pack()).collect();
-                inner.absorb(&samples, series);
+                inner.absorb(&samples, series, now_ms());
                 inner.stats.replayed_batches += 1;
             }
             Record::Keys(keys) => keys.iter().for_each(|k| inner.keys.insert(k)),
@@ -208,7 +208,7 @@ impl Store {
         if let Some(wal) = inner.wal.as_mut() {
             wal.append(key, samples)?;
         }
-        inner.absorb(samples, new_series);
+        inner.absorb(samples, new_series, now_ms());
         if let Some(key) = key {
             inner.keys.insert(key);
         }
@@ -255,6 +255,12 @@ impl Store {
     }
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// The single samples `samples` stand for (an aggregate stands for its count).
 fn events(samples: &[Sample]) -> u64 {
     samples
@@ -283,14 +289,14 @@ impl Inner {
 
     /// Adds a batch; `new_series` holds (at least) the series it brings
     /// that the store did not hold yet.
-    fn absorb(&mut self, samples: &[Sample], new_series: FxHashSet<u64>) {
+    fn absorb(&mut self, samples: &[Sample], new_series: FxHashSet<u64>, now_ms: i64) {
         self.series.extend(new_series);
         for s in samples {
             self.grand.0 += s.aggregate.count as u128;
             self.grand.1 += s.aggregate.total as u128;
             self.data.add(s);
         }
-        self.data.roll();
+        self.data.roll(now_ms);
         self.stats.batches += 1;
         self.stats.samples += events(samples);
     }
@@ -300,9 +306,7 @@ impl Inner {
     /// else returns the series the batch adds. (Replay applies what the
     /// log holds, whatever the limits now.)
     fn check_limits(&self, samples: &[Sample]) -> Result<FxHashSet<u64>, ApplyError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now = now_ms();
         let window = self.time_window_ms;
         if let Some(s) = samples.iter().find(|s| {
             s.time_ms < now.saturating_sub(window) || s.time_ms > now.saturating_add(window)
@@ -343,13 +347,14 @@ impl Inner {
         let overflow = |series: crate::engine::Series| ApplyError::Overflow {
             series: format!("{:?}", series.dimension_values()),
         };
-        // Cell -> (series, count, total) the batch adds.
+        // (series, minute) -> (series, count, total) the batch adds: cells
+        // are rolled into minutes, so no minute may overflow either.
         let mut sums: FxHashMap<(u64, i64), (crate::engine::Series, u64, u64)> =
             FxHashMap::default();
         for s in samples {
             let packed = s.series.pack();
             let cell = sums
-                .entry((packed, self.data.cell(packed, s.time_ms).0))
+                .entry((packed, crate::engine::Grain::MINUTE.bucket(s.time_ms)))
                 .or_insert((s.series, 0, 0));
             cell.1 = cell
                 .1
@@ -360,11 +365,9 @@ impl Inner {
                 .checked_add(s.aggregate.total)
                 .ok_or_else(|| overflow(s.series))?;
         }
-        for ((packed, bucket), (series, count, total)) in sums {
-            if let (_, Some(have)) = self.data.cell(packed, bucket)
-                && (have.count.checked_add(count).is_none()
-                    || have.total.checked_add(total).is_none())
-            {
+        for ((packed, minute), (series, count, total)) in sums {
+            let have = self.data.minute_sum(packed, minute);
+            if have.0 + count as u128 > max || have.1 + total as u128 > max {
                 return Err(overflow(series));
             }
         }
@@ -441,8 +444,14 @@ mod tests {
         assert!(matches!(err, ApplyError::Overflow { .. }), "{err}");
         // Nothing of the refused batch was applied; another cell still takes data.
         assert_eq!(store.stats().samples, 2);
-        assert!(store.apply(None, &[sample(t0 + 5_000, 5)]).is_ok());
+        // Another minute still takes data; the same minute does not, even
+        // in another second: its cells are one minute cell once rolled.
+        let next_minute = t0 - t0.rem_euclid(60_000) + 60_000;
+        assert!(store.apply(None, &[sample(next_minute, 5)]).is_ok());
         assert_eq!(store.stats().samples, 4);
+        let same_minute = t0 - t0.rem_euclid(60_000) + (t0.rem_euclid(60_000) + 1000) % 60_000;
+        let err = store.apply(None, &[sample(same_minute, 5)]).unwrap_err();
+        assert!(matches!(err, ApplyError::Overflow { .. }), "{err}");
     }
 
     fn now() -> i64 {

@@ -229,7 +229,7 @@ fn write_detail(
 
 /// `failedPlaySourceIndex` is in the PlayFailed and RecognizeFailed models
 /// from 2024-09-15 on.
-const PLAY_SOURCE_INDEX: Versions = Versions::since("2024-09-15", "2024-06-15-preview");
+const PLAY_SOURCE_INDEX: Versions = Versions::SINCE_2024_09_15;
 
 /// Whether a play source is what failed (a file that cannot be read or
 /// fetched, a text-to-speech request refused, a prompt that could not be
