@@ -1,6 +1,7 @@
 //! Issue #10: generated traffic holds to the specs. Every request and
 //! callback of every shipped scenario uses an api-version that has its
-//! route or event model (as `catalog --format json` lists them), every
+//! route or event model (as `catalog --format json` lists them), requests
+//! to the recording routes count in APIRequestCallRecording, every
 //! documented result carries the documented text, and the event shapes
 //! the SDK fixtures show (recording sources, failed play source indexes,
 //! DTMF choices, stream failures) are what is written.
@@ -101,12 +102,32 @@ fn every_request_and_callback_uses_a_version_that_has_it() {
         for line in generate(file, "300") {
             let dims = &line["dimensions"];
             if let Some(op) = dims["Operation"].as_str() {
-                let version = dims["ApiVersion"].as_str().unwrap();
+                // Item 5: requests to the recording routes count in their
+                // own metric, without ApiVersion (their path still has it).
+                let path = line["request"]["path"].as_str().unwrap();
+                let recording = path.starts_with("/calling/recordings");
+                let metric = line["metric"].as_str().unwrap();
+                assert_eq!(
+                    metric,
+                    if recording {
+                        "APIRequestCallRecording"
+                    } else {
+                        "APIRequestCallAutomation"
+                    },
+                    "{op}"
+                );
+                assert_eq!(dims.get("ApiVersion").is_none(), recording, "{op}: {dims}");
+                let version = path.rsplit_once("api-version=").unwrap().1;
                 assert!(
                     catalog.operations[op].contains(version),
                     "{}: {op} sent with api-version {version}",
                     file.display()
                 );
+                if recording {
+                    *checked_texts.entry((metric.to_string(), 0, 0)).or_insert(0) += 1;
+                } else {
+                    assert_eq!(dims["ApiVersion"].as_str(), Some(version));
+                }
             }
             if let Some(event) = dims["EventTypeName"].as_str() {
                 let version = dims["Version"].as_str().unwrap();
@@ -128,6 +149,10 @@ fn every_request_and_callback_uses_a_version_that_has_it() {
             }
         }
     }
+    assert!(
+        checked_texts.contains_key(&("APIRequestCallRecording".to_string(), 0, 0)),
+        "no recording request generated"
+    );
     // The corrected texts are among those sent.
     for (event, code, sub_code) in [
         ("RecognizeFailed", 500, 8534),

@@ -36,6 +36,32 @@ fn run_into_the_embedded_sink_checks_green() {
     assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
 }
 
+// Issue #10, item 5: recording requests travel as their own metric through
+// ingest, the sink's query API and the check, exactly.
+#[test]
+fn recording_requests_are_checked_as_their_own_metric() {
+    let run = callmetrics(&[
+        "run",
+        "scenarios/contact-center.json",
+        "--calls",
+        "200",
+        "--max-rate",
+        "--quiet",
+    ])
+    .expect_code(0);
+    assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
+    assert!(run.stdout.contains("4 metrics"), "{}", run.describe());
+    let recording = run
+        .stdout
+        .lines()
+        .find(|l| {
+            l.starts_with("APIRequestCallRecording")
+                && l.contains("Operation, StatusCode, StatusCodeClass ")
+        })
+        .unwrap_or_else(|| panic!("{}", run.describe()));
+    assert!(recording.ends_with("ok"), "{recording}");
+}
+
 // The embedded sink rolls per-second cells older than a day of data time
 // into minutes; a run checked at PT1S over more than that must still pass.
 #[test]

@@ -46,6 +46,19 @@ fn malformed_cases() -> Vec<Case> {
     bomb[0] = b'{';
     vec![
         case("bad JSON", good_then("{\"metric\": "), 400, "line 2"),
+        // Issue #10, item 5: the recording routes have their own metric.
+        case(
+            "a recording request under the Call Automation metric",
+            LINE.replace("\"Play\"", "\"Start Recording\""),
+            422,
+            "Start Recording requests are counted in APIRequestCallRecording",
+        ),
+        case(
+            "a Call Automation request under the recording metric",
+            LINE.replace("APIRequestCallAutomation", "APIRequestCallRecording"),
+            422,
+            "Play requests are counted in APIRequestCallAutomation",
+        ),
         case(
             "status code with a sign",
             LINE.replace("\"202\"", "\"+202\""),

@@ -78,6 +78,10 @@ pub enum Metric {
     ApiRequestLatency,
     /// One sample (value 1) per callback event.
     CallbackEvents,
+    /// One sample (value 1) per request to the recording routes
+    /// (`/calling/recordings...`), which Azure Monitor counts apart from
+    /// Call Automation's, without ApiVersion (docs/realism.md).
+    RecordingRequests,
 }
 
 const REQUEST_DIMENSIONS: &[Dimension] = &[
@@ -85,6 +89,11 @@ const REQUEST_DIMENSIONS: &[Dimension] = &[
     Dimension::StatusCode,
     Dimension::StatusCodeClass,
     Dimension::ApiVersion,
+];
+const RECORDING_DIMENSIONS: &[Dimension] = &[
+    Dimension::Operation,
+    Dimension::StatusCode,
+    Dimension::StatusCodeClass,
 ];
 const CALLBACK_DIMENSIONS: &[Dimension] = &[
     Dimension::EventTypeName,
@@ -99,6 +108,7 @@ impl Metric {
         Metric::ApiRequests,
         Metric::ApiRequestLatency,
         Metric::CallbackEvents,
+        Metric::RecordingRequests,
     ];
 
     /// The Azure Monitor REST name (`name.value`).
@@ -107,6 +117,7 @@ impl Metric {
             Metric::ApiRequests => "APIRequestCallAutomation",
             Metric::ApiRequestLatency => "ApiRequestLatency",
             Metric::CallbackEvents => "AcsCallAutomationCallbackEvent",
+            Metric::RecordingRequests => "APIRequestCallRecording",
         }
     }
 
@@ -116,6 +127,7 @@ impl Metric {
             Metric::ApiRequests => "Call Automation API Requests",
             Metric::ApiRequestLatency => "Call Automation API Request Latency",
             Metric::CallbackEvents => "Call Automation Callback Event",
+            Metric::RecordingRequests => "Call Recording API Requests",
         }
     }
 
@@ -130,10 +142,11 @@ impl Metric {
         match self {
             Metric::ApiRequests | Metric::ApiRequestLatency => REQUEST_DIMENSIONS,
             Metric::CallbackEvents => CALLBACK_DIMENSIONS,
+            Metric::RecordingRequests => RECORDING_DIMENSIONS,
         }
     }
 
-    /// True for the two metrics Azure Monitor itself defines.
+    /// True for the metrics Azure Monitor itself defines.
     pub fn is_azure_metric(self) -> bool {
         self != Metric::ApiRequestLatency
     }
@@ -150,6 +163,7 @@ impl Metric {
             Metric::ApiRequests => "acs_callautomation_api_requests_total",
             Metric::ApiRequestLatency => "acs_callautomation_api_request_latency_milliseconds",
             Metric::CallbackEvents => "acs_callautomation_callback_events_total",
+            Metric::RecordingRequests => "acs_callrecording_api_requests_total",
         }
     }
 }

@@ -158,6 +158,17 @@ impl Operation {
         Self::ALL.iter().copied().filter(|op| op.info().listed)
     }
 
+    /// The metric that counts its requests: the recording routes have
+    /// their own (APIRequestCallRecording), everything else is Call
+    /// Automation's.
+    pub fn metric(self) -> super::Metric {
+        if self.info().route.starts_with("/calling/recordings") {
+            super::Metric::RecordingRequests
+        } else {
+            super::Metric::ApiRequests
+        }
+    }
+
     /// Operations whose success always ends the call.
     pub fn ends_call(self) -> bool {
         matches!(

@@ -488,7 +488,12 @@ impl Observed for FailsFor {
 
 #[test]
 fn the_first_failing_query_in_order_is_reported() {
-    for metric in Metric::ALL {
+    // The metrics the fixture's expected file holds.
+    for metric in &[
+        Metric::ApiRequests,
+        Metric::ApiRequestLatency,
+        Metric::CallbackEvents,
+    ] {
         let err = run(&expected(), &FailsFor(*metric), &exact()).unwrap_err();
         let first = format!("{metric} at PT1M by ");
         assert!(err.to_string().contains(&first), "{metric}: {err}");

@@ -16,6 +16,13 @@ pub struct RequestDims {
     pub version: ApiVersion,
 }
 
+/// A request to the recording routes: Azure counts them without ApiVersion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordingDims {
+    pub operation: Operation,
+    pub status: u16,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CallbackDims {
     pub event: EventType,
@@ -30,6 +37,7 @@ pub enum Series {
     Requests(RequestDims),
     Latency(RequestDims),
     Callbacks(CallbackDims),
+    Recordings(RecordingDims),
 }
 
 /// Series are keyed by one packed word: aggregation looks a series up per
@@ -44,6 +52,14 @@ impl Series {
     /// the `Latency` twin of this series).
     pub fn of(event: &Event) -> Series {
         match event.kind {
+            EventKind::Request {
+                operation, status, ..
+            } if operation.metric() == Metric::RecordingRequests => {
+                Series::Recordings(RecordingDims {
+                    operation,
+                    status: status.code,
+                })
+            }
             EventKind::Request {
                 operation, status, ..
             } => Series::Requests(RequestDims {
@@ -68,6 +84,13 @@ impl Series {
             Series::Requests(d) => (0u64, d.operation as u64, d.status, 0, d.version),
             Series::Latency(d) => (1, d.operation as u64, d.status, 0, d.version),
             Series::Callbacks(d) => (2, d.event as u64, d.code, d.sub_code, d.version),
+            Series::Recordings(d) => (
+                3,
+                d.operation as u64,
+                d.status,
+                0,
+                ApiVersion::from_index(0).expect("a version"),
+            ),
         };
         tag | a << 2 | (version.index() as u64) << 8 | (code as u64) << 12 | (sub_code as u64) << 28
     }
@@ -90,6 +113,10 @@ impl Series {
                     Series::Latency(dims)
                 }
             }
+            3 => Series::Recordings(RecordingDims {
+                operation: Operation::ALL[a],
+                status: code,
+            }),
             _ => Series::Callbacks(CallbackDims {
                 event: EventType::ALL[a],
                 code,
@@ -106,6 +133,7 @@ impl Series {
             Series::Requests(_) => Metric::ApiRequests,
             Series::Latency(_) => Metric::ApiRequestLatency,
             Series::Callbacks(_) => Metric::CallbackEvents,
+            Series::Recordings(_) => Metric::RecordingRequests,
         }
     }
 
@@ -122,6 +150,11 @@ impl Series {
                 (Dimension::StatusCode, d.status.to_string()),
                 (Dimension::StatusCodeClass, class(d.status)),
                 (Dimension::ApiVersion, d.version.as_str().to_string()),
+            ],
+            Series::Recordings(d) => vec![
+                (Dimension::Operation, d.operation.name().to_string()),
+                (Dimension::StatusCode, d.status.to_string()),
+                (Dimension::StatusCodeClass, class(d.status)),
             ],
             Series::Callbacks(d) => vec![
                 (Dimension::EventTypeName, d.event.name().to_string()),

@@ -14,7 +14,7 @@ mod stream;
 
 pub use arrival::{Arrival, Arrivals, RampStage, Rate};
 pub use event::{Context, Detail, Event, EventKind, OUTSIDER};
-pub use expected::{Aggregate, CallbackDims, Expected, RequestDims, Series};
+pub use expected::{Aggregate, CallbackDims, Expected, RecordingDims, RequestDims, Series};
 pub use grain::Grain;
 pub use stream::EventStream;
 

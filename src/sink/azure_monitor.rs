@@ -131,6 +131,7 @@ fn parse_document(n: usize, line: &str, out: &mut Vec<Sample>) -> Result<(), Lin
             Metric::ApiRequests => Series::Requests(text.request(n)?),
             Metric::ApiRequestLatency => Series::Latency(text.request(n)?),
             Metric::CallbackEvents => Series::Callbacks(text.callback(n)?),
+            Metric::RecordingRequests => Series::Recordings(text.recording(n)?),
         };
         let consistent = s.count > 0
             && s.min <= s.max

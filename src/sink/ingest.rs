@@ -148,6 +148,10 @@ fn parse_line(n: usize, raw: &[u8], out: &mut Vec<Sample>) -> Result<(), LineErr
             let d = dims.callback(n)?;
             out.push(Sample::one(Series::Callbacks(d), time_ms, 1));
         }
+        Some(Metric::RecordingRequests) => {
+            let d = dims.recording(n)?;
+            out.push(Sample::one(Series::Recordings(d), time_ms, 1));
+        }
         Some(Metric::ApiRequestLatency) => {
             return Err(LineError::unknown(
                 n,
@@ -160,7 +164,8 @@ fn parse_line(n: usize, raw: &[u8], out: &mut Vec<Sample>) -> Result<(), LineErr
                 n,
                 "metric",
                 format!(
-                    "unknown metric {:?}; known: APIRequestCallAutomation, AcsCallAutomationCallbackEvent",
+                    "unknown metric {:?}; known: APIRequestCallAutomation, APIRequestCallRecording, \
+                     AcsCallAutomationCallbackEvent",
                     line.metric
                 ),
             ));

@@ -47,6 +47,11 @@ pub fn exposition(data: &Cells) -> String {
             "callmetrics_callback_events_total",
             "counter",
         ),
+        (
+            Metric::RecordingRequests,
+            "callmetrics_recording_api_requests_total",
+            "counter",
+        ),
     ];
     for (metric, name, kind) in families {
         let _ = writeln!(

@@ -2,8 +2,8 @@
 //! dimension text into catalog values (unknown values are rejected, never
 //! counted under a new name).
 
-use crate::catalog::{ApiVersion, EventType, Operation, StatusClass};
-use crate::engine::{Aggregate, CallbackDims, RequestDims, Series};
+use crate::catalog::{ApiVersion, EventType, Metric, Operation, StatusClass};
+use crate::engine::{Aggregate, CallbackDims, RecordingDims, RequestDims, Series};
 
 /// Samples of one series at one time: one event's (count 1), or many
 /// already aggregated (an Azure Monitor ingestion document's series).
@@ -152,10 +152,7 @@ fn version(line: usize, name: &str, v: &str) -> Result<ApiVersion, LineError> {
 
 impl DimensionText<'_> {
     pub fn request(&self, line: usize) -> Result<RequestDims, LineError> {
-        let op = required(line, "Operation", self.operation)?;
-        let operation: Operation = op.parse().map_err(|e: crate::catalog::UnknownName| {
-            LineError::unknown(line, "dimensions.Operation", e.to_string())
-        })?;
+        let operation = self.operation(line, Metric::ApiRequests)?;
         let status = status(
             line,
             "StatusCode",
@@ -173,6 +170,40 @@ impl DimensionText<'_> {
             status,
             version,
         })
+    }
+
+    /// A request to the recording routes (APIRequestCallRecording: no
+    /// ApiVersion).
+    pub fn recording(&self, line: usize) -> Result<RecordingDims, LineError> {
+        let operation = self.operation(line, Metric::RecordingRequests)?;
+        let status = status(
+            line,
+            "StatusCode",
+            required(line, "StatusCode", self.status_code)?,
+            "StatusCodeClass",
+            self.status_class,
+        )?;
+        Ok(RecordingDims { operation, status })
+    }
+
+    /// The Operation, which must be one `metric` counts.
+    fn operation(&self, line: usize, metric: Metric) -> Result<Operation, LineError> {
+        let op = required(line, "Operation", self.operation)?;
+        let operation: Operation = op.parse().map_err(|e: crate::catalog::UnknownName| {
+            LineError::unknown(line, "dimensions.Operation", e.to_string())
+        })?;
+        if operation.metric() != metric {
+            return Err(LineError::unknown(
+                line,
+                "dimensions.Operation",
+                format!(
+                    "{operation} requests are counted in {}, not {}",
+                    operation.metric().name(),
+                    metric.name()
+                ),
+            ));
+        }
+        Ok(operation)
     }
 
     pub fn callback(&self, line: usize) -> Result<CallbackDims, LineError> {

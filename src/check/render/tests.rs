@@ -29,6 +29,7 @@ fn failing() -> Report {
                     vec![(2, agg(1, 1, 1, 1))],
                 )]));
             }
+            Metric::RecordingRequests => {}
         }
     }
     let observed = Reference::new(&response(&data, Naming::Azure)).unwrap();

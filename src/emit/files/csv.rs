@@ -34,7 +34,7 @@ impl CsvEncoder {
     /// catalog or is a number, none holds a comma or quote, so no quoting.
     pub fn encode(&mut self, out: &mut Vec<u8>, e: &Event) {
         let metric = match e.kind {
-            EventKind::Request { .. } => Metric::ApiRequests,
+            EventKind::Request { operation, .. } => operation.metric(),
             EventKind::Callback { .. } => Metric::CallbackEvents,
         };
         out.extend_from_slice(metric.name().as_bytes());
@@ -54,7 +54,10 @@ impl CsvEncoder {
                 out.push(b',');
                 out.extend_from_slice(class(status.code));
                 out.push(b',');
-                out.extend_from_slice(version);
+                // APIRequestCallRecording has no ApiVersion dimension.
+                if metric == Metric::ApiRequests {
+                    out.extend_from_slice(version);
+                }
                 out.extend_from_slice(b",,,,,,1,");
                 write_int(out, latency_ms);
             }

@@ -26,6 +26,7 @@ pub struct JsonlEncoder {
     /// times do not evict the current second from `times`.
     start_times: TimeWriter,
     request_head: Box<[u8]>,
+    recording_head: Box<[u8]>,
     callback_head: Box<[u8]>,
     requests: FxHashMap<u64, RequestParts>,
     callbacks: FxHashMap<u64, CallbackParts>,
@@ -71,6 +72,7 @@ impl JsonlEncoder {
             times: TimeWriter::default(),
             start_times: TimeWriter::default(),
             request_head: head(Metric::ApiRequests),
+            recording_head: head(Metric::RecordingRequests),
             callback_head: head(Metric::CallbackEvents),
             requests: FxHashMap::default(),
             callbacks: FxHashMap::default(),
@@ -88,7 +90,9 @@ impl JsonlEncoder {
 
     /// Appends the line for `e`, newline included.
     pub fn encode(&mut self, out: &mut Vec<u8>, e: &Event) {
-        let key = Series::of(e).pack();
+        // A recording request's series has no version, but its path does:
+        // the version's bits (those of every other series) keep them apart.
+        let key = Series::of(e).pack() | (e.api_version.index() as u64) << 8;
         let naming = self.naming;
         match e.kind {
             EventKind::Request {
@@ -100,7 +104,11 @@ impl JsonlEncoder {
                     .requests
                     .entry(key)
                     .or_insert_with(|| RequestParts::new(operation, status, e.api_version, naming));
-                out.extend_from_slice(&self.request_head);
+                out.extend_from_slice(if operation.metric() == Metric::RecordingRequests {
+                    &self.recording_head
+                } else {
+                    &self.request_head
+                });
                 self.times.write_millis(out, e.time_ms);
                 out.extend_from_slice(b"\",\"dimensions\":");
                 parts.dims.write(out);
@@ -172,8 +180,11 @@ impl RequestParts {
         dims.extend_from_slice(Dimension::StatusCodeClass.name(naming).as_bytes());
         dims.extend_from_slice(b"\":\"");
         dims.extend_from_slice(class(status.code));
-        dims.extend_from_slice(b"\",\"ApiVersion\":\"");
-        dims.extend_from_slice(version.as_str().as_bytes());
+        // APIRequestCallRecording has no ApiVersion dimension.
+        if operation.metric() == Metric::ApiRequests {
+            dims.extend_from_slice(b"\",\"ApiVersion\":\"");
+            dims.extend_from_slice(version.as_str().as_bytes());
+        }
         dims.extend_from_slice(b"\"},\"value\":1,\"latencyMs\":");
         let mut method = b",\"request\":{\"method\":\"".to_vec();
         method.extend_from_slice(info.method.as_str().as_bytes());

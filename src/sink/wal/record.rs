@@ -19,7 +19,7 @@
 
 use super::super::sample::Sample;
 use crate::catalog::{ApiVersion, EventType, Operation};
-use crate::engine::{Aggregate, CallbackDims, RequestDims, Series};
+use crate::engine::{Aggregate, CallbackDims, RecordingDims, RequestDims, Series};
 
 /// The first bytes of a version 2 log.
 pub const HEADER: &[u8; 8] = b"CMWAL02\n";
@@ -303,6 +303,14 @@ fn encode_sample(out: &mut Vec<u8>, s: &Sample, aggregate: bool) {
         Series::Requests(d) => (0u8, d.operation as u8, d.status, 0u32, d.version),
         Series::Latency(d) => (1, d.operation as u8, d.status, 0, d.version),
         Series::Callbacks(d) => (2, d.event as u8, d.code, d.sub_code, d.version),
+        // Recording requests have no version: its byte is 0.
+        Series::Recordings(d) => (
+            3,
+            d.operation as u8,
+            d.status,
+            0,
+            ApiVersion::from_index(0).expect("a version"),
+        ),
     };
     out.push(tag);
     out.push(a);
@@ -350,6 +358,10 @@ fn decode_sample(b: &[u8]) -> Option<Sample> {
     let series = match tag {
         0 => Series::Requests(request(*Operation::ALL.get(index)?)),
         1 => Series::Latency(request(*Operation::ALL.get(index)?)),
+        3 => Series::Recordings(RecordingDims {
+            operation: *Operation::ALL.get(index)?,
+            status: code,
+        }),
         2 => Series::Callbacks(CallbackDims {
             event: *EventType::ALL.get(index)?,
             code,

@@ -101,6 +101,7 @@ impl CounterEncoder {
                 let name = match series {
                     Series::Requests(_) => Metric::ApiRequests.prometheus_name(),
                     Series::Callbacks(_) => Metric::CallbackEvents.prometheus_name(),
+                    Series::Recordings(_) => Metric::RecordingRequests.prometheus_name(),
                     Series::Latency(_) if key & SUM != 0 => &self.latency_sum,
                     Series::Latency(_) => &self.latency_count,
                 };
