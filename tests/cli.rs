@@ -191,6 +191,19 @@ fn catalog_pins_the_api_surface_per_version() {
             "2025-08-15-preview"
         ]
     );
+    // The catalog cites where its values come from.
+    assert!(
+        v["sources"]["apiVersions"]
+            .as_str()
+            .unwrap()
+            .contains("Azure/azure-rest-api-specs")
+    );
+    assert!(
+        v["sources"]["metrics"]
+            .as_str()
+            .unwrap()
+            .contains("APIRequestCallRecording")
+    );
     // Every documented text names its source.
     assert!(v["resultTexts"].as_array().unwrap().iter().all(|r| {
         r["source"]

@@ -394,3 +394,39 @@ fn a_connection_failure_ends_the_call_and_only_an_unconnected_one() {
         );
     }
 }
+
+// Item 4: preview versions are usable; callbacks carry them in data.version.
+#[test]
+fn a_preview_version_is_used_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario_file(
+        dir.path(),
+        r#"{"name": "preview", "apiVersions": [{"version": "2025-08-15-preview", "probability": 1}],
+            "flows": [{"name": "move", "weight": 1, "steps": [
+              {"request": {"operation": "Answer Call", "outcomes": [{"probability": 1, "callbacks": [
+                {"event": "CallConnected"}]}]}},
+              {"request": {"operation": "Move Participants", "outcomes": [{"probability": 1, "callbacks": [
+                {"event": "MoveParticipantSucceeded"}]}]}}]}]}"#,
+    );
+    callmetrics(&["validate", path.to_str().unwrap()]).expect_code(0);
+    let lines = generate(&path, "20");
+    let moved: Vec<&Value> = lines
+        .iter()
+        .filter(|l| {
+            l["dimensions"]["EventTypeName"] == "Microsoft.Communication.MoveParticipantSucceeded"
+        })
+        .collect();
+    assert_eq!(moved.len(), 20);
+    for l in moved {
+        assert_eq!(l["cloudEvent"]["data"]["version"], "2025-08-15-preview");
+        assert!(
+            l["cloudEvent"]["data"]["participant"]["rawId"].is_string(),
+            "{l}"
+        );
+    }
+    assert!(lines.iter().all(|l| {
+        l["dimensions"]["ApiVersion"]
+            .as_str()
+            .is_none_or(|v| v == "2025-08-15-preview")
+    }));
+}

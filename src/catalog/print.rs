@@ -71,6 +71,12 @@ fn catalog_json(naming: Naming) -> Value {
             "message": r.message,
             "source": r.source.citation(),
         })).collect::<Vec<_>>(),
+        "sources": {
+            "apiVersions": "Azure/azure-rest-api-specs specification/communication/data-plane/CallAutomation/{stable,preview}/<version>/communicationservicescallautomation.json: each operation's route and each event's model in the versions listed (commits read: docs/realism.md)",
+            "metrics": "Azure Monitor supported metrics of Microsoft.Communication/CommunicationServices (APIRequestCallAutomation, APIRequestCallRecording, AcsCallAutomationCallbackEvent) and the Call Automation metrics overview (MicrosoftDocs/azure-docs articles/communication-services/concepts/metrics.md) for the 17 operations and 33 event types",
+            "resultTexts": "each row's source",
+            "subCodes": "https://learn.microsoft.com/azure/communication-services/resources/troubleshooting/voice-video-calling/troubleshooting-codes (Call Automation section)",
+        },
         "apiVersions": ApiVersion::all().map(|v| json!({
             "name": v.as_str(),
             "preview": v.is_preview(),
