@@ -19,6 +19,23 @@ pub mod wire;
 
 pub use cli::{Cli, Outcome, run};
 
+/// The error and its causes as one line, each cause once: library errors
+/// often spell their source out already ("cannot read F: No such file"), and
+/// printing the chain after it would say it twice.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.is_empty() {
+            text = part;
+        } else if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
 /// True when the error chain ends in a closed stdout (`callmetrics ... | head`),
 /// which is a normal way for a reader to stop and not a failure.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -26,4 +43,24 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read f.json: {source}")]
+    struct Unreadable {
+        source: std::io::Error,
+    }
+
+    // A new user saw "No such file or directory (os error 2): No such file
+    // or directory (os error 2)" (issue #11).
+    #[test]
+    fn a_cause_already_in_the_message_is_said_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = anyhow::Error::new(Unreadable { source: io() });
+        assert_eq!(super::error_text(&err), "cannot read f.json: no such file");
+        let err = anyhow::Error::new(io()).context("cannot open the log");
+        assert_eq!(super::error_text(&err), "cannot open the log: no such file");
+    }
 }

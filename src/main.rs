@@ -10,7 +10,7 @@ fn main() -> ExitCode {
         Ok(callmetrics::Outcome::Fail) => ExitCode::from(1),
         Err(err) if callmetrics::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("callmetrics: error: {err:#}");
+            eprintln!("callmetrics: error: {}", callmetrics::error_text(&err));
             ExitCode::from(2)
         }
     }

@@ -426,3 +426,74 @@ fn promql_check_errors_name_the_cause() {
         run.describe()
     );
 }
+
+// Issue #11, rough edges: --start shows its format; --listen resolves names.
+#[test]
+fn start_shows_its_format_and_listen_resolves_host_names() {
+    let run = callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--start",
+        "2026-03-12",
+        "--out",
+        "-",
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr
+            .contains("a date alone is not a time; use 2026-03-12T00:00:00Z"),
+        "{}",
+        run.describe()
+    );
+    let run = callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--start",
+        "noon",
+        "--out",
+        "-",
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr
+            .contains("use RFC 3339 in UTC, e.g. 2026-03-12T10:00:00Z"),
+        "{}",
+        run.describe()
+    );
+    let mut sink = common::SinkProcess::start(&["--listen", "localhost:0"]);
+    assert!(sink.url.starts_with("http://127.0.0.1:"), "{}", sink.url);
+    sink.kill();
+}
+
+// Issue #11: the validator, the schema and the engine agree on durations:
+// decimals are fine, more than a day (which the engine would cap) is refused.
+#[test]
+fn durations_the_engine_would_cap_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.json");
+    let file = |wait: &str| {
+        format!(
+            r#"{{"name": "d", "flows": [{{"name": "f", "weight": 1, "steps": [
+              {{"wait": {wait}}}, {{"request": {{"operation": "Get Call"}}}}]}}]}}"#
+        )
+    };
+    std::fs::write(&path, file(r#"{"fixed": "1.5s"}"#)).unwrap();
+    callmetrics(&["validate", path.to_str().unwrap()]).expect_code(0);
+    std::fs::write(
+        &path,
+        file(r#"{"lognormal": {"median": "1h", "p99": "25h"}}"#),
+    )
+    .unwrap();
+    let run = callmetrics(&["validate", path.to_str().unwrap()]).expect_code(1);
+    assert!(
+        run.stdout
+            .contains("a delay of 1day 1h is longer than the longest the engine makes, 24h"),
+        "{}",
+        run.describe()
+    );
+    let schema = read(&repo().join("scenarios/scenario.schema.json"));
+    assert!(
+        schema.contains(r#"([0-9]+(\\.[0-9]+)?"#),
+        "the schema takes decimals"
+    );
+}

@@ -272,3 +272,84 @@ fn azure_monitor_documents_hold_exactly_the_expected_cells() {
         run.describe()
     );
 }
+
+// Issue #11: --ramp without --calls or --duration stopped at the default
+// 1,000 calls; the stages now give the length, as k6's do. A byte order
+// mark (as Windows editors write) is accepted.
+#[test]
+fn ramp_stages_set_the_length_and_a_bom_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_bom = dir.path().join("tiny-bom.json");
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(std::fs::read(common::repo().join("tests/fixtures/tiny.json")).unwrap());
+    std::fs::write(&with_bom, bytes).unwrap();
+    let out = dir.path().join("ds");
+    let run = common::callmetrics(&[
+        "generate",
+        with_bom.to_str().unwrap(),
+        "--rate",
+        "1/s",
+        "--ramp",
+        "20s:1,20s:0",
+        "--arrival",
+        "uniform",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    // 20 s at 1/s, then 20 s down to 0 (about 10 more): not 1,000.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&common::read(&out.join("manifest.json"))).unwrap();
+    let calls = manifest["counts"]["calls"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{manifest}"));
+    assert!(
+        (25..=35).contains(&calls),
+        "{calls} calls\n{}",
+        run.describe()
+    );
+}
+
+// Issue #11: a generate stopped half way (Ctrl-C) left a dataset that
+// looked complete; files are written under .partial names and the
+// manifest comes last.
+#[test]
+fn an_interrupted_generate_leaves_no_dataset_that_looks_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ds");
+    // A complete dataset first: its manifest must not survive the next run.
+    generate(&out, &["--calls", "5"]);
+    assert!(out.join("manifest.json").exists());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_callmetrics"))
+        .current_dir(common::repo())
+        .args([
+            "generate",
+            "tests/fixtures/tiny.json",
+            "--calls",
+            "50000000",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    // Until the big run has started writing (its partial file is there).
+    let partial = out.join("events.jsonl.partial");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !partial.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out_status = child.wait_with_output().unwrap().status;
+    assert!(!out_status.success(), "the run was to be interrupted");
+    assert!(partial.exists());
+    assert!(
+        !out.join("manifest.json").exists(),
+        "an old manifest survived"
+    );
+}

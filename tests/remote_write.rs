@@ -204,7 +204,7 @@ async fn a_refused_write_exits_2_with_the_server_message_and_the_first_sample() 
     );
     // 400 is never retried, whatever --retries says.
     assert!(
-        second.stderr.contains("1 attempts"),
+        second.stderr.contains("1 attempt)"),
         "{}",
         second.describe()
     );

@@ -380,3 +380,102 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
     );
     sink.shutdown().await.unwrap();
 }
+
+// Issue #11, rough edges: what a new user hit, each message pinned.
+#[test]
+fn a_scheduled_run_says_how_long_it_takes_and_nothing_is_refused_silently() {
+    let run = callmetrics(&[
+        "run",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "3",
+        "--rate",
+        "100/s",
+        "--speed",
+        "50",
+    ])
+    .expect_code(0);
+    assert!(
+        run.stderr.contains("schedule: 3 calls, the last event ")
+            && run.stderr.contains("from the start at --speed 50"),
+        "{}",
+        run.describe()
+    );
+    let run = callmetrics(&[
+        "run",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "0",
+        "--max-rate",
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr
+            .contains("--calls 0 would send nothing; give at least 1 call"),
+        "{}",
+        run.describe()
+    );
+    let run = callmetrics(&["run", "no-such-scenario.json"]).expect_code(2);
+    assert_eq!(
+        run.stderr.matches("(os error 2)").count(),
+        1,
+        "{}",
+        run.describe()
+    );
+}
+
+// Issue #11: Ctrl-C during a run printed nothing useful; now the schedule
+// stops, the summary is printed, and --expected-out describes exactly
+// what was delivered.
+#[test]
+fn ctrl_c_stops_the_run_and_the_expected_file_is_what_was_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected.json");
+    let summary = dir.path().join("summary.json");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_callmetrics"))
+        .current_dir(common::repo())
+        .args([
+            "run",
+            "tests/fixtures/tiny.json",
+            "--calls",
+            "100000",
+            "--rate",
+            "200/s",
+            "--expected-out",
+            expected.to_str().unwrap(),
+            "--summary-out",
+            summary.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("stopped   by Ctrl-C") && stderr.contains("interrupted: "),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&common::read(&summary)).unwrap();
+    assert_eq!(summary["interrupted"], true);
+    let delivered = summary["events"].as_u64().unwrap();
+    assert!(delivered > 0 && delivered < 100_000, "{delivered}");
+    let expected: serde_json::Value = serde_json::from_str(&common::read(&expected)).unwrap();
+    let counted: u64 = expected["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["name"]["value"] != "ApiRequestLatency")
+        .flat_map(|m| m["timeseries"].as_array().unwrap())
+        .flat_map(|t| t["data"].as_array().unwrap())
+        .map(|p| p["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(counted, delivered);
+}

@@ -58,7 +58,7 @@ impl Mapping {
     /// Reads a mapping file; errors name the file.
     pub fn load(path: &Path) -> Result<Mapping, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
-        Mapping::parse(&text)
+        Mapping::parse(text.strip_prefix('\u{feff}').unwrap_or(&text))
     }
 
     /// Parses and validates mapping text.

@@ -74,7 +74,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
 /// Parses an expected.json (a Metrics - List response).
 fn read_expected(path: &Path) -> anyhow::Result<MetricsResponse> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| {
+    // A byte order mark, as Windows editors write, is not JSON.
+    let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    serde_json::from_slice(json).with_context(|| {
         format!(
             "{} is not an expected.json (an Azure Monitor Metrics - List response, as \
              `callmetrics generate` writes it)",

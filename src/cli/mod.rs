@@ -152,7 +152,7 @@ Exit codes:
 #[derive(Debug, Args)]
 pub struct SinkArgs {
     /// Address to listen on (loopback by default).
-    #[arg(long, default_value = "127.0.0.1:8650")]
+    #[arg(long, default_value = "127.0.0.1:8650", value_parser = listen_address)]
     pub listen: std::net::SocketAddr,
     /// Require `Authorization: Bearer TOKEN` on every request but /healthz.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
@@ -398,7 +398,8 @@ pub struct WorkloadArgs {
     /// Seed of every random choice; the same scenario and seed give byte-identical output.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Number of calls to generate [default: 1000 when --duration is not given].
+    /// Number of calls to generate [default: 1000; with --ramp and no --duration, the
+    /// stages' total length sets it instead].
     #[arg(long, conflicts_with = "duration")]
     pub calls: Option<u64>,
     /// Generate calls arriving during this long, e.g. 10m or 1h30m.
@@ -416,9 +417,10 @@ pub struct WorkloadArgs {
     pub ramp: Vec<RampStage>,
     /// Time of the first possible arrival (RFC 3339, UTC), e.g. 2026-03-12T10:00:00Z.
     /// [default: 2026-01-01T00:00:00Z for generate, so output is reproducible; now for run]
-    #[arg(long, value_parser = humantime::parse_rfc3339)]
+    #[arg(long, value_parser = start_time)]
     pub start: Option<std::time::SystemTime>,
-    /// Base time grain of the expected aggregates (PT1S..PT1M; coarser grains derive from it).
+    /// Time grain of the expected aggregates, PT1S to P1D (check derives coarser ones from
+    /// it).
     #[arg(long, default_value = "PT1M")]
     pub grain: Grain,
     /// Dimension naming in the output.
@@ -455,4 +457,26 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Run(args) => run::run(&args),
         Command::Check(args) => check::run(&args),
     }
+}
+
+/// `--start`: RFC 3339 in UTC; the message shows the format (a date alone
+/// was refused with only "timestamp format is invalid").
+fn start_time(text: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339(text).map_err(|e| {
+        let date_only = text.len() == 10 && text.as_bytes().get(4) == Some(&b'-');
+        if date_only {
+            format!("{e}: a date alone is not a time; use {text}T00:00:00Z")
+        } else {
+            format!("{e}: use RFC 3339 in UTC, e.g. 2026-03-12T10:00:00Z")
+        }
+    })
+}
+
+/// `--listen`: host:port, host names resolved (`localhost:0`), IPv4 first.
+fn listen_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    text.to_socket_addrs()
+        .map_err(|e| format!("{e}: use HOST:PORT, e.g. 127.0.0.1:8650 or localhost:0"))?
+        .min_by_key(|a| !a.is_ipv4())
+        .ok_or_else(|| format!("{text} resolves to no address"))
 }

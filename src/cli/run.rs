@@ -36,12 +36,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     } else {
         Pacing::Scheduled { speed: args.speed }
     };
+    if !args.quiet && !args.max_rate {
+        eprintln!("{}", schedule_note(&scenario, &workload, args.speed));
+    }
     let naming = args.workload.naming;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        // The first Ctrl-C stops the schedule (the summary and
+        // --expected-out then describe what was delivered); a second one
+        // ends the process at once.
+        tokio::spawn(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping: Ctrl-C again to quit at once");
+                crate::emit::deliver::driver::interrupt();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
         let embedded = match &args.sink {
             Some(_) => None,
             None => Some(
@@ -125,12 +140,26 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                 out.write_all(b"\n")
             })?;
         }
+        if stats.interrupted {
+            anyhow::bail!(
+                "interrupted: {} events in {} requests were delivered{}; the check was skipped",
+                stats.events,
+                stats.requests,
+                if args.expected_out.is_some() {
+                    " and --expected-out describes exactly those"
+                } else {
+                    ""
+                }
+            );
+        }
         if !stats.succeeded() {
             // The summary lists the failed requests and their last replies.
             let first = stats.failures.first().map_or(String::new(), |f| {
                 format!(
-                    "; the first, request {} ({} attempts): {}",
-                    f.id, f.attempts, f.reason
+                    "; the first, request {} ({}): {}",
+                    f.id,
+                    f.attempts_text(),
+                    f.reason
                 )
             });
             anyhow::bail!(
@@ -241,6 +270,33 @@ async fn deliver<T: Target>(
         outcome.stats.write_summary(&mut err)?;
     }
     Ok(outcome)
+}
+
+/// How long a scheduled run takes, said before it starts: the README's
+/// first replay lasts 25 minutes, which nobody expects from a load tool.
+/// The calls are simulated once for it (a pass at millions of events a
+/// second, before a run that lasts their real time).
+fn schedule_note(
+    scenario: &crate::scenario::Scenario,
+    workload: &crate::engine::Workload,
+    speed: f64,
+) -> String {
+    let calls = workload.arrivals().count();
+    let expected = crate::engine::expected_only(scenario, workload, Grain::SECOND, 2);
+    let last_ms = expected
+        .time_range()
+        .map_or(0, |(_, last)| last + 1000 - workload.start_ms);
+    let span = std::time::Duration::from_secs((last_ms as f64 / 1000.0 / speed).ceil() as u64);
+    format!(
+        "schedule: {calls} calls, the last event {} from the start{}; --speed N runs it N times \
+         faster, --max-rate as fast as the sink takes it",
+        humantime::format_duration(span),
+        if speed == 1.0 {
+            String::new()
+        } else {
+            format!(" at --speed {speed}")
+        }
+    )
 }
 
 /// `scheme://host:port` of a sink URL given with a path (a webhook URL on

@@ -74,9 +74,14 @@ impl Workload {
     }
 
     pub fn arrivals(&self) -> Arrivals {
-        let calls = match (self.calls, self.duration) {
-            (None, None) => Some(DEFAULT_CALLS),
-            (calls, _) => calls,
+        // Without a length, ramp stages give it (as k6's do); else the
+        // default count.
+        let (calls, duration) = match (self.calls, self.duration) {
+            (None, None) if !self.ramp.is_empty() => {
+                (None, Some(self.ramp.iter().map(|s| s.duration).sum()))
+            }
+            (None, None) => (Some(DEFAULT_CALLS), None),
+            given => given,
         };
         Arrivals::new(
             self.seed,
@@ -84,7 +89,7 @@ impl Workload {
             self.rate,
             &self.ramp,
             calls,
-            self.duration,
+            duration,
         )
     }
 
@@ -95,6 +100,9 @@ impl Workload {
             .iter()
             .map(|s| s.target.0)
             .fold(self.rate.0, f64::max);
+        if self.calls == Some(0) {
+            return Err("--calls 0 would send nothing; give at least 1 call".into());
+        }
         if peak <= 0.0 {
             return Err("the arrival rate is 0, so no call would ever start; give --rate (e.g. --rate 50/s)".into());
         }

@@ -8,9 +8,8 @@ use crate::scenario::plan::{Choice, Count, Delay};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-/// Longest delay a sampler returns: a day. Keeps heavy lognormal tails from
-/// producing calls that never end.
-const MAX_DELAY_MS: f64 = 86_400_000.0;
+/// Longest delay a sampler returns (the validator refuses longer ones).
+const MAX_DELAY_MS: f64 = crate::scenario::MAX_DELAY.as_millis() as f64;
 
 /// SplitMix64 finaliser: a strong 64-bit mixer for deriving seeds.
 pub fn mix64(mut x: u64) -> u64 {

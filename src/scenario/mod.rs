@@ -15,6 +15,7 @@ mod versions;
 pub use diagnostic::{Diagnostic, JsonPath, ScenarioError, Severity, render};
 pub use model::RecognitionType;
 pub use plan::Scenario;
+pub use validate::MAX_DELAY;
 
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -34,7 +35,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
         path: path.to_path_buf(),
         diagnostics,
     };
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+    // Editors on Windows start UTF-8 files with a byte order mark.
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(text).map_err(|e| {
         let (line, col) = locate::line_col_of_offset(bytes, e.valid_up_to());
         invalid(vec![Diagnostic {
             location: Some((line, col)),

@@ -83,9 +83,9 @@ impl JsonSchema for DurationText {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "string",
-            "pattern": "^\\s*([0-9]+\\s*[a-zA-Zµ]+\\s*)+$",
+            "pattern": "^\\s*([0-9]+(\\.[0-9]+)?\\s*[a-zA-Zµ]+\\s*)+$",
             "examples": ["250ms", "2s", "1m 30s"],
-            "description": "A non-negative duration: a number and a unit (ms, s, m, h), repeated."
+            "description": "A non-negative duration of at most 24h: a number (decimals allowed, e.g. 1.5s) and a unit (ms, s, m, h), repeated."
         })
     }
 }

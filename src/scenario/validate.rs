@@ -10,6 +10,9 @@ use crate::catalog::{ApiVersion, EventType, Operation, StatusClass, Versions};
 /// Upper bound on events a single call may produce, so one scenario line
 /// (a repeat of 10,000 inside a repeat of 10,000) cannot exhaust memory.
 pub const MAX_EVENTS_PER_CALL: u64 = 100_000;
+/// Longest delay the engine samples: a day, so heavy lognormal tails cannot
+/// make calls that never end.
+pub const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(86_400);
 const MAX_REPEAT: u32 = 10_000;
 const PROBABILITY_SLACK: f64 = 1e-9;
 
@@ -493,6 +496,24 @@ impl Validator {
     }
 
     fn delay(&mut self, path: &JsonPath, d: &Delay) {
+        // The engine caps every delay at a day; a file that asks for more
+        // would be changed silently, so it is refused.
+        let (key, longest) = match d {
+            Delay::Fixed(t) => ("fixed", t.0),
+            Delay::Uniform { max, .. } => ("uniform", max.0),
+            Delay::Exponential { mean } => ("exponential", mean.0),
+            Delay::Lognormal { p99, .. } => ("lognormal", p99.0),
+        };
+        if longest > MAX_DELAY {
+            self.error(
+                path.key(key),
+                format!(
+                    "a delay of {} is longer than the longest the engine makes, 24h",
+                    humantime::format_duration(longest)
+                ),
+                "use at most 24h (a call that waits longer than a day is cut there)",
+            );
+        }
         match d {
             Delay::Uniform { min, max } if min.0 > max.0 => self.error(
                 path.key("uniform"),

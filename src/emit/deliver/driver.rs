@@ -100,6 +100,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
         let left = taken.lock().await.try_recv().is_ok();
         let stats = &mut total.stats;
         stats.stopped_early |= paced.stopped || left;
+        stats.interrupted = paced.interrupted;
         stats.scheduled = paced.scheduled;
         if let Some(first) = paced.first {
             stats.elapsed = first.elapsed();
@@ -111,8 +112,30 @@ impl<T: Target, X: Transport> Driver<T, X> {
     }
 }
 
+/// Ctrl-C is one per process: `interrupt` asks every running schedule to
+/// stop releasing batches (those in flight still finish).
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static INTERRUPT: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    INTERRUPT.notify_waiters();
+}
+
+async fn interrupted() {
+    loop {
+        let notified = INTERRUPT.notified();
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return;
+        }
+        notified.await;
+    }
+}
+
 /// How the pacing loop ended.
 struct Paced {
+    /// Ctrl-C stopped it.
+    interrupted: bool,
     /// When the first batch arrived.
     first: Option<Instant>,
     /// It stopped before the stream ended (after a failure).
@@ -132,6 +155,7 @@ async fn pace(
 ) -> Paced {
     let mut pacer = Pacer::new(pacing);
     let mut paced = Paced {
+        interrupted: false,
         first: None,
         stopped: false,
         scheduled: Duration::ZERO,
@@ -140,7 +164,15 @@ async fn pace(
         paced.first.get_or_insert_with(Instant::now);
         for batch in chunk {
             let due = batch.due;
-            let scheduled = pacer.wait(due).await;
+            let scheduled = tokio::select! {
+                scheduled = pacer.wait(due) => scheduled,
+                () = interrupted() => {
+                    stop.store(true, Ordering::Relaxed);
+                    paced.interrupted = true;
+                    paced.stopped = true;
+                    break 'chunks;
+                }
+            };
             if stop.load(Ordering::Relaxed) {
                 paced.stopped = true;
                 break 'chunks;

@@ -92,6 +92,16 @@ pub struct BatchFailure {
     pub reason: String,
 }
 
+impl BatchFailure {
+    /// "1 attempt", "9 attempts".
+    pub fn attempts_text(&self) -> String {
+        match self.attempts {
+            1 => "1 attempt".to_string(),
+            n => format!("{n} attempts"),
+        }
+    }
+}
+
 /// Failures kept in full (all are counted).
 pub const FAILURES_KEPT: usize = 10;
 
@@ -108,6 +118,8 @@ pub fn micros_histogram() -> Histogram<u64> {
 pub struct Stats {
     /// The target's name ("ingest", "webhook").
     pub target: &'static str,
+    /// Ctrl-C stopped the schedule: what was due before it was sent.
+    pub interrupted: bool,
     pub pacing: Pacing,
     /// Events in delivered requests (applied now, or already applied before).
     pub events: u64,
@@ -168,6 +180,7 @@ impl Stats {
             scheduled: Duration::ZERO,
             elapsed: Duration::ZERO,
             stopped_early: false,
+            interrupted: false,
         }
     }
 
@@ -284,7 +297,12 @@ impl Stats {
                 }
             }
         }
-        if self.stopped_early {
+        if self.interrupted {
+            rows.push((
+                "stopped",
+                "by Ctrl-C; what was due before it was sent".into(),
+            ));
+        } else if self.stopped_early {
             rows.push(("stopped", "early, after a failed request".into()));
         }
         let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
@@ -294,8 +312,11 @@ impl Stats {
         for f in &self.failures {
             writeln!(
                 w,
-                "failed request {} ({} events, {} attempts): {}",
-                f.id, f.events, f.attempts, f.reason
+                "failed request {} ({} events, {}): {}",
+                f.id,
+                f.events,
+                f.attempts_text(),
+                f.reason
             )?;
         }
         if self.failed_requests > self.failures.len() as u64 {
@@ -350,6 +371,7 @@ impl Stats {
             "scheduleMs": speed.map(|_| self.scheduled.as_secs_f64() * 1000.0),
             "lagMs": speed.map(|_| percentiles(&self.lag)),
             "stoppedEarly": self.stopped_early,
+            "interrupted": self.interrupted,
             "succeeded": self.succeeded(),
         })
     }

@@ -83,29 +83,56 @@ pub fn write_dataset(
                 path: dir.clone(),
                 source,
             })?;
+            // A dataset is complete when its manifest is there: files are
+            // written under `.partial` names and renamed at the end, the
+            // manifest last, so an interrupted run (Ctrl-C, a full disk)
+            // never leaves one that looks complete. An older manifest in
+            // the directory goes first.
+            let manifest_path = dir.join("manifest.json");
+            match std::fs::remove_file(&manifest_path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(DatasetError::Create {
+                        path: manifest_path,
+                        source: e,
+                    });
+                }
+                _ => {}
+            }
             let events_path = dir.join(opts.format.file_name());
-            let file = create(&events_path)?;
+            let file = create(&partial(&events_path))?;
             let (summary, expected) =
                 write_events(scenario, workload, opts, file, true).map_err(|source| {
                     DatasetError::Write {
-                        path: events_path,
+                        path: partial(&events_path),
                         source,
                     }
                 })?;
             let expected_path = dir.join("expected.json");
             let resource = format!("callmetrics/scenarios/{}", scenario.name);
-            write_file(&expected_path, |w| {
+            write_file(&partial(&expected_path), |w| {
                 write_expected(w, &expected, opts.naming, &resource)
             })?;
-            let manifest_path = dir.join("manifest.json");
-            write_file(&manifest_path, |w| {
+            write_file(&partial(&manifest_path), |w| {
                 let m = manifest(scenario, workload, opts, &summary, &expected);
                 serde_json::to_writer_pretty(&mut *w, &m)?;
                 w.write_all(b"\n")
             })?;
+            for path in [&events_path, &expected_path, &manifest_path] {
+                std::fs::rename(partial(path), path).map_err(|source| DatasetError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
             Ok(summary)
         }
     }
+}
+
+/// `path` while it is being written.
+fn partial(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>, DatasetError> {
