@@ -256,3 +256,46 @@ fn a_hanging_or_flooding_backend_fails_within_the_limits() {
         run.describe()
     );
 }
+
+// Issue #11: a check of one run against a sink that also holds another
+// run's data (same timespan) fails, and says what is most likely going on.
+#[test]
+fn another_runs_data_in_the_window_gets_a_hint() {
+    let sink = start_sink();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |seed: &str| {
+        let expected = dir.path().join(format!("expected-{seed}.json"));
+        callmetrics(&[
+            "run",
+            "tests/fixtures/tiny.json",
+            "--calls",
+            "50",
+            "--seed",
+            seed,
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--max-rate",
+            "--sink",
+            &sink.url,
+            "--token",
+            TOKEN,
+            "--expected-out",
+            expected.to_str().unwrap(),
+            "--quiet",
+        ])
+        .expect_code(0);
+        expected
+    };
+    let first = run("1");
+    run("2");
+    let report = check(&first, &sink.url, &["--token", TOKEN]).expect_code(1);
+    assert_contains(
+        &report,
+        "stdout",
+        "hint: the sink holds data the expected file does not have; a previous run in the same timespan?",
+    );
+    // A mismatch of another kind gets no such hint.
+    let fresh = start_sink();
+    let report = check(&first, &fresh.url, &["--token", TOKEN]).expect_code(1);
+    assert!(!report.stdout.contains("hint:"), "{}", report.describe());
+}

@@ -286,6 +286,21 @@ impl Report {
     }
 
     /// All groups added up.
+    /// Every mismatch is more than expected (an unexpected cell, or a
+    /// higher count) and nothing is missing: what data of another run in
+    /// the same sink and timespan looks like.
+    pub fn holds_more_than_expected(&self) -> bool {
+        !self.mismatches.is_empty()
+            && self.mismatches.iter().all(|m| match m.kind {
+                MismatchKind::UnexpectedSeries | MismatchKind::UnexpectedBucket => true,
+                MismatchKind::ValuesDiffer => m.fields.iter().any(|d| {
+                    d.field == Field::Count
+                        && matches!((d.expected, d.observed), (Some(e), Some(o)) if o.as_f64() > e.as_f64())
+                }),
+                MismatchKind::MissingSeries | MismatchKind::MissingBucket => false,
+            })
+    }
+
     pub fn totals(&self) -> Counts {
         let mut sum = Counts::default();
         self.groups.iter().for_each(|g| sum.add(&g.counts));

@@ -69,6 +69,14 @@ pub fn table<W: Write + ?Sized>(
             }
         }
         writeln!(out, "      {}", parts.join(", "))?;
+        if report.holds_more_than_expected() {
+            writeln!(
+                out,
+                "      hint: the sink holds data the expected file does not have; a previous \
+                 run in the same timespan? Check against a fresh sink, or give this run \
+                 another --start"
+            )?;
+        }
         writeln!(out)?;
         let shown = &report.mismatches[..max_mismatches.min(report.mismatches.len())];
         write_mismatches(report, shown, "", true, out)?;
