@@ -497,3 +497,39 @@ fn durations_the_engine_would_cap_are_refused() {
         "the schema takes decimals"
     );
 }
+
+// Issue #11: completions and man pages, made from the same definitions as
+// --help.
+#[test]
+fn completions_and_man_pages_cover_every_command() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = callmetrics(&["completions", shell]).expect_code(0);
+        for command in ["generate", "run", "check", "sink", "validate", "catalog"] {
+            assert!(run.stdout.contains(command), "{shell}: {command}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    callmetrics(&["man", "--out", dir.path().to_str().unwrap()]).expect_code(0);
+    let mut pages: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    assert_eq!(
+        pages,
+        [
+            "callmetrics-catalog.1",
+            "callmetrics-check.1",
+            "callmetrics-completions.1",
+            "callmetrics-generate.1",
+            "callmetrics-man.1",
+            "callmetrics-run.1",
+            "callmetrics-schema.1",
+            "callmetrics-sink.1",
+            "callmetrics-validate.1",
+            "callmetrics.1"
+        ]
+    );
+    let run_page = read(&dir.path().join("callmetrics-run.1"));
+    assert!(run_page.contains(".TH callmetrics-run 1") && run_page.contains("max\\-rate"));
+}

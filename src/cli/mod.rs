@@ -3,6 +3,7 @@
 
 mod catalog;
 mod check;
+mod docs;
 mod generate;
 mod run;
 mod sink;
@@ -62,7 +63,7 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Generate a dataset: events, the expected aggregates and a manifest.
     #[command(
-        after_help = "Examples:\n  callmetrics generate scenarios/outbound-notification.json --calls 100000 --out out\n  callmetrics generate scenarios/inbound-ivr.json --duration 10m --rate 20 --ramp 1m:100,5m:100 --out out\n  callmetrics generate scenarios/inbound-ivr.json --calls 10 --out - | head"
+        after_help = "Examples:\n  callmetrics generate scenarios/outbound-notification.json \\\n      --calls 100000 --out out\n  callmetrics generate scenarios/inbound-ivr.json --duration 10m \\\n      --rate 20 --ramp 1m:100,5m:100 --out out\n  callmetrics generate scenarios/inbound-ivr.json --calls 10 --out - | head"
     )]
     Generate(GenerateArgs),
     /// Serve the embedded metrics sink: ingest, aggregation, query API.
@@ -74,80 +75,116 @@ pub enum Command {
     /// Prove that a sink's aggregates equal the expected ones.
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  callmetrics completions bash \\\n      > ~/.local/share/bash-completion/completions/callmetrics\n  callmetrics completions zsh > ~/.zfunc/_callmetrics\n  callmetrics completions fish \\\n      > ~/.config/fish/completions/callmetrics.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages: callmetrics.1 and one per command (callmetrics-run.1, ...).
+    #[command(after_help = "Example:\n  callmetrics man --out man && man -l man/callmetrics-run.1")]
+    Man {
+        /// Directory to write the pages into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 const SINK_HELP: &str = "\
 Endpoints:
-  POST /ingest      NDJSON samples (events.jsonl lines), optionally gzip; header Idempotency-Key
-  POST /callbacks   CloudEvents JSON arrays as ACS posts them to a callback URL
-  POST /metrics     Azure Monitor custom-metrics documents (generate --format azure-monitor)
-  GET  /metrics     Azure Monitor Metrics - List: metricnames, timespan, interval, aggregation,
-                    $filter (eq, ne, and, or, '*' to split), top, orderby
+  POST /ingest      NDJSON samples (events.jsonl lines), optionally gzip;
+                    header Idempotency-Key
+  POST /callbacks   CloudEvents JSON arrays as ACS posts them to a callback
+                    URL
+  POST /metrics     Azure Monitor custom-metrics documents
+                    (generate --format azure-monitor)
+  GET  /metrics     Azure Monitor Metrics - List: metricnames, timespan,
+                    interval, aggregation, $filter (eq, ne, and, or, '*' to
+                    split), top, orderby
   GET  /prometheus  Prometheus text exposition
   GET  /healthz
 
 Examples:
   callmetrics sink
-  callmetrics sink --listen 127.0.0.1:8650 --data-dir sink-data --token s3cret";
+  callmetrics sink --listen 127.0.0.1:8650 --data-dir sink-data \\
+      --token s3cret";
 
 const RUN_HELP: &str = "\
 Targets (--target):
-  ingest   NDJSON sample batches to a sink's POST {URL}/ingest, with idempotency keys
-           (defaults: --batch-size 5000, --concurrency 4, --retries 8)
-  webhook  each callback POSTed to the URL as ACS posts it: a JSON array of CloudEvents;
-           API request events are not sent (defaults: --events-per-request 1,
-           --concurrency 64, --retries 0)
+  ingest   NDJSON sample batches to a sink's POST {URL}/ingest, with
+           idempotency keys (defaults: --batch-size 5000, --concurrency 4,
+           --retries 8)
+  webhook  each callback POSTed to the URL as ACS posts it: a JSON array of
+           CloudEvents; API request events are not sent (defaults:
+           --events-per-request 1, --concurrency 64, --retries 0)
   remote-write
            Prometheus remote write 1.0 to --sink (Prometheus with
-           --web.enable-remote-write-receiver, VictoriaMetrics): cumulative counters per
-           dimension combination, sampled every --sample-interval on the event timeline and
-           on every bucket boundary, snappy protobuf, one request in flight, 429/5xx retried
-           (defaults: --concurrency 1, --retries 8); check with --backend promql
-  influx   InfluxDB 1.x line protocol to --sink http://HOST:PORT/write?db=NAME: per
-           --sample-interval and series one point of count/sum/min/max, ms precision
-           (defaults: --concurrency 4, --retries 8); check with --backend influxql
+           --web.enable-remote-write-receiver, VictoriaMetrics): cumulative
+           counters per dimension combination, sampled every
+           --sample-interval on the event timeline and on every bucket
+           boundary, snappy protobuf, one request in flight, 429/5xx
+           retried (defaults: --concurrency 1, --retries 8); check with
+           --backend promql
+  influx   InfluxDB 1.x line protocol to --sink
+           http://HOST:PORT/write?db=NAME: per --sample-interval and series
+           one point of count/sum/min/max, ms precision (defaults:
+           --concurrency 4, --retries 8); check with --backend influxql
 
-Without --sink, run starts the embedded sink on a free loopback port (webhook: its
-/callbacks), replays, then checks every aggregate and prints the report.
+Without --sink, run starts the embedded sink on a free loopback port
+(webhook: its /callbacks), replays, then checks every aggregate at the
+run's grain and prints the report. A scheduled run says how long it lasts
+before it starts; Ctrl-C stops it and still writes --expected-out for what
+was delivered.
 
 Examples:
   callmetrics run scenarios/outbound-notification.json
   callmetrics run scenarios/contact-center.json --calls 20000 --max-rate
-  callmetrics run scenarios/inbound-ivr.json --sink http://127.0.0.1:8650 --expected-out expected.json
-  callmetrics run scenarios/inbound-ivr.json --target webhook --sink http://127.0.0.1:3000/api/callbacks \\
-      --speed 10 --expected-out expected.json --summary-out summary.json
+  callmetrics run scenarios/inbound-ivr.json \\
+      --sink http://127.0.0.1:8650 --expected-out expected.json
+  callmetrics run scenarios/inbound-ivr.json --target webhook \\
+      --sink http://127.0.0.1:3000/api/callbacks --speed 10 \\
+      --expected-out expected.json --summary-out summary.json
 
 Exit codes:
   0  every request delivered (and the check passed, when one ran)
   1  the check found mismatches
-  2  usage error, an unreachable target, a request that failed (after its retries), or a
-     runtime error";
+  2  usage error, an unreachable target, a request that failed (after its
+     retries), Ctrl-C, or a runtime error";
 
 const CHECK_HELP: &str = "\
-Compares, for every metric and grain, the full dimension combinations, each single
-dimension (marginal totals) and the metric total, on count, total, minimum, maximum and
-average. Missing series, unexpected series and differing values all fail.
+Compares, for every metric and grain, the full dimension combinations,
+each single dimension (marginal totals) and the metric total, on count,
+total, minimum, maximum and average. Missing series, unexpected series and
+differing values all fail.
 
 Backends (--backend):
-  azure   the Azure Monitor Metrics - List API of callmetrics' sink: every aggregation
-  promql  the Prometheus HTTP API (Prometheus, VictoriaMetrics): instant queries of counters
-          named by --mapping (default: mappings/default.json), no rate()/increase(); count
-          (and the latency's total) only. --totals compares each series over the whole window
-          (from the expected file's start to now), which is what scraped counters can prove.
+  azure   the Azure Monitor Metrics - List API of callmetrics' sink: every
+          aggregation
+  promql  the Prometheus HTTP API (Prometheus, VictoriaMetrics): instant
+          queries of counters named by --mapping (default:
+          mappings/default.json), no rate()/increase(); count (and the
+          latency's total) only. --totals compares each series over the
+          whole window (from the expected file's start to now), which is
+          what scraped counters can prove.
 
 Examples:
-  callmetrics check --expected out/expected.json --observed http://127.0.0.1:8650
-  callmetrics check --expected out/expected.json --observed http://127.0.0.1:8650 \\
-      --grain PT1M,PT5M --format junit > check.xml
-  callmetrics check --expected expected.json --backend promql --observed http://127.0.0.1:9090 \\
-      --mapping my-mapping.json --totals
+  callmetrics check --expected out/expected.json \\
+      --observed http://127.0.0.1:8650
+  callmetrics check --expected out/expected.json \\
+      --observed http://127.0.0.1:8650 --grain PT1M,PT5M \\
+      --format junit > check.xml
+  callmetrics check --expected expected.json --backend promql \\
+      --observed http://127.0.0.1:9090 --mapping my-mapping.json --totals
 
 Exit codes:
   0  every aggregate matches
   1  mismatches found
-  2  usage error, unreadable expected file or mapping, an expected file without series or
-     with no mapped metric, or the backend could not be queried (down, unknown metric,
-     dimension or grain)";
+  2  usage error, unreadable expected file or mapping, an expected file
+     without series or with no mapped metric, or the backend could not be
+     queried (down, unknown metric, dimension or grain)";
 
 #[derive(Debug, Args)]
 pub struct SinkArgs {
@@ -456,6 +493,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sink(args) => sink::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { out } => docs::man_pages(&out),
     }
 }
 
@@ -479,4 +518,32 @@ fn listen_address(text: &str) -> Result<std::net::SocketAddr, String> {
         .map_err(|e| format!("{e}: use HOST:PORT, e.g. 127.0.0.1:8650 or localhost:0"))?
         .min_by_key(|a| !a.is_ipv4())
         .ok_or_else(|| format!("{text} resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    // Issue #11: examples wrapped by the help formatter could not be
+    // pasted; every line of the texts after the options fits 78 columns,
+    // so a terminal of 80 never wraps them.
+    #[test]
+    fn texts_after_the_options_fit_80_columns() {
+        let top = super::Cli::command();
+        let texts = std::iter::once(&top)
+            .chain(top.get_subcommands())
+            .filter_map(|c| {
+                c.get_after_help()
+                    .map(|t| (c.get_name().to_string(), t.to_string()))
+            });
+        for (command, text) in texts {
+            for line in text.lines() {
+                assert!(
+                    line.len() <= 78,
+                    "{command}: {} columns: {line}",
+                    line.len()
+                );
+            }
+        }
+    }
 }
