@@ -388,16 +388,24 @@ fn a_scheduled_run_says_how_long_it_takes_and_nothing_is_refused_silently() {
         "run",
         "tests/fixtures/tiny.json",
         "--calls",
-        "3",
+        "300",
         "--rate",
         "100/s",
         "--speed",
-        "50",
+        "3",
     ])
     .expect_code(0);
     assert!(
-        run.stderr.contains("schedule: 3 calls, the last event ")
-            && run.stderr.contains("from the start at --speed 50"),
+        run.stderr.contains("schedule: 300 calls, the last event ")
+            && run.stderr.contains("from the start at --speed 3"),
+        "{}",
+        run.describe()
+    );
+    // Progress (plain lines off a terminal) says where the schedule is.
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("schedule ") && l.contains('%') && l.contains(", ETA ")),
         "{}",
         run.describe()
     );

@@ -36,9 +36,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     } else {
         Pacing::Scheduled { speed: args.speed }
     };
-    if !args.quiet && !args.max_rate {
-        eprintln!("{}", schedule_note(&scenario, &workload, args.speed));
-    }
+
     let naming = args.workload.naming;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -242,6 +240,11 @@ async fn deliver<T: Target>(
     pacing: Pacing,
 ) -> anyhow::Result<ReplayOutcome> {
     let url = target.url().to_string();
+    let schedule = (!args.quiet && !args.max_rate).then(|| {
+        let (note, length) = schedule(scenario, workload, args.speed);
+        eprintln!("{note}");
+        length
+    });
     let config = DeliveryConfig {
         batch_events: args.batch_size.unwrap_or(defaults.batch_events),
         batch_window: args.batch_window,
@@ -260,6 +263,7 @@ async fn deliver<T: Target>(
         },
         timeout: args.timeout,
         progress: !args.quiet,
+        schedule,
         ..DeliveryConfig::new(defaults)
     };
     let grain: Grain = args.workload.grain;
@@ -276,18 +280,18 @@ async fn deliver<T: Target>(
 /// first replay lasts 25 minutes, which nobody expects from a load tool.
 /// The calls are simulated once for it (a pass at millions of events a
 /// second, before a run that lasts their real time).
-fn schedule_note(
+fn schedule(
     scenario: &crate::scenario::Scenario,
     workload: &crate::engine::Workload,
     speed: f64,
-) -> String {
+) -> (String, std::time::Duration) {
     let calls = workload.arrivals().count();
     let expected = crate::engine::expected_only(scenario, workload, Grain::SECOND, 2);
     let last_ms = expected
         .time_range()
         .map_or(0, |(_, last)| last + 1000 - workload.start_ms);
     let span = std::time::Duration::from_secs((last_ms as f64 / 1000.0 / speed).ceil() as u64);
-    format!(
+    let note = format!(
         "schedule: {calls} calls, the last event {} from the start{}; --speed N runs it N times \
          faster, --max-rate as fast as the sink takes it",
         humantime::format_duration(span),
@@ -296,7 +300,8 @@ fn schedule_note(
         } else {
             format!(" at --speed {speed}")
         }
-    )
+    );
+    (note, span)
 }
 
 /// `scheme://host:port` of a sink URL given with a path (a webhook URL on

@@ -31,6 +31,9 @@ pub struct DeliveryConfig {
     pub timeout: Duration,
     /// Live progress on stderr.
     pub progress: bool,
+    /// How long the schedule lasts (real time, at its speed), when known:
+    /// progress then shows a bar and an ETA.
+    pub schedule: Option<Duration>,
     /// Stop sending after the first batch that failed for good (the batches
     /// already in flight still finish). Off, every batch is tried and the
     /// failures are counted.
@@ -51,6 +54,7 @@ impl DeliveryConfig {
             },
             timeout: DEFAULT_TIMEOUT,
             progress: false,
+            schedule: None,
             stop_on_failure: defaults.stop_on_failure,
         }
     }

@@ -82,7 +82,13 @@ impl<T: Target, X: Transport> Driver<T, X> {
         // The pacer runs as a task of its own, beside the workers, not on
         // the thread that awaits the driver: handing a batch to a worker
         // then wakes no other thread.
-        let pacer = tokio::spawn(pace(batches, queue, pacing, Arc::clone(&stop)));
+        let pacer = tokio::spawn(pace(
+            batches,
+            queue,
+            pacing,
+            Arc::clone(&stop),
+            Arc::clone(&self.counters),
+        ));
         let paced = match pacer.await {
             Ok(paced) => paced,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -152,6 +158,7 @@ async fn pace(
     queue: mpsc::Sender<Due>,
     pacing: Pacing,
     stop: Arc<AtomicBool>,
+    counters: Arc<Counters>,
 ) -> Paced {
     let mut pacer = Pacer::new(pacing);
     let mut paced = Paced {
@@ -179,6 +186,9 @@ async fn pace(
             }
             if scheduled.is_some() {
                 paced.scheduled = paced.scheduled.max(due);
+                counters
+                    .schedule_ms
+                    .fetch_max(due.as_millis() as u64, Ordering::Relaxed);
             }
             if queue.send(Due { batch, scheduled }).await.is_err() {
                 // Every worker has stopped (after a failure).

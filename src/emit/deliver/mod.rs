@@ -154,7 +154,12 @@ pub async fn replay_with<T: Target, X: Transport>(
             .map_err(ReplayError::Thread)?
     };
     let counters = Arc::new(Counters::default());
-    let progress = progress::Progress::start(config.progress, speed.is_some(), counters.clone());
+    let progress = progress::Progress::start(
+        config.progress,
+        speed.is_some(),
+        counters.clone(),
+        config.schedule.filter(|_| speed.is_some()),
+    );
     let driver = Driver {
         target: Arc::new(target),
         transport: Arc::new(transport),

@@ -1,6 +1,7 @@
 //! Live progress of a replay on stderr: a one-line indicatif status when
-//! stderr is a terminal, a plain line every few seconds otherwise (CI logs
-//! stay readable). Sent events, rate, retries, failed requests, peak lag.
+//! stderr is a terminal (a bar with the ETA when the schedule's length is
+//! known), a plain line every few seconds otherwise (CI logs stay
+//! readable). Sent events, rate, retries, failed requests, peak lag.
 
 use super::stats::{Counters, millis};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -21,7 +22,12 @@ pub struct Progress {
 
 impl Progress {
     /// Starts reporting `counters` (nothing when `enabled` is false).
-    pub fn start(enabled: bool, paced: bool, counters: Arc<Counters>) -> Progress {
+    pub fn start(
+        enabled: bool,
+        paced: bool,
+        counters: Arc<Counters>,
+        schedule: Option<Duration>,
+    ) -> Progress {
         if !enabled {
             return Progress {
                 task: None,
@@ -29,8 +35,14 @@ impl Progress {
             };
         }
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}") {
+            let length = schedule.map(|s| s.as_millis() as u64);
+            let bar = ProgressBar::with_draw_target(length, ProgressDrawTarget::stderr());
+            let template = if length.is_some() {
+                "[{elapsed_precise}] {wide_bar} {percent:>3}% ETA {eta}  {msg}"
+            } else {
+                "{spinner} [{elapsed_precise}] {msg}"
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style);
             }
             bar
@@ -60,12 +72,18 @@ impl Progress {
                     peak_age = 0;
                 }
                 let line = line(&counters, rate.update(&counters), paced.then_some(peak));
+                let at = Duration::from_millis(Counters::get(&counters.schedule_ms));
                 match &task_bar {
                     Some(bar) => {
+                        bar.set_position(at.as_millis() as u64);
                         bar.set_message(line);
                         bar.tick();
                     }
                     None => {
+                        let line = match schedule {
+                            Some(total) => format!("{}; {line}", position(at, total)),
+                            None => line,
+                        };
                         let _ = writeln!(std::io::stderr().lock(), "{line}");
                     }
                 }
@@ -118,6 +136,19 @@ impl Rate {
     }
 }
 
+/// "schedule 34% (5m 10s of 15m 2s), ETA 9m 52s".
+fn position(at: Duration, total: Duration) -> String {
+    let at = at.min(total);
+    let seconds = |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs()));
+    format!(
+        "schedule {:.0}% ({} of {}), ETA {}",
+        100.0 * at.as_secs_f64() / total.as_secs_f64().max(1e-9),
+        seconds(at),
+        seconds(total),
+        humantime::format_duration(Duration::from_secs(total.as_secs() - at.as_secs()))
+    )
+}
+
 fn line(c: &Counters, rate: f64, lag: Option<Duration>) -> String {
     let mut line = format!(
         "sent {} events in {} requests, {rate:.0} events/s, {} retries, {} failed",
@@ -149,6 +180,10 @@ mod tests {
         assert_eq!(
             line(&c, 0.0, None),
             "sent 5000 events in 1 requests, 0 events/s, 2 retries, 0 failed"
+        );
+        assert_eq!(
+            position(Duration::from_millis(310_400), Duration::from_secs(902)),
+            "schedule 34% (5m 10s of 15m 2s), ETA 9m 52s"
         );
     }
 }

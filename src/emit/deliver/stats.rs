@@ -27,6 +27,9 @@ pub struct Counters {
     pub bytes: AtomicU64,
     /// Largest lag (µs) since the reporter last looked.
     pub lag_peak_us: AtomicU64,
+    /// Where the schedule is: the due time (ms from its start) of the
+    /// last batch released.
+    pub schedule_ms: AtomicU64,
 }
 
 impl Counters {

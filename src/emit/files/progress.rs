@@ -1,7 +1,8 @@
 //! Progress on stderr while a dataset is written: a bar when stderr is a
 //! terminal, nothing otherwise (scripts and CI logs stay clean).
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use std::fmt;
 use std::io::IsTerminal;
 
 pub struct Progress {
@@ -19,12 +20,18 @@ impl Progress {
             None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
         };
         let template = if total.is_some() {
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} calls ({per_sec}, eta {eta}) {msg}"
+            "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} calls ({rate}, eta {eta}) {msg}"
         } else {
-            "{spinner} [{elapsed_precise}] {pos} calls ({per_sec}) {msg}"
+            "{spinner} [{elapsed_precise}] {human_pos} calls ({rate}) {msg}"
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style);
+            // indicatif's {per_sec} reads "123456.7890/s".
+            bar.set_style(style.with_key(
+                "rate",
+                |state: &ProgressState, w: &mut dyn fmt::Write| {
+                    let _ = write!(w, "{}", rate(state.per_sec()));
+                },
+            ));
         }
         Progress { bar: Some(bar) }
     }
@@ -32,7 +39,7 @@ impl Progress {
     pub fn update(&self, calls: u64, events: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(calls);
-            bar.set_message(format!("{events} events"));
+            bar.set_message(format!("{} events", HumanCount(events)));
         }
     }
 
@@ -40,5 +47,20 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// "12,346 calls/s".
+fn rate(per_second: f64) -> String {
+    format!("{} calls/s", HumanCount(per_second.max(0.0).round() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    // Issue #11: the bar read "123456.7890/s".
+    #[test]
+    fn the_rate_reads_as_whole_calls_per_second() {
+        assert_eq!(super::rate(12_345.678_9), "12,346 calls/s");
+        assert_eq!(super::rate(0.4), "0 calls/s");
     }
 }
