@@ -101,7 +101,7 @@ fn run_reports_a_sink_that_is_not_there() {
     .expect_code(2);
     assert!(
         run.stderr
-            .contains(&format!("cannot reach http://127.0.0.1:{port}/ingest: ")),
+            .contains(&format!("sink not reachable at http://127.0.0.1:{port}/ingest (")),
         "{}",
         run.describe()
     );

@@ -64,7 +64,7 @@ pub enum ReplayError {
     #[error("{0}")]
     Config(String),
     /// The target did not answer before the schedule started.
-    #[error("cannot reach {url}: {reason}")]
+    #[error("sink not reachable at {url} ({reason}); is it running and listening there?")]
     Unreachable { url: String, reason: String },
     #[error("cannot start the event generator thread: {0}")]
     Thread(#[source] std::io::Error),
@@ -107,7 +107,13 @@ async fn probe(url: &reqwest::Url) -> Result<(), ReplayError> {
             reason: if e.is_timeout() {
                 format!("no connection within {} ms", PROBE_TIMEOUT.as_millis())
             } else {
-                crate::client::http::error_text(&e)
+                // The OS's words ("Connection refused (os error 111)"), not
+                // reqwest's and hyper's wrapping around them.
+                let mut cause: &dyn std::error::Error = &e;
+                while let Some(inner) = cause.source() {
+                    cause = inner;
+                }
+                cause.to_string()
             },
         }),
         _ => Ok(()),
