@@ -100,8 +100,9 @@ fn run_reports_a_sink_that_is_not_there() {
     ])
     .expect_code(2);
     assert!(
-        run.stderr
-            .contains(&format!("sink not reachable at http://127.0.0.1:{port}/ingest (")),
+        run.stderr.contains(&format!(
+            "sink not reachable at http://127.0.0.1:{port}/ingest ("
+        )),
         "{}",
         run.describe()
     );

@@ -351,7 +351,8 @@ async fn an_unreachable_target_fails_before_the_schedule_starts() {
     assert!(started.elapsed() < Duration::from_secs(1), "fails fast");
     let text = err.to_string();
     assert!(
-        text.starts_with(&format!("sink not reachable at {url}/callbacks (")) && text.contains("onnect"),
+        text.starts_with(&format!("sink not reachable at {url}/callbacks ("))
+            && text.contains("onnect"),
         "{text}"
     );
 }
