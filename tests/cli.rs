@@ -504,7 +504,9 @@ fn durations_the_engine_would_cap_are_refused() {
 fn completions_and_man_pages_cover_every_command() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let run = callmetrics(&["completions", shell]).expect_code(0);
-        for command in ["generate", "run", "check", "sink", "validate", "catalog"] {
+        for command in [
+            "generate", "run", "check", "sink", "validate", "catalog", "merge",
+        ] {
             assert!(run.stdout.contains(command), "{shell}: {command}");
         }
     }
@@ -523,6 +525,7 @@ fn completions_and_man_pages_cover_every_command() {
             "callmetrics-completions.1",
             "callmetrics-generate.1",
             "callmetrics-man.1",
+            "callmetrics-merge.1",
             "callmetrics-run.1",
             "callmetrics-schema.1",
             "callmetrics-sink.1",

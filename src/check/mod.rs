@@ -20,6 +20,7 @@
 mod compare;
 mod expected;
 pub mod mapping;
+mod merge;
 mod observed;
 mod query;
 mod render;
@@ -27,6 +28,7 @@ mod report;
 
 pub use expected::ExpectedData;
 pub use mapping::Mapping;
+pub use merge::{MergeError, merge};
 pub use observed::azure::AzureObserved;
 pub use observed::influxql::InfluxqlObserved;
 pub use observed::memory::Reference;

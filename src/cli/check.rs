@@ -84,3 +84,24 @@ fn read_expected(path: &Path) -> anyhow::Result<MetricsResponse> {
         )
     })
 }
+
+/// `merge`: the shards' expected files summed, on stdout.
+pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<Outcome> {
+    let read: Vec<(std::path::PathBuf, crate::wire::MetricsResponse)> = files
+        .iter()
+        .map(|path| Ok((path.clone(), read_expected(path)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let (merged, missing) = crate::check::merge(&read)?;
+    if !missing.is_empty() {
+        eprintln!(
+            "note: shard {} of the workload {} not among the files: the merged file covers the \
+             others only",
+            missing.join(", "),
+            if missing.len() == 1 { "is" } else { "are" }
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    merged.write(&mut out)?;
+    out.flush()?;
+    Ok(Outcome::Pass)
+}

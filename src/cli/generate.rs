@@ -24,6 +24,7 @@ impl WorkloadArgs {
             arrival: self.arrival,
             ramp: self.ramp.clone(),
             start_ms,
+            shard: self.shard,
         };
         workload.check().map_err(anyhow::Error::msg)?;
         Ok(workload)

@@ -75,6 +75,15 @@ pub enum Command {
     /// Prove that a sink's aggregates equal the expected ones.
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
+    /// Sum the expected files of --shard I/N runs into the whole workload's, exactly.
+    #[command(
+        after_help = "Refuses files of other scenarios, seeds, workloads or grains, and a shard\ngiven twice; says which shards of the workload are not among the files.\n\nExample:\n  callmetrics merge shard-0.json shard-1.json shard-2.json > expected.json"
+    )]
+    Merge {
+        /// The shards' expected files (generate's DIR/expected.json, run --expected-out).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  callmetrics completions bash \\\n      > ~/.local/share/bash-completion/completions/callmetrics\n  callmetrics completions zsh > ~/.zfunc/_callmetrics\n  callmetrics completions fish \\\n      > ~/.config/fish/completions/callmetrics.fish"
@@ -452,6 +461,11 @@ pub struct WorkloadArgs {
     /// rate over its duration, then holds the last one (e.g. 1m:200,5m:200,1m:0).
     #[arg(long, value_delimiter = ',', value_name = "STAGES")]
     pub ramp: Vec<RampStage>,
+    /// Be generator I of N (0 <= I < N): own the calls whose index is I modulo N, at
+    /// 1/N of the rate. The N shards together send exactly the unsharded workload;
+    /// `callmetrics merge` sums their expected files.
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    pub shard: crate::engine::Shard,
     /// Time of the first possible arrival (RFC 3339, UTC), e.g. 2026-03-12T10:00:00Z.
     /// [default: 2026-01-01T00:00:00Z for generate, so output is reproducible; now for run]
     #[arg(long, value_parser = start_time)]
@@ -493,6 +507,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sink(args) => sink::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Merge { files } => check::merge(&files),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { out } => docs::man_pages(&out),
     }

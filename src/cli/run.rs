@@ -10,7 +10,7 @@ use crate::emit::targets::{Target, TargetDefaults, influx, ingest, remote_write,
 use crate::engine::{Grain, Workload};
 use crate::scenario::Scenario;
 use crate::sink::{RunningSink, SinkConfig};
-use crate::wire::{expected_response, write_expected};
+use crate::wire::{Provenance, expected_response, write_expected};
 use anyhow::Context;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -129,7 +129,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         let resource = format!("callmetrics/scenarios/{}", scenario.name);
         if let Some(path) = &args.expected_out {
             write_file(path, |out| {
-                write_expected(out, &outcome.expected, naming, &resource)
+                let provenance = Provenance::of(&scenario.name, &scenario.sha256, &workload);
+                write_expected(out, &outcome.expected, naming, &resource, provenance)
             })?;
         }
         if let Some(path) = &args.summary_out {

@@ -10,12 +10,14 @@ mod expected;
 mod grain;
 pub mod ids;
 mod sample;
+mod shard;
 mod stream;
 
 pub use arrival::{Arrival, Arrivals, RampStage, Rate};
 pub use event::{Context, Detail, Event, EventKind, OUTSIDER};
 pub use expected::{Aggregate, CallbackDims, Expected, RecordingDims, RequestDims, Series};
 pub use grain::Grain;
+pub use shard::Shard;
 pub use stream::EventStream;
 
 use crate::scenario::Scenario;
@@ -38,6 +40,9 @@ pub struct Workload {
     /// Unix milliseconds of the first possible arrival.
     #[serde(rename = "start", serialize_with = "serialize_start")]
     pub start_ms: i64,
+    /// The calls this generator owns (all of them unless sharded).
+    #[serde(skip_serializing_if = "Shard::is_whole")]
+    pub shard: Shard,
 }
 
 fn serialize_opt_duration<S: serde::Serializer>(
@@ -70,6 +75,7 @@ impl Workload {
             arrival: Arrival::Poisson,
             ramp: Vec::new(),
             start_ms: DEFAULT_START_MS,
+            shard: Shard::WHOLE,
         }
     }
 
@@ -118,22 +124,23 @@ pub fn expected_only(
     grain: Grain,
     threads: usize,
 ) -> Expected {
-    let starts: Vec<i64> = workload
+    // (call index, start) of the calls this shard owns.
+    let starts: Vec<(u64, i64)> = workload
         .arrivals()
-        .map(|t| workload.start_ms + t as i64)
+        .enumerate()
+        .map(|(i, t)| (i as u64, workload.start_ms + t as i64))
+        .filter(|&(i, _)| workload.shard.owns(i))
         .collect();
     let threads = threads.max(1);
     let chunk = starts.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = starts
             .chunks(chunk)
-            .enumerate()
-            .map(|(i, part)| {
+            .map(|part| {
                 scope.spawn(move || {
                     let mut expected = Expected::new(grain);
                     let mut events = Vec::new();
-                    for (j, &start) in part.iter().enumerate() {
-                        let index = (i * chunk + j) as u64;
+                    for &(index, start) in part {
                         call::simulate(scenario, workload.seed, index, start, &mut events);
                         events.iter().for_each(|e| expected.record(e));
                     }

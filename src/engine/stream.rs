@@ -13,6 +13,7 @@ use crate::scenario::Scenario;
 pub struct EventStream<'a> {
     scenario: &'a Scenario,
     seed: u64,
+    shard: super::Shard,
     start_ms: i64,
     arrivals: Arrivals,
     /// The next call to start: (index, start time), if any.
@@ -33,6 +34,7 @@ impl<'a> EventStream<'a> {
         EventStream {
             scenario,
             seed: workload.seed,
+            shard: workload.shard,
             start_ms: workload.start_ms,
             arrivals,
             upcoming,
@@ -50,11 +52,16 @@ impl<'a> EventStream<'a> {
     }
 
     fn start_call(&mut self, index: u64, start_ms: i64) {
-        self.calls_started += 1;
         self.upcoming = self
             .arrivals
             .next()
             .map(|t| (index + 1, self.start_ms + t as i64));
+        // Another shard's call: its arrival still counts, so the indices
+        // and times of this shard's calls are the unsharded ones.
+        if !self.shard.owns(index) {
+            return;
+        }
+        self.calls_started += 1;
         simulate(self.scenario, self.seed, index, start_ms, &mut self.scratch);
         for &event in &self.scratch {
             self.calendar.push(event);

@@ -22,6 +22,46 @@ pub struct MetricsResponse {
     pub namespace: String,
     #[serde(default)]
     pub resourceregion: String,
+    /// What made an expected.json (not part of Azure's answer): what
+    /// `merge` holds shards' files to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callmetrics: Option<Provenance>,
+}
+
+/// The scenario, seed and workload of an expected file, and its shard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Provenance {
+    pub scenario: String,
+    pub scenario_sha256: String,
+    pub seed: u64,
+    /// SHA-256 (16 hex digits) of the workload with the shard left out:
+    /// the same for every shard of one workload.
+    pub workload: String,
+    /// "I/N"; "0/1" unsharded.
+    pub shard: String,
+}
+
+impl Provenance {
+    pub fn of(
+        scenario: &str,
+        scenario_sha256: &str,
+        workload: &crate::engine::Workload,
+    ) -> Provenance {
+        use sha2::{Digest, Sha256};
+        let whole = crate::engine::Workload {
+            shard: crate::engine::Shard::WHOLE,
+            ..workload.clone()
+        };
+        let digest = Sha256::digest(serde_json::to_vec(&whole).unwrap_or_default());
+        Provenance {
+            scenario: scenario.to_string(),
+            scenario_sha256: scenario_sha256.to_string(),
+            seed: workload.seed,
+            workload: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
+            shard: workload.shard.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,6 +228,7 @@ impl MetricsResponse {
             value,
             namespace: "Microsoft.Communication/CommunicationServices".into(),
             resourceregion: "global".into(),
+            callmetrics: None,
         }
     }
 
@@ -236,8 +277,11 @@ pub fn write_expected(
     expected: &Expected,
     naming: Naming,
     resource: &str,
+    provenance: Provenance,
 ) -> std::io::Result<()> {
-    expected_response(expected, naming, resource).write(out)
+    let mut response = expected_response(expected, naming, resource);
+    response.callmetrics = Some(provenance);
+    response.write(out)
 }
 
 /// A count, total, minimum or maximum: a whole number, written as an

@@ -11,5 +11,5 @@ pub mod remote_write;
 pub mod rfc3339;
 
 pub use answer::{ErrorBody, ErrorDetail, IngestAck};
-pub use metrics_response::{MetricsResponse, expected_response, write_expected};
+pub use metrics_response::{MetricsResponse, Provenance, expected_response, write_expected};
 pub use rfc3339::parse_millis;

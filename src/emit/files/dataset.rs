@@ -9,7 +9,7 @@ use super::progress::Progress;
 use crate::catalog::{Metric, Naming};
 use crate::engine::{EventKind, EventStream, Expected, Grain, Workload};
 use crate::scenario::Scenario;
-use crate::wire::write_expected;
+use crate::wire::{Provenance, write_expected};
 use serde_json::json;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -110,7 +110,8 @@ pub fn write_dataset(
             let expected_path = dir.join("expected.json");
             let resource = format!("callmetrics/scenarios/{}", scenario.name);
             write_file(&partial(&expected_path), |w| {
-                write_expected(w, &expected, opts.naming, &resource)
+                let provenance = Provenance::of(&scenario.name, &scenario.sha256, workload);
+                write_expected(w, &expected, opts.naming, &resource, provenance)
             })?;
             write_file(&partial(&manifest_path), |w| {
                 let m = manifest(scenario, workload, opts, &summary, &expected);

@@ -1,0 +1,158 @@
+//! Issue #11, part 1: `--shard I/N` splits a workload among N generators
+//! exactly, and `merge` sums their expected files into the whole's.
+
+mod common;
+
+use common::{SinkProcess, callmetrics, read};
+use std::path::Path;
+
+fn generate(out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "generate",
+        "scenarios/inbound-ivr.json",
+        "--calls",
+        "200",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    callmetrics(&args).expect_code(0);
+}
+
+fn sorted_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn the_shards_together_are_the_unsharded_workload_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    generate(&whole, &[]);
+    let whole_events = read(&whole.join("events.jsonl"));
+    for n in [2, 3, 5] {
+        let mut union = String::new();
+        let mut expected_files = Vec::new();
+        for i in 0..n {
+            let out = dir.path().join(format!("s{i}of{n}"));
+            generate(&out, &["--shard", &format!("{i}/{n}")]);
+            let events = read(&out.join("events.jsonl"));
+            assert!(!events.is_empty(), "shard {i}/{n} is empty");
+            union.push_str(&events);
+            expected_files.push(out.join("expected.json"));
+        }
+        assert_eq!(sorted_lines(&union), sorted_lines(&whole_events), "N = {n}");
+        let mut args = vec!["merge".to_string()];
+        args.extend(
+            expected_files
+                .iter()
+                .map(|p| p.to_str().unwrap().to_string()),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let merged = callmetrics(&args).expect_code(0);
+        assert_eq!(
+            merged.stdout,
+            read(&whole.join("expected.json")),
+            "merge of {n} shards"
+        );
+    }
+}
+
+#[test]
+fn merge_refuses_what_is_not_one_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        generate(&out, extra);
+        out.join("expected.json").to_str().unwrap().to_string()
+    };
+    let a = file("a", &["--shard", "0/2"]);
+    let b = file("b", &["--shard", "1/2"]);
+    let other_seed = file("seed", &["--shard", "1/2", "--seed", "9"]);
+    let other_grain = file("grain", &["--shard", "1/2", "--grain", "PT5M"]);
+    let other_split = file("split", &["--shard", "1/3"]);
+    for (files, message) in [
+        (
+            vec![&a, &a],
+            "are both shard 0/2: merging it twice would count it twice",
+        ),
+        (vec![&a, &other_seed], "come from different seeds (1 vs 9)"),
+        (
+            vec![&a, &other_grain],
+            "come from different grains (PT1M vs PT5M)",
+        ),
+        (
+            vec![&a, &other_split],
+            "come from different workloads (0/2 vs 1/3)",
+        ),
+    ] {
+        let mut args = vec!["merge"];
+        args.extend(files.iter().map(|f| f.as_str()));
+        let run = callmetrics(&args).expect_code(2);
+        assert!(
+            run.stderr.contains(message),
+            "{message}\n{}",
+            run.describe()
+        );
+    }
+    let run = callmetrics(&["merge", &a]).expect_code(0);
+    assert!(
+        run.stderr
+            .contains("note: shard 1/2 of the workload is not among the files"),
+        "{}",
+        run.describe()
+    );
+    callmetrics(&["merge", &a, &b]).expect_code(0);
+}
+
+// The distributed path: N generator processes with the flags the
+// Kubernetes manifests pass, one sink, a merged ground truth, check exact.
+// Every batch key differs between shards, so none is taken for another's
+// duplicate.
+#[test]
+fn shards_run_into_one_sink_check_green_against_the_merged_file() {
+    let sink = SinkProcess::start(&["--listen", "127.0.0.1:0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for i in 0..3 {
+        let expected = dir.path().join(format!("shard-{i}.json"));
+        callmetrics(&[
+            "run",
+            "scenarios/inbound-ivr.json",
+            "--calls",
+            "300",
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--shard",
+            &format!("{i}/3"),
+            "--max-rate",
+            "--sink",
+            &sink.url,
+            "--expected-out",
+            expected.to_str().unwrap(),
+            "--quiet",
+        ])
+        .expect_code(0);
+        files.push(expected.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["merge"];
+    args.extend(files.iter().map(String::as_str));
+    let merged = callmetrics(&args).expect_code(0);
+    let path = dir.path().join("expected.json");
+    std::fs::write(&path, &merged.stdout).unwrap();
+    let check = callmetrics(&[
+        "check",
+        "--expected",
+        path.to_str().unwrap(),
+        "--observed",
+        &sink.url,
+    ])
+    .expect_code(0);
+    assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
+    // One shard alone is not the whole: the same check fails.
+    let check =
+        callmetrics(&["check", "--expected", &files[0], "--observed", &sink.url]).expect_code(1);
+    assert!(check.stdout.starts_with("FAIL"), "{}", check.describe());
+}
