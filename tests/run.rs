@@ -488,3 +488,103 @@ fn ctrl_c_stops_the_run_and_the_expected_file_is_what_was_delivered() {
         .sum();
     assert_eq!(counted, delivered);
 }
+
+// Issue #11, part 2: `run --control` reports progress and changes the
+// speed of a running schedule; the check still passes (the expected file
+// is what was delivered).
+#[test]
+fn control_reports_status_and_changes_the_speed() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_callmetrics"))
+        .current_dir(common::repo())
+        .args([
+            "run",
+            "tests/fixtures/tiny.json",
+            "--calls",
+            "400",
+            "--rate",
+            "20/s",
+            "--control",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(url) = line.strip_prefix("control: ") {
+                let _ = tx.send(url.split_whitespace().next().unwrap_or("").to_string());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the control URL");
+    let started = std::time::Instant::now();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let status: serde_json::Value = client
+            .get(format!("{url}/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status["pacing"], "scheduled", "{status}");
+        assert_eq!(status["speed"], 1.0, "{status}");
+        assert!(
+            status["schedule"]["lengthMs"].as_u64().unwrap() > 20_000,
+            "{status}"
+        );
+        let bad = client
+            .post(format!("{url}/speed"))
+            .body("{\"speed\": 0}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 400);
+        let set = client
+            .post(format!("{url}/speed"))
+            .body("{\"speed\": 100}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(set.status(), 200);
+        let status: serde_json::Value = client
+            .get(format!("{url}/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(status["speed"], 100.0, "{status}");
+    });
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let stderr = reader.join().unwrap();
+    // About 25 s of schedule at speed 1; at 100 the rest takes well under 10.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}\n{stderr}",
+        started.elapsed()
+    );
+    assert!(status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("PASS"), "{stdout}\n{stderr}");
+}

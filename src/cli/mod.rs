@@ -327,6 +327,11 @@ pub struct RunArgs {
         requires = "sign"
     )]
     pub oidc_listen: std::net::SocketAddr,
+    /// While the run lasts, serve GET /status (JSON progress: delivered, failed, rate,
+    /// lag percentiles, ETA) and POST /speed ({"speed": 4}: change a scheduled run's
+    /// speed) here, e.g. 127.0.0.1:8660.
+    #[arg(long, value_name = "ADDR", value_parser = listen_address)]
+    pub control: Option<std::net::SocketAddr>,
     /// Write the expected aggregates of what was delivered here (expected.json format).
     #[arg(long, value_name = "FILE")]
     pub expected_out: Option<PathBuf>,

@@ -241,9 +241,11 @@ async fn deliver<T: Target>(
     pacing: Pacing,
 ) -> anyhow::Result<ReplayOutcome> {
     let url = target.url().to_string();
-    let schedule = (!args.quiet && !args.max_rate).then(|| {
+    let schedule = (!args.max_rate && (!args.quiet || args.control.is_some())).then(|| {
         let (note, length) = schedule(scenario, workload, args.speed);
-        eprintln!("{note}");
+        if !args.quiet {
+            eprintln!("{note}");
+        }
         length
     });
     let config = DeliveryConfig {
@@ -265,6 +267,7 @@ async fn deliver<T: Target>(
         timeout: args.timeout,
         progress: !args.quiet,
         schedule,
+        control: args.control,
         ..DeliveryConfig::new(defaults)
     };
     let grain: Grain = args.workload.grain;

@@ -34,6 +34,8 @@ pub struct DeliveryConfig {
     /// How long the schedule lasts (real time, at its speed), when known:
     /// progress then shows a bar and an ETA.
     pub schedule: Option<Duration>,
+    /// Serve `run --control`'s status and speed API here while it runs.
+    pub control: Option<std::net::SocketAddr>,
     /// Stop sending after the first batch that failed for good (the batches
     /// already in flight still finish). Off, every batch is tried and the
     /// failures are counted.
@@ -55,6 +57,7 @@ impl DeliveryConfig {
             timeout: DEFAULT_TIMEOUT,
             progress: false,
             schedule: None,
+            control: None,
             stop_on_failure: defaults.stop_on_failure,
         }
     }

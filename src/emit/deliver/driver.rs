@@ -13,7 +13,7 @@
 //! worker keeps its own tally; they are added up at the end.
 
 use super::batcher::Batch;
-use super::pacing::{Pacer, Pacing};
+use super::pacing::{LiveSpeed, Pacer, Pacing};
 use super::send::{Sent, send_with_retries};
 use super::stats::{BatchFailure, Counters, FAILURES_KEPT, Stats};
 use super::transport::Transport;
@@ -36,6 +36,8 @@ pub struct Driver<T, X> {
     /// Stop after the first batch that failed for good.
     pub stop_on_failure: bool,
     pub counters: Arc<Counters>,
+    /// Speed changes while the schedule runs (`run --control`).
+    pub live: Option<Arc<LiveSpeed>>,
 }
 
 /// What the driver delivered.
@@ -85,7 +87,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
         let pacer = tokio::spawn(pace(
             batches,
             queue,
-            pacing,
+            Pacer::new(pacing, self.live.clone()),
             Arc::clone(&stop),
             Arc::clone(&self.counters),
         ));
@@ -156,11 +158,10 @@ struct Paced {
 async fn pace(
     mut chunks: mpsc::Receiver<Vec<Batch>>,
     queue: mpsc::Sender<Due>,
-    pacing: Pacing,
+    mut pacer: Pacer,
     stop: Arc<AtomicBool>,
     counters: Arc<Counters>,
 ) -> Paced {
-    let mut pacer = Pacer::new(pacing);
     let mut paced = Paced {
         interrupted: false,
         first: None,

@@ -19,6 +19,7 @@
 
 pub mod batcher;
 pub mod config;
+mod control;
 pub mod driver;
 pub mod pacing;
 pub mod progress;
@@ -166,6 +167,26 @@ pub async fn replay_with<T: Target, X: Transport>(
         counters.clone(),
         config.schedule.filter(|_| speed.is_some()),
     );
+    let live = Arc::new(pacing::LiveSpeed::default());
+    let control = match config.control {
+        Some(addr) => {
+            let server = control::ControlServer::start(
+                addr,
+                counters.clone(),
+                live.clone(),
+                speed,
+                config.schedule.filter(|_| speed.is_some()),
+            )
+            .await
+            .map_err(|e| ReplayError::Config(format!("--control {addr}: cannot listen: {e}")))?;
+            eprintln!(
+                "control: http://{} (GET /status, POST /speed {{\"speed\": N}})",
+                server.addr()
+            );
+            Some(server)
+        }
+        None => None,
+    };
     let driver = Driver {
         target: Arc::new(target),
         transport: Arc::new(transport),
@@ -173,9 +194,13 @@ pub async fn replay_with<T: Target, X: Transport>(
         concurrency: config.concurrency,
         stop_on_failure: config.stop_on_failure,
         counters,
+        live: control.as_ref().map(|_| live),
     };
     let mut delivery = driver.run(rx, pacing).await;
     progress.finish();
+    if let Some(server) = control {
+        server.shutdown().await;
+    }
     // The channel is closed by now, so the generator has ended or is about to.
     let generated = match tokio::task::spawn_blocking(move || generator.join())
         .await

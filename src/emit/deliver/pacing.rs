@@ -69,17 +69,47 @@ impl Schedule {
 /// to tens of µs, for ~1 ms of yielding per item.
 const SPIN: Duration = Duration::from_micros(2500);
 
+/// A schedule's speed changed while it runs (`run --control`, POST
+/// /speed): a factor on the speed the offsets were made with.
+#[derive(Debug, Default)]
+pub struct LiveSpeed {
+    /// f64 bits of the factor; 0 means 1 (never changed).
+    factor: std::sync::atomic::AtomicU64,
+    changed: tokio::sync::Notify,
+}
+
+impl LiveSpeed {
+    pub fn factor(&self) -> f64 {
+        match self.factor.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => 1.0,
+            bits => f64::from_bits(bits),
+        }
+    }
+
+    /// Sets the factor (> 0) and wakes the pacer to re-plan its wait.
+    pub fn set_factor(&self, factor: f64) {
+        self.factor
+            .store(factor.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        self.changed.notify_waiters();
+    }
+}
+
 /// Waits for each item's scheduled instant.
 pub struct Pacer {
     pacing: Pacing,
-    origin: Option<Instant>,
+    /// Where the clock was last anchored: (instant, offset then, factor).
+    /// Offsets after the anchor are due `(offset - anchored) / factor`
+    /// after it, so a speed change moves what is still to come only.
+    anchor: Option<(Instant, Duration, f64)>,
+    live: Option<std::sync::Arc<LiveSpeed>>,
 }
 
 impl Pacer {
-    pub fn new(pacing: Pacing) -> Pacer {
+    pub fn new(pacing: Pacing, live: Option<std::sync::Arc<LiveSpeed>>) -> Pacer {
         Pacer {
             pacing,
-            origin: None,
+            anchor: None,
+            live,
         }
     }
 
@@ -90,10 +120,37 @@ impl Pacer {
         if self.pacing == Pacing::Max {
             return None;
         }
-        let origin = *self.origin.get_or_insert_with(Instant::now);
-        let due = origin + offset;
-        sleep_precise(due).await;
-        Some(due)
+        let Some(live) = self.live.clone() else {
+            let (origin, ..) = *self
+                .anchor
+                .get_or_insert((Instant::now(), Duration::ZERO, 1.0));
+            let due = origin + offset;
+            sleep_precise(due).await;
+            return Some(due);
+        };
+        loop {
+            let changed = live.changed.notified();
+            let factor = live.factor();
+            let (at, anchored, was) =
+                *self
+                    .anchor
+                    .get_or_insert((Instant::now(), Duration::ZERO, factor));
+            if factor != was {
+                // Re-anchor now: the offset reached so far at the old pace.
+                let now = Instant::now();
+                let reached = anchored + now.saturating_duration_since(at).mul_f64(was);
+                self.anchor = Some((now, reached, factor));
+                continue;
+            }
+            let due = match offset.checked_sub(anchored) {
+                Some(ahead) => at + ahead.div_f64(factor),
+                None => at,
+            };
+            tokio::select! {
+                () = sleep_precise(due) => return Some(due),
+                () = changed => {}
+            }
+        }
     }
 }
 
@@ -135,6 +192,28 @@ mod tests {
         );
     }
 
+    // run --control's POST /speed: what is still to come moves to the new
+    // speed from the instant of the change; what was due before stays.
+    #[tokio::test(start_paused = true)]
+    async fn a_speed_change_moves_what_is_still_to_come() {
+        let live = std::sync::Arc::new(LiveSpeed::default());
+        let mut pacer = Pacer::new(Pacing::Scheduled { speed: 1.0 }, Some(live.clone()));
+        let t0 = pacer.wait(Duration::ZERO).await.unwrap();
+        let change = live.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            change.set_factor(2.0);
+        });
+        // 2 s at speed 1, then the other 8 s of schedule at speed 2.
+        let due = pacer.wait(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(due - t0, Duration::from_secs(6));
+        let due = pacer.wait(Duration::from_secs(12)).await.unwrap();
+        assert_eq!(due - t0, Duration::from_secs(7));
+        // Something due before the change is not delayed by it.
+        let due = pacer.wait(Duration::from_secs(1)).await.unwrap();
+        assert!(due - t0 <= Duration::from_secs(2), "{:?}", due - t0);
+    }
+
     #[test]
     fn speed_must_be_positive() {
         assert!(Pacing::Scheduled { speed: 0.0 }.check().is_err());
@@ -145,7 +224,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn waits_on_an_absolute_schedule() {
-        let mut pacer = Pacer::new(Pacing::Scheduled { speed: 1.0 });
+        let mut pacer = Pacer::new(Pacing::Scheduled { speed: 1.0 }, None);
         let start = Instant::now();
         // Each item takes 10 ms to hand over; the second 100 ms item is
         // therefore already 10 ms late when its turn comes, and the next one
@@ -160,7 +239,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn max_does_not_wait() {
-        let mut pacer = Pacer::new(Pacing::Max);
+        let mut pacer = Pacer::new(Pacing::Max, None);
         let start = Instant::now();
         assert_eq!(pacer.wait(Duration::from_secs(60)).await, None);
         assert_eq!(Instant::now(), start);

@@ -30,6 +30,9 @@ pub struct Counters {
     /// Where the schedule is: the due time (ms from its start) of the
     /// last batch released.
     pub schedule_ms: AtomicU64,
+    /// Every batch's lag in µs so far, for `run --control`'s percentiles
+    /// (one record per batch, not per event).
+    pub lags: std::sync::Mutex<Option<Histogram<u64>>>,
 }
 
 impl Counters {
@@ -42,7 +45,20 @@ impl Counters {
     }
 
     pub fn lag(&self, lag: Duration) {
-        self.lag_peak_us.fetch_max(lag.as_micros() as u64, Relaxed);
+        let us = lag.as_micros() as u64;
+        self.lag_peak_us.fetch_max(us, Relaxed);
+        let mut lags = self.lags.lock().unwrap_or_else(|p| p.into_inner());
+        // Three significant figures is a valid precision: `new` cannot fail.
+        lags.get_or_insert_with(|| Histogram::new(3).expect("a valid precision"))
+            .saturating_record(us);
+    }
+
+    /// Lag at quantile `q` (0..=1) over every batch so far.
+    pub fn lag_quantile(&self, q: f64) -> Option<Duration> {
+        let lags = self.lags.lock().unwrap_or_else(|p| p.into_inner());
+        lags.as_ref()
+            .filter(|h| !h.is_empty())
+            .map(|h| Duration::from_micros(h.value_at_quantile(q)))
     }
 
     /// The peak lag since the previous call.

@@ -165,6 +165,7 @@ async fn drive(
         concurrency,
         stop_on_failure: true,
         counters: Arc::new(Counters::default()),
+        live: None,
     };
     let delivery = driver.run(rx, pacing).await;
     let times = transport.times();
@@ -257,6 +258,7 @@ async fn sending_stops_after_the_first_failed_batch() {
         concurrency: 1,
         stop_on_failure: true,
         counters: Arc::new(Counters::default()),
+        live: None,
     };
     let delivery = driver.run(rx, Pacing::Max).await;
     let stats = delivery.stats;
@@ -294,6 +296,7 @@ async fn without_stop_on_failure_every_batch_is_tried_and_failures_counted_by_ki
         concurrency: 1,
         stop_on_failure: false,
         counters: Arc::new(Counters::default()),
+        live: None,
     };
     let stats = driver.run(rx, Pacing::Max).await.stats;
     assert_eq!(transport.times().len(), 6);
@@ -383,6 +386,7 @@ async fn a_slow_receiver_holds_the_generator_back() {
         concurrency: 4,
         stop_on_failure: false,
         counters: Arc::new(Counters::default()),
+        live: None,
     };
     let run = tokio::spawn(driver.run(rx, Pacing::Max));
     for second in 1..=3 {
