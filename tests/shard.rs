@@ -97,12 +97,24 @@ fn merge_refuses_what_is_not_one_workload() {
             run.describe()
         );
     }
-    let run = callmetrics(&["merge", &a]).expect_code(0);
+    let run = callmetrics(&["merge", &a]).expect_code(2);
+    assert!(
+        run.stderr
+            .contains("shard 1/2 of the workload is not among the files")
+            && run.stderr.contains("--partial"),
+        "{}",
+        run.describe()
+    );
+    let run = callmetrics(&["merge", "--partial", &a]).expect_code(0);
     assert!(
         run.stderr
             .contains("note: shard 1/2 of the workload is not among the files"),
         "{}",
         run.describe()
+    );
+    assert!(
+        run.stdout.contains("\"shard\": \"0/2\""),
+        "marked as shard 0 only"
     );
     callmetrics(&["merge", &a, &b]).expect_code(0);
 }
@@ -176,6 +188,10 @@ fn manifest_command(file: &str, results: &Path) -> String {
             "callmetrics merge",
             &format!("{} merge", env!("CARGO_BIN_EXE_callmetrics")),
         )
+        .replace(
+            "callmetrics check",
+            &format!("{} check", env!("CARGO_BIN_EXE_callmetrics")),
+        )
 }
 
 // deploy/kubernetes/: the generators' and the check Job's own commands,
@@ -222,4 +238,45 @@ fn the_kubernetes_commands_run_and_check_green() {
     );
     let junit = read(&results.path().join("check.xml"));
     assert!(junit.contains("failures=\"0\""), "{junit}");
+}
+
+// Remote write and InfluxDB key series by metric and dimensions only: N
+// shards would overwrite each other's counters, so the combination is
+// refused before anything is sent.
+#[test]
+fn shards_refuse_the_targets_that_would_overwrite_each_other() {
+    for target in ["remote-write", "influx"] {
+        let run = callmetrics(&[
+            "run",
+            "tests/fixtures/tiny.json",
+            "--calls",
+            "10",
+            "--shard",
+            "1/2",
+            "--target",
+            target,
+            "--sink",
+            "http://127.0.0.1:9/api/v1/write",
+            "--max-rate",
+        ])
+        .expect_code(2);
+        let refusal = format!("--shard with --target {target}: shards would write the same series");
+        assert!(run.stderr.contains(&refusal), "{}", run.describe());
+    }
+    let run = callmetrics(&[
+        "generate",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "2",
+        "--shard",
+        "2/3",
+        "--out",
+        "-",
+    ])
+    .expect_code(2);
+    assert!(
+        run.stderr.contains("--shard 2/3 owns no call of --calls 2"),
+        "{}",
+        run.describe()
+    );
 }

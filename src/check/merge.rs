@@ -41,6 +41,13 @@ pub enum MergeError {
         first: PathBuf,
         other: PathBuf,
     },
+    #[error(
+        "shard {} of the workload {} not among the files, so the merged file would not be the \
+         whole workload's; give every shard's file, or --partial to merge these only",
+        missing.join(", "),
+        if missing.len() == 1 { "is" } else { "are" }
+    )]
+    Missing { missing: Vec<String> },
     #[error("the sum of {metric} {label} at {at} passes 2^64-1")]
     Overflow {
         metric: Metric,
@@ -50,9 +57,10 @@ pub enum MergeError {
 }
 
 /// The merged file, and the shards of the workload none of the files is
-/// (to say, not to refuse: a partial merge is a merge of what ran).
+/// (refused unless `partial`: the file would claim the whole workload).
 pub fn merge(
     files: &[(PathBuf, MetricsResponse)],
+    partial: bool,
 ) -> Result<(MetricsResponse, Vec<String>), MergeError> {
     let (first_path, first) = files.first().ok_or(MergeError::Nothing)?;
     let provenance = |path: &Path, r: &MetricsResponse| -> Result<Provenance, MergeError> {
@@ -141,10 +149,13 @@ pub fn merge(
             }
         }
     }
-    let missing = (0..count)
+    let missing: Vec<String> = (0..count)
         .map(|i| format!("{i}/{count}"))
         .filter(|s| !seen.contains_key(s))
         .collect();
+    if !missing.is_empty() && !partial {
+        return Err(MergeError::Missing { missing });
+    }
     let resource = first
         .value
         .first()
@@ -160,10 +171,15 @@ pub fn merge(
         &resource,
         Aggregations::ALL,
     );
-    response.callmetrics = Some(Provenance {
-        shard: "0/1".into(),
-        ..base
-    });
+    // All shards make the whole workload; some make "0+2/3", which no
+    // further merge takes for a shard of its own.
+    let shard = if missing.is_empty() {
+        "0/1".to_string()
+    } else {
+        let indices: Vec<&str> = seen.keys().filter_map(|s| s.split('/').next()).collect();
+        format!("{}/{count}", indices.join("+"))
+    };
+    response.callmetrics = Some(Provenance { shard, ..base });
     Ok((response, missing))
 }
 

@@ -285,7 +285,6 @@ impl Report {
         self.groups.iter().all(GroupSummary::passed) && self.mismatches.is_empty()
     }
 
-    /// All groups added up.
     /// Every mismatch is more than expected (an unexpected cell, or a
     /// higher count) and nothing is missing: what data of another run in
     /// the same sink and timespan looks like.
@@ -301,6 +300,7 @@ impl Report {
             })
     }
 
+    /// All groups added up.
     pub fn totals(&self) -> Counts {
         let mut sum = Counts::default();
         self.groups.iter().for_each(|g| sum.add(&g.counts));

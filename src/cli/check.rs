@@ -86,12 +86,12 @@ fn read_expected(path: &Path) -> anyhow::Result<MetricsResponse> {
 }
 
 /// `merge`: the shards' expected files summed, on stdout.
-pub fn merge(files: &[std::path::PathBuf]) -> anyhow::Result<Outcome> {
+pub fn merge(files: &[std::path::PathBuf], partial: bool) -> anyhow::Result<Outcome> {
     let read: Vec<(std::path::PathBuf, crate::wire::MetricsResponse)> = files
         .iter()
         .map(|path| Ok((path.clone(), read_expected(path)?)))
         .collect::<anyhow::Result<_>>()?;
-    let (merged, missing) = crate::check::merge(&read)?;
+    let (merged, missing) = crate::check::merge(&read, partial)?;
     if !missing.is_empty() {
         eprintln!(
             "note: shard {} of the workload {} not among the files: the merged file covers the \

@@ -77,12 +77,16 @@ pub enum Command {
     Check(CheckArgs),
     /// Sum the expected files of --shard I/N runs into the whole workload's, exactly.
     #[command(
-        after_help = "Refuses files of other scenarios, seeds, workloads or grains, and a shard\ngiven twice; says which shards of the workload are not among the files.\n\nExample:\n  callmetrics merge shard-0.json shard-1.json shard-2.json > expected.json"
+        after_help = "Refuses files of other scenarios, seeds, workloads or grains, a shard given\ntwice, and (without --partial) a missing shard.\n\nExample:\n  callmetrics merge shard-0.json shard-1.json shard-2.json > expected.json"
     )]
     Merge {
         /// The shards' expected files (generate's DIR/expected.json, run --expected-out).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Merge even when some shards' files are missing (the result is marked as those
+        /// shards only).
+        #[arg(long)]
+        partial: bool,
     },
     /// Print a shell completion script.
     #[command(
@@ -512,7 +516,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sink(args) => sink::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Check(args) => check::run(&args),
-        Command::Merge { files } => check::merge(&files),
+        Command::Merge { files, partial } => check::merge(&files, partial),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { out } => docs::man_pages(&out),
     }

@@ -79,6 +79,21 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                     ingest::Ingest::new(&root, token, naming).map_err(anyhow::Error::msg)?;
                 deliver(args, &scenario, &workload, target, ingest::DEFAULTS, pacing).await?
             }
+            TargetKind::RemoteWrite | TargetKind::Influx if !workload.shard.is_whole() => {
+                // Their series are the metric and its dimensions, so N shards
+                // would write the same counters at the same instants: one
+                // overwrites another instead of adding up.
+                anyhow::bail!(
+                    "--shard with --target {}: shards would write the same series at the same \
+                     instants, and the database keeps one of them; shard with --target ingest \
+                     or webhook, or run one generator",
+                    if args.target == TargetKind::Influx {
+                        "influx"
+                    } else {
+                        "remote-write"
+                    }
+                );
+            }
             TargetKind::RemoteWrite => {
                 let Some(url) = &args.sink else {
                     anyhow::bail!(
@@ -289,7 +304,11 @@ fn schedule(
     workload: &crate::engine::Workload,
     speed: f64,
 ) -> (String, std::time::Duration) {
-    let calls = workload.arrivals().count();
+    let calls = workload
+        .arrivals()
+        .enumerate()
+        .filter(|&(i, _)| workload.shard.owns(i as u64))
+        .count();
     let expected = crate::engine::expected_only(scenario, workload, Grain::SECOND, 2);
     let last_ms = expected
         .time_range()

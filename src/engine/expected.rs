@@ -388,10 +388,15 @@ mod tests {
             sub_code: u32::MAX,
             version,
         };
+        let rec = RecordingDims {
+            operation: Operation::GetRecording,
+            status: u16::MAX,
+        };
         for s in [
             Series::Requests(req),
             Series::Latency(req),
             Series::Callbacks(cb),
+            Series::Recordings(rec),
         ] {
             assert_eq!(Series::unpack(s.pack()), s);
         }

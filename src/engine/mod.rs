@@ -109,6 +109,14 @@ impl Workload {
         if self.calls == Some(0) {
             return Err("--calls 0 would send nothing; give at least 1 call".into());
         }
+        if let Some(calls) = self.calls
+            && self.shard.owned_of(calls) == 0
+        {
+            return Err(format!(
+                "--shard {} owns no call of --calls {calls}: give more calls than shards",
+                self.shard
+            ));
+        }
         if peak <= 0.0 {
             return Err("the arrival rate is 0, so no call would ever start; give --rate (e.g. --rate 50/s)".into());
         }

@@ -23,6 +23,16 @@ impl Shard {
     pub fn is_whole(&self) -> bool {
         self.count == 1
     }
+
+    /// How many of the first `calls` calls this shard owns.
+    pub fn owned_of(self, calls: u64) -> u64 {
+        let (i, n) = (self.index as u64, self.count as u64);
+        if calls <= i {
+            0
+        } else {
+            (calls - i).div_ceil(n)
+        }
+    }
 }
 
 impl Default for Shard {
@@ -81,5 +91,9 @@ mod tests {
             })
             .collect();
         assert!(owners.iter().all(|&n| n == 1));
+        assert_eq!(s.owned_of(9), 3);
+        assert_eq!(s.owned_of(8), 2);
+        assert_eq!(s.owned_of(2), 0);
+        assert_eq!(Shard::WHOLE.owned_of(7), 7);
     }
 }

@@ -37,8 +37,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
     };
     // Editors on Windows start UTF-8 files with a byte order mark.
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bom = bytes.len() - text.len();
     let text = std::str::from_utf8(text).map_err(|e| {
-        let (line, col) = locate::line_col_of_offset(bytes, e.valid_up_to());
+        let (line, col) = locate::line_col_of_offset(bytes, bom + e.valid_up_to());
         invalid(vec![Diagnostic {
             location: Some((line, col)),
             ..Diagnostic::new(JsonPath::default(), "the file is not valid UTF-8")

@@ -498,10 +498,12 @@ impl Validator {
     fn delay(&mut self, path: &JsonPath, d: &Delay) {
         // The engine caps every delay at a day; a file that asks for more
         // would be changed silently, so it is refused.
+        // (Where the longest is the 99th percentile: an exponential's is
+        // its mean times ln 100.)
         let (key, longest) = match d {
             Delay::Fixed(t) => ("fixed", t.0),
             Delay::Uniform { max, .. } => ("uniform", max.0),
-            Delay::Exponential { mean } => ("exponential", mean.0),
+            Delay::Exponential { mean } => ("exponential", mean.0.mul_f64(100f64.ln())),
             Delay::Lognormal { p99, .. } => ("lognormal", p99.0),
         };
         if longest > MAX_DELAY {

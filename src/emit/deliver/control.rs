@@ -19,6 +19,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+/// The speeds POST /speed takes: beyond them a schedule's instants would
+/// not fit the clock's arithmetic, and no run needs them.
+const MIN_SPEED: f64 = 0.001;
+const MAX_SPEED: f64 = 1_000_000.0;
+
 /// What the API reads and changes.
 struct Shared {
     counters: Arc<Counters>,
@@ -76,11 +81,18 @@ impl ControlServer {
         self.addr
     }
 
+    /// Stops serving; a client that keeps its connection open does not
+    /// hold the end of the run for more than a second.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = (&mut self.task).await;
+        if tokio::time::timeout(Duration::from_secs(1), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
     }
 }
 
@@ -133,13 +145,13 @@ async fn set_speed(
         .ok()
         .and_then(|v| v.get("speed").and_then(Value::as_f64));
     match asked {
-        Some(speed) if speed.is_finite() && speed > 0.0 => {
+        Some(speed) if (MIN_SPEED..=MAX_SPEED).contains(&speed) => {
             s.live.set_factor(speed / initial);
             (StatusCode::OK, Json(json!({"speed": speed})))
         }
         _ => refuse(
             StatusCode::BAD_REQUEST,
-            "send {\"speed\": N} with N > 0, e.g. {\"speed\": 4} for four times real time".into(),
+            "send {\"speed\": N} with 0.001 <= N <= 1000000, e.g. {\"speed\": 4} for four times real time".into(),
         ),
     }
 }

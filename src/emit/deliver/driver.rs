@@ -64,6 +64,8 @@ impl<T: Target, X: Transport> Driver<T, X> {
     /// Sends every batch from `batches` (or up to the first failure, when
     /// stopping on failure) and waits for the last answer.
     pub async fn run(self, batches: mpsc::Receiver<Vec<Batch>>, pacing: Pacing) -> Delivery {
+        // A Ctrl-C stops the schedule that was running then, not the next.
+        INTERRUPTED.store(false, Ordering::SeqCst);
         let workers = self.concurrency.max(1);
         let (queue, taken) = mpsc::channel::<Due>(workers);
         let taken = Arc::new(Mutex::new(taken));

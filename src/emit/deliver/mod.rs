@@ -152,24 +152,14 @@ pub async fn replay_with<T: Target, X: Transport>(
         config.compression,
         grain,
     );
-    let generator = {
-        let scenario = scenario.clone();
-        let workload = workload.clone();
-        std::thread::Builder::new()
-            .name("callmetrics-generator".into())
-            .spawn(move || generate(&scenario, &workload, batches, chunking.batches, tx))
-            .map_err(ReplayError::Thread)?
-    };
     let counters = Arc::new(Counters::default());
-    let progress = progress::Progress::start(
-        config.progress,
-        speed.is_some(),
-        counters.clone(),
-        config.schedule.filter(|_| speed.is_some()),
-    );
+    // Bound before anything starts, so a port in use fails the run cleanly.
     let live = Arc::new(pacing::LiveSpeed::default());
     let control = match config.control {
         Some(addr) => {
+            counters
+                .track_lags
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             let server = control::ControlServer::start(
                 addr,
                 counters.clone(),
@@ -187,6 +177,20 @@ pub async fn replay_with<T: Target, X: Transport>(
         }
         None => None,
     };
+    let generator = {
+        let scenario = scenario.clone();
+        let workload = workload.clone();
+        std::thread::Builder::new()
+            .name("callmetrics-generator".into())
+            .spawn(move || generate(&scenario, &workload, batches, chunking.batches, tx))
+            .map_err(ReplayError::Thread)?
+    };
+    let progress = progress::Progress::start(
+        config.progress,
+        speed.is_some(),
+        counters.clone(),
+        config.schedule.filter(|_| speed.is_some()),
+    );
     let driver = Driver {
         target: Arc::new(target),
         transport: Arc::new(transport),

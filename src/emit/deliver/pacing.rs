@@ -138,12 +138,20 @@ impl Pacer {
             if factor != was {
                 // Re-anchor now: the offset reached so far at the old pace.
                 let now = Instant::now();
-                let reached = anchored + now.saturating_duration_since(at).mul_f64(was);
+                let run = now.saturating_duration_since(at).as_secs_f64() * was;
+                let reached = anchored
+                    .saturating_add(Duration::try_from_secs_f64(run).unwrap_or(Duration::MAX));
                 self.anchor = Some((now, reached, factor));
                 continue;
             }
+            // Speeds are bounded (POST /speed), but a long schedule at a
+            // tiny one could still pass what an Instant holds: a year on is
+            // as good as never for a run.
             let due = match offset.checked_sub(anchored) {
-                Some(ahead) => at + ahead.div_f64(factor),
+                Some(ahead) => Duration::try_from_secs_f64(ahead.as_secs_f64() / factor)
+                    .ok()
+                    .and_then(|d| at.checked_add(d))
+                    .unwrap_or_else(|| at + Duration::from_secs(365 * 86_400)),
                 None => at,
             };
             tokio::select! {

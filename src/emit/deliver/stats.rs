@@ -31,8 +31,9 @@ pub struct Counters {
     /// last batch released.
     pub schedule_ms: AtomicU64,
     /// Every batch's lag in µs so far, for `run --control`'s percentiles
-    /// (one record per batch, not per event).
+    /// (kept only when `track_lags` is set, as it takes a lock per batch).
     pub lags: std::sync::Mutex<Option<Histogram<u64>>>,
+    pub track_lags: std::sync::atomic::AtomicBool,
 }
 
 impl Counters {
@@ -47,6 +48,9 @@ impl Counters {
     pub fn lag(&self, lag: Duration) {
         let us = lag.as_micros() as u64;
         self.lag_peak_us.fetch_max(us, Relaxed);
+        if !self.track_lags.load(Relaxed) {
+            return;
+        }
         let mut lags = self.lags.lock().unwrap_or_else(|p| p.into_inner());
         // Three significant figures is a valid precision: `new` cannot fail.
         lags.get_or_insert_with(|| Histogram::new(3).expect("a valid precision"))

@@ -167,7 +167,10 @@ fn write_events(
     mut w: impl Write,
     aggregate: bool,
 ) -> io::Result<(DatasetSummary, Expected)> {
-    let progress = Progress::new(opts.progress, workload.calls);
+    let progress = Progress::new(
+        opts.progress,
+        workload.calls.map(|c| workload.shard.owned_of(c)),
+    );
     let mut expected = Expected::new(opts.grain);
     let mut summary = DatasetSummary::default();
     let mut buf = Vec::with_capacity(CHUNK + 8192);
@@ -239,7 +242,8 @@ fn manifest(
             "callbacks": summary.callbacks,
             "eventBytes": summary.bytes,
             "expectedCells": expected.len(),
-            "expectedRequestCount": expected.total_count(Metric::ApiRequests),
+            "expectedRequestCount": expected.total_count(Metric::ApiRequests)
+                + expected.total_count(Metric::RecordingRequests),
             "expectedCallbackCount": expected.total_count(Metric::CallbackEvents),
         },
         "files": {

@@ -45,15 +45,18 @@ pub struct OpenReport {
     /// With `--repair`: damaged byte ranges (offset, length) moved aside,
     /// and the file holding them.
     pub moved_aside: Vec<(u64, u64, PathBuf)>,
-    /// A version 1 log, to be rewritten in version 2.
+    /// A version 1 log, to be rewritten in the current version.
     pub legacy: bool,
+    /// A version 2 log (the current framing, an older header): rewritten
+    /// so that older binaries do not read what they cannot.
+    pub upgrade: bool,
 }
 
 impl OpenReport {
     /// The log must be rewritten now: it is of version 1, or repaired
     /// damage is still in it.
     pub fn needs_rewrite(&self) -> bool {
-        self.legacy || !self.moved_aside.is_empty()
+        self.legacy || self.upgrade || !self.moved_aside.is_empty()
     }
 }
 
@@ -136,7 +139,7 @@ impl Wal {
         let mut head = [0u8; 8];
         let legacy = bytes > 0 && {
             let n = read_up_to(&mut file, &mut head).map_err(io)?;
-            n < head.len() || &head != record::HEADER
+            n < head.len() || (&head != record::HEADER && &head != record::HEADER_V2)
         };
         let good = if bytes == 0 {
             file.write_all(record::HEADER).map_err(io)?;
@@ -154,6 +157,7 @@ impl Wal {
                 &mut apply,
             )?
         } else {
+            report.upgrade = &head == record::HEADER_V2;
             let reader = file.try_clone().map_err(io)?;
             let mut reader = Reader::new(reader, record::HEADER.len() as u64, bytes).map_err(io)?;
             loop {

@@ -21,8 +21,12 @@ use super::super::sample::Sample;
 use crate::catalog::{ApiVersion, EventType, Operation};
 use crate::engine::{Aggregate, CallbackDims, RecordingDims, RequestDims, Series};
 
-/// The first bytes of a version 2 log.
-pub const HEADER: &[u8; 8] = b"CMWAL02\n";
+/// The first bytes of a log of the current version, 3: version 2 plus
+/// the rolled record (3) and recording-request samples (tag 3), which a
+/// version 2 reader would take for damage.
+pub const HEADER: &[u8; 8] = b"CMWAL03\n";
+/// A version 2 log: the same framing, read as is and rewritten as 3.
+pub const HEADER_V2: &[u8; 8] = b"CMWAL02\n";
 /// Every record starts with it: "CMRC".
 pub const MAGIC: u32 = u32::from_le_bytes(*b"CMRC");
 /// magic, len, crc.
