@@ -153,13 +153,7 @@ fn version(line: usize, name: &str, v: &str) -> Result<ApiVersion, LineError> {
 impl DimensionText<'_> {
     pub fn request(&self, line: usize) -> Result<RequestDims, LineError> {
         let operation = self.operation(line, Metric::ApiRequests)?;
-        let status = status(
-            line,
-            "StatusCode",
-            required(line, "StatusCode", self.status_code)?,
-            "StatusCodeClass",
-            self.status_class,
-        )?;
+        let status = self.request_status(line)?;
         let version = version(
             line,
             "ApiVersion",
@@ -176,14 +170,19 @@ impl DimensionText<'_> {
     /// ApiVersion).
     pub fn recording(&self, line: usize) -> Result<RecordingDims, LineError> {
         let operation = self.operation(line, Metric::RecordingRequests)?;
-        let status = status(
+        let status = self.request_status(line)?;
+        Ok(RecordingDims { operation, status })
+    }
+
+    /// StatusCode, agreeing with StatusCodeClass when that is given.
+    fn request_status(&self, line: usize) -> Result<u16, LineError> {
+        status(
             line,
             "StatusCode",
             required(line, "StatusCode", self.status_code)?,
             "StatusCodeClass",
             self.status_class,
-        )?;
-        Ok(RecordingDims { operation, status })
+        )
     }
 
     /// The Operation, which must be one `metric` counts.
