@@ -10,7 +10,10 @@ fn main() -> ExitCode {
         Ok(callmetrics::Outcome::Fail) => ExitCode::from(1),
         Err(err) if callmetrics::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("callmetrics: error: {}", callmetrics::error_text(&err));
+            eprintln!(
+                "callmetrics: error: {}",
+                callmetrics::error_text(err.as_ref())
+            );
             ExitCode::from(2)
         }
     }

@@ -537,14 +537,11 @@ fn control_reports_status_and_changes_the_speed() {
         .unwrap();
     runtime.block_on(async {
         let client = reqwest::Client::new();
-        let status: serde_json::Value = client
-            .get(format!("{url}/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let get_status = || async {
+            let answer = client.get(format!("{url}/status")).send().await.unwrap();
+            answer.json::<serde_json::Value>().await.unwrap()
+        };
+        let status = get_status().await;
         assert_eq!(status["pacing"], "scheduled", "{status}");
         assert_eq!(status["speed"], 1.0, "{status}");
         assert!(
@@ -565,14 +562,7 @@ fn control_reports_status_and_changes_the_speed() {
             .await
             .unwrap();
         assert_eq!(set.status(), 200);
-        let status: serde_json::Value = client
-            .get(format!("{url}/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = get_status().await;
         assert_eq!(status["speed"], 100.0, "{status}");
     });
     let status = child.wait().unwrap();

@@ -7,7 +7,6 @@
 //! loopback target.
 
 use super::retry::TransportFailure;
-use std::error::Error as _;
 use std::time::Duration;
 
 /// Longest a connection attempt may take.
@@ -61,7 +60,7 @@ pub fn client(
     }
     builder
         .build()
-        .map_err(|e| format!("cannot create the HTTP client: {}", error_text(&e)))
+        .map_err(|e| format!("cannot create the HTTP client: {}", crate::error_text(&e)))
 }
 
 /// Parses `text` as an `http://` URL; `flag` names the option in messages.
@@ -99,22 +98,6 @@ pub fn failure_kind(e: &reqwest::Error) -> TransportFailure {
     } else {
         TransportFailure::Closed
     }
-}
-
-/// The error and its causes on one line ("error sending request: ... :
-/// Connection refused").
-pub fn error_text(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]
