@@ -13,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod emit;
 pub mod engine;
+pub mod html_report;
 pub mod scenario;
 pub mod sink;
 pub mod wire;

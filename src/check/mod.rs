@@ -25,6 +25,7 @@ mod observed;
 mod query;
 mod render;
 mod report;
+mod traffic;
 
 pub use expected::ExpectedData;
 pub use mapping::Mapping;
@@ -40,6 +41,7 @@ pub use report::{
     Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind, Report, ReportFormat, Value,
     ValueDiff,
 };
+pub use traffic::{Counted, Traffic};
 
 use crate::catalog::Metric;
 use crate::engine::Grain;
@@ -202,6 +204,18 @@ pub async fn check<O: Observed + ?Sized>(
         } else {
             grouped
         };
+        if query.grain == grains[0] {
+            let counted = observed.observes(query.metric).contains(&Field::Count);
+            let traffic = match report.traffic.iter_mut().find(|t| t.metric == query.metric) {
+                Some(t) => t,
+                None => {
+                    let fresh = Traffic::new(query.metric, query.grain, query.totals);
+                    report.traffic.push(fresh);
+                    report.traffic.last_mut().expect("just pushed")
+                }
+            };
+            traffic.add(query.split, &want, counted.then_some(got));
+        }
         let group = compare::group(
             GroupKey::of(query),
             &want,

@@ -262,6 +262,9 @@ pub struct Report {
     pub groups: Vec<GroupSummary>,
     /// Every failed cell, sorted by metric, grain, split, label, bucket.
     pub mismatches: Vec<Mismatch>,
+    /// Events per bucket and per dimension value on both sides, per
+    /// compared metric, at the finest grain (for `--report`'s charts).
+    pub traffic: Vec<super::Traffic>,
 }
 
 impl Report {
@@ -277,6 +280,7 @@ impl Report {
             metrics: data.metrics().keys().copied().collect(),
             groups: Vec::new(),
             mismatches: Vec::new(),
+            traffic: Vec::new(),
         }
     }
 

@@ -130,6 +130,30 @@ fn a_missing_series_is_reported_in_every_grouping() {
     assert_eq!(first.fields[0].expected, Some(Value::Int(12)));
     let totals = report.totals();
     assert_eq!((totals.missing_series, totals.missing_cells), (3, 6));
+    // The report's charts see the same 12 events missing, and nothing else.
+    let traffic = &report.traffic[0];
+    assert_eq!(traffic.metric, Metric::ApiRequests);
+    let seen = |c: &Counted| (c.expected, c.observed);
+    let minutes: Vec<(i64, (u64, Option<u64>))> = traffic
+        .buckets
+        .iter()
+        .map(|(&ms, c)| ((ms - T0) / MINUTE, seen(c)))
+        .collect();
+    assert_eq!(
+        minutes,
+        [
+            (0, (1250, Some(1250))),
+            (1, (900, Some(900))),
+            (3, (7, Some(7))),
+            (4, (12, Some(0))),
+            (5, (10, Some(10))),
+        ]
+    );
+    let (dimension, codes) = &traffic.dimensions[1];
+    assert_eq!(*dimension, Dimension::StatusCode);
+    assert_eq!(seen(&codes["429"]), (12, Some(0)));
+    assert_eq!(seen(&codes["202"]), (2110, Some(2110)));
+    assert_eq!(report.traffic.len(), 3, "one per compared metric");
 }
 
 #[test]

@@ -7,6 +7,7 @@ use crate::check::{
     AzureObserved, CheckError, CheckOptions, InfluxqlObserved, Limits, Mapping, PromqlObserved,
     Report, check,
 };
+use crate::html_report::{self, Checked, Page};
 use crate::wire::MetricsResponse;
 use anyhow::Context;
 use std::io::{BufWriter, Write};
@@ -64,11 +65,55 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     report.render(args.format, args.max_mismatches, &mut out)?;
     out.flush()?;
+    if let Some(path) = &args.report {
+        let page = Page {
+            title: format!(
+                "callmetrics check: {}",
+                expected.callmetrics.as_ref().map_or_else(
+                    || args.expected.display().to_string(),
+                    |p| p.scenario.clone()
+                )
+            ),
+            meta: check_meta(args, &expected),
+            naming: report.naming,
+            run: None,
+            check: Checked::Report(&report),
+        };
+        super::output::write_file(path, |out| html_report::write(&page, out))?;
+        eprintln!("report: {}", path.display());
+    }
     Ok(if report.passed() {
         Outcome::Pass
     } else {
         Outcome::Fail
     })
+}
+
+/// The lines under the report's title: what was compared with what.
+fn check_meta(args: &CheckArgs, expected: &MetricsResponse) -> Vec<String> {
+    let backend = match args.backend {
+        Backend::Azure => "Metrics - List API",
+        Backend::Promql => "PromQL",
+        Backend::Influxql => "InfluxQL",
+    };
+    let mut meta = vec![
+        format!(
+            "expected {} (timespan {})",
+            args.expected.display(),
+            expected.timespan
+        ),
+        format!("observed {} ({backend})", args.observed),
+    ];
+    if let Some(p) = &expected.callmetrics {
+        meta.push(format!(
+            "scenario {} (sha256 {}), seed {}, shard {}",
+            p.scenario,
+            &p.scenario_sha256[..p.scenario_sha256.len().min(16)],
+            p.seed,
+            p.shard
+        ));
+    }
+    meta
 }
 
 /// Parses an expected.json (a Metrics - List response).

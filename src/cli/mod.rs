@@ -5,6 +5,7 @@ mod catalog;
 mod check;
 mod docs;
 mod generate;
+mod output;
 mod run;
 mod sink;
 mod validate;
@@ -343,6 +344,11 @@ pub struct RunArgs {
     /// latency and lag percentiles.
     #[arg(long, value_name = "FILE")]
     pub summary_out: Option<PathBuf>,
+    /// Write the run as one self-contained HTML page here: events sent vs stored per bucket and
+    /// dimension value, rate, latency, lag and retries over time, the check's mismatches. Also
+    /// written when delivery fails or Ctrl-C stops the run.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Check the sink after the run even when it is external (--sink).
     #[arg(long)]
     pub check: bool,
@@ -390,6 +396,10 @@ pub struct CheckArgs {
     /// lists every one).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub max_mismatches: usize,
+    /// Also write the check as one self-contained HTML page here: expected vs observed events
+    /// per bucket and per dimension value, and the mismatches (the first 500).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Bearer token for the sink.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

@@ -3,18 +3,19 @@
 //! sink, or --check) prove the sink counted it exactly.
 
 use super::{Outcome, RunArgs, TargetKind};
-use crate::check::{CheckOptions, check_http};
+use crate::catalog::Naming;
+use crate::check::{CheckOptions, ExpectedData, Traffic, check_http};
 use crate::client::RetryPolicy;
-use crate::emit::deliver::{Compression, DeliveryConfig, Pacing, ReplayOutcome, replay};
+use crate::emit::deliver::{Compression, DeliveryConfig, Pacing, ReplayOutcome, Stats, replay};
 use crate::emit::targets::{Target, TargetDefaults, influx, ingest, remote_write, webhook};
 use crate::engine::{Grain, Workload};
+use crate::html_report::{self, Checked, Page};
 use crate::scenario::Scenario;
 use crate::sink::{RunningSink, SinkConfig};
+use crate::wire::metrics_response::time_stamp;
 use crate::wire::{Provenance, expected_response, write_expected};
 use anyhow::Context;
-use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -143,62 +144,61 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         let stats = &outcome.stats;
         let resource = format!("callmetrics/scenarios/{}", scenario.name);
         if let Some(path) = &args.expected_out {
-            write_file(path, |out| {
+            super::output::write_file(path, |out| {
                 let provenance = Provenance::of(&scenario.name, &scenario.sha256, &workload);
                 write_expected(out, &outcome.expected, naming, &resource, provenance)
             })?;
         }
         if let Some(path) = &args.summary_out {
-            write_file(path, |out| {
+            super::output::write_file(path, |out| {
                 serde_json::to_writer_pretty(&mut *out, &stats.to_json())?;
                 out.write_all(b"\n")
             })?;
         }
-        if stats.interrupted {
-            anyhow::bail!(
-                "interrupted: {} events in {} requests were delivered{}; the check was skipped",
-                stats.events,
-                stats.requests,
-                if args.expected_out.is_some() {
-                    " and --expected-out describes exactly those"
-                } else {
-                    ""
-                }
-            );
-        }
-        if !stats.succeeded() {
-            // The summary lists the failed requests and their last replies.
-            let first = stats.failures.first().map_or(String::new(), |f| {
-                format!(
-                    "; the first, request {} ({}): {}",
-                    f.id,
-                    f.attempts_text(),
-                    f.reason
-                )
-            });
-            anyhow::bail!(
-                "{} of {} requests ({} events) could not be delivered{}{first}",
-                stats.failed_requests,
-                stats.requests + stats.failed_requests,
-                stats.failed_events,
-                if stats.stopped_early {
-                    "; sending stopped at the first failure"
-                } else {
-                    ""
-                }
-            );
-        }
+        let failure = undelivered(stats, args.expected_out.is_some());
         let mut verdict = Outcome::Pass;
-        if embedded.is_some() || args.check {
+        let mut report = None;
+        if failure.is_none() && (embedded.is_some() || args.check) {
             let expected = expected_response(&outcome.expected, naming, &resource);
             let options = CheckOptions::default();
-            let report = check_http(&expected, &origin(&root), token, &options).await?;
+            let checked = check_http(&expected, &origin(&root), token, &options).await?;
             let mut out = BufWriter::new(std::io::stdout().lock());
-            report.render(args.format, REPORT_MISMATCHES, &mut out)?;
+            checked.render(args.format, REPORT_MISMATCHES, &mut out)?;
             out.flush()?;
-            if !report.passed() {
+            if !checked.passed() {
                 verdict = Outcome::Fail;
             }
+            report = Some(checked);
+        }
+        if let Some(path) = &args.report {
+            let checked = match (&report, &failure) {
+                (Some(report), _) => Checked::Report(report),
+                (None, failure) => Checked::Skipped {
+                    why: match failure {
+                        Some(e) => format!("not checked: {e}"),
+                        None => "not checked: the sink is external (--sink); --check checks it"
+                            .to_string(),
+                    },
+                    traffic: sent_traffic(&outcome, naming, &resource, args.workload.grain)?,
+                },
+            };
+            let page = Page {
+                title: format!("callmetrics run: {}", scenario.name),
+                meta: run_meta(&scenario, &workload, &outcome),
+                naming,
+                run: Some(html_report::Run {
+                    stats,
+                    timeline: outcome.timeline.as_ref(),
+                }),
+                check: checked,
+            };
+            super::output::write_file(path, |out| html_report::write(&page, out))?;
+            if !args.quiet {
+                eprintln!("report: {}", path.display());
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
         if let Some(sink) = embedded {
             sink.shutdown()
@@ -207,6 +207,81 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         }
         Ok(verdict)
     })
+}
+
+/// Why the delivered events are not all of them, if they are not: a
+/// Ctrl-C, or requests that failed for good (the summary lists them).
+fn undelivered(stats: &Stats, expected_out: bool) -> Option<anyhow::Error> {
+    if stats.interrupted {
+        return Some(anyhow::anyhow!(
+            "interrupted: {} events in {} requests were delivered{}; the check was skipped",
+            stats.events,
+            stats.requests,
+            if expected_out {
+                " and --expected-out describes exactly those"
+            } else {
+                ""
+            }
+        ));
+    }
+    if stats.succeeded() {
+        return None;
+    }
+    let first = stats.failures.first().map_or(String::new(), |f| {
+        format!(
+            "; the first, request {} ({}): {}",
+            f.id,
+            f.attempts_text(),
+            f.reason
+        )
+    });
+    Some(anyhow::anyhow!(
+        "{} of {} requests ({} events) could not be delivered{}{first}",
+        stats.failed_requests,
+        stats.requests + stats.failed_requests,
+        stats.failed_events,
+        if stats.stopped_early {
+            "; sending stopped at the first failure"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// The sent side of the report's charts, for a run that was not checked.
+fn sent_traffic(
+    outcome: &ReplayOutcome,
+    naming: Naming,
+    resource: &str,
+    grain: Grain,
+) -> anyhow::Result<Vec<Traffic>> {
+    let expected = expected_response(&outcome.expected, naming, resource);
+    let data = ExpectedData::from_response(&expected)?;
+    Ok(Traffic::expected(&data, grain))
+}
+
+/// The lines under the report's title.
+fn run_meta(scenario: &Scenario, workload: &Workload, outcome: &ReplayOutcome) -> Vec<String> {
+    let stats = &outcome.stats;
+    let pacing = match stats.pacing {
+        Pacing::Max => "at the maximum rate".to_string(),
+        Pacing::Scheduled { speed } => format!("scheduled at x{speed}"),
+    };
+    let mut meta = vec![
+        format!(
+            "scenario {} (sha256 {}), seed {}, {} calls from {}",
+            scenario.name,
+            &scenario.sha256[..scenario.sha256.len().min(16)],
+            workload.seed,
+            outcome.calls,
+            time_stamp(workload.start_ms)
+        ),
+        format!("{} target {}, {pacing}", stats.target, outcome.url),
+    ];
+    if !workload.shard.is_whole() {
+        meta.push(format!("shard {} of the workload", workload.shard));
+    }
+    meta
 }
 
 /// Replays callbacks to an app; with `--sign`, every request signed and the
@@ -283,6 +358,7 @@ async fn deliver<T: Target>(
         progress: !args.quiet,
         schedule,
         control: args.control,
+        timeline: args.report.is_some(),
         ..DeliveryConfig::new(defaults)
     };
     let grain: Grain = args.workload.grain;
@@ -337,18 +413,6 @@ fn origin(url: &str) -> String {
             .to_string(),
         _ => url.to_string(),
     }
-}
-
-fn write_file(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> anyhow::Result<()> {
-    let mut file = BufWriter::new(
-        File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-    );
-    write(&mut file).with_context(|| format!("cannot write {}", path.display()))?;
-    file.flush()
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The in-process sink. Its check asks at the run's grain: a sub-minute

@@ -43,6 +43,11 @@ impl Grain {
         coarser.seconds.is_multiple_of(self.seconds)
     }
 
+    /// Every grain, finest first.
+    pub fn all() -> impl Iterator<Item = Grain> {
+        GRAINS.iter().map(|&(_, seconds)| Grain { seconds })
+    }
+
     pub fn as_str(self) -> &'static str {
         GRAINS
             .iter()

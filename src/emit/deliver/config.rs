@@ -36,6 +36,8 @@ pub struct DeliveryConfig {
     pub schedule: Option<Duration>,
     /// Serve `run --control`'s status and speed API here while it runs.
     pub control: Option<std::net::SocketAddr>,
+    /// Keep the run over wall time (`run --report`): a lock per request.
+    pub timeline: bool,
     /// Stop sending after the first batch that failed for good (the batches
     /// already in flight still finish). Off, every batch is tried and the
     /// failures are counted.
@@ -58,6 +60,7 @@ impl DeliveryConfig {
             progress: false,
             schedule: None,
             control: None,
+            timeline: false,
             stop_on_failure: defaults.stop_on_failure,
         }
     }

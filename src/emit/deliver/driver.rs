@@ -16,6 +16,7 @@ use super::batcher::Batch;
 use super::pacing::{LiveSpeed, Pacer, Pacing};
 use super::send::{Sent, send_with_retries};
 use super::stats::{BatchFailure, Counters, FAILURES_KEPT, Stats};
+use super::timeline::Timeline;
 use super::transport::Transport;
 use crate::client::RetryPolicy;
 use crate::emit::targets::Target;
@@ -38,6 +39,8 @@ pub struct Driver<T, X> {
     pub counters: Arc<Counters>,
     /// Speed changes while the schedule runs (`run --control`).
     pub live: Option<Arc<LiveSpeed>>,
+    /// Where each request is recorded over wall time (`run --report`).
+    pub timeline: Option<Arc<std::sync::Mutex<Timeline>>>,
 }
 
 /// What the driver delivered.
@@ -79,6 +82,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
                 stop_on_failure: self.stop_on_failure,
                 counters: Arc::clone(&self.counters),
                 stop: Arc::clone(&stop),
+                timeline: self.timeline.clone(),
             };
             let taken = Arc::clone(&taken);
             tasks.spawn(worker.run(taken, Tally::new(T::NAME, pacing)));
@@ -210,6 +214,7 @@ struct Worker<T, X> {
     stop_on_failure: bool,
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
+    timeline: Option<Arc<std::sync::Mutex<Timeline>>>,
 }
 
 impl<T: Target, X: Transport> Worker<T, X> {
@@ -230,8 +235,10 @@ impl<T: Target, X: Transport> Worker<T, X> {
                 tally.stats.stopped_early = true;
                 break;
             }
-            if let Some(scheduled) = due.scheduled {
-                let lag = Instant::now().saturating_duration_since(scheduled);
+            let lag = due
+                .scheduled
+                .map(|scheduled| Instant::now().saturating_duration_since(scheduled));
+            if let Some(lag) = lag {
                 tally.stats.lag.saturating_record(lag.as_micros() as u64);
                 self.counters.lag(lag);
             }
@@ -253,6 +260,14 @@ impl<T: Target, X: Transport> Worker<T, X> {
                 reason.push_str(&first);
             }
             let failed = sent.result.is_err();
+            if let Some(timeline) = &self.timeline {
+                timeline.lock().unwrap_or_else(|p| p.into_inner()).record(
+                    Instant::now(),
+                    batch.events,
+                    lag,
+                    &sent,
+                );
+            }
             tally.add(batch, sent, &self.counters);
             if failed && self.stop_on_failure {
                 self.stop.store(true, Ordering::Relaxed);

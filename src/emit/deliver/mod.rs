@@ -27,12 +27,14 @@ pub mod send;
 pub mod stats;
 #[cfg(test)]
 mod tests;
+pub mod timeline;
 pub mod transport;
 
 pub use batcher::{Batch, Compression, Encoder};
 pub use config::DeliveryConfig;
 pub use pacing::Pacing;
 pub use stats::{BatchFailure, ReplyKind, Stats};
+pub use timeline::Timeline;
 
 use super::targets::Target;
 use crate::engine::{EventStream, Expected, Grain, Workload};
@@ -49,6 +51,8 @@ use transport::{HttpTransport, Transport};
 /// What a replay sent.
 #[derive(Debug)]
 pub struct ReplayOutcome {
+    /// Where the requests went.
+    pub url: String,
     pub stats: Stats,
     /// The aggregates of exactly the delivered events (all of them when
     /// `stats.succeeded()`).
@@ -57,6 +61,8 @@ pub struct ReplayOutcome {
     /// not, skipped included).
     pub calls: u64,
     pub generated_events: u64,
+    /// The run over wall time, when `config.timeline` asked for it.
+    pub timeline: Option<Timeline>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +140,7 @@ pub async fn replay_with<T: Target, X: Transport>(
 ) -> Result<ReplayOutcome, ReplayError> {
     pacing.check().map_err(ReplayError::Config)?;
     config.check().map_err(ReplayError::Config)?;
+    let url = target.url().to_string();
     let chunking = Chunking::for_batches(config.batch_events, config.concurrency);
     let (tx, rx) = mpsc::channel(chunking.capacity);
     let speed = match pacing {
@@ -199,7 +206,13 @@ pub async fn replay_with<T: Target, X: Transport>(
         stop_on_failure: config.stop_on_failure,
         counters,
         live: control.as_ref().map(|_| live),
+        timeline: config.timeline.then(|| {
+            Arc::new(std::sync::Mutex::new(Timeline::new(
+                tokio::time::Instant::now(),
+            )))
+        }),
     };
+    let timeline = driver.timeline.clone();
     let mut delivery = driver.run(rx, pacing).await;
     progress.finish();
     if let Some(server) = control {
@@ -215,10 +228,17 @@ pub async fn replay_with<T: Target, X: Transport>(
     };
     delivery.stats.skipped_events = generated.skipped;
     Ok(ReplayOutcome {
+        url,
         stats: delivery.stats,
         expected: delivery.expected.unwrap_or_else(|| Expected::new(grain)),
         calls: generated.calls,
         generated_events: generated.events,
+        timeline: timeline.map(|t| {
+            Arc::try_unwrap(t).map_or_else(
+                |shared| shared.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+                |only| only.into_inner().unwrap_or_else(|p| p.into_inner()),
+            )
+        }),
     })
 }
 

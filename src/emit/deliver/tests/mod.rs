@@ -10,6 +10,7 @@ use super::batcher::{Batch, Batcher, Compression, Cut};
 use super::driver::{Delivery, Driver};
 use super::send::{Sent, send_with_retries};
 use super::stats::{Counters, ReplyKind};
+use super::timeline::Timeline;
 use super::transport::Transport;
 use super::{DeliveryConfig, ReplayOutcome, replay, replay_with};
 use crate::client::{Reply, RetryPolicy, TransportFailure};

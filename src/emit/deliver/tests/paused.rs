@@ -166,6 +166,7 @@ async fn drive(
         stop_on_failure: true,
         counters: Arc::new(Counters::default()),
         live: None,
+        timeline: None,
     };
     let delivery = driver.run(rx, pacing).await;
     let times = transport.times();
@@ -259,6 +260,7 @@ async fn sending_stops_after_the_first_failed_batch() {
         stop_on_failure: true,
         counters: Arc::new(Counters::default()),
         live: None,
+        timeline: None,
     };
     let delivery = driver.run(rx, Pacing::Max).await;
     let stats = delivery.stats;
@@ -297,8 +299,21 @@ async fn without_stop_on_failure_every_batch_is_tried_and_failures_counted_by_ki
         stop_on_failure: false,
         counters: Arc::new(Counters::default()),
         live: None,
+        timeline: Some(Arc::new(Mutex::new(Timeline::new(
+            tokio::time::Instant::now(),
+        )))),
     };
+    let timeline = driver.timeline.clone().unwrap();
     let stats = driver.run(rx, Pacing::Max).await.stats;
+    // The report's timeline counts what the summary counts.
+    let timeline = timeline.lock().unwrap();
+    let slots = timeline.slots();
+    let sum =
+        |f: fn(&crate::emit::deliver::timeline::Slot) -> u64| slots.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|s| s.requests), stats.requests);
+    assert_eq!(sum(|s| s.failed_requests), stats.failed_requests);
+    assert_eq!(sum(|s| s.events), stats.events);
+    assert_eq!(sum(|s| s.latency.len()), 6);
     assert_eq!(transport.times().len(), 6);
     assert!(!stats.stopped_early && !stats.succeeded());
     assert_eq!((stats.requests, stats.failed_requests), (2, 4));
@@ -387,6 +402,7 @@ async fn a_slow_receiver_holds_the_generator_back() {
         stop_on_failure: false,
         counters: Arc::new(Counters::default()),
         live: None,
+        timeline: None,
     };
     let run = tokio::spawn(driver.run(rx, Pacing::Max));
     for second in 1..=3 {

@@ -1,0 +1,369 @@
+//! `run --report` and `check --report` rendered by a real headless
+//! Chromium: the page's script draws every chart, and what it drew (the
+//! figures' data-* attributes, bars, tiles, table rows) equals the run's
+//! own summary, expected.json and the check's JSON report.
+
+mod common;
+
+use common::servers::{free_port, require};
+use common::{SinkProcess, callmetrics, read};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SCENARIO: &str = "scenarios/contact-center.json";
+
+/// The DOM after the page's script ran, as Chromium serializes it.
+fn render(html: &Path, profile: &Path) -> String {
+    let mut child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            &format!("--user-data-dir={}", profile.display()),
+            "--dump-dom",
+            &format!("file://{}", html.display()),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut dom = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut dom).map(|_| dom)
+    });
+    loop {
+        if child.try_wait().expect("poll chromium").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "chromium did not finish rendering {} in 90 s",
+                html.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dom = reader.join().unwrap().expect("read chromium's output");
+    assert!(
+        dom.contains(r#"data-rendered="true""#),
+        "the page's script did not finish: {}",
+        &dom[..dom.len().min(2000)]
+    );
+    dom
+}
+
+/// The attributes of every `<figure>` whose data-chart is `chart`.
+fn figures(dom: &str, chart: &str) -> Vec<BTreeMap<String, String>> {
+    dom.match_indices("<figure ")
+        .map(|(at, _)| {
+            let tag = &dom[at + 8..at + dom[at..].find('>').unwrap()];
+            attributes(tag)
+        })
+        .filter(|a| a.get("data-chart").map(String::as_str) == Some(chart))
+        .collect()
+}
+
+fn attributes(tag: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut rest = tag.trim();
+    while let Some(eq) = rest.find("=\"") {
+        let name = rest[..eq].trim().to_string();
+        let end = rest[eq + 2..].find('"').unwrap();
+        out.insert(name, rest[eq + 2..eq + 2 + end].to_string());
+        rest = &rest[eq + 3 + end..];
+    }
+    out
+}
+
+/// The HTML of the figure `n` characters in, up to its end.
+fn figure_at<'a>(dom: &'a str, attrs: &BTreeMap<String, String>) -> &'a str {
+    let key = format!(
+        r#"data-chart="{}" data-metric="{}""#,
+        attrs["data-chart"], attrs["data-metric"]
+    );
+    let start = dom.find(&key).unwrap();
+    &dom[start..start + dom[start..].find("</figure>").unwrap()]
+}
+
+fn number(attrs: &BTreeMap<String, String>, name: &str) -> u64 {
+    attrs[name]
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a count: {attrs:?}"))
+}
+
+/// The value shown in tile `id`.
+fn tile(dom: &str, id: &str) -> String {
+    let start = dom.find(&format!(r#"id="tile-{id}""#)).unwrap();
+    let value = start + dom[start..].find(r#"class="value">"#).unwrap() + 14;
+    dom[value..value + dom[value..].find('<').unwrap()].to_string()
+}
+
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Events per metric in an expected.json.
+fn counts(expected: &Value) -> BTreeMap<String, u64> {
+    expected["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let n = m["timeseries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|ts| ts["data"].as_array().unwrap())
+                .map(|p| p["count"].as_u64().unwrap())
+                .sum();
+            (m["name"]["value"].as_str().unwrap().to_string(), n)
+        })
+        .collect()
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&read(path)).unwrap()
+}
+
+#[test]
+fn a_run_report_draws_what_the_run_sent_stored_and_retried() {
+    if !require("report rendering", &[("chromium", "chromium")]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    // Refused requests (429/503) are retried, so the retries chart has
+    // something to draw; the check still passes.
+    let sink = SinkProcess::start(&[
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--fault-rate",
+        "0.2",
+    ]);
+    let (html, summary, expected) = (
+        dir.path().join("run.html"),
+        dir.path().join("summary.json"),
+        dir.path().join("expected.json"),
+    );
+    let run = callmetrics(&[
+        "run",
+        SCENARIO,
+        "--calls",
+        "400",
+        "--speed",
+        "3000",
+        "--batch-size",
+        "500",
+        "--sink",
+        &sink.url,
+        "--check",
+        "--quiet",
+        "--report",
+        html.to_str().unwrap(),
+        "--summary-out",
+        summary.to_str().unwrap(),
+        "--expected-out",
+        expected.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let summary = json(&summary);
+    let dom = render(&html, &dir.path().join("profile"));
+    assert!(dom.contains(r#"id="verdict">PASS<"#), "{}", run.describe());
+    let events = summary["events"].as_u64().unwrap();
+    assert_eq!(tile(&dom, "events"), grouped(events));
+    assert_eq!(
+        tile(&dom, "retries"),
+        grouped(summary["retries"].as_u64().unwrap())
+    );
+
+    // One traffic chart per metric: sent = expected.json = stored, bar by bar.
+    let want = counts(&json(&expected));
+    let traffic = figures(&dom, "traffic");
+    assert_eq!(traffic.len(), want.len());
+    for chart in &traffic {
+        let metric = &chart["data-metric"];
+        assert_eq!(number(chart, "data-sent"), want[metric], "{metric}");
+        assert_eq!(number(chart, "data-stored"), want[metric], "{metric}");
+        assert_eq!(number(chart, "data-differs"), 0);
+        let bars = number(chart, "data-bars");
+        assert!(bars > 0);
+        let drawn = figure_at(&dom, chart)
+            .matches("<rect class=\"bar sent\"")
+            .count();
+        assert_eq!(drawn as u64, bars, "{metric}: every bucket is a bar");
+    }
+    // A chart per dimension (4 + 4 + 5 + 3), each adding up to its metric.
+    let dimensions = figures(&dom, "dimension");
+    assert_eq!(dimensions.len(), 16);
+    for chart in &dimensions {
+        let metric = &chart["data-metric"];
+        assert_eq!(number(chart, "data-sent"), want[metric], "{chart:?}");
+        assert_eq!(number(chart, "data-stored"), want[metric], "{chart:?}");
+    }
+    // The run over wall time adds up to the summary.
+    let rate = &figures(&dom, "rate")[0];
+    assert_eq!(number(rate, "data-sent"), events);
+    let retries = &figures(&dom, "retries")[0];
+    assert_eq!(
+        number(retries, "data-retries"),
+        summary["retries"].as_u64().unwrap()
+    );
+    assert!(
+        number(retries, "data-retries") > 0,
+        "the faulty sink made retries"
+    );
+    assert_eq!(number(retries, "data-failed"), 0);
+    for chart in ["latency", "lag"] {
+        let points = number(&figures(&dom, chart)[0], "data-points");
+        assert!(points > 0, "{chart} has points");
+    }
+    for (reply, n) in summary["replies"].as_object().unwrap() {
+        assert!(
+            dom.contains(&format!(
+                "<td>{reply}</td><td class=\"num\">{}</td>",
+                grouped(n.as_u64().unwrap())
+            )),
+            "reply {reply} x {n} in the table"
+        );
+    }
+    assert!(dom.contains("none: "), "no mismatches: {}", run.describe());
+}
+
+#[test]
+fn a_check_report_shows_the_mismatches_the_check_found() {
+    if !require("report rendering", &[("chromium", "chromium")]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let sink = SinkProcess::start(&["--listen", &format!("127.0.0.1:{port}")]);
+    let expected = dir.path().join("expected.json");
+    callmetrics(&[
+        "run",
+        SCENARIO,
+        "--calls",
+        "200",
+        "--max-rate",
+        "--sink",
+        &sink.url,
+        "--quiet",
+        "--expected-out",
+        expected.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    // One event more in one bucket of one series than the sink holds.
+    let mut file = json(&expected);
+    let point = &mut file["value"][0]["timeseries"][0]["data"][0];
+    let count = point["count"].as_u64().unwrap();
+    point["count"] = Value::from(count + 1);
+    let metric = file["value"][0]["name"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(&expected, serde_json::to_vec(&file).unwrap()).unwrap();
+
+    let html = dir.path().join("check.html");
+    let check = callmetrics(&[
+        "check",
+        "--expected",
+        expected.to_str().unwrap(),
+        "--observed",
+        &sink.url,
+        "--format",
+        "json",
+        "--report",
+        html.to_str().unwrap(),
+    ])
+    .expect_code(1);
+    let report: Value = serde_json::from_str(&check.stdout).unwrap();
+    let mismatches = report["mismatches"].as_array().unwrap();
+    // The cell, each of its dimensions' marginals and the metric total.
+    assert_eq!(
+        mismatches.len(),
+        2 + file["value"][0]["timeseries"][0]["metadatavalues"]
+            .as_array()
+            .unwrap()
+            .len()
+    );
+
+    let dom = render(&html, &dir.path().join("profile"));
+    assert!(dom.contains(r#"id="verdict">FAIL<"#));
+    assert_eq!(
+        tile(&dom, "mismatches"),
+        grouped(report["summary"]["mismatches"].as_u64().unwrap())
+    );
+    let table = &dom[dom.find(r#"id="mismatch-table""#).unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(table.matches("<tr>").count(), 1 + mismatches.len());
+    assert!(table.contains(&format!("exp {}", count + 1)));
+    assert!(table.contains(&format!("got {count}")));
+    let want = counts(&file);
+    for chart in figures(&dom, "traffic") {
+        let m = &chart["data-metric"];
+        let stored = want[m] - u64::from(*m == metric);
+        assert_eq!(number(&chart, "data-sent"), want[m], "{m}");
+        assert_eq!(number(&chart, "data-stored"), stored, "{m}");
+        assert_eq!(
+            number(&chart, "data-differs"),
+            u64::from(*m == metric),
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn a_run_that_could_not_deliver_still_writes_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let sink = SinkProcess::start(&[
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--token",
+        "s3cret",
+    ]);
+    let html = dir.path().join("run.html");
+    let run = callmetrics(&[
+        "run",
+        SCENARIO,
+        "--calls",
+        "50",
+        "--max-rate",
+        "--sink",
+        &sink.url,
+        "--check",
+        "--quiet",
+        "--report",
+        html.to_str().unwrap(),
+    ])
+    .expect_code(2);
+    let page = read(&html);
+    let start = page.find(r#"id="callmetrics-data">"#).unwrap() + 22;
+    let data: Value =
+        serde_json::from_str(&page[start..start + page[start..].find("</script>").unwrap()])
+            .unwrap();
+    assert_eq!(data["verdict"], "not checked", "{}", run.describe());
+    let note = data["verdictNote"].as_str().unwrap();
+    assert!(note.contains("could not be delivered"), "{note}");
+    assert!(note.contains("HTTP 401"), "{note}");
+    assert_eq!(
+        data["summary"]["failedRequests"],
+        data["summary"]["replies"]["401"]
+    );
+    assert!(data["check"].is_null());
+}
