@@ -304,6 +304,14 @@ impl Report {
             })
     }
 
+    /// What the mismatches suggest, when they suggest something.
+    pub fn hint(&self) -> Option<&'static str> {
+        self.holds_more_than_expected().then_some(
+            "the sink holds data the expected file does not have; a previous run in the same \
+             timespan? Check against a fresh sink, or give this run another --start",
+        )
+    }
+
     /// All groups added up.
     pub fn totals(&self) -> Counts {
         let mut sum = Counts::default();

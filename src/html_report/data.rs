@@ -29,11 +29,12 @@ pub fn page(page: &Page) -> Value {
             let mut check = serde_json::to_value(&json).unwrap_or(Value::Null);
             check["mismatchesTotal"] = json!(total);
             let verdict = if report.passed() { "pass" } else { "fail" };
-            (verdict, None, report.traffic.as_slice(), check)
+            let hint = report.hint().map(|h| format!("hint: {h}"));
+            (verdict, hint, report.traffic.as_slice(), check)
         }
         Checked::Skipped { why, traffic } => (
             "not checked",
-            Some(why.as_str()),
+            Some(why.clone()),
             traffic.as_slice(),
             Value::Null,
         ),

@@ -69,13 +69,8 @@ pub fn table<W: Write + ?Sized>(
             }
         }
         writeln!(out, "      {}", parts.join(", "))?;
-        if report.holds_more_than_expected() {
-            writeln!(
-                out,
-                "      hint: the sink holds data the expected file does not have; a previous \
-                 run in the same timespan? Check against a fresh sink, or give this run \
-                 another --start"
-            )?;
+        if let Some(hint) = report.hint() {
+            writeln!(out, "      hint: {hint}")?;
         }
         writeln!(out)?;
         let shown = &report.mismatches[..max_mismatches.min(report.mismatches.len())];

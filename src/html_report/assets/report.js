@@ -37,11 +37,13 @@
     return Number.isInteger(n) ? int(n) : n.toPrecision(3);
   }
 
-  function ticks(max) {
+  // Axis values 0, step, 2 step... past max; whole steps for counts.
+  function ticks(max, counts) {
     if (!(max > 0)) return [0, 1];
     const raw = max / 4;
     const pow = Math.pow(10, Math.floor(Math.log10(raw)));
-    const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw);
+    let step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw);
+    if (counts) step = Math.max(1, Math.round(step));
     const out = [];
     for (let v = 0; v <= max + step * 0.001; v += step) out.push(v);
     if (out[out.length - 1] < max) out.push(out[out.length - 1] + step);
@@ -78,14 +80,14 @@
   // A chart over x positions: bar series side by side, then line series.
   // series: [{name, values, type: "bar"|"line", cls, flags?}] where flags
   // marks values drawn as differing.
-  function xChart(fig, labels, series, yFormat) {
+  function xChart(fig, labels, series, yFormat, counts) {
     const H = 230;
     const svg = el("svg:svg", { viewBox: "0 0 " + W + " " + H, role: "img" }, fig);
     const plotW = W - PAD.left - PAD.right;
     const plotH = H - PAD.top - PAD.bottom;
     const n = Math.max(labels.length, 1);
     const max = Math.max(0, ...series.flatMap((s) => s.values.filter((v) => v !== null)));
-    const yt = ticks(max);
+    const yt = ticks(max, counts);
     const top = yt[yt.length - 1] || 1;
     const y = (v) => PAD.top + plotH - (v / top) * plotH;
     const axis = el("svg:g", { class: "axis" }, svg);
@@ -187,7 +189,7 @@
       const fig = figure(grid, t.metric, note, { "data-chart": "traffic", "data-metric": t.metric });
       const series = [{ name: sent, values: sentValues, type: "bar", cls: "sent" }];
       if (t.observed) series.push({ name: stored, values: storedValues, type: "line", cls: "s1", flags: flags });
-      const drawn = xChart(fig, labels, series, (v, full) => (full ? int(v) : short(v)));
+      const drawn = xChart(fig, labels, series, (v, full) => (full ? int(v) : short(v)), true);
       fig.setAttribute("data-bars", drawn);
       fig.setAttribute("data-sent", sum(sentValues));
       fig.setAttribute("data-stored", t.observed ? sum(storedValues) : "");
@@ -281,7 +283,7 @@
     drawn = xChart(fig, labels, [
       { name: "retries", values: pick((s) => s.retries), type: "bar", cls: "f3" },
       { name: "failed requests", values: pick((s) => s.failedRequests), type: "bar", cls: "differs" },
-    ], (v, full) => (full ? int(v) : short(v)));
+    ], (v, full) => (full ? int(v) : short(v)), true);
     fig.setAttribute("data-bars", drawn);
     fig.setAttribute("data-retries", sum(pick((s) => s.retries)));
     fig.setAttribute("data-failed", sum(pick((s) => s.failedRequests)));
@@ -348,12 +350,12 @@
   header();
   const main = el("main", {}, document.body);
   tiles(main);
-  if (data.traffic.length) {
-    traffic(main);
-    dimensions(main);
-  }
+  // Health first (what arrived, how the run went, what differed), then
+  // the detail per dimension.
+  if (data.traffic.length) traffic(main);
   if (data.timeline) overTime(main);
   mismatches(main);
+  if (data.traffic.length) dimensions(main);
   if (data.summary) replies(main);
   document.body.setAttribute("data-rendered", "true");
 })();
