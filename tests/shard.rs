@@ -169,31 +169,6 @@ fn shards_run_into_one_sink_check_green_against_the_merged_file() {
     assert!(check.stdout.starts_with("FAIL"), "{}", check.describe());
 }
 
-/// The shell command of a manifest's container (its folded `args`), with
-/// the image's paths pointed at this checkout and `results`.
-fn manifest_command(file: &str, results: &Path) -> String {
-    let text = read(&common::repo().join("deploy/kubernetes").join(file));
-    let start = text.find("- >-").expect("a folded command") + "- >-".len();
-    let end = start + text[start..].find("env:").expect("env after the command");
-    let command: Vec<&str> = text[start..end].split_whitespace().collect();
-    command
-        .join(" ")
-        .replace(
-            "/usr/share/callmetrics/scenarios",
-            common::repo().join("scenarios").to_str().unwrap(),
-        )
-        .replace("/results", results.to_str().unwrap())
-        .replace("exec callmetrics", env!("CARGO_BIN_EXE_callmetrics"))
-        .replace(
-            "callmetrics merge",
-            &format!("{} merge", env!("CARGO_BIN_EXE_callmetrics")),
-        )
-        .replace(
-            "callmetrics check",
-            &format!("{} check", env!("CARGO_BIN_EXE_callmetrics")),
-        )
-}
-
 // deploy/kubernetes/: the generators' and the check Job's own commands,
 // run here as the pods would (JOB_COMPLETION_INDEX 0..N-1, the manifests'
 // environment), pass.
@@ -201,7 +176,7 @@ fn manifest_command(file: &str, results: &Path) -> String {
 fn the_kubernetes_commands_run_and_check_green() {
     let sink = SinkProcess::start(&["--listen", "127.0.0.1:0", "--token", "change-me"]);
     let results = tempfile::tempdir().unwrap();
-    let generator = manifest_command("generators.yaml", results.path());
+    let generator = common::manifest_command("generators.yaml", results.path());
     assert!(
         generator.contains("--shard \"$JOB_COMPLETION_INDEX/$SHARDS\""),
         "{generator}"
@@ -224,7 +199,7 @@ fn the_kubernetes_commands_run_and_check_green() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let check = manifest_command("check.yaml", results.path())
+    let check = common::manifest_command("check.yaml", results.path())
         .replace("http://callmetrics-sink:8650", &sink.url);
     let out = std::process::Command::new("/bin/sh")
         .args(["-c", &check])

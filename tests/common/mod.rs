@@ -135,3 +135,28 @@ impl Drop for SinkProcess {
         self.kill();
     }
 }
+
+/// The shell command of a manifest's container (its folded `args`), with
+/// the image's paths pointed at this checkout and `results`.
+pub fn manifest_command(file: &str, results: &Path) -> String {
+    let text = read(&repo().join("deploy/kubernetes").join(file));
+    let start = text.find("- >-").expect("a folded command") + "- >-".len();
+    let end = start + text[start..].find("env:").expect("env after the command");
+    let command: Vec<&str> = text[start..end].split_whitespace().collect();
+    command
+        .join(" ")
+        .replace(
+            "/usr/share/callmetrics/scenarios",
+            repo().join("scenarios").to_str().unwrap(),
+        )
+        .replace("/results", results.to_str().unwrap())
+        .replace("exec callmetrics", env!("CARGO_BIN_EXE_callmetrics"))
+        .replace(
+            "callmetrics merge",
+            &format!("{} merge", env!("CARGO_BIN_EXE_callmetrics")),
+        )
+        .replace(
+            "callmetrics check",
+            &format!("{} check", env!("CARGO_BIN_EXE_callmetrics")),
+        )
+}

@@ -1,0 +1,224 @@
+//! The distributed path across network namespaces (`ip netns`): a sink, N
+//! generators and the check each in a network stack of its own, running
+//! the commands deploy/kubernetes/ gives its pods, then merge and check.
+//!
+//! The project talks over loopback only, so the namespaces are not joined
+//! by veth pairs (those need other addresses): each has only its own `lo`,
+//! and the one path between them is a Unix socket that socat bridges to
+//! 127.0.0.1:8650 on either side, as a Service forwards to a pod. A
+//! generator that is not bridged cannot reach the sink at all (asserted),
+//! so what passes here went from one network stack to another.
+
+mod common;
+
+use common::servers::require;
+use common::{manifest_command, read};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+const SHARDS: usize = 3;
+const PORT: &str = "8650";
+
+/// Namespaces and the processes in them, all gone when dropped.
+struct Hosts {
+    names: Vec<String>,
+    children: Vec<Child>,
+}
+
+impl Hosts {
+    /// One namespace per name, `lo` up; `None` when the kernel refuses
+    /// (no CAP_SYS_ADMIN: a container without the privilege).
+    fn create(names: &[&str]) -> Option<Hosts> {
+        let tag = std::process::id();
+        let mut hosts = Hosts {
+            names: Vec::new(),
+            children: Vec::new(),
+        };
+        for name in names {
+            let ns = format!("cm{tag}-{name}");
+            let added = Command::new("ip")
+                .args(["netns", "add", &ns])
+                .output()
+                .ok()?;
+            if !added.status.success() {
+                eprintln!(
+                    "SKIPPED: cannot create network namespaces here ({}); run as root with \
+                     CAP_SYS_ADMIN",
+                    String::from_utf8_lossy(&added.stderr).trim()
+                );
+                return None;
+            }
+            hosts.names.push(ns.clone());
+            let up = Command::new("ip")
+                .args(["-n", &ns, "link", "set", "lo", "up"])
+                .status()
+                .unwrap();
+            assert!(up.success(), "lo up in {ns}");
+        }
+        Some(hosts)
+    }
+
+    fn ns(&self, name: &str) -> String {
+        format!("cm{}-{name}", std::process::id())
+    }
+
+    /// `program args` inside namespace `name`.
+    fn command(&self, name: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns(name), program]);
+        c
+    }
+
+    /// socat inside `name`, waiting until it listens (socat -d -d says so).
+    fn bridge(&mut self, name: &str, listen: &str, connect: &str) {
+        let mut child = self
+            .command(name, "socat")
+            .args(["-d", "-d", listen, connect])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start socat");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let listening = lines.any(|l| l.is_ok_and(|l| l.contains("listening on")));
+        assert!(listening, "socat in {name} did not listen ({listen})");
+        // Later notices go nowhere; socat keeps running.
+        std::thread::spawn(move || lines.for_each(drop));
+        self.children.push(child);
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for ns in &self.names {
+            let _ = Command::new("ip").args(["netns", "delete", ns]).status();
+        }
+    }
+}
+
+fn succeeded(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what}: exit {:?}\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn shards_in_separate_network_namespaces_check_green_against_the_merged_file() {
+    if !require(
+        "the network namespace test",
+        &[("ip", "iproute2"), ("socat", "socat")],
+    ) {
+        return;
+    }
+    let mut names = vec!["sink", "check"];
+    let generators: Vec<String> = (0..SHARDS).map(|i| format!("gen{i}")).collect();
+    names.extend(generators.iter().map(String::as_str));
+    let Some(mut hosts) = Hosts::create(&names) else {
+        return;
+    };
+    let results = tempfile::tempdir().unwrap();
+    let socket = results.path().join("sink.sock");
+    let socket = socket.to_str().unwrap();
+
+    // The sink, with deploy/kubernetes/sink.yaml's arguments; its
+    // namespace has nothing but loopback, where the wildcard address is.
+    let manifest = read(&common::repo().join("deploy/kubernetes/sink.yaml"));
+    assert!(
+        manifest.contains(r#"args: ["sink", "--listen", "0.0.0.0:8650"]"#),
+        "sink.yaml's arguments changed: update this test"
+    );
+    let mut sink = hosts
+        .command("sink", env!("CARGO_BIN_EXE_callmetrics"))
+        .args(["sink", "--listen", &format!("127.0.0.1:{PORT}")])
+        .env("CALLMETRICS_TOKEN", "change-me")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the sink");
+    let mut first = String::new();
+    BufReader::new(sink.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains(&format!("127.0.0.1:{PORT}")), "{first:?}");
+    hosts.children.push(sink);
+
+    let generator = manifest_command("generators.yaml", results.path());
+    let run_shard = |hosts: &Hosts, i: usize| {
+        hosts
+            .command(&format!("gen{i}"), "/bin/sh")
+            .args(["-c", &generator])
+            .env("JOB_COMPLETION_INDEX", i.to_string())
+            .env("SHARDS", SHARDS.to_string())
+            .env("CALLS", "600")
+            .env("RATE", "50/s")
+            .env("START", "2026-12-01T10:00:00Z")
+            .env("SINK", format!("http://127.0.0.1:{PORT}"))
+            .env("CALLMETRICS_TOKEN", "change-me")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start a generator")
+    };
+
+    // Not bridged yet: from a generator's namespace there is no sink.
+    let alone = run_shard(&hosts, 0).wait_with_output().unwrap();
+    assert!(!alone.status.success());
+    let said = String::from_utf8_lossy(&alone.stderr);
+    assert!(
+        said.contains("sink not reachable at http://127.0.0.1:8650/ingest"),
+        "{said}"
+    );
+
+    hosts.bridge(
+        "sink",
+        &format!("UNIX-LISTEN:{socket},fork"),
+        &format!("TCP:127.0.0.1:{PORT}"),
+    );
+    for name in generators.iter().map(String::as_str).chain(["check"]) {
+        hosts.bridge(
+            name,
+            &format!("TCP-LISTEN:{PORT},bind=127.0.0.1,fork,reuseaddr"),
+            &format!("UNIX-CONNECT:{socket}"),
+        );
+    }
+    // The N pods at once, as the Indexed Job runs them.
+    let running: Vec<Child> = (0..SHARDS).map(|i| run_shard(&hosts, i)).collect();
+    for (i, child) in running.into_iter().enumerate() {
+        succeeded(&format!("shard {i}"), &child.wait_with_output().unwrap());
+        assert!(results.path().join(format!("shard-{i}.json")).exists());
+    }
+
+    let check = manifest_command("check.yaml", results.path()).replace(
+        "http://callmetrics-sink:8650",
+        &format!("http://127.0.0.1:{PORT}"),
+    );
+    let out = hosts
+        .command("check", "/bin/sh")
+        .args(["-c", &check])
+        .env("CALLMETRICS_TOKEN", "change-me")
+        .output()
+        .unwrap();
+    succeeded("the check Job's command", &out);
+    let junit = read(&results.path().join("check.xml"));
+    assert!(junit.contains(r#"failures="0""#), "{junit}");
+    // It compared the three shards' events: a shard's file alone fails.
+    let one = hosts
+        .command("check", env!("CARGO_BIN_EXE_callmetrics"))
+        .args([
+            "check",
+            "--expected",
+            results.path().join("shard-0.json").to_str().unwrap(),
+            "--observed",
+            &format!("http://127.0.0.1:{PORT}"),
+        ])
+        .env("CALLMETRICS_TOKEN", "change-me")
+        .output()
+        .unwrap();
+    assert_eq!(one.status.code(), Some(1), "one shard is not the whole");
+}
