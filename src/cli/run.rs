@@ -332,7 +332,9 @@ async fn deliver<T: Target>(
 ) -> anyhow::Result<ReplayOutcome> {
     let url = target.url().to_string();
     let schedule = (!args.max_rate && (!args.quiet || args.control.is_some())).then(|| {
-        let (note, length) = schedule(scenario, workload, args.speed);
+        // A CPU-bound pass: off the async workers, which the embedded sink shares.
+        let (note, length) =
+            tokio::task::block_in_place(|| schedule(scenario, workload, args.speed));
         if !args.quiet {
             eprintln!("{note}");
         }

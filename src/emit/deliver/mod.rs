@@ -197,6 +197,7 @@ pub async fn replay_with<T: Target, X: Transport>(
         speed.is_some(),
         counters.clone(),
         config.schedule.filter(|_| speed.is_some()),
+        live.clone(),
     );
     let driver = Driver {
         target: Arc::new(target),

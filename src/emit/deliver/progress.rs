@@ -3,6 +3,7 @@
 //! known), a plain line every few seconds otherwise (CI logs stay
 //! readable). Sent events, rate, retries, failed requests, peak lag.
 
+use super::pacing::LiveSpeed;
 use super::stats::{Counters, millis};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -27,6 +28,7 @@ impl Progress {
         paced: bool,
         counters: Arc<Counters>,
         schedule: Option<Duration>,
+        live: Arc<LiveSpeed>,
     ) -> Progress {
         if !enabled {
             return Progress {
@@ -81,7 +83,9 @@ impl Progress {
                     }
                     None => {
                         let line = match schedule {
-                            Some(total) => format!("{}; {line}", position(at, total)),
+                            Some(total) => {
+                                format!("{}; {line}", position(at, total, live.factor()))
+                            }
                             None => line,
                         };
                         let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -136,16 +140,19 @@ impl Rate {
     }
 }
 
-/// "schedule 34% (5m 10s of 15m 2s), ETA 9m 52s".
-fn position(at: Duration, total: Duration) -> String {
+/// "schedule 34% (5m 10s of 15m 2s), ETA 9m 52s": the position in the
+/// schedule as planned; what is left runs `factor` times faster since a
+/// POST /speed.
+fn position(at: Duration, total: Duration, factor: f64) -> String {
     let at = at.min(total);
     let seconds = |d: Duration| humantime::format_duration(Duration::from_secs(d.as_secs()));
+    let left = (total - at).as_secs_f64() / factor;
     format!(
         "schedule {:.0}% ({} of {}), ETA {}",
         100.0 * at.as_secs_f64() / total.as_secs_f64().max(1e-9),
         seconds(at),
         seconds(total),
-        humantime::format_duration(Duration::from_secs(total.as_secs() - at.as_secs()))
+        humantime::format_duration(Duration::from_secs(left.round() as u64))
     )
 }
 
@@ -182,8 +189,17 @@ mod tests {
             "sent 5000 events in 1 requests, 0 events/s, 2 retries, 0 failed"
         );
         assert_eq!(
-            position(Duration::from_millis(310_400), Duration::from_secs(902)),
+            position(
+                Duration::from_millis(310_400),
+                Duration::from_secs(902),
+                1.0
+            ),
             "schedule 34% (5m 10s of 15m 2s), ETA 9m 52s"
+        );
+        // After POST /speed {"speed": 4} what is left takes a quarter.
+        assert_eq!(
+            position(Duration::from_secs(302), Duration::from_secs(902), 4.0),
+            "schedule 33% (5m 2s of 15m 2s), ETA 2m 30s"
         );
     }
 }
