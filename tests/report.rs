@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::servers::{free_port, require};
+use common::servers::require;
 use common::{SinkProcess, callmetrics, read};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -137,6 +137,13 @@ fn counts(expected: &Value) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// A sink on a free loopback port.
+fn sink(extra: &[&str]) -> SinkProcess {
+    let mut args = vec!["--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    SinkProcess::start(&args)
+}
+
 fn json(path: &Path) -> Value {
     serde_json::from_str(&read(path)).unwrap()
 }
@@ -147,15 +154,9 @@ fn a_run_report_draws_what_the_run_sent_stored_and_retried() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port().to_string();
     // Refused requests (429/503) are retried, so the retries chart has
     // something to draw; the check still passes.
-    let sink = SinkProcess::start(&[
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--fault-rate",
-        "0.2",
-    ]);
+    let sink = sink(&["--fault-rate", "0.2"]);
     let (html, summary, expected) = (
         dir.path().join("run.html"),
         dir.path().join("summary.json"),
@@ -251,8 +252,7 @@ fn a_check_report_shows_the_mismatches_the_check_found() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port().to_string();
-    let sink = SinkProcess::start(&["--listen", &format!("127.0.0.1:{port}")]);
+    let sink = sink(&[]);
     let expected = dir.path().join("expected.json");
     callmetrics(&[
         "run",
@@ -330,13 +330,7 @@ fn a_check_report_shows_the_mismatches_the_check_found() {
 #[test]
 fn a_run_that_could_not_deliver_still_writes_its_report() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port().to_string();
-    let sink = SinkProcess::start(&[
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--token",
-        "s3cret",
-    ]);
+    let sink = sink(&["--token", "s3cret"]);
     let html = dir.path().join("run.html");
     let run = callmetrics(&[
         "run",

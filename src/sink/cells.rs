@@ -152,19 +152,12 @@ impl Cells {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{ApiVersion, EventType};
-    use crate::engine::CallbackDims;
+    use crate::sink::sample::play_failed;
 
     const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
     fn at(time_ms: i64, value: u64) -> Sample {
-        let series = Series::Callbacks(CallbackDims {
-            event: EventType::PlayFailed,
-            code: 400,
-            sub_code: 8535,
-            version: ApiVersion::default_version(),
-        });
-        Sample::one(series, time_ms, value)
+        Sample::one(play_failed(400), time_ms, value)
     }
 
     fn sum(cells: &Cells) -> Aggregate {

@@ -43,6 +43,18 @@ pub enum LineError {
     },
 }
 
+/// The series the sink's unit tests fill: PlayFailed with `code`, sub-code
+/// 8535, the default api-version.
+#[cfg(test)]
+pub fn play_failed(code: u16) -> Series {
+    Series::Callbacks(CallbackDims {
+        event: EventType::PlayFailed,
+        code,
+        sub_code: 8535,
+        version: ApiVersion::default_version(),
+    })
+}
+
 impl LineError {
     pub fn malformed(line: usize, field: &str, message: impl Into<String>) -> LineError {
         LineError::Malformed {

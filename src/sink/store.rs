@@ -408,19 +408,12 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{ApiVersion, EventType};
-    use crate::engine::{Aggregate, CallbackDims, Series};
-    use crate::sink::sample::Sample;
+    use crate::engine::Aggregate;
+    use crate::sink::sample::{Sample, play_failed};
 
     fn sample(time_ms: i64, total: u64) -> Sample {
-        let series = Series::Callbacks(CallbackDims {
-            event: EventType::PlayFailed,
-            code: 400,
-            sub_code: 8535,
-            version: ApiVersion::default_version(),
-        });
         Sample {
-            series,
+            series: play_failed(400),
             time_ms,
             aggregate: Aggregate {
                 count: 2,
@@ -462,13 +455,7 @@ mod tests {
     }
 
     fn with_code(code: u16, time_ms: i64) -> Sample {
-        let series = Series::Callbacks(CallbackDims {
-            event: EventType::PlayFailed,
-            code,
-            sub_code: 8535,
-            version: ApiVersion::default_version(),
-        });
-        Sample::one(series, time_ms, 1)
+        Sample::one(play_failed(code), time_ms, 1)
     }
 
     // Issue #9, item 13: any u32 sub-code and any year were taken.
