@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 
 const SCENARIO: &str = "scenarios/contact-center.json";
 
-/// The DOM after the page's script ran, as Chromium serializes it.
+/// The DOM after the page's script ran, as Chromium serializes it (into a
+/// file: a helper process that keeps a pipe open cannot hang the test).
 fn render(html: &Path, profile: &Path) -> String {
+    let out = profile.with_extension("dom.html");
     let mut child = Command::new("chromium")
         .args([
             "--headless",
@@ -28,22 +30,15 @@ fn render(html: &Path, profile: &Path) -> String {
             "--dump-dom",
             &format!("file://{}", html.display()),
         ])
-        .stdout(Stdio::piped())
+        .stdout(std::fs::File::create(&out).unwrap())
         .stderr(Stdio::null())
         .spawn()
         .expect("start chromium");
     let deadline = Instant::now() + Duration::from_secs(90);
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let reader = std::thread::spawn(move || {
-        let mut dom = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut dom).map(|_| dom)
-    });
-    loop {
-        if child.try_wait().expect("poll chromium").is_some() {
-            break;
-        }
+    while child.try_wait().expect("poll chromium").is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
+            let _ = child.wait();
             panic!(
                 "chromium did not finish rendering {} in 90 s",
                 html.display()
@@ -51,7 +46,7 @@ fn render(html: &Path, profile: &Path) -> String {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let dom = reader.join().unwrap().expect("read chromium's output");
+    let dom = read(&out);
     assert!(
         dom.contains(r#"data-rendered="true""#),
         "the page's script did not finish: {}",
@@ -142,6 +137,14 @@ fn sink(extra: &[&str]) -> SinkProcess {
     let mut args = vec!["--listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
     SinkProcess::start(&args)
+}
+
+/// The JSON a page draws from.
+fn page_data(html: &Path) -> Value {
+    let page = read(html);
+    let start = page.find(r#"id="callmetrics-data">"#).unwrap() + 22;
+    let end = start + page[start..].find("</script>").unwrap();
+    serde_json::from_str(&page[start..end]).unwrap()
 }
 
 fn json(path: &Path) -> Value {
@@ -346,11 +349,7 @@ fn a_run_that_could_not_deliver_still_writes_its_report() {
         html.to_str().unwrap(),
     ])
     .expect_code(2);
-    let page = read(&html);
-    let start = page.find(r#"id="callmetrics-data">"#).unwrap() + 22;
-    let data: Value =
-        serde_json::from_str(&page[start..start + page[start..].find("</script>").unwrap()])
-            .unwrap();
+    let data = page_data(&html);
     assert_eq!(data["verdict"], "not checked", "{}", run.describe());
     let note = data["verdictNote"].as_str().unwrap();
     assert!(note.contains("could not be delivered"), "{note}");
@@ -360,4 +359,52 @@ fn a_run_that_could_not_deliver_still_writes_its_report() {
         data["summary"]["replies"]["401"]
     );
     assert!(data["check"].is_null());
+}
+
+#[test]
+fn a_check_that_could_not_be_carried_out_still_writes_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected.json");
+    callmetrics(&[
+        "generate",
+        SCENARIO,
+        "--calls",
+        "20",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--quiet",
+    ])
+    .expect_code(0);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let html = dir.path().join("check.html");
+    let check = callmetrics(&[
+        "check",
+        "--expected",
+        expected.to_str().unwrap(),
+        "--observed",
+        &url,
+        "--report",
+        html.to_str().unwrap(),
+    ])
+    .expect_code(2);
+    let data = page_data(&html);
+    assert_eq!(data["verdict"], "not checked", "{}", check.describe());
+    let note = data["verdictNote"].as_str().unwrap();
+    assert!(
+        note.starts_with("the check could not be carried out: cannot query the sink"),
+        "{note}"
+    );
+    // The expected side is still drawn.
+    let want = counts(&json(&expected));
+    for t in data["traffic"].as_array().unwrap() {
+        let sent: u64 = t["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b[1].as_u64().unwrap())
+            .sum();
+        assert_eq!(sent, want[t["metric"].as_str().unwrap()]);
+    }
 }

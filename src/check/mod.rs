@@ -204,18 +204,7 @@ pub async fn check<O: Observed + ?Sized>(
         } else {
             grouped
         };
-        if query.grain == grains[0] {
-            let counted = observed.observes(query.metric).contains(&Field::Count);
-            let traffic = match report.traffic.iter_mut().find(|t| t.metric == query.metric) {
-                Some(t) => t,
-                None => {
-                    let fresh = Traffic::new(query.metric, query.grain, query.totals);
-                    report.traffic.push(fresh);
-                    report.traffic.last_mut().expect("just pushed")
-                }
-            };
-            traffic.add(query.split, &want, counted.then_some(got));
-        }
+        let before = report.mismatches.len();
         let group = compare::group(
             GroupKey::of(query),
             &want,
@@ -226,6 +215,19 @@ pub async fn check<O: Observed + ?Sized>(
             },
             &mut report.mismatches,
         );
+        if query.grain == grains[0] {
+            let counted = observed.observes(query.metric).contains(&Field::Count);
+            let traffic = match report.traffic.iter_mut().find(|t| t.metric == query.metric) {
+                Some(t) => t,
+                None => {
+                    let fresh = Traffic::new(query.metric, query.grain, query.totals);
+                    report.traffic.push(fresh);
+                    report.traffic.last_mut().expect("just pushed")
+                }
+            };
+            let found = &report.mismatches[before..];
+            traffic.add(query.split, &want, counted.then_some(got), found);
+        }
         report.groups.push(group);
     }
     Ok(report)

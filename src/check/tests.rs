@@ -149,10 +149,19 @@ fn a_missing_series_is_reported_in_every_grouping() {
             (5, (10, Some(10))),
         ]
     );
+    // Marked where the check found mismatches, nowhere else.
+    let marked: Vec<i64> = traffic
+        .buckets
+        .iter()
+        .filter(|(_, c)| c.differs)
+        .map(|(&ms, _)| (ms - T0) / MINUTE)
+        .collect();
+    assert_eq!(marked, [4]);
     let (dimension, codes) = &traffic.dimensions[1];
     assert_eq!(*dimension, Dimension::StatusCode);
     assert_eq!(seen(&codes["429"]), (12, Some(0)));
     assert_eq!(seen(&codes["202"]), (2110, Some(2110)));
+    assert!(codes["429"].differs && !codes["202"].differs);
     assert_eq!(report.traffic.len(), 3, "one per compared metric");
 }
 

@@ -3,9 +3,10 @@
 //! the comparison from running is an error, exit 2.
 
 use super::{Backend, CheckArgs, Outcome};
+use crate::catalog::Naming;
 use crate::check::{
-    AzureObserved, CheckError, CheckOptions, InfluxqlObserved, Limits, Mapping, PromqlObserved,
-    Report, check,
+    AzureObserved, CheckError, CheckOptions, ExpectedData, InfluxqlObserved, Limits, Mapping,
+    PromqlObserved, Report, Traffic, check,
 };
 use crate::html_report::{self, Checked, Page};
 use crate::wire::MetricsResponse;
@@ -61,32 +62,66 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let checked = runtime.block_on(async { tokio::time::timeout(args.max_time, work).await });
     let report: Result<Report, CheckError> =
         checked.unwrap_or(Err(CheckError::TimedOut(args.max_time)));
-    let report = report?;
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            // A page that says why there is no comparison, for CI
+            // artifacts; the error is what the command ends with.
+            if args.report.is_some() {
+                let traffic = ExpectedData::from_response(&expected)
+                    .map(|data| Traffic::expected(&data, data.grain()))
+                    .unwrap_or_default();
+                let why = format!(
+                    "the check could not be carried out: {}",
+                    crate::error_text(&e)
+                );
+                let checked = Checked::Skipped { why, traffic };
+                if let Err(written) = write_page(args, &expected, Naming::Azure, checked) {
+                    eprintln!("warning: no report: {written:#}");
+                }
+            }
+            return Err(e.into());
+        }
+    };
     let mut out = BufWriter::new(std::io::stdout().lock());
     report.render(args.format, args.max_mismatches, &mut out)?;
     out.flush()?;
-    if let Some(path) = &args.report {
-        let page = Page {
-            title: format!(
-                "callmetrics check: {}",
-                expected.callmetrics.as_ref().map_or_else(
-                    || args.expected.display().to_string(),
-                    |p| p.scenario.clone()
-                )
-            ),
-            meta: check_meta(args, &expected),
-            naming: report.naming,
-            run: None,
-            check: Checked::Report(&report),
-        };
-        super::output::write_file(path, |out| html_report::write(&page, out))?;
-        eprintln!("report: {}", path.display());
+    if args.report.is_some() {
+        write_page(args, &expected, report.naming, Checked::Report(&report))?;
     }
     Ok(if report.passed() {
         Outcome::Pass
     } else {
         Outcome::Fail
     })
+}
+
+/// `--report`'s page, when asked for.
+fn write_page(
+    args: &CheckArgs,
+    expected: &MetricsResponse,
+    naming: Naming,
+    check: Checked,
+) -> anyhow::Result<()> {
+    let Some(path) = &args.report else {
+        return Ok(());
+    };
+    let page = Page {
+        title: format!(
+            "callmetrics check: {}",
+            expected.callmetrics.as_ref().map_or_else(
+                || args.expected.display().to_string(),
+                |p| p.scenario.clone()
+            )
+        ),
+        meta: check_meta(args, expected),
+        naming,
+        run: None,
+        check,
+    };
+    super::output::write_file(path, |out| html_report::write(&page, out))?;
+    eprintln!("report: {}", path.display());
+    Ok(())
 }
 
 /// The lines under the report's title: what was compared with what.
@@ -108,7 +143,7 @@ fn check_meta(args: &CheckArgs, expected: &MetricsResponse) -> Vec<String> {
         meta.push(format!(
             "scenario {} (sha256 {}), seed {}, shard {}",
             p.scenario,
-            &p.scenario_sha256[..p.scenario_sha256.len().min(16)],
+            super::short_digest(&p.scenario_sha256),
             p.seed,
             p.shard
         ));

@@ -158,46 +158,64 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         let failure = undelivered(stats, args.expected_out.is_some());
         let mut verdict = Outcome::Pass;
         let mut report = None;
+        let mut check_error = None;
         if failure.is_none() && (embedded.is_some() || args.check) {
             let expected = expected_response(&outcome.expected, naming, &resource);
             let options = CheckOptions::default();
-            let checked = check_http(&expected, &origin(&root), token, &options).await?;
-            let mut out = BufWriter::new(std::io::stdout().lock());
-            checked.render(args.format, REPORT_MISMATCHES, &mut out)?;
-            out.flush()?;
-            if !checked.passed() {
-                verdict = Outcome::Fail;
+            match check_http(&expected, &origin(&root), token, &options).await {
+                Ok(checked) => {
+                    let mut out = BufWriter::new(std::io::stdout().lock());
+                    checked.render(args.format, REPORT_MISMATCHES, &mut out)?;
+                    out.flush()?;
+                    if !checked.passed() {
+                        verdict = Outcome::Fail;
+                    }
+                    report = Some(checked);
+                }
+                Err(e) => check_error = Some(anyhow::Error::from(e)),
             }
-            report = Some(checked);
         }
+        // What ends the run in an error, and what the report says instead
+        // of a check.
+        let (why, error) = match (failure, check_error) {
+            (Some(e), _) => (format!("not checked: {e}"), Some(e)),
+            (None, Some(e)) => (
+                format!("the check could not be carried out: {e:#}"),
+                Some(e),
+            ),
+            (None, None) => (
+                "not checked: the sink is external (--sink); --check checks it".to_string(),
+                None,
+            ),
+        };
         if let Some(path) = &args.report {
-            let checked = match (&report, &failure) {
-                (Some(report), _) => Checked::Report(report),
-                (None, failure) => Checked::Skipped {
-                    why: match failure {
-                        Some(e) => format!("not checked: {e}"),
-                        None => "not checked: the sink is external (--sink); --check checks it"
-                            .to_string(),
-                    },
-                    traffic: sent_traffic(&outcome, naming, &resource, args.workload.grain)?,
-                },
+            let checked = match &report {
+                Some(report) => Ok(Checked::Report(report)),
+                None => sent_traffic(&outcome, naming, &resource, args.workload.grain)
+                    .map(|traffic| Checked::Skipped { why, traffic }),
             };
-            let page = Page {
-                title: format!("callmetrics run: {}", scenario.name),
-                meta: run_meta(&scenario, &workload, &outcome),
-                naming,
-                run: Some(html_report::Run {
-                    stats,
-                    timeline: outcome.timeline.as_ref(),
-                }),
-                check: checked,
-            };
-            super::output::write_file(path, |out| html_report::write(&page, out))?;
-            if !args.quiet {
-                eprintln!("report: {}", path.display());
+            let written = checked.and_then(|checked| {
+                let page = Page {
+                    title: format!("callmetrics run: {}", scenario.name),
+                    meta: run_meta(&scenario, &workload, &outcome),
+                    naming,
+                    run: Some(html_report::Run {
+                        stats,
+                        timeline: outcome.timeline.as_ref(),
+                    }),
+                    check: checked,
+                };
+                super::output::write_file(path, |out| html_report::write(&page, out))
+            });
+            match (written, &error) {
+                (Ok(()), _) if !args.quiet => eprintln!("report: {}", path.display()),
+                (Ok(()), _) => {}
+                // The run's own error is the one to exit with.
+                (Err(e), Some(_)) => eprintln!("warning: no report: {e:#}"),
+                (Err(e), None) => return Err(e),
             }
         }
-        if let Some(e) = failure {
+        if let Some(e) = error {
             return Err(e);
         }
         if let Some(sink) = embedded {
@@ -271,7 +289,7 @@ fn run_meta(scenario: &Scenario, workload: &Workload, outcome: &ReplayOutcome) -
         format!(
             "scenario {} (sha256 {}), seed {}, {} calls from {}",
             scenario.name,
-            &scenario.sha256[..scenario.sha256.len().min(16)],
+            super::short_digest(&scenario.sha256),
             workload.seed,
             outcome.calls,
             time_stamp(workload.start_ms)

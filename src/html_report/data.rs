@@ -52,7 +52,7 @@ pub fn page(page: &Page) -> Value {
         "verdictNote": note,
         "sides": sides,
         "summary": page.run.as_ref().map(|r| r.stats.to_json()),
-        "timeline": page.run.as_ref().and_then(|r| r.timeline).map(timeline),
+        "timeline": page.run.as_ref().and_then(|r| Some(timeline(r.timeline?, r.stats.elapsed))),
         "traffic": traffic.iter().map(|t| metric(t, page)).collect::<Vec<_>>(),
         "check": check,
     })
@@ -66,8 +66,9 @@ fn metric(t: &Traffic, page: &Page) -> Value {
     let (grain, buckets) = if t.totals {
         (t.grain, t.buckets.clone())
     } else {
-        coarsen(t.grain, &t.buckets)
+        coarsen(t.grain, &t.buckets, observed)
     };
+    let row = |key: Value, c: &Counted| json!([key, c.expected, c.observed, c.differs]);
     json!({
         "metric": t.metric.name(),
         "grain": t.grain.as_str(),
@@ -75,45 +76,79 @@ fn metric(t: &Traffic, page: &Page) -> Value {
         "chartGrainText": grain_text(grain),
         "totals": t.totals,
         "observed": observed,
-        "buckets": buckets.iter().map(|(ms, c)| json!([ms, c.expected, c.observed])).collect::<Vec<_>>(),
+        "buckets": buckets.iter().map(|(&ms, c)| row(json!(ms), c)).collect::<Vec<_>>(),
         "dimensions": t.dimensions.iter().map(|(d, values)| {
+            // The largest on either side: a value only the backend has is
+            // often the telling one.
             let mut rows: Vec<(&String, &Counted)> = values.iter().collect();
-            rows.sort_by(|a, b| b.1.expected.cmp(&a.1.expected).then(a.0.cmp(b.0)));
+            let size = |c: &Counted| c.expected.max(c.observed.unwrap_or(0));
+            rows.sort_by(|a, b| size(b.1).cmp(&size(a.1)).then(a.0.cmp(b.0)));
             let rest = rows.split_off(rows.len().min(TOP_VALUES));
-            let others = (!rest.is_empty()).then(|| json!({
-                "values": rest.len(),
-                "expected": rest.iter().map(|(_, c)| c.expected).sum::<u64>(),
-                "observed": observed.then(|| rest.iter().map(|(_, c)| c.observed.unwrap_or(0)).sum::<u64>()),
-            }));
+            let others = (!rest.is_empty()).then(|| {
+                let mut sum = Counted::default();
+                for (_, c) in &rest {
+                    absorb(&mut sum, c);
+                }
+                json!({
+                    "values": rest.len(),
+                    "expected": sum.expected,
+                    "observed": sum.observed,
+                    "differs": sum.differs,
+                })
+            });
             json!({
                 "name": d.name(page.naming),
                 "distinct": values.len(),
-                "values": rows.iter().map(|(v, c)| json!([v, c.expected, c.observed])).collect::<Vec<_>>(),
+                "values": rows.iter().map(|(v, c)| row(json!(v), c)).collect::<Vec<_>>(),
                 "others": others,
             })
         }).collect::<Vec<_>>(),
     })
 }
 
-/// The buckets at the finest grain (a multiple of `grain`) that needs at
-/// most [`BARS_MAX`] of them over their span.
-fn coarsen(grain: Grain, buckets: &BTreeMap<i64, Counted>) -> (Grain, BTreeMap<i64, Counted>) {
-    let span = match (buckets.keys().next(), buckets.keys().next_back()) {
-        (Some(first), Some(last)) => last - first,
-        _ => 0,
+/// Adds `c` into `sum`: counts (saturating), observed when either side
+/// was observed, differing when either differs.
+fn absorb(sum: &mut Counted, c: &Counted) {
+    sum.expected = sum.expected.saturating_add(c.expected);
+    sum.observed = match (sum.observed, c.observed) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
     };
-    let chart = Grain::all()
-        .filter(|&g| grain.divides(g))
-        .find(|g| span / g.millis() < BARS_MAX as i64)
+    sum.differs |= c.differs;
+}
+
+/// Every bucket from the first to the last (the empty ones as 0, so a
+/// quiet stretch shows as one) at the finest grain, a multiple of `grain`,
+/// that needs at most [`BARS_MAX`] of them; the coarsest there is when
+/// none does.
+fn coarsen(
+    grain: Grain,
+    buckets: &BTreeMap<i64, Counted>,
+    observed: bool,
+) -> (Grain, BTreeMap<i64, Counted>) {
+    let (Some(&first), Some(&last)) = (buckets.keys().next(), buckets.keys().next_back()) else {
+        return (grain, BTreeMap::new());
+    };
+    let bars = |g: Grain| (g.bucket(last) - g.bucket(first)) / g.millis() + 1;
+    let coarser: Vec<Grain> = Grain::all().filter(|&g| grain.divides(g)).collect();
+    let chart = coarser
+        .iter()
+        .copied()
+        .find(|&g| bars(g) <= BARS_MAX as i64)
+        .or_else(|| coarser.last().copied())
         .unwrap_or(grain);
-    let mut out: BTreeMap<i64, Counted> = BTreeMap::new();
+    let empty = Counted {
+        observed: observed.then_some(0),
+        ..Counted::default()
+    };
+    // Beyond what any grain fits (years of days) the gaps stay gaps.
+    let filled = bars(chart).min(BARS_MAX as i64 + 1);
+    let mut out: BTreeMap<i64, Counted> = (0..filled)
+        .filter(|_| filled <= BARS_MAX as i64)
+        .map(|i| (chart.bucket(first) + i * chart.millis(), empty))
+        .collect();
     for (&ms, c) in buckets {
-        let cell = out.entry(chart.bucket(ms)).or_default();
-        cell.expected += c.expected;
-        cell.observed = match (cell.observed, c.observed) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-        };
+        absorb(out.entry(chart.bucket(ms)).or_insert(empty), c);
     }
     (chart, out)
 }
@@ -133,13 +168,16 @@ fn grain_text(grain: Grain) -> String {
     }
 }
 
-fn timeline(t: &Timeline) -> Value {
+/// `elapsed`: how long the run lasted, so the last slot's rate is taken
+/// over the part of it the run covered.
+fn timeline(t: &Timeline, elapsed: std::time::Duration) -> Value {
     let percentiles = |h: &Histogram<u32>| {
         let at = |q| h.value_at_quantile(q) as f64 / 1000.0;
         (!h.is_empty()).then(|| json!({"p50": at(0.5), "p99": at(0.99), "max": at(1.0)}))
     };
     json!({
         "widthSeconds": t.width().as_secs_f64(),
+        "elapsedSeconds": elapsed.as_secs_f64(),
         "slots": t.slots().iter().map(|s| json!({
             "events": s.events,
             "requests": s.requests,

@@ -9,6 +9,7 @@ fn traffic(minutes: i64) -> Traffic {
     let counted = |n| Counted {
         expected: n,
         observed: Some(n),
+        differs: false,
     };
     let mut t = Traffic::new(Metric::ApiRequests, Grain::SECOND, false);
     t.buckets = (0..minutes * 60).map(|s| (s * 1000, counted(2))).collect();
@@ -86,7 +87,7 @@ fn long_traffic_is_summed_into_a_grain_a_chart_can_draw() {
     assert_eq!(metric["chartGrainText"], "5 seconds");
     let buckets = metric["buckets"].as_array().unwrap();
     assert_eq!(buckets.len(), 120);
-    assert_eq!(buckets[1], serde_json::json!([5000, 10, 10]));
+    assert_eq!(buckets[1], serde_json::json!([5000, 10, 10, false]));
     let total: u64 = buckets.iter().map(|b| b[1].as_u64().unwrap()).sum();
     assert_eq!(total, 1200, "no event lost in the summing");
 }
@@ -99,8 +100,63 @@ fn dimension_charts_keep_the_top_values_and_sum_the_rest() {
     assert_eq!(d["distinct"], 20);
     let values = d["values"].as_array().unwrap();
     assert_eq!(values.len(), 12);
-    assert_eq!(values[0], serde_json::json!(["op 19", 119, 119]));
+    assert_eq!(values[0], serde_json::json!(["op 19", 119, 119, false]));
     // The 8 smallest, 100..=107.
     assert_eq!(d["others"]["values"], 8);
     assert_eq!(d["others"]["expected"], (100..108).sum::<u64>());
+}
+
+#[test]
+fn quiet_stretches_are_drawn_as_empty_buckets() {
+    let mut t = traffic(0);
+    let one = Counted {
+        expected: 4,
+        observed: Some(3),
+        differs: true,
+    };
+    // Seconds 0 and 9: ten bars, the eight between them empty.
+    t.buckets = BTreeMap::from([(0, one), (9_000, one)]);
+    let (_, data) = page_of(t, "t");
+    let buckets = data["traffic"][0]["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 10);
+    assert_eq!(buckets[0], serde_json::json!([0, 4, 3, true]));
+    assert_eq!(buckets[5], serde_json::json!([5000, 0, 0, false]));
+}
+
+#[test]
+fn a_span_no_grain_fits_takes_the_coarsest() {
+    let mut t = traffic(0);
+    let one = Counted {
+        expected: 1,
+        observed: None,
+        differs: false,
+    };
+    // 400 days of seconds: even days are too many bars, so days, sparse.
+    t.dimensions.clear();
+    let day = 86_400_000;
+    t.buckets = BTreeMap::from([(0, one), (1000, one), (400 * day, one)]);
+    let (_, data) = page_of(t, "t");
+    let metric = &data["traffic"][0];
+    assert_eq!(metric["chartGrain"], "P1D");
+    assert_eq!(
+        metric["buckets"],
+        serde_json::json!([[0, 2, null, false], [400 * day, 1, null, false]])
+    );
+}
+
+#[test]
+fn a_value_only_the_backend_has_is_among_the_top_values() {
+    let mut t = traffic(0);
+    let (_, operations) = &mut t.dimensions[0];
+    operations.insert(
+        "Mute Participant".into(),
+        Counted {
+            expected: 0,
+            observed: Some(5000),
+            differs: true,
+        },
+    );
+    let (_, data) = page_of(t, "t");
+    let top = &data["traffic"][0]["dimensions"][0]["values"][0];
+    assert_eq!(*top, serde_json::json!(["Mute Participant", 0, 5000, true]));
 }

@@ -86,7 +86,8 @@
     const plotW = W - PAD.left - PAD.right;
     const plotH = H - PAD.top - PAD.bottom;
     const n = Math.max(labels.length, 1);
-    const max = Math.max(0, ...series.flatMap((s) => s.values.filter((v) => v !== null)));
+    // reduce, not Math.max(...): a spread of many values overflows the stack.
+    const max = series.reduce((m, s) => s.values.reduce((a, v) => (v !== null && v > a ? v : a), m), 0);
     const yt = ticks(max, counts);
     const top = yt[yt.length - 1] || 1;
     const y = (v) => PAD.top + plotH - (v / top) * plotH;
@@ -184,7 +185,9 @@
       const labels = t.buckets.map((b) => (t.totals ? "window" : utc(b[0], withDate)));
       const sentValues = t.buckets.map((b) => b[1]);
       const storedValues = t.buckets.map((b) => b[2]);
-      const flags = t.buckets.map((b) => b[2] !== null && b[2] !== b[1]);
+      // Marked where the check found a mismatch (any aggregation, within
+      // its tolerance), not where the counts alone differ.
+      const flags = t.buckets.map((b) => b[3]);
       const note = t.totals ? "whole window" : "per " + t.chartGrainText + (t.observed ? "" : "; " + stored + " not observed");
       const fig = figure(grid, t.metric, note, { "data-chart": "traffic", "data-metric": t.metric });
       const series = [{ name: sent, values: sentValues, type: "bar", cls: "sent" }];
@@ -206,7 +209,7 @@
     for (const t of data.traffic) {
       for (const d of t.dimensions) {
         const rows = d.values.slice();
-        if (d.others) rows.push(["(" + d.others.values + " more values)", d.others.expected, d.others.observed]);
+        if (d.others) rows.push(["(" + d.others.values + " more values)", d.others.expected, d.others.observed, d.others.differs]);
         const fig = figure(grid, t.metric + " by " + d.name, d.distinct + " values", {
           "data-chart": "dimension", "data-metric": t.metric, "data-dimension": d.name,
         });
@@ -214,10 +217,10 @@
         const labelW = 230;
         const H = rows.length * rowH + 8;
         const svg = el("svg:svg", { viewBox: "0 0 " + W + " " + H, role: "img" }, fig);
-        const max = Math.max(1, ...rows.map((r) => Math.max(r[1], r[2] || 0)));
+        const max = rows.reduce((m, r) => Math.max(m, r[1], r[2] || 0), 1);
         const scale = (W - labelW - 80) / max;
         let drawn = 0;
-        rows.forEach(([value, exp, got], i) => {
+        rows.forEach(([value, exp, got, differs], i) => {
           const y0 = 4 + i * rowH;
           // Event types all start with the same namespace: show what differs.
           const name = value.replace(/^Microsoft\.Communication\./, "");
@@ -228,12 +231,12 @@
           el("svg:title", {}, a, value + ": " + sent + " " + int(exp));
           drawn++;
           if (t.observed) {
-            const bad = got !== exp;
+            const bad = differs;
             const b = el("svg:rect", { class: "bar " + (bad ? "differs" : "stored"), x: labelW, y: y0 + 10, width: (got || 0) * scale, height: 8 }, svg);
             el("svg:title", {}, b, value + ": " + stored + " " + int(got));
           }
           el("svg:text", { x: labelW + Math.max(exp, got || 0) * scale + 6, y: y0 + 14 }, svg,
-            t.observed && got !== exp ? int(exp) + " / " + int(got) : int(exp));
+            t.observed && (differs || got !== exp) ? int(exp) + " / " + int(got) : int(exp));
         });
         fig.setAttribute("data-bars", drawn);
         fig.setAttribute("data-sent", sum(rows.map((r) => r[1])));
@@ -249,12 +252,14 @@
     const grid = el("div", { class: "grid" }, sec);
     const labels = tl.slots.map((_, i) => clock(i * tl.widthSeconds));
     const pick = (f) => tl.slots.map(f);
-    const perSecond = (v) => v / tl.widthSeconds;
+    // The last slot is only partly run: its rate is over the part that was.
+    const covered = (i) => i < tl.slots.length - 1 ? tl.widthSeconds
+      : Math.min(tl.widthSeconds, Math.max(1e-3, tl.elapsedSeconds - i * tl.widthSeconds));
 
     let fig = figure(grid, "Delivered events per second", null, { "data-chart": "rate" });
     let drawn = xChart(fig, labels, [
-      { name: "delivered", values: pick((s) => perSecond(s.events)), type: "bar", cls: "sent" },
-      { name: "failed", values: pick((s) => perSecond(s.failedEvents)), type: "bar", cls: "differs" },
+      { name: "delivered", values: tl.slots.map((s, i) => s.events / covered(i)), type: "bar", cls: "sent" },
+      { name: "failed", values: tl.slots.map((s, i) => s.failedEvents / covered(i)), type: "bar", cls: "differs" },
     ], (v, full) => (full ? int(v) + " events/s" : short(v)));
     fig.setAttribute("data-bars", drawn);
     fig.setAttribute("data-sent", sum(pick((s) => s.events)));
