@@ -147,6 +147,14 @@ fn page_data(html: &Path) -> Value {
     serde_json::from_str(&page[start..end]).unwrap()
 }
 
+/// The data of a page marked "not checked", and the reason it gives.
+fn not_checked(html: &Path, command: &common::Run) -> (Value, String) {
+    let data = page_data(html);
+    assert_eq!(data["verdict"], "not checked", "{}", command.describe());
+    let note = data["verdictNote"].as_str().unwrap().to_string();
+    (data, note)
+}
+
 fn json(path: &Path) -> Value {
     serde_json::from_str(&read(path)).unwrap()
 }
@@ -349,9 +357,7 @@ fn a_run_that_could_not_deliver_still_writes_its_report() {
         html.to_str().unwrap(),
     ])
     .expect_code(2);
-    let data = page_data(&html);
-    assert_eq!(data["verdict"], "not checked", "{}", run.describe());
-    let note = data["verdictNote"].as_str().unwrap();
+    let (data, note) = not_checked(&html, &run);
     assert!(note.contains("could not be delivered"), "{note}");
     assert!(note.contains("HTTP 401"), "{note}");
     assert_eq!(
@@ -389,9 +395,7 @@ fn a_check_that_could_not_be_carried_out_still_writes_its_page() {
         html.to_str().unwrap(),
     ])
     .expect_code(2);
-    let data = page_data(&html);
-    assert_eq!(data["verdict"], "not checked", "{}", check.describe());
-    let note = data["verdictNote"].as_str().unwrap();
+    let (data, note) = not_checked(&html, &check);
     assert!(
         note.starts_with("the check could not be carried out: cannot query the sink"),
         "{note}"
