@@ -68,15 +68,18 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
             // A page that says why there is no comparison, for CI
             // artifacts; the error is what the command ends with.
             if args.report.is_some() {
-                let traffic = ExpectedData::from_response(&expected)
-                    .map(|data| Traffic::expected(&data, data.grain()))
+                let data = ExpectedData::from_response(&expected).ok();
+                let traffic = data
+                    .as_ref()
+                    .map(|data| Traffic::expected(data, data.grain()))
                     .unwrap_or_default();
+                let naming = data.map_or(Naming::Azure, |data| data.naming());
                 let why = format!(
                     "the check could not be carried out: {}",
                     crate::error_text(&e)
                 );
                 let checked = Checked::Skipped { why, traffic };
-                if let Err(written) = write_page(args, &expected, Naming::Azure, checked) {
+                if let Err(written) = write_page(args, &expected, naming, checked) {
                     eprintln!("warning: no report: {written:#}");
                 }
             }

@@ -532,14 +532,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// `--start`: RFC 3339 in UTC; the message shows the format (a date alone
-/// was refused with only "timestamp format is invalid").
 /// The first 16 characters of a digest, as the reports show it (the
 /// whole text when it is shorter or not ASCII: it may come from a file).
 fn short_digest(digest: &str) -> &str {
     digest.get(..16).unwrap_or(digest)
 }
 
+/// `--start`: RFC 3339 in UTC; the message shows the format (a date alone
+/// was refused with only "timestamp format is invalid").
 fn start_time(text: &str) -> Result<std::time::SystemTime, String> {
     humantime::parse_rfc3339(text).map_err(|e| {
         let date_only = text.len() == 10 && text.as_bytes().get(4) == Some(&b'-');

@@ -348,7 +348,6 @@ async fn deliver<T: Target>(
     defaults: TargetDefaults,
     pacing: Pacing,
 ) -> anyhow::Result<ReplayOutcome> {
-    let url = target.url().to_string();
     let schedule = (!args.max_rate && (!args.quiet || args.control.is_some())).then(|| {
         // A CPU-bound pass: off the async workers, which the embedded sink shares.
         let (note, length) =
@@ -385,7 +384,7 @@ async fn deliver<T: Target>(
     let outcome = replay(scenario, workload, target, &config, pacing, grain).await?;
     if !args.quiet {
         let mut err = std::io::stderr().lock();
-        writeln!(err, "replayed {} calls to {url}", outcome.calls)?;
+        writeln!(err, "replayed {} calls to {}", outcome.calls, outcome.url)?;
         outcome.stats.write_summary(&mut err)?;
     }
     Ok(outcome)

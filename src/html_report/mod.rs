@@ -33,8 +33,9 @@ pub struct Run<'a> {
 /// The check's side of the page.
 pub enum Checked<'a> {
     Report(&'a Report),
-    /// Not checked (a failed or interrupted run, a target run does not
-    /// check): why, and the sent side alone.
+    /// No comparison (a failed or interrupted run, an external sink
+    /// without --check, a check that could not be carried out): why, and
+    /// the sent (or expected) side alone.
     Skipped {
         why: String,
         traffic: Vec<Traffic>,

@@ -234,12 +234,7 @@ pub async fn replay_with<T: Target, X: Transport>(
         expected: delivery.expected.unwrap_or_else(|| Expected::new(grain)),
         calls: generated.calls,
         generated_events: generated.events,
-        timeline: timeline.map(|t| {
-            Arc::try_unwrap(t).map_or_else(
-                |shared| shared.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-                |only| only.into_inner().unwrap_or_else(|p| p.into_inner()),
-            )
-        }),
+        timeline: timeline.map(|t| t.lock().unwrap_or_else(|p| p.into_inner()).clone()),
     })
 }
 
