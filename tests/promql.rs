@@ -84,31 +84,26 @@ async fn deliver(app: &str, dir: &Path) -> String {
     expected
 }
 
-async fn check(expected: &str, prometheus: &str, format: &str) -> common::Run {
-    let (expected, prometheus, format) = (
-        expected.to_string(),
-        prometheus.to_string(),
-        format.to_string(),
-    );
+/// `check --totals` against Prometheus, with `extra` flags (--format).
+async fn check(expected: &str, prometheus: &str, extra: &[&str]) -> common::Run {
     let mapping = app_dir().join("mapping.json");
-    tokio::task::spawn_blocking(move || {
-        callmetrics(&[
-            "check",
-            "--expected",
-            &expected,
-            "--backend",
-            "promql",
-            "--observed",
-            &prometheus,
-            "--mapping",
-            mapping.to_str().unwrap(),
-            "--totals",
-            "--format",
-            &format,
-        ])
-    })
-    .await
-    .unwrap()
+    let args: Vec<String> = [
+        "check",
+        "--expected",
+        expected,
+        "--backend",
+        "promql",
+        "--observed",
+        prometheus,
+        "--mapping",
+        mapping.to_str().unwrap(),
+        "--totals",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|a| a.to_string())
+    .collect();
+    common::callmetrics_async(&args).await
 }
 
 fn ready(test: &str, store: Store) -> bool {
@@ -148,7 +143,9 @@ async fn counted_callbacks_check_exactly(store: Store) {
     wait_for_scrape_after(&prometheus, done).await;
     store.flush(&prometheus).await;
 
-    let run = check(&expected, &prometheus, "table").await.expect_code(0);
+    let run = check(&expected, &prometheus, &["--format", "table"])
+        .await
+        .expect_code(0);
     assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
     assert!(
         run.stdout.contains("totals over the whole window")
@@ -184,7 +181,14 @@ async fn an_app_that_drops_events_fails_the_check_by_exactly_the_drops() {
     let dropped = dropped["dropped"].as_u64().unwrap();
     assert!(dropped > 0);
 
-    let run = check(&expected, &prometheus, "json").await.expect_code(1);
+    let page = dir.path().join("check.html");
+    let run = check(
+        &expected,
+        &prometheus,
+        &["--format", "json", "--report", page.to_str().unwrap()],
+    )
+    .await
+    .expect_code(1);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["result"], "fail");
     // The metric total is short by exactly the dropped events.
@@ -212,6 +216,18 @@ async fn an_app_that_drops_events_fails_the_check_by_exactly_the_drops() {
         })
         .sum();
     assert_eq!(full, dropped);
+    // The report's chart of the window shows the same loss, marked.
+    let html = common::read(&page);
+    let start = html.find(r#"id="callmetrics-data">"#).unwrap() + 22;
+    let end = start + html[start..].find("</script>").unwrap();
+    let data: Value = serde_json::from_str(&html[start..end]).unwrap();
+    let traffic = &data["traffic"][0];
+    assert_eq!(traffic["metric"], "AcsCallAutomationCallbackEvent");
+    assert_eq!(traffic["totals"], true);
+    assert_eq!(
+        traffic["buckets"][0].as_array().unwrap()[1..],
+        [Value::from(want), Value::from(got), Value::from(true)]
+    );
 }
 
 /// The counters a correct pipeline would hold for expected.json's full
