@@ -108,6 +108,40 @@ fn run_reports_a_sink_that_is_not_there() {
     );
 }
 
+// A file that could not be written when a long run ends is refused before
+// the run starts (nothing is sent: no schedule note, no summary).
+#[test]
+fn outputs_that_could_not_be_written_are_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("run.html");
+    let directory = dir.path().to_str().unwrap();
+    for (flag, path, says) in [
+        (
+            "--report",
+            missing.to_str().unwrap(),
+            "does not exist; create it first",
+        ),
+        (
+            "--expected-out",
+            directory,
+            "is a directory; give a file name",
+        ),
+        ("--summary-out", missing.to_str().unwrap(), "does not exist"),
+    ] {
+        let run = callmetrics(&["run", "scenarios/contact-center.json", flag, path]).expect_code(2);
+        assert!(
+            run.stderr.contains(&format!("{flag} {path}: ")) && run.stderr.contains(says),
+            "{}",
+            run.describe()
+        );
+        assert!(
+            !run.stderr.contains("schedule:") && !run.stderr.contains("replayed"),
+            "{}",
+            run.describe()
+        );
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

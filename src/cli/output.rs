@@ -1,6 +1,6 @@
 //! How commands write files they are asked for (--expected-out,
 //! --summary-out, --report): created or replaced whole, errors naming the
-//! file.
+//! file; and, before a run that may last for hours, whether they can be.
 
 use anyhow::Context;
 use std::fs::File;
@@ -17,4 +17,29 @@ pub fn write_file(
     write(&mut file).with_context(|| format!("cannot write {}", path.display()))?;
     file.flush()
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Refuses, before any work, a file that could not be written at the end:
+/// its directory is missing or is not a directory. (The file itself is not
+/// created yet: a run that fails early leaves no empty one behind.)
+pub fn check_writable(flag: &str, path: &Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{flag} {}: the directory {} does not exist; create it first (the file is written \
+             when the run ends)",
+            path.display(),
+            dir.display()
+        );
+    }
+    if path.is_dir() {
+        anyhow::bail!(
+            "{flag} {}: is a directory; give a file name",
+            path.display()
+        );
+    }
+    Ok(())
 }

@@ -32,6 +32,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     if !(args.speed.is_finite() && args.speed > 0.0) {
         anyhow::bail!("--speed must be a positive number");
     }
+    for (flag, path) in [
+        ("--expected-out", &args.expected_out),
+        ("--summary-out", &args.summary_out),
+        ("--report", &args.report),
+    ] {
+        if let Some(path) = path {
+            super::output::check_writable(flag, path)?;
+        }
+    }
     let pacing = if args.max_rate {
         Pacing::Max
     } else {
