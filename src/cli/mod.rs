@@ -151,11 +151,13 @@ Without --sink, run starts the embedded sink on a free loopback port
 (webhook: its /callbacks), replays, then checks every aggregate at the
 run's grain and prints the report. A scheduled run says how long it lasts
 before it starts; Ctrl-C stops it and still writes --expected-out for what
-was delivered.
+was delivered. --report FILE writes an HTML page of the run and its check.
 
 Examples:
   callmetrics run scenarios/outbound-notification.json
   callmetrics run scenarios/contact-center.json --calls 20000 --max-rate
+  callmetrics run scenarios/contact-center.json --calls 3000 --speed 80 \\
+      --report run.html
   callmetrics run scenarios/inbound-ivr.json \\
       --sink http://127.0.0.1:8650 --expected-out expected.json
   callmetrics run scenarios/inbound-ivr.json --target webhook \\
@@ -189,7 +191,7 @@ Examples:
       --observed http://127.0.0.1:8650
   callmetrics check --expected out/expected.json \\
       --observed http://127.0.0.1:8650 --grain PT1M,PT5M \\
-      --format junit > check.xml
+      --format junit --report check.html > check.xml
   callmetrics check --expected expected.json --backend promql \\
       --observed http://127.0.0.1:9090 --mapping my-mapping.json --totals
 
