@@ -217,10 +217,7 @@ async fn an_app_that_drops_events_fails_the_check_by_exactly_the_drops() {
         .sum();
     assert_eq!(full, dropped);
     // The report's chart of the window shows the same loss, marked.
-    let html = common::read(&page);
-    let start = html.find(r#"id="callmetrics-data">"#).unwrap() + 22;
-    let end = start + html[start..].find("</script>").unwrap();
-    let data: Value = serde_json::from_str(&html[start..end]).unwrap();
+    let data = common::page_data(&page);
     let traffic = &data["traffic"][0];
     assert_eq!(traffic["metric"], "AcsCallAutomationCallbackEvent");
     assert_eq!(traffic["totals"], true);

@@ -6,7 +6,7 @@
 mod common;
 
 use common::servers::require;
-use common::{SinkProcess, callmetrics, read};
+use common::{SinkProcess, callmetrics, page_data, read};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -137,14 +137,6 @@ fn sink(extra: &[&str]) -> SinkProcess {
     let mut args = vec!["--listen", "127.0.0.1:0"];
     args.extend_from_slice(extra);
     SinkProcess::start(&args)
-}
-
-/// The JSON a page draws from.
-fn page_data(html: &Path) -> Value {
-    let page = read(html);
-    let start = page.find(r#"id="callmetrics-data">"#).unwrap() + 22;
-    let end = start + page[start..].find("</script>").unwrap();
-    serde_json::from_str(&page[start..end]).unwrap()
 }
 
 /// The data of a page marked "not checked", and the reason it gives.

@@ -76,6 +76,14 @@ pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
+/// The JSON a `--report` page draws from (its callmetrics-data element).
+pub fn page_data(html: &Path) -> serde_json::Value {
+    let page = read(html);
+    let start = page.find(r#"id="callmetrics-data">"#).unwrap() + 22;
+    let end = start + page[start..].find("</script>").unwrap();
+    serde_json::from_str(&page[start..end]).unwrap()
+}
+
 /// `callmetrics sink ARGS` as a child process, killed when dropped so a
 /// failing test never leaves a server behind.
 pub struct SinkProcess {
