@@ -26,10 +26,12 @@ mod query;
 mod render;
 mod report;
 mod traffic;
+pub mod wait;
 
 pub use expected::ExpectedData;
 pub use mapping::Mapping;
 pub use merge::{MergeError, merge};
+pub use observed::any::AnyObserved;
 pub use observed::azure::AzureObserved;
 pub use observed::influxql::InfluxqlObserved;
 pub use observed::memory::Reference;
@@ -38,8 +40,8 @@ pub use observed::{Limits, Observed, ObservedSeries, Point};
 pub use query::{Query, Split};
 pub use render::{JsonReport, SCHEMA_VERSION, json_schema};
 pub use report::{
-    Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind, Report, ReportFormat, Value,
-    ValueDiff,
+    CounterReset, Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind, Report,
+    ReportFormat, Value, ValueDiff,
 };
 pub use traffic::{Counted, Traffic};
 
@@ -163,7 +165,6 @@ pub async fn check<O: Observed + ?Sized>(
                         split,
                         timespan,
                         totals: options.totals,
-                        data_end: data.timespan().1,
                     },
                     series,
                 ));
@@ -177,6 +178,7 @@ pub async fn check<O: Observed + ?Sized>(
         .map(|(q, series)| q.pieces(series.len()))
         .collect();
     let queries: Vec<Query> = pieces.iter().flatten().copied().collect();
+    observed.prepare(&queries).await?;
     let mut answered = fetch_all(observed, &queries).await?.into_iter();
     let answers: Vec<ObservedSeries> = pieces
         .iter()
@@ -193,6 +195,8 @@ pub async fn check<O: Observed + ?Sized>(
     let mut report = Report::new(&data, &grains, options);
     report.metrics = compared.clone();
     report.unobserved = unobserved;
+    let window_start = plan.iter().map(|(q, _)| q.timespan.0).min();
+    report.resets = observed.resets(window_start.unwrap_or(data.timespan().0));
     report.compared = compared
         .iter()
         .map(|&m| (m, observed.observes(m).to_vec()))

@@ -63,10 +63,6 @@ pub struct Query {
     /// One bucket for the whole timespan (at its start) instead of one per
     /// grain: what counters scraped at arbitrary times can prove exactly.
     pub totals: bool,
-    /// The end of the expected data (Unix ms): nothing was written after
-    /// it, so a counter read there holds everything the bucket holds (the
-    /// last bucket of a coarser grain may end long after the last sample).
-    pub data_end: i64,
 }
 
 /// Points (series x buckets) one query is planned to ask for at most.
@@ -187,7 +183,6 @@ mod tests {
             split: Split::Total,
             timespan: (0, 1_000 * 60_000),
             totals: false,
-            data_end: i64::MAX,
         };
         assert_eq!(q.pieces(10), vec![q]);
         let pieces = q.pieces(1_000);
@@ -210,7 +205,6 @@ mod tests {
             split: Split::Full,
             timespan: (1_767_225_600_000, 1_767_229_200_000),
             totals: false,
-            data_end: i64::MAX,
         };
         assert_eq!(
             q.timespan_param(),

@@ -265,6 +265,23 @@ pub struct Report {
     /// Events per bucket and per dimension value on both sides, per
     /// compared metric, at the finest grain (for `--report`'s charts).
     pub traffic: Vec<super::Traffic>,
+    /// Counters the backend saw go down inside the window (an app
+    /// restarted), oldest first: counted as Prometheus' `increase()` does.
+    pub resets: Vec<CounterReset>,
+    /// With `--wait`: how many checks it took and how long.
+    pub waited: Option<super::wait::Waited>,
+}
+
+/// One counter reset of a raw series.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CounterReset {
+    /// The series as PromQL writes it: `name{label="value", ..}`.
+    pub series: String,
+    /// Unix ms of the first sample after the reset.
+    pub at: i64,
+    /// The counter's last value before the reset and its first after it.
+    pub before: u64,
+    pub after: u64,
 }
 
 impl Report {
@@ -281,6 +298,8 @@ impl Report {
             groups: Vec::new(),
             mismatches: Vec::new(),
             traffic: Vec::new(),
+            resets: Vec::new(),
+            waited: None,
         }
     }
 

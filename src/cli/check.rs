@@ -2,66 +2,42 @@
 //! exit code follows the report (0 pass, 1 mismatches); anything that kept
 //! the comparison from running is an error, exit 2.
 
-use super::{Backend, CheckArgs, Outcome};
+use super::{Backend, CheckArgs, Outcome, ReadingArgs};
 use crate::catalog::Naming;
+use crate::check::wait::{Attempt, Wait, check_until_pass};
 use crate::check::{
-    AzureObserved, CheckError, CheckOptions, ExpectedData, InfluxqlObserved, Limits, Mapping,
-    PromqlObserved, Report, Traffic, check,
+    AnyObserved, AzureObserved, CheckError, CheckOptions, ExpectedData, InfluxqlObserved, Limits,
+    Mapping, PromqlObserved, Report, Traffic,
 };
 use crate::html_report::{self, Checked, Page};
 use crate::wire::MetricsResponse;
 use anyhow::Context;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let expected = read_expected(&args.expected)?;
     let options = CheckOptions {
         grains: args.grain.clone(),
         tolerance: args.tolerance,
-        totals: args.totals,
+        totals: args.reading.totals,
     };
-    if args.backend == Backend::Azure && args.mapping.is_some() {
-        anyhow::bail!("--mapping names Prometheus series; it goes with --backend promql");
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     let limits = Limits {
         timeout: args.timeout,
         max_answer: args.max_answer_bytes,
     };
-    let work = async {
-        match args.backend {
-            Backend::Azure => {
-                let observed = AzureObserved::new(&args.observed, args.token.as_deref(), limits)?;
-                check(&expected, &observed, &options).await
-            }
-            Backend::Influxql => {
-                let observed = InfluxqlObserved::new(&args.observed, limits)?;
-                check(&expected, &observed, &options).await
-            }
-            Backend::Promql => {
-                let mapping = match &args.mapping {
-                    Some(path) => Mapping::load(path).map_err(|reason| CheckError::Mapping {
-                        path: path.display().to_string(),
-                        reason,
-                    })?,
-                    None => Mapping::default_naming(),
-                };
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64);
-                let observed = PromqlObserved::new(&args.observed, mapping, now, limits)?;
-                check(&expected, &observed, &options).await
-            }
-        }
-    };
-    let checked = runtime.block_on(async { tokio::time::timeout(args.max_time, work).await });
-    let report: Result<Report, CheckError> =
-        checked.unwrap_or(Err(CheckError::TimedOut(args.max_time)));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = Reading::new(&args.reading, &args.observed, args.token.as_deref(), limits)
+        .map_err(anyhow::Error::from)
+        .and_then(|reading| {
+            runtime
+                .block_on(reading.check(&expected, &options, args.max_time))
+                .map_err(anyhow::Error::from)
+        });
     let report = match report {
         Ok(report) => report,
         Err(e) => {
@@ -74,16 +50,13 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
                     .map(|data| Traffic::expected(data, data.grain()))
                     .unwrap_or_default();
                 let naming = data.map_or(Naming::Azure, |data| data.naming());
-                let why = format!(
-                    "the check could not be carried out: {}",
-                    crate::error_text(&e)
-                );
+                let why = format!("the check could not be carried out: {e:#}");
                 let checked = Checked::Skipped { why, traffic };
                 if let Err(written) = write_page(args, &expected, naming, checked) {
                     eprintln!("warning: no report: {written:#}");
                 }
             }
-            return Err(e.into());
+            return Err(e);
         }
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -97,6 +70,147 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Fail
     })
+}
+
+/// The observed side as the flags name it: which backend, where, and how
+/// long to wait for it. Flags the backend cannot use are refused here,
+/// before anything is asked.
+pub(super) struct Reading {
+    backend: Backend,
+    url: String,
+    token: Option<String>,
+    mapping: Mapping,
+    /// PromQL label matchers without braces, or empty.
+    matchers: String,
+    wait: Option<Wait>,
+    limits: Limits,
+}
+
+impl Reading {
+    pub(super) fn new(
+        args: &ReadingArgs,
+        url: &str,
+        token: Option<&str>,
+        limits: Limits,
+    ) -> Result<Reading, CheckError> {
+        let usage = |text: &str| Err(CheckError::Usage(text.to_string()));
+        match args.backend {
+            Backend::Azure if args.mapping.is_some() => {
+                return usage("--mapping names Prometheus series; it goes with --backend promql");
+            }
+            Backend::Influxql if args.mapping.is_some() => {
+                return usage(
+                    "--mapping names Prometheus series; --backend influxql reads the \
+                     measurements and tags `run --target influx` writes (Azure Monitor's names)",
+                );
+            }
+            Backend::Azure if args.selector.is_some() => {
+                return usage(
+                    "--match selects Prometheus series by label (or InfluxDB series by tag); \
+                     the sink's query API has no labels to match",
+                );
+            }
+            _ => {}
+        }
+        let mapping = match &args.mapping {
+            Some(path) => Mapping::load(path).map_err(|reason| CheckError::Mapping {
+                path: path.display().to_string(),
+                reason,
+            })?,
+            None => Mapping::default_naming(),
+        };
+        let matchers = match &args.selector {
+            Some(text) => selector_matchers(text)?,
+            None => String::new(),
+        };
+        let wait = args
+            .wait
+            .map(|limit| Wait::new(limit, args.poll_interval))
+            .transpose()?;
+        Ok(Reading {
+            backend: args.backend,
+            url: url.to_string(),
+            token: token.map(str::to_string),
+            mapping,
+            matchers,
+            wait,
+            limits,
+        })
+    }
+
+    /// A fresh reader of the backend, reading up to now.
+    fn reader(&self) -> Result<AnyObserved, CheckError> {
+        let token = self.token.as_deref();
+        Ok(match self.backend {
+            Backend::Azure => {
+                AnyObserved::Azure(AzureObserved::new(&self.url, token, self.limits)?)
+            }
+            Backend::Influxql => {
+                AnyObserved::Influxql(InfluxqlObserved::new(&self.url, self.limits)?)
+            }
+            Backend::Promql => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                AnyObserved::Promql(PromqlObserved::new(
+                    &self.url,
+                    token,
+                    self.mapping.clone(),
+                    &self.matchers,
+                    now,
+                    self.limits,
+                )?)
+            }
+        })
+    }
+
+    /// The check, each attempt within `per_check`, waited for as asked;
+    /// while waiting, a line on stderr per failed attempt.
+    pub(super) async fn check(
+        &self,
+        expected: &MetricsResponse,
+        options: &CheckOptions,
+        per_check: Duration,
+    ) -> Result<Report, CheckError> {
+        let every = self.wait.map_or(Duration::ZERO, |w| w.every);
+        check_until_pass(
+            expected,
+            || self.reader(),
+            options,
+            self.wait,
+            per_check,
+            |attempt, left| {
+                let what = match attempt {
+                    Attempt::Failed(report) => format!("{} mismatches", report.mismatches.len()),
+                    Attempt::Error(e) => crate::error_text(e),
+                };
+                if left >= every {
+                    eprintln!(
+                        "check: {what}; checking again in {} ({} left of --wait)",
+                        humantime::format_duration(every),
+                        humantime::format_duration(Duration::from_secs(left.as_secs()))
+                    );
+                }
+            },
+        )
+        .await
+    }
+}
+
+/// `--match '{job="app"}'` as the matchers inside the braces.
+fn selector_matchers(text: &str) -> Result<String, CheckError> {
+    let inner = text
+        .trim()
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            CheckError::Usage(format!(
+                "--match {text:?} is not a label selector: write it as PromQL does, e.g. \
+                 --match '{{job=\"acs-app\"}}'"
+            ))
+        })?;
+    Ok(inner.trim().to_string())
 }
 
 /// `--report`'s page, when asked for.
@@ -129,7 +243,7 @@ fn write_page(
 
 /// The lines under the report's title: what was compared with what.
 fn check_meta(args: &CheckArgs, expected: &MetricsResponse) -> Vec<String> {
-    let backend = match args.backend {
+    let backend = match args.reading.backend {
         Backend::Azure => "Metrics - List API",
         Backend::Promql => "PromQL",
         Backend::Influxql => "InfluxQL",

@@ -351,9 +351,16 @@ pub struct RunArgs {
     /// written when delivery fails or Ctrl-C stops the run.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Check the sink after the run even when it is external (--sink).
+    /// Check the sink after the run even when it is external (--sink), or the backend at
+    /// --observed (e.g. the Prometheus scraping the app the callbacks went to).
     #[arg(long)]
     pub check: bool,
+    /// Where --check reads what was stored [default: the sink]: a Prometheus for
+    /// --backend promql, an InfluxDB /query?db=NAME for --backend influxql.
+    #[arg(long, value_name = "URL", requires = "check")]
+    pub observed: Option<String>,
+    #[command(flatten)]
+    pub reading: ReadingArgs,
     /// Report format of the check.
     #[arg(long, value_enum, default_value_t)]
     pub format: ReportFormat,
@@ -371,17 +378,8 @@ pub struct CheckArgs {
     /// --backend promql, the Prometheus server (http://127.0.0.1:9090).
     #[arg(long, value_name = "URL")]
     pub observed: String,
-    /// What --observed speaks.
-    #[arg(long, value_enum, default_value_t)]
-    pub backend: Backend,
-    /// How the pipeline names metrics and labels (promql) [default: mappings/default.json,
-    /// callmetrics' own naming].
-    #[arg(long, value_name = "FILE")]
-    pub mapping: Option<PathBuf>,
-    /// Compare each series' total over the whole window (the expected file's start to now)
-    /// instead of per grain bucket: what counters scraped at arbitrary times prove (promql).
-    #[arg(long)]
-    pub totals: bool,
+    #[command(flatten)]
+    pub reading: ReadingArgs,
     /// Grains to compare, comma-separated, each a whole multiple of the expected file's
     /// grain (coarser ones are rolled up from it) [default: its grain].
     #[arg(long, value_delimiter = ',')]
@@ -415,6 +413,35 @@ pub struct CheckArgs {
     /// Largest answer read from the backend, in bytes; a larger one is an error.
     #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
     pub max_answer_bytes: usize,
+}
+
+/// How a check reads the observed side: `check`'s and `run --check`'s flags.
+#[derive(Clone, Debug, Args)]
+pub struct ReadingArgs {
+    /// What --observed speaks.
+    #[arg(long, value_enum, default_value_t)]
+    pub backend: Backend,
+    /// How the pipeline names metrics, labels and label values (promql) [default:
+    /// mappings/default.json, callmetrics' own naming].
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Only series matching this label selector, e.g. '{job="acs-app"}' (promql; influxql:
+    /// the same as tag conditions), so other apps, HA replicas or earlier runs writing the
+    /// same names are not summed in.
+    #[arg(long = "match", value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Compare each series' total over the whole window (the expected file's start to now)
+    /// instead of per grain bucket: what counters scraped at arbitrary times prove (promql).
+    #[arg(long)]
+    pub totals: bool,
+    /// Check again until PASS or this long has passed (pipelines are eventually consistent:
+    /// scrape intervals, remote-write queues, flushes), e.g. 60s; the report says how long it
+    /// waited and, on failure, shows the last comparison.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub wait: Option<std::time::Duration>,
+    /// How often --wait checks again.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub poll_interval: std::time::Duration,
 }
 
 /// The wire protocols `run` delivers with.

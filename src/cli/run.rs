@@ -2,9 +2,10 @@
 //! callback URL), paced or at the maximum rate, then (with the embedded
 //! sink, or --check) prove the sink counted it exactly.
 
-use super::{Outcome, RunArgs, TargetKind};
+use super::check::Reading;
+use super::{Backend, Outcome, RunArgs, TargetKind};
 use crate::catalog::Naming;
-use crate::check::{CheckOptions, ExpectedData, Traffic, check_http};
+use crate::check::{CheckOptions, ExpectedData, Limits, Traffic};
 use crate::client::RetryPolicy;
 use crate::emit::deliver::{Compression, DeliveryConfig, Pacing, ReplayOutcome, Stats, replay};
 use crate::emit::targets::{Target, TargetDefaults, influx, ingest, remote_write, webhook};
@@ -18,6 +19,9 @@ use anyhow::Context;
 use std::io::{BufWriter, Write};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Longest one check after a run may take (as `check --max-time`).
+const CHECK_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Mismatches the report shows after a run (all are counted).
 const REPORT_MISMATCHES: usize = 20;
@@ -80,6 +84,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             (None, None) => unreachable!("an embedded sink exists when --sink is absent"),
         };
         let token = args.token.as_deref();
+        // The check's reader, built (and its flags refused) before the run.
+        let reading = match &args.observed {
+            Some(url) => Reading::new(&args.reading, url, None, Limits::default())?,
+            None if args.check && args.target == TargetKind::Webhook => anyhow::bail!(
+                "--check after --target webhook reads what the app counted: add --observed \
+                 with the Prometheus that scrapes it (and --backend promql, --mapping, --wait)"
+            ),
+            None if args.reading.backend != Backend::Azure => anyhow::bail!(
+                "--backend {} reads --observed: add --observed URL",
+                if args.reading.backend == Backend::Promql {
+                    "promql"
+                } else {
+                    "influxql"
+                }
+            ),
+            None => Reading::new(&args.reading, &origin(&root), token, Limits::default())?,
+        };
         let outcome = match args.target {
             TargetKind::Ingest => {
                 if args.sign {
@@ -170,8 +191,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         let mut check_error = None;
         if failure.is_none() && (embedded.is_some() || args.check) {
             let expected = expected_response(&outcome.expected, naming, &resource);
-            let options = CheckOptions::default();
-            match check_http(&expected, &origin(&root), token, &options).await {
+            let options = CheckOptions {
+                totals: args.reading.totals,
+                ..CheckOptions::default()
+            };
+            match reading.check(&expected, &options, CHECK_MAX_TIME).await {
                 Ok(checked) => {
                     let mut out = BufWriter::new(std::io::stdout().lock());
                     checked.render(args.format, REPORT_MISMATCHES, &mut out)?;
@@ -191,6 +215,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             (None, Some(e)) => (
                 format!("the check could not be carried out: {e:#}"),
                 Some(e),
+            ),
+            (None, None) if args.target == TargetKind::Webhook => (
+                "not checked: the callbacks went to an app; --check --backend promql \
+                 --observed PROMETHEUS_URL checks what it counted"
+                    .to_string(),
+                None,
             ),
             (None, None) => (
                 "not checked: the sink is external (--sink); --check checks it".to_string(),

@@ -49,6 +49,12 @@ pub fn client(
     pool: usize,
     timeout: Duration,
 ) -> Result<reqwest::Client, String> {
+    builder(url, pool, timeout)
+        .build()
+        .map_err(|e| format!("cannot create the HTTP client: {}", crate::error_text(&e)))
+}
+
+fn builder(url: &reqwest::Url, pool: usize, timeout: Duration) -> reqwest::ClientBuilder {
     let mut builder = reqwest::Client::builder()
         .pool_max_idle_per_host(pool)
         .tcp_nodelay(true)
@@ -59,6 +65,25 @@ pub fn client(
         builder = builder.no_proxy();
     }
     builder
+}
+
+/// [`client`] sending `Authorization: Bearer TOKEN` with every request
+/// when `token` is given.
+pub fn client_with_token(
+    url: &reqwest::Url,
+    pool: usize,
+    timeout: Duration,
+    token: Option<&str>,
+) -> Result<reqwest::Client, String> {
+    let Some(token) = token else {
+        return client(url, pool, timeout);
+    };
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| "the token has characters a header cannot carry".to_string())?;
+    value.set_sensitive(true);
+    let headers = reqwest::header::HeaderMap::from_iter([(reqwest::header::AUTHORIZATION, value)]);
+    builder(url, pool, timeout)
+        .default_headers(headers)
         .build()
         .map_err(|e| format!("cannot create the HTTP client: {}", crate::error_text(&e)))
 }

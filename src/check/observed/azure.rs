@@ -269,7 +269,6 @@ mod tests {
             split: Split::One(Dimension::Operation),
             timespan: (1_767_225_600_000, 1_767_229_200_000),
             totals: false,
-            data_end: i64::MAX,
         }
     }
 

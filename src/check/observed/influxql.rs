@@ -225,7 +225,6 @@ mod tests {
             split: Split::One(Dimension::Code),
             timespan: (60_000, 240_000),
             totals: false,
-            data_end: i64::MAX,
         };
         assert_eq!(
             statement(&q),

@@ -10,6 +10,7 @@
 //! Prometheus counter has a count but no minimum): the others are not
 //! compared, and the report says which were.
 
+pub mod any;
 pub mod azure;
 pub mod influxql;
 pub mod memory;
@@ -17,7 +18,7 @@ pub mod promql;
 
 use super::CheckError;
 use super::query::Query;
-use super::report::Field;
+use super::report::{CounterReset, Field};
 use crate::catalog::Metric;
 use crate::client::{Reply, RetryAction, RetryPolicy, TransportFailure, classify};
 use crate::wire::metrics_response::SeriesLabel;
@@ -76,6 +77,21 @@ pub trait Observed {
     fn observes(&self, metric: Metric) -> &'static [Field] {
         let _ = metric;
         &Field::ALL
+    }
+
+    /// Called once with every query of a check before any is asked, so a
+    /// backend can read what they share at once (Prometheus: each name's
+    /// raw samples over the whole window).
+    fn prepare(&self, queries: &[Query]) -> impl Future<Output = Result<(), CheckError>> + Send {
+        let _ = queries;
+        async { Ok(()) }
+    }
+
+    /// Counter resets seen after `window_start` (Unix ms) in what was read:
+    /// the report lists them, since a restarted app explains a loss.
+    fn resets(&self, window_start: i64) -> Vec<CounterReset> {
+        let _ = window_start;
+        Vec::new()
     }
 
     /// The non-empty buckets of every series the query's split yields.

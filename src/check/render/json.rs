@@ -23,7 +23,8 @@ pub const SCHEMA_VERSION: u32 = 1;
     title = "callmetrics check report",
     // Every field is always present; `tolerance` may be null.
     extend("required" = ["schemaVersion", "result", "tolerance", "naming", "timespan", "grains",
-                         "totals", "compared", "metrics", "summary", "groups", "mismatches"])
+                         "totals", "compared", "metrics", "summary", "groups", "mismatches",
+                         "resets", "waited"])
 )]
 pub struct JsonReport {
     /// Version of this format; 1 for the fields described here.
@@ -52,6 +53,37 @@ pub struct JsonReport {
     pub groups: Vec<Group>,
     /// Every failed cell, sorted by metric, grain, dimension set, series and time.
     pub mismatches: Vec<MismatchJson>,
+    /// Counters seen going down inside the window (an app restarted),
+    /// oldest first; each adds the value after it, as Prometheus'
+    /// `increase()` does. Empty for backends without counters.
+    pub resets: Vec<ResetJson>,
+    /// With `check --wait`: how many checks were made and over how long;
+    /// the report is the last one. Null without --wait.
+    pub waited: Option<WaitedJson>,
+}
+
+/// One counter reset.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetJson {
+    /// The raw series as PromQL writes it: `name{label="value", ...}`.
+    pub series: String,
+    /// RFC 3339 time of the first sample after the reset.
+    pub time_stamp: String,
+    /// The counter's last value before the reset.
+    pub before: u64,
+    /// Its first value after the reset.
+    pub after: u64,
+}
+
+/// How long `--wait` waited.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaitedJson {
+    /// Checks made, the last one included.
+    pub checks: u32,
+    /// Seconds from the first check's start to the last one's end.
+    pub seconds: f64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
@@ -332,6 +364,20 @@ impl JsonReport {
                 .iter()
                 .map(|m| m.name().to_string())
                 .collect(),
+            resets: report
+                .resets
+                .iter()
+                .map(|r| ResetJson {
+                    series: r.series.clone(),
+                    time_stamp: time_stamp(r.at),
+                    before: r.before,
+                    after: r.after,
+                })
+                .collect(),
+            waited: report.waited.map(|w| WaitedJson {
+                checks: w.checks,
+                seconds: w.elapsed.as_secs_f64(),
+            }),
             summary: Summary {
                 groups: report.groups.len() as u64,
                 failed_groups: report.groups.iter().filter(|g| !g.passed()).count() as u64,

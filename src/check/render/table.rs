@@ -39,6 +39,9 @@ pub fn table<W: Write + ?Sized>(
             "PASS  {} match ({scope})",
             count(totals.cells, "cell", "cells")
         )?;
+        if let Some(w) = report.waited {
+            writeln!(out, "      after {}", waited(w))?;
+        }
     } else {
         writeln!(
             out,
@@ -69,6 +72,9 @@ pub fn table<W: Write + ?Sized>(
             }
         }
         writeln!(out, "      {}", parts.join(", "))?;
+        if let Some(w) = report.waited {
+            writeln!(out, "      the last comparison, after {}", waited(w))?;
+        }
         if let Some(hint) = report.hint() {
             writeln!(out, "      hint: {hint}")?;
         }
@@ -88,7 +94,59 @@ pub fn table<W: Write + ?Sized>(
         }
     }
     writeln!(out)?;
+    resets(report, out)?;
     overview(report, out)
+}
+
+/// "waiting 15s (4 checks)".
+fn waited(w: crate::check::wait::Waited) -> String {
+    format!(
+        "waiting {} ({})",
+        humantime::format_duration(std::time::Duration::from_secs(w.elapsed.as_secs())),
+        count(u64::from(w.checks), "check", "checks")
+    )
+}
+
+/// `text` with control characters escaped: a series' labels come from the
+/// backend, and must not move the cursor or color the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = match c.is_control() {
+                true => c.escape_default().collect(),
+                false => vec![c],
+            };
+            escaped
+        })
+        .collect()
+}
+
+/// The counter resets seen, each on a line: why counts may differ from a
+/// plain difference of the first and last values.
+fn resets<W: Write + ?Sized>(report: &Report, out: &mut W) -> io::Result<()> {
+    if report.resets.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} (an app restarted; each adds the value after it, as increase() does):",
+        count(
+            report.resets.len() as u64,
+            "counter reset",
+            "counter resets"
+        )
+    )?;
+    for r in &report.resets {
+        writeln!(
+            out,
+            "  {}  {}  {} -> {}",
+            crate::wire::metrics_response::time_stamp(r.at),
+            printable(&r.series),
+            r.before,
+            r.after
+        )?;
+    }
+    writeln!(out)
 }
 
 /// "Operation, StatusCode" or "(metric total)".

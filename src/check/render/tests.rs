@@ -33,7 +33,20 @@ fn failing() -> Report {
         }
     }
     let observed = Reference::new(&response(&data, Naming::Azure)).unwrap();
-    run(&expected(), &observed, &CheckOptions::default()).unwrap()
+    let mut report = run(&expected(), &observed, &CheckOptions::default()).unwrap();
+    // As a promql check that waited for an app restarted mid-run reports.
+    report.resets = vec![crate::check::CounterReset {
+        series: "acs_callautomation_api_requests_total{operation=\"Play\", status_code=\"202\"}"
+            .into(),
+        at: T0 + 30_000,
+        before: 700,
+        after: 12,
+    }];
+    report.waited = Some(crate::check::wait::Waited {
+        checks: 13,
+        elapsed: std::time::Duration::from_millis(60_250),
+    });
+    report
 }
 
 fn passing() -> Report {
