@@ -449,3 +449,214 @@ async fn counters_sampled_on_bucket_boundaries_check_exactly_per_bucket() {
         }
     }
 }
+
+/// The metric total a reset-aware reading of the raw samples gives,
+/// written here independently of callmetrics: every sample of every series
+/// of `name` in the last hour, a drop adding the value after it whole.
+async fn reset_aware_total(prometheus: &str, name: &str) -> (u64, usize) {
+    let mut url = reqwest::Url::parse(&format!("{prometheus}/api/v1/query")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("query", &format!("{name}[1h]"));
+    let body: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let (mut total, mut resets) = (0u64, 0);
+    for series in body["data"]["result"].as_array().unwrap() {
+        let values: Vec<u64> = series["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v[1].as_str().unwrap().parse::<f64>().unwrap() as u64)
+            .collect();
+        let mut last = 0;
+        for v in values {
+            if v < last {
+                resets += 1;
+                total += v;
+            } else {
+                total += v - last;
+            }
+            last = v;
+        }
+    }
+    (total, resets)
+}
+
+/// The app is killed mid-run and started again on the same port: its
+/// counters restart from 0. The callbacks it could not take are retried
+/// into the new process; what the old one counted after its last scrape is
+/// lost. The check counts across the restart as increase() does, lists
+/// the resets, and its observed total is what an independent reset-aware
+/// sum of the raw samples says (the old reading called the restart "data
+/// loss" or refused it, exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_restarted_mid_run_is_counted_across_the_restart() {
+    let test = "an_app_restarted_mid_run_is_counted_across_the_restart";
+    if !ready(test, Store::Prometheus) {
+        return;
+    }
+    npm_ci(&app_dir());
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let (app, app_url) = callback_app(&[("PORT", &port)]);
+    let target = app_url.trim_start_matches("http://").to_string();
+    let (_store, prometheus) =
+        start_store(Store::Prometheus, dir.path(), Some(&target), free_port()).await;
+    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    let expected = dir.path().join("expected.json");
+    let summary = dir.path().join("summary.json");
+    let sink = format!("{app_url}/api/callbacks");
+    let replay = common::callmetrics_async(&[
+        "run",
+        "scenarios/outbound-notification.json",
+        "--target",
+        "webhook",
+        "--sink",
+        &sink,
+        "--calls",
+        "600",
+        "--rate",
+        "100/s",
+        "--speed",
+        "10",
+        "--quiet",
+        "--expected-out",
+        expected.to_str().unwrap(),
+        "--summary-out",
+        summary.to_str().unwrap(),
+    ]);
+    let replay = tokio::spawn(replay);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop(app);
+    let (_app, _) = callback_app(&[("PORT", &port)]);
+    // Requests on connections the kill closed are not retried (the app may
+    // have counted them): the run then ends in exit 2, and --expected-out
+    // holds exactly what was acknowledged.
+    let replayed = replay.await.unwrap();
+    assert!(
+        replayed.code == Some(0)
+            || (replayed.code == Some(2) && replayed.stderr.contains("could not be delivered")),
+        "{}",
+        replayed.describe()
+    );
+    let summary: Value = serde_json::from_str(&common::read(&summary)).unwrap();
+    assert!(
+        summary["retries"].as_u64().unwrap() + summary["failedRequests"].as_u64().unwrap_or(0) > 0,
+        "the restart did not fall inside the run: {summary}"
+    );
+    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+
+    let run = check(
+        expected.to_str().unwrap(),
+        &prometheus,
+        &["--format", "json"],
+    )
+    .await;
+    let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", run.describe());
+    });
+    let resets = report["resets"].as_array().unwrap();
+    assert!(!resets.is_empty(), "no reset listed: {}", run.stdout);
+    assert!(
+        resets.iter().all(|r| r["series"]
+            .as_str()
+            .unwrap()
+            .starts_with("acs_callback_events_total{")),
+        "{resets:?}"
+    );
+    let expected_json: Value = serde_json::from_str(&common::read(&expected)).unwrap();
+    let want: u64 = expected_json["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["name"]["value"] == "AcsCallAutomationCallbackEvent")
+        .flat_map(|m| m["timeseries"].as_array().unwrap())
+        .flat_map(|ts| ts["data"].as_array().unwrap())
+        .map(|p| p["count"].as_u64().unwrap())
+        .sum();
+    // The check's observed metric total: from its mismatch, or the
+    // expected total when it matched.
+    let got = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["dimensions"].as_array().unwrap().is_empty())
+        .map_or(want, |m| m["fields"]["count"]["observed"].as_u64().unwrap());
+    let (independent, independent_resets) =
+        reset_aware_total(&prometheus, "acs_callback_events_total").await;
+    assert_eq!(got, independent, "{}", run.stdout);
+    assert_eq!(resets.len(), independent_resets, "{}", run.stdout);
+    assert!(got <= want, "more counted than delivered: {got} > {want}");
+    // Passes exactly when nothing counted after the last scrape was lost.
+    assert_eq!(
+        run.code,
+        Some(if got == want { 0 } else { 1 }),
+        "{}",
+        run.describe()
+    );
+}
+
+/// The CI journey in one command: callbacks into the app, then the check
+/// of what Prometheus scraped from it, waiting until the last scrape is
+/// in (a check at once sees part of the run: the scrape interval is 1 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_run_command_delivers_to_an_app_and_checks_its_prometheus() {
+    let test = "one_run_command_delivers_to_an_app_and_checks_its_prometheus";
+    if !ready(test, Store::Prometheus) {
+        return;
+    }
+    npm_ci(&app_dir());
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, app_url) = start_app(0);
+    let (_store, prometheus) = start_store(
+        Store::Prometheus,
+        dir.path(),
+        Some(app_url.trim_start_matches("http://")),
+        free_port(),
+    )
+    .await;
+    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    let mapping = app_dir().join("mapping.json");
+    let sink = format!("{app_url}/api/callbacks");
+    let args = [
+        "run",
+        "scenarios/contact-center.json",
+        "--target",
+        "webhook",
+        "--sink",
+        &sink,
+        "--calls",
+        "200",
+        "--max-rate",
+        "--quiet",
+        "--check",
+        "--backend",
+        "promql",
+        "--observed",
+        &prometheus,
+        "--mapping",
+        mapping.to_str().unwrap(),
+        "--match",
+        "{job=\"app\"}",
+        "--totals",
+        "--wait",
+        "30s",
+        "--poll-interval",
+        "1s",
+    ];
+    let run = common::callmetrics_async(&args).await.expect_code(0);
+    assert!(
+        run.stdout.starts_with("PASS")
+            && (run.stdout.contains("after waiting")
+                || run.stdout.contains("after the first check")),
+        "{}",
+        run.describe()
+    );
+    // Without --observed the app would be read as a sink: refused first.
+    let refused = common::callmetrics_async(&args[..11]).await.expect_code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("--check after --target webhook reads what the app counted"),
+        "{}",
+        refused.describe()
+    );
+}

@@ -213,3 +213,72 @@ async fn a_refused_write_exits_2_with_the_server_message_and_the_first_sample() 
 fn store_write(base: &str) -> String {
     Store::Prometheus.write_url(base)
 }
+
+/// Data written three hours ago (`--start` in the past) and checked now:
+/// every sample is far past the 5-minute lookback of an instant query at
+/// "now", yet both the per-bucket check and `--totals` read it exactly
+/// (an instant query at now found all 380 series absent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_written_hours_ago_checks_exactly_with_totals_too() {
+    let test = "data_written_hours_ago_checks_exactly_with_totals_too";
+    if !require(test, &[Store::Prometheus.program()]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_store(Store::Prometheus, dir.path(), None, free_port()).await;
+    let expected = dir.path().join("expected.json");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - 3 * 3600) / 60 * 60);
+    let start = humantime::format_rfc3339_seconds(start).to_string();
+    run(args(
+        "scenarios/contact-center.json",
+        &Store::Prometheus.write_url(&base),
+        &expected,
+        &["--calls", "300", "--max-rate", "--start", &start],
+    ))
+    .await
+    .expect_code(0);
+    Store::Prometheus.flush(&base).await;
+    check(&expected, &base).await.expect_code(0);
+    let totals = callmetrics_async(&[
+        "check",
+        "--expected",
+        expected.to_str().unwrap(),
+        "--backend",
+        "promql",
+        "--observed",
+        &base,
+        "--totals",
+    ])
+    .await
+    .expect_code(0);
+    assert!(
+        totals.stdout.starts_with("PASS") && totals.stdout.contains("totals over the whole window"),
+        "{}",
+        totals.describe()
+    );
+    // A selector that matches nothing leaves every expected series missing.
+    let none = callmetrics_async(&[
+        "check",
+        "--expected",
+        expected.to_str().unwrap(),
+        "--backend",
+        "promql",
+        "--observed",
+        &base,
+        "--totals",
+        "--match",
+        "{job=\"another-app\"}",
+        "--format",
+        "json",
+    ])
+    .await
+    .expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(&none.stdout).unwrap();
+    let summary = &report["summary"];
+    assert_eq!(summary["unexpectedCells"], 0, "{}", none.stdout);
+    assert_eq!(summary["missingCells"], summary["cells"], "{}", none.stdout);
+}

@@ -100,6 +100,9 @@ pub fn table<W: Write + ?Sized>(
 
 /// "waiting 15s (4 checks)".
 fn waited(w: crate::check::wait::Waited) -> String {
+    if w.checks == 1 {
+        return "the first check (--wait did not wait)".to_string();
+    }
     format!(
         "waiting {} ({})",
         humantime::format_duration(std::time::Duration::from_secs(w.elapsed.as_secs())),
