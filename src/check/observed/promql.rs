@@ -19,13 +19,13 @@
 //! down inside the window is a protocol error: the difference means
 //! nothing.
 
-use super::{Limits, Observed, ObservedSeries, Point, answer_body, with_retries};
+use super::{Limits, Observed, ObservedSeries, Point, answer_body, count_from_float, with_retries};
 use crate::catalog::Metric;
-use crate::check::CheckError;
 use crate::check::mapping::{Mapping, MetricMapping};
 use crate::check::query::Query;
 use crate::check::report::Field;
-use crate::wire::metrics_response::SeriesLabel;
+use crate::check::{BackendName, CheckError};
+use crate::wire::metrics_response::{SeriesLabel, ShowLabel};
 use reqwest::Url;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -48,10 +48,12 @@ pub struct PromqlObserved {
 }
 
 impl PromqlObserved {
-    /// `base_url` is the server's root (`http://127.0.0.1:9090`); with
-    /// totals, counters are read at the window's start and at `totals_end`.
+    /// `base_url` is the server's root (`http://127.0.0.1:9090`); `token`,
+    /// when given, is sent as `Authorization: Bearer TOKEN`; with totals,
+    /// counters are read at the window's start and at `totals_end`.
     pub fn new(
         base_url: &str,
+        token: Option<&str>,
         mapping: Mapping,
         totals_end: i64,
         limits: Limits,
@@ -66,7 +68,8 @@ impl PromqlObserved {
             base.as_str().trim_end_matches('/')
         ))
         .map_err(|e| invalid(e.to_string()))?;
-        let client = crate::client::http::client(&base, 4, limits.timeout).map_err(invalid)?;
+        let client = crate::client::http::client(&base, token, 4, limits.timeout)
+            .map_err(CheckError::Usage)?;
         Ok(PromqlObserved {
             client,
             query_url,
@@ -90,9 +93,10 @@ impl PromqlObserved {
             .append_pair("time", &time)
             // VictoriaMetrics caches query results; a check must see the data.
             .append_pair("nocache", "1");
-        let connect = |source| CheckError::Connect {
+        let connect = |cause| CheckError::Connect {
+            backend: BackendName::Prometheus,
             url: self.query_url.to_string(),
-            source,
+            cause,
         };
         let response = self.client.get(url).send().await.map_err(connect)?;
         let status = response.status();
@@ -100,7 +104,14 @@ impl PromqlObserved {
             "{expr} at {}",
             crate::wire::metrics_response::time_stamp(time_ms)
         );
-        let body = answer_body(response, &self.limits, &what, self.query_url.as_str()).await?;
+        let body = answer_body(
+            response,
+            &self.limits,
+            &what,
+            BackendName::Prometheus,
+            self.query_url.as_str(),
+        )
+        .await?;
         let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
             if status.is_success() {
                 CheckError::Protocol {
@@ -108,7 +119,8 @@ impl PromqlObserved {
                     reason: format!("not a Prometheus API answer: {e}"),
                 }
             } else {
-                let mut err = super::azure::sink_error(&what, status, &body);
+                let mut err =
+                    super::azure::sink_error(BackendName::Prometheus, &what, status, &body);
                 if let CheckError::Sink { hint, .. } = &mut err
                     && status == reqwest::StatusCode::NOT_FOUND
                 {
@@ -121,6 +133,7 @@ impl PromqlObserved {
         })?;
         if answer.status != "success" || !status.is_success() {
             return Err(CheckError::Sink {
+                backend: BackendName::Prometheus,
                 query: what,
                 status: status.as_u16(),
                 code: answer
@@ -143,12 +156,9 @@ impl PromqlObserved {
         data.result
             .into_iter()
             .map(|r| {
-                let value = parse_count(&r.value.1).ok_or_else(|| CheckError::Protocol {
+                let value = parse_count(&r.value.1).map_err(|reason| CheckError::Protocol {
                     query: what.clone(),
-                    reason: format!(
-                        "value {:?} is not a whole number a counter can hold",
-                        r.value.1
-                    ),
+                    reason: format!("value {:?}: {reason}", r.value.1),
                 })?;
                 Ok(Sample {
                     labels: r.metric,
@@ -197,8 +207,9 @@ impl PromqlObserved {
                             crate::wire::metrics_response::time_stamp(t)
                         ),
                         reason: format!(
-                            "the counter of {label:?} went down from {old} to {value} (a \
-                             counter reset inside the window cannot be compared)"
+                            "the counter of {} went down from {old} to {value} (a \
+                             counter reset inside the window cannot be compared)",
+                            ShowLabel(label)
                         ),
                     })?;
                     if delta > 0 {
@@ -215,8 +226,9 @@ impl PromqlObserved {
                             crate::wire::metrics_response::time_stamp(t)
                         ),
                         reason: format!(
-                            "the series {label:?} disappeared (stale or deleted): its \
-                             counter cannot be read at this time"
+                            "the series {} disappeared (stale or deleted): its \
+                             counter cannot be read at this time",
+                            ShowLabel(label)
                         ),
                     });
                 }
@@ -316,11 +328,10 @@ impl Observed for PromqlObserved {
 }
 
 /// A counter value: Prometheus sends floats as strings; counts must be
-/// whole and within f64's exact integers.
-fn parse_count(text: &str) -> Option<u64> {
-    let v: f64 = text.parse().ok()?;
-    (v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0)
-        .then_some(v as u64)
+/// whole and below 2^53, where floats stop being exact integers.
+fn parse_count(text: &str) -> Result<u64, String> {
+    let v: f64 = text.parse().map_err(|_| "not a number".to_string())?;
+    count_from_float(v)
 }
 
 struct Sample {
@@ -418,23 +429,34 @@ mod tests {
             r#"{"status":"error","errorType":"execution","error":"query timed out in expression evaluation"}"#,
         )
         .await;
-        let observed =
-            PromqlObserved::new(&url, Mapping::default_naming(), 120_000, Limits::default())
-                .unwrap();
+        let observed = PromqlObserved::new(
+            &url,
+            None,
+            Mapping::default_naming(),
+            120_000,
+            Limits::default(),
+        )
+        .unwrap();
         let err = observed
             .query(&totals_query())
             .await
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("sum(acs_callautomation_callback_events_total)")
+            err.starts_with("the Prometheus server rejected the query for ")
+                && err.contains("sum(acs_callautomation_callback_events_total)")
                 && err.contains("(HTTP 422, execution): query timed out in expression evaluation"),
             "{err}"
         );
         let url = answering(200, "<html>not prometheus</html>").await;
-        let observed =
-            PromqlObserved::new(&url, Mapping::default_naming(), 120_000, Limits::default())
-                .unwrap();
+        let observed = PromqlObserved::new(
+            &url,
+            None,
+            Mapping::default_naming(),
+            120_000,
+            Limits::default(),
+        )
+        .unwrap();
         let err = observed
             .query(&totals_query())
             .await
@@ -443,13 +465,41 @@ mod tests {
         assert!(err.contains("not a Prometheus API answer"), "{err}");
     }
 
+    // Issue #17: a Prometheus behind auth got no token.
+    #[tokio::test]
+    async fn the_token_is_sent_as_a_bearer_header() {
+        let fake = super::super::fake::serve(
+            200,
+            r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#,
+        )
+        .await;
+        let observed = PromqlObserved::new(
+            &fake.url,
+            Some("s3cret"),
+            Mapping::default_naming(),
+            120_000,
+            Limits::default(),
+        )
+        .unwrap();
+        observed.query(&totals_query()).await.unwrap();
+        let asked = fake.asked();
+        assert_eq!(asked.len(), 2, "the window's start and end");
+        for request in asked {
+            assert_eq!(request.authorization.as_deref(), Some("Bearer s3cret"));
+        }
+    }
+
     #[test]
     fn counts_are_whole_numbers() {
-        assert_eq!(parse_count("12"), Some(12));
-        assert_eq!(parse_count("1e+06"), Some(1_000_000));
-        assert_eq!(parse_count("1.5"), None);
-        assert_eq!(parse_count("-1"), None);
-        assert_eq!(parse_count("NaN"), None);
-        assert_eq!(parse_count("+Inf"), None);
+        assert_eq!(parse_count("12"), Ok(12));
+        assert_eq!(parse_count("1e+06"), Ok(1_000_000));
+        assert!(parse_count("1.5").is_err());
+        assert!(parse_count("-1").is_err());
+        assert!(parse_count("NaN").is_err());
+        assert!(parse_count("+Inf").is_err());
+        // 2^53 + 1 reads as 2^53: from there on a float is no exact count.
+        assert_eq!(parse_count("9007199254740991"), Ok(9_007_199_254_740_991));
+        let err = parse_count("9007199254740992").unwrap_err();
+        assert!(err.contains("exact only below 2^53"), "{err}");
     }
 }
