@@ -58,15 +58,15 @@ fn compare(args: &CheckArgs) -> anyhow::Result<(MetricsResponse, Report)> {
     };
     // A flag a backend cannot use is refused: ignored, it would let the
     // user believe the check read what the flag says.
-    if args.mapping.is_some() && args.backend != Backend::Promql {
+    let by_azure_names = match args.backend {
+        Backend::Promql => None,
+        Backend::Azure => Some("azure"),
+        Backend::Influxql => Some("influxql"),
+    };
+    if let (Some(_), Some(backend)) = (&args.mapping, by_azure_names) {
         anyhow::bail!(
-            "--mapping names Prometheus series; it goes with --backend promql, not --backend {} \
-             (which reads metrics and dimensions by their Azure names)",
-            match args.backend {
-                Backend::Azure => "azure",
-                Backend::Influxql => "influxql",
-                Backend::Promql => unreachable!("promql takes --mapping"),
-            }
+            "--mapping names Prometheus series; it goes with --backend promql, not --backend \
+             {backend} (which reads metrics and dimensions by their Azure names)"
         );
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
