@@ -183,7 +183,7 @@ impl Observed for InfluxqlObserved {
                 let number = |i: usize| -> Result<Option<u64>, CheckError> {
                     match row.get(i) {
                         None | Some(serde_json::Value::Null) => Ok(None),
-                        // An integer JSON number is exact at any size.
+                        // An integer JSON number is exact up to 2^64-1.
                         Some(v) => match (v.as_u64(), v.as_f64()) {
                             (Some(n), _) => Ok(Some(n)),
                             (None, Some(f)) => count_from_float(f).map(Some).map_err(&fail),
