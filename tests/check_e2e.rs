@@ -164,7 +164,18 @@ fn nothing_to_compare_or_nobody_to_ask_is_exit_2() {
 
     generate(dir.path());
     let run = check(&dir.path().join("expected.json"), &dead, &[]).expect_code(2);
-    assert_contains(&run, "stderr", "cannot query the sink at");
+    // The backend by name, and the root cause once, not reqwest's wrapping
+    // around it (which repeats the whole query URL).
+    assert_contains(
+        &run,
+        "stderr",
+        &format!("cannot query the sink at {dead}/metrics: Connection refused (os error 111)"),
+    );
+    assert!(
+        !run.stderr.contains("error sending request") && run.stderr.matches("refused").count() == 1,
+        "{}",
+        run.describe()
+    );
 
     let run = check(&dir.path().join("manifest.json"), &dead, &[]).expect_code(2);
     assert_contains(&run, "stderr", "is not an expected.json");
@@ -298,4 +309,152 @@ fn another_runs_data_in_the_window_gets_a_hint() {
     let fresh = start_sink();
     let report = check(&first, &fresh.url, &["--token", TOKEN]).expect_code(1);
     assert!(!report.stdout.contains("hint:"), "{}", report.describe());
+}
+
+/// Asserts `xml` is one JUnit document holding exactly one test case, with
+/// an `<error>` whose message starts with `message`, and returns it.
+fn one_junit_error(run: &Run, message: &str) {
+    let xml = &run.stdout;
+    assert!(
+        xml.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?>"#),
+        "{}",
+        run.describe()
+    );
+    for (open, close) in [
+        ("<testsuites ", "</testsuites>"),
+        ("<testsuite ", "</testsuite>"),
+        ("<testcase ", "</testcase>"),
+        ("<error ", "</error>"),
+    ] {
+        assert_eq!(xml.matches(open).count(), 1, "{open}\n{}", run.describe());
+        assert_eq!(xml.matches(close).count(), 1, "{close}\n{}", run.describe());
+    }
+    assert!(
+        xml.trim_end().ends_with("</testsuites>"),
+        "{}",
+        run.describe()
+    );
+    assert_contains(run, "stdout", r#"tests="1" failures="0" errors="1""#);
+    assert_contains(
+        run,
+        "stdout",
+        &format!(r#"<error type="check error" message="{message}"#),
+    );
+}
+
+// Issue #17: a check that could not be carried out wrote no JUnit at all, so
+// CI test publishers said "no test results" instead of why.
+#[test]
+fn junit_says_why_a_check_could_not_be_carried_out() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let expected = dir.path().join("expected.json");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let run = check(&expected, &dead, &["--format", "junit"]).expect_code(2);
+    one_junit_error(
+        &run,
+        &format!(
+            "the check could not be carried out: cannot query the sink at {dead}/metrics: \
+             Connection refused (os error 111)\""
+        ),
+    );
+    assert_contains(&run, "stderr", "cannot query the sink at");
+    // Also when the expected file cannot be read, before any query.
+    let missing = dir.path().join("missing.json");
+    let run = check(&missing, &dead, &["--format", "junit"]).expect_code(2);
+    one_junit_error(
+        &run,
+        &format!(
+            "the check could not be carried out: cannot read {}",
+            missing.display()
+        ),
+    );
+}
+
+// Issue #17: --mapping with influxql was silently ignored.
+#[test]
+fn a_flag_the_backend_cannot_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let expected = dir.path().join("expected.json");
+    let run = check(
+        &expected,
+        "http://127.0.0.1:1/query?db=callmetrics",
+        &[
+            "--backend",
+            "influxql",
+            "--mapping",
+            "mappings/default.json",
+        ],
+    )
+    .expect_code(2);
+    assert_contains(
+        &run,
+        "stderr",
+        "--mapping names Prometheus series; it goes with --backend promql, not --backend influxql",
+    );
+    let run = check(&expected, "http://127.0.0.1:1", &["--totals"]).expect_code(2);
+    assert_contains(&run, "stderr", "--totals is for counter backends");
+}
+
+/// A backend on a free loopback port answering `body` to requests that
+/// carry `Authorization: Bearer TOKEN`, and 401 to the others.
+fn backend_behind_auth(body: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let app =
+                axum::Router::new().fallback(move |headers: axum::http::HeaderMap| async move {
+                    let bearer = format!("Bearer {TOKEN}");
+                    match headers.get("authorization") {
+                        Some(v) if v.as_bytes() == bearer.as_bytes() => {
+                            (axum::http::StatusCode::OK, body)
+                        }
+                        // What an authenticating proxy in front answers.
+                        _ => (axum::http::StatusCode::UNAUTHORIZED, "Unauthorized\n"),
+                    }
+                });
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    url
+}
+
+// Issue #17: promql and influxql did not send --token, so a Prometheus or
+// InfluxDB behind auth could not be checked at all.
+#[test]
+fn the_token_reaches_prometheus_and_influxdb() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let expected = dir.path().join("expected.json");
+    for (backend, path, empty) in [
+        (
+            "promql",
+            "",
+            r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#,
+        ),
+        (
+            "influxql",
+            "/query?db=callmetrics",
+            r#"{"results":[{"statement_id":0}]}"#,
+        ),
+    ] {
+        let url = format!("{}{path}", backend_behind_auth(empty));
+        // With the token the backend answers (nothing stored: every expected
+        // series is missing, exit 1); without it, its 401 is exit 2.
+        let run = check(&expected, &url, &["--backend", backend, "--token", TOKEN]).expect_code(1);
+        assert_contains(&run, "stdout", "missing");
+        let run = check(&expected, &url, &["--backend", backend]).expect_code(2);
+        assert_contains(&run, "stderr", "(HTTP 401");
+        assert_contains(&run, "stderr", "give its token with --token");
+    }
 }

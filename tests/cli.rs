@@ -379,7 +379,7 @@ fn promql_check_errors_name_the_cause() {
     ])
     .expect_code(2);
     assert!(
-        run.stderr.contains("cannot query the sink at") && run.stderr.contains("/api/v1/query"),
+        run.stderr.contains("cannot query Prometheus at") && run.stderr.contains("/api/v1/query"),
         "{}",
         run.describe()
     );

@@ -82,6 +82,35 @@ fn a_per_second_run_longer_than_a_day_of_data_checks_green() {
     assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
 }
 
+// Issue #17: the check after the run built its HTTP client by hand, so a
+// proxy set in the environment captured the loopback sink: everything was
+// delivered, then the run ended in exit 2 blaming the sink.
+#[test]
+fn a_proxy_in_the_environment_does_not_capture_the_loopback_sink() {
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let proxies = [
+        ("http_proxy", dead.as_str()),
+        ("HTTP_PROXY", dead.as_str()),
+        ("all_proxy", dead.as_str()),
+        ("ALL_PROXY", dead.as_str()),
+        ("no_proxy", ""),
+        ("NO_PROXY", ""),
+    ];
+    let run = common::callmetrics_with_env(
+        &[
+            "run",
+            "scenarios/outbound-notification.json",
+            "--calls",
+            "20",
+            "--max-rate",
+            "--quiet",
+        ],
+        &proxies,
+    )
+    .expect_code(0);
+    assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
+}
+
 #[test]
 fn run_reports_a_sink_that_is_not_there() {
     let port = free_port();

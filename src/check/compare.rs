@@ -5,7 +5,7 @@
 
 use super::observed::{ObservedSeries, Point};
 use super::report::{
-    Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind, Value, ValueDiff,
+    AVERAGE_ULPS, Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind, Value, ValueDiff,
 };
 use crate::engine::Aggregate;
 use crate::wire::metrics_response::MetricSeries;
@@ -114,20 +114,43 @@ fn observed_values(p: &Point) -> Values {
     ]
 }
 
-/// True when the two sides of `d` differ: exactly, or by more than
-/// `tolerance` relative to the expected value. A missing side always differs.
+/// True when the two sides of `d` differ: whole numbers exactly, averages
+/// by more than [`AVERAGE_ULPS`], or either by more than `tolerance`
+/// relative to the expected value. A missing side always differs.
 fn differs(d: &ValueDiff, tolerance: Option<f64>) -> bool {
-    match (d.expected, d.observed, tolerance) {
-        (Some(Value::Int(e)), Some(Value::Int(o)), None) => e != o,
-        (Some(e), Some(o), None) => e.as_f64() != o.as_f64(),
-        (Some(e), Some(o), Some(t)) => {
+    let (Some(e), Some(o)) = (d.expected, d.observed) else {
+        return true;
+    };
+    if let (Value::Float(e), Value::Float(o)) = (e, o)
+        && ulps_apart(e, o) <= AVERAGE_ULPS
+    {
+        return false;
+    }
+    match (e, o, tolerance) {
+        (Value::Int(e), Value::Int(o), None) => e != o,
+        (e, o, None) => e.as_f64() != o.as_f64(),
+        (e, o, Some(t)) => {
             let (e, o) = (e.as_f64(), o.as_f64());
             // NaN on either side differs: it is not within any tolerance.
             let within = (o - e).abs() <= t * e.abs();
             !within
         }
-        _ => true,
     }
+}
+
+/// How many floats lie between `a` and `b` (0 when equal, +0 and -0 too);
+/// `u64::MAX` when either is not finite and they are not equal.
+fn ulps_apart(a: f64, b: f64) -> u64 {
+    if !(a.is_finite() && b.is_finite()) {
+        return if a == b { 0 } else { u64::MAX };
+    }
+    // The bit patterns of finite floats, negatives mirrored below zero,
+    // count up by one per representable value.
+    let key = |x: f64| {
+        let bits = x.to_bits() as i64;
+        if bits < 0 { i64::MIN - bits } else { bits }
+    };
+    key(a).abs_diff(key(b))
 }
 
 /// Walks two iterators sorted by key, calling `f` once per key with the
@@ -183,12 +206,38 @@ mod tests {
         assert!(differs(&diff(Int(u64::MAX), Int(u64::MAX - 1)), None));
         assert!(!differs(&diff(Int(1200), Int(1199)), Some(0.001)));
         assert!(differs(&diff(Int(1000), Int(998)), Some(0.001)));
-        assert!(differs(&diff(Float(1.0), Float(1.0 + f64::EPSILON)), None));
         assert!(differs(&diff(Float(1.0), Float(f64::NAN)), Some(0.5)));
         let missing = ValueDiff {
             observed: None,
             ..diff(Int(1), Int(1))
         };
         assert!(differs(&missing, Some(1.0)));
+    }
+
+    // Issue #17: averages were compared bit for bit, so a backend that
+    // divides in another order failed a correct cell.
+    #[test]
+    fn averages_pass_within_a_few_ulp_and_the_rest_exactly() {
+        use Value::*;
+        let up = |x: f64, n: u64| f64::from_bits(x.to_bits() + n);
+        let third = 1.0 / 3.0;
+        assert!(!differs(&diff(Float(third), Float(up(third, 1))), None));
+        assert!(!differs(&diff(Float(third), Float(up(third, 4))), None));
+        assert!(differs(&diff(Float(third), Float(up(third, 5))), None));
+        assert!(!differs(&diff(Float(up(third, 4)), Float(third)), None));
+        // Sums in another order: (0.1 + 0.2) + 0.3 is not 0.1 + (0.2 + 0.3).
+        assert!(!differs(
+            &diff(
+                Float((0.1 + 0.2 + 0.3) / 3.0),
+                Float((0.1 + (0.2 + 0.3)) / 3.0)
+            ),
+            None
+        ));
+        assert!(!differs(&diff(Float(0.0), Float(-0.0)), None));
+        assert!(differs(&diff(Float(1.0), Float(-1.0)), None));
+        assert!(differs(&diff(Float(f64::MAX), Float(f64::INFINITY)), None));
+        // Whole numbers stay exact, however large.
+        assert!(differs(&diff(Int(1 << 60), Int((1 << 60) + 1)), None));
+        assert_eq!(ulps_apart(-f64::MIN_POSITIVE, f64::MIN_POSITIVE), 2 << 52);
     }
 }

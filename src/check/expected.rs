@@ -13,7 +13,7 @@ use super::query::parse_label;
 use crate::catalog::{Dimension, Metric, Naming};
 use crate::engine::{Aggregate, Grain};
 use crate::wire::MetricsResponse;
-use crate::wire::metrics_response::{MetricSeries, SeriesLabel};
+use crate::wire::metrics_response::{MetricSeries, SeriesLabel, ShowLabel};
 use crate::wire::parse_millis;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -231,9 +231,5 @@ fn parse_timespan(text: &str) -> Option<(i64, i64)> {
 }
 
 fn show_label(label: &SeriesLabel) -> String {
-    let parts: Vec<String> = label
-        .iter()
-        .map(|(d, v)| format!("{}={v:?}", d.name(Naming::Azure)))
-        .collect();
-    format!("{{{}}}", parts.join(", "))
+    format!("{{{}}}", ShowLabel(label))
 }

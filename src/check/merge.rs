@@ -5,7 +5,7 @@
 
 use super::expected::ExpectedData;
 use crate::catalog::Metric;
-use crate::wire::metrics_response::{Aggregations, MetricSeries};
+use crate::wire::metrics_response::{Aggregations, MetricSeries, ShowLabel};
 use crate::wire::{MetricsResponse, Provenance};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,7 +48,7 @@ pub enum MergeError {
         if missing.len() == 1 { "is" } else { "are" }
     )]
     Missing { missing: Vec<String> },
-    #[error("the sum of {metric} {label} at {at} passes 2^64-1")]
+    #[error("the sum of {metric} {{{label}}} at {at} passes 2^64-1")]
     Overflow {
         metric: Metric,
         label: String,
@@ -135,7 +135,7 @@ pub fn merge(
                             ) else {
                                 return Err(MergeError::Overflow {
                                     metric,
-                                    label: format!("{label:?}"),
+                                    label: ShowLabel(label).to_string(),
                                     at: crate::wire::metrics_response::time_stamp(at),
                                 });
                             };

@@ -25,6 +25,7 @@ mod observed;
 mod query;
 mod render;
 mod report;
+pub mod selector;
 mod traffic;
 pub mod wait;
 
@@ -38,11 +39,12 @@ pub use observed::memory::Reference;
 pub use observed::promql::PromqlObserved;
 pub use observed::{Limits, Observed, ObservedSeries, Point};
 pub use query::{Query, Split};
-pub use render::{JsonReport, SCHEMA_VERSION, json_schema};
+pub use render::{JsonReport, SCHEMA_VERSION, json_schema, junit_error};
 pub use report::{
-    CounterReset, Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind, Report,
-    ReportFormat, Value, ValueDiff,
+    AVERAGE_ULPS, CounterReset, Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind,
+    Report, ReportFormat, Value, ValueDiff,
 };
+pub use selector::Selector;
 pub use traffic::{Counted, Traffic};
 
 use crate::catalog::Metric;
@@ -86,14 +88,20 @@ pub enum CheckError {
     Mapping { path: String, reason: String },
     #[error("invalid --observed URL {url:?}: {reason}")]
     Url { url: String, reason: String },
-    #[error("cannot query the sink at {url}")]
+    /// Only the root cause is shown: reqwest's own wrapping repeats the
+    /// whole query URL.
+    #[error("cannot query {} at {url}: {}", backend.name(), crate::client::http::root_cause(cause))]
     Connect {
+        backend: BackendName,
         url: String,
-        #[source]
-        source: reqwest::Error,
+        cause: reqwest::Error,
     },
-    #[error("the sink rejected the query for {query} (HTTP {status}{code}): {message}{hint}")]
+    #[error(
+        "{} rejected the query for {query} (HTTP {status}{code}): {message}{hint}",
+        backend.server()
+    )]
     Sink {
+        backend: BackendName,
         query: String,
         status: u16,
         /// The error code of the sink's `{"error":{"code":...}}` body, with a
@@ -103,13 +111,44 @@ pub enum CheckError {
         /// A hint for the user, with a leading "; " when present.
         hint: String,
     },
-    #[error("the sink's answer to the query for {query} is unusable: {reason}")]
+    #[error("the answer to the query for {query} is unusable: {reason}")]
     Protocol { query: String, reason: String },
     #[error(
         "the check did not finish within {0:?} (--max-time); is the backend answering? raise \
          --max-time for checks of long windows"
     )]
     TimedOut(std::time::Duration),
+}
+
+/// Which kind of server a check asks, as its errors name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendName {
+    /// An Azure Monitor Metrics - List API (the embedded sink's).
+    Sink,
+    /// The Prometheus HTTP API (also VictoriaMetrics').
+    Prometheus,
+    /// InfluxDB 1.x.
+    InfluxDb,
+}
+
+impl BackendName {
+    /// "cannot query Prometheus at ...".
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendName::Sink => "the sink",
+            BackendName::Prometheus => "Prometheus",
+            BackendName::InfluxDb => "InfluxDB",
+        }
+    }
+
+    /// "the Prometheus server rejected ...".
+    pub fn server(self) -> &'static str {
+        match self {
+            BackendName::Sink => "the sink",
+            BackendName::Prometheus => "the Prometheus server",
+            BackendName::InfluxDb => "the InfluxDB server",
+        }
+    }
 }
 
 impl CheckError {

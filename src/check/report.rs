@@ -12,6 +12,12 @@ use crate::wire::metrics_response::SeriesLabel;
 use std::fmt;
 use std::io::{self, Write};
 
+/// Averages pass within this many units in the last place: they are
+/// quotients, and a backend that sums or divides in another order rounds
+/// differently. Counts, totals, minima and maxima are whole numbers and
+/// compared exactly.
+pub const AVERAGE_ULPS: u64 = 4;
+
 /// How a check report is printed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
@@ -347,9 +353,19 @@ impl Report {
             .map(|(m, fields)| (*m, fields.as_slice()))
     }
 
-    /// "exact" or "tolerance 0.001 (0.1%)".
+    /// How values were compared: "averages compared within 4 ULP; counts,
+    /// totals, minima and maxima exactly", "exact" when no average was
+    /// compared, or "tolerance 0.001 (0.1%)".
     pub fn tolerance_text(&self) -> String {
+        let averages = self
+            .compared
+            .iter()
+            .any(|(_, f)| f.contains(&Field::Average));
         match self.tolerance {
+            None if averages => format!(
+                "averages compared within {AVERAGE_ULPS} ULP; counts, totals, minima and maxima \
+                 exactly"
+            ),
             None => "exact".to_string(),
             Some(t) => {
                 let percent = format!("{:.6}", t * 100.0);

@@ -381,6 +381,7 @@ struct Refusing;
 impl Observed for Refusing {
     async fn query(&self, query: &Query) -> Result<ObservedSeries, CheckError> {
         Err(CheckError::Sink {
+            backend: super::BackendName::Sink,
             query: query.to_string(),
             status: 400,
             code: ", BadRequest".into(),
@@ -415,9 +416,9 @@ fn unusable_answers_are_errors_not_mismatches() {
                 m.name.value = "Colour".into();
             }
         }),
-        ("listed twice", |_, a| {
-            let ts = a.value[0].timeseries[0].clone();
-            a.value[0].timeseries.push(ts);
+        ("a series lists bucket", |_, a| {
+            let ts = &mut a.value[0].timeseries[0];
+            ts.data.push(ts.data[0].clone());
         }),
     ];
     for (message, tamper) in cases {
@@ -425,6 +426,30 @@ fn unusable_answers_are_errors_not_mismatches() {
         assert!(matches!(err, CheckError::Protocol { .. }), "{err}");
         assert!(err.to_string().contains(message), "{err}");
     }
+}
+
+// Issue #17: a series listed twice is summed, as the sink's grouping would
+// have, and compared: its cells show twice the expected counts.
+#[test]
+fn a_series_listed_twice_is_summed_into_a_mismatch() {
+    let expected = expected();
+    let doubled = sink(&expected, |_, a| {
+        let ts = a.value[0].timeseries[0].clone();
+        a.value[0].timeseries.push(ts);
+    });
+    let report = run(&expected, &doubled, &exact()).unwrap();
+    assert!(!report.passed());
+    let first = &report.mismatches[0];
+    assert_eq!(first.kind, MismatchKind::ValuesDiffer);
+    let count = first
+        .fields
+        .iter()
+        .find(|d| d.field == Field::Count)
+        .unwrap();
+    let (Some(Value::Int(want)), Some(Value::Int(got))) = (count.expected, count.observed) else {
+        panic!("{first:?}");
+    };
+    assert_eq!(got, 2 * want, "{first:?}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::catalog::Naming;
 use crate::check::wait::{Attempt, Wait, check_until_pass};
 use crate::check::{
     AnyObserved, AzureObserved, CheckError, CheckOptions, ExpectedData, InfluxqlObserved, Limits,
-    Mapping, PromqlObserved, Report, Traffic,
+    Mapping, PromqlObserved, Report, ReportFormat, Selector, Traffic, junit_error,
 };
 use crate::html_report::{self, Checked, Page};
 use crate::wire::MetricsResponse;
@@ -17,43 +17,20 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
-    let expected = read_expected(&args.expected)?;
-    let options = CheckOptions {
-        grains: args.grain.clone(),
-        tolerance: args.tolerance,
-        totals: args.reading.totals,
-    };
-    let limits = Limits {
-        timeout: args.timeout,
-        max_answer: args.max_answer_bytes,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let report = Reading::new(&args.reading, &args.observed, args.token.as_deref(), limits)
-        .map_err(anyhow::Error::from)
-        .and_then(|reading| {
-            runtime
-                .block_on(reading.check(&expected, &options, args.max_time))
-                .map_err(anyhow::Error::from)
-        });
-    let report = match report {
-        Ok(report) => report,
+    let (expected, report) = match compare(args) {
+        Ok(compared) => compared,
         Err(e) => {
-            // A page that says why there is no comparison, for CI
-            // artifacts; the error is what the command ends with.
-            if args.report.is_some() {
-                let data = ExpectedData::from_response(&expected).ok();
-                let traffic = data
-                    .as_ref()
-                    .map(|data| Traffic::expected(data, data.grain()))
-                    .unwrap_or_default();
-                let naming = data.map_or(Naming::Azure, |data| data.naming());
-                let why = format!("the check could not be carried out: {e:#}");
-                let checked = Checked::Skipped { why, traffic };
-                if let Err(written) = write_page(args, &expected, naming, checked) {
-                    eprintln!("warning: no report: {written:#}");
+            // A CI test publisher shows "no test results" for an empty
+            // file: a test case that says why there is no comparison is
+            // what the user needs to see there.
+            if args.format == ReportFormat::Junit {
+                let why = format!(
+                    "the check could not be carried out: {}",
+                    crate::error_text(e.as_ref())
+                );
+                let mut out = std::io::stdout().lock();
+                if let Err(written) = junit_error(&why, &mut out).and_then(|()| out.flush()) {
+                    eprintln!("warning: no JUnit output: {written}");
                 }
             }
             return Err(e);
@@ -72,6 +49,50 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// The expected file and the report of comparing it with the backend.
+fn compare(args: &CheckArgs) -> anyhow::Result<(MetricsResponse, Report)> {
+    let expected = read_expected(&args.expected)?;
+    let options = CheckOptions {
+        grains: args.grain.clone(),
+        tolerance: args.tolerance,
+        totals: args.reading.totals,
+    };
+    let limits = Limits {
+        timeout: args.timeout,
+        max_answer: args.max_answer_bytes,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = Reading::new(&args.reading, &args.observed, args.token.as_deref(), limits)
+        .and_then(|reading| runtime.block_on(reading.check(&expected, &options, args.max_time)));
+    match report {
+        Ok(report) => Ok((expected, report)),
+        Err(e) => {
+            // A page that says why there is no comparison, for CI
+            // artifacts; the error is what the command ends with.
+            if args.report.is_some() {
+                let data = ExpectedData::from_response(&expected).ok();
+                let traffic = data
+                    .as_ref()
+                    .map(|data| Traffic::expected(data, data.grain()))
+                    .unwrap_or_default();
+                let naming = data.map_or(Naming::Azure, |data| data.naming());
+                let why = format!(
+                    "the check could not be carried out: {}",
+                    crate::error_text(&e)
+                );
+                let checked = Checked::Skipped { why, traffic };
+                if let Err(written) = write_page(args, &expected, naming, checked) {
+                    eprintln!("warning: no report: {written:#}");
+                }
+            }
+            Err(e.into())
+        }
+    }
+}
+
 /// The observed side as the flags name it: which backend, where, and how
 /// long to wait for it. Flags the backend cannot use are refused here,
 /// before anything is asked.
@@ -80,8 +101,7 @@ pub(super) struct Reading {
     url: String,
     token: Option<String>,
     mapping: Mapping,
-    /// PromQL label matchers without braces, or empty.
-    matchers: String,
+    selector: Option<Selector>,
     wait: Option<Wait>,
     limits: Limits,
 }
@@ -93,24 +113,25 @@ impl Reading {
         token: Option<&str>,
         limits: Limits,
     ) -> Result<Reading, CheckError> {
-        let usage = |text: &str| Err(CheckError::Usage(text.to_string()));
-        match args.backend {
-            Backend::Azure if args.mapping.is_some() => {
-                return usage("--mapping names Prometheus series; it goes with --backend promql");
-            }
-            Backend::Influxql if args.mapping.is_some() => {
-                return usage(
-                    "--mapping names Prometheus series; --backend influxql reads the \
-                     measurements and tags `run --target influx` writes (Azure Monitor's names)",
-                );
-            }
-            Backend::Azure if args.selector.is_some() => {
-                return usage(
-                    "--match selects Prometheus series by label (or InfluxDB series by tag); \
-                     the sink's query API has no labels to match",
-                );
-            }
-            _ => {}
+        // A flag a backend cannot use is refused: ignored, it would let the
+        // user believe the check read what the flag says.
+        let by_azure_names = match args.backend {
+            Backend::Promql => None,
+            Backend::Azure => Some("azure"),
+            Backend::Influxql => Some("influxql"),
+        };
+        if let (Some(_), Some(backend)) = (&args.mapping, by_azure_names) {
+            return Err(CheckError::Usage(format!(
+                "--mapping names Prometheus series; it goes with --backend promql, not --backend \
+                 {backend} (which reads metrics and dimensions by their Azure names)"
+            )));
+        }
+        if args.backend == Backend::Azure && args.selector.is_some() {
+            return Err(CheckError::Usage(
+                "--match selects Prometheus series by label (or InfluxDB series by tag); the \
+                 sink's query API has no labels to match"
+                    .into(),
+            ));
         }
         let mapping = match &args.mapping {
             Some(path) => Mapping::load(path).map_err(|reason| CheckError::Mapping {
@@ -119,10 +140,12 @@ impl Reading {
             })?,
             None => Mapping::default_naming(),
         };
-        let matchers = match &args.selector {
-            Some(text) => selector_matchers(text)?,
-            None => String::new(),
-        };
+        let selector = args
+            .selector
+            .as_deref()
+            .map(Selector::parse)
+            .transpose()
+            .map_err(CheckError::Usage)?;
         let wait = args
             .wait
             .map(|limit| Wait::new(limit, args.poll_interval))
@@ -132,7 +155,7 @@ impl Reading {
             url: url.to_string(),
             token: token.map(str::to_string),
             mapping,
-            matchers,
+            selector,
             wait,
             limits,
         })
@@ -145,9 +168,12 @@ impl Reading {
             Backend::Azure => {
                 AnyObserved::Azure(AzureObserved::new(&self.url, token, self.limits)?)
             }
-            Backend::Influxql => {
-                AnyObserved::Influxql(InfluxqlObserved::new(&self.url, self.limits)?)
-            }
+            Backend::Influxql => AnyObserved::Influxql(InfluxqlObserved::new(
+                &self.url,
+                token,
+                self.selector.clone(),
+                self.limits,
+            )?),
             Backend::Promql => {
                 let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -156,7 +182,10 @@ impl Reading {
                     &self.url,
                     token,
                     self.mapping.clone(),
-                    &self.matchers,
+                    &self
+                        .selector
+                        .as_ref()
+                        .map_or(String::new(), Selector::promql),
                     now,
                     self.limits,
                 )?)
@@ -195,22 +224,6 @@ impl Reading {
         )
         .await
     }
-}
-
-/// `--match '{job="app"}'` as the matchers inside the braces.
-fn selector_matchers(text: &str) -> Result<String, CheckError> {
-    let inner = text
-        .trim()
-        .strip_prefix('{')
-        .and_then(|t| t.strip_suffix('}'))
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| {
-            CheckError::Usage(format!(
-                "--match {text:?} is not a label selector: write it as PromQL does, e.g. \
-                 --match '{{job=\"acs-app\"}}'"
-            ))
-        })?;
-    Ok(inner.trim().to_string())
 }
 
 /// `--report`'s page, when asked for.

@@ -400,7 +400,7 @@ pub struct CheckArgs {
     /// per bucket and per dimension value, and the mismatches (the first 500).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Bearer token for the sink.
+    /// Bearer token, sent to the backend as Authorization: Bearer TOKEN.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Longest one query may take, connect to the answer's last byte (a query that

@@ -12,7 +12,6 @@ use std::time::Duration;
 /// Longest a connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A keep-alive client for `url`'s host: `pool` idle connections kept,
 /// Why an answer's body could not be read.
 #[derive(Debug)]
 pub enum BodyError {
@@ -43,19 +42,29 @@ pub async fn body_capped(
     Ok(body)
 }
 
-/// `timeout` per request (connect to last byte of the answer).
+/// A keep-alive client for `url`'s host: `pool` idle connections kept,
+/// `timeout` per request (connect to last byte of the answer), and
+/// `Authorization: Bearer TOKEN` on every request when `token` is given
+/// (marked sensitive, so it never shows in debug output).
 pub fn client(
     url: &reqwest::Url,
+    token: Option<&str>,
     pool: usize,
     timeout: Duration,
 ) -> Result<reqwest::Client, String> {
-    builder(url, pool, timeout)
-        .build()
-        .map_err(|e| format!("cannot create the HTTP client: {}", crate::error_text(&e)))
-}
-
-fn builder(url: &reqwest::Url, pool: usize, timeout: Duration) -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| {
+                "--token holds characters an HTTP header cannot carry (control characters or \
+                 line breaks)"
+                    .to_string()
+            })?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     let mut builder = reqwest::Client::builder()
+        .default_headers(headers)
         .pool_max_idle_per_host(pool)
         .tcp_nodelay(true)
         .timeout(timeout)
@@ -65,25 +74,6 @@ fn builder(url: &reqwest::Url, pool: usize, timeout: Duration) -> reqwest::Clien
         builder = builder.no_proxy();
     }
     builder
-}
-
-/// [`client`] sending `Authorization: Bearer TOKEN` with every request
-/// when `token` is given.
-pub fn client_with_token(
-    url: &reqwest::Url,
-    pool: usize,
-    timeout: Duration,
-    token: Option<&str>,
-) -> Result<reqwest::Client, String> {
-    let Some(token) = token else {
-        return client(url, pool, timeout);
-    };
-    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-        .map_err(|_| "the token has characters a header cannot carry".to_string())?;
-    value.set_sensitive(true);
-    let headers = reqwest::header::HeaderMap::from_iter([(reqwest::header::AUTHORIZATION, value)]);
-    builder(url, pool, timeout)
-        .default_headers(headers)
         .build()
         .map_err(|e| format!("cannot create the HTTP client: {}", crate::error_text(&e)))
 }
@@ -112,6 +102,17 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
             .is_ok_and(|ip| ip.is_loopback()),
         None => false,
     }
+}
+
+/// The innermost cause of `e`: the OS's words ("Connection refused (os
+/// error 111)"), not reqwest's and hyper's wrapping around them (which
+/// repeat the whole URL).
+pub fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }
 
 /// What kind of failure a request error is, when no answer came.

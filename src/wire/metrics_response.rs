@@ -157,6 +157,26 @@ impl Aggregations {
 /// by (all of them for full combinations, none for the metric total).
 pub type SeriesLabel = Vec<(Dimension, String)>;
 
+/// A series label as messages show it, `EventTypeName="PlayCompleted",
+/// Code="200"` (Azure names, values quoted and escaped), or `(metric
+/// total)` for the series of no dimension.
+pub struct ShowLabel<'a>(pub &'a [(Dimension, String)]);
+
+impl std::fmt::Display for ShowLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(metric total)");
+        }
+        for (i, (dimension, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}={value:?}", dimension.name(Naming::Azure))?;
+        }
+        Ok(())
+    }
+}
+
 /// Grouped aggregates of one metric: label -> bucket start (Unix ms) -> aggregate.
 pub type MetricSeries = BTreeMap<SeriesLabel, BTreeMap<i64, Aggregate>>;
 
@@ -305,13 +325,19 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D
             })
         }
         fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Option<u64>, E> {
-            // 2^64 is the first float past u64::MAX.
-            if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
-                Ok(Some(v as u64))
-            } else {
+            // From 2^53 on, a float no longer holds every whole number: the
+            // value written may not be the value read.
+            if !(v.fract() == 0.0 && v >= 0.0) {
                 Err(E::custom(format!(
-                    "{v} is not a whole number from 0 to 2^64-1; counts and sums of events are whole"
+                    "{v} is not a whole number of at least 0; counts and sums of events are whole"
                 )))
+            } else if v >= 9_007_199_254_740_992.0 {
+                Err(E::custom(format!(
+                    "{v} is too large to be exact as a floating-point number (exact only below \
+                     2^53 = 9007199254740992): write it as an integer"
+                )))
+            } else {
+                Ok(Some(v as u64))
             }
         }
         fn visit_none<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
@@ -351,5 +377,31 @@ mod tests {
         assert!(err.to_string().contains("-2 is negative"), "{err}");
         assert!(point(r#"{"timeStamp":"2026-01-01T00:00:00Z","count":1e30}"#).is_err());
         assert!(point(r#"{"timeStamp":"2026-01-01T00:00:00Z","count":"7"}"#).is_err());
+        // Issue #17: past 2^53 a float may not be the count written; an
+        // integer is exact to 2^64-1.
+        let err = point(r#"{"timeStamp":"2026-01-01T00:00:00Z","count":9007199254740992.0}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("exact only below 2^53"), "{err}");
+        let p =
+            point(r#"{"timeStamp":"2026-01-01T00:00:00Z","count":18446744073709551615}"#).unwrap();
+        assert_eq!(p.count, Some(u64::MAX));
+    }
+
+    #[test]
+    fn labels_show_as_names_and_quoted_values() {
+        use super::ShowLabel;
+        use crate::catalog::Dimension;
+        let label = vec![
+            (
+                Dimension::EventTypeName,
+                "Microsoft.Communication.PlayCompleted".to_string(),
+            ),
+            (Dimension::Code, "5\"00".to_string()),
+        ];
+        assert_eq!(
+            ShowLabel(&label).to_string(),
+            r#"EventTypeName="Microsoft.Communication.PlayCompleted", Code="5\"00""#
+        );
+        assert_eq!(ShowLabel(&[]).to_string(), "(metric total)");
     }
 }

@@ -41,10 +41,16 @@ pub fn repo() -> PathBuf {
 
 /// Runs `callmetrics ARGS` from the repository root.
 pub fn callmetrics(args: &[&str]) -> Run {
+    callmetrics_with_env(args, &[])
+}
+
+/// [`callmetrics`] with `env` added to its environment.
+pub fn callmetrics_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let output: Output = Command::new(env!("CARGO_BIN_EXE_callmetrics"))
         .args(args)
         .current_dir(repo())
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .output()
         .expect("the callmetrics binary runs");
     Run {

@@ -6,9 +6,9 @@
 //! sink's own message (`{"error":{"code":..,"message":..}}`), so "unknown
 //! dimension" or "bad token" reach the user verbatim and exit 2.
 
-use super::{Limits, Observed, ObservedSeries, Point, answer_body, with_retries};
-use crate::check::CheckError;
+use super::{Limits, Observed, ObservedSeries, Point, add_point, answer_body, with_retries};
 use crate::check::query::{AGGREGATIONS, Query, parse_label};
+use crate::check::{BackendName, CheckError};
 use crate::engine::Grain;
 use crate::wire::metrics_response::DataPoint;
 use crate::wire::{ErrorBody, MetricsResponse, parse_millis};
@@ -24,12 +24,12 @@ const TOP: u32 = 1_000_000;
 pub struct AzureObserved {
     client: reqwest::Client,
     metrics_url: Url,
-    token: Option<String>,
     limits: Limits,
 }
 
 impl AzureObserved {
-    /// `base_url` is the sink's root, e.g. `http://127.0.0.1:8650`.
+    /// `base_url` is the sink's root, e.g. `http://127.0.0.1:8650`;
+    /// `token`, when given, is sent as `Authorization: Bearer TOKEN`.
     pub fn new(
         base_url: &str,
         token: Option<&str>,
@@ -58,14 +58,11 @@ impl AzureObserved {
         let mut metrics_url = base.clone();
         let path = format!("{}/metrics", base.path().trim_end_matches('/'));
         metrics_url.set_path(&path);
-        let client = reqwest::Client::builder()
-            .timeout(limits.timeout)
-            .build()
-            .map_err(|e| invalid(e.to_string()))?;
+        let client = crate::client::http::client(&base, token, 4, limits.timeout)
+            .map_err(CheckError::Usage)?;
         Ok(AzureObserved {
             client,
             metrics_url,
-            token: token.map(str::to_string),
             limits,
         })
     }
@@ -89,25 +86,33 @@ impl AzureObserved {
     }
 
     async fn get(&self, query: &Query) -> Result<MetricsResponse, CheckError> {
-        let connect = |source| CheckError::Connect {
+        let connect = |cause| CheckError::Connect {
+            backend: BackendName::Sink,
             url: self.metrics_url.to_string(),
-            source,
+            cause,
         };
-        let mut request = self.client.get(self.url(query));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(connect)?;
+        let response = self
+            .client
+            .get(self.url(query))
+            .send()
+            .await
+            .map_err(connect)?;
         let status = response.status();
         let body = answer_body(
             response,
             &self.limits,
             &query.to_string(),
+            BackendName::Sink,
             self.metrics_url.as_str(),
         )
         .await?;
         if !status.is_success() {
-            return Err(sink_error(&query.to_string(), status, &body));
+            return Err(sink_error(
+                BackendName::Sink,
+                &query.to_string(),
+                status,
+                &body,
+            ));
         }
         serde_json::from_slice(&body).map_err(|e| CheckError::Protocol {
             query: query.to_string(),
@@ -133,9 +138,14 @@ impl Observed for AzureObserved {
     }
 }
 
-/// The error of a non-2xx answer, with the sink's code and message when it
-/// sent the Azure error shape, else the start of its body.
-pub fn sink_error(query: &str, status: StatusCode, body: &[u8]) -> CheckError {
+/// The error of a non-2xx answer from `backend`, with its code and message
+/// when it sent the Azure error shape, else the start of its body.
+pub fn sink_error(
+    backend: BackendName,
+    query: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> CheckError {
     let (code, message) = match ErrorBody::parse(body) {
         Some(ErrorBody { error }) => (error.code, error.message),
         None => {
@@ -158,11 +168,12 @@ pub fn sink_error(query: &str, status: StatusCode, body: &[u8]) -> CheckError {
     };
     let hint = match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            "; give the sink's token with --token or CALLMETRICS_TOKEN"
+            "; give its token with --token or CALLMETRICS_TOKEN"
         }
         _ => "",
     };
     CheckError::Sink {
+        backend,
         query: query.to_string(),
         status: status.as_u16(),
         code: if code.is_empty() {
@@ -197,9 +208,11 @@ fn is_empty(p: &DataPoint) -> bool {
 
 /// Reads a Metrics - List answer to `query` into cells. An answer that
 /// cannot be read as the query's series (another grain, no body for the
-/// metric, a dimension the metric lacks, a bucket listed twice) is a
-/// protocol error, exit 2: comparing it would report noise. A readable
-/// answer with wrong series or values is left to the comparison.
+/// metric, a dimension the metric lacks, a bucket listed twice in one
+/// series) is a protocol error, exit 2: comparing it would report noise. A
+/// series listed twice (the same dimension values) is summed, as the
+/// sink's own grouping would have; a readable answer with wrong series or
+/// values is left to the comparison.
 pub fn read_answer(answer: &MetricsResponse, query: &Query) -> Result<ObservedSeries, CheckError> {
     let fail = |reason: String| CheckError::Protocol {
         query: query.to_string(),
@@ -246,10 +259,8 @@ pub fn read_answer(answer: &MetricsResponse, query: &Query) -> Result<ObservedSe
         if buckets.is_empty() {
             continue;
         }
-        if out.insert(label, buckets).is_some() {
-            return Err(fail(
-                "a series is listed twice (the same dimension values)".to_string(),
-            ));
+        for (ms, point) in buckets {
+            add_point(&mut out, &label, ms, point).map_err(&fail)?;
         }
     }
     Ok(out)
@@ -290,6 +301,7 @@ mod tests {
     #[test]
     fn error_bodies() {
         let err = sink_error(
+            BackendName::Sink,
             &query().to_string(),
             StatusCode::BAD_REQUEST,
             br#"{"error":{"code":"BadRequest","message":"unknown dimension 'Foo'"}}"#,
@@ -299,10 +311,57 @@ mod tests {
             "the sink rejected the query for APIRequestCallAutomation at PT1M by Operation \
              (HTTP 400, BadRequest): unknown dimension 'Foo'"
         );
-        let err = sink_error(&query().to_string(), StatusCode::UNAUTHORIZED, b"");
+        let err = sink_error(
+            BackendName::Sink,
+            &query().to_string(),
+            StatusCode::UNAUTHORIZED,
+            b"",
+        );
         assert!(err.to_string().ends_with(
-            "(HTTP 401): Unauthorized; give the sink's token with --token or CALLMETRICS_TOKEN"
+            "(HTTP 401): Unauthorized; give its token with --token or CALLMETRICS_TOKEN"
         ));
         assert_eq!(err.exit_code(), 2);
+    }
+
+    fn answer(counts: [u64; 2]) -> MetricsResponse {
+        let series = |count: u64| {
+            format!(
+                r#"{{"metadatavalues":[{{"name":{{"value":"Operation"}},"value":"Play"}}],
+                    "data":[{{"timeStamp":"2026-01-01T00:00:00Z","count":{count},"total":{count},
+                              "minimum":1,"maximum":1,"average":1.0}}]}}"#
+            )
+        };
+        let json = format!(
+            r#"{{"timespan":"2026-01-01T00:00:00Z/2026-01-01T01:00:00Z","interval":"PT1M",
+                "value":[{{"name":{{"value":"APIRequestCallAutomation"}},"timeseries":[{},{}]}}]}}"#,
+            series(counts[0]),
+            series(counts[1])
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    // Issue #17: a series listed twice was refused instead of summed.
+    #[test]
+    fn a_series_listed_twice_is_summed_and_an_overflow_refused() {
+        let out = read_answer(&answer([2, 3]), &query()).unwrap();
+        let label = vec![(Dimension::Operation, "Play".to_string())];
+        assert_eq!(
+            out[&label][&1_767_225_600_000],
+            Point {
+                count: Some(5),
+                total: Some(5),
+                minimum: Some(1),
+                maximum: Some(1),
+                average: Some(1.0),
+            }
+        );
+        let err = read_answer(&answer([u64::MAX, 1]), &query()).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().ends_with(
+                r#"the series Operation="Play" is listed more than once and its sum at 2026-01-01T00:00:00Z passes 2^64-1"#
+            ),
+            "{err}"
+        );
     }
 }

@@ -12,17 +12,20 @@
 
 pub mod any;
 pub mod azure;
+#[cfg(test)]
+mod fake;
 pub mod influxql;
 pub mod memory;
 pub mod promql;
 
-use super::CheckError;
 use super::query::Query;
 use super::report::{CounterReset, Field};
+use super::{BackendName, CheckError};
 use crate::catalog::Metric;
 use crate::client::{Reply, RetryAction, RetryPolicy, TransportFailure, classify};
-use crate::wire::metrics_response::SeriesLabel;
+use crate::wire::metrics_response::{SeriesLabel, ShowLabel, time_stamp};
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::future::Future;
 
 /// How long one query may take and how big its answer may be.
@@ -47,6 +50,7 @@ pub(crate) async fn answer_body(
     response: reqwest::Response,
     limits: &Limits,
     query: &str,
+    backend: BackendName,
     url: &str,
 ) -> Result<Vec<u8>, CheckError> {
     use crate::client::http::{BodyError, body_capped};
@@ -60,9 +64,10 @@ pub(crate) async fn answer_body(
                      check (fewer grains) or raise the limit"
                 ),
             },
-            BodyError::Transport(source) => CheckError::Connect {
+            BodyError::Transport(cause) => CheckError::Connect {
+                backend,
                 url: url.to_string(),
-                source,
+                cause,
             },
         })
 }
@@ -111,6 +116,86 @@ pub struct Point {
     pub average: Option<f64>,
 }
 
+impl Point {
+    /// Two answers for one cell (a series listed twice) as one, as the
+    /// backend would have summed them: counts and totals added (a field
+    /// one side lacks adds nothing), extremes of both, the average
+    /// recomputed from the sums. `None` when a sum passes 2^64-1.
+    pub fn merged(self, other: Point) -> Option<Point> {
+        let add = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => a.checked_add(b).map(Some),
+            (a, b) => Some(a.or(b)),
+        };
+        let pick = |a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64| match (a, b) {
+            (Some(a), Some(b)) => Some(f(a, b)),
+            (a, b) => a.or(b),
+        };
+        let count = add(self.count, other.count)?;
+        let total = add(self.total, other.total)?;
+        Some(Point {
+            count,
+            total,
+            minimum: pick(self.minimum, other.minimum, u64::min),
+            maximum: pick(self.maximum, other.maximum, u64::max),
+            average: match (count, total) {
+                (Some(c), Some(t)) if c > 0 => Some(t as f64 / c as f64),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// Adds `point` to the cell of `label` at `at`, summed with what is there
+/// already (the series was listed twice); the error names a cell whose sum
+/// passes 2^64-1.
+pub(crate) fn add_point(
+    out: &mut ObservedSeries,
+    label: &SeriesLabel,
+    at: i64,
+    point: Point,
+) -> Result<(), String> {
+    let Some(buckets) = out.get_mut(label) else {
+        out.insert(label.clone(), BTreeMap::from([(at, point)]));
+        return Ok(());
+    };
+    match buckets.entry(at) {
+        Entry::Vacant(cell) => {
+            cell.insert(point);
+        }
+        Entry::Occupied(mut cell) => {
+            let sum = cell.get().merged(point).ok_or_else(|| {
+                format!(
+                    "the series {} is listed more than once and its sum at {} passes 2^64-1",
+                    ShowLabel(label),
+                    time_stamp(at)
+                )
+            })?;
+            cell.insert(sum);
+        }
+    }
+    Ok(())
+}
+
+/// 2^53: a float holds every whole number below it, and no longer every
+/// one from it on, so a count read as a float may be off by one there.
+const EXACT_IN_FLOAT: f64 = 9_007_199_254_740_992.0;
+
+/// A count or value a backend sent as a float (JSON numbers, Prometheus'
+/// sample values), refused unless it is a whole number a float holds
+/// exactly.
+pub(crate) fn count_from_float(v: f64) -> Result<u64, String> {
+    if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
+        return Err(format!("{v} is not a whole number >= 0"));
+    }
+    if v >= EXACT_IN_FLOAT {
+        return Err(format!(
+            "{v} is too large to be exact: read as a floating-point number, a count is exact \
+             only below 2^53 (9007199254740992)"
+        ));
+    }
+    Ok(v as u64)
+}
+
 /// Observed cells: series label -> bucket start -> point.
 pub type ObservedSeries = BTreeMap<SeriesLabel, BTreeMap<i64, Point>>;
 
@@ -126,9 +211,9 @@ pub async fn with_retries<T, F: Future<Output = Result<T, CheckError>>>(
     loop {
         let result = attempt().await;
         let reply = match &result {
-            Err(CheckError::Connect { source, .. }) => Reply::Transport {
+            Err(CheckError::Connect { cause, .. }) => Reply::Transport {
                 kind: TransportFailure::Connect,
-                message: source.to_string(),
+                message: cause.to_string(),
             },
             Err(CheckError::Sink { status, .. }) => Reply::status(*status),
             _ => return result,

@@ -4,7 +4,7 @@
 //! documented shape cannot drift from what is printed.
 
 use crate::catalog::Naming;
-use crate::check::report::{Counts, Field, Mismatch, MismatchKind, Report, Value};
+use crate::check::report::{AVERAGE_ULPS, Counts, Field, Mismatch, MismatchKind, Report, Value};
 use crate::wire::metrics_response::time_stamp;
 use schemars::JsonSchema;
 use schemars::{Schema, SchemaGenerator, json_schema};
@@ -22,9 +22,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[schemars(
     title = "callmetrics check report",
     // Every field is always present; `tolerance` may be null.
-    extend("required" = ["schemaVersion", "result", "tolerance", "naming", "timespan", "grains",
-                         "totals", "compared", "metrics", "summary", "groups", "mismatches",
-                         "resets", "waited"])
+    extend("required" = ["schemaVersion", "result", "tolerance", "averageUlps", "naming",
+                         "timespan", "grains", "totals", "compared", "metrics", "summary",
+                         "groups", "mismatches", "resets", "waited"])
 )]
 pub struct JsonReport {
     /// Version of this format; 1 for the fields described here.
@@ -33,6 +33,10 @@ pub struct JsonReport {
     pub result: Outcome,
     /// Relative tolerance of the comparison, or null when it was exact.
     pub tolerance: Option<f64>,
+    /// Averages pass within this many units in the last place of the
+    /// expected value (backends round quotients differently); counts,
+    /// totals, minima and maxima are compared exactly (or within tolerance).
+    pub average_ulps: u64,
     /// Dimension naming used for dimension names below (that of the expected file).
     pub naming: NamingJson,
     /// Timespan of the expected data, START/END in RFC 3339, END exclusive.
@@ -340,6 +344,7 @@ impl JsonReport {
             schema_version: SCHEMA_VERSION,
             result: outcome(report.passed()),
             tolerance: report.tolerance,
+            average_ulps: AVERAGE_ULPS,
             naming: match naming {
                 Naming::Azure => NamingJson::Azure,
                 Naming::Overview => NamingJson::Overview,

@@ -3,7 +3,7 @@
 //! carries its first mismatches in the same text as the table report.
 
 use super::text::{count, group_title, write_mismatches};
-use crate::check::report::{GroupSummary, Report};
+use crate::check::report::{AVERAGE_ULPS, GroupSummary, Report};
 use std::io::{self, Write};
 
 pub fn junit<W: Write + ?Sized>(
@@ -39,12 +39,43 @@ pub fn junit<W: Write + ?Sized>(
             out,
             r#"      <property name="tolerance" value="{tolerance}"/>"#
         )?;
+        writeln!(
+            out,
+            r#"      <property name="average_ulps" value="{AVERAGE_ULPS}"/>"#
+        )?;
         writeln!(out, "    </properties>")?;
         for group in suite {
             case(report, group, max_mismatches, out)?;
         }
         writeln!(out, "  </testsuite>")?;
     }
+    writeln!(out, "</testsuites>")
+}
+
+/// The JUnit document of a check that could not be carried out (exit 2):
+/// one test case whose error says `why`, so a CI test publisher shows the
+/// cause instead of "no test results".
+pub fn junit_error<W: Write + ?Sized>(why: &str, out: &mut W) -> io::Result<()> {
+    let why = escape(why);
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites name="callmetrics check" tests="1" failures="0" errors="1">"#
+    )?;
+    writeln!(
+        out,
+        r#"  <testsuite name="callmetrics check" tests="1" failures="0" errors="1" skipped="0">"#
+    )?;
+    writeln!(
+        out,
+        r#"    <testcase classname="callmetrics.check" name="the check could be carried out">"#
+    )?;
+    writeln!(
+        out,
+        r#"      <error type="check error" message="{why}">{why}</error>"#
+    )?;
+    writeln!(out, "    </testcase>")?;
+    writeln!(out, "  </testsuite>")?;
     writeln!(out, "</testsuites>")
 }
 
@@ -108,6 +139,24 @@ fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_error_is_one_test_case_with_its_cause() {
+        let mut out = Vec::new();
+        super::junit_error("cannot query Prometheus at http://x/?a=1&b=<2>", &mut out).unwrap();
+        let xml = String::from_utf8(out).unwrap();
+        assert!(
+            xml.contains(r#"tests="1" failures="0" errors="1">"#),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<testcase ").count(), 1, "{xml}");
+        assert!(
+            xml.contains(
+                r#"<error type="check error" message="cannot query Prometheus at http://x/?a=1&amp;b=&lt;2&gt;">"#
+            ),
+            "{xml}"
+        );
+    }
+
     #[test]
     fn escapes() {
         assert_eq!(

@@ -107,20 +107,15 @@ pub async fn replay<T: Target>(
 /// answer, or a connection the server closes or keeps waiting on, shows
 /// something listens there (the requests themselves then say more).
 async fn probe(url: &reqwest::Url) -> Result<(), ReplayError> {
-    let client = crate::client::http::client(url, 1, PROBE_TIMEOUT).map_err(ReplayError::Config)?;
+    let client =
+        crate::client::http::client(url, None, 1, PROBE_TIMEOUT).map_err(ReplayError::Config)?;
     match client.get(url.clone()).send().await {
         Err(e) if e.is_connect() => Err(ReplayError::Unreachable {
             url: url.to_string(),
             reason: if e.is_timeout() {
                 format!("no connection within {} ms", PROBE_TIMEOUT.as_millis())
             } else {
-                // The OS's words ("Connection refused (os error 111)"), not
-                // reqwest's and hyper's wrapping around them.
-                let mut cause: &dyn std::error::Error = &e;
-                while let Some(inner) = cause.source() {
-                    cause = inner;
-                }
-                cause.to_string()
+                crate::client::http::root_cause(&e)
             },
         }),
         _ => Ok(()),

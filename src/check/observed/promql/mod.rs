@@ -89,8 +89,8 @@ impl PromqlObserved {
             base.as_str().trim_end_matches('/')
         ))
         .map_err(|e| invalid(e.to_string()))?;
-        let client = crate::client::http::client_with_token(&base, 4, limits.timeout, token)
-            .map_err(invalid)?;
+        let client = crate::client::http::client(&base, token, 4, limits.timeout)
+            .map_err(CheckError::Usage)?;
         Ok(PromqlObserved {
             api: Api {
                 client,

@@ -5,8 +5,8 @@
 //! the density of the previous answer, so one request carries about
 //! [`SAMPLES_PER_READ`] samples whatever the scrape or sample interval.
 
-use super::super::{Limits, answer_body, with_retries};
-use crate::check::CheckError;
+use super::super::{Limits, answer_body, count_from_float, with_retries};
+use crate::check::{BackendName, CheckError};
 use reqwest::Url;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -76,12 +76,9 @@ impl Api {
                     if value == "NaN" {
                         continue;
                     }
-                    let v = parse_count(&value).ok_or_else(|| CheckError::Protocol {
+                    let v = parse_count(&value).map_err(|reason| CheckError::Protocol {
                         query: describe(&expr, end),
-                        reason: format!(
-                            "value {value:?} is not a whole number below 2^53 (a count read as \
-                             a float is exact only there)"
-                        ),
+                        reason: format!("value {value:?}: {reason}"),
                     })?;
                     samples.push((t, v));
                     read += 1;
@@ -108,16 +105,24 @@ impl Api {
             .append_pair("time", &seconds(time_ms))
             // VictoriaMetrics caches query results; a check must see the data.
             .append_pair("nocache", "1");
-        let connect = |source| CheckError::Connect {
+        let connect = |cause| CheckError::Connect {
+            backend: BackendName::Prometheus,
             url: self.query_url.to_string(),
-            source,
+            cause,
         };
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let response = self.client.get(url).send().await.map_err(connect)?;
         let status = response.status();
         let what = describe(expr, time_ms);
-        let body = answer_body(response, &self.limits, &what, self.query_url.as_str()).await?;
+        let body = answer_body(
+            response,
+            &self.limits,
+            &what,
+            BackendName::Prometheus,
+            self.query_url.as_str(),
+        )
+        .await?;
         let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
             if status.is_success() {
                 CheckError::Protocol {
@@ -125,7 +130,8 @@ impl Api {
                     reason: format!("not a Prometheus API answer: {e}"),
                 }
             } else {
-                let mut err = super::super::azure::sink_error(&what, status, &body);
+                let mut err =
+                    super::super::azure::sink_error(BackendName::Prometheus, &what, status, &body);
                 if let CheckError::Sink { hint, .. } = &mut err
                     && status == reqwest::StatusCode::NOT_FOUND
                 {
@@ -138,6 +144,7 @@ impl Api {
         })?;
         if answer.status != "success" || !status.is_success() {
             return Err(CheckError::Sink {
+                backend: BackendName::Prometheus,
                 query: what,
                 status: status.as_u16(),
                 code: answer
@@ -209,10 +216,9 @@ fn time_ms(time: &serde_json::Value) -> Option<i64> {
 
 /// A counter value: Prometheus sends floats as strings; a count must be a
 /// whole number below 2^53, where every whole number is exact in a float.
-pub fn parse_count(text: &str) -> Option<u64> {
-    let v: f64 = text.parse().ok()?;
-    (v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 9_007_199_254_740_992.0)
-        .then_some(v as u64)
+fn parse_count(text: &str) -> Result<u64, String> {
+    let v: f64 = text.parse().map_err(|_| "not a number".to_string())?;
+    count_from_float(v)
 }
 
 #[derive(Deserialize)]
@@ -246,15 +252,14 @@ mod tests {
 
     #[test]
     fn counts_are_whole_numbers_below_2_pow_53() {
-        assert_eq!(parse_count("12"), Some(12));
-        assert_eq!(parse_count("1e+06"), Some(1_000_000));
-        assert_eq!(parse_count("9007199254740991"), Some((1 << 53) - 1));
-        assert_eq!(parse_count("9007199254740992"), None);
-        assert_eq!(parse_count("1e20"), None);
-        assert_eq!(parse_count("1.5"), None);
-        assert_eq!(parse_count("-1"), None);
-        assert_eq!(parse_count("NaN"), None);
-        assert_eq!(parse_count("+Inf"), None);
+        assert_eq!(parse_count("12"), Ok(12));
+        assert_eq!(parse_count("1e+06"), Ok(1_000_000));
+        assert_eq!(parse_count("9007199254740991"), Ok((1 << 53) - 1));
+        let err = parse_count("9007199254740992").unwrap_err();
+        assert!(err.contains("exact only below 2^53"), "{err}");
+        for bad in ["1e20", "1.5", "-1", "NaN", "+Inf", "x"] {
+            assert!(parse_count(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

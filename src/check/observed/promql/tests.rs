@@ -332,7 +332,8 @@ async fn a_prometheus_error_is_reported_with_its_message() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("acs_callautomation_callback_events_total{}[")
+        err.starts_with("the Prometheus server rejected the query for ")
+            && err.contains("acs_callautomation_callback_events_total{}[")
             && err.contains("(HTTP 422, execution): query timed out in expression evaluation"),
         "{err}"
     );
@@ -376,5 +377,31 @@ async fn a_count_past_2_pow_53_is_refused() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("not a whole number below 2^53"), "{err}");
+    assert!(err.contains("exact only below 2^53"), "{err}");
+}
+
+// Issue #17: a Prometheus behind auth got no token.
+#[tokio::test]
+async fn the_token_is_sent_as_a_bearer_header() {
+    let fake = super::super::fake::serve(
+        200,
+        r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#,
+    )
+    .await;
+    let observed = PromqlObserved::new(
+        &fake.url,
+        Some("s3cret"),
+        Mapping::default_naming(),
+        "",
+        T0 + MIN,
+        Limits::default(),
+    )
+    .unwrap();
+    let q = query(Split::Total, Grain::MINUTE, true, (T0, T0 + MIN));
+    observed.prepare(std::slice::from_ref(&q)).await.unwrap();
+    let asked = fake.asked();
+    assert!(!asked.is_empty());
+    for request in asked {
+        assert_eq!(request.authorization.as_deref(), Some("Bearer s3cret"));
+    }
 }

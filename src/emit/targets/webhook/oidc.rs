@@ -81,14 +81,16 @@ mod tests {
         let server = OidcServer::start("127.0.0.1:0".parse().unwrap(), Arc::clone(&signer))
             .await
             .unwrap();
-        let config: serde_json::Value = reqwest::get(server.configuration_url())
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url: reqwest::Url = server.configuration_url().parse().unwrap();
+        // The one client builder: a proxy in the environment must not
+        // capture the loopback server.
+        let client =
+            crate::client::http::client(&url, None, 1, std::time::Duration::from_secs(5)).unwrap();
+        let config: serde_json::Value = client.get(url).send().await.unwrap().json().await.unwrap();
         assert_eq!(config["issuer"], signer.issuer());
-        let keys: serde_json::Value = reqwest::get(config["jwks_uri"].as_str().unwrap())
+        let keys: serde_json::Value = client
+            .get(config["jwks_uri"].as_str().unwrap())
+            .send()
             .await
             .unwrap()
             .json()
