@@ -338,7 +338,7 @@ impl Values {
         let known = catalog_values(dimension);
         if is_closed(dimension) {
             // A key the catalog does not know is a typo: no series has it.
-            for key in file.table.keys().filter(|k| !known.contains(*k)) {
+            if let Some(key) = file.table.keys().find(|k| !known.contains(*k)) {
                 let name = UnknownName::new("value", key, known.iter().map(String::as_str));
                 return Err(format!(
                     "{at}.values.table: {name} of {}",

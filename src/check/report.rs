@@ -265,6 +265,8 @@ pub struct Report {
     /// Events per bucket and per dimension value on both sides, per
     /// compared metric, at the finest grain (for `--report`'s charts).
     pub traffic: Vec<super::Traffic>,
+    /// Likely causes of the mismatches, when they show a common pattern.
+    pub hints: Vec<super::Hint>,
 }
 
 impl Report {
@@ -281,6 +283,7 @@ impl Report {
             groups: Vec::new(),
             mismatches: Vec::new(),
             traffic: Vec::new(),
+            hints: Vec::new(),
         }
     }
 
@@ -304,12 +307,10 @@ impl Report {
             })
     }
 
-    /// What the mismatches suggest, when they suggest something.
-    pub fn hint(&self) -> Option<&'static str> {
-        self.holds_more_than_expected().then_some(
-            "the sink holds data the expected file does not have; a previous run in the same \
-             timespan? Check against a fresh sink, or give this run another --start",
-        )
+    /// The hints as one text ("A; hint: B"), for a one-line note.
+    pub fn hint(&self) -> Option<String> {
+        let texts: Vec<&str> = self.hints.iter().map(|h| h.text.as_str()).collect();
+        (!texts.is_empty()).then(|| texts.join("; hint: "))
     }
 
     /// All groups added up.

@@ -69,8 +69,8 @@ pub fn table<W: Write + ?Sized>(
             }
         }
         writeln!(out, "      {}", parts.join(", "))?;
-        if let Some(hint) = report.hint() {
-            writeln!(out, "      hint: {hint}")?;
+        for hint in &report.hints {
+            writeln!(out, "      hint: {}", hint.text)?;
         }
         writeln!(out)?;
         let shown = &report.mismatches[..max_mismatches.min(report.mismatches.len())];
