@@ -458,3 +458,51 @@ fn the_token_reaches_prometheus_and_influxdb() {
         assert_contains(&run, "stderr", "give its token with --token");
     }
 }
+
+/// Issue #17's bad input: a --wait shorter than one poll, a selector that
+/// is not PromQL, a value rewrite that maps two values onto one. Each is
+/// exit 2 naming the flag, before any backend is asked (the URL is a
+/// closed port: reaching it would be a different error).
+#[test]
+fn check_flags_that_cannot_work_are_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let expected = dir.path().join("expected.json");
+    let closed = format!("http://127.0.0.1:{}", common::servers::free_port());
+    let promql = ["--backend", "promql"];
+    let run = check(
+        &expected,
+        &closed,
+        &[&promql[..], &["--wait", "2s"]].concat(),
+    )
+    .expect_code(2);
+    assert_contains(
+        &run,
+        "stderr",
+        "--wait 2s is shorter than one poll (--poll-interval 5s)",
+    );
+    let run = check(
+        &expected,
+        &closed,
+        &[&promql[..], &["--match", "job=\"app\""]].concat(),
+    )
+    .expect_code(2);
+    assert_contains(&run, "stderr", "--match");
+    let lossy = dir.path().join("lossy.json");
+    std::fs::write(
+        &lossy,
+        r#"{"metrics": {"AcsCallAutomationCallbackEvent": {"name": "events_total", "labels": {
+            "EventTypeName": "event_type",
+            "Code": {"label": "code", "values": {"table": {"400": "4xx", "401": "4xx"}}},
+            "CodeClass": "code_class", "SubCode": "sub_code", "Version": "version"}}}}"#,
+    )
+    .unwrap();
+    let run = check(
+        &expected,
+        &closed,
+        &[&promql[..], &["--mapping", lossy.to_str().unwrap()]].concat(),
+    )
+    .expect_code(2);
+    assert_contains(&run, "stderr", "maps \"400\" and \"401\" onto \"4xx\"");
+    assert!(!run.stderr.contains("cannot query"), "{}", run.describe());
+}

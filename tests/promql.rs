@@ -660,3 +660,61 @@ async fn one_run_command_delivers_to_an_app_and_checks_its_prometheus() {
         refused.describe()
     );
 }
+
+/// An app that labels events with the SDK's short names (PlayCompleted):
+/// with callmetrics' full names the check fails and its hint names the
+/// rewrite; with `mappings/sdk-short-event-types.json` (a value rewrite
+/// in the mapping, not a change of production labels) it passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_event_type_labels_check_with_a_value_rewrite() {
+    let test = "short_event_type_labels_check_with_a_value_rewrite";
+    if !ready(test, Store::Prometheus) {
+        return;
+    }
+    npm_ci(&app_dir());
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, app_url) = callback_app(&[("EVENT_TYPE", "kind")]);
+    let (_store, prometheus) = start_store(
+        Store::Prometheus,
+        dir.path(),
+        Some(app_url.trim_start_matches("http://")),
+        free_port(),
+    )
+    .await;
+    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    let expected = deliver(&app_url, dir.path()).await;
+    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+
+    let full_names = check(&expected, &prometheus, &["--format", "table"])
+        .await
+        .expect_code(1);
+    assert!(
+        full_names.stdout.contains(
+            "observed EventTypeName values look like the expected ones without the prefix \
+             \"Microsoft.Communication.\""
+        ),
+        "{}",
+        full_names.describe()
+    );
+    let args: Vec<String> = [
+        "check",
+        "--expected",
+        &expected,
+        "--backend",
+        "promql",
+        "--observed",
+        &prometheus,
+        "--mapping",
+        "mappings/sdk-short-event-types.json",
+        "--totals",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let rewritten = common::callmetrics_async(&args).await.expect_code(0);
+    assert!(
+        rewritten.stdout.starts_with("PASS"),
+        "{}",
+        rewritten.describe()
+    );
+}

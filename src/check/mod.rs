@@ -10,7 +10,9 @@
 //! The comparison never passes vacuously: an expected file without series,
 //! or a metric, dimension or grain the sink does not know, is a
 //! [`CheckError`] (exit 2), not a green run. Mismatches are not errors: they
-//! are collected, all of them, into a [`Report`] (exit 1 when it has any).
+//! are collected, all of them, into a [`Report`] (exit 1 when it has any),
+//! with a [`Hint`] where they show a common cause (read too early, buckets
+//! split otherwise, values written otherwise).
 //!
 //! The sink is reached through the [`Observed`] trait, which answers in
 //! callmetrics' own terms, so the same comparison runs against the Azure
@@ -19,6 +21,7 @@
 
 mod compare;
 mod expected;
+mod hint;
 pub mod mapping;
 mod merge;
 mod observed;
@@ -30,6 +33,7 @@ mod traffic;
 pub mod wait;
 
 pub use expected::ExpectedData;
+pub use hint::{Hint, HintKind};
 pub use mapping::Mapping;
 pub use merge::{MergeError, merge};
 pub use observed::any::AnyObserved;
@@ -240,6 +244,7 @@ pub async fn check<O: Observed + ?Sized>(
         .iter()
         .map(|&m| (m, observed.observes(m).to_vec()))
         .collect();
+    let mut evidence = hint::Evidence::default();
     for ((query, series), got) in plan.iter().zip(&answers) {
         let grouped = expected::regroup(series, query.grain, &query.split.dimensions(query.metric));
         let want = if query.totals {
@@ -271,8 +276,10 @@ pub async fn check<O: Observed + ?Sized>(
             let found = &report.mismatches[before..];
             traffic.add(query.split, &want, counted.then_some(got), found);
         }
+        evidence.add(&group, &want, got, observed.observes(query.metric));
         report.groups.push(group);
     }
+    report.hints = hint::hints(&report, &evidence);
     Ok(report)
 }
 

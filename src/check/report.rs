@@ -276,6 +276,8 @@ pub struct Report {
     pub resets: Vec<CounterReset>,
     /// With `--wait`: how many checks it took and how long.
     pub waited: Option<super::wait::Waited>,
+    /// Likely causes of the mismatches, when they show a common pattern.
+    pub hints: Vec<super::Hint>,
 }
 
 /// One counter reset of a raw series.
@@ -306,6 +308,7 @@ impl Report {
             traffic: Vec::new(),
             resets: Vec::new(),
             waited: None,
+            hints: Vec::new(),
         }
     }
 
@@ -329,12 +332,10 @@ impl Report {
             })
     }
 
-    /// What the mismatches suggest, when they suggest something.
-    pub fn hint(&self) -> Option<&'static str> {
-        self.holds_more_than_expected().then_some(
-            "the sink holds data the expected file does not have; a previous run in the same \
-             timespan? Check against a fresh sink, or give this run another --start",
-        )
+    /// The hints as one text ("A; hint: B"), for a one-line note.
+    pub fn hint(&self) -> Option<String> {
+        let texts: Vec<&str> = self.hints.iter().map(|h| h.text.as_str()).collect();
+        (!texts.is_empty()).then(|| texts.join("; hint: "))
     }
 
     /// All groups added up.

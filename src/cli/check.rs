@@ -101,6 +101,8 @@ pub(super) struct Reading {
     url: String,
     token: Option<String>,
     mapping: Mapping,
+    /// Where the mapping came from, for messages.
+    mapping_path: String,
     selector: Option<Selector>,
     wait: Option<Wait>,
     limits: Limits,
@@ -155,14 +157,19 @@ impl Reading {
             url: url.to_string(),
             token: token.map(str::to_string),
             mapping,
+            mapping_path: args.mapping.as_ref().map_or_else(
+                || "mappings/default.json".to_string(),
+                |p| p.display().to_string(),
+            ),
             selector,
             wait,
             limits,
         })
     }
 
-    /// A fresh reader of the backend, reading up to now.
-    fn reader(&self) -> Result<AnyObserved, CheckError> {
+    /// A fresh reader of the backend, reading up to now; `mapping` knows
+    /// the expected file's values.
+    fn reader(&self, mapping: &Mapping) -> Result<AnyObserved, CheckError> {
         let token = self.token.as_deref();
         Ok(match self.backend {
             Backend::Azure => {
@@ -181,7 +188,7 @@ impl Reading {
                 AnyObserved::Promql(PromqlObserved::new(
                     &self.url,
                     token,
-                    self.mapping.clone(),
+                    mapping.clone(),
                     &self
                         .selector
                         .as_ref()
@@ -202,9 +209,22 @@ impl Reading {
         per_check: Duration,
     ) -> Result<Report, CheckError> {
         let every = self.wait.map_or(Duration::ZERO, |w| w.every);
+        // Value rewrites are turned back over every value the check
+        // compares, so the expected file's codes and versions join the
+        // catalog's (and a rewrite lossy over them is refused).
+        let mut mapping = self.mapping.clone();
+        if self.backend == Backend::Promql {
+            let data = ExpectedData::from_response(expected)?;
+            mapping
+                .extend_domain_from(&data)
+                .map_err(|reason| CheckError::Mapping {
+                    path: self.mapping_path.clone(),
+                    reason,
+                })?;
+        }
         check_until_pass(
             expected,
-            || self.reader(),
+            || self.reader(&mapping),
             options,
             self.wait,
             per_check,

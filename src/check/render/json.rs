@@ -5,6 +5,7 @@
 
 use crate::catalog::Naming;
 use crate::check::report::{AVERAGE_ULPS, Counts, Field, Mismatch, MismatchKind, Report, Value};
+use crate::check::{Hint, HintKind};
 use crate::wire::metrics_response::time_stamp;
 use schemars::JsonSchema;
 use schemars::{Schema, SchemaGenerator, json_schema};
@@ -24,7 +25,7 @@ pub const SCHEMA_VERSION: u32 = 1;
     // Every field is always present; `tolerance` may be null.
     extend("required" = ["schemaVersion", "result", "tolerance", "averageUlps", "naming",
                          "timespan", "grains", "totals", "compared", "metrics", "summary",
-                         "groups", "mismatches", "resets", "waited"])
+                         "hints", "groups", "mismatches", "resets", "waited"])
 )]
 pub struct JsonReport {
     /// Version of this format; 1 for the fields described here.
@@ -53,6 +54,9 @@ pub struct JsonReport {
     pub metrics: Vec<String>,
     /// Everything added up.
     pub summary: Summary,
+    /// Likely causes of the mismatches, when they show a common pattern
+    /// (empty when none does, and for a pass).
+    pub hints: Vec<HintJson>,
     /// One entry per metric, grain and dimension set, in the order compared.
     pub groups: Vec<Group>,
     /// Every failed cell, sorted by metric, grain, dimension set, series and time.
@@ -105,6 +109,51 @@ pub enum NamingJson {
     Azure,
     /// StatusSubClass.
     Overview,
+}
+
+/// A likely cause of the mismatches and what to do about it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Hint")]
+pub struct HintJson {
+    /// Which pattern the mismatches show.
+    pub kind: HintKindJson,
+    /// The cause and what to do, as the table report prints it.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "HintKind")]
+pub enum HintKindJson {
+    /// Everything that differs is more than expected, nothing is missing:
+    /// data of another run in the same backend and timespan.
+    MoreThanExpected,
+    /// Observed is below expected in every mismatching cell: read before
+    /// the pipeline had everything (use --wait).
+    BelowExpected,
+    /// Every series' total over the window matches; only the split into
+    /// buckets differs (use --totals).
+    WindowTotalsMatch,
+    /// Observed values of a dimension are the expected ones under a
+    /// rewrite the mapping can express.
+    ValuesRewritten,
+    /// Observed is above expected in the window's first bucket, which
+    /// starts at the grain's floor, possibly before the run.
+    WindowStart,
+}
+
+fn hint(h: &Hint) -> HintJson {
+    HintJson {
+        kind: match h.kind {
+            HintKind::MoreThanExpected => HintKindJson::MoreThanExpected,
+            HintKind::BelowExpected => HintKindJson::BelowExpected,
+            HintKind::WindowTotalsMatch => HintKindJson::WindowTotalsMatch,
+            HintKind::ValuesRewritten => HintKindJson::ValuesRewritten,
+            HintKind::WindowStart => HintKindJson::WindowStart,
+        },
+        text: h.text.clone(),
+    }
 }
 
 /// Counts over all groups.
@@ -388,6 +437,7 @@ impl JsonReport {
                 failed_groups: report.groups.iter().filter(|g| !g.passed()).count() as u64,
                 counts: counts(&report.totals()),
             },
+            hints: report.hints.iter().map(hint).collect(),
             groups,
             mismatches,
         }

@@ -75,8 +75,8 @@ pub fn table<W: Write + ?Sized>(
         if let Some(w) = report.waited {
             writeln!(out, "      the last comparison, after {}", waited(w))?;
         }
-        if let Some(hint) = report.hint() {
-            writeln!(out, "      hint: {hint}")?;
+        for hint in &report.hints {
+            writeln!(out, "      hint: {}", hint.text)?;
         }
         writeln!(out)?;
         let shown = &report.mismatches[..max_mismatches.min(report.mismatches.len())];

@@ -49,6 +49,19 @@ fn failing() -> Report {
     report
 }
 
+/// A pipeline read before its last minute was in: every mismatch is
+/// below expected, so the report carries a hint.
+fn late() -> Report {
+    let mut data = metrics();
+    for (_, series) in &mut data {
+        for buckets in series.values_mut() {
+            buckets.remove(&(T0 + 5 * MINUTE));
+        }
+    }
+    let observed = Reference::new(&response(&data, Naming::Azure)).unwrap();
+    run(&expected(), &observed, &CheckOptions::default()).unwrap()
+}
+
 fn passing() -> Report {
     let expected = expected();
     let options = CheckOptions {
@@ -73,6 +86,20 @@ fn table_of_a_failing_check() {
 #[test]
 fn table_of_a_passing_check() {
     insta::assert_snapshot!(render(&passing(), ReportFormat::Table, 20));
+}
+
+#[test]
+fn table_of_a_late_read_has_a_hint() {
+    insta::assert_snapshot!(render(&late(), ReportFormat::Table, 2));
+}
+
+#[test]
+fn json_of_a_late_read_has_its_hint() {
+    let json: Json = serde_json::from_str(&render(&late(), ReportFormat::Json, 0)).unwrap();
+    assert_eq!(json["hints"][0]["kind"], "belowExpected");
+    assert_eq!(json["hints"].as_array().unwrap().len(), 1);
+    let text = json["hints"][0]["text"].as_str().unwrap();
+    assert!(text.ends_with("use --wait 60s"), "{text}");
 }
 
 #[test]
@@ -122,7 +149,7 @@ fn write_schema() {
 #[test]
 fn reports_conform_to_the_schema_and_every_field_is_documented() {
     let schema: Json = serde_json::from_str(&doc("check-report.schema.json")).unwrap();
-    for report in [failing(), passing()] {
+    for report in [failing(), passing(), late()] {
         let json: Json = serde_json::from_str(&render(&report, ReportFormat::Json, 0)).unwrap();
         if let Err(e) = conforms(&json, &schema, &schema, "$") {
             panic!("the JSON report does not match docs/check-report.schema.json: {e}");

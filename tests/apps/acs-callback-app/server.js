@@ -15,6 +15,9 @@
 //   PORT           port on 127.0.0.1 (default 0: a free one)
 //   CALLBACK_PATH  where callbacks are POSTed (default /api/callbacks)
 //   METRIC_NAME    the counter (default acs_callback_events_total)
+//   EVENT_TYPE     "type" (default): label events with the CloudEvent type
+//                  (Microsoft.Communication.PlayCompleted); "kind": with the
+//                  SDK's short name (PlayCompleted), as many apps do
 //   DROP_EVERY     acknowledge but do not count every Nth event (fault
 //                  injection for tests; GET /dropped tells how many)
 //   OIDC_CONFIGURATION_URL, AUDIENCE
@@ -32,6 +35,7 @@ const jose = require("jose");
 const port = Number(process.env.PORT || 0);
 const callbackPath = process.env.CALLBACK_PATH || "/api/callbacks";
 const dropEvery = Number(process.env.DROP_EVERY || 0);
+const shortEventTypes = process.env.EVENT_TYPE === "kind";
 
 const registry = new client.Registry();
 const events = new client.Counter({
@@ -93,7 +97,7 @@ function count(cloudEvent) {
   }
   const result = parsed.resultInformation || { code: 200, subCode: 0 };
   events.inc({
-    event_type: cloudEvent.type,
+    event_type: shortEventTypes ? parsed.kind : cloudEvent.type,
     code: String(result.code),
     code_class: codeClass(result.code),
     sub_code: String(result.subCode ?? 0),

@@ -202,8 +202,8 @@ impl PromqlObserved {
             let label: SeriesLabel = dims
                 .iter()
                 .map(|&d| {
-                    let value = labels.get(mapping.label(d)).cloned();
-                    (d, value.unwrap_or_default())
+                    let value = labels.get(mapping.label(d)).map_or("", String::as_str);
+                    (d, mapping.expected_value(d, value))
                 })
                 .collect();
             let mut before = counter.at(times[0]);
