@@ -138,6 +138,16 @@ impl Observed for AzureObserved {
     }
 }
 
+/// What to do about a refusal for want of credentials.
+pub fn auth_hint(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            "; give its token with --token or CALLMETRICS_TOKEN"
+        }
+        _ => "",
+    }
+}
+
 /// The error of a non-2xx answer from `backend`, with its code and message
 /// when it sent the Azure error shape, else the start of its body.
 pub fn sink_error(
@@ -166,12 +176,7 @@ pub fn sink_error(
     } else {
         message
     };
-    let hint = match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            "; give its token with --token or CALLMETRICS_TOKEN"
-        }
-        _ => "",
-    };
+    let hint = auth_hint(status);
     CheckError::Sink {
         backend,
         query: query.to_string(),

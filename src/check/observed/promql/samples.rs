@@ -151,7 +151,9 @@ impl Api {
                     .error_type
                     .map_or(String::new(), |t| format!(", {t}")),
                 message: answer.error.unwrap_or_else(|| "no message".into()),
-                hint: String::new(),
+                // Prometheus behind an auth proxy may answer 401 in its own
+                // JSON shape.
+                hint: super::super::azure::auth_hint(status).to_string(),
             });
         }
         let data = answer.data.ok_or_else(|| CheckError::Protocol {

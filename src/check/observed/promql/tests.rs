@@ -337,6 +337,21 @@ async fn a_prometheus_error_is_reported_with_its_message() {
             && err.contains("(HTTP 422, execution): query timed out in expression evaluation"),
         "{err}"
     );
+    let url = answering(
+        401,
+        r#"{"status":"error","errorType":"unauthorized","error":"missing token"}"#,
+    )
+    .await;
+    let err = observed(&url, "", T0 + MIN)
+        .await
+        .prepare(std::slice::from_ref(&q))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("missing token; give its token with --token or CALLMETRICS_TOKEN"),
+        "{err}"
+    );
     let url = answering(200, "<html>not prometheus</html>").await;
     let err = observed(&url, "", T0 + MIN)
         .await
