@@ -137,6 +137,50 @@ fn run_reports_a_sink_that_is_not_there() {
     );
 }
 
+/// A run that ends in exit 2 with `--format junit` still writes JUnit: one
+/// test case whose error says why, for CI test publishers.
+#[test]
+fn a_run_that_cannot_be_checked_writes_junit_saying_why() {
+    let port = free_port();
+    let sink = format!("http://127.0.0.1:{port}");
+    let run = callmetrics(&[
+        "run",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "20",
+        "--max-rate",
+        "--sink",
+        &sink,
+        "--check",
+        "--format",
+        "junit",
+        "--quiet",
+    ])
+    .expect_code(2);
+    assert!(
+        run.stdout.starts_with("<?xml")
+            && run.stdout.contains("errors=\"1\"")
+            && run.stdout.contains("<error ")
+            && run.stdout.contains("sink not reachable at"),
+        "{}",
+        run.describe()
+    );
+    // A run whose check ran prints its report, not a second document.
+    let ok = callmetrics(&[
+        "run",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "20",
+        "--max-rate",
+        "--format",
+        "junit",
+        "--quiet",
+    ])
+    .expect_code(0);
+    assert_eq!(ok.stdout.matches("<?xml").count(), 1, "{}", ok.describe());
+    assert!(ok.stdout.contains("failures=\"0\""), "{}", ok.describe());
+}
+
 // A file that could not be written when a long run ends is refused before
 // the run starts (nothing is sent: no schedule note, no summary).
 #[test]

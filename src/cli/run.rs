@@ -5,7 +5,7 @@
 use super::check::Reading;
 use super::{Backend, Outcome, RunArgs, TargetKind};
 use crate::catalog::Naming;
-use crate::check::{CheckOptions, ExpectedData, Limits, Traffic};
+use crate::check::{CheckOptions, ExpectedData, Limits, ReportFormat, Traffic, junit_error};
 use crate::client::RetryPolicy;
 use crate::emit::deliver::{Compression, DeliveryConfig, Pacing, ReplayOutcome, Stats, replay};
 use crate::emit::targets::{Target, TargetDefaults, influx, ingest, remote_write, webhook};
@@ -27,6 +27,29 @@ const CHECK_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(600);
 const REPORT_MISMATCHES: usize = 20;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
+    let rendered = std::cell::Cell::new(false);
+    let outcome = replay_and_check(args, &rendered);
+    if let Err(e) = &outcome
+        && args.format == ReportFormat::Junit
+        && !rendered.get()
+    {
+        // As `check` does: a CI test publisher shows "no results" for an
+        // empty file, and the reason the run ended is what to see there.
+        let why = format!(
+            "the run could not be checked: {}",
+            crate::error_text(e.as_ref())
+        );
+        let mut out = std::io::stdout().lock();
+        if let Err(written) = junit_error(&why, &mut out).and_then(|()| out.flush()) {
+            eprintln!("warning: no JUnit output: {written}");
+        }
+    }
+    outcome
+}
+
+/// The run, and its check when there is one; `rendered` is set once the
+/// check's report is on stdout.
+fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow::Result<Outcome> {
     let scenario = crate::scenario::load(&args.scenario).map_err(super::validate::explain)?;
     super::validate::warn(&scenario, &args.scenario, args.quiet);
     // `run` happens now unless told otherwise (whole milliseconds, as events are).
@@ -199,6 +222,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
                 Ok(checked) => {
                     let mut out = BufWriter::new(std::io::stdout().lock());
                     checked.render(args.format, REPORT_MISMATCHES, &mut out)?;
+                    rendered.set(true);
                     out.flush()?;
                     if !checked.passed() {
                         verdict = Outcome::Fail;
