@@ -37,6 +37,7 @@ pub use stats::{BatchFailure, ReplyKind, Stats};
 pub use timeline::Timeline;
 
 use super::targets::Target;
+use crate::client::tls::ClientTls;
 use crate::engine::{EventStream, Expected, Grain, Workload};
 use crate::scenario::Scenario;
 use batcher::{Batcher, Cut};
@@ -95,20 +96,21 @@ pub async fn replay<T: Target>(
     config: &DeliveryConfig,
     pacing: Pacing,
     grain: Grain,
+    tls: &ClientTls,
 ) -> Result<ReplayOutcome, ReplayError> {
     config.check().map_err(ReplayError::Config)?;
     let transport =
-        HttpTransport::new(target.url(), config.timeout).map_err(ReplayError::Config)?;
-    probe(target.url()).await?;
+        HttpTransport::new(target.url(), config.timeout, tls).map_err(ReplayError::Config)?;
+    probe(target.url(), tls).await?;
     replay_with(scenario, workload, target, config, pacing, grain, transport).await
 }
 
 /// One `GET` of `url`: fails only when no connection can be made. Any
 /// answer, or a connection the server closes or keeps waiting on, shows
 /// something listens there (the requests themselves then say more).
-async fn probe(url: &reqwest::Url) -> Result<(), ReplayError> {
-    let client =
-        crate::client::http::client(url, None, 1, PROBE_TIMEOUT).map_err(ReplayError::Config)?;
+async fn probe(url: &reqwest::Url, tls: &ClientTls) -> Result<(), ReplayError> {
+    let client = crate::client::http::client(url, None, tls, 1, PROBE_TIMEOUT)
+        .map_err(ReplayError::Config)?;
     match client.get(url.clone()).send().await {
         Err(e) if e.is_connect() => Err(ReplayError::Unreachable {
             url: url.to_string(),
