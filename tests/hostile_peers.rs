@@ -6,60 +6,21 @@
 
 mod common;
 
+use common::fake_app::{answer, serve};
 use common::{SinkProcess, callmetrics, callmetrics_async};
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Bytes, Frame, Incoming};
-use hyper_util::rt::TokioIo;
+use hyper::body::{Body, Bytes, Frame};
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
 
 /// What clears a terminal and prints a green PASS.
 const HOSTILE: &str = "\x1b[2J\x1b[32mPASS";
 /// How it must reach the terminal.
 const ESCAPED: &str = "\\u{1b}[2J\\u{1b}[32mPASS";
-
-type Answer = http::Response<BoxBody<Bytes, Infallible>>;
-
-/// An HTTP/1.1 server on a free loopback port answering every request
-/// (its body read first) with `answer()`; it lives as long as the test's
-/// runtime.
-async fn serve(answer: impl Fn() -> Answer + Send + Sync + 'static) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let answer = Arc::new(answer);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let answer = answer.clone();
-            let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-                let answer = answer.clone();
-                async move {
-                    let _ = request.into_body().collect().await;
-                    Ok::<_, Infallible>(answer())
-                }
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service),
-            );
-        }
-    });
-    addr
-}
-
-fn answer(status: u16, content_type: &str, body: &str) -> Answer {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(Full::new(Bytes::from(body.to_string())).boxed())
-        .unwrap()
-}
 
 /// A body of `left` bytes made as it is sent (chunked), counting what the
 /// server produced into `sent`, so the test itself stays small.
@@ -106,7 +67,7 @@ async fn an_endless_reply_body_cannot_take_the_runs_memory() {
     let sent = Arc::new(AtomicU64::new(0));
     let addr = serve({
         let sent = sent.clone();
-        move || {
+        move |_: &http::request::Parts| {
             let body = Endless {
                 left: BODY,
                 sent: sent.clone(),
@@ -178,7 +139,7 @@ async fn an_endless_reply_body_cannot_take_the_runs_memory() {
 
 /// `run --target webhook` into an app answering 500 with `body`.
 async fn run_refused_with(content_type: &'static str, body: String) -> common::Run {
-    let addr = serve(move || answer(500, content_type, &body)).await;
+    let addr = serve(move |_: &http::request::Parts| answer(500, content_type, &body)).await;
     callmetrics_async(&[
         "run",
         "tests/fixtures/tiny.json",
@@ -273,7 +234,7 @@ async fn a_backends_error_reaches_the_terminal_escaped() {
     for (backend, reply) in cases {
         let (parts, body) = reply.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
-        let addr = serve(move || {
+        let addr = serve(move |_: &http::request::Parts| {
             http::Response::from_parts(parts.clone(), Full::new(body.clone()).boxed())
         })
         .await;

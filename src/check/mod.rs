@@ -43,7 +43,9 @@ pub use observed::memory::Reference;
 pub use observed::promql::PromqlObserved;
 pub use observed::{Limits, Observed, ObservedSeries, Point};
 pub use query::{Query, Split};
-pub use render::{JsonReport, SCHEMA_VERSION, json_schema, junit_error};
+pub use render::{
+    JsonReport, JunitCase, JunitSuite, SCHEMA_VERSION, json_schema, junit_document, junit_error,
+};
 pub use report::{
     AVERAGE_ULPS, CounterReset, Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind,
     Report, ReportFormat, Value, ValueDiff,
