@@ -404,3 +404,44 @@ fn a_check_that_could_not_be_carried_out_still_writes_its_page() {
         assert_eq!(sent, want[t["metric"].as_str().unwrap()]);
     }
 }
+
+// Issue #18, item 5: the thresholds' table draws what the summary judged,
+// and one not met marks the page failed, as it fails the run.
+#[test]
+fn a_run_report_shows_its_thresholds() {
+    if !require("report rendering", &[("chromium", "chromium")]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("run.html");
+    let run = callmetrics(&[
+        "run",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "50",
+        "--max-rate",
+        "--quiet",
+        "--threshold",
+        "latency.p99<1us",
+        "--threshold",
+        "failed<1%",
+        "--report",
+        html.to_str().unwrap(),
+    ])
+    .expect_code(1);
+    let dom = render(&html, &dir.path().join("profile"));
+    assert!(dom.contains(r#"id="verdict">FAIL<"#), "{}", run.describe());
+    assert_eq!(tile(&dom, "thresholds"), "1 of 2");
+    let start = dom.find(r#"id="threshold-table""#).unwrap();
+    let table = &dom[start..start + dom[start..].find("</table>").unwrap()];
+    let rows: Vec<&str> = table.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(
+        rows[0].contains("latency.p99&lt;1us") && rows[0].contains(r#"class="missed">not met<"#),
+        "{table}"
+    );
+    assert!(
+        rows[1].contains("<td>0.000 %</td>") && rows[1].contains(r#"class="met">met<"#),
+        "{table}"
+    );
+}

@@ -43,7 +43,9 @@ pub use observed::memory::Reference;
 pub use observed::promql::PromqlObserved;
 pub use observed::{Limits, Observed, ObservedSeries, Point};
 pub use query::{Query, Split};
-pub use render::{JsonReport, SCHEMA_VERSION, json_schema, junit_error};
+pub use render::{
+    JsonReport, JunitCase, JunitSuite, SCHEMA_VERSION, json_schema, junit_document, junit_error,
+};
 pub use report::{
     AVERAGE_ULPS, CounterReset, Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind,
     Report, ReportFormat, Value, ValueDiff,
@@ -100,9 +102,12 @@ pub enum CheckError {
         url: String,
         cause: reqwest::Error,
     },
+    /// The code and message are the backend's words, printed escaped.
     #[error(
-        "{} rejected the query for {query} (HTTP {status}{code}): {message}{hint}",
-        backend.server()
+        "{} rejected the query for {query} (HTTP {status}{}): {}{hint}",
+        backend.server(),
+        crate::wire::printable(code),
+        crate::wire::printable(message)
     )]
     Sink {
         backend: BackendName,
@@ -115,7 +120,11 @@ pub enum CheckError {
         /// A hint for the user, with a leading "; " when present.
         hint: String,
     },
-    #[error("the answer to the query for {query} is unusable: {reason}")]
+    /// The reason may quote the answer (a parser's "unknown variant").
+    #[error(
+        "the answer to the query for {query} is unusable: {}",
+        crate::wire::printable(reason)
+    )]
     Protocol { query: String, reason: String },
     #[error(
         "the check did not finish within {0:?} (--max-time); is the backend answering? raise \

@@ -13,6 +13,7 @@ mod validate;
 use crate::catalog::{CatalogFormat, Naming};
 pub use crate::check::ReportFormat;
 use crate::emit::DatasetFormat;
+use crate::emit::deliver::{MaxFailed, Threshold};
 use crate::engine::{Arrival, Grain, RampStage, Rate};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -152,12 +153,32 @@ Without --sink, run starts the embedded sink on a free loopback port
 run's grain and prints the report. A scheduled run says how long it lasts
 before it starts; Ctrl-C stops it and still writes --expected-out for what
 was delivered. --report FILE writes an HTML page of the run and its check.
+Of a reply's body, the first 4 KiB are read (for its error message); a
+body longer than 64 KiB closes the connection.
+
+Thresholds (--threshold NAME OP VALUE, OP one of < <= > >= ==):
+  failed, delivered  requests: a count, or X% of the requests sent
+  failed.events, delivered.events
+                     their events: a count, or X% of the events sent
+  retries            attempts after the first: a count, or X% of requests
+  latency.p50 (p90, p99, p99.9, any pN, max)
+                     request latency: a duration (us, ms, s)
+  lag.p50 (...)      dispatch lag behind the schedule (not --max-rate)
+  events/s, requests/s
+                     delivered per second of the run
+Judged at the end, in the summary, --summary-out, --report and (with
+--format junit) one test case each. Without --max-failed a failed request
+still exits 2, whatever the thresholds say.
 
 Examples:
   callmetrics run scenarios/outbound-notification.json
   callmetrics run scenarios/contact-center.json --calls 20000 --max-rate
   callmetrics run scenarios/contact-center.json --calls 3000 --speed 80 \\
       --report run.html
+  callmetrics run scenarios/inbound-ivr.json --target webhook \\
+      --sink http://127.0.0.1:3000/api/callbacks --speed 10 \\
+      --threshold 'latency.p99<250ms' --threshold 'failed<0.1%' \\
+      --max-failed 1%
   callmetrics run scenarios/inbound-ivr.json \\
       --sink http://127.0.0.1:8650 --expected-out expected.json
   callmetrics run scenarios/inbound-ivr.json --target webhook \\
@@ -165,10 +186,11 @@ Examples:
       --expected-out expected.json --summary-out summary.json
 
 Exit codes:
-  0  every request delivered (and the check passed, when one ran)
-  1  the check found mismatches
+  0  every request delivered (or within --max-failed), every threshold met
+     (and the check passed, when one ran)
+  1  the check found mismatches, or a threshold was not met
   2  usage error, an unreachable target, a request that failed (after its
-     retries), Ctrl-C, or a runtime error";
+     retries; beyond --max-failed), Ctrl-C, or a runtime error";
 
 const CHECK_HELP: &str = "\
 Compares, for every metric and grain, the full dimension combinations,
@@ -349,7 +371,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub expected_out: Option<PathBuf>,
     /// Write the run's summary as JSON here: requests, replies by status, failures by kind,
-    /// latency and lag percentiles.
+    /// latency and lag percentiles, thresholds.
     #[arg(long, value_name = "FILE")]
     pub summary_out: Option<PathBuf>,
     /// Write the run as one self-contained HTML page here: events sent vs stored per bucket and
@@ -372,6 +394,14 @@ pub struct RunArgs {
     /// Report format of the check.
     #[arg(long, value_enum, default_value_t)]
     pub format: ReportFormat,
+    /// A pass/fail criterion judged when the run ends, e.g. 'latency.p99<250ms', 'failed<0.1%',
+    /// 'lag.p99<5ms', 'events/s>=1000' (repeatable; names below). One not met exits 1.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<Threshold>,
+    /// Accept up to N failed requests, or X% of the requests sent, instead of exit 2 at the
+    /// first: every request is tried, and the check compares what was delivered.
+    #[arg(long, value_name = "N|X%")]
+    pub max_failed: Option<MaxFailed>,
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,

@@ -5,10 +5,15 @@
 use super::check::Reading;
 use super::{Backend, Outcome, RunArgs, TargetKind};
 use crate::catalog::Naming;
-use crate::check::{CheckOptions, ExpectedData, Limits, ReportFormat, Traffic, junit_error};
+use crate::check::{
+    CheckOptions, ExpectedData, JunitCase, JunitSuite, Limits, ReportFormat, Traffic,
+    junit_document, junit_error,
+};
 use crate::client::RetryPolicy;
 use crate::client::tls::ClientTls;
-use crate::emit::deliver::{Compression, DeliveryConfig, Pacing, ReplayOutcome, Stats, replay};
+use crate::emit::deliver::{
+    Compression, DeliveryConfig, MaxFailed, Pacing, ReplayOutcome, Stats, replay,
+};
 use crate::emit::targets::{Target, TargetDefaults, influx, ingest, remote_write, webhook};
 use crate::engine::{Grain, Workload};
 use crate::html_report::{self, Checked, Page};
@@ -60,6 +65,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
     if !(args.speed.is_finite() && args.speed > 0.0) {
         anyhow::bail!("--speed must be a positive number");
     }
+    thresholds_fit(args)?;
     for (flag, path) in [
         ("--expected-out", &args.expected_out),
         ("--summary-out", &args.summary_out),
@@ -245,7 +251,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                 out.write_all(b"\n")
             })?;
         }
-        let failure = undelivered(stats, args.expected_out.is_some());
+        let failure = undelivered(stats, args.expected_out.is_some(), args.max_failed);
         let mut verdict = Outcome::Pass;
         let mut report = None;
         let mut check_error = None;
@@ -258,7 +264,12 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
             match reading.check(&expected, &options, CHECK_MAX_TIME).await {
                 Ok(checked) => {
                     let mut out = BufWriter::new(std::io::stdout().lock());
-                    checked.render(args.format, REPORT_MISMATCHES, &mut out)?;
+                    match threshold_suite(args, stats) {
+                        Some(suite) => {
+                            junit_document(Some(&checked), REPORT_MISMATCHES, &[suite], &mut out)?
+                        }
+                        None => checked.render(args.format, REPORT_MISMATCHES, &mut out)?,
+                    }
                     rendered.set(true);
                     out.flush()?;
                     if !checked.passed() {
@@ -268,6 +279,16 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                 }
                 Err(e) => check_error = Some(anyhow::Error::from(e)),
             }
+        } else if failure.is_none()
+            && let Some(suite) = threshold_suite(args, stats)
+        {
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            junit_document(None, REPORT_MISMATCHES, &[suite], &mut out)?;
+            rendered.set(true);
+            out.flush()?;
+        }
+        if stats.failed_thresholds().next().is_some() {
+            verdict = Outcome::Fail;
         }
         // What ends the run in an error, and what the report says instead
         // of a check.
@@ -328,8 +349,13 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
 }
 
 /// Why the delivered events are not all of them, if they are not: a
-/// Ctrl-C, or requests that failed for good (the summary lists them).
-fn undelivered(stats: &Stats, expected_out: bool) -> Option<anyhow::Error> {
+/// Ctrl-C, or requests that failed for good (the summary lists them) and
+/// more of them than `max_failed` accepts.
+fn undelivered(
+    stats: &Stats,
+    expected_out: bool,
+    max_failed: Option<MaxFailed>,
+) -> Option<anyhow::Error> {
     if stats.interrupted {
         return Some(anyhow::anyhow!(
             "interrupted: {} events in {} requests were delivered{}; the check was skipped",
@@ -342,7 +368,8 @@ fn undelivered(stats: &Stats, expected_out: bool) -> Option<anyhow::Error> {
             }
         ));
     }
-    if stats.succeeded() {
+    let accepted = max_failed.is_some_and(|m| !stats.stopped_early && m.allows(stats));
+    if stats.succeeded() || accepted {
         return None;
     }
     let first = stats.failures.first().map_or(String::new(), |f| {
@@ -354,10 +381,11 @@ fn undelivered(stats: &Stats, expected_out: bool) -> Option<anyhow::Error> {
         )
     });
     Some(anyhow::anyhow!(
-        "{} of {} requests ({} events) could not be delivered{}{first}",
+        "{} of {} requests ({} events) could not be delivered{}{}{first}",
         stats.failed_requests,
         stats.requests + stats.failed_requests,
         stats.failed_events,
+        max_failed.map_or(String::new(), |m| format!(", more than --max-failed {m}")),
         if stats.stopped_early {
             "; sending stopped at the first failure"
         } else {
@@ -477,7 +505,7 @@ async fn deliver<T: Target>(
         }
         length
     });
-    let config = DeliveryConfig {
+    let mut config = DeliveryConfig {
         batch_events: args.batch_size.unwrap_or(defaults.batch_events),
         batch_window: args.batch_window,
         concurrency: args.concurrency.unwrap_or(defaults.concurrency),
@@ -500,12 +528,19 @@ async fn deliver<T: Target>(
         timeline: args.report.is_some(),
         ..DeliveryConfig::new(defaults)
     };
+    // A failure budget is only worth having if sending goes on.
+    config.stop_on_failure &= args.max_failed.is_none();
     let grain: Grain = args.workload.grain;
-    let outcome = replay(scenario, workload, target, &config, pacing, grain, tls).await?;
-    if !args.quiet {
-        let mut err = std::io::stderr().lock();
+    let mut outcome = replay(scenario, workload, target, &config, pacing, grain, tls).await?;
+    let stats = &mut outcome.stats;
+    stats.thresholds = args.thresholds.iter().map(|t| t.judge(stats)).collect();
+    let mut err = std::io::stderr().lock();
+    if args.quiet {
+        // What decides exit 1 is said even when nothing else is.
+        stats.write_thresholds(&mut err, true)?;
+    } else {
         writeln!(err, "replayed {} calls to {}", outcome.calls, outcome.url)?;
-        outcome.stats.write_summary(&mut err)?;
+        stats.write_summary(&mut err)?;
     }
     Ok(outcome)
 }
@@ -562,4 +597,46 @@ fn embedded_config(grain: Grain) -> SinkConfig {
         config.store.per_second_retention = config.store.time_window * 2;
     }
     config
+}
+
+/// Thresholds that cannot be judged are refused before the run, and one
+/// that a failed request would pre-empt is pointed out.
+fn thresholds_fit(args: &RunArgs) -> anyhow::Result<()> {
+    if args.max_rate
+        && let Some(t) = args.thresholds.iter().find(|t| t.needs_schedule())
+    {
+        anyhow::bail!(
+            "--threshold {t}: a --max-rate run has no schedule, so no lag to judge; drop it or \
+             run paced (--speed)"
+        );
+    }
+    if args.max_failed.is_none()
+        && let Some(t) = args.thresholds.iter().find(|t| t.judges_failures())
+    {
+        eprintln!(
+            "warning: --threshold {t}: without --max-failed, any failed request ends the run \
+             with exit 2 whatever the threshold says; add --max-failed 100% to let it decide"
+        );
+    }
+    Ok(())
+}
+
+/// The thresholds as one JUnit test suite, when `--format junit` asks for
+/// one and there are thresholds.
+fn threshold_suite(args: &RunArgs, stats: &Stats) -> Option<JunitSuite> {
+    if args.format != ReportFormat::Junit || stats.thresholds.is_empty() {
+        return None;
+    }
+    Some(JunitSuite {
+        name: "callmetrics run thresholds".to_string(),
+        cases: stats
+            .thresholds
+            .iter()
+            .map(|j| JunitCase {
+                classname: "callmetrics.run.threshold".to_string(),
+                name: j.threshold.to_string(),
+                failure: (!j.passed).then(|| format!("observed {}", j.observed_text())),
+            })
+            .collect(),
+    })
 }

@@ -1,4 +1,5 @@
-//! The page's data: the run's summary (the same JSON as `--summary-out`),
+//! The page's data: the run's summary (the same JSON as `--summary-out`,
+//! its thresholds included),
 //! its timeline, the traffic per metric cut to what a chart can show (at
 //! most `BARS_MAX` buckets, the top `TOP_VALUES` values per dimension and
 //! the rest summed), and the check's JSON report (as `--format json`
@@ -37,6 +38,25 @@ pub fn page(page: &Page) -> Value {
             Some(why.clone()),
             traffic.as_slice(),
             Value::Null,
+        ),
+    };
+    // A threshold not met fails the run (exit 1) whatever the check says.
+    let missed: Vec<String> = page
+        .run
+        .iter()
+        .flat_map(|r| r.stats.failed_thresholds())
+        .map(|j| j.threshold.to_string())
+        .collect();
+    let (verdict, note) = match missed.as_slice() {
+        [] => (verdict, note),
+        missed => (
+            "fail",
+            Some(
+                note.into_iter()
+                    .chain([format!("thresholds not met: {}", missed.join(", "))])
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
         ),
     };
     let sides = if page.run.is_some() {

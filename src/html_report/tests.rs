@@ -160,3 +160,42 @@ fn a_value_only_the_backend_has_is_among_the_top_values() {
     let top = &data["traffic"][0]["dimensions"][0]["values"][0];
     assert_eq!(*top, serde_json::json!(["Mute Participant", 0, 5000, true]));
 }
+
+// Issue #18, item 5: a threshold not met fails the page as it fails the
+// run (exit 1), and the table's data is the summary's.
+#[test]
+fn a_threshold_not_met_fails_the_page() {
+    let mut stats = Stats::new("ingest", Pacing::Max);
+    stats.latency.record(400).unwrap();
+    stats.thresholds = ["latency.p99<1us", "failed<1"]
+        .iter()
+        .map(|t| {
+            t.parse::<crate::emit::deliver::Threshold>()
+                .unwrap()
+                .judge(&stats)
+        })
+        .collect();
+    let page = Page {
+        title: "t".into(),
+        meta: Vec::new(),
+        naming: Naming::Azure,
+        run: Some(Run {
+            stats: &stats,
+            timeline: None,
+        }),
+        check: Checked::Skipped {
+            why: "not checked: the sink is external".into(),
+            traffic: Vec::new(),
+        },
+    };
+    let data = data::page(&page);
+    assert_eq!(data["verdict"], "fail");
+    assert_eq!(
+        data["verdictNote"],
+        "not checked: the sink is external; thresholds not met: latency.p99<1us"
+    );
+    let thresholds = &data["summary"]["thresholds"];
+    assert_eq!(thresholds[0]["passed"], false);
+    assert_eq!(thresholds[1]["expression"], "failed<1");
+    assert_eq!(thresholds[1]["passed"], true);
+}

@@ -1,23 +1,95 @@
 //! JUnit XML for CI: one test suite per metric and grain, one test case per
 //! dimension set (full combinations, each dimension, total). A failing case
 //! carries its first mismatches in the same text as the table report.
+//! `run` adds suites of its own (its thresholds) to the same document.
 
 use super::text::{count, group_title, write_mismatches};
 use crate::check::report::{AVERAGE_ULPS, GroupSummary, Report};
 use std::io::{self, Write};
+
+/// A test suite from outside the check, as `run --threshold`'s.
+pub struct JunitSuite {
+    pub name: String,
+    pub cases: Vec<JunitCase>,
+}
+
+pub struct JunitCase {
+    pub classname: String,
+    pub name: String,
+    /// The failure's one-line message, when the case failed.
+    pub failure: Option<String>,
+}
 
 pub fn junit<W: Write + ?Sized>(
     report: &Report,
     max_mismatches: usize,
     out: &mut W,
 ) -> io::Result<()> {
-    let failures = report.groups.iter().filter(|g| !g.passed()).count();
+    junit_document(Some(report), max_mismatches, &[], out)
+}
+
+/// One document of the check's suites (when there is a check) and `extra`.
+pub fn junit_document<W: Write + ?Sized>(
+    report: Option<&Report>,
+    max_mismatches: usize,
+    extra: &[JunitSuite],
+    out: &mut W,
+) -> io::Result<()> {
+    let groups = report.map_or(&[][..], |r| r.groups.as_slice());
+    let extra_cases = extra.iter().flat_map(|s| &s.cases);
+    let tests = groups.len() + extra_cases.clone().count();
+    let failures = groups.iter().filter(|g| !g.passed()).count()
+        + extra_cases.filter(|c| c.failure.is_some()).count();
+    let name = if extra.is_empty() {
+        "callmetrics check"
+    } else {
+        "callmetrics run"
+    };
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         out,
-        r#"<testsuites name="callmetrics check" tests="{}" failures="{failures}" errors="0">"#,
-        report.groups.len()
+        r#"<testsuites name="{name}" tests="{tests}" failures="{failures}" errors="0">"#
     )?;
+    if let Some(report) = report {
+        check_suites(report, max_mismatches, out)?;
+    }
+    for suite in extra {
+        writeln!(
+            out,
+            r#"  <testsuite name="{}" tests="{}" failures="{}" errors="0" skipped="0">"#,
+            escape(&suite.name),
+            suite.cases.len(),
+            suite.cases.iter().filter(|c| c.failure.is_some()).count()
+        )?;
+        for case in &suite.cases {
+            let open = format!(
+                r#"    <testcase classname="{}" name="{}""#,
+                escape(&case.classname),
+                escape(&case.name)
+            );
+            match &case.failure {
+                None => writeln!(out, "{open}/>")?,
+                Some(message) => {
+                    let message = escape(message);
+                    writeln!(out, "{open}>")?;
+                    writeln!(
+                        out,
+                        r#"      <failure type="threshold" message="{message}">{message}</failure>"#
+                    )?;
+                    writeln!(out, "    </testcase>")?;
+                }
+            }
+        }
+        writeln!(out, "  </testsuite>")?;
+    }
+    writeln!(out, "</testsuites>")
+}
+
+fn check_suites<W: Write + ?Sized>(
+    report: &Report,
+    max_mismatches: usize,
+    out: &mut W,
+) -> io::Result<()> {
     for suite in report
         .groups
         .chunk_by(|a, b| (a.key.metric, a.key.grain) == (b.key.metric, b.key.grain))
@@ -49,7 +121,7 @@ pub fn junit<W: Write + ?Sized>(
         }
         writeln!(out, "  </testsuite>")?;
     }
-    writeln!(out, "</testsuites>")
+    Ok(())
 }
 
 /// The JUnit document of a check that could not be carried out (exit 2):
@@ -153,6 +225,44 @@ mod tests {
             xml.contains(
                 r#"<error type="check error" message="cannot query Prometheus at http://x/?a=1&amp;b=&lt;2&gt;">"#
             ),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn extra_suites_are_test_cases_of_their_own() {
+        let suite = super::JunitSuite {
+            name: "callmetrics run thresholds".into(),
+            cases: vec![
+                super::JunitCase {
+                    classname: "callmetrics.run.threshold".into(),
+                    name: "latency.p99<250ms".into(),
+                    failure: None,
+                },
+                super::JunitCase {
+                    classname: "callmetrics.run.threshold".into(),
+                    name: "failed<0.1%".into(),
+                    failure: Some("observed 0.500%".into()),
+                },
+            ],
+        };
+        let mut out = Vec::new();
+        super::junit_document(None, 20, &[suite], &mut out).unwrap();
+        let xml = String::from_utf8(out).unwrap();
+        assert!(
+            xml.contains(
+                r#"<testsuites name="callmetrics run" tests="2" failures="1" errors="0">"#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                r#"<testcase classname="callmetrics.run.threshold" name="latency.p99&lt;250ms"/>"#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<failure type="threshold" message="observed 0.500%">"#),
             "{xml}"
         );
     }

@@ -9,7 +9,7 @@ mod table;
 mod text;
 
 pub use json::{JsonReport, SCHEMA_VERSION, json, json_schema};
-pub use junit::{junit, junit_error};
+pub use junit::{JunitCase, JunitSuite, junit, junit_document, junit_error};
 pub use table::table;
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use super::columns::{Align, write_columns};
 use super::text::{count, thousands, write_mismatches};
 use crate::catalog::Naming;
 use crate::check::report::{GroupKey, Report};
+use crate::wire::printable;
 use std::io::{self, Write};
 
 pub fn table<W: Write + ?Sized>(
@@ -108,20 +109,6 @@ fn waited(w: crate::check::wait::Waited) -> String {
         humantime::format_duration(std::time::Duration::from_secs(w.elapsed.as_secs())),
         count(u64::from(w.checks), "check", "checks")
     )
-}
-
-/// `text` with control characters escaped: a series' labels come from the
-/// backend, and must not move the cursor or color the terminal.
-fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = match c.is_control() {
-                true => c.escape_default().collect(),
-                false => vec![c],
-            };
-            escaped
-        })
-        .collect()
 }
 
 /// The counter resets seen, each on a line: why counts may differ from a

@@ -12,7 +12,8 @@
 //! `batcher` (the `Encoder` trait, batches and their ids), `pacing` (the
 //! absolute schedule), `driver` (bounded in-flight sending), `send` (one
 //! batch until delivered, with `client::retry`'s rules), `transport` (one
-//! attempt), `stats`, `progress`. What goes on the wire is the target's
+//! attempt), `stats`, `threshold` (`run --threshold`, `--max-failed`),
+//! `progress`. What goes on the wire is the target's
 //! (`emit::targets`). The generator is CPU-bound, so it runs on its own OS
 //! thread; the channel, the queue and the workers bound memory and push
 //! back on it.
@@ -27,6 +28,7 @@ pub mod send;
 pub mod stats;
 #[cfg(test)]
 mod tests;
+pub mod threshold;
 pub mod timeline;
 pub mod transport;
 
@@ -34,6 +36,7 @@ pub use batcher::{Batch, Compression, Encoder};
 pub use config::DeliveryConfig;
 pub use pacing::Pacing;
 pub use stats::{BatchFailure, ReplyKind, Stats};
+pub use threshold::{Judged, MaxFailed, Threshold};
 pub use timeline::Timeline;
 
 use super::targets::Target;

@@ -3,6 +3,7 @@
 //! or written as JSON (`run --summary-out`).
 
 use super::pacing::Pacing;
+use super::threshold::Judged;
 use crate::client::{Reply, TransportFailure};
 use hdrhistogram::Histogram;
 use serde_json::json;
@@ -179,6 +180,8 @@ pub struct Stats {
     pub elapsed: Duration,
     /// Sending stopped before the stream ended (after a failed request).
     pub stopped_early: bool,
+    /// `run --threshold`s, judged once the run ended.
+    pub thresholds: Vec<Judged>,
 }
 
 impl Stats {
@@ -204,6 +207,7 @@ impl Stats {
             elapsed: Duration::ZERO,
             stopped_early: false,
             interrupted: false,
+            thresholds: Vec::new(),
         }
     }
 
@@ -328,10 +332,28 @@ impl Stats {
         } else if self.stopped_early {
             rows.push(("stopped", "early, after a failed request".into()));
         }
+        if !self.thresholds.is_empty() {
+            let failed: Vec<String> = self
+                .failed_thresholds()
+                .map(|j| j.threshold.to_string())
+                .collect();
+            rows.push((
+                "thresholds",
+                match failed.len() {
+                    0 => format!("{} passed", self.thresholds.len()),
+                    n => format!(
+                        "{n} of {} failed: {}",
+                        self.thresholds.len(),
+                        failed.join(", ")
+                    ),
+                },
+            ));
+        }
         let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
         for (label, value) in rows {
             writeln!(w, "{label:<width$}  {value}")?;
         }
+        self.write_thresholds(w, false)?;
         for f in &self.failures {
             writeln!(
                 w,
@@ -350,6 +372,28 @@ impl Stats {
             )?;
         }
         Ok(())
+    }
+
+    /// One line per threshold (`only_failed`: per failed one), after the
+    /// summary's table.
+    pub fn write_thresholds(&self, w: &mut dyn Write, only_failed: bool) -> io::Result<()> {
+        for j in &self.thresholds {
+            if !(j.passed && only_failed) {
+                writeln!(
+                    w,
+                    "threshold {} {}: {}",
+                    j.threshold,
+                    if j.passed { "passed" } else { "FAILED" },
+                    j.observed_text()
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The thresholds the run did not meet.
+    pub fn failed_thresholds(&self) -> impl Iterator<Item = &Judged> {
+        self.thresholds.iter().filter(|j| !j.passed)
     }
 
     /// The summary as JSON, for scripts (`run --summary-out`). Durations in
@@ -396,6 +440,7 @@ impl Stats {
             "stoppedEarly": self.stopped_early,
             "interrupted": self.interrupted,
             "succeeded": self.succeeded(),
+            "thresholds": self.thresholds.iter().map(Judged::to_json).collect::<Vec<_>>(),
         })
     }
 }
@@ -487,6 +532,41 @@ failed request cm-00000000000000ab-3 (2500 events, 9 attempts): HTTP 500
 "
         );
         assert!(!stats.succeeded());
+    }
+
+    // Issue #18, item 5: which threshold failed is in the summary's table,
+    // each one's observed value on a line after it, and in the JSON.
+    #[test]
+    fn thresholds_are_summarised_and_in_the_json() {
+        let mut stats = stats();
+        stats.thresholds = ["latency.p99<250ms", "failed<=10%", "lag.max<1ms"]
+            .iter()
+            .map(|t| t.parse::<super::super::Threshold>().unwrap().judge(&stats))
+            .collect();
+        let mut out = Vec::new();
+        stats.write_summary(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\nthresholds  2 of 3 failed: failed<=10%, lag.max<1ms\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "threshold latency.p99<250ms passed: 10.007 ms\n\
+                 threshold failed<=10% FAILED: 20.000%\n\
+                 threshold lag.max<1ms FAILED: 5.003 ms\n"
+            ),
+            "{text}"
+        );
+        let mut failed = Vec::new();
+        stats.write_thresholds(&mut failed, true).unwrap();
+        assert_eq!(String::from_utf8(failed).unwrap().lines().count(), 2);
+        let json = stats.to_json();
+        assert_eq!(json["thresholds"][1]["expression"], "failed<=10%");
+        assert_eq!(json["thresholds"][1]["observed"], 20.0);
+        assert_eq!(json["thresholds"][1]["unit"], "%");
+        assert_eq!(json["thresholds"][1]["passed"], false);
+        assert_eq!(json["thresholds"][0]["passed"], true);
     }
 
     #[test]

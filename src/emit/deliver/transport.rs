@@ -12,7 +12,7 @@
 
 use crate::client::tls::ClientTls;
 use crate::client::{Reply, TransportFailure};
-use crate::wire::{ErrorBody, IngestAck};
+use crate::wire::{ErrorBody, IngestAck, printable};
 use axum::body::Bytes;
 use http::header::{HOST, HeaderValue, RETRY_AFTER};
 use http_body_util::{BodyExt, Full};
@@ -38,8 +38,22 @@ pub trait Transport: Send + Sync + 'static {
     ) -> impl Future<Output = Reply> + Send;
 }
 
-/// Longest part of an error body kept in messages.
+/// Characters of a peer's error message kept in the reason of a failure.
 const DETAIL_MAX: usize = 200;
+
+/// Bytes of a reply's body kept: room for any error message (the Azure
+/// error shape, the start of an HTML error page) and a sink's
+/// acknowledgement. A peer cannot make a reply cost more memory than this
+/// (a hostile app once answered 200 with a 1 GiB chunked body, and reading
+/// it whole took `run` to 1.2 GiB).
+pub const REPLY_KEPT: usize = 4 << 10;
+
+/// Bytes of a reply's body read at most. A body that ends within it is
+/// drained, so an ordinary error page keeps the keep-alive connection; a
+/// longer one closes the connection instead, because reading it to its end
+/// would let the peer hold the worker for as long as it cares to stream
+/// (and a reconnect costs one round trip).
+const REPLY_DRAINED: usize = 64 << 10;
 
 /// HTTP/1.1 to one host.
 pub struct HttpTransport {
@@ -209,18 +223,34 @@ impl HttpTransport {
             .headers()
             .get(http::header::CONNECTION)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        // Reading the body to its end frees the connection for the next one.
-        let body = match response.into_body().collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(e) => {
-                connection.sender = None;
-                return closed(e);
+        let mut body = response.into_body();
+        let mut kept = Vec::new();
+        let mut read = 0;
+        let drained = loop {
+            match body.frame().await {
+                None => break true,
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    let room = REPLY_KEPT - kept.len();
+                    kept.extend_from_slice(&data[..data.len().min(room)]);
+                    read += data.len();
+                    if read > REPLY_DRAINED {
+                        break false;
+                    }
+                }
+                Some(Err(e)) => {
+                    connection.sender = None;
+                    return closed(e);
+                }
             }
         };
-        if !keep_alive {
+        // Dropping the sender with the body unread closes the connection.
+        if !drained || !keep_alive {
             connection.sender = None;
         }
-        read_answer(code, retry_after, &body)
+        read_answer(code, retry_after, &kept)
     }
 }
 
@@ -265,9 +295,11 @@ impl Transport for HttpTransport {
     }
 }
 
-/// The reply of an answer: a sink's `{"duplicate":true}` marks a batch it
-/// applied before; an error's message comes from the Azure error shape when
-/// the body has it, else from the start of the body.
+/// The reply of an answer (`body`: its first [`REPLY_KEPT`] bytes): a
+/// sink's `{"duplicate":true}` marks a batch it applied before; an error's
+/// message comes from the Azure error shape when the body has it, else from
+/// the start of the body, on one line, at most [`DETAIL_MAX`] characters
+/// and with control characters escaped, as the terminal will show it.
 pub fn read_answer(code: u16, retry_after: Option<Duration>, body: &[u8]) -> Reply {
     let success = (200..300).contains(&code);
     let (duplicate, detail) = if body.is_empty() {
@@ -276,14 +308,13 @@ pub fn read_answer(code: u16, retry_after: Option<Duration>, body: &[u8]) -> Rep
         let ack: IngestAck = serde_json::from_slice(body).unwrap_or_default();
         (ack.duplicate, String::new())
     } else {
-        let detail = match ErrorBody::parse(body) {
+        let text = match ErrorBody::parse(body) {
             Some(e) => e.error.message,
-            None => {
-                let text = String::from_utf8_lossy(&body[..body.len().min(DETAIL_MAX)]);
-                text.split_whitespace().collect::<Vec<_>>().join(" ")
-            }
+            None => String::from_utf8_lossy(body).into_owned(),
         };
-        (false, detail)
+        let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let short: String = line.chars().take(DETAIL_MAX).collect();
+        (false, printable(&short).into_owned())
     };
     Reply::Status {
         code,

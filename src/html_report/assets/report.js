@@ -167,6 +167,8 @@
       tile("duration", "duration", (s.durationMs / 1000).toFixed(1) + " s");
       tile("latency", "latency p99", ms(s.latencyMs.p99));
       if (s.lagMs) tile("lag", "lag p99", ms(s.lagMs.p99));
+      const missed = s.thresholds.filter((t) => !t.passed).length;
+      if (s.thresholds.length) tile("thresholds", "thresholds met", (s.thresholds.length - missed) + " of " + s.thresholds.length, missed > 0);
     }
     const c = data.check;
     if (c) {
@@ -340,6 +342,24 @@
     }
   }
 
+  function thresholds(main) {
+    const s = data.summary;
+    const sec = el("section", { id: "thresholds" }, main);
+    el("h2", {}, sec, "Thresholds");
+    const observed = (t) => {
+      if (t.observed === null) return "not measured";
+      const v = t.unit === "count" ? String(t.observed) : t.observed.toFixed(t.unit === "/s" ? 0 : 3);
+      return t.unit === "count" ? v : v + " " + t.unit;
+    };
+    const rows = s.thresholds.map((t) => {
+      const verdict = document.createElement("span");
+      verdict.className = t.passed ? "met" : "missed";
+      verdict.textContent = t.passed ? "met" : "not met";
+      return [t.expression, observed(t), verdict];
+    });
+    table(sec, ["threshold", "observed", "result"], rows, "threshold-table");
+  }
+
   function replies(main) {
     const s = data.summary;
     const sec = el("section", { id: "replies" }, main);
@@ -355,6 +375,7 @@
   header();
   const main = el("main", {}, document.body);
   tiles(main);
+  if (data.summary && data.summary.thresholds.length) thresholds(main);
   // Health first (what arrived, how the run went, what differed), then
   // the detail per dimension.
   if (data.traffic.length) traffic(main);
