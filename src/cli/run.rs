@@ -118,14 +118,15 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
         // The check's reader, built (and its flags refused) before the run.
         let reading = match &args.observed {
             Some(url) => Reading::new(&args.reading, url, None, tls.clone(), Limits::default())?,
-            // A callmetrics sink takes callbacks at /callbacks and answers
-            // queries; an app does neither.
+            // A callmetrics sink takes callbacks at its root's /callbacks and
+            // answers queries; an app does neither.
             None if args.check
                 && args.target == TargetKind::Webhook
-                && !args
+                && args
                     .sink
                     .as_deref()
-                    .is_some_and(|url| url.trim_end_matches('/').ends_with("/callbacks")) =>
+                    .and_then(|url| reqwest::Url::parse(url).ok())
+                    .is_none_or(|url| url.path().trim_end_matches('/') != "/callbacks") =>
             {
                 anyhow::bail!(
                     "--check after --target webhook reads what the app counted: add --observed \
