@@ -15,11 +15,10 @@ mod ingest;
 mod prometheus;
 mod query;
 mod sample;
-mod serve;
 mod store;
 mod wal;
 
-pub use serve::ConnectionLimits;
+pub use crate::serve::ConnectionLimits;
 pub use store::{Store, StoreOptions, StoreStats};
 pub use wal::{OpenReport, WalError};
 
@@ -112,7 +111,7 @@ impl RunningSink {
         let limits = config.connections;
         let app = http::router(store.clone(), config);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve::serve(listener, app, limits, async move {
+        let task = tokio::spawn(crate::serve::serve(listener, app, limits, async move {
             let _ = stopped.await;
         }));
         Ok(RunningSink {
