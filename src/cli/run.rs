@@ -7,7 +7,9 @@ use super::{Backend, Outcome, RunArgs, TargetKind};
 use crate::catalog::Naming;
 use crate::check::{CheckOptions, ExpectedData, Limits, ReportFormat, Traffic, junit_error};
 use crate::client::RetryPolicy;
-use crate::emit::deliver::{Compression, DeliveryConfig, Pacing, ReplayOutcome, Stats, replay};
+use crate::emit::deliver::{
+    Cancel, Compression, DeliveryConfig, Pacing, ReplayOutcome, Stats, replay,
+};
 use crate::emit::targets::{Target, TargetDefaults, influx, ingest, remote_write, webhook};
 use crate::engine::{Grain, Workload};
 use crate::html_report::{self, Checked, Page};
@@ -56,9 +58,6 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
     let now = UNIX_EPOCH + std::time::Duration::from_millis(now_ms);
     let workload = args.workload.workload(now)?;
-    if !(args.speed.is_finite() && args.speed > 0.0) {
-        anyhow::bail!("--speed must be a positive number");
-    }
     for (flag, path) in [
         ("--expected-out", &args.expected_out),
         ("--summary-out", &args.summary_out),
@@ -80,15 +79,19 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        // The first Ctrl-C stops the schedule (the summary and
-        // --expected-out then describe what was delivered); a second one
-        // ends the process at once.
-        tokio::spawn(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nstopping: Ctrl-C again to quit at once");
-                crate::emit::deliver::driver::interrupt();
+        // The first Ctrl-C stops the run wherever it is (the pre-pass, the
+        // schedule, the check; the summary and --expected-out then describe
+        // what was delivered); a second one ends the process at once.
+        let cancel = Cancel::new();
+        tokio::spawn({
+            let cancel = cancel.clone();
+            async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
+                    eprintln!("\nstopping: Ctrl-C again to quit at once");
+                    cancel.cancel();
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(130);
+                    }
                 }
             }
         });
@@ -131,7 +134,16 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                 }
                 let target =
                     ingest::Ingest::new(&root, token, naming).map_err(anyhow::Error::msg)?;
-                deliver(args, &scenario, &workload, target, ingest::DEFAULTS, pacing).await?
+                deliver(
+                    args,
+                    &scenario,
+                    &workload,
+                    target,
+                    ingest::DEFAULTS,
+                    pacing,
+                    &cancel,
+                )
+                .await?
             }
             TargetKind::RemoteWrite | TargetKind::Influx if !workload.shard.is_whole() => {
                 // Their series are the metric and its dimensions, so N shards
@@ -170,6 +182,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                     target,
                     remote_write::DEFAULTS,
                     pacing,
+                    &cancel,
                 )
                 .await?
             }
@@ -183,7 +196,16 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                 let target =
                     influx::Influx::new(url, token, args.sample_interval, args.workload.grain)
                         .map_err(anyhow::Error::msg)?;
-                deliver(args, &scenario, &workload, target, influx::DEFAULTS, pacing).await?
+                deliver(
+                    args,
+                    &scenario,
+                    &workload,
+                    target,
+                    influx::DEFAULTS,
+                    pacing,
+                    &cancel,
+                )
+                .await?
             }
             TargetKind::Webhook => {
                 let url = match &args.sink {
@@ -191,7 +213,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                     None => format!("{root}/callbacks"),
                 };
                 let target = webhook::Webhook::new(&url, token).map_err(anyhow::Error::msg)?;
-                deliver_callbacks(args, &scenario, &workload, target, pacing).await?
+                deliver_callbacks(args, &scenario, &workload, target, pacing, &cancel).await?
             }
         };
         let stats = &outcome.stats;
@@ -218,8 +240,25 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                 totals: args.reading.totals,
                 ..CheckOptions::default()
             };
-            match reading.check(&expected, &options, CHECK_MAX_TIME).await {
-                Ok(checked) => {
+            let checked = tokio::select! {
+                checked = reading.check(&expected, &options, CHECK_MAX_TIME) => Some(checked),
+                () = cancel.cancelled() => None,
+            };
+            match checked {
+                None => {
+                    check_error = Some(anyhow::anyhow!(
+                        "interrupted during the check: all {} events in {} requests were \
+                         delivered{}",
+                        stats.events,
+                        stats.requests,
+                        if args.expected_out.is_some() {
+                            " and --expected-out describes them"
+                        } else {
+                            ""
+                        }
+                    ))
+                }
+                Some(Ok(checked)) => {
                     let mut out = BufWriter::new(std::io::stdout().lock());
                     checked.render(args.format, REPORT_MISMATCHES, &mut out)?;
                     rendered.set(true);
@@ -229,7 +268,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                     }
                     report = Some(checked);
                 }
-                Err(e) => check_error = Some(anyhow::Error::from(e)),
+                Some(Err(e)) => check_error = Some(anyhow::Error::from(e)),
             }
         }
         // What ends the run in an error, and what the report says instead
@@ -373,9 +412,11 @@ async fn deliver_callbacks(
     workload: &Workload,
     target: webhook::Webhook,
     pacing: Pacing,
+    cancel: &Cancel,
 ) -> anyhow::Result<ReplayOutcome> {
+    let defaults = webhook::DEFAULTS;
     let Some(audience) = args.acs_resource_id.as_deref().filter(|_| args.sign) else {
-        return deliver(args, scenario, workload, target, webhook::DEFAULTS, pacing).await;
+        return deliver(args, scenario, workload, target, defaults, pacing, cancel).await;
     };
     let signer = webhook::Signer::generate(audience, webhook::sign::ACS_ISSUER)
         .map_err(anyhow::Error::msg)?;
@@ -394,7 +435,7 @@ async fn deliver_callbacks(
         oidc.configuration_url()
     );
     let target = target.signed(signer);
-    let outcome = deliver(args, scenario, workload, target, webhook::DEFAULTS, pacing).await;
+    let outcome = deliver(args, scenario, workload, target, defaults, pacing, cancel).await;
     oidc.shutdown()
         .await
         .context("the OpenID configuration server stopped with an error")?;
@@ -410,16 +451,19 @@ async fn deliver<T: Target>(
     target: T,
     defaults: TargetDefaults,
     pacing: Pacing,
+    cancel: &Cancel,
 ) -> anyhow::Result<ReplayOutcome> {
-    let schedule = (!args.max_rate && (!args.quiet || args.control.is_some())).then(|| {
-        // A CPU-bound pass: off the async workers, which the embedded sink shares.
-        let (note, length) =
-            tokio::task::block_in_place(|| schedule(scenario, workload, args.speed));
-        if !args.quiet {
+    let schedule = if !args.max_rate && (!args.quiet || args.control.is_some()) {
+        let sized = pre_pass(scenario, workload, args.speed, cancel).await;
+        if let Some((note, _)) = &sized
+            && !args.quiet
+        {
             eprintln!("{note}");
         }
-        length
-    });
+        sized.map(|(_, length)| length)
+    } else {
+        None
+    };
     let config = DeliveryConfig {
         batch_events: args.batch_size.unwrap_or(defaults.batch_events),
         batch_window: args.batch_window,
@@ -441,6 +485,7 @@ async fn deliver<T: Target>(
         schedule,
         control: args.control,
         timeline: args.report.is_some(),
+        cancel: cancel.clone(),
         ..DeliveryConfig::new(defaults)
     };
     let grain: Grain = args.workload.grain;
@@ -451,6 +496,36 @@ async fn deliver<T: Target>(
         outcome.stats.write_summary(&mut err)?;
     }
     Ok(outcome)
+}
+
+/// [`schedule`] on a thread of its own: off the async workers (which the
+/// embedded sink shares), and left behind on Ctrl-C rather than waited for
+/// (it takes seconds for a million calls; the process ends soon after).
+/// `None` after a Ctrl-C: the run then stops before its first batch.
+async fn pre_pass(
+    scenario: &Scenario,
+    workload: &Workload,
+    speed: f64,
+    cancel: &Cancel,
+) -> Option<(String, std::time::Duration)> {
+    let (done, sized) = tokio::sync::oneshot::channel();
+    let pass = {
+        let (scenario, workload) = (scenario.clone(), workload.clone());
+        std::thread::spawn(move || {
+            let _ = done.send(schedule(&scenario, &workload, speed));
+        })
+    };
+    tokio::select! {
+        sized = sized => match sized {
+            Ok(sized) => Some(sized),
+            // The sender is gone without a value: the pass panicked.
+            Err(_) => match pass.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => unreachable!("the pre-pass sends its result before it ends"),
+            },
+        },
+        () = cancel.cancelled() => None,
+    }
 }
 
 /// How long a scheduled run takes, said before it starts: the README's
