@@ -282,3 +282,38 @@ async fn data_written_hours_ago_checks_exactly_with_totals_too() {
     assert_eq!(summary["unexpectedCells"], 0, "{}", none.stdout);
     assert_eq!(summary["missingCells"], summary["cells"], "{}", none.stdout);
 }
+
+/// Remote write 1.0 retries every 5xx, 501 included (Prometheus' own
+/// sender does too); a receiver answering 501 once then 204 gets the
+/// request again and the run ends delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_501_is_retried_like_any_5xx() {
+    let (fake, base) = common::fake::FakeReceiver::start(&[501, 204]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected.json");
+    let summary = dir.path().join("summary.json");
+    let write = format!("{base}/api/v1/write");
+    let run = run(args(
+        "scenarios/outbound-notification.json",
+        &write,
+        &expected,
+        &[
+            "--calls",
+            "20",
+            "--max-rate",
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--summary-out",
+            summary.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    let summary: serde_json::Value = serde_json::from_str(&common::read(&summary)).unwrap();
+    let run = run.expect_code(0);
+    assert_eq!(summary["retries"], 1, "{summary}\n{}", run.describe());
+    assert_eq!(summary["replies"]["501"], 1, "{summary}");
+    assert_eq!(summary["failedRequests"], 0, "{summary}");
+    let received = fake.received();
+    // The retry is the same request again.
+    assert!(received.len() >= 2 && received[0].body == received[1].body);
+}

@@ -139,9 +139,9 @@ Targets (--target):
            --web.enable-remote-write-receiver, VictoriaMetrics): cumulative
            counters per dimension combination, sampled every
            --sample-interval on the event timeline and on every bucket
-           boundary, snappy protobuf, one request in flight, 429/5xx
-           retried (defaults: --concurrency 1, --retries 8); check with
-           --backend promql
+           boundary, snappy protobuf, one request in flight, 429 and
+           every 5xx retried (defaults: --concurrency 1, --retries 8);
+           check with --backend promql
   influx   InfluxDB 1.x line protocol to --sink
            http://HOST:PORT/write?db=NAME: per --sample-interval and series
            one point of count/sum/min/max, ms precision (defaults:
@@ -303,8 +303,9 @@ pub struct RunArgs {
     /// Compress batches with gzip (off by default: on loopback it halves ingest speed).
     #[arg(long)]
     pub gzip: bool,
-    /// Retries per request on 408, 429, 5xx (but 501) and connection errors, with
-    /// full-jitter exponential back-off [default: 8 for ingest, 0 for webhook].
+    /// Retries per request on 408, 429, 5xx (but 501) and connection errors (remote-write: 429,
+    /// every 5xx and connection errors), with full-jitter exponential back-off [default: 8 for
+    /// ingest, 0 for webhook].
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
     /// Longest one request may take, connect to last byte of the answer.

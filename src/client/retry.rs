@@ -6,7 +6,8 @@
 //! (refused, reset, timed out). Because each batch carries an idempotency
 //! key, re-sending one the sink may already have applied cannot double count.
 //! Never retried: other 4xx (the request itself is wrong), 501, and requests
-//! that cannot be built. Waits are full-jitter exponential back-off; a
+//! that cannot be built. A protocol may say otherwise ([`Retryable`]):
+//! remote write retries every 5xx, 501 included. Waits are full-jitter exponential back-off; a
 //! `Retry-After` from the sink is honoured (bounded by `retry_after_cap`).
 
 use rand::{Rng, RngExt};
@@ -102,17 +103,19 @@ pub enum Retryable {
     /// HTTP's transient statuses: 408, 429 and 5xx but 501.
     #[default]
     Http,
-    /// Prometheus remote write 1.0: 429 and 5xx (but 501), never another
-    /// 4xx, 408 included.
+    /// Prometheus remote write 1.0: 429 and every 5xx, 501 included (the
+    /// spec says 5xx and Prometheus' own sender retries them all), never
+    /// another 4xx, 408 included.
     RemoteWrite,
 }
 
 /// The one place that decides which replies are retried.
 pub fn classify(reply: &Reply, retryable: Retryable) -> RetryAction {
+    let server = |code: u16| (500..600).contains(&code);
     let transient = |code: u16| match retryable {
-        Retryable::Http => matches!(code, 408 | 429),
-        Retryable::RemoteWrite => code == 429,
-    } || ((500..600).contains(&code) && code != 501);
+        Retryable::Http => matches!(code, 408 | 429) || (server(code) && code != 501),
+        Retryable::RemoteWrite => code == 429 || server(code),
+    };
     match reply {
         Reply::Status { code, .. } if (200..300).contains(code) => RetryAction::Done,
         Reply::Status {
@@ -214,8 +217,12 @@ mod tests {
         assert!(matches!(rw(408), RetryAction::Fail(_)));
         assert!(matches!(rw(400), RetryAction::Fail(_)));
         assert_eq!(rw(429), retry);
-        assert_eq!(rw(503), retry);
-        assert!(matches!(rw(501), RetryAction::Fail(_)));
+        for code in [500, 501, 502, 503, 504, 599] {
+            assert_eq!(rw(code), retry, "{code}");
+        }
+        for code in [401, 403, 404, 413, 415] {
+            assert!(matches!(rw(code), RetryAction::Fail(_)), "{code}");
+        }
         assert_eq!(
             http(&with_retry_after(429, 3)),
             RetryAction::Retry {

@@ -3,8 +3,8 @@
 //! events as cumulative counters sampled at fixed instants of the event
 //! timeline (`encoder.rs`), protobuf `WriteRequest`, snappy block
 //! compression, the spec's headers, one request in flight so every series'
-//! samples arrive in time order, and the spec's retries: 429 and 5xx with
-//! back-off, never another 4xx.
+//! samples arrive in time order, and the spec's retries: 429 and every 5xx
+//! (501 included) with back-off, never another 4xx.
 
 mod encoder;
 
