@@ -17,6 +17,10 @@ use crate::engine::Grain;
 use axum::body::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 
+/// `User-Agent` of the targets that write into a database, so its logs
+/// and limits can tell the load generator from real writers.
+pub const USER_AGENT: &str = concat!("callmetrics/", env!("CARGO_PKG_VERSION"));
+
 /// A wire protocol and where it sends to.
 pub trait Target: Send + Sync + 'static {
     type Encoder: Encoder;

@@ -10,14 +10,14 @@ mod encoder;
 
 pub use encoder::CounterEncoder;
 
-use super::{Target, TargetDefaults, bearer, post, sample_interval_ms, uri};
+use super::{Target, TargetDefaults, USER_AGENT, bearer, post, sample_interval_ms, uri};
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
 use crate::engine::Grain;
 use crate::wire::remote_write::{VERSION, VERSION_HEADER, WriteRequest};
 use axum::body::Bytes;
-use http::header::{HeaderName, HeaderValue, USER_AGENT};
+use http::header::{self, HeaderName, HeaderValue};
 use prost::Message;
 use std::time::Duration;
 
@@ -99,10 +99,7 @@ impl Target for RemoteWrite {
             HeaderName::from_static(VERSION_HEADER),
             HeaderValue::from_static(VERSION),
         );
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("callmetrics/", env!("CARGO_PKG_VERSION"))),
-        );
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         request
     }
 
