@@ -317,3 +317,42 @@ async fn a_501_is_retried_like_any_5xx() {
     // The retry is the same request again.
     assert!(received.len() >= 2 && received[0].body == received[1].body);
 }
+
+/// The reachability probe before a run must not look like a write:
+/// VictoriaMetrics logged "cannot decompress request with length 0:
+/// snappy: corrupt input" for the empty `GET` of its write URL on every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_leaves_no_ingest_error_in_victoria_metrics_log() {
+    let test = "the_probe_leaves_no_ingest_error_in_victoria_metrics_log";
+    if !require(test, &[Store::VictoriaMetrics.program()]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("victoria-metrics.log");
+    let (_server, base) = common::servers::start_store_logged(
+        Store::VictoriaMetrics,
+        dir.path(),
+        None,
+        free_port(),
+        Some(&log),
+    )
+    .await;
+    let expected = dir.path().join("expected.json");
+    run(args(
+        "scenarios/outbound-notification.json",
+        &Store::VictoriaMetrics.write_url(&base),
+        &expected,
+        &["--calls", "50", "--max-rate"],
+    ))
+    .await
+    .expect_code(0);
+    Store::VictoriaMetrics.flush(&base).await;
+    let logged = common::read(&log);
+    // The log is the server's: it said something, so it was captured.
+    assert!(logged.contains("started VictoriaMetrics"), "{logged}");
+    let errors: Vec<&str> = logged
+        .lines()
+        .filter(|l| l.contains("cannot decompress") || l.contains("\terror\t"))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
