@@ -356,3 +356,78 @@ async fn the_probe_leaves_no_ingest_error_in_victoria_metrics_log() {
         .collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
+
+/// `GET /api/v1/query` of `expr` at `time_ms`: the result vector.
+async fn instant(base: &str, expr: &str, time_ms: i64) -> Vec<serde_json::Value> {
+    let url = reqwest::Url::parse_with_params(
+        &format!("{base}/api/v1/query"),
+        [
+            ("query", expr.to_string()),
+            ("time", format!("{:.3}", time_ms as f64 / 1000.0)),
+        ],
+    )
+    .unwrap();
+    let answer: serde_json::Value = reqwest::Client::new()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "success", "{expr}: {answer}");
+    answer["data"]["result"].as_array().unwrap().clone()
+}
+
+/// A run ends every series with a stale marker one sample interval after
+/// its last sample (remote write 1.0 requires it of a load tester): in a
+/// real Prometheus every series answers an instant query just before that
+/// instant and none just after, where without markers the last values
+/// would stand for the 5-minute lookback. The check still reads every
+/// bucket exactly: the marker ends a series, it does not make it missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_end_with_stale_markers_that_prometheus_honours() {
+    let test = "series_end_with_stale_markers_that_prometheus_honours";
+    if !require(test, &[Store::Prometheus.program()]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_store(Store::Prometheus, dir.path(), None, free_port()).await;
+    let expected = dir.path().join("expected.json");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - 2 * 3600) / 60 * 60);
+    let start = humantime::format_rfc3339_seconds(start).to_string();
+    run(args(
+        "scenarios/outbound-notification.json",
+        &Store::Prometheus.write_url(&base),
+        &expected,
+        &["--calls", "300", "--max-rate", "--start", &start],
+    ))
+    .await
+    .expect_code(0);
+    let check = check(&expected, &base).await.expect_code(0);
+    assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
+
+    // The last sample instant, read raw (stale markers are not listed).
+    let all = r#"{__name__=~"acs_callautomation_.+"}"#;
+    let raw = instant(&base, &format!("{all}[3h]"), now as i64 * 1000).await;
+    let last_ms = raw
+        .iter()
+        .flat_map(|s| s["values"].as_array().unwrap())
+        .map(|v| (v[0].as_f64().unwrap() * 1000.0).round() as i64)
+        .max()
+        .expect("samples were written");
+    assert_eq!(last_ms % 60_000, 0, "the last sample closes a bucket");
+    let before = instant(&base, all, last_ms + 14_000).await;
+    assert_eq!(before.len(), raw.len(), "every series is live before");
+    let after = instant(&base, all, last_ms + 16_000).await;
+    assert!(
+        after.is_empty(),
+        "{} of {} series still answer after their stale marker",
+        after.len(),
+        raw.len()
+    );
+}

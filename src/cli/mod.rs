@@ -315,6 +315,10 @@ pub struct RunArgs {
     /// grain (samples always fall on bucket boundaries).
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     pub sample_interval: std::time::Duration,
+    /// remote-write: do not end every series with a stale marker one --sample-interval after
+    /// its last sample (without one, queries see the series' last value for 5 more minutes).
+    #[arg(long)]
+    pub no_stale_markers: bool,
     /// Bearer token for the sink.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

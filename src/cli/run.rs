@@ -156,13 +156,16 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                          http://127.0.0.1:9090/api/v1/write"
                     );
                 };
-                let target = remote_write::RemoteWrite::new(
+                let mut target = remote_write::RemoteWrite::new(
                     url,
                     token,
                     args.sample_interval,
                     args.workload.grain,
                 )
                 .map_err(anyhow::Error::msg)?;
+                if args.no_stale_markers {
+                    target = target.without_stale_markers();
+                }
                 deliver(
                     args,
                     &scenario,

@@ -3,8 +3,9 @@
 //! events as cumulative counters sampled at fixed instants of the event
 //! timeline (`encoder.rs`), protobuf `WriteRequest`, snappy block
 //! compression, the spec's headers, one request in flight so every series'
-//! samples arrive in time order, and the spec's retries: 429 and every 5xx
-//! (501 included) with back-off, never another 4xx.
+//! samples arrive in time order, a stale marker per series when the
+//! stream ends, and the spec's retries: 429 and every 5xx (501 included)
+//! with back-off, never another 4xx.
 
 mod encoder;
 
@@ -44,6 +45,7 @@ pub struct RemoteWrite {
     authorization: Option<HeaderValue>,
     interval_ms: i64,
     grain: Grain,
+    stale_markers: bool,
 }
 
 impl RemoteWrite {
@@ -64,7 +66,17 @@ impl RemoteWrite {
             authorization: token.map(bearer).transpose()?,
             interval_ms,
             grain,
+            stale_markers: true,
         })
+    }
+
+    /// No stale markers when the stream ends (`--no-stale-markers`): the
+    /// series then read as live for the receiver's lookback (5 minutes).
+    pub fn without_stale_markers(self) -> RemoteWrite {
+        RemoteWrite {
+            stale_markers: false,
+            ..self
+        }
     }
 }
 
@@ -80,7 +92,10 @@ impl Target for RemoteWrite {
     /// would); at the maximum rate, instants are gathered into bigger
     /// requests.
     fn encoder(&self, _seed: u64, paced: bool) -> CounterEncoder {
-        let encoder = CounterEncoder::new(self.interval_ms, self.grain);
+        let mut encoder = CounterEncoder::new(self.interval_ms, self.grain);
+        if !self.stale_markers {
+            encoder = encoder.without_stale_markers();
+        }
         if paced {
             encoder.samples_per_request(1)
         } else {
@@ -89,7 +104,10 @@ impl Target for RemoteWrite {
     }
 
     fn fingerprint(&self) -> String {
-        format!("remote-write|{}|{}", self.interval_ms, self.grain)
+        format!(
+            "remote-write|{}|{}|{}",
+            self.interval_ms, self.grain, self.stale_markers
+        )
     }
 
     fn request(&self, batch: &Batch) -> http::Request<Bytes> {
