@@ -431,3 +431,59 @@ async fn series_end_with_stale_markers_that_prometheus_honours() {
         raw.len()
     );
 }
+
+/// A `--max-rate` run whose schedule ends minutes from now writes its
+/// timestamps that far ahead of the clock, which Mimir (10-minute grace)
+/// refuses: `run` says so before it starts, with a `--start` in the past
+/// that writes the same schedule where it has already happened (and says
+/// nothing then). InfluxDB's target too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_far_ahead_of_the_clock_is_said_before_the_run() {
+    let (_fake, base) = common::fake::FakeReceiver::start(&[204]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected.json");
+    let runs = [
+        ("remote-write", format!("{base}/api/v1/write")),
+        ("influx", format!("{base}/write?db=cm")),
+    ];
+    for (target, sink) in runs {
+        let mut ahead = args(
+            "scenarios/outbound-notification.json",
+            &sink,
+            &expected,
+            &["--calls", "400", "--rate", "1/s", "--max-rate"],
+        );
+        ahead.retain(|a| a != "--quiet");
+        ahead[3] = target.to_string();
+        let said = run(ahead.clone()).await.expect_code(0);
+        let line = said
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("warning: this run writes timestamps up to "))
+            .unwrap_or_else(|| panic!("no warning\n{}", said.describe()));
+        assert!(
+            line.contains("ahead of the clock") && line.contains("Mimir"),
+            "{line}"
+        );
+        // 400 calls a second apart: more than 6 minutes ahead.
+        let minutes: u64 = line["warning: this run writes timestamps up to ".len()..]
+            .split('m')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{line}"));
+        assert!((6..60).contains(&minutes), "{line}");
+        let start = line
+            .split("--start ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_else(|| panic!("no --start in {line}"));
+        ahead.extend(["--start".to_string(), start.to_string()]);
+        let quiet = run(ahead).await.expect_code(0);
+        assert!(
+            !quiet.stderr.contains("ahead of the clock"),
+            "{}",
+            quiet.describe()
+        );
+    }
+}

@@ -414,6 +414,11 @@ async fn deliver<T: Target>(
     defaults: TargetDefaults,
     pacing: Pacing,
 ) -> anyhow::Result<ReplayOutcome> {
+    if !args.quiet
+        && let Some(warning) = ahead_of_clock(scenario, workload, &target, pacing)
+    {
+        eprintln!("{warning}");
+    }
     let schedule = (!args.max_rate && (!args.quiet || args.control.is_some())).then(|| {
         // A CPU-bound pass: off the async workers, which the embedded sink shares.
         let (note, length) =
@@ -454,6 +459,39 @@ async fn deliver<T: Target>(
         outcome.stats.write_summary(&mut err)?;
     }
     Ok(outcome)
+}
+
+/// Said before a run into a time-series database whose timestamps would
+/// run far ahead of the clock (a `--max-rate` run wrote 53 minutes ahead,
+/// which Mimir refuses). The calls are simulated once for it, as for
+/// [`schedule`].
+fn ahead_of_clock<T: Target>(
+    scenario: &Scenario,
+    workload: &Workload,
+    target: &T,
+    pacing: Pacing,
+) -> Option<String> {
+    target.last_stamp(workload.start_ms)?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as i64;
+    let speed = match pacing {
+        Pacing::Max => None,
+        Pacing::Scheduled { speed } => Some(speed),
+    };
+    let expected = tokio::task::block_in_place(|| {
+        crate::engine::expected_only(scenario, workload, Grain::SECOND, 2)
+    });
+    let (first, last) = expected.time_range()?;
+    let last = last + Grain::SECOND.millis() - 1;
+    crate::emit::targets::ahead_of_clock(
+        (first, last),
+        target.last_stamp(last)?,
+        workload.start_ms,
+        now_ms,
+        speed,
+    )
 }
 
 /// How long a scheduled run takes, said before it starts: the README's

@@ -91,6 +91,11 @@ impl Target for Influx {
         format!("influx|{}", self.interval_ms)
     }
 
+    /// The last interval's point, stamped at its start.
+    fn last_stamp(&self, last_event_ms: i64) -> Option<i64> {
+        Some(last_event_ms.div_euclid(self.interval_ms) * self.interval_ms)
+    }
+
     fn request(&self, batch: &Batch) -> http::Request<Bytes> {
         let mut request = post::<LineEncoder>(&self.uri, batch, self.authorization.as_ref());
         request

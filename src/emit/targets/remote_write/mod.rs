@@ -121,6 +121,18 @@ impl Target for RemoteWrite {
         request
     }
 
+    /// The samples closing the last bucket, or their stale markers.
+    fn last_stamp(&self, last_event_ms: i64) -> Option<i64> {
+        let end = self.grain.bucket(last_event_ms) + self.grain.millis();
+        Some(
+            end + if self.stale_markers {
+                self.interval_ms
+            } else {
+                0
+            },
+        )
+    }
+
     /// The first sample: `name{label="value",..} 12 @ 2026-01-01T00:00:15.000Z`.
     fn first_item(&self, batch: &Batch) -> Option<String> {
         let raw = snap::raw::Decoder::new().decompress_vec(&batch.body).ok()?;
