@@ -487,3 +487,45 @@ async fn a_schedule_far_ahead_of_the_clock_is_said_before_the_run() {
         );
     }
 }
+
+/// Requests in flight together reorder a series' samples (real Prometheus
+/// answered `--concurrency 4` with 400 "out of order sample"): `run`
+/// refuses it before sending anything, saying why and what to use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_above_one_is_refused_before_anything_is_written() {
+    let test = "concurrency_above_one_is_refused_before_anything_is_written";
+    if !require(test, &[Store::Prometheus.program()]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_store(Store::Prometheus, dir.path(), None, free_port()).await;
+    let expected = dir.path().join("expected.json");
+    let refused = run(args(
+        "scenarios/contact-center.json",
+        &Store::Prometheus.write_url(&base),
+        &expected,
+        &["--calls", "1500", "--max-rate", "--concurrency", "4"],
+    ))
+    .await
+    .expect_code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("--concurrency 4 with --target remote-write: remote write 1.0 requires")
+            && refused.stderr.contains("use --concurrency 1"),
+        "{}",
+        refused.describe()
+    );
+    let in_an_hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 3_600_000;
+    let all = r#"{__name__=~"acs_callautomation_.+"}[2h]"#;
+    let written = instant(&base, all, in_an_hour).await;
+    assert!(written.is_empty(), "{written:?}");
+    assert!(
+        !expected.exists(),
+        "nothing was delivered, so nothing is expected"
+    );
+}

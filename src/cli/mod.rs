@@ -297,7 +297,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
     pub batch_window: std::time::Duration,
     /// Requests in flight at once, each on its own keep-alive connection; more wait
-    /// (back-pressure) [default: 4 for ingest, 64 for webhook].
+    /// (back-pressure) [default: 4 for ingest and influx, 64 for webhook; remote-write takes 1
+    /// only, as its series' samples must arrive in time order].
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Compress batches with gzip (off by default: on loopback it halves ingest speed).

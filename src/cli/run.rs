@@ -156,6 +156,8 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                          http://127.0.0.1:9090/api/v1/write"
                     );
                 };
+                remote_write::concurrency(args.concurrency.unwrap_or(1))
+                    .map_err(anyhow::Error::msg)?;
                 let mut target = remote_write::RemoteWrite::new(
                     url,
                     token,

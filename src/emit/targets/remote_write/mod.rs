@@ -33,6 +33,28 @@ pub const DEFAULTS: TargetDefaults = TargetDefaults {
     retryable: Retryable::RemoteWrite,
 };
 
+/// Refuses more than one request in flight. Remote write 1.0 requires each
+/// series' samples in time order, and every request holds every series:
+/// two in flight may land out of order, and the receiver refuses the older
+/// (real Prometheus answered `--concurrency 4` with 400 "out of order
+/// sample"). Sharding series over connections by their labels, as
+/// Prometheus' own queue does, would need the driver to keep each shard on
+/// one worker; one connection already keeps a receiver busy with requests
+/// of thousands of samples.
+pub fn concurrency(requests: usize) -> Result<(), String> {
+    if requests <= 1 {
+        return Ok(());
+    }
+    Err(format!(
+        "--concurrency {requests} with --target remote-write: remote write 1.0 requires every \
+         series' samples in time order, and requests in flight together can land out of order \
+         (Prometheus refuses the older ones: 400 \"out of order sample\"); use --concurrency 1 \
+         (the default): at --max-rate each request carries about {} samples, enough to keep \
+         a receiver busy",
+        encoder::SAMPLES_PER_REQUEST
+    ))
+}
+
 /// Samples every 15 s of event time by default (`--sample-interval`), a
 /// common scrape interval.
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(15);
@@ -218,6 +240,18 @@ mod tests {
         assert_eq!(
             rw.first_item(&batch).unwrap(),
             "c_total{code=\"200\"} 12 @ 2026-01-01T00:00:15.000Z"
+        );
+    }
+
+    #[test]
+    fn one_request_in_flight_at_most() {
+        assert!(concurrency(1).is_ok());
+        let err = concurrency(4).unwrap_err();
+        assert!(
+            err.starts_with("--concurrency 4 with --target remote-write")
+                && err.contains("out of order")
+                && err.contains("use --concurrency 1"),
+            "{err}"
         );
     }
 
