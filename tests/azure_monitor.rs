@@ -9,7 +9,7 @@ mod common;
 use common::{SinkProcess, callmetrics_async};
 
 async fn post(url: &str, body: String) -> (u16, String) {
-    let response = reqwest::Client::new()
+    let response = common::http()
         .post(format!("{url}/metrics"))
         .header("content-type", "application/x-ndjson")
         .body(body)

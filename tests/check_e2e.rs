@@ -24,7 +24,7 @@ fn ingest(url: &str, events: &Path) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let client = reqwest::Client::new();
+        let client = common::http();
         for (i, batch) in lines.chunks(1000).enumerate() {
             let response = client
                 .post(format!("{url}/ingest"))

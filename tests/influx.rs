@@ -40,7 +40,7 @@ async fn start_influx(dir: &Path, port: u16) -> (Server, String) {
     );
     let base = format!("http://127.0.0.1:{port}");
     wait_ready(&format!("{base}/ping"), Duration::from_secs(30)).await;
-    let created = reqwest::Client::new()
+    let created = common::http()
         .post(format!("{base}/query?q=CREATE%20DATABASE%20cm"))
         .send()
         .await

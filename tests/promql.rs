@@ -35,7 +35,14 @@ fn start_app(drop_every: u32) -> (Server, String) {
 async fn instant(prometheus: &str, query: &str) -> Option<f64> {
     let mut url = reqwest::Url::parse(&format!("{prometheus}/api/v1/query")).ok()?;
     url.query_pairs_mut().append_pair("query", query);
-    let body: Value = reqwest::get(url).await.ok()?.json().await.ok()?;
+    let body: Value = common::http()
+        .get(url)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
     body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
@@ -172,7 +179,9 @@ async fn an_app_that_drops_events_fails_the_check_by_exactly_the_drops() {
     wait_for_scrape_after(&prometheus, SystemTime::now()).await;
     let expected = deliver(&app_url, dir.path()).await;
     wait_for_scrape_after(&prometheus, SystemTime::now()).await;
-    let dropped: Value = reqwest::get(format!("{app_url}/dropped"))
+    let dropped: Value = common::http()
+        .get(format!("{app_url}/dropped"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -457,7 +466,14 @@ async fn reset_aware_total(prometheus: &str, name: &str) -> (u64, usize) {
     let mut url = reqwest::Url::parse(&format!("{prometheus}/api/v1/query")).unwrap();
     url.query_pairs_mut()
         .append_pair("query", &format!("{name}[1h]"));
-    let body: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let body: Value = common::http()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let (mut total, mut resets) = (0u64, 0);
     for series in body["data"]["result"].as_array().unwrap() {
         let values: Vec<u64> = series["values"]

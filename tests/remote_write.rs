@@ -367,7 +367,7 @@ async fn instant(base: &str, expr: &str, time_ms: i64) -> Vec<serde_json::Value>
         ],
     )
     .unwrap();
-    let answer: serde_json::Value = reqwest::Client::new()
+    let answer: serde_json::Value = common::http()
         .get(url)
         .send()
         .await

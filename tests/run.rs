@@ -8,6 +8,7 @@
 mod common;
 
 use callmetrics::check::{CheckOptions, check_http};
+use callmetrics::client::tls::ClientTls;
 use callmetrics::emit::deliver::{DeliveryConfig, Pacing, replay};
 use callmetrics::emit::targets::ingest::{self, Ingest};
 use callmetrics::engine::{Grain, Workload};
@@ -422,6 +423,7 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
     };
     let target = || Ingest::new(&sink.url(), None, Default::default()).unwrap();
     let (w1, w2, w3) = (workload(1), workload(2), workload(3));
+    let tls = ClientTls::system();
     let (a, b, c) = tokio::join!(
         replay(
             &scenario,
@@ -429,7 +431,8 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
             target(),
             &config,
             Pacing::Max,
-            Grain::MINUTE
+            Grain::MINUTE,
+            &tls
         ),
         replay(
             &scenario,
@@ -437,7 +440,8 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
             target(),
             &config,
             Pacing::Max,
-            Grain::MINUTE
+            Grain::MINUTE,
+            &tls
         ),
         replay(
             &scenario,
@@ -445,7 +449,8 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
             target(),
             &config,
             Pacing::Max,
-            Grain::MINUTE
+            Grain::MINUTE,
+            &tls
         ),
     );
     let mut expected = a.unwrap().expected;
@@ -472,6 +477,7 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
             &config,
             Pacing::Max,
             Grain::MINUTE,
+            &ClientTls::system(),
         )
         .await
         .unwrap()
@@ -643,7 +649,7 @@ fn control_reports_status_and_changes_the_speed() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let client = reqwest::Client::new();
+        let client = common::http();
         let get_status = || async {
             let answer = client.get(format!("{url}/status")).send().await.unwrap();
             answer.json::<serde_json::Value>().await.unwrap()

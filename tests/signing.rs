@@ -27,7 +27,9 @@ fn start_app(oidc: &str, audience: &str) -> (Server, String) {
 }
 
 async fn counts(app: &str) -> Value {
-    reqwest::get(format!("{app}/dropped"))
+    common::http()
+        .get(format!("{app}/dropped"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -133,7 +135,7 @@ async fn tampered_expired_foreign_and_missing_tokens_are_refused() {
     let post = |token: Option<String>| {
         let url = format!("{app}/api/callbacks");
         async move {
-            let mut request = reqwest::Client::new()
+            let mut request = common::http()
                 .post(url)
                 .header("content-type", "application/json")
                 .body(body);

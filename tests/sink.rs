@@ -230,7 +230,7 @@ async fn malformed_payloads_are_refused_and_change_nothing() {
     };
     let sink = RunningSink::start(config).await.unwrap();
     let url = sink.url();
-    let client = reqwest::Client::new();
+    let client = common::http();
     let seed = client
         .post(format!("{url}/ingest"))
         .bearer_auth("s3cret")
@@ -303,7 +303,7 @@ async fn malformed_payloads_are_refused_and_change_nothing() {
 async fn idempotency_keys_and_the_query_api() {
     let sink = RunningSink::start(SinkConfig::embedded()).await.unwrap();
     let url = sink.url();
-    let client = reqwest::Client::new();
+    let client = common::http();
     let body = format!(
         "{LINE}\n{LINE}\n{}\n",
         LINE.replace("\"Play\"", "\"Recognize\"")
@@ -395,7 +395,7 @@ async fn callbacks_endpoint_counts_cloud_events() {
     let url = sink.url();
     let line = generated_callback();
     let events = serde_json::json!([line["cloudEvent"], line["cloudEvent"]]);
-    let client = reqwest::Client::new();
+    let client = common::http();
     let r = client
         .post(format!("{url}/callbacks"))
         .json(&events)
@@ -460,7 +460,7 @@ async fn idempotency_keys_are_checked_bounded_and_per_endpoint() {
     config.store.max_keys = 3;
     let sink = RunningSink::start(config).await.unwrap();
     let url = sink.url();
-    let client = reqwest::Client::new();
+    let client = common::http();
     let post = |path: &'static str, key: Vec<u8>, body: String| {
         let client = client.clone();
         let url = url.clone();
@@ -543,7 +543,7 @@ async fn health_checks_are_answered_during_a_large_ingest() {
     };
     let sink = RunningSink::start(config).await.unwrap();
     let url = sink.url();
-    let client = reqwest::Client::new();
+    let client = common::http();
     let body = format!("{LINE}\n").repeat(150_000);
     let ingest = tokio::spawn({
         let (client, url) = (client.clone(), url.clone());
@@ -571,7 +571,7 @@ async fn answers_past_the_point_cap_are_refused() {
     };
     let sink = RunningSink::start(config).await.unwrap();
     let url = sink.url();
-    let client = reqwest::Client::new();
+    let client = common::http();
     let body: String = (1..=5)
         .map(|s| LINE.replace("00:00:00.005Z", &format!("00:00:0{s}.005Z")) + "\n")
         .collect();

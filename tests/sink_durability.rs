@@ -48,7 +48,7 @@ async fn count(client: &reqwest::Client, url: &str) -> u64 {
 #[tokio::test]
 async fn acknowledged_batches_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let client = reqwest::Client::new();
+    let client = common::http();
     let mut first = start_sink(dir.path());
     let url = first.url.clone();
     let mut sent = 0;
@@ -93,7 +93,7 @@ fn wal(dir: &std::path::Path) -> std::path::PathBuf {
 async fn mid_file_damage_stops_the_start_and_repair_keeps_every_valid_record() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let client = reqwest::Client::new();
+    let client = common::http();
     let mut first = start_sink(dir.path());
     let sent = post_batches(&client, &first.url, 60).await;
     first.kill();
@@ -147,7 +147,7 @@ async fn mid_file_damage_stops_the_start_and_repair_keeps_every_valid_record() {
 async fn a_torn_tail_is_trimmed_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let client = reqwest::Client::new();
+    let client = common::http();
     let mut first = start_sink(dir.path());
     let sent = post_batches(&client, &first.url, 5).await;
     first.kill();
@@ -175,7 +175,7 @@ async fn a_torn_tail_is_trimmed_and_reported() {
 async fn compaction_keeps_the_log_bounded_and_the_data_exact() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let client = reqwest::Client::new();
+    let client = common::http();
     let args = [
         "--listen",
         "127.0.0.1:0",
@@ -229,6 +229,7 @@ async fn kill_9_at_random_points_loses_nothing_acknowledged_and_counts_nothing_t
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
     let dir = tempfile::tempdir().unwrap();
+    common::install_tls_provider();
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
         .build()
@@ -323,7 +324,7 @@ fn bucket_counts(body: &str) -> Vec<u64> {
 async fn old_per_second_cells_roll_into_minutes_exactly_and_stay_rolled() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let client = reqwest::Client::new();
+    let client = common::http();
     let args = |retention: &'static str| {
         [
             "--listen",

@@ -2,6 +2,8 @@
 //! descriptors or memory. Each limit is set small here and provoked over
 //! raw TCP on loopback.
 
+mod common;
+
 use callmetrics::sink::{RunningSink, SinkConfig};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -60,7 +62,9 @@ async fn the_connection_limit_holds_and_frees_its_slots() {
     // Twelve stalled connections, four slots: the health check waits for
     // the stalled ones to time out, and is then served.
     let started = Instant::now();
-    let answer = reqwest::get(format!("{}/healthz", sink.url()))
+    let answer = common::http()
+        .get(format!("{}/healthz", sink.url()))
+        .send()
         .await
         .unwrap();
     assert_eq!(answer.status(), 200);

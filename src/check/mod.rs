@@ -314,14 +314,16 @@ async fn fetch_all<O: Observed + ?Sized>(
 
 /// [`check`] against a sink's HTTP query API at `base_url` (e.g.
 /// `http://127.0.0.1:8650`), sending `Authorization: Bearer TOKEN` when
-/// `token` is given. Call it from inside a tokio runtime.
+/// `token` is given, verifying an `https://` sink against the system's
+/// roots. Call it from inside a tokio runtime.
 pub async fn check_http(
     expected: &MetricsResponse,
     base_url: &str,
     token: Option<&str>,
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
-    let observed = AzureObserved::new(base_url, token, Limits::default())?;
+    let tls = crate::client::tls::ClientTls::system();
+    let observed = AzureObserved::new(base_url, token, &tls, Limits::default())?;
     check(expected, &observed, options).await
 }
 

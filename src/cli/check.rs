@@ -9,6 +9,7 @@ use crate::check::{
     AnyObserved, AzureObserved, CheckError, CheckOptions, ExpectedData, InfluxqlObserved, Limits,
     Mapping, PromqlObserved, Report, ReportFormat, Selector, Traffic, junit_error,
 };
+use crate::client::tls::ClientTls;
 use crate::html_report::{self, Checked, Page};
 use crate::wire::MetricsResponse;
 use anyhow::Context;
@@ -65,8 +66,15 @@ fn compare(args: &CheckArgs) -> anyhow::Result<(MetricsResponse, Report)> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let report = Reading::new(&args.reading, &args.observed, args.token.as_deref(), limits)
-        .and_then(|reading| runtime.block_on(reading.check(&expected, &options, args.max_time)));
+    let tls = args.tls.client()?;
+    let report = Reading::new(
+        &args.reading,
+        &args.observed,
+        args.token.as_deref(),
+        tls,
+        limits,
+    )
+    .and_then(|reading| runtime.block_on(reading.check(&expected, &options, args.max_time)));
     match report {
         Ok(report) => Ok((expected, report)),
         Err(e) => {
@@ -100,6 +108,7 @@ pub(super) struct Reading {
     backend: Backend,
     url: String,
     token: Option<String>,
+    tls: ClientTls,
     mapping: Mapping,
     /// Where the mapping came from, for messages.
     mapping_path: String,
@@ -113,6 +122,7 @@ impl Reading {
         args: &ReadingArgs,
         url: &str,
         token: Option<&str>,
+        tls: ClientTls,
         limits: Limits,
     ) -> Result<Reading, CheckError> {
         // A flag a backend cannot use is refused: ignored, it would let the
@@ -156,6 +166,7 @@ impl Reading {
             backend: args.backend,
             url: url.to_string(),
             token: token.map(str::to_string),
+            tls,
             mapping,
             mapping_path: args.mapping.as_ref().map_or_else(
                 || "mappings/default.json".to_string(),
@@ -172,12 +183,16 @@ impl Reading {
     fn reader(&self, mapping: &Mapping) -> Result<AnyObserved, CheckError> {
         let token = self.token.as_deref();
         Ok(match self.backend {
-            Backend::Azure => {
-                AnyObserved::Azure(AzureObserved::new(&self.url, token, self.limits)?)
-            }
+            Backend::Azure => AnyObserved::Azure(AzureObserved::new(
+                &self.url,
+                token,
+                &self.tls,
+                self.limits,
+            )?),
             Backend::Influxql => AnyObserved::Influxql(InfluxqlObserved::new(
                 &self.url,
                 token,
+                &self.tls,
                 self.selector.clone(),
                 self.limits,
             )?),
@@ -188,6 +203,7 @@ impl Reading {
                 AnyObserved::Promql(PromqlObserved::new(
                     &self.url,
                     token,
+                    &self.tls,
                     mapping.clone(),
                     &self
                         .selector

@@ -210,6 +210,12 @@ pub struct SinkArgs {
     /// Require `Authorization: Bearer TOKEN` on every request but /healthz.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Serve https:// with this certificate (PEM, with its chain); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The --tls-cert certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Write accepted batches to a write-ahead log here before acknowledging them, and
     /// replay it on start (without it, state is in memory only).
     #[arg(long, value_name = "DIR")]
@@ -367,6 +373,8 @@ pub struct RunArgs {
     pub observed: Option<String>,
     #[command(flatten)]
     pub reading: ReadingArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Report format of the check.
     #[arg(long, value_enum, default_value_t)]
     pub format: ReportFormat,
@@ -386,6 +394,8 @@ pub struct CheckArgs {
     pub observed: String,
     #[command(flatten)]
     pub reading: ReadingArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Grains to compare, comma-separated, each a whole multiple of the expected file's
     /// grain (coarser ones are rolled up from it) [default: its grain].
     #[arg(long, value_delimiter = ',')]
@@ -419,6 +429,44 @@ pub struct CheckArgs {
     /// Largest answer read from the backend, in bytes; a larger one is an error.
     #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
     pub max_answer_bytes: usize,
+}
+
+/// How clients speak `https://`: `run`'s and `check`'s TLS flags.
+#[derive(Clone, Debug, Args)]
+pub struct TlsArgs {
+    /// Trust only the CA certificates in this PEM file for https:// peers (a private CA)
+    /// [default: the system's roots].
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Do not verify https:// peers' certificates (the traffic is still encrypted). For
+    /// throwaway test setups only: anyone on the path can read and change it.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Client certificate (PEM, with its chain) for mTLS receivers; needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The client configuration these flags describe; `--insecure` warns.
+    pub fn client(&self) -> anyhow::Result<crate::client::tls::ClientTls> {
+        if self.insecure {
+            eprintln!(
+                "warning: --insecure: https:// peers' certificates are NOT verified; anyone on \
+                 the path can read and change this traffic"
+            );
+        }
+        crate::client::tls::ClientTls::new(&crate::client::tls::TlsOptions {
+            cacert: self.cacert.clone(),
+            insecure: self.insecure,
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        })
+        .map_err(anyhow::Error::msg)
+    }
 }
 
 /// How a check reads the observed side: `check`'s and `run --check`'s flags.

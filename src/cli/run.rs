@@ -7,6 +7,7 @@ use super::{Backend, Outcome, RunArgs, TargetKind};
 use crate::catalog::Naming;
 use crate::check::{CheckOptions, ExpectedData, Limits, ReportFormat, Traffic, junit_error};
 use crate::client::RetryPolicy;
+use crate::client::tls::ClientTls;
 use crate::emit::deliver::{Compression, DeliveryConfig, Pacing, ReplayOutcome, Stats, replay};
 use crate::emit::targets::{Target, TargetDefaults, influx, ingest, remote_write, webhook};
 use crate::engine::{Grain, Workload};
@@ -75,6 +76,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
     };
 
     let naming = args.workload.naming;
+    let tls = args.tls.client()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,11 +111,21 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
         let token = args.token.as_deref();
         // The check's reader, built (and its flags refused) before the run.
         let reading = match &args.observed {
-            Some(url) => Reading::new(&args.reading, url, None, Limits::default())?,
-            None if args.check && args.target == TargetKind::Webhook => anyhow::bail!(
-                "--check after --target webhook reads what the app counted: add --observed \
-                 with the Prometheus that scrapes it (and --backend promql, --mapping, --wait)"
-            ),
+            Some(url) => Reading::new(&args.reading, url, None, tls.clone(), Limits::default())?,
+            // A callmetrics sink takes callbacks at /callbacks and answers
+            // queries; an app does neither.
+            None if args.check
+                && args.target == TargetKind::Webhook
+                && !args
+                    .sink
+                    .as_deref()
+                    .is_some_and(|url| url.trim_end_matches('/').ends_with("/callbacks")) =>
+            {
+                anyhow::bail!(
+                    "--check after --target webhook reads what the app counted: add --observed \
+                     with the Prometheus that scrapes it (and --backend promql, --mapping, --wait)"
+                )
+            }
             None if args.reading.backend != Backend::Azure => anyhow::bail!(
                 "--backend {} reads --observed: add --observed URL",
                 if args.reading.backend == Backend::Promql {
@@ -122,7 +134,13 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                     "influxql"
                 }
             ),
-            None => Reading::new(&args.reading, &origin(&root), token, Limits::default())?,
+            None => Reading::new(
+                &args.reading,
+                &origin(&root),
+                token,
+                tls.clone(),
+                Limits::default(),
+            )?,
         };
         let outcome = match args.target {
             TargetKind::Ingest => {
@@ -131,7 +149,16 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                 }
                 let target =
                     ingest::Ingest::new(&root, token, naming).map_err(anyhow::Error::msg)?;
-                deliver(args, &scenario, &workload, target, ingest::DEFAULTS, pacing).await?
+                deliver(
+                    args,
+                    &scenario,
+                    &workload,
+                    target,
+                    ingest::DEFAULTS,
+                    pacing,
+                    &tls,
+                )
+                .await?
             }
             TargetKind::RemoteWrite | TargetKind::Influx if !workload.shard.is_whole() => {
                 // Their series are the metric and its dimensions, so N shards
@@ -175,6 +202,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                     target,
                     remote_write::DEFAULTS,
                     pacing,
+                    &tls,
                 )
                 .await?
             }
@@ -188,7 +216,16 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                 let target =
                     influx::Influx::new(url, token, args.sample_interval, args.workload.grain)
                         .map_err(anyhow::Error::msg)?;
-                deliver(args, &scenario, &workload, target, influx::DEFAULTS, pacing).await?
+                deliver(
+                    args,
+                    &scenario,
+                    &workload,
+                    target,
+                    influx::DEFAULTS,
+                    pacing,
+                    &tls,
+                )
+                .await?
             }
             TargetKind::Webhook => {
                 let url = match &args.sink {
@@ -196,7 +233,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                     None => format!("{root}/callbacks"),
                 };
                 let target = webhook::Webhook::new(&url, token).map_err(anyhow::Error::msg)?;
-                deliver_callbacks(args, &scenario, &workload, target, pacing).await?
+                deliver_callbacks(args, &scenario, &workload, target, pacing, &tls).await?
             }
         };
         let stats = &outcome.stats;
@@ -378,9 +415,19 @@ async fn deliver_callbacks(
     workload: &Workload,
     target: webhook::Webhook,
     pacing: Pacing,
+    tls: &ClientTls,
 ) -> anyhow::Result<ReplayOutcome> {
     let Some(audience) = args.acs_resource_id.as_deref().filter(|_| args.sign) else {
-        return deliver(args, scenario, workload, target, webhook::DEFAULTS, pacing).await;
+        return deliver(
+            args,
+            scenario,
+            workload,
+            target,
+            webhook::DEFAULTS,
+            pacing,
+            tls,
+        )
+        .await;
     };
     let signer = webhook::Signer::generate(audience, webhook::sign::ACS_ISSUER)
         .map_err(anyhow::Error::msg)?;
@@ -399,7 +446,16 @@ async fn deliver_callbacks(
         oidc.configuration_url()
     );
     let target = target.signed(signer);
-    let outcome = deliver(args, scenario, workload, target, webhook::DEFAULTS, pacing).await;
+    let outcome = deliver(
+        args,
+        scenario,
+        workload,
+        target,
+        webhook::DEFAULTS,
+        pacing,
+        tls,
+    )
+    .await;
     oidc.shutdown()
         .await
         .context("the OpenID configuration server stopped with an error")?;
@@ -415,6 +471,7 @@ async fn deliver<T: Target>(
     target: T,
     defaults: TargetDefaults,
     pacing: Pacing,
+    tls: &ClientTls,
 ) -> anyhow::Result<ReplayOutcome> {
     if !args.quiet
         && let Some(warning) = ahead_of_clock(scenario, workload, &target, pacing)
@@ -454,7 +511,7 @@ async fn deliver<T: Target>(
         ..DeliveryConfig::new(defaults)
     };
     let grain: Grain = args.workload.grain;
-    let outcome = replay(scenario, workload, target, &config, pacing, grain).await?;
+    let outcome = replay(scenario, workload, target, &config, pacing, grain, tls).await?;
     if !args.quiet {
         let mut err = std::io::stderr().lock();
         writeln!(err, "replayed {} calls to {}", outcome.calls, outcome.url)?;

@@ -31,6 +31,12 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
         body_timeout: args.body_timeout,
         max_inflight_bytes: args.max_inflight_bytes,
         max_answer_points: args.max_answer_points,
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(crate::sink::ServerTls::load(cert, key).map_err(anyhow::Error::msg)?)
+            }
+            _ => None,
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {

@@ -7,6 +7,7 @@
 //! loopback target.
 
 use super::retry::TransportFailure;
+use super::tls::ClientTls;
 use std::time::Duration;
 
 /// Longest a connection attempt may take.
@@ -45,10 +46,12 @@ pub async fn body_capped(
 /// A keep-alive client for `url`'s host: `pool` idle connections kept,
 /// `timeout` per request (connect to last byte of the answer), and
 /// `Authorization: Bearer TOKEN` on every request when `token` is given
-/// (marked sensitive, so it never shows in debug output).
+/// (marked sensitive, so it never shows in debug output); `https://` as
+/// `tls` says.
 pub fn client(
     url: &reqwest::Url,
     token: Option<&str>,
+    tls: &ClientTls,
     pool: usize,
     timeout: Duration,
 ) -> Result<reqwest::Client, String> {
@@ -64,6 +67,7 @@ pub fn client(
         headers.insert(reqwest::header::AUTHORIZATION, value);
     }
     let mut builder = reqwest::Client::builder()
+        .use_preconfigured_tls((*tls.config()).clone())
         .default_headers(headers)
         .pool_max_idle_per_host(pool)
         .tcp_nodelay(true)
@@ -78,14 +82,26 @@ pub fn client(
         .map_err(|e| format!("cannot create the HTTP client: {}", crate::error_text(&e)))
 }
 
-/// Parses `text` as an `http://` URL; `flag` names the option in messages.
+/// Parses `text` as an `http://` or `https://` URL; `flag` names the
+/// option in messages.
 pub fn http_url(flag: &str, text: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(text)
-        .map_err(|e| format!("{flag} {text:?} is not a URL: {e} (e.g. http://127.0.0.1:8650)"))?;
-    if url.scheme() != "http" {
-        return Err(format!(
-            "{flag} {text:?}: only http:// is supported (this build has no TLS)"
-        ));
+    let no_scheme = || {
+        format!(
+            "{flag} {text:?} does not start with http:// or https://: add one (e.g. \
+             http://127.0.0.1:8650)"
+        )
+    };
+    let url = reqwest::Url::parse(text).map_err(|e| {
+        // "127.0.0.1:8650" and "/ingest" parse as relative URLs.
+        if text.contains("://") {
+            format!("{flag} {text:?} is not a URL: {e} (e.g. http://127.0.0.1:8650)")
+        } else {
+            no_scheme()
+        }
+    })?;
+    // "localhost:8650" parses, with "localhost" as its scheme.
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(no_scheme());
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("{flag} {text:?} names no host"));
@@ -112,7 +128,18 @@ pub fn root_cause(e: &reqwest::Error) -> String {
     while let Some(inner) = cause.source() {
         cause = inner;
     }
-    cause.to_string()
+    let text = cause.to_string();
+    let hint = tls_hint(&text);
+    format!("{text}{hint}")
+}
+
+/// What to do about a server certificate rustls refused, after its words.
+pub fn tls_hint(cause: &str) -> &'static str {
+    if cause.contains("invalid peer certificate") {
+        "; trust its CA with --cacert FILE (or skip verification with --insecure)"
+    } else {
+        ""
+    }
 }
 
 /// What kind of failure a request error is, when no answer came.
@@ -133,10 +160,24 @@ mod tests {
     #[test]
     fn urls() {
         assert!(http_url("--sink", "http://127.0.0.1:8650").is_ok());
-        let err = http_url("--sink", "127.0.0.1:8650").unwrap_err();
-        assert!(err.contains("not a URL"), "{err}");
-        let err = http_url("--sink", "https://example.com").unwrap_err();
-        assert!(err.contains("only http://"), "{err}");
+        assert!(http_url("--sink", "https://127.0.0.1:8650").is_ok());
+        for text in [
+            "127.0.0.1:8650",
+            "localhost:8650",
+            "/ingest",
+            "ftp://127.0.0.1",
+        ] {
+            let err = http_url("--sink", text).unwrap_err();
+            assert!(
+                err.ends_with(
+                    "does not start with http:// or https://: add one (e.g. \
+                               http://127.0.0.1:8650)"
+                ),
+                "{err}"
+            );
+        }
+        let err = http_url("--sink", "http://[::1").unwrap_err();
+        assert!(err.contains("is not a URL"), "{err}");
         assert!(is_loopback(&"http://[::1]:1/".parse().unwrap()));
         assert!(is_loopback(&"http://localhost/".parse().unwrap()));
         assert!(!is_loopback(&"http://10.0.0.1/".parse().unwrap()));

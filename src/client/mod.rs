@@ -2,9 +2,11 @@
 //! replay's delivery engine (`emit::deliver`) and `check`'s backends. Which
 //! replies are retried and how long to wait is decided once, in [`retry`];
 //! how a client is built (no proxy for loopback, no redirects followed,
-//! timeouts) and how its errors read, in [`http`].
+//! timeouts) and how its errors read, in [`http`]; how it speaks TLS, in
+//! [`tls`].
 
 pub mod http;
 pub mod retry;
+pub mod tls;
 
 pub use retry::{Reply, RetryAction, RetryPolicy, Retryable, TransportFailure, classify};

@@ -17,10 +17,12 @@ mod query;
 mod sample;
 mod serve;
 mod store;
+mod tls;
 mod wal;
 
 pub use serve::ConnectionLimits;
 pub use store::{Store, StoreOptions, StoreStats};
+pub use tls::ServerTls;
 pub use wal::{OpenReport, WalError};
 
 use crate::catalog::Naming;
@@ -53,6 +55,8 @@ pub struct SinkConfig {
     pub max_inflight_bytes: usize,
     /// Points (series x buckets) one query's answer may hold.
     pub max_answer_points: usize,
+    /// Serve `https://` with this certificate.
+    pub tls: Option<ServerTls>,
 }
 
 /// Why a sink could not start.
@@ -79,6 +83,7 @@ impl SinkConfig {
             body_timeout: std::time::Duration::from_secs(30),
             max_inflight_bytes: 512 << 20,
             max_answer_points: 1_000_000,
+            tls: None,
         }
     }
 }
@@ -86,6 +91,8 @@ impl SinkConfig {
 /// A sink serving in the background of the current tokio runtime.
 pub struct RunningSink {
     addr: SocketAddr,
+    /// "https" when it serves TLS.
+    scheme: &'static str,
     store: Arc<Store>,
     opened: Option<OpenReport>,
     stop: Option<oneshot::Sender<()>>,
@@ -110,13 +117,16 @@ impl RunningSink {
         let listener = TcpListener::bind(config.listen).await.map_err(listen)?;
         let addr = listener.local_addr().map_err(listen)?;
         let limits = config.connections;
+        let tls = config.tls.clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let app = http::router(store.clone(), config);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve::serve(listener, app, limits, async move {
+        let task = tokio::spawn(serve::serve(listener, app, limits, tls, async move {
             let _ = stopped.await;
         }));
         Ok(RunningSink {
             addr,
+            scheme,
             store,
             opened,
             stop: Some(stop),
@@ -134,7 +144,7 @@ impl RunningSink {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub fn stats(&self) -> StoreStats {

@@ -4,8 +4,10 @@
 //! backlog), every request's headers within `header_timeout` (a connection
 //! that dribbles them, or says nothing, is closed), and on shutdown the
 //! requests in flight are finished before it returns. Bodies have their own
-//! deadline and memory budget (`http.rs`).
+//! deadline and memory budget (`http.rs`). With TLS, the handshake is held
+//! to the header deadline too.
 
+use super::tls::ServerTls;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -34,12 +36,13 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Serves `app` on `listener` until `stop` resolves, then lets the
-/// requests in flight finish.
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `stop`
+/// resolves, then lets the requests in flight finish.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<ServerTls>,
     stop: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -64,13 +67,29 @@ pub async fn serve(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        let connection = graceful.watch(connection);
+        let service = TowerToHyperService::new(app.clone());
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
+            let http = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .clone();
+            match tls {
+                None => {
+                    let connection = http.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(connection).await;
+                }
+                Some(tls) => {
+                    let handshake = tls.acceptor.accept(stream);
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(limits.header_timeout, handshake).await
+                    {
+                        let connection = http.serve_connection(TokioIo::new(stream), service);
+                        let _ = watcher.watch(connection).await;
+                    }
+                }
+            }
             drop(slot);
         });
     }

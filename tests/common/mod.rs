@@ -36,6 +36,23 @@ impl Run {
     }
 }
 
+/// A reqwest client for tests that talk to servers themselves. The
+/// crate's own clients bring their TLS configuration; a plain client needs
+/// the process-wide rustls provider, installed here once.
+pub fn http() -> reqwest::Client {
+    install_tls_provider();
+    reqwest::Client::new()
+}
+
+/// The ring provider as the process default, for reqwest clients built
+/// outside callmetrics.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -132,7 +149,7 @@ impl SinkProcess {
             .unwrap_or_default()
             .to_string();
         assert!(
-            url.starts_with("http://127.0.0.1:"),
+            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
             "the sink did not start: {first:?}"
         );
         SinkProcess { child, url }

@@ -92,7 +92,7 @@ pub fn free_port() -> u16 {
 
 /// Polls `url` until it answers 2xx, for at most `limit`.
 pub async fn wait_ready(url: &str, limit: Duration) {
-    let client = reqwest::Client::new();
+    let client = super::http();
     let started = Instant::now();
     loop {
         if let Ok(r) = client.get(url).send().await
@@ -174,7 +174,9 @@ impl Store {
     /// once. Prometheus answers with what it took right away.
     pub async fn flush(self, base: &str) {
         if self == Store::VictoriaMetrics {
-            let answer = reqwest::get(format!("{base}/internal/force_flush"))
+            let answer = super::http()
+                .get(format!("{base}/internal/force_flush"))
+                .send()
                 .await
                 .expect("VictoriaMetrics answers");
             assert!(

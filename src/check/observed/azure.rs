@@ -9,6 +9,7 @@
 use super::{Limits, Observed, ObservedSeries, Point, add_point, answer_body, with_retries};
 use crate::check::query::{AGGREGATIONS, Query, parse_label};
 use crate::check::{BackendName, CheckError};
+use crate::client::tls::ClientTls;
 use crate::engine::Grain;
 use crate::wire::metrics_response::DataPoint;
 use crate::wire::{ErrorBody, MetricsResponse, parse_millis};
@@ -33,23 +34,14 @@ impl AzureObserved {
     pub fn new(
         base_url: &str,
         token: Option<&str>,
+        tls: &ClientTls,
         limits: Limits,
     ) -> Result<AzureObserved, CheckError> {
         let invalid = |reason: String| CheckError::Url {
             url: base_url.to_string(),
             reason,
         };
-        let base = Url::parse(base_url).map_err(|e| {
-            invalid(format!(
-                "{e} (give the sink's base URL, e.g. http://127.0.0.1:8650)"
-            ))
-        })?;
-        if base.scheme() != "http" {
-            return Err(invalid(format!(
-                "only http:// is supported, not {}://",
-                base.scheme()
-            )));
-        }
+        let base = crate::client::http::http_url("--observed", base_url).map_err(&invalid)?;
         if base.query().is_some() || base.fragment().is_some() {
             return Err(invalid(
                 "give the base URL without ?query or #fragment".to_string(),
@@ -58,7 +50,7 @@ impl AzureObserved {
         let mut metrics_url = base.clone();
         let path = format!("{}/metrics", base.path().trim_end_matches('/'));
         metrics_url.set_path(&path);
-        let client = crate::client::http::client(&base, token, 4, limits.timeout)
+        let client = crate::client::http::client(&base, token, tls, 4, limits.timeout)
             .map_err(CheckError::Usage)?;
         Ok(AzureObserved {
             client,
@@ -276,6 +268,7 @@ mod tests {
     use super::*;
     use crate::catalog::{Dimension, Metric};
     use crate::check::Split;
+    use crate::client::tls::ClientTls;
     use crate::engine::Grain;
 
     fn query() -> Query {
@@ -290,8 +283,13 @@ mod tests {
 
     #[test]
     fn query_url() {
-        let http =
-            AzureObserved::new("http://127.0.0.1:8650/base/", None, Limits::default()).unwrap();
+        let http = AzureObserved::new(
+            "http://127.0.0.1:8650/base/",
+            None,
+            &ClientTls::system(),
+            Limits::default(),
+        )
+        .unwrap();
         assert_eq!(
             http.url(&query()).as_str(),
             "http://127.0.0.1:8650/base/metrics?metricnames=APIRequestCallAutomation\
@@ -299,8 +297,24 @@ mod tests {
              &aggregation=Count%2CTotal%2CMinimum%2CMaximum%2CAverage&top=1000000\
              &%24filter=Operation+eq+%27*%27"
         );
-        assert!(AzureObserved::new("127.0.0.1:8650", None, Limits::default()).is_err());
-        assert!(AzureObserved::new("https://example.com", None, Limits::default()).is_err());
+        assert!(
+            AzureObserved::new(
+                "127.0.0.1:8650",
+                None,
+                &ClientTls::system(),
+                Limits::default()
+            )
+            .is_err()
+        );
+        assert!(
+            AzureObserved::new(
+                "ftp://127.0.0.1",
+                None,
+                &ClientTls::system(),
+                Limits::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ use crate::check::query::Query;
 use crate::check::report::Field;
 use crate::check::selector::Selector;
 use crate::check::{BackendName, CheckError};
+use crate::client::tls::ClientTls;
 use crate::wire::metrics_response::SeriesLabel;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
@@ -50,6 +51,7 @@ impl InfluxqlObserved {
     pub fn new(
         url: &str,
         token: Option<&str>,
+        tls: &ClientTls,
         selector: Option<Selector>,
         limits: Limits,
     ) -> Result<InfluxqlObserved, CheckError> {
@@ -66,7 +68,7 @@ impl InfluxqlObserved {
                 "name the database: http://127.0.0.1:8086/query?db=callmetrics".into(),
             ));
         }
-        let client = crate::client::http::client(&parsed, token, 4, limits.timeout)
+        let client = crate::client::http::client(&parsed, token, tls, 4, limits.timeout)
             .map_err(CheckError::Usage)?;
         Ok(InfluxqlObserved {
             client,
@@ -258,7 +260,9 @@ mod tests {
     async fn read(answer: &'static str) -> Result<ObservedSeries, CheckError> {
         let fake = fake::serve(200, answer).await;
         let url = format!("{}/query?db=callmetrics", fake.url);
-        let observed = InfluxqlObserved::new(&url, None, None, Limits::default()).unwrap();
+        let observed =
+            InfluxqlObserved::new(&url, None, &ClientTls::system(), None, Limits::default())
+                .unwrap();
         observed.query(&by_code()).await
     }
 
@@ -295,8 +299,13 @@ mod tests {
             "{}",
             statement(&total, Some(&selector))
         );
-        let no_db =
-            InfluxqlObserved::new("http://127.0.0.1:8086/query", None, None, Limits::default());
+        let no_db = InfluxqlObserved::new(
+            "http://127.0.0.1:8086/query",
+            None,
+            &ClientTls::system(),
+            None,
+            Limits::default(),
+        );
         assert!(no_db.is_err());
     }
 
@@ -416,8 +425,14 @@ mod tests {
         let fake = fake::serve(200, r#"{"results":[{"statement_id":0}]}"#).await;
         let url = format!("{}/query?db=callmetrics", fake.url);
         let selector = Selector::parse(r#"{job="acs-app"}"#).unwrap();
-        let observed =
-            InfluxqlObserved::new(&url, Some("s3cret"), Some(selector), Limits::default()).unwrap();
+        let observed = InfluxqlObserved::new(
+            &url,
+            Some("s3cret"),
+            &ClientTls::system(),
+            Some(selector),
+            Limits::default(),
+        )
+        .unwrap();
         assert!(observed.query(&by_code()).await.unwrap().is_empty());
         let asked = fake.asked();
         assert_eq!(asked.len(), 1);
@@ -434,7 +449,9 @@ mod tests {
     async fn errors_name_influxdb() {
         let fake = fake::serve(400, r#"{"error":"error parsing query: found X"}"#).await;
         let url = format!("{}/query?db=callmetrics", fake.url);
-        let observed = InfluxqlObserved::new(&url, None, None, Limits::default()).unwrap();
+        let observed =
+            InfluxqlObserved::new(&url, None, &ClientTls::system(), None, Limits::default())
+                .unwrap();
         let err = observed.query(&by_code()).await.unwrap_err().to_string();
         assert!(
             err.starts_with("the InfluxDB server rejected the query for SELECT ")
@@ -447,7 +464,9 @@ mod tests {
             closed.local_addr().unwrap()
         );
         drop(closed);
-        let observed = InfluxqlObserved::new(&url, None, None, Limits::default()).unwrap();
+        let observed =
+            InfluxqlObserved::new(&url, None, &ClientTls::system(), None, Limits::default())
+                .unwrap();
         let err = observed.query(&by_code()).await.unwrap_err().to_string();
         assert_eq!(
             err,

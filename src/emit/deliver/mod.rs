@@ -37,6 +37,7 @@ pub use stats::{BatchFailure, ReplyKind, Stats};
 pub use timeline::Timeline;
 
 use super::targets::Target;
+use crate::client::tls::ClientTls;
 use crate::engine::{EventStream, Expected, Grain, Workload};
 use crate::scenario::Scenario;
 use batcher::{Batcher, Cut};
@@ -84,8 +85,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(900);
 /// tokio runtime (multi-threaded, to send in parallel); the events are
 /// generated on a thread of their own.
 ///
-/// The target is probed once first (a TCP connection to its host and
-/// port), so a wrong address fails in under a second instead of after a
+/// The target is probed once first (one connection, TLS included, no
+/// request), so a wrong address or certificate fails in under a second instead of after a
 /// schedule of failed requests. Requests that fail for good do not make
 /// this an error: they are in `stats`, and their events not in `expected`.
 pub async fn replay<T: Target>(
@@ -95,33 +96,27 @@ pub async fn replay<T: Target>(
     config: &DeliveryConfig,
     pacing: Pacing,
     grain: Grain,
+    tls: &ClientTls,
 ) -> Result<ReplayOutcome, ReplayError> {
     config.check().map_err(ReplayError::Config)?;
     let transport =
-        HttpTransport::new(target.url(), config.timeout).map_err(ReplayError::Config)?;
-    probe(target.url()).await?;
+        HttpTransport::new(target.url(), config.timeout, tls).map_err(ReplayError::Config)?;
+    probe(target.url(), &transport).await?;
     replay_with(scenario, workload, target, config, pacing, grain, transport).await
 }
 
-/// Connects to `url`'s host and port and closes again, as the transport
-/// connects (directly, no proxy). A request would be taken for a malformed
-/// write by a receiver's log (VictoriaMetrics: "cannot decompress request
-/// with length 0") on every run; a bare connection shows just as well
-/// that something listens there, and the requests themselves say more.
-async fn probe(url: &reqwest::Url) -> Result<(), ReplayError> {
-    let host = url
-        .host_str()
-        .ok_or_else(|| ReplayError::Config(format!("{url} names no host")))?
-        .trim_matches(['[', ']']);
-    let port = url.port_or_known_default().unwrap_or(80);
-    let reason =
-        match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect((host, port)))
-            .await
-        {
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no connection within {} ms", PROBE_TIMEOUT.as_millis()),
-        };
+/// Opens one connection as the transport does (TCP, and TLS for https)
+/// and closes it, sending nothing. A request would be taken for a
+/// malformed write by a receiver's log (VictoriaMetrics: "cannot decompress
+/// request with length 0") on every run; a connection shows just as well
+/// that something listens there, a certificate it cannot trust included,
+/// and the requests themselves say more.
+async fn probe(url: &reqwest::Url, transport: &HttpTransport) -> Result<(), ReplayError> {
+    let reason = match tokio::time::timeout(PROBE_TIMEOUT, transport.open()).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(reason)) => reason,
+        Err(_) => format!("no connection within {} ms", PROBE_TIMEOUT.as_millis()),
+    };
     Err(ReplayError::Unreachable {
         url: url.to_string(),
         reason,

@@ -3,12 +3,14 @@
 //! with scripted ones under tokio's paused clock; [`HttpTransport`] is the
 //! real one: HTTP/1.1 over hyper's connection API, one keep-alive
 //! connection per worker, opened when first needed and again after it
-//! broke, redirects never followed.
+//! broke, redirects never followed; over TLS for `https://` URLs, with the
+//! one client configuration every sender shares (`client::tls`).
 //!
 //! A connection per worker (as wrk and oha do) instead of a shared pool
 //! keeps a request's path short: no pool lookup, no URL re-parsing, no
 //! task per request; it is what lets one core keep nginx busy.
 
+use crate::client::tls::ClientTls;
 use crate::client::{Reply, TransportFailure};
 use crate::wire::{ErrorBody, IngestAck};
 use axum::body::Bytes;
@@ -48,6 +50,12 @@ pub struct HttpTransport {
     host: HeaderValue,
     timeout: Duration,
     connect_timeout: Duration,
+    /// For `https://`: the handshake's configuration and the name the
+    /// server's certificate must carry.
+    tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    )>,
 }
 
 /// A worker's connection: the sending half, while it is usable.
@@ -57,11 +65,24 @@ pub struct HttpConnection {
 
 impl HttpTransport {
     /// A transport to `url`'s host; `timeout` bounds each attempt, connect
-    /// to last byte of the answer.
-    pub fn new(url: &reqwest::Url, timeout: Duration) -> Result<HttpTransport, String> {
+    /// to last byte of the answer; `https://` speaks TLS as `tls` says.
+    pub fn new(
+        url: &reqwest::Url,
+        timeout: Duration,
+        tls: &ClientTls,
+    ) -> Result<HttpTransport, String> {
         let host = url
             .host_str()
             .ok_or_else(|| format!("{url} names no host"))?;
+        let tls = match url.scheme() {
+            "https" => {
+                let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']))
+                    .map_err(|e| format!("{url}: {e}"))?
+                    .to_owned();
+                Some((tokio_rustls::TlsConnector::from(tls.config()), name))
+            }
+            _ => None,
+        };
         let port = url.port_or_known_default().unwrap_or(80);
         let authority = match url.port() {
             Some(port) => format!("{host}:{port}"),
@@ -73,7 +94,18 @@ impl HttpTransport {
             host: HeaderValue::try_from(authority).map_err(|e| format!("{url}: {e}"))?,
             timeout,
             connect_timeout: crate::client::http::CONNECT_TIMEOUT.min(timeout),
+            tls,
         })
+    }
+
+    /// Opens a connection and closes it again, sending nothing: whether
+    /// the target can be reached, or why not.
+    pub async fn open(&self) -> Result<(), String> {
+        match self.connect().await {
+            Ok(_) => Ok(()),
+            Err(Reply::Transport { message, .. }) => Err(message),
+            Err(other) => Err(other.describe()),
+        }
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Reply> {
@@ -106,14 +138,38 @@ impl HttpTransport {
             }
         };
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| failed(TransportFailure::Connect, e.to_string()))?;
-        // Drives the connection; ends when it closes or the sender is dropped.
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(sender)
+        let Some((connector, name)) = &self.tls else {
+            return handshake(stream).await;
+        };
+        let handshake_within = self.connect_timeout;
+        let stream =
+            match tokio::time::timeout(handshake_within, connector.connect(name.clone(), stream))
+                .await
+            {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    let cause = e.to_string();
+                    return Err(failed(
+                        TransportFailure::Connect,
+                        format!(
+                            "TLS with {}: {cause}{}",
+                            self.host.to_str().unwrap_or(""),
+                            crate::client::http::tls_hint(&cause)
+                        ),
+                    ));
+                }
+                Err(_) => {
+                    return Err(failed(
+                        TransportFailure::Connect,
+                        format!(
+                            "no TLS handshake with {} within {} ms",
+                            self.host.to_str().unwrap_or(""),
+                            handshake_within.as_millis()
+                        ),
+                    ));
+                }
+            };
+        handshake(stream).await
     }
 
     async fn attempt(
@@ -176,6 +232,25 @@ impl HttpTransport {
         }
         read_answer(code, retry_after, &body)
     }
+}
+
+/// HTTP/1.1 over `io`, its connection driven by a task of its own (which
+/// ends when the connection closes or the sender is dropped).
+async fn handshake<I>(io: I) -> Result<SendRequest<Full<Bytes>>, Reply>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (sender, connection) =
+        http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| Reply::Transport {
+                kind: TransportFailure::Connect,
+                message: e.to_string(),
+            })?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
 }
 
 impl Transport for HttpTransport {
@@ -256,9 +331,11 @@ mod tests {
 
     #[test]
     fn host_and_authority() {
+        let tls = ClientTls::system();
         let t = HttpTransport::new(
             &"http://localhost/cb".parse().unwrap(),
             Duration::from_secs(1),
+            &tls,
         )
         .unwrap();
         assert_eq!((t.host_name.as_str(), t.port), ("localhost", 80));
@@ -266,9 +343,19 @@ mod tests {
         let t = HttpTransport::new(
             &"http://[::1]:8650/".parse().unwrap(),
             Duration::from_secs(1),
+            &tls,
         )
         .unwrap();
         assert_eq!((t.host_name.as_str(), t.port), ("::1", 8650));
         assert_eq!(t.host.to_str().unwrap(), "[::1]:8650");
+        assert!(t.tls.is_none());
+        let t = HttpTransport::new(
+            &"https://127.0.0.1/cb".parse().unwrap(),
+            Duration::from_secs(1),
+            &tls,
+        )
+        .unwrap();
+        assert_eq!(t.port, 443);
+        assert!(t.tls.is_some());
     }
 }

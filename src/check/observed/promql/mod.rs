@@ -31,6 +31,7 @@ use crate::check::CheckError;
 use crate::check::mapping::{Mapping, MetricMapping};
 use crate::check::query::Query;
 use crate::check::report::{CounterReset, Field};
+use crate::client::tls::ClientTls;
 use crate::wire::metrics_response::SeriesLabel;
 use counter::Counter;
 use samples::{Api, Labels};
@@ -74,6 +75,7 @@ impl PromqlObserved {
     pub fn new(
         base_url: &str,
         token: Option<&str>,
+        tls: &ClientTls,
         mapping: Mapping,
         matchers: &str,
         read_until: i64,
@@ -89,7 +91,7 @@ impl PromqlObserved {
             base.as_str().trim_end_matches('/')
         ))
         .map_err(|e| invalid(e.to_string()))?;
-        let client = crate::client::http::client(&base, token, 4, limits.timeout)
+        let client = crate::client::http::client(&base, token, tls, 4, limits.timeout)
             .map_err(CheckError::Usage)?;
         Ok(PromqlObserved {
             api: Api {

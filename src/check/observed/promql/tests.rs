@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::check::Split;
+use crate::client::tls::ClientTls;
 use crate::engine::Grain;
 use axum::extract::{Query as Params, State};
 use std::collections::HashMap;
@@ -112,6 +113,7 @@ async fn observed(url: &str, matchers: &str, read_until: i64) -> PromqlObserved 
     PromqlObserved::new(
         url,
         None,
+        &ClientTls::system(),
         Mapping::default_naming(),
         matchers,
         read_until,
@@ -406,6 +408,7 @@ async fn the_token_is_sent_as_a_bearer_header() {
     let observed = PromqlObserved::new(
         &fake.url,
         Some("s3cret"),
+        &ClientTls::system(),
         Mapping::default_naming(),
         "",
         T0 + MIN,

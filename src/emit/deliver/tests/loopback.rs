@@ -1,6 +1,7 @@
 //! The emitter against a real HTTP sink on loopback.
 
 use super::*;
+use crate::client::tls::ClientTls;
 
 /// What the test sink does with the `attempt`-th (1-based) request of a key.
 type Fault = dyn Fn(u64, u32) -> Option<(u16, Option<u64>)> + Send + Sync;
@@ -141,6 +142,7 @@ async fn replay_with_token(
         &config,
         Pacing::Max,
         Grain::MINUTE,
+        &ClientTls::system(),
     )
     .await
     .expect("replay")
@@ -345,6 +347,7 @@ async fn an_unreachable_target_fails_before_the_schedule_starts() {
         &config(),
         Pacing::Scheduled { speed: 1.0 },
         Grain::MINUTE,
+        &ClientTls::system(),
     )
     .await
     .unwrap_err();
@@ -441,6 +444,7 @@ async fn max_rate_throughput() {
             &config,
             Pacing::Max,
             Grain::MINUTE,
+            &ClientTls::system(),
         )
         .await
         .unwrap();

@@ -93,7 +93,8 @@ mod tests {
         let prefixed = Ingest::new("http://h:1/metrics-sink", None, Naming::Azure).unwrap();
         assert_eq!(prefixed.url().as_str(), "http://h:1/metrics-sink/ingest");
         assert!(Ingest::new("127.0.0.1:8650", None, Naming::Azure).is_err());
-        assert!(Ingest::new("https://example.com", None, Naming::Azure).is_err());
+        assert!(Ingest::new("ftp://127.0.0.1", None, Naming::Azure).is_err());
+        assert!(Ingest::new("https://127.0.0.1:8650", None, Naming::Azure).is_ok());
 
         let batch = Batch::of_body(3, b"{}\n");
         let request = ok.request(&batch);

@@ -84,8 +84,14 @@ mod tests {
         let url: reqwest::Url = server.configuration_url().parse().unwrap();
         // The one client builder: a proxy in the environment must not
         // capture the loopback server.
-        let client =
-            crate::client::http::client(&url, None, 1, std::time::Duration::from_secs(5)).unwrap();
+        let client = crate::client::http::client(
+            &url,
+            None,
+            &crate::client::tls::ClientTls::system(),
+            1,
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap();
         let config: serde_json::Value = client.get(url).send().await.unwrap().json().await.unwrap();
         assert_eq!(config["issuer"], signer.issuer());
         let keys: serde_json::Value = client
