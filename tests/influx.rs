@@ -197,3 +197,50 @@ async fn influxdb_restarted_mid_run_loses_nothing() {
     .expect_code(0);
     assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
 }
+
+/// What reaches an InfluxDB: a `User-Agent` naming callmetrics and its
+/// version (so the server's logs tell the load generator apart), and tags
+/// sorted by key in byte order, as the line-protocol reference advises.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_name_their_user_agent_and_sort_tag_keys() {
+    let (fake, base) = common::fake::FakeReceiver::start(&[204]).await;
+    callmetrics_async(&[
+        "run",
+        "scenarios/inbound-ivr.json",
+        "--target",
+        "influx",
+        "--sink",
+        &format!("{base}/write?db=cm"),
+        "--calls",
+        "30",
+        "--max-rate",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--quiet",
+    ])
+    .await
+    .expect_code(0);
+    let received = fake.received();
+    assert!(!received.is_empty());
+    let mut lines = 0;
+    for request in &received {
+        assert_eq!(
+            request.headers["user-agent"],
+            concat!("callmetrics/", env!("CARGO_PKG_VERSION"))
+        );
+        for line in std::str::from_utf8(&request.body).unwrap().lines() {
+            // Values may hold escaped spaces (`Create\ Call`), never commas.
+            let unescaped = line.replace("\\ ", "_");
+            let series = unescaped.split(' ').next().unwrap();
+            let keys: Vec<&str> = series
+                .split(',')
+                .skip(1)
+                .map(|tag| tag.split('=').next().unwrap())
+                .collect();
+            assert!(keys.len() >= 2, "{line}");
+            assert!(keys.is_sorted(), "{line}");
+            lines += 1;
+        }
+    }
+    assert!(lines > 20, "{lines} lines");
+}

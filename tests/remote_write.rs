@@ -282,3 +282,250 @@ async fn data_written_hours_ago_checks_exactly_with_totals_too() {
     assert_eq!(summary["unexpectedCells"], 0, "{}", none.stdout);
     assert_eq!(summary["missingCells"], summary["cells"], "{}", none.stdout);
 }
+
+/// Remote write 1.0 retries every 5xx, 501 included (Prometheus' own
+/// sender does too); a receiver answering 501 once then 204 gets the
+/// request again and the run ends delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_501_is_retried_like_any_5xx() {
+    let (fake, base) = common::fake::FakeReceiver::start(&[501, 204]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected.json");
+    let summary = dir.path().join("summary.json");
+    let write = format!("{base}/api/v1/write");
+    let run = run(args(
+        "scenarios/outbound-notification.json",
+        &write,
+        &expected,
+        &[
+            "--calls",
+            "20",
+            "--max-rate",
+            "--start",
+            "2026-01-01T00:00:00Z",
+            "--summary-out",
+            summary.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    let summary: serde_json::Value = serde_json::from_str(&common::read(&summary)).unwrap();
+    let run = run.expect_code(0);
+    assert_eq!(summary["retries"], 1, "{summary}\n{}", run.describe());
+    assert_eq!(summary["replies"]["501"], 1, "{summary}");
+    assert_eq!(summary["failedRequests"], 0, "{summary}");
+    let received = fake.received();
+    // The retry is the same request again.
+    assert!(received.len() >= 2 && received[0].body == received[1].body);
+}
+
+/// The reachability probe before a run must not look like a write:
+/// VictoriaMetrics logged "cannot decompress request with length 0:
+/// snappy: corrupt input" for the empty `GET` of its write URL on every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_leaves_no_ingest_error_in_victoria_metrics_log() {
+    let test = "the_probe_leaves_no_ingest_error_in_victoria_metrics_log";
+    if !require(test, &[Store::VictoriaMetrics.program()]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("victoria-metrics.log");
+    let (_server, base) = common::servers::start_store_logged(
+        Store::VictoriaMetrics,
+        dir.path(),
+        None,
+        free_port(),
+        Some(&log),
+    )
+    .await;
+    let expected = dir.path().join("expected.json");
+    run(args(
+        "scenarios/outbound-notification.json",
+        &Store::VictoriaMetrics.write_url(&base),
+        &expected,
+        &["--calls", "50", "--max-rate"],
+    ))
+    .await
+    .expect_code(0);
+    Store::VictoriaMetrics.flush(&base).await;
+    let logged = common::read(&log);
+    // The log is the server's: it said something, so it was captured.
+    assert!(logged.contains("started VictoriaMetrics"), "{logged}");
+    let errors: Vec<&str> = logged
+        .lines()
+        .filter(|l| l.contains("cannot decompress") || l.contains("\terror\t"))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+/// `GET /api/v1/query` of `expr` at `time_ms`: the result vector.
+async fn instant(base: &str, expr: &str, time_ms: i64) -> Vec<serde_json::Value> {
+    let url = reqwest::Url::parse_with_params(
+        &format!("{base}/api/v1/query"),
+        [
+            ("query", expr.to_string()),
+            ("time", format!("{:.3}", time_ms as f64 / 1000.0)),
+        ],
+    )
+    .unwrap();
+    let answer: serde_json::Value = common::http()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "success", "{expr}: {answer}");
+    answer["data"]["result"].as_array().unwrap().clone()
+}
+
+/// A run ends every series with a stale marker one sample interval after
+/// its last sample (remote write 1.0 requires it of a load tester): in a
+/// real Prometheus every series answers an instant query just before that
+/// instant and none just after, where without markers the last values
+/// would stand for the 5-minute lookback. The check still reads every
+/// bucket exactly: the marker ends a series, it does not make it missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_end_with_stale_markers_that_prometheus_honours() {
+    let test = "series_end_with_stale_markers_that_prometheus_honours";
+    if !require(test, &[Store::Prometheus.program()]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_store(Store::Prometheus, dir.path(), None, free_port()).await;
+    let expected = dir.path().join("expected.json");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - 2 * 3600) / 60 * 60);
+    let start = humantime::format_rfc3339_seconds(start).to_string();
+    run(args(
+        "scenarios/outbound-notification.json",
+        &Store::Prometheus.write_url(&base),
+        &expected,
+        &["--calls", "300", "--max-rate", "--start", &start],
+    ))
+    .await
+    .expect_code(0);
+    let check = check(&expected, &base).await.expect_code(0);
+    assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
+
+    // The last sample instant, read raw (stale markers are not listed).
+    let all = r#"{__name__=~"acs_callautomation_.+"}"#;
+    let raw = instant(&base, &format!("{all}[3h]"), now as i64 * 1000).await;
+    let last_ms = raw
+        .iter()
+        .flat_map(|s| s["values"].as_array().unwrap())
+        .map(|v| (v[0].as_f64().unwrap() * 1000.0).round() as i64)
+        .max()
+        .expect("samples were written");
+    assert_eq!(last_ms % 60_000, 0, "the last sample closes a bucket");
+    let before = instant(&base, all, last_ms + 14_000).await;
+    assert_eq!(before.len(), raw.len(), "every series is live before");
+    let after = instant(&base, all, last_ms + 16_000).await;
+    assert!(
+        after.is_empty(),
+        "{} of {} series still answer after their stale marker",
+        after.len(),
+        raw.len()
+    );
+}
+
+/// A `--max-rate` run whose schedule ends minutes from now writes its
+/// timestamps that far ahead of the clock, which Mimir (10-minute grace)
+/// refuses: `run` says so before it starts, with a `--start` in the past
+/// that writes the same schedule where it has already happened (and says
+/// nothing then). InfluxDB's target too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_far_ahead_of_the_clock_is_said_before_the_run() {
+    let (_fake, base) = common::fake::FakeReceiver::start(&[204]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected.json");
+    let runs = [
+        ("remote-write", format!("{base}/api/v1/write")),
+        ("influx", format!("{base}/write?db=cm")),
+    ];
+    for (target, sink) in runs {
+        let mut ahead = args(
+            "scenarios/outbound-notification.json",
+            &sink,
+            &expected,
+            &["--calls", "400", "--rate", "1/s", "--max-rate"],
+        );
+        ahead.retain(|a| a != "--quiet");
+        ahead[3] = target.to_string();
+        let said = run(ahead.clone()).await.expect_code(0);
+        let line = said
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("warning: this run writes timestamps up to "))
+            .unwrap_or_else(|| panic!("no warning\n{}", said.describe()));
+        assert!(
+            line.contains("ahead of the clock") && line.contains("Mimir"),
+            "{line}"
+        );
+        // 400 calls a second apart: more than 6 minutes ahead.
+        let minutes: u64 = line["warning: this run writes timestamps up to ".len()..]
+            .split('m')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{line}"));
+        assert!((6..60).contains(&minutes), "{line}");
+        let start = line
+            .split("--start ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_else(|| panic!("no --start in {line}"));
+        ahead.extend(["--start".to_string(), start.to_string()]);
+        let quiet = run(ahead).await.expect_code(0);
+        assert!(
+            !quiet.stderr.contains("ahead of the clock"),
+            "{}",
+            quiet.describe()
+        );
+    }
+}
+
+/// Requests in flight together reorder a series' samples (real Prometheus
+/// answered `--concurrency 4` with 400 "out of order sample"): `run`
+/// refuses it before sending anything, saying why and what to use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_above_one_is_refused_before_anything_is_written() {
+    let test = "concurrency_above_one_is_refused_before_anything_is_written";
+    if !require(test, &[Store::Prometheus.program()]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_store(Store::Prometheus, dir.path(), None, free_port()).await;
+    let expected = dir.path().join("expected.json");
+    let refused = run(args(
+        "scenarios/contact-center.json",
+        &Store::Prometheus.write_url(&base),
+        &expected,
+        &["--calls", "1500", "--max-rate", "--concurrency", "4"],
+    ))
+    .await
+    .expect_code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("--concurrency 4 with --target remote-write: remote write 1.0 requires")
+            && refused.stderr.contains("use --concurrency 1"),
+        "{}",
+        refused.describe()
+    );
+    let in_an_hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 3_600_000;
+    let all = r#"{__name__=~"acs_callautomation_.+"}[2h]"#;
+    let written = instant(&base, all, in_an_hour).await;
+    assert!(written.is_empty(), "{written:?}");
+    assert!(
+        !expected.exists(),
+        "nothing was delivered, so nothing is expected"
+    );
+}

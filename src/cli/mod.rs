@@ -140,9 +140,9 @@ Targets (--target):
            --web.enable-remote-write-receiver, VictoriaMetrics): cumulative
            counters per dimension combination, sampled every
            --sample-interval on the event timeline and on every bucket
-           boundary, snappy protobuf, one request in flight, 429/5xx
-           retried (defaults: --concurrency 1, --retries 8); check with
-           --backend promql
+           boundary, snappy protobuf, one request in flight, 429 and
+           every 5xx retried (defaults: --concurrency 1, --retries 8);
+           check with --backend promql
   influx   InfluxDB 1.x line protocol to --sink
            http://HOST:PORT/write?db=NAME: per --sample-interval and series
            one point of count/sum/min/max, ms precision (defaults:
@@ -326,14 +326,16 @@ pub struct RunArgs {
     #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
     pub batch_window: std::time::Duration,
     /// Requests in flight at once, each on its own keep-alive connection; more wait
-    /// (back-pressure) [default: 4 for ingest, 64 for webhook].
+    /// (back-pressure) [default: 4 for ingest and influx, 64 for webhook; remote-write takes 1
+    /// only, as its series' samples must arrive in time order].
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Compress batches with gzip (off by default: on loopback it halves ingest speed).
     #[arg(long)]
     pub gzip: bool,
-    /// Retries per request on 408, 429, 5xx (but 501) and connection errors, with
-    /// full-jitter exponential back-off [default: 8 for ingest, 0 for webhook].
+    /// Retries per request on 408, 429, 5xx (but 501) and connection errors (remote-write: 429,
+    /// every 5xx and connection errors), with full-jitter exponential back-off [default: 8 for
+    /// ingest, 0 for webhook].
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
     /// Longest one request may take, connect to last byte of the answer.
@@ -343,6 +345,10 @@ pub struct RunArgs {
     /// grain (samples always fall on bucket boundaries).
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     pub sample_interval: std::time::Duration,
+    /// remote-write: do not end every series with a stale marker one --sample-interval after
+    /// its last sample (without one, queries see the series' last value for 5 more minutes).
+    #[arg(long)]
+    pub no_stale_markers: bool,
     /// Bearer token for the sink.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

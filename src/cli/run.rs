@@ -195,13 +195,18 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                          http://127.0.0.1:9090/api/v1/write"
                     );
                 };
-                let target = remote_write::RemoteWrite::new(
+                remote_write::concurrency(args.concurrency.unwrap_or(1))
+                    .map_err(anyhow::Error::msg)?;
+                let mut target = remote_write::RemoteWrite::new(
                     url,
                     token,
                     args.sample_interval,
                     args.workload.grain,
                 )
                 .map_err(anyhow::Error::msg)?;
+                if args.no_stale_markers {
+                    target = target.without_stale_markers();
+                }
                 deliver(
                     args,
                     &scenario,
@@ -510,6 +515,11 @@ async fn deliver<T: Target>(
     pacing: Pacing,
     session: Session<'_>,
 ) -> anyhow::Result<ReplayOutcome> {
+    if !args.quiet
+        && let Some(warning) = ahead_of_clock(scenario, workload, &target, pacing)
+    {
+        eprintln!("{warning}");
+    }
     let schedule = if !args.max_rate && (!args.quiet || args.control.is_some()) {
         let sized = pre_pass(scenario, workload, args.speed, session.cancel).await;
         if let Some((note, _)) = &sized
@@ -599,6 +609,39 @@ async fn pre_pass(
         },
         () = cancel.cancelled() => None,
     }
+}
+
+/// Said before a run into a time-series database whose timestamps would
+/// run far ahead of the clock (a `--max-rate` run wrote 53 minutes ahead,
+/// which Mimir refuses). The calls are simulated once for it, as for
+/// [`schedule`].
+fn ahead_of_clock<T: Target>(
+    scenario: &Scenario,
+    workload: &Workload,
+    target: &T,
+    pacing: Pacing,
+) -> Option<String> {
+    target.last_stamp(workload.start_ms)?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as i64;
+    let speed = match pacing {
+        Pacing::Max => None,
+        Pacing::Scheduled { speed } => Some(speed),
+    };
+    let expected = tokio::task::block_in_place(|| {
+        crate::engine::expected_only(scenario, workload, Grain::SECOND, 2)
+    });
+    let (first, last) = expected.time_range()?;
+    let last = last + Grain::SECOND.millis() - 1;
+    crate::emit::targets::ahead_of_clock(
+        (first, last),
+        target.last_stamp(last)?,
+        workload.start_ms,
+        now_ms,
+        speed,
+    )
 }
 
 /// How long a scheduled run takes, said before it starts: the README's

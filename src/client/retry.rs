@@ -6,10 +6,13 @@
 //! (refused, reset, timed out). Because each batch carries an idempotency
 //! key, re-sending one the sink may already have applied cannot double count.
 //! Never retried: other 4xx (the request itself is wrong), 501, and requests
-//! that cannot be built. Waits are full-jitter exponential back-off; a
+//! that cannot be built. A protocol may say otherwise ([`Retryable`]):
+//! remote write retries every 5xx, 501 included. Waits are full-jitter exponential back-off; a
 //! `Retry-After` from the sink is honoured (bounded by `retry_after_cap`).
 
-use rand::{Rng, RngExt};
+use rand::{Rng, RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Default first back-off ceiling.
@@ -102,17 +105,19 @@ pub enum Retryable {
     /// HTTP's transient statuses: 408, 429 and 5xx but 501.
     #[default]
     Http,
-    /// Prometheus remote write 1.0: 429 and 5xx (but 501), never another
-    /// 4xx, 408 included.
+    /// Prometheus remote write 1.0: 429 and every 5xx, 501 included (the
+    /// spec says 5xx and Prometheus' own sender retries them all), never
+    /// another 4xx, 408 included.
     RemoteWrite,
 }
 
 /// The one place that decides which replies are retried.
 pub fn classify(reply: &Reply, retryable: Retryable) -> RetryAction {
+    let server = |code: u16| (500..600).contains(&code);
     let transient = |code: u16| match retryable {
-        Retryable::Http => matches!(code, 408 | 429),
-        Retryable::RemoteWrite => code == 429,
-    } || ((500..600).contains(&code) && code != 501);
+        Retryable::Http => matches!(code, 408 | 429) || (server(code) && code != 501),
+        Retryable::RemoteWrite => code == 429 || server(code),
+    };
     match reply {
         Reply::Status { code, .. } if (200..300).contains(code) => RetryAction::Done,
         Reply::Status {
@@ -179,10 +184,24 @@ impl RetryPolicy {
     }
 }
 
+/// The random source of batch `seq`'s back-off waits. Seeded by the batch
+/// alone, `--shard` generators (whose batch numbers coincide) that failed
+/// together would retry together, in lock-step; a value drawn from the OS
+/// once per process spreads them apart. Only the waits depend on it, never
+/// what is sent, so a run's output stays the same.
+pub fn jitter(seq: u64) -> Pcg64Mcg {
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    jitter_of(*PROCESS.get_or_init(rand::random), seq)
+}
+
+/// [`jitter`] of the process whose drawn value is `process`.
+fn jitter_of(process: u64, seq: u64) -> Pcg64Mcg {
+    Pcg64Mcg::seed_from_u64(process ^ seq.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     fn with_retry_after(code: u16, secs: u64) -> Reply {
         Reply::Status {
@@ -214,8 +233,12 @@ mod tests {
         assert!(matches!(rw(408), RetryAction::Fail(_)));
         assert!(matches!(rw(400), RetryAction::Fail(_)));
         assert_eq!(rw(429), retry);
-        assert_eq!(rw(503), retry);
-        assert!(matches!(rw(501), RetryAction::Fail(_)));
+        for code in [500, 501, 502, 503, 504, 599] {
+            assert_eq!(rw(code), retry, "{code}");
+        }
+        for code in [401, 403, 404, 413, 415] {
+            assert!(matches!(rw(code), RetryAction::Fail(_)), "{code}");
+        }
         assert_eq!(
             http(&with_retry_after(429, 3)),
             RetryAction::Retry {
@@ -266,6 +289,34 @@ mod tests {
         // Full jitter: the mean is about half the ceiling and grows with it.
         assert!(means.windows(2).all(|w| w[0] < w[1]), "{means:?}");
         assert!(means[0] > Duration::from_millis(40) && means[0] < Duration::from_millis(60));
+    }
+
+    #[test]
+    fn jitter_differs_between_processes_not_within_one() {
+        let policy = RetryPolicy::new(8);
+        let waits = |process: u64| -> Vec<Duration> {
+            (0..16)
+                .flat_map(|seq| {
+                    let mut rng = jitter_of(process, seq);
+                    (0..4)
+                        .map(|retry| policy.delay(retry, None, &mut rng))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let (a, b) = (waits(0x1234_5678), waits(0x8765_4321));
+        // The same batches and retries, yet no wait in common.
+        assert!(a.iter().zip(&b).all(|(x, y)| x != y), "{a:?}\n{b:?}");
+        assert_eq!(a, waits(0x1234_5678));
+        // Within one process, batches still wait differently.
+        assert_ne!(a[..4], a[4..8]);
+        // This process' draw is made once.
+        let mut first = jitter(3);
+        let mut again = jitter(3);
+        assert_eq!(
+            policy.delay(5, None, &mut first),
+            policy.delay(5, None, &mut again)
+        );
     }
 
     #[test]

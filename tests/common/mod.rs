@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod fake;
 pub mod fake_app;
 pub mod servers;
 

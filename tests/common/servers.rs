@@ -197,6 +197,18 @@ pub async fn start_store(
     scrape: Option<&str>,
     port: u16,
 ) -> (Server, String) {
+    start_store_logged(store, dir, scrape, port, None).await
+}
+
+/// [`start_store`] with the server's stderr (where both log) appended to
+/// `log`, for tests that assert what the server said.
+pub async fn start_store_logged(
+    store: Store,
+    dir: &Path,
+    scrape: Option<&str>,
+    port: u16,
+    log: Option<&Path>,
+) -> (Server, String) {
     let config = dir.join("scrape.yml");
     let jobs = scrape.map_or(String::new(), |target| {
         format!("scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n")
@@ -224,7 +236,16 @@ pub async fn start_store(
             ("victoria-metrics", c, "/health")
         }
     };
-    let server = Server::spawn(name, command.stdout(Stdio::null()).stderr(Stdio::null()));
+    let stderr = match log {
+        Some(path) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()))
+            .into(),
+        None => Stdio::null(),
+    };
+    let server = Server::spawn(name, command.stdout(Stdio::null()).stderr(stderr));
     let url = format!("http://127.0.0.1:{port}");
     wait_ready(&format!("{url}{health}"), Duration::from_secs(30)).await;
     (server, url)

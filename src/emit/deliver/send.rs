@@ -8,7 +8,6 @@ use super::stats::{Counters, ReplyKind};
 use super::transport::Transport;
 use crate::client::{Reply, RetryAction, RetryPolicy, classify};
 use crate::emit::targets::Target;
-use rand::SeedableRng;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -47,8 +46,7 @@ pub async fn send_with_retries<T: Target, X: Transport>(
     counters: &Counters,
     interrupt: &Cancel,
 ) -> Sent {
-    // Jitter only needs to differ between batches, not between runs.
-    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(batch.seq ^ 0x9e37_79b9_7f4a_7c15);
+    let mut rng = crate::client::retry::jitter(batch.seq);
     let mut attempts = Vec::with_capacity(1);
     loop {
         // Built before the clock starts: a signed request's token costs

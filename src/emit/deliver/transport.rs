@@ -112,6 +112,16 @@ impl HttpTransport {
         })
     }
 
+    /// Opens a connection and closes it again, sending nothing: whether
+    /// the target can be reached, or why not.
+    pub async fn open(&self) -> Result<(), String> {
+        match self.connect().await {
+            Ok(_) => Ok(()),
+            Err(Reply::Transport { message, .. }) => Err(message),
+            Err(other) => Err(other.describe()),
+        }
+    }
+
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Reply> {
         let failed = |kind, message: String| Reply::Transport { kind, message };
         let stream = match tokio::time::timeout(

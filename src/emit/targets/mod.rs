@@ -17,6 +17,10 @@ use crate::engine::Grain;
 use axum::body::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 
+/// `User-Agent` of the targets that write into a database, so its logs
+/// and limits can tell the load generator from real writers.
+pub const USER_AGENT: &str = concat!("callmetrics/", env!("CARGO_PKG_VERSION"));
+
 /// A wire protocol and where it sends to.
 pub trait Target: Send + Sync + 'static {
     type Encoder: Encoder;
@@ -43,6 +47,15 @@ pub trait Target: Send + Sync + 'static {
     /// write: the first sample, which servers' errors do not always name).
     fn first_item(&self, batch: &Batch) -> Option<String> {
         let _ = batch;
+        None
+    }
+
+    /// The latest timestamp written for a stream whose last event is at
+    /// `last_event_ms`, for targets that write into a time-series database
+    /// at the events' times (whose receivers may refuse samples too far
+    /// ahead of their clock); `None` for the others.
+    fn last_stamp(&self, last_event_ms: i64) -> Option<i64> {
+        let _ = last_event_ms;
         None
     }
 }
@@ -107,6 +120,52 @@ pub fn instant_after(time_ms: i64, interval_ms: i64) -> i64 {
     time_ms.div_euclid(interval_ms) * interval_ms + interval_ms
 }
 
+/// How far ahead of the clock a run may write before it is said: Mimir
+/// refuses samples more than 10 minutes ahead by default, and a run takes
+/// a while to reach its last ones.
+pub const AHEAD_WARNING: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// A warning, when a run would write timestamps more than
+/// [`AHEAD_WARNING`] ahead of `now_ms`. Its events span `first_ms` to
+/// `last_ms` (`last_stamp` its latest timestamp written), from a workload
+/// starting at `start_ms`; `speed` is `None` at the maximum rate, where
+/// everything is written at once. A paced event is written `(t - first) /
+/// speed` after the start, so the lead is greatest at the last event when
+/// faster than real time, at the first otherwise.
+pub fn ahead_of_clock(
+    (first_ms, last_ms): (i64, i64),
+    last_stamp: i64,
+    start_ms: i64,
+    now_ms: i64,
+    speed: Option<f64>,
+) -> Option<String> {
+    let written = |t: i64| match speed {
+        None => now_ms,
+        Some(speed) => now_ms + ((t - first_ms) as f64 / speed) as i64,
+    };
+    let lead = (first_ms - written(first_ms)).max(last_stamp - written(last_ms));
+    if lead <= AHEAD_WARNING.as_millis() as i64 {
+        return None;
+    }
+    // The same schedule moved back by the lead ends by now; on a whole
+    // minute, so bucket boundaries stay where they were.
+    let start = (start_ms - lead).div_euclid(60_000) * 60_000;
+    let mut at = Vec::new();
+    crate::wire::rfc3339::TimeWriter::default().write_millis(&mut at, last_stamp);
+    let mut suggested = Vec::new();
+    crate::wire::rfc3339::TimeWriter::default().write_millis(&mut suggested, start);
+    let lead = std::time::Duration::from_secs(lead as u64 / 1000);
+    Some(format!(
+        "warning: this run writes timestamps up to {} ahead of the clock (the last at {}), \
+         which a receiver with a limit on future samples refuses (Mimir: more than 10m \
+         ahead); start the workload in the past, e.g. --start {}, so that the whole \
+         schedule has already happened",
+        humantime::format_duration(lead),
+        String::from_utf8_lossy(&at),
+        String::from_utf8_lossy(&suggested).replace(".000Z", "Z"),
+    ))
+}
+
 /// `Authorization: Bearer TOKEN`, marked sensitive so it is never logged.
 pub fn bearer(token: &str) -> Result<HeaderValue, String> {
     let mut value = HeaderValue::try_from(format!("Bearer {token}"))
@@ -120,4 +179,49 @@ fn uri(url: &reqwest::Url) -> Result<http::Uri, String> {
     url.as_str()
         .parse()
         .map_err(|e| format!("{url} cannot be requested: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+    const MIN: i64 = 60_000;
+
+    #[test]
+    fn a_run_far_ahead_of_the_clock_is_said_with_a_start_in_the_past() {
+        // At the maximum rate, the last sample of a 53-minute schedule
+        // starting now is written 53 minutes ahead.
+        let span = (NOW + 1000, NOW + 52 * MIN);
+        let warning = ahead_of_clock(span, NOW + 53 * MIN, NOW, NOW, None).unwrap();
+        assert!(
+            warning.contains("up to 53m ahead of the clock (the last at 2026-01-01T00:53:00.000Z)")
+                && warning.contains("--start 2025-12-31T23:07:00Z"),
+            "{warning}"
+        );
+        // In real time nothing is ahead; ten times faster, 90% of it is.
+        assert_eq!(
+            ahead_of_clock(span, NOW + 53 * MIN, NOW, NOW, Some(1.0)),
+            None
+        );
+        let fast = ahead_of_clock(span, NOW + 53 * MIN, NOW, NOW, Some(10.0)).unwrap();
+        assert!(fast.contains("up to 47m 48s ahead"), "{fast}");
+        // The suggested start writes it all in the past.
+        assert_eq!(
+            ahead_of_clock(
+                (span.0 - 53 * MIN, span.1 - 53 * MIN),
+                NOW,
+                NOW - 53 * MIN,
+                NOW,
+                None
+            ),
+            None
+        );
+        // A start in the future leads by itself, even in real time.
+        let later = (NOW + 20 * MIN, NOW + 25 * MIN);
+        assert!(ahead_of_clock(later, NOW + 26 * MIN, NOW + 20 * MIN, NOW, Some(1.0)).is_some());
+        // Five minutes ahead is still fine.
+        let short = (NOW, NOW + 4 * MIN);
+        assert_eq!(ahead_of_clock(short, NOW + 5 * MIN, NOW, NOW, None), None);
+    }
 }

@@ -3,7 +3,9 @@
 //! `sum`, `min` and `max` (integers), timestamped at the interval's start
 //! in milliseconds, so InfluxQL's `GROUP BY time(..)` puts it in the right
 //! bucket. Measurement = the metric's Azure name, tags = its dimensions
-//! (Azure names; an empty value is left out, as the protocol requires).
+//! (Azure names, sorted by key in byte order as the line-protocol reference
+//! advises, which spares the server sorting them; an empty value is left
+//! out, as the protocol requires).
 //!
 //! As for remote write, a batch closes when an event crosses the next
 //! interval end, once it holds about [`LINES_PER_REQUEST`] lines (one
@@ -105,12 +107,16 @@ impl LineEncoder {
 /// `Measurement,Tag=value,... ` with line-protocol escaping.
 fn prefix(series: Series) -> Box<[u8]> {
     let mut out = series.metric().name().as_bytes().to_vec();
-    for (d, value) in series.dimension_values() {
-        if value.is_empty() {
-            continue;
-        }
+    let mut tags: Vec<(&str, String)> = series
+        .dimension_values()
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(d, value)| (d.name(Naming::Azure), value))
+        .collect();
+    tags.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    for (key, value) in tags {
         out.push(b',');
-        escape(d.name(Naming::Azure), &mut out);
+        escape(key, &mut out);
         out.push(b'=');
         escape(&value, &mut out);
     }
@@ -251,6 +257,23 @@ mod tests {
             }
             assert_eq!(points, want, "{per_request} lines per request");
         }
+    }
+
+    #[test]
+    fn tag_keys_are_sorted_in_byte_order() {
+        use crate::catalog::{ApiVersion, Operation};
+        use crate::engine::RequestDims;
+        let dims = RequestDims {
+            operation: Operation::CreateCall,
+            status: 201,
+            version: "2025-06-15".parse::<ApiVersion>().unwrap(),
+        };
+        let line = prefix(Series::Requests(dims));
+        assert_eq!(
+            std::str::from_utf8(&line).unwrap(),
+            "APIRequestCallAutomation,ApiVersion=2025-06-15,Operation=Create\\ Call,StatusCode=201,\
+             StatusCodeClass=2xx "
+        );
     }
 
     #[test]

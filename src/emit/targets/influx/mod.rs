@@ -7,13 +7,13 @@ mod encoder;
 
 pub use encoder::LineEncoder;
 
-use super::{Target, TargetDefaults, bearer, post, sample_interval_ms, uri};
+use super::{Target, TargetDefaults, USER_AGENT, bearer, post, sample_interval_ms, uri};
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
 use crate::engine::Grain;
 use axum::body::Bytes;
-use http::header::HeaderValue;
+use http::header::{self, HeaderValue};
 use std::time::Duration;
 
 pub const DEFAULTS: TargetDefaults = TargetDefaults {
@@ -91,8 +91,17 @@ impl Target for Influx {
         format!("influx|{}", self.interval_ms)
     }
 
+    /// The last interval's point, stamped at its start.
+    fn last_stamp(&self, last_event_ms: i64) -> Option<i64> {
+        Some(last_event_ms.div_euclid(self.interval_ms) * self.interval_ms)
+    }
+
     fn request(&self, batch: &Batch) -> http::Request<Bytes> {
-        post::<LineEncoder>(&self.uri, batch, self.authorization.as_ref())
+        let mut request = post::<LineEncoder>(&self.uri, batch, self.authorization.as_ref());
+        request
+            .headers_mut()
+            .insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        request
     }
 }
 
@@ -111,5 +120,19 @@ mod tests {
         let err = new("http://127.0.0.1:8086/write").unwrap_err();
         assert!(err.contains("name the database"), "{err}");
         assert!(new("http://127.0.0.1:8086/write?db=").is_err());
+    }
+
+    #[test]
+    fn requests_name_the_writer() {
+        let influx = Influx::new(
+            "http://127.0.0.1:8086/write?db=cm",
+            None,
+            Duration::from_secs(15),
+            Grain::MINUTE,
+        )
+        .unwrap();
+        let request = influx.request(&Batch::of_body(0, b"m v=1i 0\n"));
+        let agent = request.headers()["user-agent"].to_str().unwrap();
+        assert_eq!(agent, format!("callmetrics/{}", env!("CARGO_PKG_VERSION")));
     }
 }

@@ -11,6 +11,12 @@
 //! stream crossed it), so a low-cardinality scenario still sends requests
 //! big enough that the server, not the round trips, sets the pace.
 //!
+//! When the stream ends, every series gets a stale marker one interval
+//! after its last sample, as remote write 1.0 requires of a sender whose
+//! series stop (it names load testers): without one, queries keep
+//! returning the last value for the 5-minute lookback, as if the run went
+//! on.
+//!
 //! The protobuf is written directly (each series' labels encoded once, a
 //! sample is 20 bytes at most), checked against prost's own decoding.
 
@@ -27,6 +33,10 @@ pub const SAMPLES_PER_REQUEST: usize = 5_000;
 
 /// Marks the `_sum` twin of a latency series' key (packed keys use bits 0-59).
 const SUM: u64 = 1 << 63;
+
+/// Prometheus' staleness marker: a NaN with this exact payload (any other
+/// NaN is a sample).
+pub const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
 /// One counter of the pipeline: its labels, protobuf-encoded once, and its
 /// value so far.
@@ -51,6 +61,10 @@ pub struct CounterEncoder {
     samples_per_request: usize,
     /// The latest instant written into the last finished body.
     stamped: Option<i64>,
+    /// Write stale markers after the last samples.
+    stale_markers: bool,
+    /// The stream has ended: the next body is the last.
+    ended: bool,
     last_ms: i64,
     /// Series key -> index in `counters` (first-seen order).
     index: FxHashMap<u64, usize>,
@@ -72,6 +86,8 @@ impl CounterEncoder {
             pending_samples: 0,
             samples_per_request: SAMPLES_PER_REQUEST,
             stamped: None,
+            stale_markers: true,
+            ended: false,
             last_ms: 0,
             index: FxHashMap::default(),
             counters: Vec::new(),
@@ -84,6 +100,14 @@ impl CounterEncoder {
     pub fn samples_per_request(self, n: usize) -> CounterEncoder {
         CounterEncoder {
             samples_per_request: n.max(1),
+            ..self
+        }
+    }
+
+    /// No stale markers at the end (`--no-stale-markers`).
+    pub fn without_stale_markers(self) -> CounterEncoder {
+        CounterEncoder {
+            stale_markers: false,
             ..self
         }
     }
@@ -196,10 +220,12 @@ impl SampleBytes {
         self.len as usize
     }
 
-    fn write(&self, value: f64, body: &mut Vec<u8>) {
+    /// Writes the sample with the value whose IEEE 754 bits are `bits`
+    /// (bits, not an `f64`, so a NaN's payload is kept as given).
+    fn write(&self, bits: u64, body: &mut Vec<u8>) {
         let at = body.len();
         body.extend_from_slice(&self.bytes[..self.len()]);
-        body[at + Self::VALUE..at + Self::VALUE + 8].copy_from_slice(&value.to_le_bytes());
+        body[at + Self::VALUE..at + Self::VALUE + 8].copy_from_slice(&bits.to_le_bytes());
     }
 }
 
@@ -240,6 +266,7 @@ impl Encoder for CounterEncoder {
         // a sample at its end.
         let end = self.grain.bucket(self.last_ms) + self.grain.millis();
         self.queue_until(end);
+        self.ended = true;
     }
 
     fn finish(&mut self, body: &mut Vec<u8>) {
@@ -250,6 +277,12 @@ impl Encoder for CounterEncoder {
             .iter()
             .map(|(ms, _)| SampleBytes::at(*ms))
             .collect();
+        // At the next instant, as a scraper that found the target gone
+        // would write it.
+        let stale = (self.ended && self.stale_markers)
+            .then(|| self.pending.last())
+            .flatten()
+            .map(|(ms, _)| SampleBytes::at(ms + self.interval_ms));
         for (i, counter) in self.counters.iter().enumerate() {
             // Counters are made in order, so the instants at which this one
             // existed are a suffix of the pending ones.
@@ -260,13 +293,19 @@ impl Encoder for CounterEncoder {
             if samples == 0 {
                 continue;
             }
+            let marker = stale.as_ref().map_or(0, |s| s.len());
             body.push(0x0a);
-            encode_varint((counter.labels.len() + samples) as u64, body);
+            encode_varint((counter.labels.len() + samples + marker) as u64, body);
             body.extend_from_slice(&counter.labels);
             for ((_, values), stamp) in self.pending[from..].iter().zip(&stamps[from..]) {
-                stamp.write(values[i] as f64, body);
+                stamp.write((values[i] as f64).to_bits(), body);
+            }
+            if let Some(stale) = &stale {
+                stale.write(STALE_NAN, body);
             }
         }
+        // The stale marker does not hold the last samples back: one
+        // interval ahead of the clock is far inside every receiver's limit.
         self.stamped = self.pending.last().map(|(ms, _)| *ms);
         self.pending.clear();
         self.pending_samples = 0;
@@ -288,6 +327,18 @@ mod tests {
     use std::time::Duration;
 
     fn bodies(interval_ms: i64, calls: u64, per_request: usize) -> (Vec<WriteRequest>, Expected) {
+        bodies_of(
+            CounterEncoder::new(interval_ms, Grain::MINUTE),
+            calls,
+            per_request,
+        )
+    }
+
+    fn bodies_of(
+        encoder: CounterEncoder,
+        calls: u64,
+        per_request: usize,
+    ) -> (Vec<WriteRequest>, Expected) {
         let scenario = crate::scenario::load(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/scenarios/inbound-ivr.json"
@@ -299,8 +350,7 @@ mod tests {
             window: Duration::from_millis(50),
             speed: None,
         };
-        let encoder =
-            CounterEncoder::new(interval_ms, Grain::MINUTE).samples_per_request(per_request);
+        let encoder = encoder.samples_per_request(per_request);
         let mut batcher = Batcher::new(encoder, 1, cut, Compression::None, Grain::MINUTE);
         let mut batches: Vec<_> = EventStream::new(&scenario, &workload)
             .filter_map(|e| batcher.push(&e))
@@ -317,8 +367,17 @@ mod tests {
         (requests, all)
     }
 
-    /// Series labels (as `name=value` text) -> samples, over all requests.
+    /// Series labels (as `name=value` text) -> samples, over all requests,
+    /// stale markers left out.
     fn samples(requests: &[WriteRequest]) -> BTreeMap<Vec<String>, Vec<(i64, f64)>> {
+        let mut all = samples_and_markers(requests);
+        for samples in all.values_mut() {
+            samples.retain(|(_, v)| v.to_bits() != STALE_NAN);
+        }
+        all
+    }
+
+    fn samples_and_markers(requests: &[WriteRequest]) -> BTreeMap<Vec<String>, Vec<(i64, f64)>> {
         let mut out: BTreeMap<Vec<String>, Vec<(i64, f64)>> = BTreeMap::new();
         for r in requests {
             for ts in &r.timeseries {
@@ -387,6 +446,35 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 50);
+    }
+
+    #[test]
+    fn every_series_ends_with_a_stale_marker_one_interval_after_its_last_sample() {
+        let (requests, _) = bodies(15_000, 200, 700);
+        let all = samples_and_markers(&requests);
+        assert!(all.len() > 20);
+        // The markers are in the last request, after every other sample.
+        let last = requests.last().unwrap();
+        assert_eq!(last.timeseries.len(), all.len());
+        for (series, samples) in &all {
+            let [.., (before, value), (at, marker)] = samples[..] else {
+                panic!("{series:?}: {samples:?}");
+            };
+            assert_eq!(marker.to_bits(), STALE_NAN, "{series:?}");
+            assert_eq!(at, before + 15_000, "{series:?}");
+            assert!(
+                !value.is_nan() && at % 60_000 == 15_000,
+                "{series:?} at {at}"
+            );
+            let markers = samples.iter().filter(|(_, v)| v.is_nan()).count();
+            assert_eq!(markers, 1, "{series:?}");
+        }
+        // Opting out leaves the same samples without them.
+        let encoder = CounterEncoder::new(15_000, Grain::MINUTE).without_stale_markers();
+        let (without, _) = bodies_of(encoder, 200, 700);
+        let without = samples_and_markers(&without);
+        assert!(without.values().flatten().all(|(_, v)| !v.is_nan()));
+        assert_eq!(without, samples(&requests));
     }
 
     #[test]

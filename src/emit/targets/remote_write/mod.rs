@@ -3,21 +3,22 @@
 //! events as cumulative counters sampled at fixed instants of the event
 //! timeline (`encoder.rs`), protobuf `WriteRequest`, snappy block
 //! compression, the spec's headers, one request in flight so every series'
-//! samples arrive in time order, and the spec's retries: 429 and 5xx with
-//! back-off, never another 4xx.
+//! samples arrive in time order, a stale marker per series when the
+//! stream ends, and the spec's retries: 429 and every 5xx (501 included)
+//! with back-off, never another 4xx.
 
 mod encoder;
 
 pub use encoder::CounterEncoder;
 
-use super::{Target, TargetDefaults, bearer, post, sample_interval_ms, uri};
+use super::{Target, TargetDefaults, USER_AGENT, bearer, post, sample_interval_ms, uri};
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
 use crate::engine::Grain;
 use crate::wire::remote_write::{VERSION, VERSION_HEADER, WriteRequest};
 use axum::body::Bytes;
-use http::header::{HeaderName, HeaderValue, USER_AGENT};
+use http::header::{self, HeaderName, HeaderValue};
 use prost::Message;
 use std::time::Duration;
 
@@ -32,6 +33,28 @@ pub const DEFAULTS: TargetDefaults = TargetDefaults {
     retryable: Retryable::RemoteWrite,
 };
 
+/// Refuses more than one request in flight. Remote write 1.0 requires each
+/// series' samples in time order, and every request holds every series:
+/// two in flight may land out of order, and the receiver refuses the older
+/// (real Prometheus answered `--concurrency 4` with 400 "out of order
+/// sample"). Sharding series over connections by their labels, as
+/// Prometheus' own queue does, would need the driver to keep each shard on
+/// one worker; one connection already keeps a receiver busy with requests
+/// of thousands of samples.
+pub fn concurrency(requests: usize) -> Result<(), String> {
+    if requests <= 1 {
+        return Ok(());
+    }
+    Err(format!(
+        "--concurrency {requests} with --target remote-write: remote write 1.0 requires every \
+         series' samples in time order, and requests in flight together can land out of order \
+         (Prometheus refuses the older ones: 400 \"out of order sample\"); use --concurrency 1 \
+         (the default): at --max-rate each request carries about {} samples, enough to keep \
+         a receiver busy",
+        encoder::SAMPLES_PER_REQUEST
+    ))
+}
+
 /// Samples every 15 s of event time by default (`--sample-interval`), a
 /// common scrape interval.
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(15);
@@ -44,6 +67,7 @@ pub struct RemoteWrite {
     authorization: Option<HeaderValue>,
     interval_ms: i64,
     grain: Grain,
+    stale_markers: bool,
 }
 
 impl RemoteWrite {
@@ -64,7 +88,17 @@ impl RemoteWrite {
             authorization: token.map(bearer).transpose()?,
             interval_ms,
             grain,
+            stale_markers: true,
         })
+    }
+
+    /// No stale markers when the stream ends (`--no-stale-markers`): the
+    /// series then read as live for the receiver's lookback (5 minutes).
+    pub fn without_stale_markers(self) -> RemoteWrite {
+        RemoteWrite {
+            stale_markers: false,
+            ..self
+        }
     }
 }
 
@@ -80,7 +114,10 @@ impl Target for RemoteWrite {
     /// would); at the maximum rate, instants are gathered into bigger
     /// requests.
     fn encoder(&self, _seed: u64, paced: bool) -> CounterEncoder {
-        let encoder = CounterEncoder::new(self.interval_ms, self.grain);
+        let mut encoder = CounterEncoder::new(self.interval_ms, self.grain);
+        if !self.stale_markers {
+            encoder = encoder.without_stale_markers();
+        }
         if paced {
             encoder.samples_per_request(1)
         } else {
@@ -89,7 +126,10 @@ impl Target for RemoteWrite {
     }
 
     fn fingerprint(&self) -> String {
-        format!("remote-write|{}|{}", self.interval_ms, self.grain)
+        format!(
+            "remote-write|{}|{}|{}",
+            self.interval_ms, self.grain, self.stale_markers
+        )
     }
 
     fn request(&self, batch: &Batch) -> http::Request<Bytes> {
@@ -99,11 +139,20 @@ impl Target for RemoteWrite {
             HeaderName::from_static(VERSION_HEADER),
             HeaderValue::from_static(VERSION),
         );
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("callmetrics/", env!("CARGO_PKG_VERSION"))),
-        );
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         request
+    }
+
+    /// The samples closing the last bucket, or their stale markers.
+    fn last_stamp(&self, last_event_ms: i64) -> Option<i64> {
+        let end = self.grain.bucket(last_event_ms) + self.grain.millis();
+        Some(
+            end + if self.stale_markers {
+                self.interval_ms
+            } else {
+                0
+            },
+        )
     }
 
     /// The first sample: `name{label="value",..} 12 @ 2026-01-01T00:00:15.000Z`.
@@ -191,6 +240,18 @@ mod tests {
         assert_eq!(
             rw.first_item(&batch).unwrap(),
             "c_total{code=\"200\"} 12 @ 2026-01-01T00:00:15.000Z"
+        );
+    }
+
+    #[test]
+    fn one_request_in_flight_at_most() {
+        assert!(concurrency(1).is_ok());
+        let err = concurrency(4).unwrap_err();
+        assert!(
+            err.starts_with("--concurrency 4 with --target remote-write")
+                && err.contains("out of order")
+                && err.contains("use --concurrency 1"),
+            "{err}"
         );
     }
 
