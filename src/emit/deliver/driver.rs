@@ -15,7 +15,7 @@
 use super::batcher::Batch;
 use super::pacing::{LiveSpeed, Pacer, Pacing};
 use super::send::{Sent, send_with_retries};
-use super::stats::{BatchFailure, Counters, FAILURES_KEPT, Stats};
+use super::stats::{BatchFailure, CarriedEvent, Counters, FAILURES_KEPT, Stats};
 use super::timeline::Timeline;
 use super::transport::Transport;
 use crate::client::RetryPolicy;
@@ -268,7 +268,7 @@ impl<T: Target, X: Transport> Worker<T, X> {
                     &sent,
                 );
             }
-            tally.add(batch, sent, &self.counters);
+            tally.add(batch, sent, &self.counters, |b| self.target.carried(b));
             if failed && self.stop_on_failure {
                 self.stop.store(true, Ordering::Relaxed);
             }
@@ -285,7 +285,15 @@ impl Tally {
         }
     }
 
-    fn add(&mut self, batch: Batch, sent: Sent, counters: &Counters) {
+    /// `carried` describes a failed batch's events, asked only for the
+    /// failures kept.
+    fn add(
+        &mut self,
+        batch: Batch,
+        sent: Sent,
+        counters: &Counters,
+        carried: impl FnOnce(&Batch) -> Option<Vec<CarriedEvent>>,
+    ) {
         let s = &mut self.stats;
         s.retries += sent.attempts.len().saturating_sub(1) as u64;
         for attempt in &sent.attempts {
@@ -322,6 +330,9 @@ impl Tally {
                         events: batch.events,
                         attempts,
                         reason,
+                        first_ms: batch.first_ms,
+                        last_ms: batch.last_ms,
+                        carried: carried(&batch),
                     });
                 }
             }

@@ -12,6 +12,7 @@ pub mod remote_write;
 pub mod webhook;
 
 use super::deliver::batcher::{Batch, Compression, Encoder};
+use super::deliver::stats::CarriedEvent;
 use crate::client::Retryable;
 use crate::engine::Grain;
 use axum::body::Bytes;
@@ -42,6 +43,16 @@ pub trait Target: Send + Sync + 'static {
     /// What a refused batch holds first, for the failure message (remote
     /// write: the first sample, which servers' errors do not always name).
     fn first_item(&self, batch: &Batch) -> Option<String> {
+        let _ = batch;
+        None
+    }
+
+    /// Each event a failed batch carried, as its receiver would log it,
+    /// for targets whose receiver logs events one by one (webhook). Read
+    /// back from the body, and only for the failures a report lists, so
+    /// delivered requests pay nothing for it; `None` describes the batch
+    /// by its event count and time range only.
+    fn carried(&self, batch: &Batch) -> Option<Vec<CarriedEvent>> {
         let _ = batch;
         None
     }

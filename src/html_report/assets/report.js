@@ -367,8 +367,30 @@
     table(sec, ["reply", "attempts"], Object.entries(s.replies).map(([k, n]) => [k, n]), "reply-table");
     if (s.failures.length) {
       el("h2", {}, sec, "Failed requests");
-      table(sec, ["request", "events", "attempts", "last reply"],
-        s.failures.map((f) => [f.id, f.events, f.attempts, f.reason]), "failure-table");
+      // What to look for in the receiver's logs: a webhook's CloudEvents
+      // by id, type and call; other targets' batches by their time range.
+      const carried = (f) => {
+        const box = document.createElement("div");
+        if (!f.cloudEvents) {
+          box.textContent = "from " + f.firstEventTime + " to " + f.lastEventTime;
+          return box;
+        }
+        for (const e of f.cloudEvents) {
+          const line = el("div", { class: "carried" }, box);
+          el("span", { class: "type" }, line, e.type);
+          line.appendChild(document.createTextNode(" id "));
+          el("code", { class: "id" }, line, e.id);
+          line.appendChild(document.createTextNode(" callConnectionId "));
+          el("code", { class: "call" }, line, e.callConnectionId);
+        }
+        return box;
+      };
+      table(sec, ["request", "events", "attempts", "last reply", "what it carried"],
+        s.failures.map((f) => [f.id, f.events, f.attempts, f.reason, carried(f)]), "failure-table");
+      if (s.failuresNotListed > 0) {
+        el("p", { class: "legend" }, sec, "the first " + int(s.failures.length) + " of " + int(s.failedRequests) +
+          " failed requests; --summary-out lists the same");
+      }
     }
   }
 
