@@ -15,7 +15,9 @@
 use super::batcher::Batch;
 use super::pacing::{LiveSpeed, Pacer, Pacing};
 use super::send::{Sent, send_with_retries};
-use super::stats::{BatchFailure, CarriedEvent, Counters, FAILURES_KEPT, Stats};
+use super::stats::{
+    BatchFailure, CarriedEvent, Counters, FAILURES_KEPT, RUN_START, ReplyKind, Stats,
+};
 use super::timeline::Timeline;
 use super::transport::Transport;
 use crate::client::RetryPolicy;
@@ -61,6 +63,9 @@ struct Due {
 struct Tally {
     stats: Stats,
     expected: Option<Expected>,
+    /// When the driver started: attempts sent within `RUN_START` of it
+    /// are the run's start.
+    started: Instant,
 }
 
 impl<T: Target, X: Transport> Driver<T, X> {
@@ -70,6 +75,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
         // A Ctrl-C stops the schedule that was running then, not the next.
         INTERRUPTED.store(false, Ordering::SeqCst);
         let workers = self.concurrency.max(1);
+        let started = Instant::now();
         let (queue, taken) = mpsc::channel::<Due>(workers);
         let taken = Arc::new(Mutex::new(taken));
         let stop = Arc::new(AtomicBool::new(false));
@@ -85,7 +91,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
                 timeline: self.timeline.clone(),
             };
             let taken = Arc::clone(&taken);
-            tasks.spawn(worker.run(taken, Tally::new(T::NAME, pacing)));
+            tasks.spawn(worker.run(taken, Tally::new(T::NAME, pacing, started)));
         }
         // The pacer runs as a task of its own, beside the workers, not on
         // the thread that awaits the driver: handing a batch to a worker
@@ -102,7 +108,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => panic!("the pacer was cancelled: {e}"),
         };
-        let mut total = Tally::new(T::NAME, pacing);
+        let mut total = Tally::new(T::NAME, pacing, started);
         while let Some(done) = tasks.join_next().await {
             match done {
                 Ok(tally) => total.merge(tally),
@@ -113,6 +119,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
         // Items the workers left in the queue after a failure were not sent.
         let left = taken.lock().await.try_recv().is_ok();
         let stats = &mut total.stats;
+        stats.concurrency = workers;
         stats.stopped_early |= paced.stopped || left;
         stats.interrupted = paced.interrupted;
         stats.scheduled = paced.scheduled;
@@ -278,10 +285,11 @@ impl<T: Target, X: Transport> Worker<T, X> {
 }
 
 impl Tally {
-    fn new(target: &'static str, pacing: Pacing) -> Tally {
+    fn new(target: &'static str, pacing: Pacing, started: Instant) -> Tally {
         Tally {
             stats: Stats::new(target, pacing),
             expected: None,
+            started,
         }
     }
 
@@ -298,6 +306,11 @@ impl Tally {
         s.retries += sent.attempts.len().saturating_sub(1) as u64;
         for attempt in &sent.attempts {
             *s.replies.entry(attempt.reply).or_default() += 1;
+            if matches!(attempt.reply, ReplyKind::NoAnswer(_))
+                && attempt.started.saturating_duration_since(self.started) < RUN_START
+            {
+                s.unanswered_at_start += 1;
+            }
             s.latency
                 .saturating_record(attempt.latency.as_micros().max(1) as u64);
         }
@@ -348,6 +361,7 @@ impl Tally {
         s.retries += o.retries;
         s.failed_requests += o.failed_requests;
         s.failed_events += o.failed_events;
+        s.unanswered_at_start += o.unanswered_at_start;
         for (kind, n) in o.failure_kinds {
             *s.failure_kinds.entry(kind).or_default() += n;
         }

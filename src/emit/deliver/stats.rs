@@ -160,6 +160,10 @@ pub const FAILURES_KEPT: usize = 100;
 pub const FAILURES_SHOWN: usize = 10;
 pub const CARRIED_SHOWN: usize = 5;
 
+/// How long a run's start lasts, for [`Stats::backlog_hint`]: the
+/// connections every worker opens at once are made in it.
+pub const RUN_START: Duration = Duration::from_secs(1);
+
 /// Latencies are recorded in microseconds, up to an hour.
 const LATENCY_MAX_US: u64 = 3_600_000_000;
 
@@ -196,6 +200,11 @@ pub struct Stats {
     pub failures: Vec<BatchFailure>,
     /// Every attempt by how it ended.
     pub replies: BTreeMap<ReplyKind, u64>,
+    /// Attempts sent within [`RUN_START`] of the start that got no answer
+    /// (connect error, timeout, connection closed).
+    pub unanswered_at_start: u64,
+    /// Requests in flight at most (`--concurrency`).
+    pub concurrency: usize,
     /// Every attempt's time from sending to the last byte of the answer
     /// (or the failure), in µs.
     pub latency: Histogram<u64>,
@@ -230,6 +239,8 @@ impl Stats {
             failure_kinds: BTreeMap::new(),
             failures: Vec::new(),
             replies: BTreeMap::new(),
+            unanswered_at_start: 0,
+            concurrency: 0,
             latency: micros_histogram(),
             bytes: 0,
             raw_bytes: 0,
@@ -380,6 +391,9 @@ impl Stats {
                 },
             ));
         }
+        if let Some(hint) = self.backlog_hint() {
+            rows.push(("hint", hint));
+        }
         let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
         for (label, value) in rows {
             writeln!(w, "{label:<width$}  {value}")?;
@@ -455,6 +469,37 @@ impl Stats {
         Ok(())
     }
 
+    /// A webhook run whose connections went unanswered at its start but
+    /// not later, most likely because the app's accept queue overflowed
+    /// when every worker connected at once: more than one attempt sent in
+    /// the first second got no answer, they are more than half of all the
+    /// run's unanswered attempts (an app that is down or slow throughout
+    /// fails later too), and some requests were delivered (something
+    /// listens).
+    pub fn backlog_hint(&self) -> Option<String> {
+        let unanswered: u64 = self
+            .replies
+            .iter()
+            .filter(|(kind, _)| matches!(kind, ReplyKind::NoAnswer(_)))
+            .map(|(_, n)| n)
+            .sum();
+        let early = self.unanswered_at_start;
+        let fits = self.target == "webhook"
+            && self.concurrency > 1
+            && self.requests > 0
+            && early >= 2
+            && early * 2 > unanswered;
+        fits.then(|| {
+            format!(
+                "{early} requests sent in the first second got no answer (connect error, \
+                 timeout or connection closed) while {} were delivered: the app's accept \
+                 backlog (listen(2) backlog, net.core.somaxconn) may be smaller than \
+                 --concurrency {}; lower --concurrency or raise the backlog",
+                self.requests, self.concurrency
+            )
+        })
+    }
+
     /// The thresholds the run did not meet.
     pub fn failed_thresholds(&self) -> impl Iterator<Item = &Judged> {
         self.thresholds.iter().filter(|j| !j.passed)
@@ -510,6 +555,8 @@ impl Stats {
             "interrupted": self.interrupted,
             "succeeded": self.succeeded(),
             "thresholds": self.thresholds.iter().map(Judged::to_json).collect::<Vec<_>>(),
+            "unansweredAtStart": self.unanswered_at_start,
+            "hints": self.backlog_hint().into_iter().collect::<Vec<_>>(),
         })
     }
 }
@@ -708,6 +755,74 @@ failed request cm-00000000000000ab-3 (2500 events, 9 attempts): HTTP 500
             failures[11]["cloudEvents"][0],
             json!({"id": "ev-11-0", "type": "Microsoft.Communication.CallConnected", "callConnectionId": "conn-11"})
         );
+    }
+
+    /// A webhook run of 64 connections: `early` of its attempts in the
+    /// first second got no answer, `later` after it; 500 delivered.
+    fn unanswered(early: u64, later: u64) -> Stats {
+        let mut stats = Stats::new("webhook", Pacing::Max);
+        stats.concurrency = 64;
+        stats.requests = 500;
+        stats.replies.insert(ReplyKind::Status(204), 500);
+        stats
+            .replies
+            .insert(ReplyKind::NoAnswer(TransportFailure::Connect), early);
+        stats
+            .replies
+            .insert(ReplyKind::NoAnswer(TransportFailure::Timeout), later);
+        stats.unanswered_at_start = early;
+        stats
+    }
+
+    // Issue #18, item 6: connections unanswered at the start of a webhook
+    // run, and not later, point at the app's accept backlog.
+    #[test]
+    fn unanswered_connections_at_the_start_hint_at_the_accept_backlog() {
+        let stats = unanswered(40, 0);
+        let hint = stats.backlog_hint().unwrap();
+        assert_eq!(
+            hint,
+            "40 requests sent in the first second got no answer (connect error, timeout or \
+             connection closed) while 500 were delivered: the app's accept backlog (listen(2) \
+             backlog, net.core.somaxconn) may be smaller than --concurrency 64; lower \
+             --concurrency or raise the backlog"
+        );
+        let mut out = Vec::new();
+        stats.write_summary(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(&format!("\nhint      {hint}\n")), "{text}");
+        assert_eq!(stats.to_json()["hints"][0], hint);
+        assert_eq!(stats.to_json()["unansweredAtStart"], 40);
+        // Most of them at the start is enough: a few stragglers later.
+        assert!(unanswered(40, 39).backlog_hint().is_some());
+    }
+
+    #[test]
+    fn no_backlog_hint_without_a_start_that_stands_out() {
+        assert_eq!(unanswered(0, 0).backlog_hint(), None, "all answered");
+        assert_eq!(unanswered(1, 0).backlog_hint(), None, "one is not many");
+        assert_eq!(
+            unanswered(20, 20).backlog_hint(),
+            None,
+            "unanswered throughout: down or slow, not the backlog"
+        );
+        let mut dead = unanswered(64, 0);
+        dead.requests = 0;
+        assert_eq!(dead.backlog_hint(), None, "nothing delivered at all");
+        let mut one = unanswered(3, 0);
+        one.concurrency = 1;
+        assert_eq!(one.backlog_hint(), None, "one connection fits any backlog");
+        let mut ingest = unanswered(40, 0);
+        ingest.target = "ingest";
+        assert_eq!(
+            ingest.backlog_hint(),
+            None,
+            "an app's backlog: webhook only"
+        );
+        let mut out = Vec::new();
+        unanswered(20, 20).write_summary(&mut out).unwrap();
+        assert!(!String::from_utf8(out).unwrap().contains("hint"));
+        assert_eq!(unanswered(20, 20).to_json()["hints"], json!([]));
     }
 
     #[test]
