@@ -5,7 +5,8 @@
 //! expected aggregates) -> `emit` (datasets, and delivery to targets over
 //! HTTP) -> `sink` (the embedded receiver) -> `check` (expected vs
 //! observed). `wire` holds the formats several sides speak, `client` the
-//! HTTP client rules they share. `cli` wires commands to them.
+//! HTTP client rules they share, `serve` the accept loop of every server.
+//! `cli` wires commands to them.
 
 pub mod catalog;
 pub mod check;
@@ -15,6 +16,7 @@ pub mod emit;
 pub mod engine;
 pub mod html_report;
 pub mod scenario;
+pub mod serve;
 pub mod sink;
 pub mod wire;
 

@@ -26,9 +26,30 @@ fn app_dir() -> PathBuf {
     callback_app_dir()
 }
 
-/// The callback app, dropping every `drop_every`-th event (0: none).
-fn start_app(drop_every: u32) -> (Server, String) {
-    callback_app(&[("DROP_EVERY", &drop_every.to_string())])
+/// The callback app (configured by `env`) scraped every second by a fresh
+/// `store`, once a first scrape is in.
+struct Scraped {
+    dir: tempfile::TempDir,
+    app: Server,
+    app_url: String,
+    _store: Server,
+    prometheus: String,
+}
+
+async fn scraped(store: Store, env: &[(&str, &str)]) -> Scraped {
+    npm_ci(&app_dir());
+    let dir = tempfile::tempdir().unwrap();
+    let (app, app_url) = callback_app(env);
+    let target = app_url.trim_start_matches("http://");
+    let (store, prometheus) = start_store(store, dir.path(), Some(target), free_port()).await;
+    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    Scraped {
+        dir,
+        app,
+        app_url,
+        _store: store,
+        prometheus,
+    }
 }
 
 /// One instant query's first value, if the vector is not empty.
@@ -134,23 +155,19 @@ async fn callbacks_counted_by_a_real_app_check_exactly_in_victoria_metrics() {
 }
 
 async fn counted_callbacks_check_exactly(store: Store) {
-    npm_ci(&app_dir());
-    let dir = tempfile::tempdir().unwrap();
-    let (_app, app_url) = start_app(0);
-    let (_store, prometheus) = start_store(
-        store,
-        dir.path(),
-        Some(app_url.trim_start_matches("http://")),
-        free_port(),
-    )
-    .await;
-    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
-    let expected = deliver(&app_url, dir.path()).await;
+    let Scraped {
+        dir,
+        app: _app,
+        app_url,
+        prometheus,
+        ..
+    } = &scraped(store, &[]).await;
+    let expected = deliver(app_url, dir.path()).await;
     let done = SystemTime::now();
-    wait_for_scrape_after(&prometheus, done).await;
-    store.flush(&prometheus).await;
+    wait_for_scrape_after(prometheus, done).await;
+    store.flush(prometheus).await;
 
-    let run = check(&expected, &prometheus, &["--format", "table"])
+    let run = check(&expected, prometheus, &["--format", "table"])
         .await
         .expect_code(0);
     assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
@@ -170,15 +187,15 @@ async fn an_app_that_drops_events_fails_the_check_by_exactly_the_drops() {
     if !ready(test, Store::Prometheus) {
         return;
     }
-    npm_ci(&app_dir());
-    let dir = tempfile::tempdir().unwrap();
-    let (_app, app_url) = start_app(97);
-    let target = app_url.trim_start_matches("http://");
-    let (_store, prometheus) =
-        start_store(Store::Prometheus, dir.path(), Some(target), free_port()).await;
-    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
-    let expected = deliver(&app_url, dir.path()).await;
-    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    let Scraped {
+        dir,
+        app: _app,
+        app_url,
+        prometheus,
+        ..
+    } = &scraped(Store::Prometheus, &[("DROP_EVERY", "97")]).await;
+    let expected = deliver(app_url, dir.path()).await;
+    wait_for_scrape_after(prometheus, SystemTime::now()).await;
     let dropped: Value = common::http()
         .get(format!("{app_url}/dropped"))
         .send()
@@ -193,7 +210,7 @@ async fn an_app_that_drops_events_fails_the_check_by_exactly_the_drops() {
     let page = dir.path().join("check.html");
     let run = check(
         &expected,
-        &prometheus,
+        prometheus,
         &["--format", "json", "--report", page.to_str().unwrap()],
     )
     .await
@@ -509,14 +526,14 @@ async fn an_app_restarted_mid_run_is_counted_across_the_restart() {
     if !ready(test, Store::Prometheus) {
         return;
     }
-    npm_ci(&app_dir());
-    let dir = tempfile::tempdir().unwrap();
     let port = free_port().to_string();
-    let (app, app_url) = callback_app(&[("PORT", &port)]);
-    let target = app_url.trim_start_matches("http://").to_string();
-    let (_store, prometheus) =
-        start_store(Store::Prometheus, dir.path(), Some(&target), free_port()).await;
-    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    let Scraped {
+        dir,
+        app,
+        app_url,
+        prometheus,
+        _store,
+    } = scraped(Store::Prometheus, &[("PORT", &port)]).await;
     let expected = dir.path().join("expected.json");
     let summary = dir.path().join("summary.json");
     let sink = format!("{app_url}/api/callbacks");
@@ -619,17 +636,11 @@ async fn one_run_command_delivers_to_an_app_and_checks_its_prometheus() {
     if !ready(test, Store::Prometheus) {
         return;
     }
-    npm_ci(&app_dir());
-    let dir = tempfile::tempdir().unwrap();
-    let (_app, app_url) = start_app(0);
-    let (_store, prometheus) = start_store(
-        Store::Prometheus,
-        dir.path(),
-        Some(app_url.trim_start_matches("http://")),
-        free_port(),
-    )
-    .await;
-    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    let Scraped {
+        app_url,
+        prometheus,
+        ..
+    } = &scraped(Store::Prometheus, &[]).await;
     let mapping = app_dir().join("mapping.json");
     let sink = format!("{app_url}/api/callbacks");
     let args = [
@@ -647,7 +658,7 @@ async fn one_run_command_delivers_to_an_app_and_checks_its_prometheus() {
         "--backend",
         "promql",
         "--observed",
-        &prometheus,
+        prometheus,
         "--mapping",
         mapping.to_str().unwrap(),
         "--match",
@@ -687,21 +698,17 @@ async fn short_event_type_labels_check_with_a_value_rewrite() {
     if !ready(test, Store::Prometheus) {
         return;
     }
-    npm_ci(&app_dir());
-    let dir = tempfile::tempdir().unwrap();
-    let (_app, app_url) = callback_app(&[("EVENT_TYPE", "kind")]);
-    let (_store, prometheus) = start_store(
-        Store::Prometheus,
-        dir.path(),
-        Some(app_url.trim_start_matches("http://")),
-        free_port(),
-    )
-    .await;
-    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
-    let expected = deliver(&app_url, dir.path()).await;
-    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    let Scraped {
+        dir,
+        app: _app,
+        app_url,
+        prometheus,
+        ..
+    } = &scraped(Store::Prometheus, &[("EVENT_TYPE", "kind")]).await;
+    let expected = deliver(app_url, dir.path()).await;
+    wait_for_scrape_after(prometheus, SystemTime::now()).await;
 
-    let full_names = check(&expected, &prometheus, &["--format", "table"])
+    let full_names = check(&expected, prometheus, &["--format", "table"])
         .await
         .expect_code(1);
     assert!(
@@ -719,7 +726,7 @@ async fn short_event_type_labels_check_with_a_value_rewrite() {
         "--backend",
         "promql",
         "--observed",
-        &prometheus,
+        prometheus,
         "--mapping",
         "mappings/sdk-short-event-types.json",
         "--totals",

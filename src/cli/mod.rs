@@ -315,8 +315,9 @@ pub struct RunArgs {
     /// Send as fast as the sink accepts instead of at the scheduled times.
     #[arg(long, conflicts_with = "speed")]
     pub max_rate: bool,
-    /// Scale the schedule: 2 replays twice as fast as the calls happened.
-    #[arg(long, default_value_t = 1.0)]
+    /// Scale the schedule: 2 replays twice as fast as the calls happened (0.001 to
+    /// 1000000).
+    #[arg(long, default_value_t = 1.0, value_parser = speed)]
     pub speed: f64,
     /// Events per request at most [default: 5000 for ingest, 1 for webhook].
     #[arg(long, visible_alias = "events-per-request", value_name = "N")]
@@ -656,6 +657,19 @@ fn start_time(text: &str) -> Result<std::time::SystemTime, String> {
             format!("{e}: use RFC 3339 in UTC, e.g. 2026-03-12T10:00:00Z")
         }
     })
+}
+
+/// `--speed`: the range POST /speed takes too. Beyond it a schedule does
+/// not fit the clock's arithmetic (1e-300 panicked converting to a
+/// Duration) or lasts longer than anyone waits (1e-12: a million years).
+fn speed(text: &str) -> Result<f64, String> {
+    use crate::emit::deliver::pacing::{MAX_SPEED, MIN_SPEED};
+    match text.parse::<f64>() {
+        Ok(speed) if (MIN_SPEED..=MAX_SPEED).contains(&speed) => Ok(speed),
+        _ => Err(format!(
+            "must be a number between {MIN_SPEED} and {MAX_SPEED} (times real time)"
+        )),
+    }
 }
 
 /// `--listen`: host:port, host names resolved (`localhost:0`), IPv4 first.

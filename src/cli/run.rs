@@ -12,7 +12,7 @@ use crate::check::{
 use crate::client::RetryPolicy;
 use crate::client::tls::ClientTls;
 use crate::emit::deliver::{
-    Compression, DeliveryConfig, MaxFailed, Pacing, ReplayOutcome, Stats, replay,
+    Cancel, Compression, DeliveryConfig, MaxFailed, Pacing, ReplayOutcome, Stats, replay,
 };
 use crate::emit::targets::{Target, TargetDefaults, influx, ingest, remote_write, webhook};
 use crate::engine::{Grain, Workload};
@@ -62,9 +62,6 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
     let now = UNIX_EPOCH + std::time::Duration::from_millis(now_ms);
     let workload = args.workload.workload(now)?;
-    if !(args.speed.is_finite() && args.speed > 0.0) {
-        anyhow::bail!("--speed must be a positive number");
-    }
     thresholds_fit(args)?;
     for (flag, path) in [
         ("--expected-out", &args.expected_out),
@@ -88,18 +85,26 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        // The first Ctrl-C stops the schedule (the summary and
-        // --expected-out then describe what was delivered); a second one
-        // ends the process at once.
-        tokio::spawn(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nstopping: Ctrl-C again to quit at once");
-                crate::emit::deliver::driver::interrupt();
+        // The first Ctrl-C stops the run wherever it is (the pre-pass, the
+        // schedule, the check; the summary and --expected-out then describe
+        // what was delivered); a second one ends the process at once.
+        let cancel = Cancel::new();
+        tokio::spawn({
+            let cancel = cancel.clone();
+            async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
+                    eprintln!("\nstopping: Ctrl-C again to quit at once");
+                    cancel.cancel();
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(130);
+                    }
                 }
             }
         });
+        let session = Session {
+            tls: &tls,
+            cancel: &cancel,
+        };
         let embedded = match &args.sink {
             Some(_) => None,
             None => Some(
@@ -118,14 +123,15 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
         // The check's reader, built (and its flags refused) before the run.
         let reading = match &args.observed {
             Some(url) => Reading::new(&args.reading, url, None, tls.clone(), Limits::default())?,
-            // A callmetrics sink takes callbacks at /callbacks and answers
-            // queries; an app does neither.
+            // A callmetrics sink takes callbacks at its root's /callbacks and
+            // answers queries; an app does neither.
             None if args.check
                 && args.target == TargetKind::Webhook
-                && !args
+                && args
                     .sink
                     .as_deref()
-                    .is_some_and(|url| url.trim_end_matches('/').ends_with("/callbacks")) =>
+                    .and_then(|url| reqwest::Url::parse(url).ok())
+                    .is_none_or(|url| url.path().trim_end_matches('/') != "/callbacks") =>
             {
                 anyhow::bail!(
                     "--check after --target webhook reads what the app counted: add --observed \
@@ -162,7 +168,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                     target,
                     ingest::DEFAULTS,
                     pacing,
-                    &tls,
+                    session,
                 )
                 .await?
             }
@@ -203,7 +209,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                     target,
                     remote_write::DEFAULTS,
                     pacing,
-                    &tls,
+                    session,
                 )
                 .await?
             }
@@ -224,7 +230,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                     target,
                     influx::DEFAULTS,
                     pacing,
-                    &tls,
+                    session,
                 )
                 .await?
             }
@@ -234,7 +240,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                     None => format!("{root}/callbacks"),
                 };
                 let target = webhook::Webhook::new(&url, token).map_err(anyhow::Error::msg)?;
-                deliver_callbacks(args, &scenario, &workload, target, pacing, &tls).await?
+                deliver_callbacks(args, &scenario, &workload, target, pacing, session).await?
             }
         };
         let stats = &outcome.stats;
@@ -261,8 +267,25 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                 totals: args.reading.totals,
                 ..CheckOptions::default()
             };
-            match reading.check(&expected, &options, CHECK_MAX_TIME).await {
-                Ok(checked) => {
+            let checked = tokio::select! {
+                checked = reading.check(&expected, &options, CHECK_MAX_TIME) => Some(checked),
+                () = cancel.cancelled() => None,
+            };
+            match checked {
+                None => {
+                    check_error = Some(anyhow::anyhow!(
+                        "interrupted during the check: all {} events in {} requests were \
+                         delivered{}",
+                        stats.events,
+                        stats.requests,
+                        if args.expected_out.is_some() {
+                            " and --expected-out describes them"
+                        } else {
+                            ""
+                        }
+                    ))
+                }
+                Some(Ok(checked)) => {
                     let mut out = BufWriter::new(std::io::stdout().lock());
                     match threshold_suite(args, stats) {
                         Some(suite) => {
@@ -277,7 +300,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                     }
                     report = Some(checked);
                 }
-                Err(e) => check_error = Some(anyhow::Error::from(e)),
+                Some(Err(e)) => check_error = Some(anyhow::Error::from(e)),
             }
         } else if failure.is_none()
             && let Some(suite) = threshold_suite(args, stats)
@@ -432,25 +455,25 @@ fn run_meta(scenario: &Scenario, workload: &Workload, outcome: &ReplayOutcome) -
 
 /// Replays callbacks to an app; with `--sign`, every request signed and the
 /// OpenID configuration served for as long as the run lasts.
+/// What every request of a run shares beyond its target: how it speaks
+/// TLS, and the Ctrl-C that stops it.
+#[derive(Clone, Copy)]
+struct Session<'a> {
+    tls: &'a ClientTls,
+    cancel: &'a Cancel,
+}
+
 async fn deliver_callbacks(
     args: &RunArgs,
     scenario: &Scenario,
     workload: &Workload,
     target: webhook::Webhook,
     pacing: Pacing,
-    tls: &ClientTls,
+    session: Session<'_>,
 ) -> anyhow::Result<ReplayOutcome> {
+    let defaults = webhook::DEFAULTS;
     let Some(audience) = args.acs_resource_id.as_deref().filter(|_| args.sign) else {
-        return deliver(
-            args,
-            scenario,
-            workload,
-            target,
-            webhook::DEFAULTS,
-            pacing,
-            tls,
-        )
-        .await;
+        return deliver(args, scenario, workload, target, defaults, pacing, session).await;
     };
     let signer = webhook::Signer::generate(audience, webhook::sign::ACS_ISSUER)
         .map_err(anyhow::Error::msg)?;
@@ -469,16 +492,7 @@ async fn deliver_callbacks(
         oidc.configuration_url()
     );
     let target = target.signed(signer);
-    let outcome = deliver(
-        args,
-        scenario,
-        workload,
-        target,
-        webhook::DEFAULTS,
-        pacing,
-        tls,
-    )
-    .await;
+    let outcome = deliver(args, scenario, workload, target, defaults, pacing, session).await;
     oidc.shutdown()
         .await
         .context("the OpenID configuration server stopped with an error")?;
@@ -494,17 +508,19 @@ async fn deliver<T: Target>(
     target: T,
     defaults: TargetDefaults,
     pacing: Pacing,
-    tls: &ClientTls,
+    session: Session<'_>,
 ) -> anyhow::Result<ReplayOutcome> {
-    let schedule = (!args.max_rate && (!args.quiet || args.control.is_some())).then(|| {
-        // A CPU-bound pass: off the async workers, which the embedded sink shares.
-        let (note, length) =
-            tokio::task::block_in_place(|| schedule(scenario, workload, args.speed));
-        if !args.quiet {
+    let schedule = if !args.max_rate && (!args.quiet || args.control.is_some()) {
+        let sized = pre_pass(scenario, workload, args.speed, session.cancel).await;
+        if let Some((note, _)) = &sized
+            && !args.quiet
+        {
             eprintln!("{note}");
         }
-        length
-    });
+        sized.map(|(_, length)| length)
+    } else {
+        None
+    };
     let mut config = DeliveryConfig {
         batch_events: args.batch_size.unwrap_or(defaults.batch_events),
         batch_window: args.batch_window,
@@ -526,12 +542,22 @@ async fn deliver<T: Target>(
         schedule,
         control: args.control,
         timeline: args.report.is_some(),
+        cancel: session.cancel.clone(),
         ..DeliveryConfig::new(defaults)
     };
     // A failure budget is only worth having if sending goes on.
     config.stop_on_failure &= args.max_failed.is_none();
     let grain: Grain = args.workload.grain;
-    let mut outcome = replay(scenario, workload, target, &config, pacing, grain, tls).await?;
+    let mut outcome = replay(
+        scenario,
+        workload,
+        target,
+        &config,
+        pacing,
+        grain,
+        session.tls,
+    )
+    .await?;
     let stats = &mut outcome.stats;
     stats.thresholds = args.thresholds.iter().map(|t| t.judge(stats)).collect();
     let mut err = std::io::stderr().lock();
@@ -543,6 +569,36 @@ async fn deliver<T: Target>(
         stats.write_summary(&mut err)?;
     }
     Ok(outcome)
+}
+
+/// [`schedule`] on a thread of its own: off the async workers (which the
+/// embedded sink shares), and left behind on Ctrl-C rather than waited for
+/// (it takes seconds for a million calls; the process ends soon after).
+/// `None` after a Ctrl-C: the run then stops before its first batch.
+async fn pre_pass(
+    scenario: &Scenario,
+    workload: &Workload,
+    speed: f64,
+    cancel: &Cancel,
+) -> Option<(String, std::time::Duration)> {
+    let (done, sized) = tokio::sync::oneshot::channel();
+    let pass = {
+        let (scenario, workload) = (scenario.clone(), workload.clone());
+        std::thread::spawn(move || {
+            let _ = done.send(schedule(&scenario, &workload, speed));
+        })
+    };
+    tokio::select! {
+        sized = sized => match sized {
+            Ok(sized) => Some(sized),
+            // The sender is gone without a value: the pass panicked.
+            Err(_) => match pass.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => unreachable!("the pre-pass sends its result before it ends"),
+            },
+        },
+        () = cancel.cancelled() => None,
+    }
 }
 
 /// How long a scheduled run takes, said before it starts: the README's

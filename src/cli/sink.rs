@@ -27,6 +27,7 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
         connections: ConnectionLimits {
             max_connections: args.max_connections,
             header_timeout: args.header_timeout,
+            drain: None,
         },
         body_timeout: args.body_timeout,
         max_inflight_bytes: args.max_inflight_bytes,

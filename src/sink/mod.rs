@@ -15,14 +15,12 @@ mod ingest;
 mod prometheus;
 mod query;
 mod sample;
-mod serve;
 mod store;
-mod tls;
 mod wal;
 
-pub use serve::ConnectionLimits;
+pub use crate::serve::ConnectionLimits;
+pub use crate::serve::ServerTls;
 pub use store::{Store, StoreOptions, StoreStats};
-pub use tls::ServerTls;
 pub use wal::{OpenReport, WalError};
 
 use crate::catalog::Naming;
@@ -121,9 +119,15 @@ impl RunningSink {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let app = http::router(store.clone(), config);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve::serve(listener, app, limits, tls, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(crate::serve::serve(
+            listener,
+            app,
+            limits,
+            tls,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Ok(RunningSink {
             addr,
             scheme,

@@ -3,6 +3,7 @@
 //! events, a webhook request one) live with each target.
 
 use super::batcher::Compression;
+use super::cancel::Cancel;
 use crate::client::RetryPolicy;
 use crate::emit::targets::TargetDefaults;
 use std::time::Duration;
@@ -14,7 +15,7 @@ pub const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(50);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How batches are cut, paced, sent and retried.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct DeliveryConfig {
     /// Events per batch (request) at most.
     pub batch_events: usize,
@@ -42,6 +43,9 @@ pub struct DeliveryConfig {
     /// already in flight still finish). Off, every batch is tried and the
     /// failures are counted.
     pub stop_on_failure: bool,
+    /// Ctrl-C (the command's): no batch is released after it, and retries
+    /// waiting for their turn give up.
+    pub cancel: Cancel,
 }
 
 impl DeliveryConfig {
@@ -62,6 +66,7 @@ impl DeliveryConfig {
             control: None,
             timeline: false,
             stop_on_failure: defaults.stop_on_failure,
+            cancel: Cancel::new(),
         }
     }
 

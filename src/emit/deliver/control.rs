@@ -3,10 +3,13 @@
 //! retries, rate, lag percentiles, schedule position and ETA, speed);
 //! `POST /speed` with `{"speed": 4}` changes a scheduled run's speed from
 //! the next batch on. What `--expected-out` holds does not change: it is
-//! always what was delivered.
+//! always what was delivered. Served with `serve`'s limits, so a client
+//! that keeps a connection open, or sends half a request, holds neither a
+//! connection slot for long nor the end of the run.
 
-use super::pacing::LiveSpeed;
+use super::pacing::{LiveSpeed, MAX_SPEED, MIN_SPEED};
 use super::stats::Counters;
+use crate::serve::{ConnectionLimits, serve};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -18,11 +21,6 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-
-/// The speeds POST /speed takes: beyond them a schedule's instants would
-/// not fit the clock's arithmetic, and no run needs them.
-const MIN_SPEED: f64 = 0.001;
-const MAX_SPEED: f64 = 1_000_000.0;
 
 /// What the API reads and changes.
 struct Shared {
@@ -37,8 +35,8 @@ struct Shared {
 
 pub struct ControlServer {
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
 }
 
 impl ControlServer {
@@ -63,36 +61,27 @@ impl ControlServer {
             .route("/speed", post(set_speed))
             .with_state(shared);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Ok(ControlServer {
-            addr,
-            stop: Some(stop),
-            task,
-        })
+        let task = tokio::spawn(serve(
+            listener,
+            app,
+            ConnectionLimits::RUN_SIDE,
+            None,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Ok(ControlServer { addr, stop, task })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Stops serving; a client that keeps its connection open does not
-    /// hold the end of the run for more than a second.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if tokio::time::timeout(Duration::from_secs(1), &mut self.task)
-            .await
-            .is_err()
-        {
-            self.task.abort();
-        }
+    /// Stops serving, within `ConnectionLimits::RUN_SIDE`'s drain. The
+    /// run's own outcome matters more than how its status API ended.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
     }
 }
 

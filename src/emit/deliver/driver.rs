@@ -11,8 +11,18 @@
 //! A batch's expected aggregates count once it is delivered, so the
 //! returned aggregates are exactly what the receiver acknowledged. Each
 //! worker keeps its own tally; they are added up at the end.
+//!
+//! Stopping early (Ctrl-C, or the first failure when stopping on failure)
+//! must never leave a side waiting for the other: the pacer races every
+//! wait (the generator, the schedule, room in the queue) against both
+//! signals and returns, which closes the queue; only the workers hold its
+//! receiving end, so even workers that all stopped make the pacer's next
+//! send fail instead of wait. After a Ctrl-C, queued batches are not sent
+//! and back-offs end; a request in flight still gets its answer, so
+//! whatever the receiver applied is counted.
 
 use super::batcher::Batch;
+use super::cancel::Cancel;
 use super::pacing::{LiveSpeed, Pacer, Pacing};
 use super::send::{Sent, send_with_retries};
 use super::stats::{
@@ -23,8 +33,9 @@ use super::transport::Transport;
 use crate::client::RetryPolicy;
 use crate::emit::targets::Target;
 use crate::engine::Expected;
+use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{Mutex, mpsc};
 use tokio::time::Instant;
@@ -43,6 +54,8 @@ pub struct Driver<T, X> {
     pub live: Option<Arc<LiveSpeed>>,
     /// Where each request is recorded over wall time (`run --report`).
     pub timeline: Option<Arc<std::sync::Mutex<Timeline>>>,
+    /// Ctrl-C: stop releasing batches.
+    pub cancel: Cancel,
 }
 
 /// What the driver delivered.
@@ -72,13 +85,14 @@ impl<T: Target, X: Transport> Driver<T, X> {
     /// Sends every batch from `batches` (or up to the first failure, when
     /// stopping on failure) and waits for the last answer.
     pub async fn run(self, batches: mpsc::Receiver<Vec<Batch>>, pacing: Pacing) -> Delivery {
-        // A Ctrl-C stops the schedule that was running then, not the next.
-        INTERRUPTED.store(false, Ordering::SeqCst);
         let workers = self.concurrency.max(1);
         let started = Instant::now();
         let (queue, taken) = mpsc::channel::<Due>(workers);
         let taken = Arc::new(Mutex::new(taken));
-        let stop = Arc::new(AtomicBool::new(false));
+        let stops = Stops {
+            interrupt: self.cancel.clone(),
+            failed: Cancel::new(),
+        };
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..workers {
             let worker = Worker {
@@ -87,12 +101,13 @@ impl<T: Target, X: Transport> Driver<T, X> {
                 policy: self.policy,
                 stop_on_failure: self.stop_on_failure,
                 counters: Arc::clone(&self.counters),
-                stop: Arc::clone(&stop),
+                stops: stops.clone(),
                 timeline: self.timeline.clone(),
             };
             let taken = Arc::clone(&taken);
             tasks.spawn(worker.run(taken, Tally::new(T::NAME, pacing, started)));
         }
+        drop(taken);
         // The pacer runs as a task of its own, beside the workers, not on
         // the thread that awaits the driver: handing a batch to a worker
         // then wakes no other thread.
@@ -100,7 +115,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
             batches,
             queue,
             Pacer::new(pacing, self.live.clone()),
-            Arc::clone(&stop),
+            stops,
             Arc::clone(&self.counters),
         ));
         let paced = match pacer.await {
@@ -116,12 +131,12 @@ impl<T: Target, X: Transport> Driver<T, X> {
                 Err(e) => panic!("a delivery worker was cancelled: {e}"),
             }
         }
-        // Items the workers left in the queue after a failure were not sent.
-        let left = taken.lock().await.try_recv().is_ok();
         let stats = &mut total.stats;
         stats.concurrency = workers;
-        stats.stopped_early |= paced.stopped || left;
-        stats.interrupted = paced.interrupted;
+        stats.stopped_early |= paced.stopped;
+        // Also when the schedule had ended: a Ctrl-C then cut a back-off,
+        // or came before the last answers.
+        stats.interrupted = self.cancel.is_cancelled();
         stats.scheduled = paced.scheduled;
         if let Some(first) = paced.first {
             stats.elapsed = first.elapsed();
@@ -133,30 +148,50 @@ impl<T: Target, X: Transport> Driver<T, X> {
     }
 }
 
-/// Ctrl-C is one per process: `interrupt` asks every running schedule to
-/// stop releasing batches (those in flight still finish).
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-static INTERRUPT: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
-pub fn interrupt() {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-    INTERRUPT.notify_waiters();
+/// What ends sending early.
+#[derive(Clone)]
+struct Stops {
+    /// Ctrl-C.
+    interrupt: Cancel,
+    /// A batch failed for good and the run stops on failure.
+    failed: Cancel,
 }
 
-async fn interrupted() {
-    loop {
-        let notified = INTERRUPT.notified();
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            return;
+/// Which stop came.
+enum Halt {
+    Interrupted,
+    Failed,
+}
+
+impl Stops {
+    fn halted(&self) -> Option<Halt> {
+        if self.interrupt.is_cancelled() {
+            Some(Halt::Interrupted)
+        } else if self.failed.is_cancelled() {
+            Some(Halt::Failed)
+        } else {
+            None
         }
-        notified.await;
+    }
+
+    /// `work`, unless a stop comes first (`None`). Work that is ready at
+    /// once wins without registering a waiter (the pacer's path at the
+    /// maximum rate).
+    async fn race<F: Future>(&self, work: F) -> Option<F::Output> {
+        if self.halted().is_some() {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            out = work => Some(out),
+            () = self.interrupt.cancelled() => None,
+            () = self.failed.cancelled() => None,
+        }
     }
 }
 
 /// How the pacing loop ended.
 struct Paced {
-    /// Ctrl-C stopped it.
-    interrupted: bool,
     /// When the first batch arrived.
     first: Option<Instant>,
     /// It stopped before the stream ended (after a failure).
@@ -166,51 +201,49 @@ struct Paced {
 }
 
 /// Releases batches into the workers' queue at their scheduled instants
-/// (at once at the maximum rate), until the stream ends or a failure stops
-/// the run. Returning drops the channel, which tells the generator to stop.
+/// (at once at the maximum rate), until the stream ends or a stop comes.
+/// Returning drops both channels: the generator and the workers see them
+/// closed.
 async fn pace(
     mut chunks: mpsc::Receiver<Vec<Batch>>,
     queue: mpsc::Sender<Due>,
     mut pacer: Pacer,
-    stop: Arc<AtomicBool>,
+    stops: Stops,
     counters: Arc<Counters>,
 ) -> Paced {
     let mut paced = Paced {
-        interrupted: false,
         first: None,
         stopped: false,
         scheduled: Duration::ZERO,
     };
-    'chunks: while let Some(chunk) = chunks.recv().await {
+    'chunks: loop {
+        let chunk = match stops.race(chunks.recv()).await {
+            Some(Some(chunk)) => chunk,
+            Some(None) => return paced,
+            None => break 'chunks,
+        };
         paced.first.get_or_insert_with(Instant::now);
         for batch in chunk {
             let due = batch.due;
-            let scheduled = tokio::select! {
-                scheduled = pacer.wait(due) => scheduled,
-                () = interrupted() => {
-                    stop.store(true, Ordering::Relaxed);
-                    paced.interrupted = true;
-                    paced.stopped = true;
-                    break 'chunks;
-                }
-            };
-            if stop.load(Ordering::Relaxed) {
-                paced.stopped = true;
+            let Some(scheduled) = stops.race(pacer.wait(due)).await else {
                 break 'chunks;
-            }
+            };
             if scheduled.is_some() {
                 paced.scheduled = paced.scheduled.max(due);
                 counters
                     .schedule_ms
                     .fetch_max(due.as_millis() as u64, Ordering::Relaxed);
             }
-            if queue.send(Due { batch, scheduled }).await.is_err() {
-                // Every worker has stopped (after a failure).
-                paced.stopped = true;
+            // `Some(Err)`: every worker has ended.
+            if !matches!(
+                stops.race(queue.send(Due { batch, scheduled })).await,
+                Some(Ok(()))
+            ) {
                 break 'chunks;
             }
         }
     }
+    paced.stopped = true;
     paced
 }
 
@@ -220,27 +253,39 @@ struct Worker<T, X> {
     policy: RetryPolicy,
     stop_on_failure: bool,
     counters: Arc<Counters>,
-    stop: Arc<AtomicBool>,
+    stops: Stops,
     timeline: Option<Arc<std::sync::Mutex<Timeline>>>,
 }
 
 impl<T: Target, X: Transport> Worker<T, X> {
-    /// Takes batches until the queue closes (or a failure stops the run),
-    /// sending each over the worker's own connection.
+    /// Takes batches until the queue closes (or a stop comes), sending
+    /// each over the worker's own connection.
     async fn run(self, taken: Arc<Mutex<mpsc::Receiver<Due>>>, mut tally: Tally) -> Tally {
         let mut connection = self.transport.connection();
         loop {
-            if self.stop.load(Ordering::Relaxed) {
-                break;
+            match self.stops.halted() {
+                Some(Halt::Interrupted) => break,
+                // Batches left in the queue are not sent. The pacer has
+                // stopped (or is about to), so a worker waiting on the
+                // queue lets go of its lock soon.
+                Some(Halt::Failed) => {
+                    tally.stats.stopped_early |= taken.lock().await.try_recv().is_ok();
+                    break;
+                }
+                None => {}
             }
             let Some(due) = taken.lock().await.recv().await else {
                 break;
             };
-            // Another worker's batch failed while this one waited for work:
-            // this batch is not sent either.
-            if self.stop.load(Ordering::Relaxed) {
-                tally.stats.stopped_early = true;
-                break;
+            // A stop came while this worker waited for work: this batch is
+            // not sent either.
+            match self.stops.halted() {
+                Some(Halt::Interrupted) => break,
+                Some(Halt::Failed) => {
+                    tally.stats.stopped_early = true;
+                    break;
+                }
+                None => {}
             }
             let lag = due
                 .scheduled
@@ -257,6 +302,7 @@ impl<T: Target, X: Transport> Worker<T, X> {
                 &self.policy,
                 &batch,
                 &self.counters,
+                &self.stops.interrupt,
             )
             .await;
             let mut sent = sent;
@@ -277,7 +323,7 @@ impl<T: Target, X: Transport> Worker<T, X> {
             }
             tally.add(batch, sent, &self.counters, |b| self.target.carried(b));
             if failed && self.stop_on_failure {
-                self.stop.store(true, Ordering::Relaxed);
+                self.stops.failed.cancel();
             }
         }
         tally

@@ -19,6 +19,7 @@
 //! back on it.
 
 pub mod batcher;
+pub mod cancel;
 pub mod config;
 mod control;
 pub mod driver;
@@ -33,6 +34,7 @@ pub mod timeline;
 pub mod transport;
 
 pub use batcher::{Batch, Compression, Encoder};
+pub use cancel::Cancel;
 pub use config::DeliveryConfig;
 pub use pacing::Pacing;
 pub use stats::{BatchFailure, ReplyKind, Stats};
@@ -207,6 +209,7 @@ pub async fn replay_with<T: Target, X: Transport>(
         stop_on_failure: config.stop_on_failure,
         counters,
         live: control.as_ref().map(|_| live),
+        cancel: config.cancel.clone(),
         timeline: config.timeline.then(|| {
             Arc::new(std::sync::Mutex::new(Timeline::new(
                 tokio::time::Instant::now(),

@@ -16,6 +16,11 @@
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
+/// The speeds a schedule may run at (`--speed`, POST /speed): beyond them
+/// its instants would not fit the clock's arithmetic, and no run needs them.
+pub const MIN_SPEED: f64 = 0.001;
+pub const MAX_SPEED: f64 = 1_000_000.0;
+
 /// How fast items are released.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Pacing {

@@ -3,6 +3,7 @@
 //! retried and how long to wait is `client::retry`'s, written once.
 
 use super::batcher::Batch;
+use super::cancel::Cancel;
 use super::stats::{Counters, ReplyKind};
 use super::transport::Transport;
 use crate::client::{Reply, RetryAction, RetryPolicy, classify};
@@ -37,7 +38,8 @@ impl Sent {
 }
 
 /// Sends `batch` to `target` until delivered, a permanent failure, or
-/// `policy` is out of retries.
+/// `policy` is out of retries, or `interrupt` ends a back-off (a Retry-After
+/// may be a minute long; the attempt in flight is always answered first).
 pub async fn send_with_retries<T: Target, X: Transport>(
     transport: &X,
     connection: &mut X::Connection,
@@ -45,6 +47,7 @@ pub async fn send_with_retries<T: Target, X: Transport>(
     policy: &RetryPolicy,
     batch: &Batch,
     counters: &Counters,
+    interrupt: &Cancel,
 ) -> Sent {
     // Jitter only needs to differ between batches, not between runs.
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(batch.seq ^ 0x9e37_79b9_7f4a_7c15);
@@ -98,7 +101,18 @@ pub async fn send_with_retries<T: Target, X: Transport>(
                 result: Err(reason),
             };
         }
+        tokio::select! {
+            () = tokio::time::sleep(policy.delay(retry, after, &mut rng)) => {}
+            () = interrupt.cancelled() => {
+                return Sent {
+                    attempts,
+                    result: Err(format!(
+                        "{}; not retried: stopped by Ctrl-C",
+                        reply.describe()
+                    )),
+                };
+            }
+        }
         Counters::add(&counters.retries, 1);
-        tokio::time::sleep(policy.delay(retry, after, &mut rng)).await;
     }
 }

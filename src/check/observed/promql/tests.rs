@@ -309,6 +309,17 @@ async fn matchers_narrow_every_read_and_duplicates_add_up_exactly() {
     assert!(err.contains("pass 2^64"), "{err}");
 }
 
+/// Why reading a window from the server at `url` failed.
+async fn read_error(url: &str) -> String {
+    let q = query(Split::Total, Grain::MINUTE, true, (T0, T0 + MIN));
+    observed(url, "", T0 + MIN)
+        .await
+        .prepare(std::slice::from_ref(&q))
+        .await
+        .unwrap_err()
+        .to_string()
+}
+
 /// A server answering every query with `status` and `body`.
 async fn answering(status: u16, body: &'static str) -> String {
     let app = axum::Router::new()
@@ -321,18 +332,12 @@ async fn answering(status: u16, body: &'static str) -> String {
 
 #[tokio::test]
 async fn a_prometheus_error_is_reported_with_its_message() {
-    let q = query(Split::Total, Grain::MINUTE, true, (T0, T0 + MIN));
     let url = answering(
         422,
         r#"{"status":"error","errorType":"execution","error":"query timed out in expression evaluation"}"#,
     )
     .await;
-    let err = observed(&url, "", T0 + MIN)
-        .await
-        .prepare(std::slice::from_ref(&q))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = read_error(&url).await;
     assert!(
         err.starts_with("the Prometheus server rejected the query for ")
             && err.contains("acs_callautomation_callback_events_total{}[")
@@ -344,23 +349,13 @@ async fn a_prometheus_error_is_reported_with_its_message() {
         r#"{"status":"error","errorType":"unauthorized","error":"missing token"}"#,
     )
     .await;
-    let err = observed(&url, "", T0 + MIN)
-        .await
-        .prepare(std::slice::from_ref(&q))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = read_error(&url).await;
     assert!(
         err.ends_with("missing token; give its token with --token or CALLMETRICS_TOKEN"),
         "{err}"
     );
     let url = answering(200, "<html>not prometheus</html>").await;
-    let err = observed(&url, "", T0 + MIN)
-        .await
-        .prepare(std::slice::from_ref(&q))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = read_error(&url).await;
     assert!(err.contains("not a Prometheus API answer"), "{err}");
     // An instant vector is not raw samples.
     let url = answering(
@@ -368,12 +363,7 @@ async fn a_prometheus_error_is_reported_with_its_message() {
         r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#,
     )
     .await;
-    let err = observed(&url, "", T0 + MIN)
-        .await
-        .prepare(std::slice::from_ref(&q))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = read_error(&url).await;
     assert!(
         err.contains("expected a matrix of raw samples, got a vector"),
         "{err}"
@@ -387,13 +377,7 @@ async fn a_count_past_2_pow_53_is_refused() {
         vec![(T0 + 10_000, "9007199254740992".to_string())],
     )])
     .await;
-    let q = query(Split::Total, Grain::MINUTE, true, (T0, T0 + MIN));
-    let err = observed(&url, "", T0 + MIN)
-        .await
-        .prepare(std::slice::from_ref(&q))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = read_error(&url).await;
     assert!(err.contains("exact only below 2^53"), "{err}");
 }
 

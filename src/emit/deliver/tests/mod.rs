@@ -5,8 +5,10 @@
 
 mod loopback;
 mod paused;
+mod stops;
 
 use super::batcher::{Batch, Batcher, Compression, Cut};
+use super::cancel::Cancel;
 use super::driver::{Delivery, Driver};
 use super::send::{Sent, send_with_retries};
 use super::stats::{Counters, ReplyKind};

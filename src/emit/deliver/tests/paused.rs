@@ -16,6 +16,7 @@ async fn send_scripted(replies: Vec<Reply>, policy: RetryPolicy) -> (Sent, Vec<D
         &policy,
         &tiny_batch(0),
         &counters,
+        &Cancel::new(),
     )
     .await;
     let ids: Vec<String> = transport
@@ -167,6 +168,7 @@ async fn drive(
         counters: Arc::new(Counters::default()),
         live: None,
         timeline: None,
+        cancel: Cancel::new(),
     };
     let delivery = driver.run(rx, pacing).await;
     let times = transport.times();
@@ -261,6 +263,7 @@ async fn sending_stops_after_the_first_failed_batch() {
         counters: Arc::new(Counters::default()),
         live: None,
         timeline: None,
+        cancel: Cancel::new(),
     };
     let delivery = driver.run(rx, Pacing::Max).await;
     let stats = delivery.stats;
@@ -302,6 +305,7 @@ async fn without_stop_on_failure_every_batch_is_tried_and_failures_counted_by_ki
         timeline: Some(Arc::new(Mutex::new(Timeline::new(
             tokio::time::Instant::now(),
         )))),
+        cancel: Cancel::new(),
     };
     let timeline = driver.timeline.clone().unwrap();
     let stats = driver.run(rx, Pacing::Max).await.stats;
@@ -403,6 +407,7 @@ async fn a_slow_receiver_holds_the_generator_back() {
         counters: Arc::new(Counters::default()),
         live: None,
         timeline: None,
+        cancel: Cancel::new(),
     };
     let run = tokio::spawn(driver.run(rx, Pacing::Max));
     for second in 1..=3 {
@@ -455,6 +460,7 @@ async fn unanswered_attempts_at_the_start_are_counted_apart() {
         counters: Arc::new(Counters::default()),
         live: None,
         timeline: None,
+        cancel: Cancel::new(),
     };
     let stats = driver.run(rx, Pacing::Scheduled { speed: 1.0 }).await.stats;
     assert_eq!((stats.requests, stats.failed_requests), (2, 4));

@@ -1,8 +1,11 @@
 //! The OpenID configuration a signed run serves, so an app validates its
 //! tokens exactly as it validates ACS's: from the metadata document
 //! (`issuer`, `jwks_uri`) at the path ACS uses, and the key set it names.
+//! Served with `serve`'s limits: whoever connects to it (anyone who can
+//! reach `--oidc-listen`) cannot hold the end of the run.
 
 use super::sign::Signer;
+use crate::serve::{ConnectionLimits, serve};
 use axum::routing::get;
 use serde_json::json;
 use std::io;
@@ -43,13 +46,15 @@ impl OidcServer {
             )
             .route(KEYS_PATH, get(move || async move { axum::Json(keys) }));
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(serve(
+            listener,
+            app,
+            ConnectionLimits::RUN_SIDE,
+            None,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Ok(OidcServer { addr, stop, task })
     }
 
@@ -58,7 +63,7 @@ impl OidcServer {
         format!("http://{}{CONFIGURATION_PATH}", self.addr)
     }
 
-    /// Stops serving.
+    /// Stops serving, within `ConnectionLimits::RUN_SIDE`'s drain.
     pub async fn shutdown(self) -> io::Result<()> {
         let _ = self.stop.send(());
         self.task.await.map_err(io::Error::other)?

@@ -1,13 +1,18 @@
-//! The sink's accept loop, in place of `axum::serve`, for the limits a
-//! server must keep against slow or hostile clients: at most
-//! `max_connections` connections at once (more wait in the kernel's
-//! backlog), every request's headers within `header_timeout` (a connection
-//! that dribbles them, or says nothing, is closed), and on shutdown the
-//! requests in flight are finished before it returns. Bodies have their own
-//! deadline and memory budget (`http.rs`). With TLS, the handshake is held
-//! to the header deadline too.
+//! The accept loop of every server callmetrics runs (the sink, and during a
+//! run the OpenID configuration and `--control`), in place of
+//! `axum::serve`, for the limits a server must keep against slow or
+//! hostile clients: at most `max_connections` connections at once (more
+//! wait in the kernel's backlog), every request's headers within
+//! `header_timeout` (a connection that dribbles them, or says nothing, is
+//! closed), and on shutdown the requests in flight are finished, for at
+//! most `drain` when one is set, before it returns. The sink's bodies have
+//! their own deadline and memory budget (`sink/http.rs`). With TLS
+//! (`sink --tls-cert`), the handshake is held to the header deadline too.
 
-use super::tls::ServerTls;
+mod tls;
+
+pub use tls::ServerTls;
+
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -19,12 +24,19 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
-/// How many connections, and how long for a request's headers.
+/// How many connections, how long for a request's headers, and how long
+/// shutdown waits for requests in flight.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// `None` waits for every request in flight (the sink finishes what it
+    /// is applying; its deadlines bound the wait). A server that only
+    /// answers a run's side questions sets one, so no client holds the
+    /// end of the run.
+    pub drain: Option<Duration>,
 }
 
 impl Default for ConnectionLimits {
@@ -32,12 +44,24 @@ impl Default for ConnectionLimits {
         ConnectionLimits {
             max_connections: 1024,
             header_timeout: Duration::from_secs(10),
+            drain: None,
         }
     }
 }
 
+impl ConnectionLimits {
+    /// The servers a run keeps beside its delivery (OpenID configuration,
+    /// `--control`): a few readers, answered at once, a second to drain.
+    pub const RUN_SIDE: ConnectionLimits = ConnectionLimits {
+        max_connections: 64,
+        header_timeout: Duration::from_secs(10),
+        drain: Some(Duration::from_secs(1)),
+    };
+}
+
 /// Serves `app` on `listener` (over TLS when `tls` is given) until `stop`
-/// resolves, then lets the requests in flight finish.
+/// resolves, then lets the requests in flight finish (within
+/// `limits.drain`; connections still open after it are closed).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -47,8 +71,10 @@ pub async fn serve(
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
     tokio::pin!(stop);
     loop {
+        while connections.try_join_next().is_some() {}
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             () = &mut stop => break,
@@ -70,7 +96,7 @@ pub async fn serve(
         let service = TowerToHyperService::new(app.clone());
         let watcher = graceful.watcher();
         let tls = tls.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let http = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
@@ -94,7 +120,13 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    match limits.drain {
+        Some(drain) => {
+            // Dropping `connections` then aborts whatever is left.
+            let _ = tokio::time::timeout(drain, graceful.shutdown()).await;
+        }
+        None => graceful.shutdown().await,
+    }
     Ok(())
 }
 
