@@ -132,6 +132,33 @@ fn counts(expected: &Value) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// What the latency histogram drew: its bars' counts (as their tooltips
+/// say) added up, checked against the figure's own record.
+fn histogram_total(dom: &str) -> u64 {
+    let charts = figures(dom, "latency-histogram");
+    assert_eq!(charts.len(), 1, "one latency histogram");
+    let start = dom.find(r#"data-chart="latency-histogram""#).unwrap();
+    let figure = &dom[start..start + dom[start..].find("</figure>").unwrap()];
+    let bars: Vec<u64> = figure
+        .split("<rect ")
+        .skip(1)
+        .map(|rect| {
+            let title = &rect[rect.find("<title>").unwrap() + 7..rect.find("</title>").unwrap()];
+            let count = title.rsplit(": ").next().unwrap();
+            count
+                .trim_end_matches(" attempts")
+                .replace(',', "")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(bars.len() > 1, "{figure}");
+    assert_eq!(bars.len() as u64, number(&charts[0], "data-bars"));
+    let total = bars.iter().sum();
+    assert_eq!(total, number(&charts[0], "data-count"));
+    total
+}
+
 /// A sink on a free loopback port.
 fn sink(extra: &[&str]) -> SinkProcess {
     let mut args = vec!["--listen", "127.0.0.1:0"];
@@ -237,6 +264,13 @@ fn a_run_report_draws_what_the_run_sent_stored_and_retried() {
         let points = number(&figures(&dom, chart)[0], "data-points");
         assert!(points > 0, "{chart} has points");
     }
+    let attempts: u64 = summary["replies"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(histogram_total(&dom), attempts, "{}", run.describe());
     for (reply, n) in summary["replies"].as_object().unwrap() {
         assert!(
             dom.contains(&format!(
@@ -444,4 +478,85 @@ fn a_run_report_shows_its_thresholds() {
         rows[1].contains("<td>0.000 %</td>") && rows[1].contains(r#"class="met">met<"#),
         "{table}"
     );
+}
+
+/// Refuses (500) every request that carries a CallConnected callback.
+async fn refuse_call_connected(body: axum::body::Bytes) -> axum::http::StatusCode {
+    let events: Vec<Value> = serde_json::from_slice(&body).expect("a JSON array");
+    if events
+        .iter()
+        .any(|e| e["type"] == "Microsoft.Communication.CallConnected")
+    {
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        axum::http::StatusCode::NO_CONTENT
+    }
+}
+
+// Issue #18, item 6: a webhook run's report names each refused callback
+// as the app's logs do (CloudEvent id, type, callConnectionId), draws
+// every attempt in the latency histogram, and has no lag panel at the
+// maximum rate (there is no schedule to lag behind).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_report_names_the_refused_callbacks() {
+    if !require("report rendering", &[("chromium", "chromium")]) {
+        return;
+    }
+    let router =
+        axum::Router::new().route("/api/callbacks", axum::routing::post(refuse_call_connected));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/callbacks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let dir = tempfile::tempdir().unwrap();
+    let (html, summary) = (dir.path().join("run.html"), dir.path().join("summary.json"));
+    let run = common::callmetrics_async(&[
+        "run",
+        "scenarios/outbound-notification.json",
+        "--target",
+        "webhook",
+        "--sink",
+        &url,
+        "--calls",
+        "40",
+        "--max-rate",
+        "--quiet",
+        "--report",
+        html.to_str().unwrap(),
+        "--summary-out",
+        summary.to_str().unwrap(),
+    ])
+    .await
+    .expect_code(2);
+    let summary = json(&summary);
+    let failures = summary["failures"].as_array().unwrap();
+    assert!(!failures.is_empty(), "{}", run.describe());
+    assert_eq!(summary["failuresNotListed"], 0);
+    let dom = tokio::task::spawn_blocking({
+        let profile = dir.path().join("profile");
+        move || render(&html, &profile)
+    })
+    .await
+    .unwrap();
+    let start = dom.find(r#"id="failure-table""#).unwrap();
+    let table = &dom[start..start + dom[start..].find("</table>").unwrap()];
+    let rows: Vec<&str> = table.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), failures.len(), "{table}");
+    for (row, failure) in rows.iter().zip(failures) {
+        assert!(row.contains(failure["id"].as_str().unwrap()), "{row}");
+        let events = failure["cloudEvents"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "one callback per request");
+        let e = &events[0];
+        assert_eq!(e["type"], "Microsoft.Communication.CallConnected");
+        for (key, class) in [("type", "type"), ("id", "id"), ("callConnectionId", "call")] {
+            let shown = format!(">{}<", e[key].as_str().unwrap());
+            assert!(
+                row.contains(&format!(r#"class="{class}"{shown}"#)),
+                "{key} {shown} not in {row}"
+            );
+        }
+    }
+    let answered = summary["requests"].as_u64().unwrap() + failures.len() as u64;
+    assert_eq!(histogram_total(&dom), answered);
+    assert!(figures(&dom, "latency").len() == 1);
+    assert!(figures(&dom, "lag").is_empty(), "no lag panel at max rate");
 }

@@ -240,3 +240,97 @@ fn callbacks_into_a_separate_sink_check_green_from_its_root() {
     .expect_code(0);
     assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
 }
+
+/// The CloudEvents (id, type, callConnectionId) an app refused.
+type Refused = Arc<Mutex<BTreeSet<(String, String, String)>>>;
+
+/// Refuses (500) every request that carries a CallConnected callback.
+async fn refuse_call_connected(State(refused): State<Refused>, body: Bytes) -> StatusCode {
+    let events: Vec<Value> = serde_json::from_slice(&body).expect("a JSON array");
+    if !events
+        .iter()
+        .any(|e| e["type"] == "Microsoft.Communication.CallConnected")
+    {
+        return StatusCode::NO_CONTENT;
+    }
+    let mut refused = refused.lock().unwrap();
+    for e in events {
+        refused.insert((
+            e["id"].as_str().unwrap().to_string(),
+            e["type"].as_str().unwrap().to_string(),
+            e["data"]["callConnectionId"].as_str().unwrap().to_string(),
+        ));
+    }
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+// Issue #18, item 6: a refused callback is named by what the app logs
+// (CloudEvent id, type and callConnectionId), not only by the request's
+// number: the first ten on the terminal, every one in --summary-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_callbacks_are_named_by_their_cloud_events() {
+    let refused = Refused::default();
+    let router = axum::Router::new()
+        .route("/api/callbacks", axum::routing::post(refuse_call_connected))
+        .with_state(Arc::clone(&refused));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/callbacks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let run = common::callmetrics_async(&[
+        "run",
+        "scenarios/outbound-notification.json",
+        "--target",
+        "webhook",
+        "--sink",
+        &url,
+        "--calls",
+        "60",
+        "--max-rate",
+        "--summary-out",
+        summary.to_str().unwrap(),
+    ])
+    .await
+    .expect_code(2);
+    let refused = refused.lock().unwrap().clone();
+    assert!(refused.len() > 10, "{}", run.describe());
+    let summary: Value = serde_json::from_str(&common::read(&summary)).unwrap();
+    assert_eq!(summary["failedRequests"], refused.len() as u64);
+    assert_eq!(summary["failuresNotListed"], 0);
+    let listed: BTreeSet<(String, String, String)> = summary["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["cloudEvents"].as_array().unwrap())
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap().to_string();
+            (text("id"), text("type"), text("callConnectionId"))
+        })
+        .collect();
+    assert_eq!(listed, refused, "exactly the refused callbacks");
+    // The terminal names the first ten, each as the app's log would.
+    let named: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("  Microsoft.Communication."))
+        .collect();
+    assert_eq!(named.len(), 10, "{}", run.describe());
+    for line in named {
+        assert!(
+            refused.iter().any(|(id, kind, connection)| line
+                == format!("  {kind} id {id} callConnectionId {connection}")),
+            "{line} was not refused\n{}",
+            run.describe()
+        );
+    }
+    assert!(
+        run.stderr.contains(&format!(
+            "... and {} more failed requests (--summary-out lists the first {})",
+            refused.len() - 10,
+            refused.len()
+        )),
+        "{}",
+        run.describe()
+    );
+}

@@ -73,6 +73,7 @@ pub fn page(page: &Page) -> Value {
         "sides": sides,
         "summary": page.run.as_ref().map(|r| r.stats.to_json()),
         "timeline": page.run.as_ref().and_then(|r| Some(timeline(r.timeline?, r.stats.elapsed))),
+        "latencyHistogram": page.run.as_ref().map(|r| latency_histogram(&r.stats.latency)),
         "traffic": traffic.iter().map(|t| metric(t, page)).collect::<Vec<_>>(),
         "check": check,
     })
@@ -186,6 +187,36 @@ fn grain_text(grain: Grain) -> String {
         1 => unit.to_string(),
         n => format!("{n} {unit}s"),
     }
+}
+
+/// Bars per doubling of latency: each bar about 19% wider than the one
+/// before, so microseconds and seconds share one chart without a bar
+/// coarser than the histogram's percentiles can tell apart.
+pub const HISTOGRAM_BARS_PER_DOUBLING: f64 = 4.0;
+
+/// Every attempt's latency (the distribution the percentiles are taken
+/// from) as log-spaced bars `[fromMs, toMs, attempts]`, from the first
+/// bar with an attempt to the last, the empty ones between as 0.
+pub fn latency_histogram(h: &Histogram<u64>) -> Value {
+    let mut bars: BTreeMap<i64, u64> = BTreeMap::new();
+    for v in h.iter_recorded() {
+        let us = v.value_iterated_to().max(1) as f64;
+        let bar = (us.log2() * HISTOGRAM_BARS_PER_DOUBLING).floor() as i64;
+        *bars.entry(bar).or_default() += v.count_at_value();
+    }
+    let (Some(&first), Some(&last)) = (bars.keys().next(), bars.keys().next_back()) else {
+        return json!([]);
+    };
+    let edge_ms = |bar: i64| (bar as f64 / HISTOGRAM_BARS_PER_DOUBLING).exp2() / 1000.0;
+    (first..=last)
+        .map(|bar| {
+            json!([
+                edge_ms(bar),
+                edge_ms(bar + 1),
+                bars.get(&bar).copied().unwrap_or(0)
+            ])
+        })
+        .collect()
 }
 
 /// `elapsed`: how long the run lasted, so the last slot's rate is taken

@@ -199,3 +199,33 @@ fn a_threshold_not_met_fails_the_page() {
     assert_eq!(thresholds[1]["expression"], "failed<1");
     assert_eq!(thresholds[1]["passed"], true);
 }
+
+// Issue #18, item 6: the latency histogram's bars hold every attempt the
+// percentiles are taken from, in log-spaced ranges that tile the axis.
+#[test]
+fn the_latency_histogram_holds_every_attempt_in_log_spaced_bars() {
+    let mut latency = crate::emit::deliver::stats::micros_histogram();
+    for (us, n) in [(90, 3), (100, 5), (1000, 40), (1010, 2), (250_000, 1)] {
+        latency.record_n(us, n).unwrap();
+    }
+    let bars = data::latency_histogram(&latency);
+    let bars = bars.as_array().unwrap();
+    let count = |b: &serde_json::Value| b[2].as_u64().unwrap();
+    let edge = |b: &serde_json::Value, i: usize| b[i].as_f64().unwrap();
+    assert_eq!(bars.iter().map(count).sum::<u64>(), 51);
+    for pair in bars.windows(2) {
+        assert_eq!(edge(&pair[0], 1), edge(&pair[1], 0), "no gap, no overlap");
+        let ratio = edge(&pair[1], 1) / edge(&pair[1], 0);
+        assert!((ratio - 2f64.powf(0.25)).abs() < 1e-9, "{ratio}");
+    }
+    // From the bar of 90 µs to the bar of 250 ms, empty ones between.
+    assert!(edge(&bars[0], 0) <= 0.090 && 0.090 < edge(&bars[0], 1));
+    let last = bars.last().unwrap();
+    assert!(edge(last, 0) <= 250.0 && 250.0 < edge(last, 1));
+    assert_eq!(count(last), 1);
+    let at = |ms: f64| bars.iter().find(|b| edge(b, 0) <= ms && ms < edge(b, 1));
+    assert_eq!(count(at(1.0).unwrap()), 42, "1000 and 1010 µs share a bar");
+    assert_eq!(count(at(10.0).unwrap()), 0);
+    let empty = data::latency_histogram(&crate::emit::deliver::stats::micros_histogram());
+    assert_eq!(empty, serde_json::json!([]));
+}

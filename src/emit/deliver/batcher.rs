@@ -12,7 +12,7 @@ use super::pacing::Schedule;
 use crate::engine::{Event, Expected, Grain};
 use axum::body::Bytes;
 use flate2::write::GzEncoder;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::time::Duration;
 
 /// How a target's events become body bytes. Runs on the generator thread
@@ -114,6 +114,10 @@ pub struct Batch {
     pub events: u32,
     /// Body size before compression.
     pub raw_bytes: usize,
+    /// Event times (Unix ms) of its first and last event: how a failed
+    /// request of a target that does not list its events is described.
+    pub first_ms: i64,
+    pub last_ms: i64,
     /// When the batch is due, from the schedule's origin: the offset of its
     /// last event, so that no event is sent before its time. Zero unpaced.
     pub due: Duration,
@@ -126,6 +130,23 @@ impl Batch {
     /// the same run.
     pub fn idempotency_key(&self) -> String {
         batch_id(self.run, self.seq)
+    }
+
+    /// The body as encoded, before compression.
+    pub fn raw_body(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+        use std::borrow::Cow;
+        match self.compression {
+            Compression::None => Ok(Cow::Borrowed(&self.body)),
+            Compression::Gzip => {
+                let mut raw = Vec::with_capacity(self.raw_bytes);
+                flate2::read::GzDecoder::new(&self.body[..]).read_to_end(&mut raw)?;
+                Ok(Cow::Owned(raw))
+            }
+            Compression::Snappy => snap::raw::Decoder::new()
+                .decompress_vec(&self.body)
+                .map(Cow::Owned)
+                .map_err(std::io::Error::other),
+        }
     }
 }
 
@@ -140,6 +161,8 @@ impl Batch {
             compression: Compression::None,
             events: 1,
             raw_bytes: body.len(),
+            first_ms: 0,
+            last_ms: 0,
             due: Duration::ZERO,
             expected: Expected::new(Grain::MINUTE),
         }
@@ -288,6 +311,8 @@ impl<E: Encoder> Batcher<E> {
             compression: self.compression,
             events: self.events,
             raw_bytes,
+            first_ms: self.first_ms,
+            last_ms: self.last_ms,
             due: self.schedule.map_or(Duration::ZERO, |s| {
                 let stamped = self.encoder.stamped_until().unwrap_or(i64::MIN);
                 s.offset(self.last_ms.max(stamped))
@@ -306,8 +331,6 @@ mod tests {
     use crate::catalog::Naming;
     use crate::emit::targets::ingest::NdjsonEncoder;
     use crate::engine::{EventStream, Workload};
-    use flate2::read::GzDecoder;
-    use std::io::Read;
 
     fn events(calls: u64) -> (crate::scenario::Scenario, Workload) {
         let scenario = crate::scenario::load(std::path::Path::new(concat!(
@@ -341,12 +364,7 @@ mod tests {
     }
 
     fn plain(b: &Batch) -> Vec<u8> {
-        if b.compression == Compression::None {
-            return b.body.to_vec();
-        }
-        let mut out = Vec::new();
-        GzDecoder::new(&b.body[..]).read_to_end(&mut out).unwrap();
-        out
+        b.raw_body().unwrap().to_vec()
     }
 
     #[test]
@@ -384,6 +402,7 @@ mod tests {
             at += b.events as usize;
             assert!(mine.last().unwrap() - mine[0] < 500, "window is 500 ms");
             let last = *mine.last().unwrap();
+            assert_eq!((b.first_ms, b.last_ms), (mine[0], last));
             assert_eq!(b.due, Duration::from_millis((last - first) as u64));
         }
         assert_eq!(at, times.len());

@@ -25,7 +25,9 @@ use super::batcher::Batch;
 use super::cancel::Cancel;
 use super::pacing::{LiveSpeed, Pacer, Pacing};
 use super::send::{Sent, send_with_retries};
-use super::stats::{BatchFailure, Counters, FAILURES_KEPT, Stats};
+use super::stats::{
+    BatchFailure, CarriedEvent, Counters, FAILURES_KEPT, RUN_START, ReplyKind, Stats,
+};
 use super::timeline::Timeline;
 use super::transport::Transport;
 use crate::client::RetryPolicy;
@@ -74,6 +76,9 @@ struct Due {
 struct Tally {
     stats: Stats,
     expected: Option<Expected>,
+    /// When the driver started: attempts sent within `RUN_START` of it
+    /// are the run's start.
+    started: Instant,
 }
 
 impl<T: Target, X: Transport> Driver<T, X> {
@@ -81,6 +86,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
     /// stopping on failure) and waits for the last answer.
     pub async fn run(self, batches: mpsc::Receiver<Vec<Batch>>, pacing: Pacing) -> Delivery {
         let workers = self.concurrency.max(1);
+        let started = Instant::now();
         let (queue, taken) = mpsc::channel::<Due>(workers);
         let taken = Arc::new(Mutex::new(taken));
         let stops = Stops {
@@ -99,7 +105,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
                 timeline: self.timeline.clone(),
             };
             let taken = Arc::clone(&taken);
-            tasks.spawn(worker.run(taken, Tally::new(T::NAME, pacing)));
+            tasks.spawn(worker.run(taken, Tally::new(T::NAME, pacing, started)));
         }
         drop(taken);
         // The pacer runs as a task of its own, beside the workers, not on
@@ -117,7 +123,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => panic!("the pacer was cancelled: {e}"),
         };
-        let mut total = Tally::new(T::NAME, pacing);
+        let mut total = Tally::new(T::NAME, pacing, started);
         while let Some(done) = tasks.join_next().await {
             match done {
                 Ok(tally) => total.merge(tally),
@@ -126,6 +132,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
             }
         }
         let stats = &mut total.stats;
+        stats.concurrency = workers;
         stats.stopped_early |= paced.stopped;
         // Also when the schedule had ended: a Ctrl-C then cut a back-off,
         // or came before the last answers.
@@ -314,7 +321,7 @@ impl<T: Target, X: Transport> Worker<T, X> {
                     &sent,
                 );
             }
-            tally.add(batch, sent, &self.counters);
+            tally.add(batch, sent, &self.counters, |b| self.target.carried(b));
             if failed && self.stop_on_failure {
                 self.stops.failed.cancel();
             }
@@ -324,18 +331,32 @@ impl<T: Target, X: Transport> Worker<T, X> {
 }
 
 impl Tally {
-    fn new(target: &'static str, pacing: Pacing) -> Tally {
+    fn new(target: &'static str, pacing: Pacing, started: Instant) -> Tally {
         Tally {
             stats: Stats::new(target, pacing),
             expected: None,
+            started,
         }
     }
 
-    fn add(&mut self, batch: Batch, sent: Sent, counters: &Counters) {
+    /// `carried` describes a failed batch's events, asked only for the
+    /// failures kept.
+    fn add(
+        &mut self,
+        batch: Batch,
+        sent: Sent,
+        counters: &Counters,
+        carried: impl FnOnce(&Batch) -> Option<Vec<CarriedEvent>>,
+    ) {
         let s = &mut self.stats;
         s.retries += sent.attempts.len().saturating_sub(1) as u64;
         for attempt in &sent.attempts {
             *s.replies.entry(attempt.reply).or_default() += 1;
+            if matches!(attempt.reply, ReplyKind::NoAnswer(_))
+                && attempt.started.saturating_duration_since(self.started) < RUN_START
+            {
+                s.unanswered_at_start += 1;
+            }
             s.latency
                 .saturating_record(attempt.latency.as_micros().max(1) as u64);
         }
@@ -368,6 +389,9 @@ impl Tally {
                         events: batch.events,
                         attempts,
                         reason,
+                        first_ms: batch.first_ms,
+                        last_ms: batch.last_ms,
+                        carried: carried(&batch),
                     });
                 }
             }
@@ -383,6 +407,7 @@ impl Tally {
         s.retries += o.retries;
         s.failed_requests += o.failed_requests;
         s.failed_events += o.failed_events;
+        s.unanswered_at_start += o.unanswered_at_start;
         for (kind, n) in o.failure_kinds {
             *s.failure_kinds.entry(kind).or_default() += n;
         }

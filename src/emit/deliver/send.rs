@@ -16,6 +16,8 @@ use tokio::time::Instant;
 pub struct Attempt {
     pub reply: ReplyKind,
     pub latency: Duration,
+    /// When it was sent.
+    pub started: Instant,
 }
 
 /// How a batch ended.
@@ -57,6 +59,7 @@ pub async fn send_with_retries<T: Target, X: Transport>(
         attempts.push(Attempt {
             reply: ReplyKind::of(&reply),
             latency: started.elapsed(),
+            started,
         });
         let after = match classify(&reply, policy.retryable) {
             RetryAction::Done => {

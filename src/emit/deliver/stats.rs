@@ -114,6 +114,13 @@ pub struct BatchFailure {
     pub attempts: u32,
     /// The last reply.
     pub reason: String,
+    /// Event times (Unix ms) of its first and last event.
+    pub first_ms: i64,
+    pub last_ms: i64,
+    /// Each event it carried, for targets whose receiver logs events one
+    /// by one (webhook); `None` for the others, described by count and
+    /// time range only.
+    pub carried: Option<Vec<CarriedEvent>>,
 }
 
 impl BatchFailure {
@@ -126,8 +133,36 @@ impl BatchFailure {
     }
 }
 
-/// Failures kept in full (all are counted).
-pub const FAILURES_KEPT: usize = 10;
+/// One CloudEvent of a failed webhook request: what the app's logs name
+/// it by.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct CarriedEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(rename = "data", deserialize_with = "call_connection_id")]
+    pub call_connection_id: String,
+}
+
+fn call_connection_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Data {
+        #[serde(rename = "callConnectionId", default)]
+        call_connection_id: String,
+    }
+    Ok(<Data as serde::Deserialize>::deserialize(d)?.call_connection_id)
+}
+
+/// Failures kept in full, for `--summary-out` and the report (all are
+/// counted); the summary on the terminal shows the first `FAILURES_SHOWN`,
+/// with at most `CARRIED_SHOWN` events each.
+pub const FAILURES_KEPT: usize = 100;
+pub const FAILURES_SHOWN: usize = 10;
+pub const CARRIED_SHOWN: usize = 5;
+
+/// How long a run's start lasts, for [`Stats::backlog_hint`]: the
+/// connections every worker opens at once are made in it.
+pub const RUN_START: Duration = Duration::from_secs(1);
 
 /// Latencies are recorded in microseconds, up to an hour.
 const LATENCY_MAX_US: u64 = 3_600_000_000;
@@ -165,6 +200,11 @@ pub struct Stats {
     pub failures: Vec<BatchFailure>,
     /// Every attempt by how it ended.
     pub replies: BTreeMap<ReplyKind, u64>,
+    /// Attempts sent within [`RUN_START`] of the start that got no answer
+    /// (connect error, timeout, connection closed).
+    pub unanswered_at_start: u64,
+    /// Requests in flight at most (`--concurrency`).
+    pub concurrency: usize,
     /// Every attempt's time from sending to the last byte of the answer
     /// (or the failure), in µs.
     pub latency: Histogram<u64>,
@@ -199,6 +239,8 @@ impl Stats {
             failure_kinds: BTreeMap::new(),
             failures: Vec::new(),
             replies: BTreeMap::new(),
+            unanswered_at_start: 0,
+            concurrency: 0,
             latency: micros_histogram(),
             bytes: 0,
             raw_bytes: 0,
@@ -349,26 +391,62 @@ impl Stats {
                 },
             ));
         }
+        if let Some(hint) = self.backlog_hint() {
+            rows.push(("hint", hint));
+        }
         let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
         for (label, value) in rows {
             writeln!(w, "{label:<width$}  {value}")?;
         }
         self.write_thresholds(w, false)?;
-        for f in &self.failures {
+        for f in self.failures.iter().take(FAILURES_SHOWN) {
             writeln!(
                 w,
-                "failed request {} ({} events, {}): {}",
+                "failed request {} ({}, {}): {}",
                 f.id,
-                f.events,
+                match f.events {
+                    1 => "1 event".to_string(),
+                    n => format!("{n} events"),
+                },
                 f.attempts_text(),
                 f.reason
             )?;
+            match &f.carried {
+                Some(carried) => {
+                    for e in carried.iter().take(CARRIED_SHOWN) {
+                        writeln!(
+                            w,
+                            "  {} id {} callConnectionId {}",
+                            e.event_type, e.id, e.call_connection_id
+                        )?;
+                    }
+                    if carried.len() > CARRIED_SHOWN {
+                        writeln!(
+                            w,
+                            "  ... and {} more events (--summary-out lists them)",
+                            carried.len() - CARRIED_SHOWN
+                        )?;
+                    }
+                }
+                None => writeln!(
+                    w,
+                    "  events from {} to {}",
+                    time_text(f.first_ms),
+                    time_text(f.last_ms)
+                )?,
+            }
         }
-        if self.failed_requests > self.failures.len() as u64 {
+        let shown = self.failures.len().min(FAILURES_SHOWN) as u64;
+        if self.failed_requests > shown {
             writeln!(
                 w,
-                "... and {} more failed requests",
-                self.failed_requests - self.failures.len() as u64
+                "... and {} more failed requests{}",
+                self.failed_requests - shown,
+                if self.failures.len() as u64 > shown {
+                    format!(" (--summary-out lists the first {})", self.failures.len())
+                } else {
+                    String::new()
+                }
             )?;
         }
         Ok(())
@@ -389,6 +467,37 @@ impl Stats {
             }
         }
         Ok(())
+    }
+
+    /// A webhook run whose connections went unanswered at its start but
+    /// not later, most likely because the app's accept queue overflowed
+    /// when every worker connected at once: more than one attempt sent in
+    /// the first second got no answer, they are more than half of all the
+    /// run's unanswered attempts (an app that is down or slow throughout
+    /// fails later too), and some requests were delivered (something
+    /// listens).
+    pub fn backlog_hint(&self) -> Option<String> {
+        let unanswered: u64 = self
+            .replies
+            .iter()
+            .filter(|(kind, _)| matches!(kind, ReplyKind::NoAnswer(_)))
+            .map(|(_, n)| n)
+            .sum();
+        let early = self.unanswered_at_start;
+        let fits = self.target == "webhook"
+            && self.concurrency > 1
+            && self.requests > 0
+            && early >= 2
+            && early * 2 > unanswered;
+        fits.then(|| {
+            format!(
+                "{early} requests sent in the first second got no answer (connect error, \
+                 timeout or connection closed) while {} were delivered: the app's accept \
+                 backlog (listen(2) backlog, net.core.somaxconn) may be smaller than \
+                 --concurrency {}; lower --concurrency or raise the backlog",
+                self.requests, self.concurrency
+            )
+        })
     }
 
     /// The thresholds the run did not meet.
@@ -425,7 +534,12 @@ impl Stats {
             "failuresByKind": by_kind(&self.failure_kinds),
             "failures": self.failures.iter().map(|f| json!({
                 "seq": f.seq, "id": f.id, "events": f.events, "attempts": f.attempts, "reason": f.reason,
+                "firstEventTime": time_text(f.first_ms), "lastEventTime": time_text(f.last_ms),
+                "cloudEvents": f.carried.as_ref().map(|carried| carried.iter().map(|e| json!({
+                    "id": e.id, "type": e.event_type, "callConnectionId": e.call_connection_id,
+                })).collect::<Vec<_>>()),
             })).collect::<Vec<_>>(),
+            "failuresNotListed": self.failed_requests.saturating_sub(self.failures.len() as u64),
             "replies": by_kind(&self.replies),
             "latencyMs": percentiles(&self.latency),
             "bytes": self.bytes,
@@ -441,6 +555,8 @@ impl Stats {
             "interrupted": self.interrupted,
             "succeeded": self.succeeded(),
             "thresholds": self.thresholds.iter().map(Judged::to_json).collect::<Vec<_>>(),
+            "unansweredAtStart": self.unanswered_at_start,
+            "hints": self.backlog_hint().into_iter().collect::<Vec<_>>(),
         })
     }
 }
@@ -456,6 +572,11 @@ fn counts(m: &BTreeMap<ReplyKind, u64>) -> String {
     }
     let parts: Vec<String> = m.iter().map(|(k, n)| format!("{k} x {n}")).collect();
     parts.join(", ")
+}
+
+/// "2026-01-01T00:00:00.123Z".
+fn time_text(ms: i64) -> String {
+    String::from_utf8_lossy(&crate::wire::rfc3339::TimeWriter::default().millis(ms)).into_owned()
 }
 
 fn mib(bytes: u64) -> String {
@@ -491,6 +612,9 @@ mod tests {
             events: 2500,
             attempts: 9,
             reason: "HTTP 500".into(),
+            first_ms: 1_767_225_600_000,
+            last_ms: 1_767_225_601_500,
+            carried: None,
         });
         stats.replies.insert(ReplyKind::Status(204), 4);
         stats.replies.insert(ReplyKind::Status(500), 9);
@@ -529,6 +653,7 @@ lag p50   0.200 ms
 lag p99   5.003 ms
 lag max   5.003 ms
 failed request cm-00000000000000ab-3 (2500 events, 9 attempts): HTTP 500
+  events from 2026-01-01T00:00:00.000Z to 2026-01-01T00:00:01.500Z
 "
         );
         assert!(!stats.succeeded());
@@ -569,6 +694,137 @@ failed request cm-00000000000000ab-3 (2500 events, 9 attempts): HTTP 500
         assert_eq!(json["thresholds"][0]["passed"], true);
     }
 
+    fn callback_failure(seq: u64, events: usize) -> BatchFailure {
+        BatchFailure {
+            seq,
+            id: format!("cm-00000000000000ab-{seq}"),
+            events: events as u32,
+            attempts: 1,
+            reason: "HTTP 500".into(),
+            first_ms: 0,
+            last_ms: 0,
+            carried: Some(
+                (0..events)
+                    .map(|i| CarriedEvent {
+                        id: format!("ev-{seq}-{i}"),
+                        event_type: "Microsoft.Communication.CallConnected".into(),
+                        call_connection_id: format!("conn-{seq}"),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    // Issue #18, item 6: a failed callback is named by what the app logs
+    // (CloudEvent id, type, callConnectionId), on the terminal for the
+    // first few and in the JSON for every failure kept.
+    #[test]
+    fn failed_callbacks_are_named_by_their_cloud_events() {
+        let mut stats = Stats::new("webhook", Pacing::Max);
+        stats.failed_requests = 40;
+        stats.failed_events = 40 + 6;
+        stats.failures = (0..12).map(|seq| callback_failure(seq, 1)).collect();
+        stats.failures[0] = callback_failure(0, 7);
+        let mut out = Vec::new();
+        stats.write_summary(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let tail = &text[text.find("failed request").unwrap()..];
+        assert!(
+            tail.starts_with(
+                "failed request cm-00000000000000ab-0 (7 events, 1 attempt): HTTP 500\n  \
+                 Microsoft.Communication.CallConnected id ev-0-0 callConnectionId conn-0\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            tail.contains("id ev-0-4 callConnectionId conn-0\n  ... and 2 more events (--summary-out lists them)\n"),
+            "{text}"
+        );
+        assert!(tail.contains("id ev-9-0 "), "{text}");
+        assert!(!tail.contains("ev-10-0"), "the first 10 only: {text}");
+        assert!(
+            tail.ends_with("... and 30 more failed requests (--summary-out lists the first 12)\n"),
+            "{text}"
+        );
+        let json = stats.to_json();
+        let failures = json["failures"].as_array().unwrap();
+        assert_eq!(failures.len(), 12);
+        assert_eq!(json["failuresNotListed"], 28);
+        assert_eq!(failures[0]["cloudEvents"].as_array().unwrap().len(), 7);
+        assert_eq!(
+            failures[11]["cloudEvents"][0],
+            json!({"id": "ev-11-0", "type": "Microsoft.Communication.CallConnected", "callConnectionId": "conn-11"})
+        );
+    }
+
+    /// A webhook run of 64 connections: `early` of its attempts in the
+    /// first second got no answer, `later` after it; 500 delivered.
+    fn unanswered(early: u64, later: u64) -> Stats {
+        let mut stats = Stats::new("webhook", Pacing::Max);
+        stats.concurrency = 64;
+        stats.requests = 500;
+        stats.replies.insert(ReplyKind::Status(204), 500);
+        stats
+            .replies
+            .insert(ReplyKind::NoAnswer(TransportFailure::Connect), early);
+        stats
+            .replies
+            .insert(ReplyKind::NoAnswer(TransportFailure::Timeout), later);
+        stats.unanswered_at_start = early;
+        stats
+    }
+
+    // Issue #18, item 6: connections unanswered at the start of a webhook
+    // run, and not later, point at the app's accept backlog.
+    #[test]
+    fn unanswered_connections_at_the_start_hint_at_the_accept_backlog() {
+        let stats = unanswered(40, 0);
+        let hint = stats.backlog_hint().unwrap();
+        assert_eq!(
+            hint,
+            "40 requests sent in the first second got no answer (connect error, timeout or \
+             connection closed) while 500 were delivered: the app's accept backlog (listen(2) \
+             backlog, net.core.somaxconn) may be smaller than --concurrency 64; lower \
+             --concurrency or raise the backlog"
+        );
+        let mut out = Vec::new();
+        stats.write_summary(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(&format!("\nhint      {hint}\n")), "{text}");
+        assert_eq!(stats.to_json()["hints"][0], hint);
+        assert_eq!(stats.to_json()["unansweredAtStart"], 40);
+        // Most of them at the start is enough: a few stragglers later.
+        assert!(unanswered(40, 39).backlog_hint().is_some());
+    }
+
+    #[test]
+    fn no_backlog_hint_without_a_start_that_stands_out() {
+        assert_eq!(unanswered(0, 0).backlog_hint(), None, "all answered");
+        assert_eq!(unanswered(1, 0).backlog_hint(), None, "one is not many");
+        assert_eq!(
+            unanswered(20, 20).backlog_hint(),
+            None,
+            "unanswered throughout: down or slow, not the backlog"
+        );
+        let mut dead = unanswered(64, 0);
+        dead.requests = 0;
+        assert_eq!(dead.backlog_hint(), None, "nothing delivered at all");
+        let mut one = unanswered(3, 0);
+        one.concurrency = 1;
+        assert_eq!(one.backlog_hint(), None, "one connection fits any backlog");
+        let mut ingest = unanswered(40, 0);
+        ingest.target = "ingest";
+        assert_eq!(
+            ingest.backlog_hint(),
+            None,
+            "an app's backlog: webhook only"
+        );
+        let mut out = Vec::new();
+        unanswered(20, 20).write_summary(&mut out).unwrap();
+        assert!(!String::from_utf8(out).unwrap().contains("hint"));
+        assert_eq!(unanswered(20, 20).to_json()["hints"], json!([]));
+    }
+
     #[test]
     fn json_summary_counts_replies_by_kind() {
         let json = stats().to_json();
@@ -579,6 +835,10 @@ failed request cm-00000000000000ab-3 (2500 events, 9 attempts): HTTP 500
         assert_eq!(json["latencyMs"]["p50"], 0.4);
         assert_eq!(json["lagMs"]["max"], 5.003);
         assert_eq!(json["succeeded"], false);
+        let failure = &json["failures"][0];
+        assert_eq!(failure["firstEventTime"], "2026-01-01T00:00:00.000Z");
+        assert_eq!(failure["lastEventTime"], "2026-01-01T00:00:01.500Z");
+        assert_eq!(failure["cloudEvents"], serde_json::Value::Null);
         let max = Stats::new("ingest", Pacing::Max).to_json();
         assert_eq!(max["lagMs"], serde_json::Value::Null);
         assert_eq!(max["latencyMs"]["p99"], serde_json::Value::Null);

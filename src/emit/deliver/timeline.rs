@@ -149,6 +149,7 @@ mod tests {
                 .map(|&ms| Attempt {
                     reply: ReplyKind::Status(if ok { 204 } else { 500 }),
                     latency: Duration::from_millis(ms),
+                    started: Instant::now(),
                 })
                 .collect(),
             result: if ok {

@@ -12,6 +12,7 @@ pub mod remote_write;
 pub mod webhook;
 
 use super::deliver::batcher::{Batch, Compression, Encoder};
+use super::deliver::stats::CarriedEvent;
 use crate::client::Retryable;
 use crate::engine::Grain;
 use axum::body::Bytes;
@@ -56,6 +57,16 @@ pub trait Target: Send + Sync + 'static {
     /// ahead of their clock); `None` for the others.
     fn last_stamp(&self, last_event_ms: i64) -> Option<i64> {
         let _ = last_event_ms;
+        None
+    }
+
+    /// Each event a failed batch carried, as its receiver would log it,
+    /// for targets whose receiver logs events one by one (webhook). Read
+    /// back from the body, and only for the failures a report lists, so
+    /// delivered requests pay nothing for it; `None` describes the batch
+    /// by its event count and time range only.
+    fn carried(&self, batch: &Batch) -> Option<Vec<CarriedEvent>> {
+        let _ = batch;
         None
     }
 }

@@ -284,7 +284,9 @@
       legend(f, [["p50", "sent"], ["p99", "stored"], ["max", "violet"]]);
     };
     percentiles("Request latency (ms)", "latencyMs", "latency", "no requests");
-    percentiles("Schedule lag (ms)", "lagMs", "lag", "max rate: no schedule, so no lag");
+    if (data.latencyHistogram) latencyHistogram(grid, data.latencyHistogram);
+    // Lag is the time behind a schedule: a max-rate run has none to draw.
+    if (data.summary.pacing !== "max") percentiles("Schedule lag (ms)", "lagMs", "lag", "no paced requests");
 
     fig = figure(grid, "Retries and failed requests", null, { "data-chart": "retries" });
     drawn = xChart(fig, labels, [
@@ -295,6 +297,34 @@
     fig.setAttribute("data-retries", sum(pick((s) => s.retries)));
     fig.setAttribute("data-failed", sum(pick((s) => s.failedRequests)));
     legend(fig, [["retries", "violet"], ["failed requests", "bad"]]);
+  }
+
+  // "850 µs", "1.2 ms", "3.4 s".
+  function span(v) {
+    if (v < 1) return (v * 1000).toPrecision(2).replace(/\.0+$/, "") + " µs";
+    if (v < 1000) return v.toPrecision(2).replace(/\.0+$/, "") + " ms";
+    return (v / 1000).toPrecision(2) + " s";
+  }
+
+  // Every attempt's latency in log-spaced bars: what the percentile lines
+  // summarise, so two humps (cache hits and misses, a retried connect)
+  // show as two.
+  function latencyHistogram(grid, bars) {
+    const fig = figure(grid, "Request latency distribution", "attempts per latency range, log-spaced", { "data-chart": "latency-histogram" });
+    if (!bars.length) {
+      el("div", { class: "empty" }, fig, "no requests");
+      fig.setAttribute("data-bars", 0);
+      fig.setAttribute("data-count", 0);
+      return;
+    }
+    const labels = bars.map((b) => span(b[0]) + " to " + span(b[1]));
+    const axis = bars.map((b) => span(b[0]));
+    const drawn = xChart(fig, axis, [{ name: "attempts", values: bars.map((b) => b[2]), type: "bar", cls: "sent" }],
+      (v, full) => (full ? int(v) : short(v)), true);
+    // The axis shows each bar's lower edge; its tooltip the whole range.
+    fig.querySelectorAll("rect title").forEach((t, i) => { t.textContent = labels[i] + ": " + int(bars[i][2]) + " attempts"; });
+    fig.setAttribute("data-bars", drawn);
+    fig.setAttribute("data-count", sum(bars.map((b) => b[2])));
   }
 
   function table(parent, heads, rows, id) {
@@ -367,8 +397,30 @@
     table(sec, ["reply", "attempts"], Object.entries(s.replies).map(([k, n]) => [k, n]), "reply-table");
     if (s.failures.length) {
       el("h2", {}, sec, "Failed requests");
-      table(sec, ["request", "events", "attempts", "last reply"],
-        s.failures.map((f) => [f.id, f.events, f.attempts, f.reason]), "failure-table");
+      // What to look for in the receiver's logs: a webhook's CloudEvents
+      // by id, type and call; other targets' batches by their time range.
+      const carried = (f) => {
+        const box = document.createElement("div");
+        if (!f.cloudEvents) {
+          box.textContent = "from " + f.firstEventTime + " to " + f.lastEventTime;
+          return box;
+        }
+        for (const e of f.cloudEvents) {
+          const line = el("div", { class: "carried" }, box);
+          el("span", { class: "type" }, line, e.type);
+          line.appendChild(document.createTextNode(" id "));
+          el("code", { class: "id" }, line, e.id);
+          line.appendChild(document.createTextNode(" callConnectionId "));
+          el("code", { class: "call" }, line, e.callConnectionId);
+        }
+        return box;
+      };
+      table(sec, ["request", "events", "attempts", "last reply", "what it carried"],
+        s.failures.map((f) => [f.id, f.events, f.attempts, f.reason, carried(f)]), "failure-table");
+      if (s.failuresNotListed > 0) {
+        el("p", { class: "legend" }, sec, "the first " + int(s.failures.length) + " of " + int(s.failedRequests) +
+          " failed requests; --summary-out lists the same");
+      }
     }
   }
 

@@ -422,3 +422,52 @@ async fn a_slow_receiver_holds_the_generator_back() {
     producer.abort();
     run.abort();
 }
+
+// Issue #18, item 6: attempts that got no answer are told apart by when
+// they were sent, the run's first second or later, for the summary's hint
+// at an app's accept backlog.
+#[tokio::test(start_paused = true)]
+async fn unanswered_attempts_at_the_start_are_counted_apart() {
+    let (tx, rx) = tokio::sync::mpsc::channel(10);
+    for i in 0..6 {
+        let due = Duration::from_millis(if i < 4 { 0 } else { 1500 });
+        tx.send(vec![Batch {
+            due,
+            ..tiny_batch(i)
+        }])
+        .await
+        .unwrap();
+    }
+    drop(tx);
+    let no_answer = |kind| Reply::Transport {
+        kind,
+        message: "no answer".into(),
+    };
+    let transport = Arc::new(Scripted::new([
+        no_answer(TransportFailure::Connect),
+        no_answer(TransportFailure::Connect),
+        no_answer(TransportFailure::Timeout),
+        Reply::status(204),
+        Reply::status(204),
+        no_answer(TransportFailure::Timeout),
+    ]));
+    let driver = Driver {
+        target: Arc::new(Webhook::new("http://127.0.0.1:1/cb", None).unwrap()),
+        transport: Arc::clone(&transport),
+        policy: RetryPolicy::new(0),
+        concurrency: 4,
+        stop_on_failure: false,
+        counters: Arc::new(Counters::default()),
+        live: None,
+        timeline: None,
+        cancel: Cancel::new(),
+    };
+    let stats = driver.run(rx, Pacing::Scheduled { speed: 1.0 }).await.stats;
+    assert_eq!((stats.requests, stats.failed_requests), (2, 4));
+    assert_eq!(stats.unanswered_at_start, 3, "the fourth came after 1.5 s");
+    assert_eq!(stats.concurrency, 4);
+    let hint = stats
+        .backlog_hint()
+        .expect("3 of 4 unanswered at the start");
+    assert!(hint.contains("--concurrency 4"), "{hint}");
+}

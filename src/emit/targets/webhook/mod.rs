@@ -17,6 +17,7 @@ use super::{Target, TargetDefaults, bearer, post, uri};
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
+use crate::emit::deliver::stats::CarriedEvent;
 use axum::body::Bytes;
 use http::header::HeaderValue;
 use std::sync::Arc;
@@ -91,6 +92,11 @@ impl Target for Webhook {
         "webhook".into()
     }
 
+    /// The body is the array of CloudEvents the app received.
+    fn carried(&self, batch: &Batch) -> Option<Vec<CarriedEvent>> {
+        serde_json::from_slice(&batch.raw_body().ok()?).ok()
+    }
+
     fn request(&self, batch: &Batch) -> http::Request<Bytes> {
         match &self.authorization {
             Authorization::None => post::<CloudEventsEncoder>(&self.uri, batch, None),
@@ -119,6 +125,46 @@ mod tests {
         assert!(request.headers().get("idempotency-key").is_none());
         assert!(request.headers().get("authorization").is_none());
         assert!(Webhook::new("ftp://h/x", None).is_err());
+    }
+
+    // Issue #18, item 6: a failed request names the CloudEvents it
+    // carried, read back from its body (gzipped or not).
+    #[test]
+    fn a_batch_names_the_cloud_events_it_carried() {
+        use crate::emit::deliver::batcher::{Batcher, Cut};
+        use crate::engine::{EventStream, Grain, Workload};
+        let scenario = crate::scenario::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/outbound-notification.json"
+        )))
+        .unwrap();
+        let workload = Workload::calls(5, 3, 10.0);
+        let hook = Webhook::new("http://127.0.0.1:3000/cb", None).unwrap();
+        for compression in [Compression::None, Compression::Gzip] {
+            let cut = Cut {
+                max_events: 4,
+                window: std::time::Duration::from_secs(1),
+                speed: None,
+            };
+            let encoder = CloudEventsEncoder::new(workload.seed);
+            let mut batcher = Batcher::new(encoder, 1, cut, compression, Grain::MINUTE);
+            let batch = EventStream::new(&scenario, &workload)
+                .find_map(|e| batcher.push(&e))
+                .unwrap();
+            let sent: Vec<serde_json::Value> =
+                serde_json::from_slice(&batch.raw_body().unwrap()).unwrap();
+            let carried = hook.carried(&batch).unwrap();
+            assert_eq!(carried.len(), 4);
+            for (c, e) in carried.iter().zip(&sent) {
+                assert_eq!(c.id, e["id"].as_str().unwrap());
+                assert_eq!(c.event_type, e["type"].as_str().unwrap());
+                assert_eq!(
+                    c.call_connection_id,
+                    e["data"]["callConnectionId"].as_str().unwrap()
+                );
+                assert!(!c.call_connection_id.is_empty());
+            }
+        }
     }
 
     #[test]
