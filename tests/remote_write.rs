@@ -11,7 +11,7 @@
 mod common;
 
 use common::callmetrics_async;
-use common::servers::{Store, free_port, require, start_store};
+use common::servers::{Server, Store, free_port, require, start_store};
 use std::path::Path;
 use std::time::Duration;
 
@@ -214,6 +214,34 @@ fn store_write(base: &str) -> String {
     Store::Prometheus.write_url(base)
 }
 
+/// A fresh Prometheus holding 300 calls of `scenario` written by remote
+/// write from `hours` ago (on a minute boundary), their expected.json at
+/// `expected` (its data dir beside it).
+async fn written_hours_ago(scenario: &str, hours: u64, expected: &Path) -> (Server, String) {
+    let (server, base) = start_store(
+        Store::Prometheus,
+        expected.parent().unwrap(),
+        None,
+        free_port(),
+    )
+    .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - hours * 3600) / 60 * 60);
+    let start = humantime::format_rfc3339_seconds(start).to_string();
+    run(args(
+        scenario,
+        &Store::Prometheus.write_url(&base),
+        expected,
+        &["--calls", "300", "--max-rate", "--start", &start],
+    ))
+    .await
+    .expect_code(0);
+    (server, base)
+}
+
 /// Data written three hours ago (`--start` in the past) and checked now:
 /// every sample is far past the 5-minute lookback of an instant query at
 /// "now", yet both the per-bucket check and `--totals` read it exactly
@@ -225,22 +253,8 @@ async fn data_written_hours_ago_checks_exactly_with_totals_too() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (_server, base) = start_store(Store::Prometheus, dir.path(), None, free_port()).await;
     let expected = dir.path().join("expected.json");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - 3 * 3600) / 60 * 60);
-    let start = humantime::format_rfc3339_seconds(start).to_string();
-    run(args(
-        "scenarios/contact-center.json",
-        &Store::Prometheus.write_url(&base),
-        &expected,
-        &["--calls", "300", "--max-rate", "--start", &start],
-    ))
-    .await
-    .expect_code(0);
+    let (_server, base) = written_hours_ago("scenarios/contact-center.json", 3, &expected).await;
     Store::Prometheus.flush(&base).await;
     check(&expected, &base).await.expect_code(0);
     let totals = callmetrics_async(&[
@@ -392,28 +406,19 @@ async fn series_end_with_stale_markers_that_prometheus_honours() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (_server, base) = start_store(Store::Prometheus, dir.path(), None, free_port()).await;
     let expected = dir.path().join("expected.json");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - 2 * 3600) / 60 * 60);
-    let start = humantime::format_rfc3339_seconds(start).to_string();
-    run(args(
-        "scenarios/outbound-notification.json",
-        &Store::Prometheus.write_url(&base),
-        &expected,
-        &["--calls", "300", "--max-rate", "--start", &start],
-    ))
-    .await
-    .expect_code(0);
+    let (_server, base) =
+        written_hours_ago("scenarios/outbound-notification.json", 2, &expected).await;
     let check = check(&expected, &base).await.expect_code(0);
     assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
 
     // The last sample instant, read raw (stale markers are not listed).
     let all = r#"{__name__=~"acs_callautomation_.+"}"#;
-    let raw = instant(&base, &format!("{all}[3h]"), now as i64 * 1000).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let raw = instant(&base, &format!("{all}[3h]"), now).await;
     let last_ms = raw
         .iter()
         .flat_map(|s| s["values"].as_array().unwrap())
