@@ -9,6 +9,8 @@
 #
 #   bash benches/webhook-vs-peers.sh            # 3 rounds of ~5 s each
 #   ROUNDS=5 SECONDS_EACH=10 bash benches/webhook-vs-peers.sh
+#   BASELINE=/path/to/older/callmetrics bash benches/webhook-vs-peers.sh
+#                                 # an older build alternating in each round
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -51,13 +53,23 @@ echo "body: $(wc -c < "$work/body.json") bytes; nginx 1 worker on $url; 64 conne
 
 # Calls for about SECONDS_EACH at ~110k callbacks/s (6 callbacks per call).
 calls=$((SECONDS_EACH * 18000))
+# requests/s of one webhook run of `$1` at the maximum rate.
+replay() {
+  "$1" run scenarios/outbound-notification.json --target webhook --sink "$url" \
+    --max-rate --calls "$calls" --concurrency 64 --summary-out "$work/summary.json" 2>/dev/null
+  python3 -c "import json; print(round(json.load(open('$work/summary.json'))['requestsPerSecond']))"
+}
 for round in $(seq "$ROUNDS"); do
   w=$(wrk -t2 -c64 -d"${SECONDS_EACH}s" -s "$work/post.lua" "$url" | awk '/Requests\/sec/ {print $2}')
   o=$("$OHA" -z "${SECONDS_EACH}s" -c 64 -m POST -T application/json -D "$work/body.json" --no-tui "$url" \
       | awk '/Requests\/sec/ {print $2}')
-  c=$("$CALLMETRICS" run scenarios/outbound-notification.json --target webhook --sink "$url" \
-      --max-rate --calls "$calls" --concurrency 64 --summary-out "$work/summary.json" 2>/dev/null; \
-      python3 -c "import json; print(round(json.load(open('$work/summary.json'))['requestsPerSecond']))")
-  printf 'round %s  wrk %8.0f  oha %8.0f  callmetrics %8.0f  (%.2fx wrk, %.2fx oha)\n' \
+  c=$(replay "$CALLMETRICS")
+  printf 'round %s  wrk %8.0f  oha %8.0f  callmetrics %8.0f  (%.2fx wrk, %.2fx oha)' \
     "$round" "$w" "$o" "$c" "$(echo "$c / $w" | bc -l)" "$(echo "$c / $o" | bc -l)"
+  if [ -n "${BASELINE:-}" ]; then
+    b=$(replay "$BASELINE")
+    printf '  baseline %8.0f (%.2fx wrk, %.2fx oha)' "$b" "$(echo "$b / $w" | bc -l)" \
+      "$(echo "$b / $o" | bc -l)"
+  fi
+  echo
 done

@@ -37,7 +37,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Sends batches to one target.
@@ -87,8 +87,9 @@ impl<T: Target, X: Transport> Driver<T, X> {
     pub async fn run(self, batches: mpsc::Receiver<Vec<Batch>>, pacing: Pacing) -> Delivery {
         let workers = self.concurrency.max(1);
         let started = Instant::now();
-        let (queue, taken) = mpsc::channel::<Due>(workers);
-        let taken = Arc::new(Mutex::new(taken));
+        // Many consumers, no lock: with a receiver behind a mutex, 64
+        // workers queued on the lock for every batch.
+        let (queue, taken) = async_channel::bounded::<Due>(workers);
         let stops = Stops {
             interrupt: self.cancel.clone(),
             failed: Cancel::new(),
@@ -104,7 +105,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
                 stops: stops.clone(),
                 timeline: self.timeline.clone(),
             };
-            let taken = Arc::clone(&taken);
+            let taken = taken.clone();
             tasks.spawn(worker.run(taken, Tally::new(T::NAME, pacing, started)));
         }
         drop(taken);
@@ -206,7 +207,7 @@ struct Paced {
 /// closed.
 async fn pace(
     mut chunks: mpsc::Receiver<Vec<Batch>>,
-    queue: mpsc::Sender<Due>,
+    queue: async_channel::Sender<Due>,
     mut pacer: Pacer,
     stops: Stops,
     counters: Arc<Counters>,
@@ -260,21 +261,19 @@ struct Worker<T, X> {
 impl<T: Target, X: Transport> Worker<T, X> {
     /// Takes batches until the queue closes (or a stop comes), sending
     /// each over the worker's own connection.
-    async fn run(self, taken: Arc<Mutex<mpsc::Receiver<Due>>>, mut tally: Tally) -> Tally {
+    async fn run(self, taken: async_channel::Receiver<Due>, mut tally: Tally) -> Tally {
         let mut connection = self.transport.connection();
         loop {
             match self.stops.halted() {
                 Some(Halt::Interrupted) => break,
-                // Batches left in the queue are not sent. The pacer has
-                // stopped (or is about to), so a worker waiting on the
-                // queue lets go of its lock soon.
+                // Batches left in the queue are not sent.
                 Some(Halt::Failed) => {
-                    tally.stats.stopped_early |= taken.lock().await.try_recv().is_ok();
+                    tally.stats.stopped_early |= taken.try_recv().is_ok();
                     break;
                 }
                 None => {}
             }
-            let Some(due) = taken.lock().await.recv().await else {
+            let Ok(due) = taken.recv().await else {
                 break;
             };
             // A stop came while this worker waited for work: this batch is

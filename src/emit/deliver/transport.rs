@@ -62,6 +62,9 @@ pub struct HttpTransport {
     port: u16,
     /// The `Host` header.
     host: HeaderValue,
+    /// The target's URL and its origin form (path and query): every
+    /// request of a run goes there, so the form is made once.
+    target: Option<(http::Uri, http::Uri)>,
     timeout: Duration,
     connect_timeout: Duration,
     /// For `https://`: the handshake's configuration and the name the
@@ -106,6 +109,11 @@ impl HttpTransport {
             host_name: host.trim_matches(['[', ']']).to_string(),
             port,
             host: HeaderValue::try_from(authority).map_err(|e| format!("{url}: {e}"))?,
+            target: url
+                .as_str()
+                .parse::<http::Uri>()
+                .ok()
+                .map(|uri| (uri.clone(), origin_form(uri))),
             timeout,
             connect_timeout: crate::client::http::CONNECT_TIMEOUT.min(timeout),
             tls,
@@ -199,13 +207,11 @@ impl HttpTransport {
             },
         };
         // A connection's requests carry the path only, and the Host header.
-        let origin_form = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .parse()
-            .unwrap_or_default();
-        *request.uri_mut() = origin_form;
+        let origin = match &self.target {
+            Some((full, origin)) if request.uri() == full => origin.clone(),
+            _ => origin_form(request.uri().clone()),
+        };
+        *request.uri_mut() = origin;
         request.headers_mut().insert(HOST, self.host.clone());
         let request = request.map(Full::new);
         let closed = |e: hyper::Error| Reply::Transport {
@@ -262,6 +268,14 @@ impl HttpTransport {
         }
         read_answer(code, retry_after, &kept)
     }
+}
+
+/// `uri` as a request line on a connection carries it: path and query.
+fn origin_form(uri: http::Uri) -> http::Uri {
+    uri.path_and_query()
+        .map_or("/", |p| p.as_str())
+        .parse()
+        .unwrap_or_default()
 }
 
 /// HTTP/1.1 over `io`, its connection driven by a task of its own (which
