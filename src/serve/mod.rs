@@ -23,7 +23,8 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::JoinHandle;
 use tokio::task::JoinSet;
 
 /// How many connections, how long for a request's headers, and how long
@@ -57,6 +58,37 @@ impl ConnectionLimits {
         header_timeout: Duration::from_secs(10),
         drain: Some(Duration::from_secs(1)),
     };
+}
+
+/// A server running on a task of its own until [`Background::shutdown`]:
+/// what the sink, the OpenID configuration and `--control` each hold.
+#[derive(Debug)]
+pub struct Background {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl Background {
+    /// [`serve`] on a task of its own.
+    pub fn spawn(
+        listener: TcpListener,
+        app: Router,
+        limits: ConnectionLimits,
+        tls: Option<ServerTls>,
+    ) -> Background {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, app, limits, tls, async move {
+            let _ = stopped.await;
+        }));
+        Background { stop, task }
+    }
+
+    /// Stops accepting, lets the requests in flight finish (within the
+    /// limits' drain), and returns how serving ended.
+    pub async fn shutdown(self) -> io::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.map_err(io::Error::other)?
+    }
 }
 
 /// Serves `app` on `listener` (over TLS when `tls` is given) until `stop`

@@ -18,6 +18,7 @@ mod sample;
 mod store;
 mod wal;
 
+use crate::serve::Background;
 pub use crate::serve::ConnectionLimits;
 pub use crate::serve::ServerTls;
 pub use store::{Store, StoreOptions, StoreStats};
@@ -29,8 +30,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
@@ -93,8 +92,7 @@ pub struct RunningSink {
     scheme: &'static str,
     store: Arc<Store>,
     opened: Option<OpenReport>,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<io::Result<()>>,
+    server: Background,
 }
 
 impl RunningSink {
@@ -118,23 +116,13 @@ impl RunningSink {
         let tls = config.tls.clone();
         let scheme = if tls.is_some() { "https" } else { "http" };
         let app = http::router(store.clone(), config);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(crate::serve::serve(
-            listener,
-            app,
-            limits,
-            tls,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let server = Background::spawn(listener, app, limits, tls);
         Ok(RunningSink {
             addr,
             scheme,
             store,
             opened,
-            stop: Some(stop),
-            task,
+            server,
         })
     }
 
@@ -156,13 +144,7 @@ impl RunningSink {
     }
 
     /// Stops accepting, finishes requests in flight, and returns.
-    pub async fn shutdown(mut self) -> io::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match (&mut self.task).await {
-            Ok(result) => result,
-            Err(e) => Err(io::Error::other(e)),
-        }
+    pub async fn shutdown(self) -> io::Result<()> {
+        self.server.shutdown().await
     }
 }

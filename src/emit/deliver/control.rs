@@ -9,7 +9,7 @@
 
 use super::pacing::{LiveSpeed, MAX_SPEED, MIN_SPEED};
 use super::stats::Counters;
-use crate::serve::{ConnectionLimits, serve};
+use crate::serve::{Background, ConnectionLimits};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -18,8 +18,6 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// What the API reads and changes.
@@ -35,8 +33,7 @@ struct Shared {
 
 pub struct ControlServer {
     addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
+    server: Background,
 }
 
 impl ControlServer {
@@ -60,17 +57,8 @@ impl ControlServer {
             .route("/status", get(status))
             .route("/speed", post(set_speed))
             .with_state(shared);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(
-            listener,
-            app,
-            ConnectionLimits::RUN_SIDE,
-            None,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Ok(ControlServer { addr, stop, task })
+        let server = Background::spawn(listener, app, ConnectionLimits::RUN_SIDE, None);
+        Ok(ControlServer { addr, server })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -80,8 +68,7 @@ impl ControlServer {
     /// Stops serving, within `ConnectionLimits::RUN_SIDE`'s drain. The
     /// run's own outcome matters more than how its status API ended.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
+        let _ = self.server.shutdown().await;
     }
 }
 

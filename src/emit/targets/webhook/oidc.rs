@@ -5,14 +5,12 @@
 //! reach `--oidc-listen`) cannot hold the end of the run.
 
 use super::sign::Signer;
-use crate::serve::{ConnectionLimits, serve};
+use crate::serve::{Background, ConnectionLimits};
 use axum::routing::get;
 use serde_json::json;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// The metadata path, as ACS serves it.
 pub const CONFIGURATION_PATH: &str = "/calling/.well-known/acsopenidconfiguration";
@@ -22,8 +20,7 @@ pub const KEYS_PATH: &str = "/calling/keys";
 /// The metadata server, in the background of the current runtime.
 pub struct OidcServer {
     addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<io::Result<()>>,
+    server: Background,
 }
 
 impl OidcServer {
@@ -45,17 +42,8 @@ impl OidcServer {
                 get(move || async move { axum::Json(configuration) }),
             )
             .route(KEYS_PATH, get(move || async move { axum::Json(keys) }));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(
-            listener,
-            app,
-            ConnectionLimits::RUN_SIDE,
-            None,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Ok(OidcServer { addr, stop, task })
+        let server = Background::spawn(listener, app, ConnectionLimits::RUN_SIDE, None);
+        Ok(OidcServer { addr, server })
     }
 
     /// Where apps read the metadata.
@@ -65,8 +53,7 @@ impl OidcServer {
 
     /// Stops serving, within `ConnectionLimits::RUN_SIDE`'s drain.
     pub async fn shutdown(self) -> io::Result<()> {
-        let _ = self.stop.send(());
-        self.task.await.map_err(io::Error::other)?
+        self.server.shutdown().await
     }
 }
 
