@@ -560,3 +560,90 @@ async fn a_webhook_report_names_the_refused_callbacks() {
     assert!(figures(&dom, "latency").len() == 1);
     assert!(figures(&dom, "lag").is_empty(), "no lag panel at max rate");
 }
+
+// Issue #18, item 6: an app whose accept backlog is smaller than
+// --concurrency drops the connections of the run's first burst; the
+// summary, its JSON and the page all point at the backlog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_dropped_at_the_start_hint_at_the_apps_accept_backlog() {
+    if !require("report rendering", &[("chromium", "chromium")]) {
+        return;
+    }
+    let app = backlogged_app(6).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (html, summary) = (dir.path().join("run.html"), dir.path().join("summary.json"));
+    let run = common::callmetrics_async(&[
+        "run",
+        "tests/fixtures/tiny.json",
+        "--target",
+        "webhook",
+        "--sink",
+        &format!("http://{app}/api/callbacks"),
+        "--calls",
+        "40",
+        "--max-rate",
+        "--concurrency",
+        "8",
+        "--report",
+        html.to_str().unwrap(),
+        "--summary-out",
+        summary.to_str().unwrap(),
+    ])
+    .await
+    // A closed connection may have delivered its request: not retried, so
+    // the run fails (exit 2) and says why.
+    .expect_code(2);
+    let backlog = "the app's accept backlog (listen(2) backlog, net.core.somaxconn) may be \
+                   smaller than --concurrency 8";
+    assert!(run.stderr.contains(backlog), "{}", run.describe());
+    let summary = json(&summary);
+    let hints = &summary["hints"];
+    assert_eq!(hints.as_array().unwrap().len(), 1, "{hints}");
+    // Every unanswered request was one of the first burst's.
+    let failed = summary["failedRequests"].as_u64().unwrap();
+    assert!(failed >= 2, "{summary}");
+    assert!(
+        hints[0].as_str().unwrap().starts_with(&format!(
+            "{failed} requests sent in the first second got no answer"
+        )),
+        "{hints}"
+    );
+    let dom = render(&html, &dir.path().join("profile"));
+    let hint = format!("<p class=\"hint\">hint: {}", hints[0].as_str().unwrap());
+    assert!(
+        dom.contains(&hint),
+        "the page does not show the hint: {}",
+        &dom[dom.find("id=\"replies\"").unwrap_or(0)..]
+    );
+}
+
+/// An app on a free loopback port that closes its first `dropped`
+/// connections unanswered, as a full accept queue does to a burst, and
+/// answers 204 on every later one.
+async fn backlogged_app(dropped: usize) -> std::net::SocketAddr {
+    use hyper_util::rt::TokioIo;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut accepted = 0;
+        while let Ok((stream, _)) = listener.accept().await {
+            accepted += 1;
+            if accepted <= dropped {
+                drop(stream);
+                continue;
+            }
+            let service = hyper::service::service_fn(|request: http::Request<_>| async move {
+                use http_body_util::BodyExt;
+                let _ = hyper::body::Incoming::collect(request.into_body()).await;
+                http::Response::builder()
+                    .status(204)
+                    .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    addr
+}

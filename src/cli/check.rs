@@ -7,7 +7,7 @@ use crate::catalog::Naming;
 use crate::check::wait::{Attempt, Wait, check_until_pass};
 use crate::check::{
     AnyObserved, AzureObserved, CheckError, CheckOptions, ExpectedData, InfluxqlObserved, Limits,
-    Mapping, PromqlObserved, Report, ReportFormat, Selector, Traffic, junit_error,
+    Mapping, PromqlObserved, Report, ReportFormat, Selector, Traffic,
 };
 use crate::client::tls::ClientTls;
 use crate::html_report::{self, Checked, Page};
@@ -21,18 +21,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let (expected, report) = match compare(args) {
         Ok(compared) => compared,
         Err(e) => {
-            // A CI test publisher shows "no test results" for an empty
-            // file: a test case that says why there is no comparison is
-            // what the user needs to see there.
             if args.format == ReportFormat::Junit {
-                let why = format!(
-                    "the check could not be carried out: {}",
-                    crate::error_text(e.as_ref())
-                );
-                let mut out = std::io::stdout().lock();
-                if let Err(written) = junit_error(&why, &mut out).and_then(|()| out.flush()) {
-                    eprintln!("warning: no JUnit output: {written}");
-                }
+                super::output::junit_failure("the check could not be carried out", &e);
             }
             return Err(e);
         }

@@ -1,6 +1,7 @@
 //! How commands write files they are asked for (--expected-out,
 //! --summary-out, --report): created or replaced whole, errors naming the
 //! file; and, before a run that may last for hours, whether they can be.
+//! Also the JUnit document a command prints when it ends without a report.
 
 use anyhow::Context;
 use std::fs::File;
@@ -42,4 +43,16 @@ pub fn check_writable(flag: &str, path: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// With `--format junit`, a document whose one test case says why there is
+/// no comparison: a CI test publisher shows "no test results" for an empty
+/// file, and the reason is what the user needs to see there. `what` is the
+/// sentence's subject ("the check could not be carried out").
+pub fn junit_failure(what: &str, error: &anyhow::Error) {
+    let why = format!("{what}: {}", crate::error_text(error.as_ref()));
+    let mut out = std::io::stdout().lock();
+    if let Err(written) = crate::check::junit_error(&why, &mut out).and_then(|()| out.flush()) {
+        eprintln!("warning: no JUnit output: {written}");
+    }
 }

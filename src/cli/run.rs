@@ -7,7 +7,7 @@ use super::{Backend, Outcome, RunArgs, TargetKind};
 use crate::catalog::Naming;
 use crate::check::{
     CheckOptions, ExpectedData, JunitCase, JunitSuite, Limits, ReportFormat, Traffic,
-    junit_document, junit_error,
+    junit_document,
 };
 use crate::client::RetryPolicy;
 use crate::client::tls::ClientTls;
@@ -39,16 +39,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         && args.format == ReportFormat::Junit
         && !rendered.get()
     {
-        // As `check` does: a CI test publisher shows "no results" for an
-        // empty file, and the reason the run ended is what to see there.
-        let why = format!(
-            "the run could not be checked: {}",
-            crate::error_text(e.as_ref())
-        );
-        let mut out = std::io::stdout().lock();
-        if let Err(written) = junit_error(&why, &mut out).and_then(|()| out.flush()) {
-            eprintln!("warning: no JUnit output: {written}");
-        }
+        super::output::junit_failure("the run could not be checked", e);
     }
     outcome
 }

@@ -395,6 +395,9 @@
     const sec = el("section", { id: "replies" }, main);
     el("h2", {}, sec, "Replies");
     table(sec, ["reply", "attempts"], Object.entries(s.replies).map(([k, n]) => [k, n]), "reply-table");
+    // What the summary on the terminal says about the replies (the accept
+    // backlog, for one), so the page is not the place that misses it.
+    for (const h of s.hints) el("p", { class: "hint" }, sec, "hint: " + h);
     if (s.failures.length) {
       el("h2", {}, sec, "Failed requests");
       // What to look for in the receiver's logs: a webhook's CloudEvents
