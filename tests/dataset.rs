@@ -353,3 +353,59 @@ fn an_interrupted_generate_leaves_no_dataset_that_looks_complete() {
         "an old manifest survived"
     );
 }
+
+// Issue #20, item 7: `--start 9999-12-31T23:59:59Z` exited 0 with events
+// stamped 9999-01-01 and a timespan that ended before it started.
+#[test]
+fn times_past_the_last_day_are_refused_and_never_written_as_another_year() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused =
+        "the workload runs past 9999-12-30T23:59:59.999Z, the last time an event may have";
+    for (command, start) in [
+        ("generate", "9999-12-31T23:59:59Z"),
+        // The start is in range, the calls' later events are not.
+        ("generate", "9999-12-30T23:59:00Z"),
+        ("run", "9999-12-31T00:00:00Z"),
+    ] {
+        let out = dir.path().join(format!("{command}-{start}"));
+        let mut args = vec![
+            command,
+            "scenarios/contact-center.json",
+            "--start",
+            start,
+            "--calls",
+            "30",
+        ];
+        match command {
+            "generate" => args.extend(["--out", out.to_str().unwrap(), "--quiet"]),
+            _ => args.extend(["--max-rate", "--quiet"]),
+        }
+        let run = callmetrics(&args).expect_code(2);
+        assert!(run.stderr.contains(refused), "{}", run.describe());
+        // Nothing that looks like a dataset is left behind.
+        assert!(!out.join("manifest.json").exists());
+        assert!(!out.join("expected.json").exists());
+    }
+    // The last day that is allowed is written as itself, up to its end.
+    let out = dir.path().join("last-day");
+    callmetrics(&[
+        "generate",
+        "scenarios/contact-center.json",
+        "--start",
+        "9999-12-29T00:00:00Z",
+        "--calls",
+        "30",
+        "--grain",
+        "P1D",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ])
+    .expect_code(0);
+    let expected: serde_json::Value =
+        serde_json::from_str(&read(&out.join("expected.json"))).unwrap();
+    assert_eq!(
+        expected["timespan"],
+        "9999-12-29T00:00:00Z/9999-12-30T00:00:00Z"
+    );
+}

@@ -606,3 +606,49 @@ async fn ingest_ok(client: &reqwest::Client, url: &str, body: String) {
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
+
+// Issue #20, item 7: whatever --time-window allows, a sample past the
+// last day is refused: its day bucket would end past what RFC 3339 writes.
+#[tokio::test]
+async fn samples_past_the_last_day_are_refused_whatever_the_window() {
+    let mut config = SinkConfig::embedded();
+    config.store.time_window = std::time::Duration::from_secs(9000 * 365 * 86_400);
+    let sink = RunningSink::start(config).await.unwrap();
+    let url = sink.url();
+    let client = common::http();
+    for (time, status) in [
+        ("9999-12-31T00:00:00.000Z", 422),
+        ("9999-12-30T23:59:59.999Z", 200),
+    ] {
+        let line = LINE.replace("2026-01-01T00:00:00.005Z", time);
+        let resp = client
+            .post(format!("{url}/ingest"))
+            .header("content-type", "application/x-ndjson")
+            .body(format!("{line}\n"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            status,
+            "{time}: {}",
+            resp.text().await.unwrap()
+        );
+    }
+    // The day bucket of the accepted sample is written as itself.
+    let answer = client
+        .get(format!(
+            "{url}/metrics?metricnames=APIRequestCallAutomation&interval=P1D&aggregation=count\
+             &timespan=9999-12-30T00:00:00Z/9999-12-31T00:00:00Z"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        answer.contains(r#""timeStamp":"9999-12-30T00:00:00Z""#),
+        "{answer}"
+    );
+}

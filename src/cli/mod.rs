@@ -600,6 +600,7 @@ pub struct WorkloadArgs {
     #[arg(long, value_name = "I/N", default_value = "0/1")]
     pub shard: crate::engine::Shard,
     /// Time of the first possible arrival (RFC 3339, UTC), e.g. 2026-03-12T10:00:00Z.
+    /// Every event must fall by 9999-12-30T23:59:59.999Z (later workloads are refused).
     /// [default: 2026-01-01T00:00:00Z for generate, so output is reproducible; now for run]
     #[arg(long, value_parser = start_time)]
     pub start: Option<std::time::SystemTime>,

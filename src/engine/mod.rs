@@ -18,7 +18,7 @@ pub use event::{Context, Detail, Event, EventKind, OUTSIDER};
 pub use expected::{Aggregate, CallbackDims, Expected, RecordingDims, RequestDims, Series};
 pub use grain::Grain;
 pub use shard::Shard;
-pub use stream::EventStream;
+pub use stream::{EventStream, LAST_EVENT_MS, TimeBeyond};
 
 use crate::scenario::Scenario;
 use std::time::Duration;
@@ -116,6 +116,9 @@ impl Workload {
                 "--shard {} owns no call of --calls {calls}: give more calls than shards",
                 self.shard
             ));
+        }
+        if self.start_ms > LAST_EVENT_MS {
+            return Err(TimeBeyond { at: self.start_ms }.to_string());
         }
         if peak <= 0.0 {
             return Err("the arrival rate is 0, so no call would ever start; give --rate (e.g. --rate 50/s)".into());

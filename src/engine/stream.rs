@@ -10,6 +10,22 @@ use super::call::simulate;
 use super::event::Event;
 use crate::scenario::Scenario;
 
+/// The last time an event may have, 9999-12-30T23:59:59.999Z: RFC 3339
+/// writes years up to 9999, and the day bucket (the coarsest grain) of
+/// every event must end by then too.
+pub const LAST_EVENT_MS: i64 = 253_402_214_399_999;
+
+/// A workload whose events run past [`LAST_EVENT_MS`].
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error(
+    "the workload runs past 9999-12-30T23:59:59.999Z, the last time an event may have (RFC 3339 \
+     writes years up to 9999, and every event's day must end by then): give an earlier --start"
+)]
+pub struct TimeBeyond {
+    /// The first event's time past the limit, in Unix milliseconds.
+    pub at: i64,
+}
+
 pub struct EventStream<'a> {
     scenario: &'a Scenario,
     seed: u64,
@@ -25,6 +41,9 @@ pub struct EventStream<'a> {
     /// One call's events, reused for every call.
     scratch: Vec<Event<'a>>,
     calls_started: u64,
+    /// The time of the first event past [`LAST_EVENT_MS`]; the stream
+    /// ends before it.
+    beyond: Option<i64>,
 }
 
 impl<'a> EventStream<'a> {
@@ -43,12 +62,19 @@ impl<'a> EventStream<'a> {
             ready_at: 0,
             scratch: Vec::new(),
             calls_started: 0,
+            beyond: None,
         }
     }
 
     /// Calls started so far.
     pub fn calls_started(&self) -> u64 {
         self.calls_started
+    }
+
+    /// Whether the stream ended early at an event past [`LAST_EVENT_MS`]:
+    /// a workload that runs past the last day times can be written for.
+    pub fn past_the_last_day(&self) -> Result<(), TimeBeyond> {
+        self.beyond.map_or(Ok(()), |at| Err(TimeBeyond { at }))
     }
 
     fn start_call(&mut self, index: u64, start_ms: i64) {
@@ -74,8 +100,15 @@ impl<'a> Iterator for EventStream<'a> {
 
     fn next(&mut self) -> Option<Event<'a>> {
         loop {
+            if self.beyond.is_some() {
+                return None;
+            }
             if let Some(&event) = self.ready.get(self.ready_at) {
                 self.ready_at += 1;
+                if event.time_ms > LAST_EVENT_MS {
+                    self.beyond = Some(event.time_ms);
+                    return None;
+                }
                 return Some(event);
             }
             // Every call starting before the next bucket ends may add to it.

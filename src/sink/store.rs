@@ -308,9 +308,13 @@ impl Inner {
     fn check_limits(&self, samples: &[Sample]) -> Result<FxHashSet<u64>, ApplyError> {
         let now = now_ms();
         let window = self.time_window_ms;
-        if let Some(s) = samples.iter().find(|s| {
-            s.time_ms < now.saturating_sub(window) || s.time_ms > now.saturating_add(window)
-        }) {
+        // Past the last day, times (and the day buckets holding them) have
+        // no RFC 3339 text, whatever --time-window allows.
+        let last = now.saturating_add(window).min(crate::engine::LAST_EVENT_MS);
+        if let Some(s) = samples
+            .iter()
+            .find(|s| s.time_ms < now.saturating_sub(window) || s.time_ms > last)
+        {
             return Err(ApplyError::OutOfWindow {
                 time: crate::wire::metrics_response::time_stamp(s.time_ms),
                 window_days: (window / 86_400_000) as u64,

@@ -2,6 +2,16 @@
 //! written straight into a byte buffer. Events arrive in time order, so the
 //! date-and-seconds prefix is cached and only the milliseconds change.
 
+/// The last instant RFC 3339's four-digit years can write,
+/// 9999-12-31T23:59:59.999Z, in Unix milliseconds.
+pub const LAST_MILLIS: i64 = 253_402_300_799_999;
+
+/// The first, 0000-01-01T00:00:00.000Z.
+pub const FIRST_MILLIS: i64 = -62_167_219_200_000;
+
+/// Writes times in [`FIRST_MILLIS`, `LAST_MILLIS`]; the engine refuses
+/// workloads whose times would leave it, and the sink such samples
+/// (`engine::LAST_EVENT_MS`, a day earlier so that day buckets end in range).
 #[derive(Default)]
 pub struct TimeWriter {
     second: Option<i64>,
@@ -133,7 +143,13 @@ fn date_time(second: i64) -> [u8; 19] {
     let secs = second.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     let mut b = *b"0000-00-00T00:00:00";
-    let y = y.clamp(0, 9999) as u32;
+    // Never clamped: a year written as another is a wrong timestamp that
+    // reads as a right one. Inputs are refused before they get here.
+    assert!(
+        (0..=9999).contains(&y),
+        "year {y} has no RFC 3339 text; times are checked before they are written"
+    );
+    let y = y as u32;
     b[0] = b'0' + (y / 1000) as u8;
     b[1] = b'0' + (y / 100 % 10) as u8;
     b[2] = b'0' + (y / 10 % 10) as u8;
@@ -231,6 +247,54 @@ mod tests {
         ] {
             let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64);
             assert_eq!(fmt(ms), humantime::format_rfc3339_millis(t).to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod range {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_limits_are_the_instants_they_name() {
+        assert_eq!(parse_millis("9999-12-31T23:59:59.999Z"), Some(LAST_MILLIS));
+        assert_eq!(parse_millis("0000-01-01T00:00:00.000Z"), Some(FIRST_MILLIS));
+        assert_eq!(
+            parse_millis("9999-12-30T23:59:59.999Z"),
+            Some(crate::engine::LAST_EVENT_MS)
+        );
+    }
+
+    // Issue #20, item 7: the year was clamped, so 10000-01-01 was written
+    // as 9999-01-01, a timestamp that reads as a right one.
+    #[test]
+    #[should_panic(expected = "year 10000 has no RFC 3339 text")]
+    fn a_time_past_the_last_year_is_never_written_as_another() {
+        TimeWriter::default().millis(LAST_MILLIS + 1);
+    }
+
+    proptest! {
+        // The calendar arithmetic against a well-kept date crate, over
+        // every year RFC 3339 can write, and back through the parser.
+        #[test]
+        fn writer_and_parser_agree_with_the_time_crate(ms in FIRST_MILLIS..=LAST_MILLIS) {
+            let text = TimeWriter::default().millis(ms);
+            let text = std::str::from_utf8(&text).unwrap();
+            let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .unwrap();
+            let want = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            );
+            prop_assert_eq!(text, want.as_str());
+            prop_assert_eq!(parse_millis(text), Some(ms));
         }
     }
 }

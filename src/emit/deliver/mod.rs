@@ -81,6 +81,9 @@ pub enum ReplayError {
     Unreachable { url: String, reason: String },
     #[error("cannot start the event generator thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// The schedule ran into the last day times can be written for.
+    #[error(transparent)]
+    PastTheLastDay(#[from] crate::engine::TimeBeyond),
 }
 
 /// How long the reachability probe before a run may take.
@@ -229,6 +232,7 @@ pub async fn replay_with<T: Target, X: Transport>(
         Ok(counts) => counts,
         Err(panic) => std::panic::resume_unwind(panic),
     };
+    generated.past_the_last_day?;
     delivery.stats.skipped_events = generated.skipped;
     Ok(ReplayOutcome {
         url,
@@ -246,6 +250,8 @@ struct Generated {
     events: u64,
     /// Events the target does not deliver.
     skipped: u64,
+    /// Whether the stream ended early, past the last day.
+    past_the_last_day: Result<(), crate::engine::TimeBeyond>,
 }
 
 /// How batches travel from the generator thread to the async side: in
@@ -296,6 +302,7 @@ fn generate<E: Encoder>(
                         calls: stream.calls_started(),
                         events,
                         skipped: batches.skipped(),
+                        past_the_last_day: stream.past_the_last_day(),
                     };
                 }
             }
@@ -310,6 +317,7 @@ fn generate<E: Encoder>(
         calls: stream.calls_started(),
         events,
         skipped,
+        past_the_last_day: stream.past_the_last_day(),
     }
 }
 

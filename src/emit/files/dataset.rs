@@ -53,6 +53,23 @@ pub enum DatasetError {
     Create { path: PathBuf, source: io::Error },
     #[error("cannot write {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
+    /// The workload runs past the last day times can be written for.
+    #[error(transparent)]
+    PastTheLastDay(crate::engine::TimeBeyond),
+}
+
+impl DatasetError {
+    /// An error of writing the events to `path`: the stream's own refusal
+    /// travels inside the `io::Error` and is not a write error.
+    fn writing(path: PathBuf, source: io::Error) -> DatasetError {
+        match source
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<crate::engine::TimeBeyond>())
+        {
+            Some(beyond) => DatasetError::PastTheLastDay(*beyond),
+            None => DatasetError::Write { path, source },
+        }
+    }
 }
 
 pub fn write_dataset(
@@ -75,7 +92,7 @@ pub fn write_dataset(
             // Monitor documents, which are aggregates).
             let aggregate = opts.format == DatasetFormat::AzureMonitor;
             let (summary, _) = write_events(scenario, workload, opts, stdout, aggregate)
-                .map_err(|source| DatasetError::Write { path, source })?;
+                .map_err(|source| DatasetError::writing(path, source))?;
             Ok(summary)
         }
         Destination::Directory(dir) => {
@@ -100,13 +117,8 @@ pub fn write_dataset(
             }
             let events_path = dir.join(opts.format.file_name());
             let file = create(&partial(&events_path))?;
-            let (summary, expected) =
-                write_events(scenario, workload, opts, file, true).map_err(|source| {
-                    DatasetError::Write {
-                        path: partial(&events_path),
-                        source,
-                    }
-                })?;
+            let (summary, expected) = write_events(scenario, workload, opts, file, true)
+                .map_err(|source| DatasetError::writing(partial(&events_path), source))?;
             let expected_path = dir.join("expected.json");
             let resource = format!("callmetrics/scenarios/{}", scenario.name);
             write_file(&partial(&expected_path), |w| {
@@ -201,6 +213,9 @@ fn write_events(
             progress.update(stream.calls_started(), summary.requests + summary.callbacks);
         }
     }
+    // The files stay `.partial`: a dataset cut short at the last day is
+    // not a dataset.
+    stream.past_the_last_day().map_err(io::Error::other)?;
     if opts.format == DatasetFormat::AzureMonitor {
         super::azure_monitor::write_documents(&mut buf, &expected, opts.naming)?;
     }
