@@ -506,3 +506,23 @@ fn check_flags_that_cannot_work_are_refused_naming_the_flag() {
     assert_contains(&run, "stderr", "maps \"400\" and \"401\" onto \"4xx\"");
     assert!(!run.stderr.contains("cannot query"), "{}", run.describe());
 }
+
+// Issue #20, item 7: an expected file whose last bucket would end past
+// what RFC 3339 writes is refused by name, before any query.
+#[test]
+fn an_expected_file_past_the_last_day_is_refused_naming_the_point() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let expected = read(&dir.path().join("expected.json"));
+    assert!(expected.contains("\"2026-01-01T00:00:00Z\""));
+    let late = dir.path().join("late.json");
+    std::fs::write(&late, expected.replace("2026-01-01T", "9999-12-31T")).unwrap();
+    let sink = start_sink();
+    let run = check(&late, &sink.url, &[]).expect_code(2);
+    assert_contains(
+        &run,
+        "stderr",
+        "timeStamp \"9999-12-31T00:00:00Z\" is past 9999-12-30T23:59:59.999Z, the last time an \
+         event may have",
+    );
+}

@@ -95,6 +95,15 @@ impl ExpectedData {
                                 point.time_stamp
                             ))
                         })?;
+                    // A later bucket would end past what RFC 3339 writes.
+                    if ms > crate::engine::LAST_EVENT_MS {
+                        return Err(bad(format!(
+                            "series {}: timeStamp {:?} is past 9999-12-30T23:59:59.999Z, the \
+                             last time an event may have",
+                            where_(),
+                            point.time_stamp
+                        )));
+                    }
                     let need = |v: Option<u64>, field: &str| {
                         v.ok_or_else(|| {
                             bad(format!(
