@@ -11,6 +11,7 @@
 mod common;
 
 use common::callmetrics_async;
+use common::running::Running;
 use common::servers::{Server, Store, free_port, require, start_store};
 use std::path::Path;
 use std::time::Duration;
@@ -532,5 +533,101 @@ async fn concurrency_above_one_is_refused_before_anything_is_written() {
     assert!(
         !expected.exists(),
         "nothing was delivered, so nothing is expected"
+    );
+}
+
+/// A run stopped by Ctrl-C ends its series with stale markers too (remote
+/// write 1.0 requires them however a sender's series stop): in a real
+/// Prometheus no series answers just after the last sample instant, where
+/// before, a Ctrl-C'd run's last values stood for the 5-minute lookback;
+/// the summary says what it sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_by_ctrl_c_ends_its_series_with_stale_markers() {
+    let test = "a_run_stopped_by_ctrl_c_ends_its_series_with_stale_markers";
+    if !require(test, &[Store::Prometheus.program()]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_store(Store::Prometheus, dir.path(), None, free_port()).await;
+    let summary_out = dir.path().join("summary.json");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Two hours back, a schedule of a minute at x60 (the scenario starts
+    // its calls fast), all behind the clock; stopped long before its end.
+    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - 2 * 3600) / 60 * 60);
+    let start = humantime::format_rfc3339_seconds(start).to_string();
+    let all = r#"{__name__=~"acs_callautomation_.+"}"#;
+    let args = [
+        "run",
+        "scenarios/outbound-notification.json",
+        "--target",
+        "remote-write",
+        "--sink",
+        &store_write(&base),
+        "--calls",
+        "100000",
+        "--start",
+        &start,
+        "--speed",
+        "60",
+        "--summary-out",
+        summary_out.to_str().unwrap(),
+    ]
+    .map(String::from);
+    let running = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Running::start(&args)
+    })
+    .await
+    .unwrap();
+    // Stopped once Prometheus holds samples of it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now_ms = now as i64 * 1000 + 3_600_000;
+        if !instant(&base, &format!("{all}[3h]"), now_ms)
+            .await
+            .is_empty()
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing written in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    running.interrupt();
+    let (run, _) = tokio::task::spawn_blocking(move || running.finish(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    let run = run.expect_code(2);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_out).unwrap()).unwrap();
+    assert_eq!(summary["interrupted"], true, "{summary}");
+    assert_eq!(summary["ending"]["delivered"], true, "{summary}");
+    assert!(
+        run.stderr.contains("ended with  stale markers for"),
+        "{}",
+        run.describe()
+    );
+
+    let later = now as i64 * 1000 + 3_600_000;
+    let raw = instant(&base, &format!("{all}[3h]"), later).await;
+    let last_ms = raw
+        .iter()
+        .flat_map(|s| s["values"].as_array().unwrap())
+        .map(|v| (v[0].as_f64().unwrap() * 1000.0).round() as i64)
+        .max()
+        .expect("samples were written");
+    let before = instant(&base, all, last_ms + 14_000).await;
+    assert!(!before.is_empty(), "series are live before the markers");
+    let after = instant(&base, all, last_ms + 16_000).await;
+    assert!(
+        after.is_empty(),
+        "{} of {} series still answer after the Ctrl-C'd run's end",
+        after.len(),
+        raw.len()
     );
 }

@@ -10,124 +10,13 @@ mod common;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use common::{Run, SinkProcess};
+use common::running::Running;
+use common::SinkProcess;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// The binary, running, with its stderr read line by line as it comes.
-struct Running {
-    command: String,
-    child: Child,
-    lines: mpsc::Receiver<(Instant, String)>,
-    stderr: Arc<Mutex<String>>,
-    stdout: std::thread::JoinHandle<String>,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_callmetrics"))
-            .args(args)
-            .current_dir(common::repo())
-            .env("NO_COLOR", "1")
-            .env_remove("CALLMETRICS_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the callmetrics binary runs");
-        let err = child.stderr.take().expect("piped stderr");
-        let mut out = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let all = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let mut all = all.lock().unwrap();
-                all.push_str(&line);
-                all.push('\n');
-                let _ = tx.send((Instant::now(), line));
-            }
-        });
-        let stdout = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = out.read_to_string(&mut text);
-            text
-        });
-        Running {
-            command: format!("callmetrics {}", args.join(" ")),
-            child,
-            lines,
-            stderr,
-            stdout,
-        }
-    }
-
-    /// When the first stderr line containing `text` came, waiting at most
-    /// `within` for it.
-    fn wait_for_line(&mut self, text: &str, within: Duration) -> (Instant, String) {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok((at, line)) if line.contains(text) => return (at, line),
-                Ok(_) => {}
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "no line with {text:?} within {within:?}\ncommand: {}\n--- stderr ---\n{}",
-                        self.command,
-                        self.stderr.lock().unwrap()
-                    );
-                }
-            }
-        }
-    }
-
-    /// SIGINT, as a terminal's Ctrl-C sends it.
-    fn interrupt(&self) {
-        let sent = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success());
-    }
-
-    /// Waits for the exit, killing the process if it has not exited by
-    /// `deadline` (its exit code is then `None`); returns when it exited.
-    fn finish(mut self, deadline: Duration) -> (Run, Instant) {
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait for the child") {
-                break Some(status);
-            }
-            if started.elapsed() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let exited = Instant::now();
-        let stdout = self.stdout.join().unwrap_or_default();
-        // The reader thread ends with the pipe; give it a moment to drain.
-        std::thread::sleep(Duration::from_millis(50));
-        let mut stderr = self.stderr.lock().unwrap().clone();
-        if status.is_none() {
-            stderr.push_str(&format!("\n[killed: still running after {deadline:?}]\n"));
-        }
-        let run = Run {
-            command: self.command,
-            code: status.and_then(|s| s.code()),
-            stdout,
-            stderr,
-        };
-        (run, exited)
-    }
-}
 
 /// A receiver that refuses every request with 503 (after `Retry-After`
 /// seconds, when given), remembering when the first POST came.

@@ -46,8 +46,27 @@ impl TimeWriter {
 
     /// Appends the timestamp of a whole second, without milliseconds
     /// ("2026-01-01T00:00:00Z"), as Azure Monitor writes bucket starts.
+    /// Any second: this one also names times a peer sent (a Prometheus
+    /// sample, a sink's refused batch), so a year outside 0000-9999 is
+    /// written in ISO 8601's expanded form ("+10000-01-01T00:00:00Z"),
+    /// which no reader takes for a year it can parse, instead of panicking.
     pub fn write_seconds(out: &mut Vec<u8>, ms: i64) {
-        out.extend_from_slice(&date_time(ms.div_euclid(1000)));
+        let second = ms.div_euclid(1000);
+        if (FIRST_MILLIS.div_euclid(1000)..=LAST_MILLIS.div_euclid(1000)).contains(&second) {
+            out.extend_from_slice(&date_time(second));
+        } else {
+            let (y, m, d) = civil_from_days(second.div_euclid(86_400));
+            let secs = second.rem_euclid(86_400);
+            out.extend_from_slice(
+                format!(
+                    "{y:+05}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+                    secs / 3600,
+                    secs / 60 % 60,
+                    secs % 60
+                )
+                .as_bytes(),
+            );
+        }
         out.push(b'Z');
     }
 }
@@ -264,6 +283,23 @@ mod range {
             parse_millis("9999-12-30T23:59:59.999Z"),
             Some(crate::engine::LAST_EVENT_MS)
         );
+    }
+
+    #[test]
+    fn whole_seconds_outside_the_four_digit_years_are_written_expanded_never_clamped() {
+        let text = |ms| {
+            let mut out = Vec::new();
+            TimeWriter::write_seconds(&mut out, ms);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(LAST_MILLIS), "9999-12-31T23:59:59Z");
+        assert_eq!(text(LAST_MILLIS + 1), "+10000-01-01T00:00:00Z");
+        assert_eq!(text(FIRST_MILLIS), "0000-01-01T00:00:00Z");
+        assert_eq!(text(FIRST_MILLIS - 1000), "-0001-12-31T23:59:59Z");
+        // A peer's most extreme times do not panic.
+        for ms in [i64::MIN, i64::MIN / 2, i64::MAX] {
+            assert!(parse_millis(&text(ms)).is_none(), "{}", text(ms));
+        }
     }
 
     // Issue #20, item 7: the year was clamped, so 10000-01-01 was written

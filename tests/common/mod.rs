@@ -5,6 +5,7 @@
 
 pub mod fake;
 pub mod fake_app;
+pub mod running;
 pub mod servers;
 
 use std::path::{Path, PathBuf};

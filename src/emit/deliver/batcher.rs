@@ -118,6 +118,9 @@ pub struct Batch {
     /// request of a target that does not list its events is described.
     pub first_ms: i64,
     pub last_ms: i64,
+    /// The latest timestamp its body writes: `last_ms`, or later for a
+    /// target that samples at instants past its events (remote write).
+    pub stamped_ms: i64,
     /// When the batch is due, from the schedule's origin: the offset of its
     /// last event, so that no event is sent before its time. Zero unpaced.
     pub due: Duration,
@@ -150,6 +153,29 @@ impl Batch {
     }
 }
 
+impl Batch {
+    /// A target's ending request ([`Target::ending`]) of `raw` bytes
+    /// stamped at `stamped_ms`: no events, so nothing to count.
+    ///
+    /// [`Target::ending`]: crate::emit::targets::Target::ending
+    pub fn ending(raw: Vec<u8>, compression: Compression, stamped_ms: i64) -> Batch {
+        let raw_bytes = raw.len();
+        Batch {
+            seq: u64::MAX,
+            run: 0,
+            body: Bytes::from(compression.apply(raw)),
+            compression,
+            events: 0,
+            raw_bytes,
+            first_ms: stamped_ms,
+            last_ms: stamped_ms,
+            stamped_ms,
+            due: Duration::ZERO,
+            expected: Expected::new(Grain::MINUTE),
+        }
+    }
+}
+
 #[cfg(test)]
 impl Batch {
     /// A batch of one event with this body, of run 0xab.
@@ -163,6 +189,7 @@ impl Batch {
             raw_bytes: body.len(),
             first_ms: 0,
             last_ms: 0,
+            stamped_ms: 0,
             due: Duration::ZERO,
             expected: Expected::new(Grain::MINUTE),
         }
@@ -304,6 +331,9 @@ impl<E: Encoder> Batcher<E> {
         self.capacity = self.capacity.max(self.buf.len());
         let raw = std::mem::replace(&mut self.buf, Vec::with_capacity(self.capacity));
         let raw_bytes = raw.len();
+        let stamped_ms = self
+            .last_ms
+            .max(self.encoder.stamped_until().unwrap_or(i64::MIN));
         let batch = Batch {
             seq: self.seq,
             run: self.fingerprint,
@@ -313,10 +343,10 @@ impl<E: Encoder> Batcher<E> {
             raw_bytes,
             first_ms: self.first_ms,
             last_ms: self.last_ms,
-            due: self.schedule.map_or(Duration::ZERO, |s| {
-                let stamped = self.encoder.stamped_until().unwrap_or(i64::MIN);
-                s.offset(self.last_ms.max(stamped))
-            }),
+            stamped_ms,
+            due: self
+                .schedule
+                .map_or(Duration::ZERO, |s| s.offset(stamped_ms)),
             expected: std::mem::replace(&mut self.expected, Expected::new(self.grain)),
         };
         self.seq += 1;

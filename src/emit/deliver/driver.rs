@@ -64,6 +64,9 @@ pub struct Delivery {
     pub stats: Stats,
     /// The aggregates of the delivered batches; `None` if there were none.
     pub expected: Option<Expected>,
+    /// The latest timestamp written by any request sent, delivered or not
+    /// (a receiver may have applied a request whose answer was lost).
+    pub stamped_ms: Option<i64>,
 }
 
 /// A batch released by the pacer, with the instant it was due (paced).
@@ -76,6 +79,7 @@ struct Due {
 struct Tally {
     stats: Stats,
     expected: Option<Expected>,
+    stamped_ms: Option<i64>,
     /// When the driver started: attempts sent within `RUN_START` of it
     /// are the run's start.
     started: Instant,
@@ -145,6 +149,7 @@ impl<T: Target, X: Transport> Driver<T, X> {
         Delivery {
             stats: total.stats,
             expected: total.expected,
+            stamped_ms: total.stamped_ms,
         }
     }
 }
@@ -334,6 +339,7 @@ impl Tally {
         Tally {
             stats: Stats::new(target, pacing),
             expected: None,
+            stamped_ms: None,
             started,
         }
     }
@@ -347,6 +353,7 @@ impl Tally {
         counters: &Counters,
         carried: impl FnOnce(&Batch) -> Option<Vec<CarriedEvent>>,
     ) {
+        self.stamped_ms = self.stamped_ms.max(Some(batch.stamped_ms));
         let s = &mut self.stats;
         s.retries += sent.attempts.len().saturating_sub(1) as u64;
         for attempt in &sent.attempts {
@@ -421,6 +428,7 @@ impl Tally {
         s.bytes += o.bytes;
         s.raw_bytes += o.raw_bytes;
         s.stopped_early |= o.stopped_early;
+        self.stamped_ms = self.stamped_ms.max(other.stamped_ms);
         match (&mut self.expected, other.expected) {
             (Some(all), Some(more)) => all.merge(more),
             (None, more) => self.expected = more,

@@ -203,9 +203,11 @@ pub async fn replay_with<T: Target, X: Transport>(
         config.schedule.filter(|_| speed.is_some()),
         live.clone(),
     );
+    let target = Arc::new(target);
+    let transport = Arc::new(transport);
     let driver = Driver {
-        target: Arc::new(target),
-        transport: Arc::new(transport),
+        target: Arc::clone(&target),
+        transport: Arc::clone(&transport),
         policy: config.retry,
         concurrency: config.concurrency,
         stop_on_failure: config.stop_on_failure,
@@ -221,6 +223,9 @@ pub async fn replay_with<T: Target, X: Transport>(
     let timeline = driver.timeline.clone();
     let mut delivery = driver.run(rx, pacing).await;
     progress.finish();
+    if !delivery.stats.succeeded() {
+        delivery.stats.ending = end_cut_stream(&*target, &*transport, &delivery).await;
+    }
     if let Some(server) = control {
         server.shutdown().await;
     }
@@ -241,6 +246,34 @@ pub async fn replay_with<T: Target, X: Transport>(
         calls: generated.calls,
         generated_events: generated.events,
         timeline: timeline.map(|t| t.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+    })
+}
+
+/// Sends the target's ending request ([`Target::ending`]) once, after a
+/// stream cut short by Ctrl-C or a failure: the last request, which
+/// carries a stream's ending, was not delivered. Once, without back-off,
+/// and bounded by the request timeout: a run stopped by Ctrl-C must end
+/// promptly, and one whose receiver refuses everything ends all the same.
+async fn end_cut_stream<T: Target, X: Transport>(
+    target: &T,
+    transport: &X,
+    delivery: &driver::Delivery,
+) -> Option<stats::Ending> {
+    let (batch, carried) = target.ending(delivery.expected.as_ref()?, delivery.stamped_ms?)?;
+    let policy = crate::client::RetryPolicy::new(0);
+    let sent = send::send_with_retries(
+        transport,
+        &mut transport.connection(),
+        target,
+        &policy,
+        &batch,
+        &Counters::default(),
+        &Cancel::new(),
+    )
+    .await;
+    Some(stats::Ending {
+        carried,
+        result: sent.result.map(|_| ()),
     })
 }
 

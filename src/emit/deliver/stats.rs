@@ -222,6 +222,18 @@ pub struct Stats {
     pub stopped_early: bool,
     /// `run --threshold`s, judged once the run ended.
     pub thresholds: Vec<Judged>,
+    /// The request that ended a stream cut short (remote write's stale
+    /// markers), when the target has one and it was sent.
+    pub ending: Option<Ending>,
+}
+
+/// A target's ending request after a stream cut short, and how it went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ending {
+    /// What it carried ("stale markers for 42 series at ...").
+    pub carried: String,
+    /// Delivered, or why not (it is tried once).
+    pub result: Result<(), String>,
 }
 
 impl Stats {
@@ -250,6 +262,7 @@ impl Stats {
             stopped_early: false,
             interrupted: false,
             thresholds: Vec::new(),
+            ending: None,
         }
     }
 
@@ -373,6 +386,15 @@ impl Stats {
             ));
         } else if self.stopped_early {
             rows.push(("stopped", "early, after a failed request".into()));
+        }
+        if let Some(ending) = &self.ending {
+            rows.push((
+                "ended with",
+                match &ending.result {
+                    Ok(()) => ending.carried.clone(),
+                    Err(why) => format!("{}: not delivered ({why})", ending.carried),
+                },
+            ));
         }
         if !self.thresholds.is_empty() {
             let failed: Vec<String> = self
@@ -557,6 +579,11 @@ impl Stats {
             "thresholds": self.thresholds.iter().map(Judged::to_json).collect::<Vec<_>>(),
             "unansweredAtStart": self.unanswered_at_start,
             "hints": self.backlog_hint().into_iter().collect::<Vec<_>>(),
+            "ending": self.ending.as_ref().map(|e| json!({
+                "carried": e.carried,
+                "delivered": e.result.is_ok(),
+                "error": e.result.as_ref().err(),
+            })),
         })
     }
 }

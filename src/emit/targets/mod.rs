@@ -14,7 +14,7 @@ pub mod webhook;
 use super::deliver::batcher::{Batch, Compression, Encoder};
 use super::deliver::stats::CarriedEvent;
 use crate::client::Retryable;
-use crate::engine::Grain;
+use crate::engine::{Expected, Grain};
 use axum::body::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 
@@ -67,6 +67,17 @@ pub trait Target: Send + Sync + 'static {
     /// by its event count and time range only.
     fn carried(&self, batch: &Batch) -> Option<Vec<CarriedEvent>> {
         let _ = batch;
+        None
+    }
+
+    /// The request that ends a stream cut short (Ctrl-C, a request that
+    /// failed for good), whose last request, carrying the stream's ending,
+    /// was never delivered: `delivered` is what was acknowledged, and
+    /// requests sent wrote timestamps up to `stamped_ms`. With what it
+    /// carries, for the summary. `None` for targets whose streams need no
+    /// ending.
+    fn ending(&self, delivered: &Expected, stamped_ms: i64) -> Option<(Batch, String)> {
+        let _ = (delivered, stamped_ms);
         None
     }
 }

@@ -3,6 +3,7 @@
 //! sink on 127.0.0.1:0 that can answer 429/500/503/400, decode gzip, be slow
 //! and count what it applied. Shared fixtures live here.
 
+mod ending;
 mod loopback;
 mod paused;
 mod stops;
@@ -80,6 +81,9 @@ fn delivery(batch_events: usize, max_retries: u32) -> DeliveryConfig {
 struct Scripted {
     replies: Mutex<VecDeque<Reply>>,
     attempts: Mutex<Vec<(String, Instant)>>,
+    /// Every attempt's body, shared so a test can read it after the
+    /// transport moved into a replay.
+    bodies: Arc<Mutex<Vec<Bytes>>>,
     /// Simulated time each answer takes.
     takes: Duration,
 }
@@ -110,6 +114,7 @@ impl Transport for Scripted {
             .unwrap_or_default()
             .to_string();
         self.attempts.lock().unwrap().push((key, Instant::now()));
+        self.bodies.lock().unwrap().push(request.body().clone());
         tokio::time::sleep(self.takes).await;
         let next = self.replies.lock().unwrap().pop_front();
         next.unwrap_or(Reply::status(200))

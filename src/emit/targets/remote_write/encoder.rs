@@ -117,6 +117,30 @@ impl CounterEncoder {
         self.counters.len()
     }
 
+    /// A body ending every counter of `series` (a latency series' `_count`
+    /// and `_sum` both) with a stale marker at `at_ms`, and how many.
+    pub fn stale_markers(
+        mut self,
+        series: impl IntoIterator<Item = Series>,
+        at_ms: i64,
+    ) -> (Vec<u8>, usize) {
+        for s in series {
+            self.add(s.pack(), s, 0);
+            if let Series::Latency(_) = s {
+                self.add(s.pack() | SUM, s, 0);
+            }
+        }
+        let stamp = SampleBytes::at(at_ms);
+        let mut body = Vec::new();
+        for counter in &self.counters {
+            body.push(0x0a);
+            encode_varint((counter.labels.len() + stamp.len()) as u64, &mut body);
+            body.extend_from_slice(&counter.labels);
+            stamp.write(STALE_NAN, &mut body);
+        }
+        (body, self.counters.len())
+    }
+
     /// Adds `by` to the counter `key`, made (with its labels) the first time.
     fn add(&mut self, key: u64, series: Series, by: u64) {
         let at = match self.index.get(&key) {

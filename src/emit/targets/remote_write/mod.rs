@@ -9,13 +9,13 @@
 
 mod encoder;
 
-pub use encoder::CounterEncoder;
+pub use encoder::{CounterEncoder, STALE_NAN};
 
 use super::{Target, TargetDefaults, USER_AGENT, bearer, post, sample_interval_ms, uri};
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
-use crate::engine::Grain;
+use crate::engine::{Expected, Grain};
 use crate::wire::remote_write::{VERSION, VERSION_HEADER, WriteRequest};
 use axum::body::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
@@ -153,6 +153,31 @@ impl Target for RemoteWrite {
                 0
             },
         )
+    }
+
+    /// A stale marker for every delivered series at the first sample
+    /// instant after any timestamp a request wrote (one a receiver may have
+    /// applied without its answer arriving included, so no marker is ever
+    /// out of order): remote write 1.0 requires it of a sender whose series
+    /// stop, however they stop.
+    fn ending(&self, delivered: &Expected, stamped_ms: i64) -> Option<(Batch, String)> {
+        if !self.stale_markers {
+            return None;
+        }
+        let series: std::collections::BTreeSet<_> = delivered.cells().map(|(s, ..)| s).collect();
+        let at_ms = super::instant_after(stamped_ms, self.interval_ms);
+        let (raw, counters) =
+            CounterEncoder::new(self.interval_ms, self.grain).stale_markers(series, at_ms);
+        if counters == 0 {
+            return None;
+        }
+        let mut at = Vec::new();
+        crate::wire::rfc3339::TimeWriter::default().write_millis(&mut at, at_ms);
+        let what = format!(
+            "stale markers for {counters} series at {}",
+            String::from_utf8_lossy(&at)
+        );
+        Some((Batch::ending(raw, Compression::Snappy, at_ms), what))
     }
 
     /// The first sample: `name{label="value",..} 12 @ 2026-01-01T00:00:15.000Z`.
