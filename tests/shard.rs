@@ -255,3 +255,94 @@ fn shards_refuse_the_targets_that_would_overwrite_each_other() {
         run.describe()
     );
 }
+
+// Issue #19, item 6: copies of shard 0 relabelled `00/3`, `0/03`, `+0/3`,
+// `5/3` or `x/3` were merged as extra shards (+33 % events, exit 0).
+#[test]
+fn a_shard_label_is_read_strictly_so_a_relabelled_copy_is_not_another_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<String> = (0..3)
+        .map(|i| {
+            let out = dir.path().join(format!("s{i}"));
+            generate(&out, &["--shard", &format!("{i}/3")]);
+            out.join("expected.json").to_str().unwrap().to_string()
+        })
+        .collect();
+    let shard0 = read(Path::new(&files[0]));
+    for (label, why) in [
+        ("00/3", "the index is not a plain number"),
+        ("0/03", "the count is not a plain number"),
+        ("+0/3", "the index is not a plain number"),
+        (" 0/3", "the index is not a plain number"),
+        ("5/3", "the index must be below the count"),
+        ("x/3", "the index is not a plain number"),
+        ("0+2/3", "the index is not a plain number"),
+        ("0/0", "a workload has at least one shard"),
+        ("0", "no \"/\""),
+    ] {
+        let copy = dir.path().join("copy.json");
+        let relabelled = shard0.replace("\"shard\": \"0/3\"", &format!("\"shard\": {label:?}"));
+        assert_ne!(relabelled, shard0, "the fixture holds the label");
+        std::fs::write(&copy, relabelled).unwrap();
+        let copy = copy.to_str().unwrap();
+        let run = callmetrics(&["merge", &files[0], &files[1], &files[2], copy]).expect_code(2);
+        assert!(
+            run.stderr.contains(&format!(
+                "shard {label:?} is not one shard of a workload ({why})"
+            )),
+            "{label}\n{}",
+            run.describe()
+        );
+    }
+    // A copy keeping its label is the same shard twice.
+    let run = callmetrics(&["merge", &files[0], &files[1], &files[2], &files[0]]).expect_code(2);
+    assert!(
+        run.stderr.contains("are both shard 0/3"),
+        "{}",
+        run.describe()
+    );
+    callmetrics(&["merge", &files[0], &files[1], &files[2]]).expect_code(0);
+}
+
+// Issue #19, item 4: `merge` summed each cell with checked arithmetic but
+// not the metric's totals, so it wrote a file `check` then refused.
+#[test]
+fn merge_refuses_shards_whose_totals_pass_2_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<String> = (0..2)
+        .map(|i| {
+            let out = dir.path().join(format!("s{i}"));
+            generate(&out, &["--shard", &format!("{i}/2")]);
+            out.join("expected.json").to_str().unwrap().to_string()
+        })
+        .collect();
+    // A different cell of each shard holds 2^63 calls (the first of shard
+    // 0, the last of shard 1): each file alone is readable, and no cell of
+    // the merge passes 2^64-1, only the metric's total.
+    for (i, file) in files.iter().enumerate() {
+        let mut doc: serde_json::Value = serde_json::from_str(&read(Path::new(file))).unwrap();
+        let series = doc["value"][0]["timeseries"].as_array_mut().unwrap();
+        let series = if i == 0 {
+            &mut series[0]
+        } else {
+            series.last_mut().unwrap()
+        };
+        let data = series["data"].as_array_mut().unwrap();
+        let point = if i == 0 {
+            &mut data[0]
+        } else {
+            data.last_mut().unwrap()
+        };
+        let point = point.as_object_mut().unwrap();
+        point.insert("count".into(), (1u64 << 63).into());
+        point.insert("total".into(), (1u64 << 63).into());
+        std::fs::write(file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        callmetrics(&["merge", "--partial", file]).expect_code(0);
+    }
+    let run = callmetrics(&["merge", &files[0], &files[1]]).expect_code(2);
+    assert!(
+        run.stderr.contains("over all shards add up past 2^64-1"),
+        "{}",
+        run.describe()
+    );
+}

@@ -54,6 +54,49 @@ pub enum MergeError {
         label: String,
         at: String,
     },
+    #[error(
+        "the counts or totals of {metric} over all shards add up past 2^64-1: `check` could not \
+         compare their sums (coarser grains, totals), so no merged file is written"
+    )]
+    TotalOverflow { metric: Metric },
+    #[error(
+        "{}: shard {shard:?} is not one shard of a workload ({why}); `generate` and `run` write \
+         I/N with 0 <= I < N, digits only",
+        path.display()
+    )]
+    BadShard {
+        path: PathBuf,
+        shard: String,
+        why: &'static str,
+    },
+}
+
+/// A shard label "I/N" read strictly: canonical digits (no sign, no
+/// leading zero, no spaces) and I < N. Labels are compared as numbers, so
+/// a copy of shard 0 labelled "00/3", "+0/3" or "5/3" cannot pass for
+/// another shard and be counted twice.
+fn parse_shard(path: &Path, shard: &str) -> Result<(u32, u32), MergeError> {
+    let bad = |why| MergeError::BadShard {
+        path: path.to_path_buf(),
+        shard: shard.to_string(),
+        why,
+    };
+    let number = |text: &str| -> Option<u32> {
+        let canonical = !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_digit())
+            && (text == "0" || !text.starts_with('0'));
+        canonical.then(|| text.parse().ok()).flatten()
+    };
+    let (index, count) = shard.split_once('/').ok_or_else(|| bad("no \"/\""))?;
+    let index = number(index).ok_or_else(|| bad("the index is not a plain number"))?;
+    let count = number(count).ok_or_else(|| bad("the count is not a plain number"))?;
+    if count == 0 {
+        return Err(bad("a workload has at least one shard"));
+    }
+    if index >= count {
+        return Err(bad("the index must be below the count"));
+    }
+    Ok((index, count))
 }
 
 /// The merged file, and the shards of the workload none of the files is
@@ -69,8 +112,8 @@ pub fn merge(
             .ok_or_else(|| MergeError::Unknown(path.to_path_buf()))
     };
     let base = provenance(first_path, first)?;
-    let count = shard_count(&base.shard);
-    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let (_, count) = parse_shard(first_path, &base.shard)?;
+    let mut seen: BTreeMap<u32, PathBuf> = BTreeMap::new();
     let mut merged: BTreeMap<Metric, MetricSeries> = BTreeMap::new();
     let mut timespan = (i64::MAX, i64::MIN);
     let mut grain = None;
@@ -94,7 +137,8 @@ pub fn merge(
         if p.seed != base.seed {
             return Err(differ("seeds", base.seed.to_string(), p.seed.to_string()));
         }
-        if p.workload != base.workload || shard_count(&p.shard) != count {
+        let (index, shards) = parse_shard(path, &p.shard)?;
+        if p.workload != base.workload || shards != count {
             return Err(differ("workloads", base.shard.clone(), p.shard.clone()));
         }
         if response.interval != first.interval {
@@ -104,9 +148,9 @@ pub fn merge(
                 response.interval.clone(),
             ));
         }
-        if let Some(other) = seen.insert(p.shard.clone(), path.clone()) {
+        if let Some(other) = seen.insert(index, path.clone()) {
             return Err(MergeError::SameShard {
-                shard: p.shard,
+                shard: format!("{index}/{count}"),
                 first: other,
                 other: path.clone(),
             });
@@ -150,8 +194,8 @@ pub fn merge(
         }
     }
     let missing: Vec<String> = (0..count)
+        .filter(|i| !seen.contains_key(i))
         .map(|i| format!("{i}/{count}"))
-        .filter(|s| !seen.contains_key(s))
         .collect();
     if !missing.is_empty() && !partial {
         return Err(MergeError::Missing { missing });
@@ -162,6 +206,19 @@ pub fn merge(
         .and_then(|m| m.id.split("/providers/").next())
         .unwrap_or("callmetrics")
         .to_string();
+    // Every sum `check` makes of the merged file (coarser grains, one
+    // dimension, the totals) is at most its metric's grand total.
+    for (&metric, series) in &merged {
+        let (count, total) = series
+            .values()
+            .flat_map(|buckets| buckets.values())
+            .fold((0u128, 0u128), |(c, t), a| {
+                (c + u128::from(a.count), t + u128::from(a.total))
+            });
+        if count > u128::from(u64::MAX) || total > u128::from(u64::MAX) {
+            return Err(MergeError::TotalOverflow { metric });
+        }
+    }
     let metrics: Vec<(Metric, MetricSeries)> = merged.into_iter().collect();
     let mut response = MetricsResponse::build(
         &metrics,
@@ -176,16 +233,9 @@ pub fn merge(
     let shard = if missing.is_empty() {
         "0/1".to_string()
     } else {
-        let indices: Vec<&str> = seen.keys().filter_map(|s| s.split('/').next()).collect();
+        let indices: Vec<String> = seen.keys().map(u32::to_string).collect();
         format!("{}/{count}", indices.join("+"))
     };
     response.callmetrics = Some(Provenance { shard, ..base });
     Ok((response, missing))
-}
-
-fn shard_count(shard: &str) -> u32 {
-    shard
-        .split_once('/')
-        .and_then(|(_, n)| n.parse().ok())
-        .unwrap_or(1)
 }
