@@ -87,3 +87,54 @@ async fn documents_posted_to_the_sink_check_exactly_and_survive_a_restart() {
     let run = check(sink.url.clone()).await.expect_code(0);
     assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
 }
+
+// Issue #19, item 4: each (series, minute) was guarded, but sums across
+// minutes and series wrapped: three documents of count = sum = 2^63 in
+// different minutes made /prometheus show 0 and the PT1H total 0. Now the
+// document that would take any sum past 2^64-1 is refused (422) and every
+// answer holds what was taken, exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_that_would_overflow_a_sum_across_minutes_are_refused() {
+    let sink = SinkProcess::start(&["--listen", "127.0.0.1:0"]);
+    let half = 1u64 << 63;
+    let document = |minute: u32| {
+        format!(
+            r#"{{"time":"2026-01-01T00:{minute:02}:00Z","data":{{"baseData":{{"metric":"APIRequestCallAutomation","namespace":"CallAutomation","dimNames":["Operation","StatusCode","StatusCodeClass","ApiVersion"],"series":[{{"dimValues":["Play","202","2xx","2025-05-15"],"min":1,"max":1,"sum":{half},"count":{half}}}]}}}}}}"#
+        )
+    };
+    let (status, answer) = post(&sink.url, document(1)).await;
+    assert_eq!(status, 200, "{answer}");
+    for minute in [2, 3] {
+        let (status, answer) = post(&sink.url, document(minute)).await;
+        assert_eq!(status, 422, "{answer}");
+        assert!(answer.contains("past 2^64-1"), "{answer}");
+    }
+    let client = common::http();
+    let exposition = client
+        .get(format!("{}/prometheus", sink.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = exposition
+        .lines()
+        .find(|l| l.contains("Play") && !l.starts_with('#'))
+        .unwrap_or_else(|| panic!("no Play series in\n{exposition}"));
+    assert!(line.ends_with(&format!(" {half}")), "{line}");
+    let hour: serde_json::Value = client
+        .get(format!(
+            "{}/metrics?metricnames=APIRequestCallAutomation&interval=PT1H&aggregation=count\
+             &timespan=2026-01-01T00:00:00Z/2026-01-01T01:00:00Z",
+            sink.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let count = &hour["value"][0]["timeseries"][0]["data"][0]["count"];
+    assert_eq!(count.as_u64(), Some(half), "{hour}");
+}

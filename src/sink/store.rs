@@ -34,8 +34,15 @@ pub enum Applied {
 pub enum ApplyError {
     #[error("cannot write the log: {0}")]
     Log(#[from] io::Error),
-    #[error("the batch would take the total of {series} past 2^64-1; no aggregate may overflow")]
-    Overflow { series: String },
+    #[error(
+        "the batch would take the {what} of {metric} held past 2^64-1: every sum a query makes \
+         (a cell, a coarser grain, one dimension, the totals) is at most that, and none may \
+         overflow"
+    )]
+    Overflow {
+        metric: crate::catalog::Metric,
+        what: &'static str,
+    },
     #[error(
         "the sink holds {held} series and this batch adds {new} more, past --max-series {max}; \
          raise it, or check the batch's dimension values (a sub-code or status that should not \
@@ -139,9 +146,10 @@ struct Inner {
     wal: Option<Wal>,
     compact_after: u64,
     stats: StoreStats,
-    /// Count and total of everything ever stored: while they fit in 64
-    /// bits, no cell can overflow.
-    grand: (u128, u128),
+    /// Count and total of everything ever stored, per metric: every sum a
+    /// query or the exposition makes is at most these, so while they fit
+    /// in 64 bits none can overflow.
+    grand: std::collections::BTreeMap<crate::catalog::Metric, (u128, u128)>,
 }
 
 /// Batches take the write lock; queries share the read lock, so the
@@ -283,7 +291,7 @@ impl Inner {
             wal: None,
             compact_after: options.compact_after,
             stats: StoreStats::default(),
-            grand: (0, 0),
+            grand: Default::default(),
         }
     }
 
@@ -292,13 +300,14 @@ impl Inner {
     fn absorb(&mut self, samples: &[Sample], new_series: FxHashSet<u64>, now_ms: i64) {
         self.series.extend(new_series);
         for s in samples {
-            self.grand.0 += s.aggregate.count as u128;
-            self.grand.1 += s.aggregate.total as u128;
+            let grand = self.grand.entry(s.series.metric()).or_default();
+            grand.0 += u128::from(s.aggregate.count);
+            grand.1 += u128::from(s.aggregate.total);
             self.data.add(s);
         }
         self.data.roll(now_ms);
         self.stats.batches += 1;
-        self.stats.samples += events(samples);
+        self.stats.samples = self.stats.samples.saturating_add(events(samples));
     }
 
     /// Refuses a batch with a sample outside the time window or one that
@@ -337,42 +346,24 @@ impl Inner {
         Ok(new)
     }
 
-    /// Refuses a batch that would overflow a cell's count or total, before
-    /// anything is logged.
+    /// Refuses a batch that would take a metric's count or total of
+    /// everything held past 2^64-1, before anything is logged. Checking
+    /// each cell alone let sums across minutes (PT5M, PT1H, /prometheus)
+    /// and across series (one dimension, the totals) wrap: three documents
+    /// of count 2^63 once made /prometheus show 0.
     fn check_overflow(&self, samples: &[Sample]) -> Result<(), ApplyError> {
-        // No cell can overflow while everything ever stored would fit in one.
-        let (count, total) = samples.iter().fold((0u128, 0u128), |(c, t), s| {
-            (c + s.aggregate.count as u128, t + s.aggregate.total as u128)
-        });
-        let max = u64::MAX as u128;
-        if self.grand.0 + count <= max && self.grand.1 + total <= max {
-            return Ok(());
-        }
-        let overflow = |series: crate::engine::Series| ApplyError::Overflow {
-            series: format!("{:?}", series.dimension_values()),
-        };
-        // (series, minute) -> (series, count, total) the batch adds: cells
-        // are rolled into minutes, so no minute may overflow either.
-        let mut sums: FxHashMap<(u64, i64), (crate::engine::Series, u64, u64)> =
-            FxHashMap::default();
+        let mut after = self.grand.clone();
         for s in samples {
-            let packed = s.series.pack();
-            let cell = sums
-                .entry((packed, crate::engine::Grain::MINUTE.bucket(s.time_ms)))
-                .or_insert((s.series, 0, 0));
-            cell.1 = cell
-                .1
-                .checked_add(s.aggregate.count)
-                .ok_or_else(|| overflow(s.series))?;
-            cell.2 = cell
-                .2
-                .checked_add(s.aggregate.total)
-                .ok_or_else(|| overflow(s.series))?;
-        }
-        for ((packed, minute), (series, count, total)) in sums {
-            let have = self.data.minute_sum(packed, minute);
-            if have.0 + count as u128 > max || have.1 + total as u128 > max {
-                return Err(overflow(series));
+            let metric = s.series.metric();
+            let grand = after.entry(metric).or_default();
+            grand.0 += u128::from(s.aggregate.count);
+            grand.1 += u128::from(s.aggregate.total);
+            let max = u128::from(u64::MAX);
+            if grand.0 > max || grand.1 > max {
+                return Err(ApplyError::Overflow {
+                    metric,
+                    what: if grand.0 > max { "count" } else { "total" },
+                });
             }
         }
         Ok(())
@@ -429,26 +420,69 @@ mod tests {
     }
 
     // Issue #9, item 10: totals wrapped (release) or panicked after the log
-    // append (debug), leaving count and total inconsistent.
+    // append (debug), leaving count and total inconsistent. Issue #19, item
+    // 4: a cell's limit was not enough, as sums across minutes and series
+    // wrapped.
     #[test]
-    fn a_batch_that_would_overflow_a_cell_is_refused_whole() {
+    fn a_batch_that_would_overflow_any_sum_is_refused_whole() {
         let store = Store::in_memory(StoreOptions::default());
         let t0 = now();
         assert!(store.apply(None, &[sample(t0, u64::MAX - 1)]).is_ok());
         let err = store
             .apply(None, &[sample(t0 + 5_000, 1), sample(t0, 5)])
             .unwrap_err();
-        assert!(matches!(err, ApplyError::Overflow { .. }), "{err}");
-        // Nothing of the refused batch was applied; another cell still takes data.
-        assert_eq!(store.stats().samples, 2);
-        // Another minute still takes data; the same minute does not, even
-        // in another second: its cells are one minute cell once rolled.
+        assert!(
+            matches!(err, ApplyError::Overflow { what: "total", .. }),
+            "{err}"
+        );
+        assert_eq!(store.stats().samples, 2, "nothing of it was applied");
+        // Another minute, another series of the same metric: a PT1H cell or
+        // the metric's total would hold both.
         let next_minute = t0 - t0.rem_euclid(60_000) + 60_000;
-        assert!(store.apply(None, &[sample(next_minute, 5)]).is_ok());
-        assert_eq!(store.stats().samples, 4);
-        let same_minute = t0 - t0.rem_euclid(60_000) + (t0.rem_euclid(60_000) + 1000) % 60_000;
-        let err = store.apply(None, &[sample(same_minute, 5)]).unwrap_err();
-        assert!(matches!(err, ApplyError::Overflow { .. }), "{err}");
+        let other_series = Sample {
+            series: play_failed(500),
+            ..sample(next_minute, 5)
+        };
+        for batch in [sample(next_minute, 5), other_series] {
+            let err = store.apply(None, &[batch]).unwrap_err();
+            assert!(matches!(err, ApplyError::Overflow { .. }), "{err}");
+        }
+        // What still fits is taken: the total reaches exactly 2^64-1.
+        assert!(store.apply(None, &[sample(next_minute, 1)]).is_ok());
+        let total = store.read(|cells| {
+            cells
+                .iter()
+                .map(|(_, _, a)| u128::from(a.total))
+                .sum::<u128>()
+        });
+        assert_eq!(total, u128::from(u64::MAX));
+        // Counts too: 2^63 twice passes 2^64-1.
+        let store = Store::in_memory(StoreOptions::default());
+        let half = |time_ms| Sample {
+            aggregate: Aggregate {
+                count: 1 << 63,
+                total: 0,
+                minimum: 0,
+                maximum: 0,
+            },
+            ..sample(time_ms, 0)
+        };
+        assert!(store.apply(None, &[half(t0)]).is_ok());
+        let err = store.apply(None, &[half(next_minute)]).unwrap_err();
+        assert!(
+            matches!(err, ApplyError::Overflow { what: "count", .. }),
+            "{err}"
+        );
+        // Another metric has a total of its own.
+        let other_metric = Sample {
+            series: crate::engine::Series::Latency(crate::engine::RequestDims {
+                operation: crate::catalog::Operation::CreateCall,
+                status: 201,
+                version: "2025-06-15".parse().unwrap(),
+            }),
+            ..half(next_minute)
+        };
+        assert!(store.apply(None, &[other_metric]).is_ok());
     }
 
     fn now() -> i64 {
