@@ -118,3 +118,57 @@ async fn unfinished_bodies_cannot_take_more_than_the_budget() {
     drop(first);
     sink.shutdown().await.unwrap();
 }
+
+// Issue #19, item 9: --max-series x --per-second-retention allowed 8.6e9
+// per-second cells (8.04 M took 477 MiB); --max-cells bounds them, the
+// batch that would pass it is refused whole, and GET /stats shows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cells_are_bounded_by_max_cells_and_shown_on_stats() {
+    let sink = common::SinkProcess::start(&["--listen", "127.0.0.1:0", "--max-cells", "10"]);
+    let client = common::http();
+    let line = |second: u32| {
+        format!(
+            r#"{{"metric":"APIRequestCallAutomation","time":"2026-01-01T00:00:{second:02}.000Z","dimensions":{{"Operation":"Play","StatusCode":"202","StatusCodeClass":"2xx","ApiVersion":"2025-05-15"}},"value":1,"latencyMs":20}}"#
+        )
+    };
+    let post = |lines: Vec<String>| {
+        let client = client.clone();
+        let url = format!("{}/ingest", sink.url);
+        async move {
+            let r = client
+                .post(url)
+                .header("content-type", "application/x-ndjson")
+                .body(lines.join("\n"))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // Each line is a count and a latency sample: two series. Four
+    // seconds, two lines in one of them: eight cells.
+    let (status, answer) = post(vec![line(1), line(2), line(3), line(4), line(4)]).await;
+    assert_eq!(status, 200, "{answer}");
+    // Four new cells would make twelve: refused whole, nothing taken.
+    let (status, answer) = post(vec![line(1), line(5), line(6)]).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer.contains("holds 8 cells") && answer.contains("adds 4 more, past --max-cells 10"),
+        "{answer}"
+    );
+    // Samples into held cells and one new second (two cells) still fit.
+    let (status, answer) = post(vec![line(1), line(2), line(5)]).await;
+    assert_eq!(status, 200, "{answer}");
+    let stats: serde_json::Value = client
+        .get(format!("{}/stats", sink.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["cells"], 10, "{stats}");
+    assert_eq!(stats["maxCells"], 10, "{stats}");
+    assert_eq!(stats["series"], 2, "{stats}");
+    assert_eq!(stats["samples"], 16, "{stats}");
+}

@@ -120,6 +120,8 @@ Endpoints:
                     interval, aggregation, $filter (eq, ne, and, or, '*' to
                     split), top, orderby
   GET  /prometheus  Prometheus text exposition
+  GET  /stats       series and cells held against --max-series and
+                    --max-cells, batches and samples taken (JSON)
   GET  /healthz
 
 Examples:
@@ -270,6 +272,11 @@ pub struct SinkArgs {
     /// that would add more is refused whole (422).
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub max_series: usize,
+    /// Cells (a series' second, or its minute past --per-second-retention) the sink holds
+    /// at most, about 60 bytes each: what bounds its memory. A batch that would make more
+    /// is refused whole (422); GET /stats shows how many are held.
+    #[arg(long, default_value_t = crate::sink::DEFAULT_MAX_CELLS, value_name = "N")]
+    pub max_cells: usize,
     /// Samples more than this far from now (either way) are refused (422, field time).
     #[arg(long, default_value = "3650d", value_parser = humantime::parse_duration)]
     pub time_window: std::time::Duration,

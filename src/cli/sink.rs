@@ -21,6 +21,7 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
             max_keys: args.max_idempotency_keys,
             compact_after: args.compact_after,
             max_series: args.max_series,
+            max_cells: args.max_cells,
             time_window: args.time_window,
             per_second_retention: args.per_second_retention,
         },

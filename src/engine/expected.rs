@@ -235,10 +235,10 @@ impl Expected {
     }
 
     /// Adds samples of `series` at `time_ms` already aggregated (count,
-    /// total, minimum and maximum).
-    pub fn add_aggregate(&mut self, series: Series, time_ms: i64, aggregate: &Aggregate) {
+    /// total, minimum and maximum); true when that made a new cell.
+    pub fn add_aggregate(&mut self, series: Series, time_ms: i64, aggregate: &Aggregate) -> bool {
         let bucket = self.grain.bucket(time_ms);
-        self.absorb(series, bucket, aggregate);
+        self.absorb(series, bucket, aggregate)
     }
 
     /// Every bucket with its cells, the current one included.
@@ -281,11 +281,18 @@ impl Expected {
         &mut self.current.1
     }
 
-    fn absorb(&mut self, series: Series, bucket: i64, sample: &Aggregate) {
-        self.bucket_mut(bucket)
-            .entry(series.pack())
-            .and_modify(|a| a.absorb(sample))
-            .or_insert(*sample);
+    /// True when the cell is new.
+    fn absorb(&mut self, series: Series, bucket: i64, sample: &Aggregate) -> bool {
+        match self.bucket_mut(bucket).entry(series.pack()) {
+            std::collections::hash_map::Entry::Occupied(mut cell) => {
+                cell.get_mut().absorb(sample);
+                false
+            }
+            std::collections::hash_map::Entry::Vacant(cell) => {
+                cell.insert(*sample);
+                true
+            }
+        }
     }
 
     fn add(&mut self, series: Series, bucket: i64, value: u64) {

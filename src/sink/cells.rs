@@ -27,6 +27,9 @@ pub struct Cells {
     newest: i64,
     /// Data before this time is held per minute (a multiple of a minute).
     rolled_before: i64,
+    /// Cells held, both tiers: counted as they are made, since counting
+    /// them means visiting every bucket.
+    held: usize,
 }
 
 impl Cells {
@@ -40,13 +43,23 @@ impl Cells {
             step_ms: step - step % MIN_STEP_MS,
             newest: i64::MIN,
             rolled_before: i64::MIN,
+            held: 0,
         }
     }
 
     pub fn add(&mut self, s: &Sample) {
         self.newest = self.newest.max(s.time_ms);
-        self.tier_mut(s.time_ms)
+        let made = self
+            .tier_mut(s.time_ms)
             .add_aggregate(s.series, s.time_ms, &s.aggregate);
+        self.held += usize::from(made);
+    }
+
+    /// Whether `packed`'s cell for `time_ms` is held already.
+    pub fn holds(&self, packed: u64, time_ms: i64) -> bool {
+        self.tier(time_ms)
+            .cell(packed, self.bucket(time_ms))
+            .is_some()
     }
 
     /// Rolls the cells that fell out of the per-second retention; called
@@ -71,10 +84,15 @@ impl Cells {
             return;
         }
         let minutes = &mut self.minutes;
+        let mut gone = 0;
         self.seconds
             .drain_before(before, |series, second, aggregate| {
-                minutes.add_aggregate(series, second, &aggregate)
+                gone += 1;
+                if minutes.add_aggregate(series, second, &aggregate) {
+                    gone -= 1;
+                }
             });
+        self.held -= gone;
         self.rolled_before = before;
     }
 
@@ -129,7 +147,7 @@ impl Cells {
 
     /// Number of cells held, both tiers.
     pub fn len(&self) -> usize {
-        self.minutes.len() + self.seconds.len()
+        self.held
     }
 
     fn tier(&self, time_ms: i64) -> &Expected {
@@ -179,6 +197,7 @@ mod tests {
         }
         let before = sum(&cells);
         let held = cells.len();
+        assert_eq!(held, cells.minutes.len() + cells.seconds.len());
         // Newest is 2 h - 7 s in: everything before 0:50 is per minute.
         assert_eq!(cells.rolled_before(), Some(T0 + 50 * 60_000));
         assert_eq!(cells.minutes.len(), 50);
@@ -190,6 +209,7 @@ mod tests {
         let packed = at(0, 0).series.pack();
         assert_eq!(cells.minutes.cell(packed, T0 + 60_000).unwrap().maximum, 99);
         let after = sum(&cells);
+        assert_eq!(cells.len(), cells.minutes.len() + cells.seconds.len());
         assert_eq!(after.count, before.count + 1);
         assert_eq!(after.total, before.total + 99);
         assert_eq!((after.minimum, after.maximum), (0, 99));

@@ -47,6 +47,7 @@ pub fn router(store: Arc<Store>, config: SinkConfig) -> Router {
         .route("/callbacks", post(callbacks))
         .route("/metrics", get(metrics).post(documents))
         .route("/prometheus", get(prometheus))
+        .route("/stats", get(stats))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/healthz", get(|| async { "ok\n" }))
         .layer(middleware::map_response(close_after_refusal))
@@ -264,9 +265,11 @@ fn apply(state: &AppState, key: Option<&BatchKey>, samples: &[Sample]) -> Respon
                 ),
             )
         }
-        Err(e @ (ApplyError::Overflow { .. } | ApplyError::TooManySeries { .. })) => {
-            error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
-        }
+        Err(
+            e @ (ApplyError::Overflow { .. }
+            | ApplyError::TooManySeries { .. }
+            | ApplyError::TooManyCells { .. }),
+        ) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         Err(e @ ApplyError::OutOfWindow { .. }) => {
             field_error(StatusCode::UNPROCESSABLE_ENTITY, "time", e.to_string())
         }
@@ -473,6 +476,25 @@ async fn metrics(
 async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
     let text = state.store.read(exposition);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// GET /stats: what the sink holds against its limits, for a test that
+/// wants to see how close a run takes it (series, cells) and what it took.
+async fn stats(State(state): State<Arc<AppState>>) -> Response {
+    let s = state.store.stats();
+    let (max_series, max_cells) = state.store.limits();
+    axum::Json(serde_json::json!({
+        "series": s.series,
+        "maxSeries": max_series,
+        "cells": s.cells,
+        "maxCells": max_cells,
+        "batches": s.batches,
+        "duplicates": s.duplicates,
+        "samples": s.samples,
+        "replayedBatches": s.replayed_batches,
+        "compactions": s.compactions,
+    }))
+    .into_response()
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ mod wal;
 use crate::serve::Background;
 pub use crate::serve::ConnectionLimits;
 pub use crate::serve::ServerTls;
-pub use store::{Store, StoreOptions, StoreStats};
+pub use store::{DEFAULT_MAX_CELLS, Store, StoreOptions, StoreStats};
 pub use wal::{OpenReport, WalError};
 
 use crate::catalog::Naming;
