@@ -122,10 +122,7 @@ mod tests {
         let n = 200_000;
         // Built once: a table per sample made this test take 8 s.
         let exponential = Delay::exponential(50.0);
-        let exp: f64 = (0..n)
-            .map(|_| s.delay(&exponential))
-            .sum::<f64>()
-            / n as f64;
+        let exp: f64 = (0..n).map(|_| s.delay(&exponential)).sum::<f64>() / n as f64;
         assert!((exp - 50.0).abs() < 1.0, "{exp}");
         let uni: Vec<f64> = (0..n)
             .map(|_| {
