@@ -7,7 +7,7 @@
 //! the batch's idempotency key in a second table. Each is the ceiling of
 //! the sink's ingest with that store: batches/s x 5,000 events.
 //!
-//! `cargo bench --bench store` (the data dir is under the system's temp dir).
+//! `cd benches/store-choice && cargo bench --bench store` (the data dir is under the system's temp dir).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use redb::{Database, Durability, TableDefinition};

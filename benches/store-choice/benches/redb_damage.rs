@@ -1,12 +1,12 @@
 //! Issue #9, item 5, the other half of the store comparison: what redb
 //! does with the damage items 2 and 3 ask the sink to survive. It writes
-//! 200 durable batches (~190 KB each, as `benches/store.rs`), flips one byte
+//! 200 durable batches (~190 KB each, as `benches/store-choice/benches/store.rs`), flips one byte
 //! at 40 places spread over the file, and for each copy reports what an
 //! open with the full integrity check says and what plain reads return
 //! (values compared with what was written: a wrong value without an error
 //! is silent loss).
 //!
-//! `cargo bench --bench redb_damage` (prints a table; measures no time).
+//! `cd benches/store-choice && cargo bench --bench redb_damage` (prints a table; measures no time).
 
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use std::panic::{AssertUnwindSafe, catch_unwind};

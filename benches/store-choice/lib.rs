@@ -1,0 +1,1 @@
+//! Nothing: the benches are the point of this crate (see Cargo.toml).
