@@ -79,7 +79,7 @@ fn compare(args: &CheckArgs) -> anyhow::Result<(MetricsResponse, Report)> {
                 let naming = data.map_or(Naming::Azure, |data| data.naming());
                 let why = format!(
                     "the check could not be carried out: {}",
-                    crate::error_text(&e)
+                    crate::error_text::error_text(&e)
                 );
                 let checked = Checked::Skipped { why, traffic };
                 if let Err(written) = write_page(args, &expected, naming, checked) {
@@ -237,7 +237,7 @@ impl Reading {
             |attempt, left| {
                 let what = match attempt {
                     Attempt::Failed(report) => format!("{} mismatches", report.mismatches.len()),
-                    Attempt::Error(e) => crate::error_text(e),
+                    Attempt::Error(e) => crate::error_text::error_text(e),
                 };
                 if left >= every {
                     eprintln!(

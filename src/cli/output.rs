@@ -50,7 +50,7 @@ pub fn check_writable(flag: &str, path: &Path) -> anyhow::Result<()> {
 /// file, and the reason is what the user needs to see there. `what` is the
 /// sentence's subject ("the check could not be carried out").
 pub fn junit_failure(what: &str, error: &anyhow::Error) {
-    let why = format!("{what}: {}", crate::error_text(error.as_ref()));
+    let why = format!("{what}: {}", crate::error_text::error_text(error.as_ref()));
     let mut out = std::io::stdout().lock();
     if let Err(written) = crate::check::junit_error(&why, &mut out).and_then(|()| out.flush()) {
         eprintln!("warning: no JUnit output: {written}");

@@ -77,9 +77,12 @@ pub fn client(
     if is_loopback(url) {
         builder = builder.no_proxy();
     }
-    builder
-        .build()
-        .map_err(|e| format!("cannot create the HTTP client: {}", crate::error_text(&e)))
+    builder.build().map_err(|e| {
+        format!(
+            "cannot create the HTTP client: {}",
+            crate::error_text::error_text(&e)
+        )
+    })
 }
 
 /// Parses `text` as an `http://` or `https://` URL; `flag` names the
