@@ -10,6 +10,7 @@
 mod common;
 
 use common::callmetrics_async;
+use common::running::run_through_an_outage;
 use common::servers::{Server, free_port, require, wait_ready};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -150,34 +151,36 @@ async fn influxdb_restarted_mid_run_loses_nothing() {
     let expected = dir.path().join("expected.json");
     let summary = dir.path().join("summary.json");
     let write = format!("{base}/write?db=cm");
-    // A few seconds of paced writes; the server is stopped a second in and
-    // started again on the same port and data a second later.
-    let run = tokio::spawn(callmetrics_async(&[
-        "run",
-        "scenarios/outbound-notification.json",
-        "--target",
-        "influx",
-        "--sink",
-        &write,
-        "--calls",
-        "600",
-        "--rate",
-        "100/s",
-        "--speed",
-        "10",
-        "--sample-interval",
-        "5s",
-        "--quiet",
-        "--expected-out",
-        expected.to_str().unwrap(),
-        "--summary-out",
-        summary.to_str().unwrap(),
-    ]));
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    influx.terminate();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let (_influx, _) = start_influx(dir.path(), port).await;
-    run.await.unwrap().expect_code(0);
+    // A few seconds of paced writes; the server is stopped once the run
+    // has delivered and started again on the same port and data once the
+    // run has retried.
+    let (run, _influx) = run_through_an_outage(
+        &[
+            "run",
+            "scenarios/outbound-notification.json",
+            "--target",
+            "influx",
+            "--sink",
+            &write,
+            "--calls",
+            "600",
+            "--rate",
+            "100/s",
+            "--speed",
+            "10",
+            "--sample-interval",
+            "5s",
+            "--quiet",
+            "--expected-out",
+            expected.to_str().unwrap(),
+            "--summary-out",
+            summary.to_str().unwrap(),
+        ],
+        || influx.terminate(),
+        start_influx(dir.path(), port),
+    )
+    .await;
+    run.expect_code(0);
     let summary: serde_json::Value = serde_json::from_str(&common::read(&summary)).unwrap();
     assert!(
         summary["retries"].as_u64().unwrap() > 0,

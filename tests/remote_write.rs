@@ -11,7 +11,7 @@
 mod common;
 
 use common::callmetrics_async;
-use common::running::Running;
+use common::running::{Running, run_through_an_outage};
 use common::servers::{Server, Store, free_port, require, start_store};
 use std::path::Path;
 use std::time::Duration;
@@ -94,8 +94,9 @@ async fn a_scenario_written_to_victoria_metrics_checks_exactly_per_bucket() {
     }
 }
 
-/// A paced run of a few seconds; the server is stopped (SIGTERM) a second
-/// in and started again on the same port and data a second later.
+/// A paced run of a few seconds; the server is stopped (SIGTERM) once the
+/// run has delivered, and started again on the same port and data once the
+/// run has retried (both seen on the run's `--control` status, not timed).
 async fn restarted_mid_run(store: Store) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -103,7 +104,7 @@ async fn restarted_mid_run(store: Store) {
     let expected = dir.path().join("expected.json");
     let summary = dir.path().join("summary.json");
     let write = store.write_url(&base);
-    let replay = tokio::spawn(run(args(
+    let args = args(
         "scenarios/outbound-notification.json",
         &write,
         &expected,
@@ -119,12 +120,15 @@ async fn restarted_mid_run(store: Store) {
             "--summary-out",
             summary.to_str().unwrap(),
         ],
-    )));
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    server.terminate();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let (_server, _) = start_store(store, dir.path(), None, port).await;
-    replay.await.unwrap().expect_code(0);
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (run, _server) = run_through_an_outage(
+        &args,
+        || server.terminate(),
+        start_store(store, dir.path(), None, port),
+    )
+    .await;
+    run.expect_code(0);
     let summary: serde_json::Value = serde_json::from_str(&common::read(&summary)).unwrap();
     assert!(
         summary["retries"].as_u64().unwrap() > 0,

@@ -14,6 +14,7 @@ use callmetrics::emit::targets::ingest::{self, Ingest};
 use callmetrics::engine::{Grain, Workload};
 use callmetrics::sink::{RunningSink, SinkConfig};
 use callmetrics::wire::expected_response;
+use common::running::{Running, run_through_an_outage, wait_for_status};
 use common::{SinkProcess, callmetrics};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -287,20 +288,6 @@ async fn resetting_proxy(
     addr
 }
 
-fn run_into(sink: &str, extra: &[&str]) -> common::Run {
-    let mut args = vec![
-        "run",
-        "tests/fixtures/tiny.json",
-        "--sink",
-        sink,
-        "--check",
-        "--seed",
-        "3",
-    ];
-    args.extend_from_slice(extra);
-    callmetrics(&args)
-}
-
 fn retries_in(stderr: &str) -> u64 {
     stderr
         .lines()
@@ -377,27 +364,30 @@ async fn a_sink_killed_mid_run_and_restarted_loses_nothing() {
     let port = free_port();
     let mut sink = sink_process(port, &["--data-dir", &data]);
     let url = format!("http://127.0.0.1:{port}");
-    // About 3 s of paced traffic, so the kill lands mid-run.
-    let run = tokio::task::spawn_blocking(move || {
-        run_into(
+    // About 3 s of paced traffic; the sink is killed once the run has
+    // delivered, and restarted once the run has retried.
+    let (run, restarted) = run_through_an_outage(
+        &[
+            "run",
+            "tests/fixtures/tiny.json",
+            "--sink",
             &url,
-            &[
-                "--calls",
-                "900",
-                "--rate",
-                "300/s",
-                "--arrival",
-                "uniform",
-                "--batch-window",
-                "20ms",
-            ],
-        )
-    });
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    sink.kill(); // SIGKILL
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let restarted = sink_process(port, &["--data-dir", &data]);
-    let run = run.await.unwrap();
+            "--check",
+            "--seed",
+            "3",
+            "--calls",
+            "900",
+            "--rate",
+            "300/s",
+            "--arrival",
+            "uniform",
+            "--batch-window",
+            "20ms",
+        ],
+        || sink.kill(), // SIGKILL
+        async { sink_process(port, &["--data-dir", &data]) },
+    )
+    .await;
     drop(restarted);
     let run = run.expect_code(0);
     assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
@@ -549,41 +539,48 @@ fn a_scheduled_run_says_how_long_it_takes_and_nothing_is_refused_silently() {
 // Issue #11: Ctrl-C during a run printed nothing useful; now the schedule
 // stops, the summary is printed, and --expected-out describes exactly
 // what was delivered.
-#[test]
-fn ctrl_c_stops_the_run_and_the_expected_file_is_what_was_delivered() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_the_run_and_the_expected_file_is_what_was_delivered() {
     let dir = tempfile::tempdir().unwrap();
     let expected = dir.path().join("expected.json");
     let summary = dir.path().join("summary.json");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_callmetrics"))
-        .current_dir(common::repo())
-        .args([
-            "run",
-            "tests/fixtures/tiny.json",
-            "--calls",
-            "100000",
-            "--rate",
-            "200/s",
-            "--expected-out",
-            expected.to_str().unwrap(),
-            "--summary-out",
-            summary.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+    let args = [
+        "run",
+        "tests/fixtures/tiny.json",
+        "--calls",
+        "100000",
+        "--rate",
+        "200/s",
+        "--expected-out",
+        expected.to_str().unwrap(),
+        "--summary-out",
+        summary.to_str().unwrap(),
+        "--control",
+        "127.0.0.1:0",
+    ]
+    .map(String::from);
+    let (running, control) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut running = Running::start(&args);
+        let control = running.control_url(Duration::from_secs(30));
+        (running, control)
+    })
+    .await
+    .unwrap();
+    // Interrupted once events were delivered, so the files hold some.
+    wait_for_status(&control, "delivery", Duration::from_secs(30), |s| {
+        s["acknowledged"]["events"].as_u64() > Some(0)
+    })
+    .await;
+    running.interrupt();
+    let (run, _) = tokio::task::spawn_blocking(move || running.finish(Duration::from_secs(30)))
+        .await
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
-    let interrupted = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let run = run.expect_code(2);
     assert!(
-        stderr.contains("stopped   by Ctrl-C") && stderr.contains("interrupted: "),
-        "{stderr}"
+        run.stderr.contains("stopped   by Ctrl-C") && run.stderr.contains("interrupted: "),
+        "{}",
+        run.describe()
     );
     let summary: serde_json::Value = serde_json::from_str(&common::read(&summary)).unwrap();
     assert_eq!(summary["interrupted"], true);

@@ -118,3 +118,77 @@ impl Running {
         (run, exited)
     }
 }
+
+impl Running {
+    /// The URL of the run's `--control` server, from the line it prints
+    /// ("control: http://127.0.0.1:PORT ..."), waiting at most `within`.
+    pub fn control_url(&mut self, within: Duration) -> String {
+        let (_, line) = self.wait_for_line("control: http://", within);
+        let at = line.find("http://").expect("the line holds the URL");
+        line[at..]
+            .split_whitespace()
+            .next()
+            .expect("a URL")
+            .to_string()
+    }
+}
+
+/// Polls a run's `GET /status` until `ready` holds for it (a product's own
+/// signal, never a fixed sleep, times a kill or a restart), at most
+/// `within`; returns that status.
+pub async fn wait_for_status(
+    control: &str,
+    what: &str,
+    within: Duration,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + within;
+    let client = super::http();
+    loop {
+        if let Ok(answer) = client.get(format!("{control}/status")).send().await
+            && let Ok(status) = answer.json::<serde_json::Value>().await
+            && ready(&status)
+        {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "no {what} within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs callmetrics with `args` and `--control 127.0.0.1:0`: once the run
+/// has delivered events, `stop` takes its receiver down; once the run has
+/// retried (so the outage fell inside it), `restart` brings it back. Both
+/// moments are read from the run's own status. Returns the finished run
+/// and what `restart` made (the new server, to keep it alive).
+pub async fn run_through_an_outage<R>(
+    args: &[&str],
+    stop: impl FnOnce(),
+    restart: impl std::future::Future<Output = R>,
+) -> (Run, R) {
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.extend(["--control", "127.0.0.1:0"].map(String::from));
+    let (running, control) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut running = Running::start(&args);
+        let control = running.control_url(Duration::from_secs(30));
+        (running, control)
+    })
+    .await
+    .expect("the run starts");
+    let within = Duration::from_secs(30);
+    wait_for_status(&control, "delivery", within, |s| {
+        s["acknowledged"]["events"].as_u64() > Some(0)
+    })
+    .await;
+    stop();
+    wait_for_status(&control, "retry", within, |s| {
+        s["retries"].as_u64() > Some(0)
+    })
+    .await;
+    let restarted = restart.await;
+    let (run, _) = tokio::task::spawn_blocking(move || running.finish(Duration::from_secs(120)))
+        .await
+        .expect("the run ends");
+    (run, restarted)
+}

@@ -339,7 +339,6 @@ async fn an_unreachable_target_fails_before_the_schedule_starts() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let started = std::time::Instant::now();
     let err = replay(
         &scenario(),
         &workload(20, 50.0),
@@ -351,7 +350,12 @@ async fn an_unreachable_target_fails_before_the_schedule_starts() {
     )
     .await
     .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(1), "fails fast");
+    // Only the probe before the schedule says this (a request that failed
+    // would be in the stats, not an error), so no clock is needed.
+    assert!(
+        matches!(err, super::super::ReplayError::Unreachable { .. }),
+        "{err}"
+    );
     let text = err.to_string();
     assert!(
         text.starts_with(&format!("sink not reachable at {url}/callbacks ("))
@@ -375,7 +379,10 @@ async fn never_more_than_concurrency_requests_in_flight() {
     };
     let out = replay_into(&url, two, 100).await;
     assert!(out.stats.requests >= 8, "{}", out.stats.requests);
-    assert_eq!(sink.max_in_flight.load(Ordering::SeqCst), 2);
+    // At most two; that two do overlap is the paused-clock test's to show
+    // (here it would depend on the machine's scheduling).
+    let most = sink.max_in_flight.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&most), "{most}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,8 +408,9 @@ async fn scripted_replay_paces_a_whole_workload() {
     .unwrap();
     assert!(out.stats.succeeded());
     assert!(started.elapsed() >= out.stats.scheduled);
+    // Every request's lag is measured; how small it is depends on the
+    // machine, so the paused-clock tests assert its value.
     assert_eq!(out.stats.lag.len(), out.stats.requests);
-    assert!(out.stats.lag_at(0.5).unwrap() < Duration::from_millis(20));
 }
 
 /// A sink that only counts lines: the client side's ceiling.

@@ -471,3 +471,14 @@ async fn unanswered_attempts_at_the_start_are_counted_apart() {
         .expect("3 of 4 unanswered at the start");
     assert!(hint.contains("--concurrency 4"), "{hint}");
 }
+
+// Workers overlap: with two, requests go out in pairs, never three at
+// once (the loopback test bounds it on a real clock; this shows both).
+#[tokio::test(start_paused = true)]
+async fn two_workers_send_two_requests_at_once_and_never_three() {
+    let batches: Vec<Batch> = (0..6).map(tiny_batch).collect();
+    let (sent, delivery) = drive(batches, Pacing::Max, 2, Duration::from_millis(100)).await;
+    let ms: Vec<u128> = sent.iter().map(|d| d.as_millis()).collect();
+    assert_eq!(ms, [0, 0, 100, 100, 200, 200]);
+    assert_eq!(delivery.stats.requests, 6);
+}
