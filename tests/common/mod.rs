@@ -157,6 +157,15 @@ impl SinkProcess {
         SinkProcess { child, url }
     }
 
+    /// The address it listens on (host:port of its URL).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .rsplit('/')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .expect("the sink's URL ends in its address")
+    }
+
     /// SIGKILL: no shutdown, no flush.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
