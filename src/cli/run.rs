@@ -68,30 +68,13 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
     } else {
         Pacing::Scheduled { speed: args.speed }
     };
-
-    let naming = args.workload.naming;
     let tls = args.tls.client()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        // The first Ctrl-C stops the run wherever it is (the pre-pass, the
-        // schedule, the check; the summary and --expected-out then describe
-        // what was delivered); a second one ends the process at once.
-        let cancel = Cancel::new();
-        tokio::spawn({
-            let cancel = cancel.clone();
-            async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("\nstopping: Ctrl-C again to quit at once");
-                    cancel.cancel();
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        std::process::exit(130);
-                    }
-                }
-            }
-        });
+        let cancel = ctrl_c_stops();
         let session = Session {
             tls: &tls,
             cancel: &cancel,
@@ -110,205 +93,40 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
             (None, Some(sink)) => sink.url(),
             (None, None) => unreachable!("an embedded sink exists when --sink is absent"),
         };
-        let token = args.token.as_deref();
         // The check's reader, built (and its flags refused) before the run.
-        let reading = match &args.observed {
-            Some(url) => Reading::new(&args.reading, url, None, tls.clone(), Limits::default())?,
-            // A callmetrics sink takes callbacks at its root's /callbacks and
-            // answers queries; an app does neither.
-            None if args.check
-                && args.target == TargetKind::Webhook
-                && args
-                    .sink
-                    .as_deref()
-                    .and_then(|url| reqwest::Url::parse(url).ok())
-                    .is_none_or(|url| url.path().trim_end_matches('/') != "/callbacks") =>
+        let reading = reading_for(args, &root, &tls)?;
+        let outcome = deliver_to_target(args, &scenario, &workload, &root, pacing, session).await?;
+        let run = Finished {
+            args,
+            scenario: &scenario,
+            workload: &workload,
+            outcome: &outcome,
+            resource: format!("callmetrics/scenarios/{}", scenario.name),
+        };
+        run.write_files()?;
+        let failure = undelivered(&outcome.stats, args.expected_out.is_some(), args.max_failed);
+        let checked = if failure.is_none() && (embedded.is_some() || args.check) {
+            run.check(&reading, &cancel, rendered).await?
+        } else {
+            if failure.is_none()
+                && let Some(suite) = threshold_suite(args, &outcome.stats)
             {
-                anyhow::bail!(
-                    "--check after --target webhook reads what the app counted: add --observed \
-                     with the Prometheus that scrapes it (and --backend promql, --mapping, --wait)"
-                )
+                let mut out = BufWriter::new(std::io::stdout().lock());
+                junit_document(None, REPORT_MISMATCHES, &[suite], &mut out)?;
+                rendered.set(true);
+                out.flush()?;
             }
-            None if args.reading.backend != Backend::Azure => anyhow::bail!(
-                "--backend {} reads --observed: add --observed URL",
-                if args.reading.backend == Backend::Promql {
-                    "promql"
-                } else {
-                    "influxql"
-                }
-            ),
-            None => Reading::new(
-                &args.reading,
-                &origin(&root),
-                token,
-                tls.clone(),
-                Limits::default(),
-            )?,
+            Ok(None)
         };
-        let outcome = match args.target {
-            TargetKind::Ingest => {
-                if args.sign {
-                    anyhow::bail!("--sign signs callbacks: it goes with --target webhook");
-                }
-                let target =
-                    ingest::Ingest::new(&root, token, naming).map_err(anyhow::Error::msg)?;
-                deliver(
-                    args,
-                    &scenario,
-                    &workload,
-                    target,
-                    ingest::DEFAULTS,
-                    pacing,
-                    session,
-                )
-                .await?
-            }
-            TargetKind::RemoteWrite | TargetKind::Influx if !workload.shard.is_whole() => {
-                // Their series are the metric and its dimensions, so N shards
-                // would write the same counters at the same instants: one
-                // overwrites another instead of adding up.
-                anyhow::bail!(
-                    "--shard with --target {}: shards would write the same series at the same \
-                     instants, and the database keeps one of them; shard with --target ingest \
-                     or webhook, or run one generator",
-                    if args.target == TargetKind::Influx {
-                        "influx"
-                    } else {
-                        "remote-write"
-                    }
-                );
-            }
-            TargetKind::RemoteWrite => {
-                let Some(url) = &args.sink else {
-                    anyhow::bail!(
-                        "--target remote-write needs --sink, the write URL of a Prometheus \
-                         (--web.enable-remote-write-receiver) or VictoriaMetrics, e.g. \
-                         http://127.0.0.1:9090/api/v1/write"
-                    );
-                };
-                remote_write::concurrency(args.concurrency.unwrap_or(1))
-                    .map_err(anyhow::Error::msg)?;
-                let mut target = remote_write::RemoteWrite::new(
-                    url,
-                    token,
-                    args.sample_interval,
-                    args.workload.grain,
-                )
-                .map_err(anyhow::Error::msg)?;
-                if args.no_stale_markers {
-                    target = target.without_stale_markers();
-                }
-                deliver(
-                    args,
-                    &scenario,
-                    &workload,
-                    target,
-                    remote_write::DEFAULTS,
-                    pacing,
-                    session,
-                )
-                .await?
-            }
-            TargetKind::Influx => {
-                let Some(url) = &args.sink else {
-                    anyhow::bail!(
-                        "--target influx needs --sink, an InfluxDB 1.x write URL with its \
-                         database, e.g. http://127.0.0.1:8086/write?db=callmetrics"
-                    );
-                };
-                let target =
-                    influx::Influx::new(url, token, args.sample_interval, args.workload.grain)
-                        .map_err(anyhow::Error::msg)?;
-                deliver(
-                    args,
-                    &scenario,
-                    &workload,
-                    target,
-                    influx::DEFAULTS,
-                    pacing,
-                    session,
-                )
-                .await?
-            }
-            TargetKind::Webhook => {
-                let url = match &args.sink {
-                    Some(url) => url.clone(),
-                    None => format!("{root}/callbacks"),
-                };
-                let target = webhook::Webhook::new(&url, token).map_err(anyhow::Error::msg)?;
-                deliver_callbacks(args, &scenario, &workload, target, pacing, session).await?
-            }
+        let verdict = match &checked {
+            Ok(Some(report)) if !report.passed() => Outcome::Fail,
+            _ if outcome.stats.failed_thresholds().next().is_some() => Outcome::Fail,
+            _ => Outcome::Pass,
         };
-        let stats = &outcome.stats;
-        let resource = format!("callmetrics/scenarios/{}", scenario.name);
-        if let Some(path) = &args.expected_out {
-            super::output::write_file(path, |out| {
-                let provenance = Provenance::of(&scenario.name, &scenario.sha256, &workload);
-                write_expected(out, &outcome.expected, naming, &resource, provenance)
-            })?;
-        }
-        if let Some(path) = &args.summary_out {
-            super::output::write_file(path, |out| {
-                serde_json::to_writer_pretty(&mut *out, &stats.to_json())?;
-                out.write_all(b"\n")
-            })?;
-        }
-        let failure = undelivered(stats, args.expected_out.is_some(), args.max_failed);
-        let mut verdict = Outcome::Pass;
-        let mut report = None;
-        let mut check_error = None;
-        if failure.is_none() && (embedded.is_some() || args.check) {
-            let expected = expected_response(&outcome.expected, naming, &resource);
-            let options = CheckOptions {
-                totals: args.reading.totals,
-                ..CheckOptions::default()
-            };
-            let checked = tokio::select! {
-                checked = reading.check(&expected, &options, CHECK_MAX_TIME) => Some(checked),
-                () = cancel.cancelled() => None,
-            };
-            match checked {
-                None => {
-                    check_error = Some(anyhow::anyhow!(
-                        "interrupted during the check: all {} events in {} requests were \
-                         delivered{}",
-                        stats.events,
-                        stats.requests,
-                        if args.expected_out.is_some() {
-                            " and --expected-out describes them"
-                        } else {
-                            ""
-                        }
-                    ))
-                }
-                Some(Ok(checked)) => {
-                    let mut out = BufWriter::new(std::io::stdout().lock());
-                    match threshold_suite(args, stats) {
-                        Some(suite) => {
-                            junit_document(Some(&checked), REPORT_MISMATCHES, &[suite], &mut out)?
-                        }
-                        None => checked.render(args.format, REPORT_MISMATCHES, &mut out)?,
-                    }
-                    rendered.set(true);
-                    out.flush()?;
-                    if !checked.passed() {
-                        verdict = Outcome::Fail;
-                    }
-                    report = Some(checked);
-                }
-                Some(Err(e)) => check_error = Some(anyhow::Error::from(e)),
-            }
-        } else if failure.is_none()
-            && let Some(suite) = threshold_suite(args, stats)
-        {
-            let mut out = BufWriter::new(std::io::stdout().lock());
-            junit_document(None, REPORT_MISMATCHES, &[suite], &mut out)?;
-            rendered.set(true);
-            out.flush()?;
-        }
-        if stats.failed_thresholds().next().is_some() {
-            verdict = Outcome::Fail;
-        }
+        let (report, check_error) = match checked {
+            Ok(report) => (report, None),
+            Err(e) => (None, Some(e)),
+        };
         // What ends the run in an error, and what the report says instead
         // of a check.
         let (why, error) = match (failure, check_error) {
@@ -329,25 +147,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
             ),
         };
         if let Some(path) = &args.report {
-            let checked = match &report {
-                Some(report) => Ok(Checked::Report(report)),
-                None => sent_traffic(&outcome, naming, &resource, args.workload.grain)
-                    .map(|traffic| Checked::Skipped { why, traffic }),
-            };
-            let written = checked.and_then(|checked| {
-                let page = Page {
-                    title: format!("callmetrics run: {}", scenario.name),
-                    meta: run_meta(&scenario, &workload, &outcome),
-                    naming,
-                    run: Some(html_report::Run {
-                        stats,
-                        timeline: outcome.timeline.as_ref(),
-                    }),
-                    check: checked,
-                };
-                super::output::write_file(path, |out| html_report::write(&page, out))
-            });
-            match (written, &error) {
+            match (run.write_report(path, report.as_ref(), why), &error) {
                 (Ok(()), _) if !args.quiet => eprintln!("report: {}", path.display()),
                 (Ok(()), _) => {}
                 // The run's own error is the one to exit with.
@@ -365,6 +165,262 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
         }
         Ok(verdict)
     })
+}
+
+/// The command's one Ctrl-C token: the first Ctrl-C stops the run
+/// wherever it is (the pre-pass, the schedule, the check; the summary and
+/// --expected-out then describe what was delivered); a second one ends the
+/// process at once.
+fn ctrl_c_stops() -> Cancel {
+    let cancel = Cancel::new();
+    tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping: Ctrl-C again to quit at once");
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        }
+    });
+    cancel
+}
+
+/// How the run's check reads what was counted: `--observed`, or the sink
+/// at `root` (refused for an app, which answers no queries).
+fn reading_for(args: &RunArgs, root: &str, tls: &ClientTls) -> anyhow::Result<Reading> {
+    Ok(match &args.observed {
+        Some(url) => Reading::new(&args.reading, url, None, tls.clone(), Limits::default())?,
+        // A callmetrics sink takes callbacks at its root's /callbacks and
+        // answers queries; an app does neither.
+        None if args.check
+            && args.target == TargetKind::Webhook
+            && args
+                .sink
+                .as_deref()
+                .and_then(|url| reqwest::Url::parse(url).ok())
+                .is_none_or(|url| url.path().trim_end_matches('/') != "/callbacks") =>
+        {
+            anyhow::bail!(
+                "--check after --target webhook reads what the app counted: add --observed \
+                 with the Prometheus that scrapes it (and --backend promql, --mapping, --wait)"
+            )
+        }
+        None if args.reading.backend != Backend::Azure => anyhow::bail!(
+            "--backend {} reads --observed: add --observed URL",
+            if args.reading.backend == Backend::Promql {
+                "promql"
+            } else {
+                "influxql"
+            }
+        ),
+        None => Reading::new(
+            &args.reading,
+            &origin(root),
+            args.token.as_deref(),
+            tls.clone(),
+            Limits::default(),
+        )?,
+    })
+}
+
+/// Builds the `--target` (refusing flags it cannot use) and replays to it.
+async fn deliver_to_target(
+    args: &RunArgs,
+    scenario: &Scenario,
+    workload: &Workload,
+    root: &str,
+    pacing: Pacing,
+    session: Session<'_>,
+) -> anyhow::Result<ReplayOutcome> {
+    let token = args.token.as_deref();
+    let naming = args.workload.naming;
+    if args.sign && args.target != TargetKind::Webhook {
+        anyhow::bail!("--sign signs callbacks: it goes with --target webhook");
+    }
+    Ok(match args.target {
+        TargetKind::Ingest => {
+            let target = ingest::Ingest::new(root, token, naming).map_err(anyhow::Error::msg)?;
+            let defaults = ingest::DEFAULTS;
+            deliver(args, scenario, workload, target, defaults, pacing, session).await?
+        }
+        TargetKind::RemoteWrite | TargetKind::Influx if !workload.shard.is_whole() => {
+            // Their series are the metric and its dimensions, so N shards
+            // would write the same counters at the same instants: one
+            // overwrites another instead of adding up.
+            anyhow::bail!(
+                "--shard with --target {}: shards would write the same series at the same \
+                 instants, and the database keeps one of them; shard with --target ingest \
+                 or webhook, or run one generator",
+                if args.target == TargetKind::Influx {
+                    "influx"
+                } else {
+                    "remote-write"
+                }
+            );
+        }
+        TargetKind::RemoteWrite => {
+            let Some(url) = &args.sink else {
+                anyhow::bail!(
+                    "--target remote-write needs --sink, the write URL of a Prometheus \
+                     (--web.enable-remote-write-receiver) or VictoriaMetrics, e.g. \
+                     http://127.0.0.1:9090/api/v1/write"
+                );
+            };
+            remote_write::concurrency(args.concurrency.unwrap_or(1)).map_err(anyhow::Error::msg)?;
+            let mut target = remote_write::RemoteWrite::new(
+                url,
+                token,
+                args.sample_interval,
+                args.workload.grain,
+            )
+            .map_err(anyhow::Error::msg)?;
+            if args.no_stale_markers {
+                target = target.without_stale_markers();
+            }
+            let defaults = remote_write::DEFAULTS;
+            deliver(args, scenario, workload, target, defaults, pacing, session).await?
+        }
+        TargetKind::Influx => {
+            let Some(url) = &args.sink else {
+                anyhow::bail!(
+                    "--target influx needs --sink, an InfluxDB 1.x write URL with its \
+                     database, e.g. http://127.0.0.1:8086/write?db=callmetrics"
+                );
+            };
+            let target = influx::Influx::new(url, token, args.sample_interval, args.workload.grain)
+                .map_err(anyhow::Error::msg)?;
+            let defaults = influx::DEFAULTS;
+            deliver(args, scenario, workload, target, defaults, pacing, session).await?
+        }
+        TargetKind::Webhook => {
+            let url = match &args.sink {
+                Some(url) => url.clone(),
+                None => format!("{root}/callbacks"),
+            };
+            let target = webhook::Webhook::new(&url, token).map_err(anyhow::Error::msg)?;
+            deliver_callbacks(args, scenario, workload, target, pacing, session).await?
+        }
+    })
+}
+
+/// A replay that ended: what it writes, checks and reports.
+struct Finished<'a> {
+    args: &'a RunArgs,
+    scenario: &'a Scenario,
+    workload: &'a Workload,
+    outcome: &'a ReplayOutcome,
+    /// The resource id of the expected file and the report.
+    resource: String,
+}
+
+impl Finished<'_> {
+    /// `--expected-out` and `--summary-out`.
+    fn write_files(&self) -> anyhow::Result<()> {
+        let (args, outcome) = (self.args, self.outcome);
+        if let Some(path) = &args.expected_out {
+            super::output::write_file(path, |out| {
+                let provenance =
+                    Provenance::of(&self.scenario.name, &self.scenario.sha256, self.workload);
+                write_expected(
+                    out,
+                    &outcome.expected,
+                    args.workload.naming,
+                    &self.resource,
+                    provenance,
+                )
+            })?;
+        }
+        if let Some(path) = &args.summary_out {
+            super::output::write_file(path, |out| {
+                serde_json::to_writer_pretty(&mut *out, &outcome.stats.to_json())?;
+                out.write_all(b"\n")
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Checks what was delivered and prints the report (with the
+    /// thresholds' suite, for JUnit); `Err` when the check could not be
+    /// carried out (a Ctrl-C included); an `Err` of the outer result only
+    /// when the report cannot be written.
+    async fn check(
+        &self,
+        reading: &Reading,
+        cancel: &Cancel,
+        rendered: &std::cell::Cell<bool>,
+    ) -> anyhow::Result<Result<Option<crate::check::Report>, anyhow::Error>> {
+        let (args, stats) = (self.args, &self.outcome.stats);
+        let expected =
+            expected_response(&self.outcome.expected, args.workload.naming, &self.resource);
+        let options = CheckOptions {
+            totals: args.reading.totals,
+            ..CheckOptions::default()
+        };
+        let checked = tokio::select! {
+            checked = reading.check(&expected, &options, CHECK_MAX_TIME) => checked,
+            () = cancel.cancelled() => {
+                return Ok(Err(anyhow::anyhow!(
+                    "interrupted during the check: all {} events in {} requests were \
+                     delivered{}",
+                    stats.events,
+                    stats.requests,
+                    if args.expected_out.is_some() {
+                        " and --expected-out describes them"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+        };
+        let checked = match checked {
+            Ok(checked) => checked,
+            Err(e) => return Ok(Err(anyhow::Error::from(e))),
+        };
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        match threshold_suite(args, stats) {
+            Some(suite) => junit_document(Some(&checked), REPORT_MISMATCHES, &[suite], &mut out)?,
+            None => checked.render(args.format, REPORT_MISMATCHES, &mut out)?,
+        }
+        rendered.set(true);
+        out.flush()?;
+        Ok(Ok(Some(checked)))
+    }
+
+    /// `--report`: the run's page, with its check or `why` there is none.
+    fn write_report(
+        &self,
+        path: &std::path::Path,
+        report: Option<&crate::check::Report>,
+        why: String,
+    ) -> anyhow::Result<()> {
+        let naming = self.args.workload.naming;
+        let checked = match report {
+            Some(report) => Checked::Report(report),
+            None => Checked::Skipped {
+                why,
+                traffic: sent_traffic(
+                    self.outcome,
+                    naming,
+                    &self.resource,
+                    self.args.workload.grain,
+                )?,
+            },
+        };
+        let page = Page {
+            title: format!("callmetrics run: {}", self.scenario.name),
+            meta: run_meta(self.scenario, self.workload, self.outcome),
+            naming,
+            run: Some(html_report::Run {
+                stats: &self.outcome.stats,
+                timeline: self.outcome.timeline.as_ref(),
+            }),
+            check: checked,
+        };
+        super::output::write_file(path, |out| html_report::write(&page, out))
+    }
 }
 
 /// Why the delivered events are not all of them, if they are not: a
