@@ -36,6 +36,7 @@ pub use expected::ExpectedData;
 pub use hint::{Hint, HintKind};
 pub use mapping::Mapping;
 pub use merge::{MergeError, merge};
+pub use observed::Backend;
 pub use observed::any::AnyObserved;
 pub use observed::azure::AzureObserved;
 pub use observed::influxql::InfluxqlObserved;

@@ -9,6 +9,10 @@ mod output;
 mod run;
 mod sink;
 mod validate;
+mod variants;
+
+pub use crate::check::Backend;
+pub use crate::emit::targets::Kind as TargetKind;
 
 use crate::catalog::{CatalogFormat, Naming};
 pub use crate::check::ReportFormat;
@@ -72,10 +76,10 @@ pub enum Command {
     #[command(after_help = SINK_HELP)]
     Sink(SinkArgs),
     /// Replay a scenario into a sink at its scheduled times (or as fast as possible).
-    #[command(after_help = RUN_HELP)]
+    #[command(after_help = variants::section::<TargetKind>("Targets (--target)", RUN_HELP))]
     Run(Box<RunArgs>),
     /// Prove that a sink's aggregates equal the expected ones.
-    #[command(after_help = CHECK_HELP)]
+    #[command(after_help = variants::section::<Backend>("Backends (--backend)", CHECK_HELP))]
     Check(CheckArgs),
     /// Sum the expected files of --shard I/N runs into the whole workload's, exactly.
     #[command(
@@ -130,26 +134,6 @@ Examples:
       --token s3cret";
 
 const RUN_HELP: &str = "\
-Targets (--target):
-  ingest   NDJSON sample batches to a sink's POST {URL}/ingest, with
-           idempotency keys (defaults: --batch-size 5000, --concurrency 4,
-           --retries 8)
-  webhook  each callback POSTed to the URL as ACS posts it: a JSON array of
-           CloudEvents; API request events are not sent (defaults:
-           --events-per-request 1, --concurrency 64, --retries 0)
-  remote-write
-           Prometheus remote write 1.0 to --sink (Prometheus with
-           --web.enable-remote-write-receiver, VictoriaMetrics): cumulative
-           counters per dimension combination, sampled every
-           --sample-interval on the event timeline and on every bucket
-           boundary, snappy protobuf, one request in flight, 429 and
-           every 5xx retried (defaults: --concurrency 1, --retries 8);
-           check with --backend promql
-  influx   InfluxDB 1.x line protocol to --sink
-           http://HOST:PORT/write?db=NAME: per --sample-interval and series
-           one point of count/sum/min/max, ms precision (defaults:
-           --concurrency 4, --retries 8); check with --backend influxql
-
 Without --sink, run starts the embedded sink on a free loopback port
 (webhook: its /callbacks), replays, then checks every aggregate at the
 run's grain and prints the report. A scheduled run says how long it lasts
@@ -199,16 +183,6 @@ Compares, for every metric and grain, the full dimension combinations,
 each single dimension (marginal totals) and the metric total, on count,
 total, minimum, maximum and average. Missing series, unexpected series and
 differing values all fail.
-
-Backends (--backend):
-  azure   the Azure Monitor Metrics - List API of callmetrics' sink: every
-          aggregation
-  promql  the Prometheus HTTP API (Prometheus, VictoriaMetrics): instant
-          queries of counters named by --mapping (default:
-          mappings/default.json), no rate()/increase(); count (and the
-          latency's total) only. --totals compares each series over the
-          whole window (from the expected file's start to now), which is
-          what scraped counters can prove.
 
 Examples:
   callmetrics check --expected out/expected.json \\
@@ -311,8 +285,9 @@ pub struct RunArgs {
     pub scenario: PathBuf,
     #[command(flatten)]
     pub workload: WorkloadArgs,
-    /// Wire protocol to deliver with.
-    #[arg(long, value_enum, default_value_t)]
+    /// Wire protocol to deliver with: ingest, webhook, remote-write or influx (see Targets
+    /// below).
+    #[arg(long, value_enum, default_value_t, hide_possible_values = true)]
     pub target: TargetKind,
     /// Where to deliver: the sink's base URL for ingest (http://127.0.0.1:8650), the full
     /// callback URL for webhook (http://127.0.0.1:3000/api/callbacks); default: an embedded
@@ -510,8 +485,8 @@ impl TlsArgs {
 /// How a check reads the observed side: `check`'s and `run --check`'s flags.
 #[derive(Clone, Debug, Args)]
 pub struct ReadingArgs {
-    /// What --observed speaks.
-    #[arg(long, value_enum, default_value_t)]
+    /// What --observed speaks: azure, promql or influxql (see Backends below).
+    #[arg(long, value_enum, default_value_t, hide_possible_values = true)]
     pub backend: Backend,
     /// How the pipeline names metrics, labels and label values (promql) [default:
     /// mappings/default.json, callmetrics' own naming].
@@ -534,32 +509,6 @@ pub struct ReadingArgs {
     /// How often --wait checks again.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
     pub poll_interval: std::time::Duration,
-}
-
-/// The wire protocols `run` delivers with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum TargetKind {
-    /// NDJSON sample batches to a sink's /ingest.
-    #[default]
-    Ingest,
-    /// Callbacks to an app's callback URL, as ACS posts them.
-    Webhook,
-    /// Cumulative counters to a Prometheus or VictoriaMetrics remote-write URL.
-    RemoteWrite,
-    /// Per-interval count/sum/min/max points to an InfluxDB 1.x /write?db=NAME URL.
-    Influx,
-}
-
-/// The query APIs `check` reads back from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// Azure Monitor Metrics - List (callmetrics' sink).
-    #[default]
-    Azure,
-    /// The Prometheus HTTP API (Prometheus, VictoriaMetrics).
-    Promql,
-    /// InfluxDB 1.x InfluxQL (--observed http://HOST:PORT/query?db=NAME).
-    Influxql,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,24 @@ pub mod influxql;
 pub mod memory;
 pub mod promql;
 
+/// The query APIs `check --backend` reads back from; each variant's doc
+/// comment is its entry in `check --help`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// The Azure Monitor Metrics - List API of callmetrics' sink: every aggregation.
+    #[default]
+    Azure,
+    /// The Prometheus HTTP API (Prometheus, VictoriaMetrics): every counter's raw samples
+    /// (range reads at the window's end, never an instant query at "now"), named by
+    /// --mapping (default: mappings/default.json), each a reset-aware running total; count
+    /// (and the latency's total) only. --totals compares each series over the whole
+    /// window, which is what scraped counters can prove; --match narrows by label.
+    Promql,
+    /// InfluxDB 1.x InfluxQL (--observed http://HOST:PORT/query?db=NAME), as the influx
+    /// target writes it: count, total, minimum and maximum per interval.
+    Influxql,
+}
+
 use super::query::Query;
 use super::report::{CounterReset, Field};
 use super::{BackendName, CheckError};

@@ -22,6 +22,31 @@ use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 /// and limits can tell the load generator from real writers.
 pub const USER_AGENT: &str = concat!("callmetrics/", env!("CARGO_PKG_VERSION"));
 
+/// The wire protocols `run --target` delivers with; each variant's doc
+/// comment is its entry in `run --help`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// NDJSON sample batches to a sink's POST {URL}/ingest, with idempotency keys
+    /// (defaults: --batch-size 5000, --concurrency 4, --retries 8).
+    #[default]
+    Ingest,
+    /// Each callback POSTed to the URL as ACS posts it: a JSON array of CloudEvents; API
+    /// request events are not sent (defaults: --events-per-request 1, --concurrency 64,
+    /// --retries 0).
+    Webhook,
+    /// Prometheus remote write 1.0 to --sink (Prometheus with
+    /// --web.enable-remote-write-receiver, VictoriaMetrics): cumulative counters per
+    /// dimension combination, sampled every --sample-interval on the event timeline and on
+    /// every bucket boundary, snappy protobuf, one request in flight, 429 and every 5xx
+    /// retried, a stale marker per series at the end (defaults: --concurrency 1, --retries
+    /// 8); check with --backend promql.
+    RemoteWrite,
+    /// InfluxDB 1.x line protocol to --sink http://HOST:PORT/write?db=NAME: per
+    /// --sample-interval and series one point of count/sum/min/max, ms precision (defaults:
+    /// --concurrency 4, --retries 8); check with --backend influxql.
+    Influx,
+}
+
 /// A wire protocol and where it sends to.
 pub trait Target: Send + Sync + 'static {
     type Encoder: Encoder;
