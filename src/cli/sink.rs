@@ -96,7 +96,7 @@ fn say_what_was_replayed(report: &OpenReport, batches: u64, dir: &std::path::Pat
     for aside in &report.moved_aside {
         eprintln!("{prefix}{aside}");
     }
-    if !report.moved_aside.is_empty() {
+    if !report.moved_aside.is_empty() || report.damaged_header {
         eprintln!(
             "{prefix}kept every valid record ({}); {} now holds those and nothing else",
             report.kept,

@@ -77,7 +77,7 @@ fn every_single_bit_flip_of_the_header_is_refused_or_keeps_every_record() {
             "bit {bit}"
         );
         assert_eq!(std::fs::read(&aside.file).unwrap(), &bytes[..8]);
-        assert!(report.needs_rewrite());
+        assert!(report.damaged_header && report.needs_rewrite());
         std::fs::remove_file(&aside.file).unwrap();
     }
 }
@@ -176,4 +176,15 @@ fn a_torn_append_and_a_zeroed_tail_are_still_trimmed_as_torn() {
         );
         assert!(report.moved_aside.is_empty());
     }
+}
+
+#[test]
+fn records_with_no_header_at_all_are_kept_and_rewritten_by_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let (good, _, all) = log_of(dir.path(), 3);
+    std::fs::write(dir.path().join(LOG), &good[8..]).unwrap();
+    assert!(open(dir.path(), false).is_err());
+    let (report, records) = open(dir.path(), true).unwrap();
+    assert_eq!(records, all);
+    assert!(report.moved_aside.is_empty() && report.needs_rewrite());
 }

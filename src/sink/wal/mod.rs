@@ -182,7 +182,10 @@ impl Wal {
                     found: String::from_utf8_lossy(&head[..n]).into_owned(),
                 });
             }
-            Version::Damaged => opened.read_framed(0, &mut apply)?,
+            Version::Damaged => {
+                opened.report.damaged_header = true;
+                opened.read_framed(0, &mut apply)?
+            }
         };
         if good < bytes && !report.legacy {
             file.set_len(good).map_err(io)?;

@@ -146,12 +146,15 @@ pub struct OpenReport {
     /// A version 2 log (the current framing, an older header): rewritten
     /// so that older binaries do not read what they cannot.
     pub upgrade: bool,
+    /// Read by `--repair` past a damaged or missing header: rewritten with
+    /// a good one, even when no byte had to be moved aside.
+    pub damaged_header: bool,
 }
 
 impl OpenReport {
     /// The log must be rewritten now: it is of an older version, or bytes
     /// moved aside are still in it.
     pub fn needs_rewrite(&self) -> bool {
-        self.legacy || self.upgrade || !self.moved_aside.is_empty()
+        self.legacy || self.upgrade || self.damaged_header || !self.moved_aside.is_empty()
     }
 }
