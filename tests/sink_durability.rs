@@ -409,3 +409,56 @@ async fn old_per_second_cells_roll_into_minutes_exactly_and_stay_rolled() {
         .unwrap();
     assert!(text.contains("} 360\n"), "{text}");
 }
+
+// Issue #19, item 1: 'A' -> 0x01 at byte 3 of a compacted log's header
+// read it as version 1, trimmed every record as a "torn tail" and started
+// with nothing (exit 0, no copy); other flips made --repair keep nothing.
+#[tokio::test]
+async fn a_flipped_header_bit_stops_the_start_and_repair_keeps_every_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let client = common::http();
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+        "--compact-after",
+        "8192",
+    ];
+    let mut first = SinkProcess::start(&args);
+    let sent = post_batches(&client, &first.url, 200).await;
+    first.kill();
+    let mut bytes = std::fs::read(wal(dir.path())).unwrap();
+    assert_eq!(&bytes[..8], b"CMWAL03\n");
+    bytes[3] = 0x01;
+    std::fs::write(wal(dir.path()), &bytes).unwrap();
+
+    let refused = common::callmetrics(&["sink", "--listen", "127.0.0.1:0", "--data-dir", data])
+        .expect_code(2);
+    assert!(
+        refused.stderr.contains("damaged header") && refused.stderr.contains("--repair"),
+        "{}",
+        refused.describe()
+    );
+    assert_eq!(std::fs::read(wal(dir.path())).unwrap(), bytes);
+
+    let log = dir.path().join("repair.log");
+    let mut repair_args = args.to_vec();
+    repair_args.push("--repair");
+    let repaired = SinkProcess::start_logged(&repair_args, &log);
+    assert_eq!(count(&client, &repaired.url).await, sent);
+    let said = common::read(&log);
+    assert!(
+        said.contains("repair: moved 8 damaged bytes at offset 0 (the log's header)")
+            && said.contains(&format!("({sent} events)"))
+            && said.contains("200 idempotency keys"),
+        "{said}"
+    );
+    // Keys survived: a resent batch is a duplicate.
+    let v = post(&client, &repaired.url, "batch-199", 10).await;
+    assert_eq!(v["duplicate"], true);
+    drop(repaired);
+    let again = SinkProcess::start(&args);
+    assert_eq!(count(&client, &again.url).await, sent);
+}

@@ -229,9 +229,10 @@ pub struct SinkArgs {
     /// Dimension naming in query responses.
     #[arg(long, value_enum, default_value_t)]
     pub naming: Naming,
-    /// With --data-dir: when the log is damaged in the middle, move the damaged bytes
-    /// aside to DIR/wal.damaged-OFFSET.bin, keep every valid record, and start (without
-    /// it the sink refuses to start on such a log).
+    /// With --data-dir: when the log is damaged in the middle or in its header, move the
+    /// damaged bytes aside to DIR/wal.damaged-OFFSET.bin, keep every valid record, say what
+    /// the moved bytes held (cells, events, idempotency keys), and start (without it the
+    /// sink refuses to start on such a log).
     #[arg(long, requires = "data_dir")]
     pub repair: bool,
     /// Idempotency keys remembered, per sink; the oldest are forgotten first (a retry

@@ -47,7 +47,7 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
         }
         let sink = RunningSink::start(config).await?;
         if let (Some(report), Some(dir)) = (sink.opened(), &args.data_dir) {
-            say_what_was_replayed(report, sink.stats().replayed_batches, dir);
+            say_what_was_replayed(report, sink.stats().replayed_batches, dir, args.repair);
         }
         // Scripts and tests read the address (useful with port 0) from stdout.
         let mut out = std::io::stdout().lock();
@@ -74,13 +74,14 @@ fn exposure_warning(listen: std::net::SocketAddr, token: bool) -> Option<String>
     })
 }
 
-/// What the log held, and everything replay had to cut or move aside.
-fn say_what_was_replayed(report: &OpenReport, batches: u64, dir: &std::path::Path) {
+/// What the log held, and everything replay had to cut or move aside: in
+/// numbers, so that lost idempotency keys are never a surprise.
+fn say_what_was_replayed(report: &OpenReport, batches: u64, dir: &std::path::Path, repair: bool) {
     let log = dir.join("wal.log");
-    if report.records > 0 {
+    if report.kept.records > 0 || !report.moved_aside.is_empty() {
         eprintln!(
-            "replayed {} records ({batches} batches) from {} ({} bytes)",
-            report.records,
+            "replayed {} ({batches} batches) from {} ({} bytes)",
+            report.kept,
             log.display(),
             report.bytes
         );
@@ -92,11 +93,15 @@ fn say_what_was_replayed(report: &OpenReport, batches: u64, dir: &std::path::Pat
             log.display()
         );
     }
-    for (offset, bytes, aside) in &report.moved_aside {
+    let prefix = if repair { "repair: " } else { "" };
+    for aside in &report.moved_aside {
+        eprintln!("{prefix}{aside}");
+    }
+    if !report.moved_aside.is_empty() || report.damaged_header {
         eprintln!(
-            "repair: moved {bytes} damaged bytes at offset {offset} to {}; every valid record \
-             before and after them was kept",
-            aside.display()
+            "{prefix}kept every valid record ({}); {} now holds those and nothing else",
+            report.kept,
+            log.display()
         );
     }
     if report.legacy {

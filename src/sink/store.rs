@@ -18,8 +18,12 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// per second holds under a million.
 pub const DEFAULT_MAX_CELLS: usize = 8_000_000;
 
-/// Cells or keys per record of a compacted log.
-const PER_RECORD: usize = 10_000;
+/// Cells or keys per record of a compacted log: a damaged record is moved
+/// aside whole, so this is how many idempotency keys (each a batch whose
+/// retry would count again) or cells one damaged byte can cost. A few
+/// hundred keep that small while records stay large next to their
+/// 12-byte frame.
+const PER_RECORD: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -117,6 +121,8 @@ pub struct StoreStats {
     pub samples: u64,
     pub replayed_batches: u64,
     pub compactions: u64,
+    /// Compactions that failed (the old log kept; tried again later).
+    pub compaction_failures: u64,
 }
 
 /// Idempotency keys of applied batches, oldest first, at most `max`.
@@ -164,6 +170,11 @@ struct Inner {
     keys: Keys,
     wal: Option<Wal>,
     compact_after: u64,
+    /// No compaction before the log is this long: after a failure (a full
+    /// disk, most likely) the next try waits until the log grew by
+    /// `compact_after` again, rather than rewriting the whole state after
+    /// every batch.
+    compact_retry_at: u64,
     stats: StoreStats,
     /// Count and total of everything ever stored, per metric: every sum a
     /// query or the exposition makes is at most these, so while they fit
@@ -241,15 +252,15 @@ impl Store {
         }
         // Compacting costs the size of the state: waiting until the log
         // grew by at least that much keeps the cost per batch bounded.
-        if inner
-            .wal
-            .as_ref()
-            .is_some_and(|w| w.growth() >= inner.compact_after.max(w.len() - w.growth()))
-        {
-            // The batch is durable already; a failed compaction leaves the
-            // old log in place and is tried again after the next batch.
-            if inner.compact().is_ok() {
-                inner.stats.compactions += 1;
+        if inner.wal.as_ref().is_some_and(|w| {
+            w.growth() >= inner.compact_after.max(w.len() - w.growth())
+                && w.len() >= inner.compact_retry_at
+        }) {
+            // The batch is durable already: a failed compaction costs only
+            // a larger log, said here since no request will say it.
+            match inner.compact() {
+                Ok(()) => inner.stats.compactions += 1,
+                Err(e) => inner.compaction_failed(&e),
             }
         }
         Ok(Applied::Accepted {
@@ -321,6 +332,7 @@ impl Inner {
             },
             wal: None,
             compact_after: options.compact_after,
+            compact_retry_at: 0,
             stats: StoreStats::default(),
             grand: Default::default(),
         }
@@ -425,6 +437,20 @@ impl Inner {
         Ok(())
     }
 
+    fn compaction_failed(&mut self, e: &io::Error) {
+        self.stats.compaction_failures += 1;
+        let Some(wal) = self.wal.as_ref() else {
+            return;
+        };
+        let retry_at = wal.len().saturating_add(self.compact_after.max(1));
+        self.compact_retry_at = retry_at;
+        eprintln!(
+            "compacting {} failed ({e}); the log is as it was and takes batches as before; \
+             compaction is tried again once it holds {retry_at} bytes",
+            wal.path().display()
+        );
+    }
+
     /// Rewrites the log as the current aggregates and keys.
     fn compact(&mut self) -> io::Result<()> {
         let Some(wal) = self.wal.as_mut() else {
@@ -456,6 +482,8 @@ impl Inner {
     }
 }
 
+#[cfg(test)]
+mod durability_tests;
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 //! - samples (0) or aggregates (1): a [`BatchKey`] slot (`route: u8`, 0
 //!   for none), `count: u32` and `count` entries of 25 bytes (series, time,
 //!   value) or 49 bytes (series, time, count, total, minimum, maximum);
+//!   samples only when every entry is a single value;
 //! - keys (2): `count: u32` and `count` keys, what a compaction carries
 //!   over of the applied batches;
 //! - rolled (3): `before: i64`, written first by a compaction once cells
@@ -16,6 +17,7 @@
 //!
 //! A key is `route: u8 | len: u16 | key | digest flag: u8 | digest: 16`.
 //! Version 1 logs (no header) are read by [`legacy_record`] and migrated.
+//! The whole format, for readers to come: `docs/wal-format.md`.
 
 use super::super::sample::Sample;
 use crate::catalog::{ApiVersion, EventType, Operation};
@@ -34,12 +36,14 @@ pub const FRAME: usize = 12;
 /// A longer payload is damage, not a record (bodies are capped far below).
 pub const MAX_PAYLOAD: usize = 1 << 30;
 
-const SAMPLE_BYTES: usize = 25;
-const AGGREGATE_BYTES: usize = 49;
-const SAMPLES: u8 = 0;
-const AGGREGATES: u8 = 1;
-const KEYS: u8 = 2;
-const ROLLED: u8 = 3;
+pub(super) const SAMPLE_BYTES: usize = 25;
+pub(super) const AGGREGATE_BYTES: usize = 49;
+/// A key's bytes besides its text: route, length, digest flag, digest.
+pub(super) const KEY_FIXED: usize = 20;
+pub(super) const SAMPLES: u8 = 0;
+pub(super) const AGGREGATES: u8 = 1;
+pub(super) const KEYS: u8 = 2;
+pub(super) const ROLLED: u8 = 3;
 
 /// The endpoint a batch came through: each has its own idempotency keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -99,7 +103,12 @@ pub fn frame(payload: &[u8]) -> Vec<u8> {
 
 /// The payload of a batch record.
 pub fn batch_payload(key: Option<&BatchKey>, samples: &[Sample]) -> Vec<u8> {
-    let aggregates = samples.iter().any(|s| s.aggregate.count != 1);
+    // The samples encoding holds one value, which replay takes for count 1
+    // and minimum = maximum = total: anything else (POST /metrics takes a
+    // count-1 aggregate with min < sum < max) must keep all four fields.
+    let aggregates = samples
+        .iter()
+        .any(|s| s.aggregate != Aggregate::of(s.aggregate.total));
     let entry = if aggregates {
         AGGREGATE_BYTES
     } else {
@@ -142,6 +151,93 @@ pub fn frame_len(head: &[u8; FRAME]) -> Option<usize> {
     let magic = u32::from_le_bytes(head[0..4].try_into().ok()?);
     let len = u32::from_le_bytes(head[4..8].try_into().ok()?) as usize;
     (magic == MAGIC && len <= MAX_PAYLOAD).then_some(len)
+}
+
+/// Whether `tail` (the first bytes of the `tail_len` bytes from a record's
+/// start to the end of the file) can be the start of a record whose append
+/// a crash cut short: a prefix of the magic, or the magic with a length
+/// past the end and a payload that agrees with that length as far as it
+/// goes. Anything else there is damage to a written record, which may have
+/// been acknowledged: a whole record failing its checksum, or a flipped
+/// length that no longer matches the payload's own counts.
+pub fn torn_prefix(tail: &[u8], tail_len: u64) -> bool {
+    let magic = MAGIC.to_le_bytes();
+    if tail.len() < magic.len() {
+        return magic.starts_with(tail);
+    }
+    if tail[..4] != magic {
+        return false;
+    }
+    let Some(len) = tail.get(4..8) else {
+        return true;
+    };
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    if len > MAX_PAYLOAD || (FRAME + len) as u64 <= tail_len {
+        return false;
+    }
+    payload_agrees(tail.get(FRAME..).unwrap_or_default(), len)
+}
+
+/// Whether a payload starting with `prefix` can be `len` bytes long, as
+/// far as the prefix tells.
+fn payload_agrees(prefix: &[u8], len: usize) -> bool {
+    let mut r = Bytes(prefix);
+    let Some(kind) = r.u8() else {
+        return true;
+    };
+    match kind {
+        SAMPLES | AGGREGATES => {
+            let entry = if kind == AGGREGATES {
+                AGGREGATE_BYTES
+            } else {
+                SAMPLE_BYTES
+            };
+            let slot = match r.peek() {
+                None => return true,
+                Some(0) => 1,
+                Some(_) => match key_size(r.0) {
+                    Some(size) => size,
+                    None => return true,
+                },
+            };
+            match r.0.get(slot..slot + 4) {
+                Some(count) => {
+                    let count = u32::from_le_bytes([count[0], count[1], count[2], count[3]]);
+                    1 + slot as u64 + 4 + u64::from(count) * entry as u64 == len as u64
+                }
+                None => true,
+            }
+        }
+        KEYS => {
+            let Some(count) = r.u32() else {
+                return true;
+            };
+            let mut size = 5usize;
+            for _ in 0..count {
+                // The prefix ends before this key's length: room for it will do.
+                let Some(key) = key_size(r.0) else {
+                    return size + KEY_FIXED <= len;
+                };
+                size += key;
+                if size > len {
+                    return false;
+                }
+                if r.take(key).is_none() {
+                    return true;
+                }
+            }
+            size == len
+        }
+        ROLLED => len == 9,
+        _ => false,
+    }
+}
+
+/// The encoded size of the key at the start of `b`, if its length field
+/// is there.
+pub(super) fn key_size(b: &[u8]) -> Option<usize> {
+    let len = b.get(1..3)?;
+    Some(KEY_FIXED + u16::from_le_bytes([len[0], len[1]]) as usize)
 }
 
 /// The record in `payload`, if the frame's checksum and the contents hold.

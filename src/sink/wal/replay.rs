@@ -61,13 +61,18 @@ impl Reader {
         Ok(())
     }
 
-    /// The offset of the first valid record after `from`, if any: every
-    /// position holding the magic is tried as a record.
+    /// The offset of the first valid record after `from`, if any.
     pub fn next_valid_after(&mut self, from: u64) -> io::Result<Option<u64>> {
+        self.first_valid_from(from + 1)
+    }
+
+    /// The offset of the first valid record at `start` or later, if any:
+    /// every position holding the magic is tried as a record.
+    pub fn first_valid_from(&mut self, start: u64) -> io::Result<Option<u64>> {
         let magic = MAGIC.to_le_bytes();
         let file = self.file.get_mut();
         let mut chunk = vec![0u8; 1 << 20];
-        let mut start = from + 1;
+        let mut start = start;
         while start + FRAME as u64 <= self.len {
             file.seek(SeekFrom::Start(start))?;
             let want = chunk.len().min((self.len - start) as usize);
