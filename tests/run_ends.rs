@@ -10,8 +10,8 @@ mod common;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use common::running::Running;
 use common::SinkProcess;
+use common::running::Running;
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
