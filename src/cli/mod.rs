@@ -229,8 +229,9 @@ pub struct SinkArgs {
     /// Address to listen on (loopback by default).
     #[arg(long, default_value = "127.0.0.1:8650", value_parser = listen_address)]
     pub listen: std::net::SocketAddr,
-    /// Require `Authorization: Bearer TOKEN` on every request but /healthz.
-    #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
+    /// Require `Authorization: Bearer TOKEN` on every request but /healthz (an empty
+    /// token is refused).
+    #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true, value_parser = token)]
     pub token: Option<String>,
     /// Serve https:// with this certificate (PEM, with its chain); needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -679,6 +680,15 @@ fn speed(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `sink --token`: an empty one would let in anyone sending
+/// `Authorization: Bearer ` (and silence the warning about an open sink).
+fn token(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("the token is empty; give one, or leave --token out".into());
+    }
+    Ok(text.to_string())
+}
+
 /// `--listen`: host:port, host names resolved (`localhost:0`), IPv4 first.
 fn listen_address(text: &str) -> Result<std::net::SocketAddr, String> {
     use std::net::ToSocketAddrs;
@@ -713,5 +723,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    // Issue #19: `sink --token=` started a sink that let in anyone sending
+    // `Authorization: Bearer `.
+    #[test]
+    fn an_empty_sink_token_is_refused() {
+        use clap::Parser;
+        for empty in ["--token=", "--token=  "] {
+            let refused = super::Cli::try_parse_from(["callmetrics", "sink", empty]).unwrap_err();
+            assert!(
+                refused.to_string().contains("the token is empty"),
+                "{refused}"
+            );
+        }
+        assert!(super::Cli::try_parse_from(["callmetrics", "sink", "--token=s3cret"]).is_ok());
     }
 }

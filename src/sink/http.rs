@@ -207,11 +207,15 @@ pub const MAX_KEY_BYTES: usize = 256;
 /// most [`MAX_KEY_BYTES`]), with a digest of the body it came with; or
 /// why the header is refused.
 fn batch_key(headers: &HeaderMap, route: Route, body: &[u8]) -> Result<Option<BatchKey>, String> {
-    let Some(value) = headers.get("idempotency-key") else {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
     let bytes = value.as_bytes();
-    let why = if bytes.is_empty() {
+    // Which of two keys would be the batch's is a guess either way.
+    let why = if values.next().is_some() {
+        "is sent more than once".to_string()
+    } else if bytes.is_empty() {
         "is empty".to_string()
     } else if bytes.len() > MAX_KEY_BYTES {
         format!("is {} bytes long", bytes.len())
@@ -230,7 +234,7 @@ fn batch_key(headers: &HeaderMap, route: Route, body: &[u8]) -> Result<Option<Ba
         }));
     };
     Err(format!(
-        "Idempotency-Key {why}; use 1 to {MAX_KEY_BYTES} visible ASCII characters"
+        "Idempotency-Key {why}; send one, of 1 to {MAX_KEY_BYTES} visible ASCII characters"
     ))
 }
 

@@ -127,6 +127,11 @@ impl Query {
                         return Err(format!("orderby direction {other:?}; use asc or desc"));
                     }
                 };
+                if let Some(extra) = words.next() {
+                    return Err(format!(
+                        "orderby {o:?}: {extra:?} after the direction; use e.g. `count desc`"
+                    ));
+                }
                 Ok((rank, desc))
             })
             .transpose()?;
