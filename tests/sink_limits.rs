@@ -101,13 +101,15 @@ async fn unfinished_bodies_cannot_take_more_than_the_budget() {
     .await;
     let head = b"POST /ingest HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-ndjson\r\n\
                  content-length: 50000\r\n\r\n";
-    // The first holds 50 kB of the 64 KiB budget and does not finish.
+    // The first holds 40 kB of the 64 KiB budget and does not finish.
     let mut first = TcpStream::connect(sink.addr()).await.unwrap();
     first.write_all(head).await.unwrap();
-    first.write_all(&[b' '; 1000]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    first.write_all(&[b' '; 40_000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The second sends all of its body, which does not fit beside it.
     let mut second = TcpStream::connect(sink.addr()).await.unwrap();
     second.write_all(head).await.unwrap();
+    second.write_all(&[b' '; 50_000]).await.unwrap();
     let answer = until_closed(&mut second).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(
@@ -116,5 +118,122 @@ async fn unfinished_bodies_cannot_take_more_than_the_budget() {
     );
     assert!(answer.contains("--max-inflight-bytes"), "{answer}");
     drop(first);
+    sink.shutdown().await.unwrap();
+}
+
+const LINE: &str = r#"{"metric":"APIRequestCallAutomation","time":"2026-01-01T00:00:00.005Z","dimensions":{"Operation":"Play","StatusCode":"202","StatusCodeClass":"2xx","ApiVersion":"2025-05-15"},"value":1,"latencyMs":24}"#;
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+fn lines(n: usize) -> String {
+    format!("{LINE}\n").repeat(n)
+}
+
+async fn post_ingest(sink: &RunningSink, body: Vec<u8>, gzipped: bool) -> reqwest::Response {
+    let mut request = common::http()
+        .post(format!("{}/ingest", sink.url()))
+        .header("content-type", "application/x-ndjson");
+    if gzipped {
+        request = request.header("content-encoding", "gzip");
+    }
+    request.body(body).send().await.unwrap()
+}
+
+// Issue #19, item 7: the budget held the compressed length, so small gzip
+// bodies that inflate 250-fold took the sink far past it (2.65 GiB against
+// 512 MiB). A body whose inflated bytes exceed the whole budget is refused
+// while it inflates; one that fits alone is refused while others hold it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_bodies_are_held_to_the_budget_inflated() {
+    let sink = sink(|c| {
+        c.max_inflight_bytes = 1 << 20;
+        c.max_body = 1 << 20;
+        c.body_timeout = Duration::from_secs(10);
+    })
+    .await;
+    // 2 MB inflated, a few KB sent: under --max-body (4x for gzip), over
+    // the budget.
+    let bomb = gzip(lines(10_000).as_bytes());
+    assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
+    let r = post_ingest(&sink, bomb, true).await;
+    assert_eq!(r.status(), 413);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--max-inflight-bytes"),
+        "{v}"
+    );
+    assert_eq!(sink.stats().samples, 0);
+    // 600 KB inflated fits alone...
+    let fits = gzip(lines(3_000).as_bytes());
+    let r = post_ingest(&sink, fits.clone(), true).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(sink.stats().samples, 2 * 3_000);
+    // ...but not beside 700 kB of a body still arriving: once its bytes
+    // are in, the same gzip body is refused for now.
+    let mut slow = TcpStream::connect(sink.addr()).await.unwrap();
+    slow.write_all(
+        b"POST /ingest HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-ndjson\r\n\
+          content-length: 800000\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    slow.write_all(&[b' '; 700_000]).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let r = post_ingest(&sink, fits.clone(), true).await;
+        if r.status() == 503 || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    drop(slow);
+    sink.shutdown().await.unwrap();
+}
+
+// Issue #19, item 8: each request reserved its declared Content-Length
+// before a byte came, so 34 idle connections declaring big bodies held the
+// whole budget and every real ingest got 503 for 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_declarations_do_not_lock_out_real_ingest() {
+    let sink = sink(|c| {
+        c.max_inflight_bytes = 256 << 10;
+        c.body_timeout = Duration::from_secs(10);
+    })
+    .await;
+    // Together they declare 240 kB of the 256 KiB, and send nothing.
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let mut s = TcpStream::connect(sink.addr()).await.unwrap();
+        s.write_all(
+            b"POST /ingest HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-ndjson\r\n\
+              content-length: 80000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        idle.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body = lines(160);
+    assert!(body.len() > 30_000, "{} bytes", body.len());
+    let r = post_ingest(&sink, body.into_bytes(), false).await;
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    assert_eq!(sink.stats().samples, 2 * 160);
+    // The idle ones are still waiting for their bodies, not refused.
+    for s in &mut idle {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_millis(50), s.read(&mut byte)).await;
+        assert!(read.is_err(), "an idle connection was answered");
+    }
+    drop(idle);
     sink.shutdown().await.unwrap();
 }

@@ -288,8 +288,10 @@ pub struct SinkArgs {
     /// Longest a request's body may take to arrive once its headers did (408 after).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub body_timeout: std::time::Duration,
-    /// Bytes of request bodies received at once over all connections (each request
-    /// reserves its Content-Length, or --max-body); past it, 503 with Retry-After.
+    /// Bytes of request bodies in memory at once over all connections, reserved as
+    /// they arrive (not by Content-Length) and, for gzip, as they inflate, and held
+    /// until the batch is parsed; past it, 503 with Retry-After (413 for a body larger
+    /// than all of it).
     #[arg(long, default_value_t = 512 << 20, value_name = "BYTES")]
     pub max_inflight_bytes: usize,
     /// Points (series x buckets) one query's answer may hold; a larger one is refused

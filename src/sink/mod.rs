@@ -5,6 +5,8 @@
 //! serves it on its own.
 
 mod azure_monitor;
+mod body;
+mod budget;
 mod callbacks;
 mod cells;
 mod filter;
@@ -47,8 +49,9 @@ pub struct SinkConfig {
     pub connections: ConnectionLimits,
     /// How long a request's body may take to arrive, once its headers did.
     pub body_timeout: std::time::Duration,
-    /// Bytes of request bodies being received at once, over all
-    /// connections; a request that would pass it is refused with 503.
+    /// Bytes of request bodies in memory at once (received, and inflated
+    /// until parsed), over all connections; a request that would pass it
+    /// is refused with 503.
     pub max_inflight_bytes: usize,
     /// Points (series x buckets) one query's answer may hold.
     pub max_answer_points: usize,
