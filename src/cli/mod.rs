@@ -294,6 +294,10 @@ pub struct SinkArgs {
     /// than all of it).
     #[arg(long, default_value_t = 512 << 20, value_name = "BYTES")]
     pub max_inflight_bytes: usize,
+    /// Queries (GET /metrics, /prometheus) answered at once, off the threads serving
+    /// ingest and /healthz; more get 503 with Retry-After.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub max_queries: usize,
     /// Points (series x buckets) one query's answer may hold; a larger one is refused
     /// with 400 (`check` asks for long windows in pieces of at most 250,000).
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]

@@ -25,6 +25,7 @@ use sha2::Digest;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Semaphore;
 
 pub struct AppState {
     pub store: Arc<Store>,
@@ -32,12 +33,17 @@ pub struct AppState {
     ingest_requests: AtomicU64,
     /// Request bodies in memory, received or inflated (--max-inflight-bytes).
     body_budget: BodyBudget,
+    /// Queries and expositions running (--max-queries).
+    query_slots: Arc<Semaphore>,
 }
 
 pub fn router(store: Arc<Store>, config: SinkConfig) -> Router {
     let state = Arc::new(AppState {
         store,
         body_budget: BodyBudget::new(config.max_inflight_bytes),
+        query_slots: Arc::new(Semaphore::new(
+            config.max_queries.clamp(1, Semaphore::MAX_PERMITS),
+        )),
         config,
         ingest_requests: AtomicU64::new(0),
     });
@@ -376,21 +382,61 @@ async fn metrics(
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
     let naming = state.config.naming;
-    match Query::parse(&params, naming) {
-        Ok(q) => {
-            let max = state.config.max_answer_points;
-            match state.store.read(|data| q.run(data, naming, max)) {
-                Ok(answer) => axum::Json(answer).into_response(),
-                Err(message) => error(StatusCode::BAD_REQUEST, message),
-            }
+    let query = match Query::parse(&params, naming) {
+        Ok(query) => query,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let max = state.config.max_answer_points;
+    run_query(&state, move |store| {
+        match store.read(|data| query.run(data, naming, max)) {
+            Ok(answer) => axum::Json(answer).into_response(),
+            Err(message) => error(StatusCode::BAD_REQUEST, message),
         }
-        Err(message) => error(StatusCode::BAD_REQUEST, message),
-    }
+    })
+    .await
 }
 
 async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
-    let text = state.store.read(exposition);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    run_query(&state, |store| {
+        let text = store.read(exposition);
+        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    })
+    .await
+}
+
+/// Runs a query or exposition, which takes time and memory in proportion to
+/// the data held: on a blocking thread, so the async threads go on
+/// answering ingest and /healthz, and at most --max-queries at once (503
+/// beyond, retry later), so queries cannot take every core and the memory
+/// of as many answers as clients ask for.
+async fn run_query(
+    state: &AppState,
+    answer: impl FnOnce(&Store) -> Response + Send + 'static,
+) -> Response {
+    let Ok(slot) = state.query_slots.clone().try_acquire_owned() else {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the sink is answering {} queries already (--max-queries); retry shortly",
+                state.config.max_queries
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
+    let store = state.store.clone();
+    let work = move || {
+        let response = answer(&store);
+        drop(slot);
+        response
+    };
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the query could not be answered: {e}"),
+        )
+    })
 }
 
 #[cfg(test)]

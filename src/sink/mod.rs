@@ -18,6 +18,7 @@ mod prometheus;
 mod query;
 mod sample;
 mod store;
+mod view;
 mod wal;
 
 use crate::serve::Background;
@@ -53,6 +54,8 @@ pub struct SinkConfig {
     /// until parsed), over all connections; a request that would pass it
     /// is refused with 503.
     pub max_inflight_bytes: usize,
+    /// Queries (and Prometheus expositions) answered at once; more get 503.
+    pub max_queries: usize,
     /// Points (series x buckets) one query's answer may hold.
     pub max_answer_points: usize,
     /// Serve `https://` with this certificate.
@@ -82,6 +85,7 @@ impl SinkConfig {
             connections: ConnectionLimits::default(),
             body_timeout: std::time::Duration::from_secs(30),
             max_inflight_bytes: 512 << 20,
+            max_queries: 4,
             max_answer_points: 1_000_000,
             tls: None,
         }

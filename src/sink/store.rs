@@ -2,19 +2,28 @@
 //! second (minute, past the per-second retention: `cells.rs`), the idempotency keys of applied batches (per endpoint, with a
 //! digest of each body), and the optional write-ahead log. One lock makes
 //! each batch all-or-nothing: a batch is logged, applied and its key
-//! remembered before anyone else sees the data.
+//! remembered before anyone else sees the data. The cells have a lock of
+//! their own, which queries share for as long as they take: a batch that
+//! finds it held is kept aside (and seen by queries) instead of waiting,
+//! and added to the cells by the next batch that can take them.
 
 use super::cells::Cells;
 use super::sample::Sample;
+use super::view::View;
 use super::wal::{BatchKey, OpenReport, Record, Route, Wal, WalError};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 /// Cells or keys per record of a compacted log.
 const PER_RECORD: usize = 10_000;
+
+/// Samples kept aside at most while queries hold the cells; past it a batch
+/// waits for the queries, so queries running back to back cannot make the
+/// aside batches (which every query reads in full) grow without end.
+const MAX_ASIDE_SAMPLES: usize = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -130,7 +139,9 @@ impl Keys {
 }
 
 struct Inner {
-    data: Cells,
+    /// Batches applied while queries held the cells, oldest first.
+    aside: Vec<Arc<[Sample]>>,
+    aside_samples: usize,
     /// Every series held (packed), for --max-series.
     series: FxHashSet<u64>,
     max_series: usize,
@@ -144,17 +155,21 @@ struct Inner {
     grand: (u128, u128),
 }
 
-/// Batches take the write lock; queries share the read lock, so the
-/// checker's parallel queries run side by side.
+/// Batches are applied one at a time under `inner`; queries share `cells`,
+/// so the checker's parallel queries run side by side, and ingest does not
+/// wait for them.
 pub struct Store {
-    inner: RwLock<Inner>,
+    inner: Mutex<Inner>,
+    /// Only taken for writing while holding `inner`.
+    cells: RwLock<Cells>,
 }
 
 impl Store {
     /// An in-memory store.
     pub fn in_memory(options: StoreOptions) -> Store {
         Store {
-            inner: RwLock::new(Inner::new(options)),
+            inner: Mutex::new(Inner::new(options)),
+            cells: RwLock::new(Cells::new(options.per_second_retention)),
         }
     }
 
@@ -162,28 +177,31 @@ impl Store {
     /// when it was of an older version or repaired).
     pub fn open(data_dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport), WalError> {
         let mut inner = Inner::new(options);
+        let mut cells = Cells::new(options.per_second_retention);
         let (wal, report) = Wal::open(data_dir, options.repair, |record| match record {
             Record::Batch { key, samples } => {
                 if let Some(key) = key {
                     inner.keys.insert(&key);
                 }
                 let series: FxHashSet<u64> = samples.iter().map(|s| s.series.pack()).collect();
-                inner.absorb(&samples, series, now_ms());
+                inner.count(&samples, series);
+                add(&mut cells, &samples, now_ms());
                 inner.stats.replayed_batches += 1;
             }
             Record::Keys(keys) => keys.iter().for_each(|k| inner.keys.insert(k)),
-            Record::Rolled(before) => inner.data.roll_to(before),
+            Record::Rolled(before) => cells.roll_to(before),
         })?;
         inner.wal = Some(wal);
         if report.needs_rewrite() {
-            inner.compact().map_err(|source| WalError::Io {
+            inner.compact(&cells).map_err(|source| WalError::Io {
                 path: data_dir.join("wal.log"),
                 source,
             })?;
         }
         Ok((
             Store {
-                inner: RwLock::new(inner),
+                inner: Mutex::new(inner),
+                cells: RwLock::new(cells),
             },
             report,
         ))
@@ -192,7 +210,7 @@ impl Store {
     /// Applies a whole batch, or nothing if it was applied before, would
     /// overflow an aggregate, or the log cannot be written.
     pub fn apply(&self, key: Option<&BatchKey>, samples: &[Sample]) -> Result<Applied, ApplyError> {
-        let mut inner = self.write();
+        let mut inner = self.lock();
         if let Some(key) = key
             && let Some(digest) = inner.keys.get(key.route, &key.key)
         {
@@ -204,11 +222,12 @@ impl Store {
             return Ok(Applied::Duplicate);
         }
         let new_series = inner.check_limits(samples)?;
-        inner.check_overflow(samples)?;
+        inner.check_overflow(samples, &self.read_cells())?;
         if let Some(wal) = inner.wal.as_mut() {
             wal.append(key, samples)?;
         }
-        inner.absorb(samples, new_series, now_ms());
+        inner.count(samples, new_series);
+        self.add_or_set_aside(&mut inner, samples);
         if let Some(key) = key {
             inner.keys.insert(key);
         }
@@ -221,7 +240,7 @@ impl Store {
         {
             // The batch is durable already; a failed compaction leaves the
             // old log in place and is tried again after the next batch.
-            if inner.compact().is_ok() {
+            if inner.compact(&self.read_cells()).is_ok() {
                 inner.stats.compactions += 1;
             }
         }
@@ -230,29 +249,74 @@ impl Store {
         })
     }
 
-    /// Runs `f` on the aggregates (queries, exposition) under the lock.
-    pub fn read<R>(&self, f: impl FnOnce(&Cells) -> R) -> R {
-        f(&self.read_lock().data)
+    /// Adds a batch to the cells, with the batches set aside before it;
+    /// or, while queries hold the cells, sets it aside too.
+    fn add_or_set_aside(&self, inner: &mut Inner, samples: &[Sample]) {
+        let mut cells = match self.cells.try_write() {
+            Ok(cells) => cells,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock)
+                if inner.aside_samples.saturating_add(samples.len()) <= MAX_ASIDE_SAMPLES =>
+            {
+                inner.aside.push(samples.into());
+                inner.aside_samples += samples.len();
+                return;
+            }
+            Err(TryLockError::WouldBlock) => self.write_cells(),
+        };
+        let now = now_ms();
+        for batch in inner.aside.drain(..) {
+            add(&mut cells, &batch, now);
+        }
+        inner.aside_samples = 0;
+        add(&mut cells, samples, now);
+    }
+
+    /// Runs `f` on the aggregates (queries, exposition), holding the cells
+    /// (shared with other queries, not with ingest) but nothing else.
+    pub fn read<R>(&self, f: impl FnOnce(&View) -> R) -> R {
+        // The cells are taken before the batches aside are copied, both
+        // under `inner`: no batch can move from one to the other between.
+        let inner = self.lock();
+        let cells = self.read_cells();
+        let aside = inner.aside.clone();
+        drop(inner);
+        f(&View::new(&cells, &aside))
     }
 
     pub fn stats(&self) -> StoreStats {
-        self.read_lock().stats
+        self.lock().stats
     }
 
-    // A panic while holding the lock cannot leave a half-applied batch
-    // (apply only touches the map after the log succeeded), so the data is
-    // still consistent and the sink keeps serving.
-    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+    // A panic while holding a lock cannot leave a half-applied batch
+    // (apply only touches the cells after the log succeeded), so the data
+    // is still consistent and the sink keeps serving.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_cells(&self) -> RwLockWriteGuard<'_, Cells> {
+        self.cells
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn read_lock(&self) -> RwLockReadGuard<'_, Inner> {
-        self.inner
+    fn read_cells(&self) -> RwLockReadGuard<'_, Cells> {
+        self.cells
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Adds samples to the cells and rolls what fell out of the per-second
+/// retention.
+fn add(cells: &mut Cells, samples: &[Sample], now_ms: i64) {
+    for s in samples {
+        cells.add(s);
+    }
+    cells.roll(now_ms);
 }
 
 fn now_ms() -> i64 {
@@ -271,7 +335,8 @@ fn events(samples: &[Sample]) -> u64 {
 impl Inner {
     fn new(options: StoreOptions) -> Inner {
         Inner {
-            data: Cells::new(options.per_second_retention),
+            aside: Vec::new(),
+            aside_samples: 0,
             series: Default::default(),
             max_series: options.max_series,
             time_window_ms: options.time_window.as_millis().min(i64::MAX as u128) as i64,
@@ -287,16 +352,14 @@ impl Inner {
         }
     }
 
-    /// Adds a batch; `new_series` holds (at least) the series it brings
-    /// that the store did not hold yet.
-    fn absorb(&mut self, samples: &[Sample], new_series: FxHashSet<u64>, now_ms: i64) {
+    /// Counts a batch (its cells are added apart); `new_series` holds (at
+    /// least) the series it brings that the store did not hold yet.
+    fn count(&mut self, samples: &[Sample], new_series: FxHashSet<u64>) {
         self.series.extend(new_series);
         for s in samples {
             self.grand.0 += s.aggregate.count as u128;
             self.grand.1 += s.aggregate.total as u128;
-            self.data.add(s);
         }
-        self.data.roll(now_ms);
         self.stats.batches += 1;
         self.stats.samples += events(samples);
     }
@@ -339,7 +402,7 @@ impl Inner {
 
     /// Refuses a batch that would overflow a cell's count or total, before
     /// anything is logged.
-    fn check_overflow(&self, samples: &[Sample]) -> Result<(), ApplyError> {
+    fn check_overflow(&self, samples: &[Sample], cells: &Cells) -> Result<(), ApplyError> {
         // No cell can overflow while everything ever stored would fit in one.
         let (count, total) = samples.iter().fold((0u128, 0u128), |(c, t), s| {
             (c + s.aggregate.count as u128, t + s.aggregate.total as u128)
@@ -370,7 +433,15 @@ impl Inner {
                 .ok_or_else(|| overflow(s.series))?;
         }
         for ((packed, minute), (series, count, total)) in sums {
-            let have = self.data.minute_sum(packed, minute);
+            let mut have = cells.minute_sum(packed, minute);
+            for s in self.aside.iter().flat_map(|batch| batch.iter()) {
+                if s.series.pack() == packed
+                    && crate::engine::Grain::MINUTE.bucket(s.time_ms) == minute
+                {
+                    have.0 += s.aggregate.count as u128;
+                    have.1 += s.aggregate.total as u128;
+                }
+            }
             if have.0 + count as u128 > max || have.1 + total as u128 > max {
                 return Err(overflow(series));
             }
@@ -378,25 +449,25 @@ impl Inner {
         Ok(())
     }
 
-    /// Rewrites the log as the current aggregates and keys.
-    fn compact(&mut self) -> io::Result<()> {
+    /// Rewrites the log as the current aggregates (with the batches aside)
+    /// and keys.
+    fn compact(&mut self, data: &Cells) -> io::Result<()> {
         let Some(wal) = self.wal.as_mut() else {
             return Ok(());
         };
-        let cells: Vec<Sample> = self
-            .data
+        let cells: Vec<Sample> = data
             .iter()
             .map(|(series, time_ms, aggregate)| Sample {
                 series,
                 time_ms,
                 aggregate: *aggregate,
             })
+            .chain(self.aside.iter().flat_map(|batch| batch.iter().copied()))
             .collect();
         let keys: Vec<BatchKey> = self.keys.all().collect();
         // The boundary first: replay puts the minute cells after it where
         // they belong, whatever the retention then.
-        let records = self
-            .data
+        let records = data
             .boundary()
             .map(Record::Rolled)
             .into_iter()
@@ -449,6 +520,45 @@ mod tests {
         let same_minute = t0 - t0.rem_euclid(60_000) + (t0.rem_euclid(60_000) + 1000) % 60_000;
         let err = store.apply(None, &[sample(same_minute, 5)]).unwrap_err();
         assert!(matches!(err, ApplyError::Overflow { .. }), "{err}");
+    }
+
+    // Issue #19, item 10: a query held the store's lock as long as it ran,
+    // and every batch waited for it.
+    #[test]
+    fn a_batch_is_applied_while_a_query_holds_the_cells() {
+        let store = std::sync::Arc::new(Store::in_memory(StoreOptions::default()));
+        let t = now();
+        store.apply(None, &[with_code(400, t)]).unwrap();
+        let count = |view: &View| view.iter().map(|(_, _, a)| a.count).sum::<u64>();
+        store.read(|view| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let other = store.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(other.apply(None, &[with_code(401, t), with_code(400, t)]));
+            });
+            let applied = rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the batch waited for the query");
+            assert_eq!(applied.unwrap(), Applied::Accepted { samples: 2 });
+            // The query started before the batch: it does not see half of it.
+            assert_eq!(count(view), 1);
+        });
+        assert_eq!(store.lock().aside.len(), 1);
+        // A later query sees the batch aside, in the cells it will join.
+        let bucket = t - t.rem_euclid(1000);
+        store.read(|view| {
+            assert_eq!(count(view), 3);
+            assert_eq!(view.time_range(), Some((bucket, bucket)));
+            assert_eq!(view.iter().filter(|(_, b, _)| *b == bucket).count(), 3);
+        });
+        // The next batch, with no query running, adds the one aside.
+        store.apply(None, &[with_code(402, t)]).unwrap();
+        assert!(store.lock().aside.is_empty());
+        store.read(|view| {
+            assert_eq!(count(view), 4);
+            assert_eq!(view.iter().count(), 3);
+        });
+        assert_eq!(store.stats().samples, 4);
     }
 
     fn now() -> i64 {
