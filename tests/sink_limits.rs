@@ -105,12 +105,19 @@ async fn unfinished_bodies_cannot_take_more_than_the_budget() {
     let mut first = TcpStream::connect(sink.addr()).await.unwrap();
     first.write_all(head).await.unwrap();
     first.write_all(&[b' '; 40_000]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    // The second sends all of its body, which does not fit beside it.
-    let mut second = TcpStream::connect(sink.addr()).await.unwrap();
-    second.write_all(head).await.unwrap();
-    second.write_all(&[b' '; 50_000]).await.unwrap();
-    let answer = until_closed(&mut second).await;
+    // Another sends all of its body, which does not fit beside it once the
+    // sink has read the first's bytes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        let mut second = TcpStream::connect(sink.addr()).await.unwrap();
+        second.write_all(head).await.unwrap();
+        second.write_all(&[b' '; 50_000]).await.unwrap();
+        let answer = until_closed(&mut second).await;
+        if answer.starts_with("HTTP/1.1 503") || Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(
         answer.to_ascii_lowercase().contains("retry-after: 1"),
@@ -280,23 +287,37 @@ fn queries_leave_health_and_ingest_answered() {
             let r = post_ingest(&sink, gzip(body.as_bytes()), true).await;
             assert_eq!(r.status(), 200);
         }
+        // A heavy query that arrives after the light one below retries.
         let query = || {
             let url = format!("{}/metrics?{HEAVY_QUERY}", sink.url());
             async move {
-                let r = common::http().get(url).send().await.unwrap();
-                let status = r.status();
-                (status, r.bytes().await.unwrap().len())
+                loop {
+                    let r = common::http().get(&url).send().await.unwrap();
+                    if r.status() != 503 {
+                        let status = r.status();
+                        break (status, r.bytes().await.unwrap().len());
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
             }
         };
         let started = Instant::now();
         let heavy = [tokio::spawn(query()), tokio::spawn(query())];
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        // Both slots are taken: a third is told to come back.
-        let third = common::http()
-            .get(format!("{}/metrics?{HEAVY_QUERY}", sink.url()))
-            .send()
-            .await
-            .unwrap();
+        // Once both have arrived, their slots are taken: a third (a light
+        // one, should it arrive first) is told to come back.
+        let light = format!(
+            "{}/metrics?metricnames=APIRequestCallAutomation\
+             &timespan=2026-01-01T00:00:00Z/2026-01-01T00:01:00Z",
+            sink.url()
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let third = loop {
+            let r = common::http().get(&light).send().await.unwrap();
+            if r.status() == 503 || Instant::now() > deadline {
+                break r;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
         assert_eq!(third.status(), 503);
         assert_eq!(third.headers()["retry-after"], "1");
         let probe = Instant::now();
