@@ -78,9 +78,12 @@ pub async fn receive(
         return Err(BodyRefusal::Declared(max));
     }
     let mut received = budget.buffer(declared.unwrap_or(max));
-    let deadline = tokio::time::Instant::now() + config.body_timeout;
+    // What is left of the deadline, frame by frame (any --body-timeout,
+    // however long, without overflowing an Instant).
+    let started = tokio::time::Instant::now();
     loop {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+        let left = config.body_timeout.saturating_sub(started.elapsed());
+        let frame = match tokio::time::timeout(left, body.frame()).await {
             Ok(None) => {
                 received.shrink_to_fit();
                 return Ok(received);
@@ -217,6 +220,21 @@ mod tests {
         body.extend_from_slice(b"trailing bytes");
         let refused = decoded(&config, &budget, &gzip_headers(), received(&budget, &body));
         assert!(matches!(refused, Err(BodyRefusal::Gzip(_))));
+    }
+
+    // --body-timeout is any duration humantime reads; one past what an
+    // Instant can hold must not panic the handler.
+    #[tokio::test]
+    async fn any_body_timeout_is_taken() {
+        let config = SinkConfig {
+            body_timeout: Duration::MAX,
+            ..SinkConfig::embedded()
+        };
+        let budget = BodyBudget::new(config.max_inflight_bytes);
+        let body = Body::from("a body");
+        let received = receive(&config, &budget, &HeaderMap::new(), body).await;
+        assert_eq!(&received.unwrap()[..], b"a body");
+        assert_eq!(budget.in_use(), 0);
     }
 
     const LINE: &[u8] = br#"{"metric":"APIRequestCallAutomation","time":"2026-01-01T00:00:00.005Z","dimensions":{"Operation":"Play","StatusCode":"202","StatusCodeClass":"2xx","ApiVersion":"2025-05-15"},"value":1,"latencyMs":24}
