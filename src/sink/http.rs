@@ -1,6 +1,8 @@
-//! The sink's HTTP surface (axum): routing, bearer auth, body limits, gzip,
-//! content types, fault injection, and the mapping of every refusal to a
-//! status code with a JSON error naming the line and field.
+//! The sink's HTTP surface (axum): routing, bearer auth, content types,
+//! fault injection, queries off the async threads (at most --max-queries),
+//! and the mapping of every refusal to a status code with a JSON error
+//! naming the line and field. Bodies are received and decoded in
+//! `body.rs`.
 
 use super::SinkConfig;
 use super::azure_monitor::parse_documents;
