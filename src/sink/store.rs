@@ -561,6 +561,33 @@ mod tests {
         assert_eq!(store.stats().samples, 4);
     }
 
+    // Queries back to back must not let the batches aside grow without
+    // end: past the cap a batch waits for the query, as before.
+    #[test]
+    fn past_the_aside_cap_a_batch_waits_for_the_query() {
+        let store = std::sync::Arc::new(Store::in_memory(StoreOptions::default()));
+        let t = now();
+        let big = vec![with_code(400, t); MAX_ASIDE_SAMPLES + 1];
+        let (tx, rx) = std::sync::mpsc::channel();
+        store.read(|_| {
+            let other = store.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(other.apply(None, &big).is_ok());
+            });
+            // Long enough for the batch to be checked and logged, and to
+            // find the cells held.
+            let waited = rx.recv_timeout(std::time::Duration::from_secs(1));
+            assert!(waited.is_err(), "the batch went aside past the cap");
+        });
+        // Added to the cells once the query ended, not set aside.
+        assert_eq!(
+            rx.recv_timeout(std::time::Duration::from_secs(60)),
+            Ok(true)
+        );
+        assert!(store.lock().aside.is_empty());
+        assert_eq!(store.stats().samples, MAX_ASIDE_SAMPLES as u64 + 1);
+    }
+
     fn now() -> i64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
