@@ -596,6 +596,55 @@ async fn answers_past_the_point_cap_are_refused() {
 }
 
 /// Posts NDJSON `body` to the sink's /ingest and asserts it was accepted.
+// Issue #19: a second Idempotency-Key was ignored (the first one keyed the
+// batch), and `orderby=count asc extra` was read as `count asc`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_key_and_words_after_orderby_are_refused() {
+    let sink = RunningSink::start(SinkConfig::embedded()).await.unwrap();
+    let url = sink.url();
+    let client = common::http();
+    let r = client
+        .post(format!("{url}/ingest"))
+        .header("content-type", "application/x-ndjson")
+        .header("idempotency-key", "first")
+        .header("idempotency-key", "second")
+        .body(format!("{LINE}\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["field"], "Idempotency-Key");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than once"),
+        "{v}"
+    );
+    assert_eq!(sink.stats().samples, 0);
+    ingest_ok(&client, &url, format!("{LINE}\n")).await;
+    let get = |orderby: &'static str| {
+        client
+            .get(format!(
+                "{url}/metrics?metricnames=APIRequestCallAutomation&top=1&orderby={orderby}"
+            ))
+            .send()
+    };
+    let r = get("count%20asc%20extra").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"extra\""),
+        "{v}"
+    );
+    assert_eq!(get("count%20asc").await.unwrap().status(), 200);
+    sink.shutdown().await.unwrap();
+}
+
 async fn ingest_ok(client: &reqwest::Client, url: &str, body: String) {
     let r = client
         .post(format!("{url}/ingest"))

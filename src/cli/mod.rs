@@ -205,8 +205,9 @@ pub struct SinkArgs {
     /// Address to listen on (loopback by default).
     #[arg(long, default_value = "127.0.0.1:8650", value_parser = listen_address)]
     pub listen: std::net::SocketAddr,
-    /// Require `Authorization: Bearer TOKEN` on every request but /healthz.
-    #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
+    /// Require `Authorization: Bearer TOKEN` on every request but /healthz (an empty
+    /// token is refused).
+    #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true, value_parser = token)]
     pub token: Option<String>,
     /// Serve https:// with this certificate (PEM, with its chain); needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -269,10 +270,16 @@ pub struct SinkArgs {
     /// Longest a request's body may take to arrive once its headers did (408 after).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub body_timeout: std::time::Duration,
-    /// Bytes of request bodies received at once over all connections (each request
-    /// reserves its Content-Length, or --max-body); past it, 503 with Retry-After.
+    /// Bytes of request bodies in memory at once over all connections, reserved as
+    /// they arrive (not by Content-Length) and, for gzip, as they inflate, and held
+    /// until the batch is parsed; past it, 503 with Retry-After (413 for a body larger
+    /// than all of it).
     #[arg(long, default_value_t = 512 << 20, value_name = "BYTES")]
     pub max_inflight_bytes: usize,
+    /// Queries (GET /metrics, /prometheus) answered at once, off the threads serving
+    /// ingest and /healthz; more get 503 with Retry-After.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub max_queries: usize,
     /// Points (series x buckets) one query's answer may hold; a larger one is refused
     /// with 400 (`check` asks for long windows in pieces of at most 250,000).
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
@@ -636,6 +643,15 @@ fn speed(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `sink --token`: an empty one would let in anyone sending
+/// `Authorization: Bearer ` (and silence the warning about an open sink).
+fn token(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("the token is empty; give one, or leave --token out".into());
+    }
+    Ok(text.to_string())
+}
+
 /// `--listen`: host:port, host names resolved (`localhost:0`), IPv4 first.
 fn listen_address(text: &str) -> Result<std::net::SocketAddr, String> {
     use std::net::ToSocketAddrs;
@@ -670,5 +686,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    // Issue #19: `sink --token=` started a sink that let in anyone sending
+    // `Authorization: Bearer `.
+    #[test]
+    fn an_empty_sink_token_is_refused() {
+        use clap::Parser;
+        for empty in ["--token=", "--token=  "] {
+            let refused = super::Cli::try_parse_from(["callmetrics", "sink", empty]).unwrap_err();
+            assert!(
+                refused.to_string().contains("the token is empty"),
+                "{refused}"
+            );
+        }
+        assert!(super::Cli::try_parse_from(["callmetrics", "sink", "--token=s3cret"]).is_ok());
     }
 }

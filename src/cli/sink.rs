@@ -32,6 +32,7 @@ pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
         },
         body_timeout: args.body_timeout,
         max_inflight_bytes: args.max_inflight_bytes,
+        max_queries: args.max_queries,
         max_answer_points: args.max_answer_points,
         tls: match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => {

@@ -1,9 +1,13 @@
-//! The sink's HTTP surface (axum): routing, bearer auth, body limits, gzip,
-//! content types, fault injection, and the mapping of every refusal to a
-//! status code with a JSON error naming the line and field.
+//! The sink's HTTP surface (axum): routing, bearer auth, content types,
+//! fault injection, queries off the async threads (at most --max-queries),
+//! and the mapping of every refusal to a status code with a JSON error
+//! naming the line and field. Bodies are received and decoded in
+//! `body.rs`.
 
 use super::SinkConfig;
 use super::azure_monitor::parse_documents;
+use super::body::{self, BodyRefusal};
+use super::budget::BodyBudget;
 use super::callbacks::parse_cloud_events;
 use super::ingest::{BodyError, parse_ndjson};
 use super::prometheus::exposition;
@@ -13,34 +17,37 @@ use super::store::{Applied, ApplyError, Store};
 use super::wal::{BatchKey, Route};
 use crate::wire::{ErrorBody, IngestAck};
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Query as QueryParams, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::Digest;
-use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Semaphore;
 
 pub struct AppState {
     pub store: Arc<Store>,
     pub config: SinkConfig,
     ingest_requests: AtomicU64,
-    /// KiB of request bodies that may be in memory at once.
-    body_budget: Arc<tokio::sync::Semaphore>,
+    /// Request bodies in memory, received or inflated (--max-inflight-bytes).
+    body_budget: BodyBudget,
+    /// Queries and expositions running (--max-queries).
+    query_slots: Arc<Semaphore>,
 }
 
 pub fn router(store: Arc<Store>, config: SinkConfig) -> Router {
-    let budget = (config.max_inflight_bytes / 1024).max(1);
     let state = Arc::new(AppState {
         store,
+        body_budget: BodyBudget::new(config.max_inflight_bytes),
+        query_slots: Arc::new(Semaphore::new(
+            config.max_queries.clamp(1, Semaphore::MAX_PERMITS),
+        )),
         config,
         ingest_requests: AtomicU64::new(0),
-        body_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
     });
     Router::new()
         .route("/ingest", post(ingest))
@@ -108,42 +115,6 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
         == 0
 }
 
-/// The body after Content-Encoding, refusing bodies that inflate past the
-/// limit (gzip bombs) before they are fully decompressed.
-fn decoded<'b>(
-    headers: &HeaderMap,
-    body: &'b Bytes,
-    max: usize,
-) -> Result<Cow<'b, [u8]>, (StatusCode, String)> {
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("identity");
-    match encoding.trim().to_ascii_lowercase().as_str() {
-        "identity" | "" => Ok(Cow::Borrowed(&body[..])),
-        "gzip" => {
-            let limit = max.saturating_mul(4);
-            let mut out = Vec::new();
-            // Every member: a body may be several gzip streams back to back.
-            flate2::read::MultiGzDecoder::new(&body[..])
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| (StatusCode::BAD_REQUEST, format!("invalid gzip body: {e}")))?;
-            if out.len() > limit {
-                return Err((
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the gzip body inflates past {limit} bytes"),
-                ));
-            }
-            Ok(Cow::Owned(out))
-        }
-        other => Err((
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("unsupported Content-Encoding {other:?}; use gzip or none"),
-        )),
-    }
-}
-
 fn content_type_is(headers: &HeaderMap, allowed: &[&str]) -> bool {
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -208,11 +179,15 @@ pub const MAX_KEY_BYTES: usize = 256;
 /// most [`MAX_KEY_BYTES`]), with a digest of the body it came with; or
 /// why the header is refused.
 fn batch_key(headers: &HeaderMap, route: Route, body: &[u8]) -> Result<Option<BatchKey>, String> {
-    let Some(value) = headers.get("idempotency-key") else {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
     let bytes = value.as_bytes();
-    let why = if bytes.is_empty() {
+    // Which of two keys would be the batch's is a guess either way.
+    let why = if values.next().is_some() {
+        "is sent more than once".to_string()
+    } else if bytes.is_empty() {
         "is empty".to_string()
     } else if bytes.len() > MAX_KEY_BYTES {
         format!("is {} bytes long", bytes.len())
@@ -231,8 +206,19 @@ fn batch_key(headers: &HeaderMap, route: Route, body: &[u8]) -> Result<Option<Ba
         }));
     };
     Err(format!(
-        "Idempotency-Key {why}; use 1 to {MAX_KEY_BYTES} visible ASCII characters"
+        "Idempotency-Key {why}; send one, of 1 to {MAX_KEY_BYTES} visible ASCII characters"
     ))
+}
+
+/// A refusal of the request's body; one for want of memory says when to
+/// come back.
+fn body_refused(refused: &BodyRefusal) -> Response {
+    let mut r = field_error(refused.status(), "body", refused.to_string());
+    if matches!(refused, BodyRefusal::Busy(_)) {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    r
 }
 
 /// A refusal naming the request's `field`.
@@ -350,69 +336,6 @@ async fn documents(state: State<Arc<AppState>>, headers: HeaderMap, body: Body) 
     accept(state, headers, body, &DOCUMENTS).await
 }
 
-/// Receives a body within the sink's deadline, size limit and memory
-/// budget: a body that would take the bodies in memory past
-/// `--max-inflight-bytes` is refused at once (503, retry later), so slow or
-/// unfinished uploads cannot take the sink's memory.
-async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
-    let max = state.config.max_body;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > max) {
-        discard(body, max.saturating_mul(4).max(16 << 20)).await;
-        return Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {max} bytes (--max-body)"),
-        ));
-    }
-    let kib = (declared.unwrap_or(max) / 1024 + 1).min(u32::MAX as usize) as u32;
-    let Ok(_reserved) = state.body_budget.clone().try_acquire_many_owned(kib) else {
-        let mut r = error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "the sink is receiving {} bytes of bodies already (--max-inflight-bytes); retry \
-                 shortly",
-                state.config.max_inflight_bytes
-            ),
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return Err(r);
-    };
-    let timeout = state.config.body_timeout;
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {max} bytes (--max-body), or broke off"),
-        )),
-        Err(_) => Err(error(
-            StatusCode::REQUEST_TIMEOUT,
-            format!("the body did not arrive within {timeout:?}"),
-        )),
-    }
-}
-
-/// Reads and drops up to `limit` bytes of a refused body, for at most a
-/// few seconds, before the refusal is sent: a server that answers and
-/// closes while the client is still writing makes the client see a broken
-/// pipe instead of the answer (as nginx's lingering close avoids).
-async fn discard(mut body: Body, limit: usize) {
-    use http_body_util::BodyExt;
-    let mut seen = 0usize;
-    let read = async {
-        while let Some(Ok(frame)) = body.frame().await {
-            seen += frame.data_ref().map_or(0, |d| d.len());
-            if seen > limit {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), read).await;
-}
-
 /// Checks, receives, decodes, parses and applies one batch.
 async fn accept(
     State(state): State<Arc<AppState>>,
@@ -423,9 +346,10 @@ async fn accept(
     if !content_type_is(&headers, endpoint.media) {
         return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, endpoint.wrong_media);
     }
-    let body = match receive(&state, &headers, body).await {
+    let budget = &state.body_budget;
+    let body = match body::receive(&state.config, budget, &headers, body).await {
         Ok(body) => body,
-        Err(refused) => return refused,
+        Err(refused) => return body_refused(&refused),
     };
     if endpoint.route == Route::Ingest
         && let Some(fault) = injected_fault(&state)
@@ -434,10 +358,12 @@ async fn accept(
     }
     // Decompressing, parsing and the log's fsync block: they run off the
     // async threads, so queries and health checks are answered meanwhile.
+    // The decoded body's share of the budget is held until the batch is
+    // applied: parsing it takes memory in proportion to it.
     let work = move || {
-        let body = match decoded(&headers, &body, state.config.max_body) {
-            Ok(b) => b,
-            Err((status, message)) => return field_error(status, "body", message),
+        let body = match body::decoded(&state.config, &state.body_budget, &headers, body) {
+            Ok(body) => body,
+            Err(refused) => return body_refused(&refused),
         };
         let key = match batch_key(&headers, endpoint.route, &body) {
             Ok(key) => key,
@@ -461,21 +387,61 @@ async fn metrics(
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
     let naming = state.config.naming;
-    match Query::parse(&params, naming) {
-        Ok(q) => {
-            let max = state.config.max_answer_points;
-            match state.store.read(|data| q.run(data, naming, max)) {
-                Ok(answer) => axum::Json(answer).into_response(),
-                Err(message) => error(StatusCode::BAD_REQUEST, message),
-            }
+    let query = match Query::parse(&params, naming) {
+        Ok(query) => query,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let max = state.config.max_answer_points;
+    run_query(&state, move |store| {
+        match store.read(|data| query.run(data, naming, max)) {
+            Ok(answer) => axum::Json(answer).into_response(),
+            Err(message) => error(StatusCode::BAD_REQUEST, message),
         }
-        Err(message) => error(StatusCode::BAD_REQUEST, message),
-    }
+    })
+    .await
 }
 
 async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
-    let text = state.store.read(exposition);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    run_query(&state, |store| {
+        let text = store.read(exposition);
+        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    })
+    .await
+}
+
+/// Runs a query or exposition, which takes time and memory in proportion to
+/// the data held: on a blocking thread, so the async threads go on
+/// answering ingest and /healthz, and at most --max-queries at once (503
+/// beyond, retry later), so queries cannot take every core and the memory
+/// of as many answers as clients ask for.
+async fn run_query(
+    state: &AppState,
+    answer: impl FnOnce(&Store) -> Response + Send + 'static,
+) -> Response {
+    let Ok(slot) = state.query_slots.clone().try_acquire_owned() else {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the sink is answering {} queries already (--max-queries); retry shortly",
+                state.config.max_queries
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
+    let store = state.store.clone();
+    let work = move || {
+        let response = answer(&store);
+        drop(slot);
+        response
+    };
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the query could not be answered: {e}"),
+        )
+    })
 }
 
 /// GET /stats: what the sink holds against its limits, for a test that
@@ -500,13 +466,6 @@ async fn stats(State(state): State<Arc<AppState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(data).unwrap();
-        gz.finish().unwrap()
-    }
 
     #[test]
     fn secrets_match_only_when_equal() {
@@ -514,22 +473,5 @@ mod tests {
         assert!(!same_secret(b"s3creT", b"s3cret"));
         assert!(!same_secret(b"s3cre", b"s3cret"));
         assert!(!same_secret(b"", b"s3cret"));
-    }
-
-    // Issue #9, item 11: only the first of several gzip members was read,
-    // and the answer was 200.
-    #[test]
-    fn every_gzip_member_is_decoded() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        let mut body = gzip(b"first\n");
-        body.extend(gzip(b"second\n"));
-        let body = Bytes::from(body);
-        let out = decoded(&headers, &body, 1 << 20).unwrap();
-        assert_eq!(&out[..], b"first\nsecond\n");
-        // Garbage after a member is refused, not ignored.
-        let mut body = gzip(b"first\n");
-        body.extend_from_slice(b"trailing bytes");
-        assert!(decoded(&headers, &Bytes::from(body), 1 << 20).is_err());
     }
 }

@@ -5,6 +5,8 @@
 //! serves it on its own.
 
 mod azure_monitor;
+mod body;
+mod budget;
 mod callbacks;
 mod cells;
 mod filter;
@@ -16,6 +18,7 @@ mod prometheus;
 mod query;
 mod sample;
 mod store;
+mod view;
 mod wal;
 
 use crate::serve::Background;
@@ -47,9 +50,12 @@ pub struct SinkConfig {
     pub connections: ConnectionLimits,
     /// How long a request's body may take to arrive, once its headers did.
     pub body_timeout: std::time::Duration,
-    /// Bytes of request bodies being received at once, over all
-    /// connections; a request that would pass it is refused with 503.
+    /// Bytes of request bodies in memory at once (received, and inflated
+    /// until parsed), over all connections; a request that would pass it
+    /// is refused with 503.
     pub max_inflight_bytes: usize,
+    /// Queries (and Prometheus expositions) answered at once; more get 503.
+    pub max_queries: usize,
     /// Points (series x buckets) one query's answer may hold.
     pub max_answer_points: usize,
     /// Serve `https://` with this certificate.
@@ -79,6 +85,7 @@ impl SinkConfig {
             connections: ConnectionLimits::default(),
             body_timeout: std::time::Duration::from_secs(30),
             max_inflight_bytes: 512 << 20,
+            max_queries: 4,
             max_answer_points: 1_000_000,
             tls: None,
         }

@@ -1,7 +1,7 @@
 //! GET /prometheus: the aggregates as Prometheus text exposition (totals
 //! over all time), so a real Prometheus can scrape the embedded sink.
 
-use super::cells::Cells;
+use super::view::View;
 use crate::catalog::{Dimension, Metric};
 use crate::engine::{Aggregate, Series};
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ fn labels(series: Series) -> String {
     parts.join(",")
 }
 
-pub fn exposition(data: &Cells) -> String {
+pub fn exposition(data: &View) -> String {
     let mut totals: BTreeMap<Series, Aggregate> = BTreeMap::new();
     for (series, _, agg) in data.iter() {
         totals

@@ -2,8 +2,8 @@
 //! metricnames, timespan (start/end), interval, aggregation, $filter,
 //! top and orderby, answering in the same shape as expected.json.
 
-use super::cells::Cells;
 use super::filter::Filter;
+use super::view::View;
 use crate::catalog::{Metric, Naming};
 use crate::engine::{Aggregate, Grain, Series};
 use crate::wire::metrics_response::{Aggregations, MetricSeries, MetricsResponse, SeriesLabel};
@@ -127,6 +127,11 @@ impl Query {
                         return Err(format!("orderby direction {other:?}; use asc or desc"));
                     }
                 };
+                if let Some(extra) = words.next() {
+                    return Err(format!(
+                        "orderby {o:?}: {extra:?} after the direction; use e.g. `count desc`"
+                    ));
+                }
                 Ok((rank, desc))
             })
             .transpose()?;
@@ -150,7 +155,7 @@ impl Query {
     /// the store's lock while it is built.
     pub fn run(
         &self,
-        data: &Cells,
+        data: &View,
         naming: Naming,
         max_points: usize,
     ) -> Result<MetricsResponse, String> {
@@ -246,7 +251,7 @@ impl Query {
     /// Refuses a question the minute cells cannot answer exactly: a
     /// sub-minute interval, or a timespan that cuts a minute, over the
     /// range held per minute.
-    fn answerable(&self, data: &Cells) -> Result<(), String> {
+    fn answerable(&self, data: &View) -> Result<(), String> {
         let Some(rolled) = data.rolled_before() else {
             return Ok(());
         };

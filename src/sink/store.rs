@@ -2,16 +2,20 @@
 //! second (minute, past the per-second retention: `cells.rs`), the idempotency keys of applied batches (per endpoint, with a
 //! digest of each body), and the optional write-ahead log. One lock makes
 //! each batch all-or-nothing: a batch is logged, applied and its key
-//! remembered before anyone else sees the data.
+//! remembered before anyone else sees the data. The cells have a lock of
+//! their own, which queries share for as long as they take: a batch that
+//! finds it held is kept aside (and seen by queries) instead of waiting,
+//! and added to the cells by the next batch that can take them.
 
 use super::cells::Cells;
 use super::sample::Sample;
+use super::view::View;
 use super::wal::{BatchKey, OpenReport, Record, Route, Wal, WalError};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 /// About 480 MiB of cells (measured: 8.04 M cells took the sink to 477
 /// MiB), well under a GiB; a day of the busiest shipped scenario at one call
@@ -24,6 +28,11 @@ pub const DEFAULT_MAX_CELLS: usize = 8_000_000;
 /// hundred keep that small while records stay large next to their
 /// 12-byte frame.
 const PER_RECORD: usize = 256;
+
+/// Samples kept aside at most while queries hold the cells; past it a batch
+/// waits for the queries, so queries running back to back cannot make the
+/// aside batches (which every query reads in full) grow without end.
+const MAX_ASIDE_SAMPLES: usize = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -161,7 +170,9 @@ impl Keys {
 }
 
 struct Inner {
-    data: Cells,
+    /// Batches applied while queries held the cells, oldest first.
+    aside: Vec<Arc<[Sample]>>,
+    aside_samples: usize,
     /// Every series held (packed), for --max-series.
     series: FxHashSet<u64>,
     max_series: usize,
@@ -182,17 +193,21 @@ struct Inner {
     grand: std::collections::BTreeMap<crate::catalog::Metric, (u128, u128)>,
 }
 
-/// Batches take the write lock; queries share the read lock, so the
-/// checker's parallel queries run side by side.
+/// Batches are applied one at a time under `inner`; queries share `cells`,
+/// so the checker's parallel queries run side by side, and ingest does not
+/// wait for them.
 pub struct Store {
-    inner: RwLock<Inner>,
+    inner: Mutex<Inner>,
+    /// Only taken for writing while holding `inner`.
+    cells: RwLock<Cells>,
 }
 
 impl Store {
     /// An in-memory store.
     pub fn in_memory(options: StoreOptions) -> Store {
         Store {
-            inner: RwLock::new(Inner::new(options)),
+            inner: Mutex::new(Inner::new(options)),
+            cells: RwLock::new(Cells::new(options.per_second_retention)),
         }
     }
 
@@ -200,28 +215,31 @@ impl Store {
     /// when it was of an older version or repaired).
     pub fn open(data_dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport), WalError> {
         let mut inner = Inner::new(options);
+        let mut cells = Cells::new(options.per_second_retention);
         let (wal, report) = Wal::open(data_dir, options.repair, |record| match record {
             Record::Batch { key, samples } => {
                 if let Some(key) = key {
                     inner.keys.insert(&key);
                 }
                 let series: FxHashSet<u64> = samples.iter().map(|s| s.series.pack()).collect();
-                inner.absorb(&samples, series, now_ms());
+                inner.count(&samples, series);
+                add(&mut cells, &samples, now_ms());
                 inner.stats.replayed_batches += 1;
             }
             Record::Keys(keys) => keys.iter().for_each(|k| inner.keys.insert(k)),
-            Record::Rolled(before) => inner.data.roll_to(before),
+            Record::Rolled(before) => cells.roll_to(before),
         })?;
         inner.wal = Some(wal);
         if report.needs_rewrite() {
-            inner.compact().map_err(|source| WalError::Io {
+            inner.compact(&cells).map_err(|source| WalError::Io {
                 path: data_dir.join("wal.log"),
                 source,
             })?;
         }
         Ok((
             Store {
-                inner: RwLock::new(inner),
+                inner: Mutex::new(inner),
+                cells: RwLock::new(cells),
             },
             report,
         ))
@@ -230,7 +248,7 @@ impl Store {
     /// Applies a whole batch, or nothing if it was applied before, would
     /// overflow an aggregate, or the log cannot be written.
     pub fn apply(&self, key: Option<&BatchKey>, samples: &[Sample]) -> Result<Applied, ApplyError> {
-        let mut inner = self.write();
+        let mut inner = self.lock();
         if let Some(key) = key
             && let Some(digest) = inner.keys.get(key.route, &key.key)
         {
@@ -241,12 +259,13 @@ impl Store {
             inner.stats.duplicates += 1;
             return Ok(Applied::Duplicate);
         }
-        let new_series = inner.check_limits(samples)?;
+        let new_series = inner.check_limits(samples, &self.read_cells())?;
         inner.check_overflow(samples)?;
         if let Some(wal) = inner.wal.as_mut() {
             wal.append(key, samples)?;
         }
-        inner.absorb(samples, new_series, now_ms());
+        inner.count(samples, new_series);
+        self.add_or_set_aside(&mut inner, samples);
         if let Some(key) = key {
             inner.keys.insert(key);
         }
@@ -258,7 +277,7 @@ impl Store {
         }) {
             // The batch is durable already: a failed compaction costs only
             // a larger log, said here since no request will say it.
-            match inner.compact() {
+            match inner.compact(&self.read_cells()) {
                 Ok(()) => inner.stats.compactions += 1,
                 Err(e) => inner.compaction_failed(&e),
             }
@@ -268,40 +287,86 @@ impl Store {
         })
     }
 
-    /// Runs `f` on the aggregates (queries, exposition) under the lock.
-    pub fn read<R>(&self, f: impl FnOnce(&Cells) -> R) -> R {
-        f(&self.read_lock().data)
+    /// Adds a batch to the cells, with the batches set aside before it;
+    /// or, while queries hold the cells, sets it aside too.
+    fn add_or_set_aside(&self, inner: &mut Inner, samples: &[Sample]) {
+        let mut cells = match self.cells.try_write() {
+            Ok(cells) => cells,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock)
+                if inner.aside_samples.saturating_add(samples.len()) <= MAX_ASIDE_SAMPLES =>
+            {
+                inner.aside.push(samples.into());
+                inner.aside_samples += samples.len();
+                return;
+            }
+            Err(TryLockError::WouldBlock) => self.write_cells(),
+        };
+        let now = now_ms();
+        for batch in inner.aside.drain(..) {
+            add(&mut cells, &batch, now);
+        }
+        inner.aside_samples = 0;
+        add(&mut cells, samples, now);
+    }
+
+    /// Runs `f` on the aggregates (queries, exposition), holding the cells
+    /// (shared with other queries, not with ingest) but nothing else.
+    pub fn read<R>(&self, f: impl FnOnce(&View) -> R) -> R {
+        // The cells are taken before the batches aside are copied, both
+        // under `inner`: no batch can move from one to the other between.
+        let inner = self.lock();
+        let cells = self.read_cells();
+        let aside = inner.aside.clone();
+        drop(inner);
+        f(&View::new(&cells, &aside))
     }
 
     pub fn stats(&self) -> StoreStats {
-        let inner = self.read_lock();
+        let inner = self.lock();
+        let cells = self.read_cells().len();
         StoreStats {
             series: inner.series.len(),
-            cells: inner.data.len(),
+            cells,
             ..inner.stats
         }
     }
 
     /// The limits the store was opened with, for `GET /stats`.
     pub fn limits(&self) -> (usize, usize) {
-        let inner = self.read_lock();
+        let inner = self.lock();
         (inner.max_series, inner.max_cells)
     }
 
-    // A panic while holding the lock cannot leave a half-applied batch
-    // (apply only touches the map after the log succeeded), so the data is
-    // still consistent and the sink keeps serving.
-    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+    // A panic while holding a lock cannot leave a half-applied batch
+    // (apply only touches the cells after the log succeeded), so the data
+    // is still consistent and the sink keeps serving.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_cells(&self) -> RwLockWriteGuard<'_, Cells> {
+        self.cells
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn read_lock(&self) -> RwLockReadGuard<'_, Inner> {
-        self.inner
+    fn read_cells(&self) -> RwLockReadGuard<'_, Cells> {
+        self.cells
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Adds samples to the cells and rolls what fell out of the per-second
+/// retention.
+fn add(cells: &mut Cells, samples: &[Sample], now_ms: i64) {
+    for s in samples {
+        cells.add(s);
+    }
+    cells.roll(now_ms);
 }
 
 fn now_ms() -> i64 {
@@ -320,7 +385,8 @@ fn events(samples: &[Sample]) -> u64 {
 impl Inner {
     fn new(options: StoreOptions) -> Inner {
         Inner {
-            data: Cells::new(options.per_second_retention),
+            aside: Vec::new(),
+            aside_samples: 0,
             series: Default::default(),
             max_series: options.max_series,
             max_cells: options.max_cells,
@@ -338,17 +404,15 @@ impl Inner {
         }
     }
 
-    /// Adds a batch; `new_series` holds (at least) the series it brings
-    /// that the store did not hold yet.
-    fn absorb(&mut self, samples: &[Sample], new_series: FxHashSet<u64>, now_ms: i64) {
+    /// Counts a batch (its cells are added apart); `new_series` holds (at
+    /// least) the series it brings that the store did not hold yet.
+    fn count(&mut self, samples: &[Sample], new_series: FxHashSet<u64>) {
         self.series.extend(new_series);
         for s in samples {
             let grand = self.grand.entry(s.series.metric()).or_default();
             grand.0 += u128::from(s.aggregate.count);
             grand.1 += u128::from(s.aggregate.total);
-            self.data.add(s);
         }
-        self.data.roll(now_ms);
         self.stats.batches += 1;
         self.stats.samples = self.stats.samples.saturating_add(events(samples));
     }
@@ -357,7 +421,11 @@ impl Inner {
     /// would take the series past --max-series, before anything is logged;
     /// else returns the series the batch adds. (Replay applies what the
     /// log holds, whatever the limits now.)
-    fn check_limits(&self, samples: &[Sample]) -> Result<FxHashSet<u64>, ApplyError> {
+    fn check_limits(
+        &self,
+        samples: &[Sample],
+        cells: &Cells,
+    ) -> Result<FxHashSet<u64>, ApplyError> {
         let now = now_ms();
         let window = self.time_window_ms;
         // Past the last day, times (and the day buckets holding them) have
@@ -386,23 +454,31 @@ impl Inner {
                 max: self.max_series,
             });
         }
-        self.check_cells(samples)?;
+        self.check_cells(samples, cells)?;
         Ok(new)
     }
 
     /// Refuses a batch that would make more cells than --max-cells. Each
     /// sample makes one cell at most, so the exact count is only needed
     /// near the limit.
-    fn check_cells(&self, samples: &[Sample]) -> Result<(), ApplyError> {
-        let held = self.data.len();
-        if held.saturating_add(samples.len()) <= self.max_cells {
+    fn check_cells(&self, samples: &[Sample], cells: &Cells) -> Result<(), ApplyError> {
+        let bound = cells.len().saturating_add(self.aside_samples);
+        if bound.saturating_add(samples.len()) <= self.max_cells {
             return Ok(());
         }
+        // Cells the batches set aside (while queries read) will make.
+        let mut aside: FxHashSet<(u64, i64)> = FxHashSet::default();
+        for s in self.aside.iter().flat_map(|batch| batch.iter()) {
+            if !cells.holds(s.series.pack(), s.time_ms) {
+                aside.insert((s.series.pack(), cells.bucket(s.time_ms)));
+            }
+        }
+        let held = cells.len() + aside.len();
         let new: FxHashSet<(u64, i64)> = samples
             .iter()
-            .map(|s| (s.series.pack(), s.time_ms))
-            .filter(|&(packed, time_ms)| !self.data.holds(packed, time_ms))
-            .map(|(packed, time_ms)| (packed, self.data.bucket(time_ms)))
+            .filter(|s| !cells.holds(s.series.pack(), s.time_ms))
+            .map(|s| (s.series.pack(), cells.bucket(s.time_ms)))
+            .filter(|cell| !aside.contains(cell))
             .collect();
         if held + new.len() > self.max_cells {
             return Err(ApplyError::TooManyCells {
@@ -451,25 +527,25 @@ impl Inner {
         );
     }
 
-    /// Rewrites the log as the current aggregates and keys.
-    fn compact(&mut self) -> io::Result<()> {
+    /// Rewrites the log as the current aggregates (with the batches aside)
+    /// and keys.
+    fn compact(&mut self, data: &Cells) -> io::Result<()> {
         let Some(wal) = self.wal.as_mut() else {
             return Ok(());
         };
-        let cells: Vec<Sample> = self
-            .data
+        let cells: Vec<Sample> = data
             .iter()
             .map(|(series, time_ms, aggregate)| Sample {
                 series,
                 time_ms,
                 aggregate: *aggregate,
             })
+            .chain(self.aside.iter().flat_map(|batch| batch.iter().copied()))
             .collect();
         let keys: Vec<BatchKey> = self.keys.all().collect();
         // The boundary first: replay puts the minute cells after it where
         // they belong, whatever the retention then.
-        let records = self
-            .data
+        let records = data
             .boundary()
             .map(Record::Rolled)
             .into_iter()
@@ -567,6 +643,72 @@ mod tests {
             ..half(next_minute)
         };
         assert!(store.apply(None, &[other_metric]).is_ok());
+    }
+
+    // Issue #19, item 10: a query held the store's lock as long as it ran,
+    // and every batch waited for it.
+    #[test]
+    fn a_batch_is_applied_while_a_query_holds_the_cells() {
+        let store = std::sync::Arc::new(Store::in_memory(StoreOptions::default()));
+        let t = now();
+        store.apply(None, &[with_code(400, t)]).unwrap();
+        let count = |view: &View| view.iter().map(|(_, _, a)| a.count).sum::<u64>();
+        store.read(|view| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let other = store.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(other.apply(None, &[with_code(401, t), with_code(400, t)]));
+            });
+            let applied = rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the batch waited for the query");
+            assert_eq!(applied.unwrap(), Applied::Accepted { samples: 2 });
+            // The query started before the batch: it does not see half of it.
+            assert_eq!(count(view), 1);
+        });
+        assert_eq!(store.lock().aside.len(), 1);
+        // A later query sees the batch aside, in the cells it will join.
+        let bucket = t - t.rem_euclid(1000);
+        store.read(|view| {
+            assert_eq!(count(view), 3);
+            assert_eq!(view.time_range(), Some((bucket, bucket)));
+            assert_eq!(view.iter().filter(|(_, b, _)| *b == bucket).count(), 3);
+        });
+        // The next batch, with no query running, adds the one aside.
+        store.apply(None, &[with_code(402, t)]).unwrap();
+        assert!(store.lock().aside.is_empty());
+        store.read(|view| {
+            assert_eq!(count(view), 4);
+            assert_eq!(view.iter().count(), 3);
+        });
+        assert_eq!(store.stats().samples, 4);
+    }
+
+    // Queries back to back must not let the batches aside grow without
+    // end: past the cap a batch waits for the query, as before.
+    #[test]
+    fn past_the_aside_cap_a_batch_waits_for_the_query() {
+        let store = std::sync::Arc::new(Store::in_memory(StoreOptions::default()));
+        let t = now();
+        let big = vec![with_code(400, t); MAX_ASIDE_SAMPLES + 1];
+        let (tx, rx) = std::sync::mpsc::channel();
+        store.read(|_| {
+            let other = store.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(other.apply(None, &big).is_ok());
+            });
+            // Long enough for the batch to be checked and logged, and to
+            // find the cells held.
+            let waited = rx.recv_timeout(std::time::Duration::from_secs(1));
+            assert!(waited.is_err(), "the batch went aside past the cap");
+        });
+        // Added to the cells once the query ended, not set aside.
+        assert_eq!(
+            rx.recv_timeout(std::time::Duration::from_secs(60)),
+            Ok(true)
+        );
+        assert!(store.lock().aside.is_empty());
+        assert_eq!(store.stats().samples, MAX_ASIDE_SAMPLES as u64 + 1);
     }
 
     fn now() -> i64 {

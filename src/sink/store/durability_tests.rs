@@ -71,7 +71,7 @@ fn repair_of_a_compacted_log_reports_the_keys_it_lost_and_kept_keys_still_dedupl
             for i in 0..BATCHES {
                 store.apply(Some(&key(i)), &batch(t0, i)).unwrap();
             }
-            store.write().compact().unwrap();
+            store.lock().compact(&store.read_cells()).unwrap();
         }
         let log = dir.path().join("wal.log");
         let mut bytes = std::fs::read(&log).unwrap();
@@ -125,7 +125,7 @@ fn a_damaged_cells_record_is_reported_with_its_cells_events_and_time_range() {
         for i in 0..600 {
             store.apply(None, &batch(t0, i)).unwrap();
         }
-        store.write().compact().unwrap();
+        store.lock().compact(&store.read_cells()).unwrap();
     }
     let log = dir.path().join("wal.log");
     let mut bytes = std::fs::read(&log).unwrap();
@@ -213,12 +213,12 @@ fn a_failed_compaction_removes_its_file_and_is_tried_again_later() {
         !compacting.exists(),
         "the failed compaction's file was left"
     );
-    let failed_at = store.write().wal.as_ref().unwrap().len();
+    let failed_at = store.lock().wal.as_ref().unwrap().len();
     // Not retried after every batch: only once the log grew by 4 KiB more.
     loop {
         store.apply(Some(&key(i)), &batch(t0, i % 500)).unwrap();
         i += 1;
-        if store.write().wal.as_ref().unwrap().len() >= failed_at + 4_096 {
+        if store.lock().wal.as_ref().unwrap().len() >= failed_at + 4_096 {
             break;
         }
         assert_eq!(store.stats().compaction_failures, 1);
