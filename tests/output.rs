@@ -39,6 +39,9 @@ fn a_run_into_the_embedded_sink_and_its_summary_file() {
         "--calls",
         "300",
         "--max-rate",
+        // A fixed start: a run "now" may cross a minute and hold more cells.
+        "--start",
+        "2026-01-01T00:00:00Z",
         "--summary-out",
         summary.to_str().unwrap(),
     ])

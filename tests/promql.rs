@@ -73,10 +73,14 @@ async fn wait_for_scrape_after(prometheus: &str, after: SystemTime) {
     let started = Instant::now();
     // timestamp() of a plain selector is the scrape's time (of any other
     // expression, the evaluation time).
-    while instant(prometheus, "timestamp(up{job=\"app\"})")
-        .await
-        .is_none_or(|t| t <= after)
-    {
+    // A scrape of a restarted app may fail while it starts (up 0, yet a
+    // scrape after `after`): only a successful one has its counters.
+    loop {
+        let scraped = instant(prometheus, "timestamp(up{job=\"app\"})").await;
+        let up = instant(prometheus, "up{job=\"app\"}").await;
+        if scraped.is_some_and(|t| t > after) && up == Some(1.0) {
+            break;
+        }
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the store did not scrape the app"
