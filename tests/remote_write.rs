@@ -219,6 +219,17 @@ fn store_write(base: &str) -> String {
     Store::Prometheus.write_url(base)
 }
 
+/// Now (Unix seconds), and the minute boundary `hours` before it as a
+/// `--start`.
+fn minute_hours_ago(hours: u64) -> (u64, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - hours * 3600) / 60 * 60);
+    (now, humantime::format_rfc3339_seconds(start).to_string())
+}
+
 /// A fresh Prometheus holding 300 calls of `scenario` written by remote
 /// write from `hours` ago (on a minute boundary), their expected.json at
 /// `expected` (its data dir beside it).
@@ -230,12 +241,7 @@ async fn written_hours_ago(scenario: &str, hours: u64, expected: &Path) -> (Serv
         free_port(),
     )
     .await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - hours * 3600) / 60 * 60);
-    let start = humantime::format_rfc3339_seconds(start).to_string();
+    let (_, start) = minute_hours_ago(hours);
     run(args(
         scenario,
         &Store::Prometheus.write_url(&base),
@@ -554,14 +560,9 @@ async fn a_run_stopped_by_ctrl_c_ends_its_series_with_stale_markers() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, base) = start_store(Store::Prometheus, dir.path(), None, free_port()).await;
     let summary_out = dir.path().join("summary.json");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     // Two hours back, a schedule of a minute at x60 (the scenario starts
     // its calls fast), all behind the clock; stopped long before its end.
-    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - 2 * 3600) / 60 * 60);
-    let start = humantime::format_rfc3339_seconds(start).to_string();
+    let (now, start) = minute_hours_ago(2);
     let all = r#"{__name__=~"acs_callautomation_.+"}"#;
     let args = [
         "run",
