@@ -6,7 +6,8 @@
 use callmetrics::emit::deliver::Encoder;
 use callmetrics::emit::targets::influx::LineEncoder;
 use callmetrics::emit::targets::remote_write::CounterEncoder;
-use callmetrics::engine::{Event, EventStream, Grain, Workload};
+use callmetrics::engine::{Event, EventStream, Workload};
+use callmetrics::model::Grain;
 use callmetrics::wire::remote_write::WriteRequest;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message;

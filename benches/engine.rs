@@ -5,7 +5,8 @@
 
 use callmetrics::catalog::Naming;
 use callmetrics::emit::JsonlEncoder;
-use callmetrics::engine::{EventStream, Expected, Grain, Workload, expected_only};
+use callmetrics::engine::{EventStream, Workload, expected_only};
+use callmetrics::model::{AggregateTable, Grain};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::path::Path;
 
@@ -46,7 +47,7 @@ fn benches(c: &mut Criterion) {
 
     group.bench_function("aggregate", |b| {
         b.iter(|| {
-            let mut expected = Expected::new(Grain::MINUTE);
+            let mut expected = AggregateTable::new(Grain::MINUTE);
             events.iter().for_each(|e| expected.record(e));
             expected.len()
         })
@@ -74,7 +75,7 @@ fn benches(c: &mut Criterion) {
         let mut buf = Vec::with_capacity(1 << 20);
         b.iter(|| {
             let mut enc = JsonlEncoder::new(1, Naming::Azure);
-            let mut expected = Expected::new(Grain::MINUTE);
+            let mut expected = AggregateTable::new(Grain::MINUTE);
             for e in EventStream::new(&scenario, &workload) {
                 expected.record(&e);
                 enc.encode(&mut buf, &e);

@@ -17,6 +17,7 @@ pub mod emit;
 pub mod engine;
 pub mod error_text;
 pub mod html_report;
+pub mod model;
 pub mod scenario;
 pub mod serve;
 pub mod sink;

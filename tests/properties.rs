@@ -7,8 +7,9 @@ mod recount;
 
 use callmetrics::catalog::{Metric, Naming};
 use callmetrics::emit::{DatasetFormat, DatasetOptions, Destination, write_dataset};
-use callmetrics::engine::{EventStream, Grain, Workload, expected_only};
-use callmetrics::wire::{Provenance, write_expected};
+use callmetrics::engine::{EventStream, Workload, expected_only};
+use callmetrics::model::Grain;
+use callmetrics::wire::write_expected;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -125,7 +126,7 @@ proptest! {
         for threads in [1, 2, 3, 7] {
             let expected = expected_only(&scenario, &workload(seed, 60), Grain::MINUTE, threads);
             let mut out = Vec::new();
-            let provenance = Provenance::of(&scenario.name, &scenario.sha256, &workload(seed, 60));
+            let provenance = callmetrics::emit::provenance(&scenario, &workload(seed, 60));
             write_expected(&mut out, &expected, Naming::Azure, "callmetrics/scenarios/random", provenance).unwrap();
             prop_assert!(String::from_utf8(out).unwrap() == streamed, "{} chunks differ from the stream", threads);
         }

@@ -8,24 +8,43 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// An api-version: its position in `VERSIONS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ApiVersion(u8);
 
-// Positions are part of the sink's log and of packed series: new versions
-// go at the end, whatever their date.
-const VERSIONS: &[&str] = &[
-    "2023-03-06",
-    "2023-10-15",
-    "2024-04-15",
-    "2024-09-15",
-    "2025-05-15",
-    "2025-06-15",
-    "2026-03-12",
-    "2024-06-15-preview",
-    "2024-11-15-preview",
-    "2025-03-30-preview",
-    "2025-08-15-preview",
+/// Every version with its wire id, the number the sink's log stores and
+/// packed series keep in 4 bits: fixed per version, so a new version takes
+/// the next unused number whatever its date or row.
+const VERSIONS: &[(&str, u8)] = &[
+    ("2023-03-06", 0),
+    ("2023-10-15", 1),
+    ("2024-04-15", 2),
+    ("2024-09-15", 3),
+    ("2025-05-15", 4),
+    ("2025-06-15", 5),
+    ("2026-03-12", 6),
+    ("2024-06-15-preview", 7),
+    ("2024-11-15-preview", 8),
+    ("2025-03-30-preview", 9),
+    ("2025-08-15-preview", 10),
 ];
+
+/// Wire ids fit 4 bits (packed series).
+const WIRE_IDS: usize = 16;
+
+/// Position in `VERSIONS` by wire id (`u8::MAX`: none).
+const BY_WIRE_ID: [u8; WIRE_IDS] = {
+    let mut by_id = [u8::MAX; WIRE_IDS];
+    let mut i = 0;
+    while i < VERSIONS.len() {
+        let id = VERSIONS[i].1 as usize;
+        assert!(id < WIRE_IDS, "an api-version's wire id is above 15");
+        assert!(by_id[id] == u8::MAX, "two api-versions share a wire id");
+        by_id[id] = i as u8;
+        i += 1;
+    }
+    by_id
+};
 
 impl ApiVersion {
     /// How many versions the catalog knows.
@@ -38,17 +57,19 @@ impl ApiVersion {
         all.into_iter()
     }
 
-    /// Position in the catalog, for compact binary encodings.
-    pub fn index(self) -> u8 {
-        self.0
+    /// The number the sink's log stores for this version.
+    pub fn wire_id(self) -> u8 {
+        VERSIONS[self.0 as usize].1
     }
 
-    pub fn from_index(i: u8) -> Option<ApiVersion> {
-        ((i as usize) < VERSIONS.len()).then_some(ApiVersion(i))
+    /// The version a log's wire id names, if any.
+    pub fn from_wire_id(id: u8) -> Option<ApiVersion> {
+        let position = *BY_WIRE_ID.get(id as usize)?;
+        (position != u8::MAX).then_some(ApiVersion(position))
     }
 
     pub fn as_str(self) -> &'static str {
-        VERSIONS[self.0 as usize]
+        VERSIONS[self.0 as usize].0
     }
 
     pub fn is_preview(self) -> bool {
@@ -74,9 +95,11 @@ impl FromStr for ApiVersion {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         VERSIONS
             .iter()
-            .position(|v| *v == s)
+            .position(|(v, _)| *v == s)
             .map(|i| ApiVersion(i as u8))
-            .ok_or_else(|| super::UnknownName::new("api version", s, VERSIONS.iter().copied()))
+            .ok_or_else(|| {
+                super::UnknownName::new("api version", s, VERSIONS.iter().map(|(v, _)| *v))
+            })
     }
 }
 
@@ -105,7 +128,7 @@ impl Versions {
         let mut bits = 0u16;
         let mut i = 0;
         while i < VERSIONS.len() {
-            let v = VERSIONS[i];
+            let v = VERSIONS[i].0;
             let from = if is_preview(v) { preview } else { stable };
             if !less(v, from) {
                 bits |= 1 << i;

@@ -34,10 +34,15 @@ const fn mix(code: u16, sub_code: u32, probability: f64) -> ResultMix {
 const SUCCESS: &[ResultMix] = &[mix(200, 0, 1.0)];
 
 macro_rules! event_types {
-    ($( $variant:ident $listed:literal $versions:path => $results:expr; )*) => {
+    ($( $variant:ident ($id:literal) $listed:literal $versions:path => $results:expr; )*) => {
         /// A callback event type (the `EventTypeName` dimension value).
+        ///
+        /// The number after each variant below is its wire id: what the
+        /// sink's log stores for it, so it never changes; a new event type
+        /// takes the next unused number wherever its row goes.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum EventType { $($variant),* }
+        #[repr(u8)]
+        pub enum EventType { $($variant = $id),* }
 
         impl EventType {
             pub const ALL: &'static [EventType] = &[$(EventType::$variant),*];
@@ -72,47 +77,48 @@ macro_rules! event_types {
     };
 }
 
-// Appended, never reordered: positions are part of the sink's log.
 event_types! {
-    AddParticipantFailed true Versions::SINCE_2023_03_06 => &[mix(408, 8544, 0.4), mix(603, 8538, 0.15), mix(487, 8542, 0.1), mix(486, 8539, 0.2), mix(400, 8523, 0.15)];
-    AddParticipantSucceeded true Versions::SINCE_2023_03_06 => SUCCESS;
-    CallConnected true Versions::SINCE_2023_03_06 => SUCCESS;
-    CallDisconnected true Versions::SINCE_2023_03_06 => SUCCESS;
-    CallTransferAccepted true Versions::SINCE_2023_03_06 => SUCCESS;
-    CallTransferFailed true Versions::SINCE_2023_03_06 => &[mix(400, 8607, 0.4), mix(408, 8544, 0.4), mix(500, 9001, 0.2)];
-    CancelAddParticipantFailed true Versions::SINCE_2023_10_15 => &[mix(400, 8523, 0.5), mix(404, 8522, 0.5)];
-    CancelAddParticipantSucceeded true Versions::SINCE_2023_10_15 => SUCCESS;
-    ConnectFailed true Versions::SINCE_2024_09_15 => &[mix(408, 10057, 0.4), mix(480, 10076, 0.3), mix(484, 560484, 0.3)];
-    ContinuousDtmfRecognitionStopped true Versions::SINCE_2023_10_15 => SUCCESS;
-    ContinuousDtmfRecognitionToneFailed true Versions::SINCE_2023_10_15 => &[mix(400, 12323, 0.7), mix(500, 9999, 0.3)];
-    ContinuousDtmfRecognitionToneReceived true Versions::SINCE_2023_10_15 => SUCCESS;
-    HoldFailed true Versions::SINCE_2024_09_15 => &[mix(400, 8536, 0.5), mix(500, 9999, 0.5)];
-    MediaStreamingFailed true Versions::SINCE_2025_05_15 => &[mix(400, 8581, 0.4), mix(500, 8603, 0.6)];
-    MediaStreamingStarted true Versions::SINCE_2025_05_15 => SUCCESS;
-    MediaStreamingStopped true Versions::SINCE_2025_05_15 => SUCCESS;
-    ParticipantsUpdated true Versions::SINCE_2023_03_06 => SUCCESS;
-    PlayCanceled true Versions::SINCE_2023_03_06 => &[mix(400, 8508, 1.0)];
-    PlayCompleted true Versions::SINCE_2023_03_06 => SUCCESS;
-    PlayFailed true Versions::SINCE_2023_03_06 => &[mix(400, 8535, 0.35), mix(400, 8536, 0.35), mix(500, 8572, 0.15), mix(500, 9999, 0.15)];
-    PlayStarted true Versions::SINCE_2024_09_15 => SUCCESS;
-    RecordingStateChanged true Versions::SINCE_2023_03_06 => SUCCESS;
-    RecognizeCanceled true Versions::SINCE_2023_03_06 => &[mix(400, 8508, 1.0)];
-    RecognizeCompleted true Versions::SINCE_2023_03_06 => &[mix(200, 8531, 0.45), mix(200, 8514, 0.1), mix(200, 8533, 0.2), mix(200, 8545, 0.1), mix(200, 8569, 0.15)];
-    RecognizeFailed true Versions::SINCE_2023_03_06 => &[mix(400, 8510, 0.35), mix(400, 8532, 0.2), mix(500, 8534, 0.1), mix(400, 8547, 0.1), mix(400, 8563, 0.1), mix(500, 8511, 0.1), mix(400, 8565, 0.05)];
-    RemoveParticipantFailed true Versions::SINCE_2023_03_06 => &[mix(404, 8522, 0.6), mix(400, 8523, 0.4)];
-    RemoveParticipantSucceeded true Versions::SINCE_2023_03_06 => SUCCESS;
-    SendDtmfTonesCompleted true Versions::SINCE_2023_10_15 => SUCCESS;
-    SendDtmfTonesFailed true Versions::SINCE_2023_10_15 => &[mix(400, 8500, 0.6), mix(500, 9999, 0.4)];
-    TranscriptionFailed true Versions::SINCE_2025_05_15 => &[mix(400, 8565, 0.4), mix(400, 8581, 0.2), mix(500, 8578, 0.4)];
-    TranscriptionStarted true Versions::SINCE_2025_05_15 => SUCCESS;
-    TranscriptionStopped true Versions::SINCE_2025_05_15 => SUCCESS;
-    TranscriptionUpdated true Versions::SINCE_2025_05_15 => SUCCESS;
-    CreateCallFailed false Versions::SINCE_2024_09_15 => &[mix(480, 560480, 0.4), mix(480, 10078, 0.2), mix(403, 560403, 0.2), mix(487, 540487, 0.2)];
-    AnswerFailed false Versions::SINCE_2024_09_15 => &[mix(487, 10004, 0.4), mix(408, 4506, 0.3), mix(480, 10077, 0.3)];
-    StartRecordingFailed false Versions::SINCE_2025_06_15 => &[mix(400, 8553, 0.5), mix(500, 9999, 0.5)];
-    MoveParticipantSucceeded false Versions::SINCE_2026_03_12 => SUCCESS;
-    MoveParticipantFailed false Versions::SINCE_2026_03_12 => &[mix(404, 8522, 0.5), mix(400, 8523, 0.5)];
+    AddParticipantFailed(0) true Versions::SINCE_2023_03_06 => &[mix(408, 8544, 0.4), mix(603, 8538, 0.15), mix(487, 8542, 0.1), mix(486, 8539, 0.2), mix(400, 8523, 0.15)];
+    AddParticipantSucceeded(1) true Versions::SINCE_2023_03_06 => SUCCESS;
+    CallConnected(2) true Versions::SINCE_2023_03_06 => SUCCESS;
+    CallDisconnected(3) true Versions::SINCE_2023_03_06 => SUCCESS;
+    CallTransferAccepted(4) true Versions::SINCE_2023_03_06 => SUCCESS;
+    CallTransferFailed(5) true Versions::SINCE_2023_03_06 => &[mix(400, 8607, 0.4), mix(408, 8544, 0.4), mix(500, 9001, 0.2)];
+    CancelAddParticipantFailed(6) true Versions::SINCE_2023_10_15 => &[mix(400, 8523, 0.5), mix(404, 8522, 0.5)];
+    CancelAddParticipantSucceeded(7) true Versions::SINCE_2023_10_15 => SUCCESS;
+    ConnectFailed(8) true Versions::SINCE_2024_09_15 => &[mix(408, 10057, 0.4), mix(480, 10076, 0.3), mix(484, 560484, 0.3)];
+    ContinuousDtmfRecognitionStopped(9) true Versions::SINCE_2023_10_15 => SUCCESS;
+    ContinuousDtmfRecognitionToneFailed(10) true Versions::SINCE_2023_10_15 => &[mix(400, 12323, 0.7), mix(500, 9999, 0.3)];
+    ContinuousDtmfRecognitionToneReceived(11) true Versions::SINCE_2023_10_15 => SUCCESS;
+    HoldFailed(12) true Versions::SINCE_2024_09_15 => &[mix(400, 8536, 0.5), mix(500, 9999, 0.5)];
+    MediaStreamingFailed(13) true Versions::SINCE_2025_05_15 => &[mix(400, 8581, 0.4), mix(500, 8603, 0.6)];
+    MediaStreamingStarted(14) true Versions::SINCE_2025_05_15 => SUCCESS;
+    MediaStreamingStopped(15) true Versions::SINCE_2025_05_15 => SUCCESS;
+    ParticipantsUpdated(16) true Versions::SINCE_2023_03_06 => SUCCESS;
+    PlayCanceled(17) true Versions::SINCE_2023_03_06 => &[mix(400, 8508, 1.0)];
+    PlayCompleted(18) true Versions::SINCE_2023_03_06 => SUCCESS;
+    PlayFailed(19) true Versions::SINCE_2023_03_06 => &[mix(400, 8535, 0.35), mix(400, 8536, 0.35), mix(500, 8572, 0.15), mix(500, 9999, 0.15)];
+    PlayStarted(20) true Versions::SINCE_2024_09_15 => SUCCESS;
+    RecordingStateChanged(21) true Versions::SINCE_2023_03_06 => SUCCESS;
+    RecognizeCanceled(22) true Versions::SINCE_2023_03_06 => &[mix(400, 8508, 1.0)];
+    RecognizeCompleted(23) true Versions::SINCE_2023_03_06 => &[mix(200, 8531, 0.45), mix(200, 8514, 0.1), mix(200, 8533, 0.2), mix(200, 8545, 0.1), mix(200, 8569, 0.15)];
+    RecognizeFailed(24) true Versions::SINCE_2023_03_06 => &[mix(400, 8510, 0.35), mix(400, 8532, 0.2), mix(500, 8534, 0.1), mix(400, 8547, 0.1), mix(400, 8563, 0.1), mix(500, 8511, 0.1), mix(400, 8565, 0.05)];
+    RemoveParticipantFailed(25) true Versions::SINCE_2023_03_06 => &[mix(404, 8522, 0.6), mix(400, 8523, 0.4)];
+    RemoveParticipantSucceeded(26) true Versions::SINCE_2023_03_06 => SUCCESS;
+    SendDtmfTonesCompleted(27) true Versions::SINCE_2023_10_15 => SUCCESS;
+    SendDtmfTonesFailed(28) true Versions::SINCE_2023_10_15 => &[mix(400, 8500, 0.6), mix(500, 9999, 0.4)];
+    TranscriptionFailed(29) true Versions::SINCE_2025_05_15 => &[mix(400, 8565, 0.4), mix(400, 8581, 0.2), mix(500, 8578, 0.4)];
+    TranscriptionStarted(30) true Versions::SINCE_2025_05_15 => SUCCESS;
+    TranscriptionStopped(31) true Versions::SINCE_2025_05_15 => SUCCESS;
+    TranscriptionUpdated(32) true Versions::SINCE_2025_05_15 => SUCCESS;
+    CreateCallFailed(33) false Versions::SINCE_2024_09_15 => &[mix(480, 560480, 0.4), mix(480, 10078, 0.2), mix(403, 560403, 0.2), mix(487, 540487, 0.2)];
+    AnswerFailed(34) false Versions::SINCE_2024_09_15 => &[mix(487, 10004, 0.4), mix(408, 4506, 0.3), mix(480, 10077, 0.3)];
+    StartRecordingFailed(35) false Versions::SINCE_2025_06_15 => &[mix(400, 8553, 0.5), mix(500, 9999, 0.5)];
+    MoveParticipantSucceeded(36) false Versions::SINCE_2026_03_12 => SUCCESS;
+    MoveParticipantFailed(37) false Versions::SINCE_2026_03_12 => &[mix(404, 8522, 0.5), mix(400, 8523, 0.5)];
 }
+
+super::wire_id::wire_ids!(EventType, "event type");
 
 impl EventType {
     /// The service sends nothing more for a call after it: CallDisconnected,

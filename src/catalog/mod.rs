@@ -11,6 +11,7 @@ mod print;
 mod result_codes;
 mod status;
 mod unknown_name;
+mod wire_id;
 
 pub use api_version::{ApiVersion, Versions};
 pub use event_type::{EventType, ResultMix};

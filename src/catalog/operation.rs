@@ -47,10 +47,15 @@ pub struct OperationInfo {
 }
 
 macro_rules! operations {
-    ($( $variant:ident = $name:literal, $method:ident $route:literal => $status:literal, $listed:literal, $versions:path, [$($cb:ident),*], $desc:literal; )*) => {
+    ($( $variant:ident ($id:literal) = $name:literal, $method:ident $route:literal => $status:literal, $listed:literal, $versions:path, [$($cb:ident),*], $desc:literal; )*) => {
         /// An operation (the `Operation` dimension value).
+        ///
+        /// The number after each variant below is its wire id: what the
+        /// sink's log stores for it, so it never changes; a new operation
+        /// takes the next unused number wherever its row goes.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum Operation { $($variant),* }
+        #[repr(u8)]
+        pub enum Operation { $($variant = $id),* }
 
         impl Operation {
             pub const ALL: &'static [Operation] = &[$(Operation::$variant),*];
@@ -74,79 +79,81 @@ macro_rules! operations {
 }
 
 operations! {
-    CreateCall = "Create Call", Post "/calling/callConnections" => 201, true, Versions::SINCE_2023_03_06,
+    CreateCall(0) = "Create Call", Post "/calling/callConnections" => 201, true, Versions::SINCE_2023_03_06,
         [CallConnected, ParticipantsUpdated, CallDisconnected, CreateCallFailed], "Create an outbound call to a user.";
-    AnswerCall = "Answer Call", Post "/calling/callConnections:answer" => 200, true, Versions::SINCE_2023_03_06,
+    AnswerCall(1) = "Answer Call", Post "/calling/callConnections:answer" => 200, true, Versions::SINCE_2023_03_06,
         [CallConnected, ParticipantsUpdated, CallDisconnected, AnswerFailed], "Answer an inbound call.";
-    RedirectCall = "Redirect Call", Post "/calling/callConnections:redirect" => 204, true, Versions::SINCE_2023_03_06,
+    RedirectCall(2) = "Redirect Call", Post "/calling/callConnections:redirect" => 204, true, Versions::SINCE_2023_03_06,
         [], "Redirect an inbound call to another user.";
-    RejectCall = "Reject Call", Post "/calling/callConnections:reject" => 204, true, Versions::SINCE_2023_03_06,
+    RejectCall(3) = "Reject Call", Post "/calling/callConnections:reject" => 204, true, Versions::SINCE_2023_03_06,
         [], "Reject an inbound call.";
-    TransferCallToParticipant = "Transfer Call To Participant", Post "/calling/callConnections/{callConnectionId}:transferToParticipant" => 202, true, Versions::SINCE_2023_03_06,
+    TransferCallToParticipant(4) = "Transfer Call To Participant", Post "/calling/callConnections/{callConnectionId}:transferToParticipant" => 202, true, Versions::SINCE_2023_03_06,
         [CallTransferAccepted, CallTransferFailed, CallDisconnected], "Transfer a 1:1 call to another user.";
-    Play = "Play", Post "/calling/callConnections/{callConnectionId}:play" => 202, true, Versions::SINCE_2023_03_06,
+    Play(5) = "Play", Post "/calling/callConnections/{callConnectionId}:play" => 202, true, Versions::SINCE_2023_03_06,
         [PlayStarted, PlayCompleted, PlayFailed, PlayCanceled], "Play audio to call participants.";
-    PlayPrompt = "PlayPrompt", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true, Versions::SINCE_2023_03_06,
+    PlayPrompt(6) = "PlayPrompt", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true, Versions::SINCE_2023_03_06,
         [PlayStarted, RecognizeCompleted, RecognizeFailed, RecognizeCanceled], "Play a prompt as part of a Recognize action.";
-    Recognize = "Recognize", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true, Versions::SINCE_2023_03_06,
+    Recognize(7) = "Recognize", Post "/calling/callConnections/{callConnectionId}:recognize" => 202, true, Versions::SINCE_2023_03_06,
         [PlayStarted, RecognizeCompleted, RecognizeFailed, RecognizeCanceled], "Recognize input from call participants.";
-    AddParticipants = "Add Participants", Post "/calling/callConnections/{callConnectionId}/participants:add" => 202, true, Versions::SINCE_2023_03_06,
+    AddParticipants(8) = "Add Participants", Post "/calling/callConnections/{callConnectionId}/participants:add" => 202, true, Versions::SINCE_2023_03_06,
         [AddParticipantSucceeded, AddParticipantFailed, ParticipantsUpdated], "Add a participant to a call.";
-    RemoveParticipants = "Remove Participants", Post "/calling/callConnections/{callConnectionId}/participants:remove" => 202, true, Versions::SINCE_2023_03_06,
+    RemoveParticipants(9) = "Remove Participants", Post "/calling/callConnections/{callConnectionId}/participants:remove" => 202, true, Versions::SINCE_2023_03_06,
         [RemoveParticipantSucceeded, RemoveParticipantFailed, ParticipantsUpdated], "Remove a participant from a call.";
-    HangUpCall = "HangUp Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true, Versions::SINCE_2023_03_06,
+    HangUpCall(10) = "HangUp Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true, Versions::SINCE_2023_03_06,
         [CallDisconnected], "Hang up your call leg.";
-    TerminateCall = "Terminate Call", Post "/calling/callConnections/{callConnectionId}:terminate" => 204, true, Versions::SINCE_2023_03_06,
+    TerminateCall(11) = "Terminate Call", Post "/calling/callConnections/{callConnectionId}:terminate" => 204, true, Versions::SINCE_2023_03_06,
         [CallDisconnected], "End the call for all participants.";
-    GetCall = "Get Call", Get "/calling/callConnections/{callConnectionId}" => 200, true, Versions::SINCE_2023_03_06,
+    GetCall(12) = "Get Call", Get "/calling/callConnections/{callConnectionId}" => 200, true, Versions::SINCE_2023_03_06,
         [], "Get details about a call.";
-    GetParticipant = "Get Participant", Get "/calling/callConnections/{callConnectionId}/participants/{participantRawId}" => 200, true, Versions::SINCE_2023_03_06,
+    GetParticipant(13) = "Get Participant", Get "/calling/callConnections/{callConnectionId}/participants/{participantRawId}" => 200, true, Versions::SINCE_2023_03_06,
         [], "Get details on a call participant.";
-    GetParticipants = "Get Participants", Get "/calling/callConnections/{callConnectionId}/participants" => 200, true, Versions::SINCE_2023_03_06,
+    GetParticipants(14) = "Get Participants", Get "/calling/callConnections/{callConnectionId}/participants" => 200, true, Versions::SINCE_2023_03_06,
         [], "Get all participants in a call.";
-    DeleteCall = "Delete Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true, Versions::SINCE_2023_03_06,
+    DeleteCall(15) = "Delete Call", Delete "/calling/callConnections/{callConnectionId}" => 204, true, Versions::SINCE_2023_03_06,
         [CallDisconnected], "Delete a call (for everyone).";
-    CancelAllMediaOperations = "Cancel All Media Operations", Post "/calling/callConnections/{callConnectionId}:cancelAllMediaOperations" => 202, true, Versions::SINCE_2023_03_06,
+    CancelAllMediaOperations(16) = "Cancel All Media Operations", Post "/calling/callConnections/{callConnectionId}:cancelAllMediaOperations" => 202, true, Versions::SINCE_2023_03_06,
         [PlayCanceled, RecognizeCanceled], "Cancel all ongoing or queued media operations in a call.";
-    Connect = "Connect", Post "/calling/callConnections:connect" => 200, false, Versions::SINCE_2024_09_15,
+    Connect(17) = "Connect", Post "/calling/callConnections:connect" => 200, false, Versions::SINCE_2024_09_15,
         [CallConnected, ParticipantsUpdated, ConnectFailed, CallDisconnected], "Connect to an existing call (room, group or server call).";
-    CancelAddParticipant = "Cancel Add Participant", Post "/calling/callConnections/{callConnectionId}/participants:cancelAddParticipant" => 202, false, Versions::SINCE_2023_10_15,
+    CancelAddParticipant(18) = "Cancel Add Participant", Post "/calling/callConnections/{callConnectionId}/participants:cancelAddParticipant" => 202, false, Versions::SINCE_2023_10_15,
         [CancelAddParticipantSucceeded, CancelAddParticipantFailed], "Cancel a pending add-participant invitation.";
-    StartContinuousDtmfRecognition = "Start Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:startContinuousDtmfRecognition" => 200, false, Versions::SINCE_2023_10_15,
+    StartContinuousDtmfRecognition(19) = "Start Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:startContinuousDtmfRecognition" => 200, false, Versions::SINCE_2023_10_15,
         [ContinuousDtmfRecognitionToneReceived, ContinuousDtmfRecognitionToneFailed], "Start reporting every DTMF tone a participant presses.";
-    StopContinuousDtmfRecognition = "Stop Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:stopContinuousDtmfRecognition" => 200, false, Versions::SINCE_2023_10_15,
+    StopContinuousDtmfRecognition(20) = "Stop Continuous DTMF Recognition", Post "/calling/callConnections/{callConnectionId}:stopContinuousDtmfRecognition" => 200, false, Versions::SINCE_2023_10_15,
         [ContinuousDtmfRecognitionStopped, ContinuousDtmfRecognitionToneFailed], "Stop continuous DTMF recognition.";
-    SendDtmfTones = "Send DTMF Tones", Post "/calling/callConnections/{callConnectionId}:sendDtmfTones" => 202, false, Versions::SINCE_2023_10_15,
+    SendDtmfTones(21) = "Send DTMF Tones", Post "/calling/callConnections/{callConnectionId}:sendDtmfTones" => 202, false, Versions::SINCE_2023_10_15,
         [SendDtmfTonesCompleted, SendDtmfTonesFailed], "Send DTMF tones to a participant.";
-    Hold = "Hold", Post "/calling/callConnections/{callConnectionId}:hold" => 200, false, Versions::SINCE_2024_09_15,
+    Hold(22) = "Hold", Post "/calling/callConnections/{callConnectionId}:hold" => 200, false, Versions::SINCE_2024_09_15,
         [HoldFailed, ParticipantsUpdated, PlayStarted, PlayCompleted, PlayFailed], "Put a participant on hold, optionally with music.";
-    Unhold = "Unhold", Post "/calling/callConnections/{callConnectionId}:unhold" => 200, false, Versions::SINCE_2024_09_15,
+    Unhold(23) = "Unhold", Post "/calling/callConnections/{callConnectionId}:unhold" => 200, false, Versions::SINCE_2024_09_15,
         [ParticipantsUpdated], "Take a participant off hold.";
-    StartMediaStreaming = "Start Media Streaming", Post "/calling/callConnections/{callConnectionId}:startMediaStreaming" => 202, false, Versions::SINCE_2025_05_15,
+    StartMediaStreaming(24) = "Start Media Streaming", Post "/calling/callConnections/{callConnectionId}:startMediaStreaming" => 202, false, Versions::SINCE_2025_05_15,
         [MediaStreamingStarted, MediaStreamingFailed], "Start streaming call audio to a websocket.";
-    StopMediaStreaming = "Stop Media Streaming", Post "/calling/callConnections/{callConnectionId}:stopMediaStreaming" => 202, false, Versions::SINCE_2025_05_15,
+    StopMediaStreaming(25) = "Stop Media Streaming", Post "/calling/callConnections/{callConnectionId}:stopMediaStreaming" => 202, false, Versions::SINCE_2025_05_15,
         [MediaStreamingStopped, MediaStreamingFailed], "Stop media streaming.";
-    StartTranscription = "Start Transcription", Post "/calling/callConnections/{callConnectionId}:startTranscription" => 202, false, Versions::SINCE_2025_05_15,
+    StartTranscription(26) = "Start Transcription", Post "/calling/callConnections/{callConnectionId}:startTranscription" => 202, false, Versions::SINCE_2025_05_15,
         [TranscriptionStarted, TranscriptionUpdated, TranscriptionFailed], "Start real-time transcription.";
-    StopTranscription = "Stop Transcription", Post "/calling/callConnections/{callConnectionId}:stopTranscription" => 202, false, Versions::SINCE_2025_05_15,
+    StopTranscription(27) = "Stop Transcription", Post "/calling/callConnections/{callConnectionId}:stopTranscription" => 202, false, Versions::SINCE_2025_05_15,
         [TranscriptionStopped, TranscriptionUpdated, TranscriptionFailed], "Stop real-time transcription.";
-    UpdateTranscription = "Update Transcription", Post "/calling/callConnections/{callConnectionId}:updateTranscription" => 202, false, Versions::SINCE_2025_05_15,
+    UpdateTranscription(28) = "Update Transcription", Post "/calling/callConnections/{callConnectionId}:updateTranscription" => 202, false, Versions::SINCE_2025_05_15,
         [TranscriptionUpdated, TranscriptionFailed], "Change the transcription locale or model.";
-    StartRecording = "Start Recording", Post "/calling/recordings" => 200, false, Versions::SINCE_2023_03_06,
+    StartRecording(29) = "Start Recording", Post "/calling/recordings" => 200, false, Versions::SINCE_2023_03_06,
         [RecordingStateChanged, StartRecordingFailed], "Start recording the call.";
-    PauseRecording = "Pause Recording", Post "/calling/recordings/{recordingId}:pause" => 202, false, Versions::SINCE_2023_03_06,
+    PauseRecording(30) = "Pause Recording", Post "/calling/recordings/{recordingId}:pause" => 202, false, Versions::SINCE_2023_03_06,
         [RecordingStateChanged], "Pause an active recording.";
-    ResumeRecording = "Resume Recording", Post "/calling/recordings/{recordingId}:resume" => 202, false, Versions::SINCE_2023_03_06,
+    ResumeRecording(31) = "Resume Recording", Post "/calling/recordings/{recordingId}:resume" => 202, false, Versions::SINCE_2023_03_06,
         [RecordingStateChanged], "Resume a paused recording.";
-    StopRecording = "Stop Recording", Delete "/calling/recordings/{recordingId}" => 204, false, Versions::SINCE_2023_03_06,
+    StopRecording(32) = "Stop Recording", Delete "/calling/recordings/{recordingId}" => 204, false, Versions::SINCE_2023_03_06,
         [RecordingStateChanged], "Stop a recording.";
-    MuteParticipant = "Mute Participant", Post "/calling/callConnections/{callConnectionId}/participants:mute" => 200, false, Versions::SINCE_2023_10_15,
+    MuteParticipant(33) = "Mute Participant", Post "/calling/callConnections/{callConnectionId}/participants:mute" => 200, false, Versions::SINCE_2023_10_15,
         [], "Mute a participant in the call.";
-    GetRecording = "Get Recording", Get "/calling/recordings/{recordingId}" => 200, false, Versions::SINCE_2023_03_06,
+    GetRecording(34) = "Get Recording", Get "/calling/recordings/{recordingId}" => 200, false, Versions::SINCE_2023_03_06,
         [], "Get the state of a recording.";
-    MoveParticipants = "Move Participants", Post "/calling/callConnections/{callConnectionId}/participants:moveHere" => 202, false, Versions::SINCE_2026_03_12,
+    MoveParticipants(35) = "Move Participants", Post "/calling/callConnections/{callConnectionId}/participants:moveHere" => 202, false, Versions::SINCE_2026_03_12,
         [MoveParticipantSucceeded, MoveParticipantFailed, ParticipantsUpdated], "Move participants from another call into this one.";
 }
+
+super::wire_id::wire_ids!(Operation, "operation");
 
 impl Operation {
     pub fn name(self) -> &'static str {

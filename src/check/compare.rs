@@ -7,7 +7,7 @@ use super::observed::{ObservedSeries, Point};
 use super::report::{
     AVERAGE_ULPS, Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind, Value, ValueDiff,
 };
-use crate::engine::Aggregate;
+use crate::model::Aggregate;
 use crate::wire::metrics_response::MetricSeries;
 use std::cmp::Ordering;
 

@@ -11,7 +11,7 @@
 use super::CheckError;
 use super::query::parse_label;
 use crate::catalog::{Dimension, Metric, Naming};
-use crate::engine::{Aggregate, Grain};
+use crate::model::{Aggregate, Grain};
 use crate::wire::MetricsResponse;
 use crate::wire::metrics_response::{MetricSeries, SeriesLabel, ShowLabel};
 use crate::wire::parse_millis;
@@ -96,7 +96,7 @@ impl ExpectedData {
                             ))
                         })?;
                     // A later bucket would end past what RFC 3339 writes.
-                    if ms > crate::engine::LAST_EVENT_MS {
+                    if ms > crate::model::LAST_EVENT_MS {
                         return Err(bad(format!(
                             "series {}: timeStamp {:?} is past 9999-12-30T23:59:59.999Z, the \
                              last time an event may have",

@@ -4,7 +4,7 @@
 
 use super::{CheckError, CheckOptions, Observed, ObservedSeries, Query, Reference, Report, check};
 use crate::catalog::{Dimension, Metric, Naming};
-use crate::engine::{Aggregate, Grain};
+use crate::model::{Aggregate, Grain};
 use crate::wire::MetricsResponse;
 use crate::wire::metrics_response::{Aggregations, DataPoint, MetricSeries, SeriesLabel};
 

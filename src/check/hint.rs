@@ -8,7 +8,7 @@ use super::observed::{ObservedSeries, Point};
 use super::query::Split;
 use super::report::{Field, GroupSummary, Mismatch, MismatchKind, Report};
 use crate::catalog::{Dimension, Metric, Naming};
-use crate::engine::Aggregate;
+use crate::model::Aggregate;
 use crate::wire::metrics_response::{MetricSeries, time_stamp};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -400,7 +400,7 @@ mod tests {
     use super::*;
     use crate::check::fixture::*;
     use crate::check::{CheckOptions, Reference, ReportFormat};
-    use crate::engine::Grain;
+    use crate::model::Grain;
     use crate::wire::metrics_response::SeriesLabel;
 
     /// The check of the fixture against a correct sink holding the

@@ -222,7 +222,7 @@ pub fn merge(
     let metrics: Vec<(Metric, MetricSeries)> = merged.into_iter().collect();
     let mut response = MetricsResponse::build(
         &metrics,
-        grain.unwrap_or(crate::engine::Grain::MINUTE),
+        grain.unwrap_or(crate::model::Grain::MINUTE),
         timespan,
         naming.unwrap_or_default(),
         &resource,

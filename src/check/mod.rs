@@ -55,7 +55,7 @@ pub use selector::Selector;
 pub use traffic::{Counted, Traffic};
 
 use crate::catalog::Metric;
-use crate::engine::Grain;
+use crate::model::Grain;
 use crate::wire::MetricsResponse;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

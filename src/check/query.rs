@@ -4,7 +4,7 @@
 //! [`Query`], so the parameters are spelled out in one place.
 
 use crate::catalog::{Dimension, Metric, Naming};
-use crate::engine::Grain;
+use crate::model::Grain;
 use crate::wire::metrics_response::{MetadataValue, SeriesLabel, time_stamp};
 use std::fmt;
 

@@ -7,7 +7,7 @@ use super::CheckOptions;
 use super::expected::ExpectedData;
 use super::query::{Query, Split};
 use crate::catalog::{Metric, Naming};
-use crate::engine::Grain;
+use crate::model::Grain;
 use crate::wire::metrics_response::SeriesLabel;
 use std::fmt;
 use std::io::{self, Write};

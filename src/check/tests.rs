@@ -565,7 +565,7 @@ fn the_first_failing_query_in_order_is_reported() {
 fn a_long_window_is_checked_in_pieces_without_losing_a_bucket() {
     let rows: Vec<(
         crate::wire::metrics_response::SeriesLabel,
-        Vec<(i64, crate::engine::Aggregate)>,
+        Vec<(i64, crate::model::Aggregate)>,
     )> = (1..=26)
         .map(|sub| {
             let label = callback("PlayFailed", "400", "4xx", &sub.to_string());

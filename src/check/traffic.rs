@@ -11,7 +11,7 @@ use super::observed::ObservedSeries;
 use super::query::Split;
 use super::report::Mismatch;
 use crate::catalog::{Dimension, Metric};
-use crate::engine::Grain;
+use crate::model::Grain;
 use crate::wire::metrics_response::MetricSeries;
 use std::collections::BTreeMap;
 

@@ -18,7 +18,8 @@ use crate::catalog::{CatalogFormat, Naming};
 pub use crate::check::ReportFormat;
 use crate::emit::DatasetFormat;
 use crate::emit::deliver::{MaxFailed, Threshold};
-use crate::engine::{Arrival, Grain, RampStage, Rate};
+use crate::engine::{Arrival, RampStage, Rate};
+use crate::model::Grain;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 

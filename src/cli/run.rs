@@ -15,12 +15,13 @@ use crate::emit::deliver::{
     Cancel, Compression, DeliveryConfig, MaxFailed, Pacing, ReplayOutcome, Stats, replay,
 };
 use crate::emit::targets::{Target, TargetDefaults, influx, ingest, remote_write, webhook};
-use crate::engine::{Grain, Workload};
+use crate::engine::Workload;
 use crate::html_report::{self, Checked, Page};
+use crate::model::Grain;
 use crate::scenario::Scenario;
 use crate::sink::{RunningSink, SinkConfig};
 use crate::wire::metrics_response::time_stamp;
-use crate::wire::{Provenance, expected_response, write_expected};
+use crate::wire::{expected_response, write_expected};
 use anyhow::Context;
 use std::io::{BufWriter, Write};
 use std::sync::Arc;
@@ -322,8 +323,7 @@ impl Finished<'_> {
         let (args, outcome) = (self.args, self.outcome);
         if let Some(path) = &args.expected_out {
             super::output::write_file(path, |out| {
-                let provenance =
-                    Provenance::of(&self.scenario.name, &self.scenario.sha256, self.workload);
+                let provenance = crate::emit::provenance(self.scenario, self.workload);
                 write_expected(
                     out,
                     &outcome.expected,

@@ -5,7 +5,10 @@
 
 pub mod deliver;
 pub mod files;
+mod provenance;
 pub mod targets;
+
+pub use provenance::provenance;
 
 pub use files::{
     DatasetFormat, DatasetOptions, DatasetSummary, Destination, JsonlEncoder, write_dataset,

@@ -112,7 +112,7 @@ impl Event<'static> {
             time_ms,
             call,
             seq,
-            api_version: ApiVersion::from_index(0).expect("the catalog has versions"),
+            api_version: ApiVersion::from_wire_id(0).expect("the catalog has versions"),
             kind: EventKind::Request {
                 operation: Operation::CreateCall,
                 status: Status {

@@ -7,7 +7,6 @@ mod calendar;
 mod call;
 mod event;
 mod expected;
-mod grain;
 pub mod ids;
 mod sample;
 mod shard;
@@ -15,11 +14,10 @@ mod stream;
 
 pub use arrival::{Arrival, Arrivals, RampStage, Rate};
 pub use event::{Context, Detail, Event, EventKind, OUTSIDER};
-pub use expected::{Aggregate, CallbackDims, Expected, RecordingDims, RequestDims, Series};
-pub use grain::Grain;
 pub use shard::Shard;
-pub use stream::{EventStream, LAST_EVENT_MS, TimeBeyond};
+pub use stream::{EventStream, TimeBeyond};
 
+use crate::model::{AggregateTable, Grain, LAST_EVENT_MS};
 use crate::scenario::Scenario;
 use std::time::Duration;
 
@@ -134,7 +132,7 @@ pub fn expected_only(
     workload: &Workload,
     grain: Grain,
     threads: usize,
-) -> Expected {
+) -> AggregateTable {
     // (call index, start) of the calls this shard owns.
     let starts: Vec<(u64, i64)> = workload
         .arrivals()
@@ -149,7 +147,7 @@ pub fn expected_only(
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || {
-                    let mut expected = Expected::new(grain);
+                    let mut expected = AggregateTable::new(grain);
                     let mut events = Vec::new();
                     for &(index, start) in part {
                         call::simulate(scenario, workload.seed, index, start, &mut events);
@@ -159,7 +157,7 @@ pub fn expected_only(
                 })
             })
             .collect();
-        let mut total = Expected::new(grain);
+        let mut total = AggregateTable::new(grain);
         for h in handles {
             match h.join() {
                 Ok(part) => total.merge(part),

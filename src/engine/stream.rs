@@ -8,12 +8,8 @@ use super::arrival::Arrivals;
 use super::calendar::Calendar;
 use super::call::simulate;
 use super::event::Event;
+use crate::model::LAST_EVENT_MS;
 use crate::scenario::Scenario;
-
-/// The last time an event may have, 9999-12-30T23:59:59.999Z: RFC 3339
-/// writes years up to 9999, and the day bucket (the coarsest grain) of
-/// every event must end by then too.
-pub const LAST_EVENT_MS: i64 = 253_402_214_399_999;
 
 /// A workload whose events run past [`LAST_EVENT_MS`].
 #[derive(Debug, Clone, Copy, thiserror::Error)]

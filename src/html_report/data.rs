@@ -8,7 +8,7 @@
 use super::{Checked, Page};
 use crate::check::{Counted, JsonReport, Traffic};
 use crate::emit::deliver::Timeline;
-use crate::engine::Grain;
+use crate::model::Grain;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

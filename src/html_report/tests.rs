@@ -2,7 +2,7 @@ use super::*;
 use crate::catalog::{Dimension, Metric};
 use crate::check::Counted;
 use crate::emit::deliver::Pacing;
-use crate::engine::Grain;
+use crate::model::Grain;
 use std::collections::BTreeMap;
 
 fn traffic(minutes: i64) -> Traffic {

@@ -16,7 +16,7 @@
 use super::ingest::MAX_LATENCY_MS;
 use super::sample::{DimensionText, LineError, Sample, failing_field};
 use crate::catalog::{Dimension, Metric};
-use crate::engine::{Aggregate, Series};
+use crate::model::{Aggregate, Series};
 use crate::wire::parse_millis;
 use serde::Deserialize;
 

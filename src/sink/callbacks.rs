@@ -4,7 +4,7 @@
 //! way a real app's webhook would count them.
 
 use super::sample::{DimensionText, LineError, Sample, failing_field};
-use crate::engine::Series;
+use crate::model::Series;
 use crate::wire::parse_millis;
 use serde::Deserialize;
 use std::borrow::Cow;

@@ -10,7 +10,7 @@
 //! rolled range) is refused by the query, never answered approximately.
 
 use super::sample::Sample;
-use crate::engine::{Aggregate, Expected, Grain, Series};
+use crate::model::{Aggregate, AggregateTable, Grain, Series};
 
 /// Rolling moves a sixth of the retention at once (one to ten minutes), so
 /// it happens a few times per retention, not after every batch.
@@ -18,8 +18,8 @@ const MIN_STEP_MS: i64 = 60_000;
 const MAX_STEP_MS: i64 = 600_000;
 
 pub struct Cells {
-    seconds: Expected,
-    minutes: Expected,
+    seconds: AggregateTable,
+    minutes: AggregateTable,
     retention_ms: i64,
     /// Data time rolled at once, a whole number of minutes.
     step_ms: i64,
@@ -37,8 +37,8 @@ impl Cells {
         let retention_ms = retention.as_millis().min(i64::MAX as u128) as i64;
         let step = (retention_ms / 6).clamp(MIN_STEP_MS, MAX_STEP_MS);
         Cells {
-            seconds: Expected::new(Grain::SECOND),
-            minutes: Expected::new(Grain::MINUTE),
+            seconds: AggregateTable::new(Grain::SECOND),
+            minutes: AggregateTable::new(Grain::MINUTE),
             retention_ms,
             step_ms: step - step % MIN_STEP_MS,
             newest: i64::MIN,
@@ -150,7 +150,7 @@ impl Cells {
         self.held
     }
 
-    fn tier(&self, time_ms: i64) -> &Expected {
+    fn tier(&self, time_ms: i64) -> &AggregateTable {
         if time_ms < self.rolled_before {
             &self.minutes
         } else {
@@ -158,7 +158,7 @@ impl Cells {
         }
     }
 
-    fn tier_mut(&mut self, time_ms: i64) -> &mut Expected {
+    fn tier_mut(&mut self, time_ms: i64) -> &mut AggregateTable {
         if time_ms < self.rolled_before {
             &mut self.minutes
         } else {

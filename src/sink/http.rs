@@ -148,6 +148,15 @@ fn line_error(e: &LineError) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// SplitMix64's finalizer: request numbers 0, 1, 2... spread over every
+/// bit, so a rate's faults fall evenly and in the same places every run.
+fn spread(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// Deterministic fault injection: every request number whose hash falls
 /// under the rate is refused, alternating 429 and 503.
 fn injected_fault(state: &AppState) -> Option<Response> {
@@ -155,7 +164,7 @@ fn injected_fault(state: &AppState) -> Option<Response> {
         return None;
     }
     let n = state.ingest_requests.fetch_add(1, Ordering::Relaxed);
-    let h = crate::engine::ids::id128(0, n, crate::engine::ids::IdKind::Event, 0) as u64;
+    let h = spread(n);
     if (h >> 11) as f64 / (1u64 << 53) as f64 >= state.config.fault_rate {
         return None;
     }

@@ -5,7 +5,7 @@
 
 use super::sample::{DimensionText, LineError, Sample, failing_field};
 use crate::catalog::Metric;
-use crate::engine::Series;
+use crate::model::Series;
 use crate::wire::parse_millis;
 use serde::Deserialize;
 use serde::de::IgnoredAny;

@@ -3,7 +3,7 @@
 
 use super::view::View;
 use crate::catalog::{Dimension, Metric};
-use crate::engine::{Aggregate, Series};
+use crate::model::{Aggregate, Series};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 

@@ -5,7 +5,7 @@
 use super::filter::Filter;
 use super::view::View;
 use crate::catalog::{Metric, Naming};
-use crate::engine::{Aggregate, Grain, Series};
+use crate::model::{Aggregate, Grain, Series};
 use crate::wire::metrics_response::{Aggregations, MetricSeries, MetricsResponse, SeriesLabel};
 use crate::wire::parse_millis;
 use rustc_hash::FxHashMap;

@@ -3,7 +3,7 @@
 //! counted under a new name).
 
 use crate::catalog::{ApiVersion, EventType, Metric, Operation, StatusClass};
-use crate::engine::{Aggregate, CallbackDims, RecordingDims, RequestDims, Series};
+use crate::model::{Aggregate, CallbackDims, RecordingDims, RequestDims, Series};
 
 /// Samples of one series at one time: one event's (count 1), or many
 /// already aggregated (an Azure Monitor ingestion document's series).

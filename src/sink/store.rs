@@ -430,7 +430,7 @@ impl Inner {
         let window = self.time_window_ms;
         // Past the last day, times (and the day buckets holding them) have
         // no RFC 3339 text, whatever --time-window allows.
-        let last = now.saturating_add(window).min(crate::engine::LAST_EVENT_MS);
+        let last = now.saturating_add(window).min(crate::model::LAST_EVENT_MS);
         if let Some(s) = samples
             .iter()
             .find(|s| s.time_ms < now.saturating_sub(window) || s.time_ms > last)
@@ -563,7 +563,7 @@ mod durability_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Aggregate;
+    use crate::model::Aggregate;
     use crate::sink::sample::{Sample, play_failed};
 
     fn sample(time_ms: i64, total: u64) -> Sample {
@@ -635,7 +635,7 @@ mod tests {
         );
         // Another metric has a total of its own.
         let other_metric = Sample {
-            series: crate::engine::Series::Latency(crate::engine::RequestDims {
+            series: crate::model::Series::Latency(crate::model::RequestDims {
                 operation: crate::catalog::Operation::CreateCall,
                 status: 201,
                 version: "2025-06-15".parse().unwrap(),

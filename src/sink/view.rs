@@ -6,7 +6,7 @@
 
 use super::cells::Cells;
 use super::sample::Sample;
-use crate::engine::{Aggregate, Series};
+use crate::model::{Aggregate, Series};
 use std::sync::Arc;
 
 pub struct View<'a> {

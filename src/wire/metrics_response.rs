@@ -5,7 +5,7 @@
 
 use super::rfc3339::TimeWriter;
 use crate::catalog::{Dimension, Metric, Naming};
-use crate::engine::{Aggregate, Expected, Grain};
+use crate::model::{Aggregate, AggregateTable, Grain};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -40,28 +40,6 @@ pub struct Provenance {
     pub workload: String,
     /// "I/N"; "0/1" unsharded.
     pub shard: String,
-}
-
-impl Provenance {
-    pub fn of(
-        scenario: &str,
-        scenario_sha256: &str,
-        workload: &crate::engine::Workload,
-    ) -> Provenance {
-        use sha2::{Digest, Sha256};
-        let whole = crate::engine::Workload {
-            shard: crate::engine::Shard::WHOLE,
-            ..workload.clone()
-        };
-        let digest = Sha256::digest(serde_json::to_vec(&whole).unwrap_or_default());
-        Provenance {
-            scenario: scenario.to_string(),
-            scenario_sha256: scenario_sha256.to_string(),
-            seed: workload.seed,
-            workload: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
-            shard: workload.shard.to_string(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -260,7 +238,7 @@ impl MetricsResponse {
 
 /// Full-combination series of every metric that has any, as expected.json
 /// lists them (a webhook run's file holds the callback metric only).
-pub fn full_series(expected: &Expected) -> Vec<(Metric, MetricSeries)> {
+pub fn full_series(expected: &AggregateTable) -> Vec<(Metric, MetricSeries)> {
     let sorted = expected.sorted();
     Metric::ALL
         .iter()
@@ -278,7 +256,11 @@ pub fn full_series(expected: &Expected) -> Vec<(Metric, MetricSeries)> {
 
 /// `expected` as the response a sink holding exactly that data would give
 /// for its full dimension combinations: the content of expected.json.
-pub fn expected_response(expected: &Expected, naming: Naming, resource: &str) -> MetricsResponse {
+pub fn expected_response(
+    expected: &AggregateTable,
+    naming: Naming,
+    resource: &str,
+) -> MetricsResponse {
     let (first, last) = expected.time_range().unwrap_or((0, 0));
     let grain = expected.grain();
     MetricsResponse::build(
@@ -294,7 +276,7 @@ pub fn expected_response(expected: &Expected, naming: Naming, resource: &str) ->
 /// Writes `expected` as expected.json for the resource `resource`.
 pub fn write_expected(
     out: &mut dyn Write,
-    expected: &Expected,
+    expected: &AggregateTable,
     naming: Naming,
     resource: &str,
     provenance: Provenance,

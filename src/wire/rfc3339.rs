@@ -11,7 +11,7 @@ pub const FIRST_MILLIS: i64 = -62_167_219_200_000;
 
 /// Writes times in [`FIRST_MILLIS`, `LAST_MILLIS`]; the engine refuses
 /// workloads whose times would leave it, and the sink such samples
-/// (`engine::LAST_EVENT_MS`, a day earlier so that day buckets end in range).
+/// (`model::LAST_EVENT_MS`, a day earlier so that day buckets end in range).
 #[derive(Default)]
 pub struct TimeWriter {
     second: Option<i64>,
@@ -281,7 +281,7 @@ mod range {
         assert_eq!(parse_millis("0000-01-01T00:00:00.000Z"), Some(FIRST_MILLIS));
         assert_eq!(
             parse_millis("9999-12-30T23:59:59.999Z"),
-            Some(crate::engine::LAST_EVENT_MS)
+            Some(crate::model::LAST_EVENT_MS)
         );
     }
 

@@ -10,7 +10,7 @@ use super::{Limits, Observed, ObservedSeries, Point, add_point, answer_body, wit
 use crate::check::query::{AGGREGATIONS, Query, parse_label};
 use crate::check::{BackendName, CheckError};
 use crate::client::tls::ClientTls;
-use crate::engine::Grain;
+use crate::model::Grain;
 use crate::wire::metrics_response::DataPoint;
 use crate::wire::{ErrorBody, MetricsResponse, parse_millis};
 use reqwest::{StatusCode, Url};
@@ -269,7 +269,7 @@ mod tests {
     use crate::catalog::{Dimension, Metric};
     use crate::check::Split;
     use crate::client::tls::ClientTls;
-    use crate::engine::Grain;
+    use crate::model::Grain;
 
     fn query() -> Query {
         Query {

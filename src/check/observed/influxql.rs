@@ -240,7 +240,7 @@ mod tests {
     use super::*;
     use crate::catalog::Dimension;
     use crate::check::Split;
-    use crate::engine::Grain;
+    use crate::model::Grain;
 
     fn by_code() -> Query {
         Query {

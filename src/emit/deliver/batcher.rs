@@ -9,7 +9,8 @@
 //! and in every replay of the same run.
 
 use super::pacing::Schedule;
-use crate::engine::{Event, Expected, Grain};
+use crate::engine::Event;
+use crate::model::{AggregateTable, Grain};
 use axum::body::Bytes;
 use flate2::write::GzEncoder;
 use std::io::{Read, Write};
@@ -125,7 +126,7 @@ pub struct Batch {
     /// last event, so that no event is sent before its time. Zero unpaced.
     pub due: Duration,
     /// The aggregates of exactly these events.
-    pub expected: Expected,
+    pub expected: AggregateTable,
 }
 
 impl Batch {
@@ -171,7 +172,7 @@ impl Batch {
             last_ms: stamped_ms,
             stamped_ms,
             due: Duration::ZERO,
-            expected: Expected::new(Grain::MINUTE),
+            expected: AggregateTable::new(Grain::MINUTE),
         }
     }
 }
@@ -191,7 +192,7 @@ impl Batch {
             last_ms: 0,
             stamped_ms: 0,
             due: Duration::ZERO,
-            expected: Expected::new(Grain::MINUTE),
+            expected: AggregateTable::new(Grain::MINUTE),
         }
     }
 }
@@ -237,7 +238,7 @@ pub struct Batcher<E> {
     events: u32,
     first_ms: i64,
     last_ms: i64,
-    expected: Expected,
+    expected: AggregateTable,
 }
 
 impl<E: Encoder> Batcher<E> {
@@ -269,7 +270,7 @@ impl<E: Encoder> Batcher<E> {
             events: 0,
             first_ms: 0,
             last_ms: 0,
-            expected: Expected::new(grain),
+            expected: AggregateTable::new(grain),
         }
     }
 
@@ -347,7 +348,7 @@ impl<E: Encoder> Batcher<E> {
             due: self
                 .schedule
                 .map_or(Duration::ZERO, |s| s.offset(stamped_ms)),
-            expected: std::mem::replace(&mut self.expected, Expected::new(self.grain)),
+            expected: std::mem::replace(&mut self.expected, AggregateTable::new(self.grain)),
         };
         self.seq += 1;
         self.events = 0;
@@ -461,7 +462,7 @@ mod tests {
     fn batch_expectations_sum_to_the_whole_run() {
         let (scenario, workload) = events(40);
         let whole = crate::engine::expected_only(&scenario, &workload, Grain::MINUTE, 1);
-        let mut sum = Expected::new(Grain::MINUTE);
+        let mut sum = AggregateTable::new(Grain::MINUTE);
         for b in encode(40, 37, None, false) {
             sum.merge(b.expected);
         }

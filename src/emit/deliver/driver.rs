@@ -32,7 +32,7 @@ use super::timeline::Timeline;
 use super::transport::Transport;
 use crate::client::RetryPolicy;
 use crate::emit::targets::Target;
-use crate::engine::Expected;
+use crate::model::AggregateTable;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -63,7 +63,7 @@ pub struct Driver<T, X> {
 pub struct Delivery {
     pub stats: Stats,
     /// The aggregates of the delivered batches; `None` if there were none.
-    pub expected: Option<Expected>,
+    pub expected: Option<AggregateTable>,
     /// The latest timestamp written by any request sent, delivered or not
     /// (a receiver may have applied a request whose answer was lost).
     pub stamped_ms: Option<i64>,
@@ -78,7 +78,7 @@ struct Due {
 /// What one worker (or all of them) did.
 struct Tally {
     stats: Stats,
-    expected: Option<Expected>,
+    expected: Option<AggregateTable>,
     stamped_ms: Option<i64>,
     /// When the driver started: attempts sent within `RUN_START` of it
     /// are the run's start.

@@ -43,7 +43,8 @@ pub use timeline::Timeline;
 
 use super::targets::Target;
 use crate::client::tls::ClientTls;
-use crate::engine::{EventStream, Expected, Grain, Workload};
+use crate::engine::{EventStream, Workload};
+use crate::model::{AggregateTable, Grain};
 use crate::scenario::Scenario;
 use batcher::{Batcher, Cut};
 use driver::Driver;
@@ -62,7 +63,7 @@ pub struct ReplayOutcome {
     pub stats: Stats,
     /// The aggregates of exactly the delivered events (all of them when
     /// `stats.succeeded()`).
-    pub expected: Expected,
+    pub expected: AggregateTable,
     /// Calls the generator started, and events it produced (delivered or
     /// not, skipped included).
     pub calls: u64,
@@ -242,7 +243,9 @@ pub async fn replay_with<T: Target, X: Transport>(
     Ok(ReplayOutcome {
         url,
         stats: delivery.stats,
-        expected: delivery.expected.unwrap_or_else(|| Expected::new(grain)),
+        expected: delivery
+            .expected
+            .unwrap_or_else(|| AggregateTable::new(grain)),
         calls: generated.calls,
         generated_events: generated.events,
         timeline: timeline.map(|t| t.lock().unwrap_or_else(|p| p.into_inner()).clone()),

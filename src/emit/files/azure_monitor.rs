@@ -7,7 +7,7 @@
 //! expected.json holds at PT1M.
 
 use crate::catalog::{Metric, Naming};
-use crate::engine::{Expected, Grain};
+use crate::model::{AggregateTable, Grain};
 use crate::wire::metrics_response::time_stamp;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -19,7 +19,11 @@ pub const NAMESPACE: &str = "CallAutomation";
 /// Writes one document per minute and metric, in time then metric order,
 /// series sorted by their dimension values. `expected` must be at PT1M,
 /// the only granularity the ingestion API takes.
-pub fn write_documents(out: &mut dyn Write, expected: &Expected, naming: Naming) -> io::Result<()> {
+pub fn write_documents(
+    out: &mut dyn Write,
+    expected: &AggregateTable,
+    naming: Naming,
+) -> io::Result<()> {
     debug_assert_eq!(expected.grain(), Grain::MINUTE);
     // (minute, metric) -> dimension values -> [min, max, sum, count]
     let mut documents: BTreeMap<(i64, Metric), BTreeMap<Vec<String>, [u64; 4]>> = BTreeMap::new();

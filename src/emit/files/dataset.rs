@@ -7,9 +7,11 @@ use super::csv::{CsvEncoder, header};
 use super::jsonl::JsonlEncoder;
 use super::progress::Progress;
 use crate::catalog::{Metric, Naming};
-use crate::engine::{EventKind, EventStream, Expected, Grain, Workload};
+use crate::emit::provenance;
+use crate::engine::{EventKind, EventStream, Workload};
+use crate::model::{AggregateTable, Grain};
 use crate::scenario::Scenario;
-use crate::wire::{Provenance, write_expected};
+use crate::wire::write_expected;
 use serde_json::json;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -122,7 +124,7 @@ pub fn write_dataset(
             let expected_path = dir.join("expected.json");
             let resource = format!("callmetrics/scenarios/{}", scenario.name);
             write_file(&partial(&expected_path), |w| {
-                let provenance = Provenance::of(&scenario.name, &scenario.sha256, workload);
+                let provenance = provenance(scenario, workload);
                 write_expected(w, &expected, opts.naming, &resource, provenance)
             })?;
             write_file(&partial(&manifest_path), |w| {
@@ -178,12 +180,12 @@ fn write_events(
     opts: &DatasetOptions,
     mut w: impl Write,
     aggregate: bool,
-) -> io::Result<(DatasetSummary, Expected)> {
+) -> io::Result<(DatasetSummary, AggregateTable)> {
     let progress = Progress::new(
         opts.progress,
         workload.calls.map(|c| workload.shard.owned_of(c)),
     );
-    let mut expected = Expected::new(opts.grain);
+    let mut expected = AggregateTable::new(opts.grain);
     let mut summary = DatasetSummary::default();
     let mut buf = Vec::with_capacity(CHUNK + 8192);
     let mut jsonl = JsonlEncoder::new(workload.seed, opts.naming);
@@ -232,7 +234,7 @@ fn manifest(
     workload: &Workload,
     opts: &DatasetOptions,
     summary: &DatasetSummary,
-    expected: &Expected,
+    expected: &AggregateTable,
 ) -> serde_json::Value {
     json!({
         "tool": "callmetrics",

@@ -10,7 +10,8 @@ use super::cloudevent::{EnvelopeParts, write_cloud_event};
 use super::identity::IdWriter;
 use super::json_text::{Snippet, write_int};
 use crate::catalog::{ApiVersion, Dimension, EventType, Metric, Naming, Operation, StatusClass};
-use crate::engine::{Event, EventKind, Series};
+use crate::engine::{Event, EventKind};
+use crate::model::Series;
 use crate::scenario::plan::Status;
 use crate::wire::rfc3339::TimeWriter;
 use rustc_hash::FxHashMap;
@@ -92,7 +93,7 @@ impl JsonlEncoder {
     pub fn encode(&mut self, out: &mut Vec<u8>, e: &Event) {
         // A recording request's series has no version, but its path does:
         // the version's bits (those of every other series) keep them apart.
-        let key = Series::of(e).pack() | (e.api_version.index() as u64) << 8;
+        let key = Series::of(e).pack() | (e.api_version.wire_id() as u64) << 8;
         let naming = self.naming;
         match e.kind {
             EventKind::Request {

@@ -14,7 +14,7 @@ pub mod webhook;
 use super::deliver::batcher::{Batch, Compression, Encoder};
 use super::deliver::stats::CarriedEvent;
 use crate::client::Retryable;
-use crate::engine::{Expected, Grain};
+use crate::model::{AggregateTable, Grain};
 use axum::body::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 
@@ -101,7 +101,7 @@ pub trait Target: Send + Sync + 'static {
     /// requests sent wrote timestamps up to `stamped_ms`. With what it
     /// carries, for the summary. `None` for targets whose streams need no
     /// ending.
-    fn ending(&self, delivered: &Expected, stamped_ms: i64) -> Option<(Batch, String)> {
+    fn ending(&self, delivered: &AggregateTable, stamped_ms: i64) -> Option<(Batch, String)> {
         let _ = (delivered, stamped_ms);
         None
     }

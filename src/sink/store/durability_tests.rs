@@ -2,7 +2,7 @@
 //! and says, aggregates replayed exactly, and compactions that fail.
 
 use super::*;
-use crate::engine::Aggregate;
+use crate::model::Aggregate;
 use crate::sink::sample::{Sample, play_failed};
 use crate::sink::wal::{Damage, record};
 

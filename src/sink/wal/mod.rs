@@ -488,4 +488,6 @@ fn read_at(file: &mut File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod damage_tests;
 #[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
 mod tests;

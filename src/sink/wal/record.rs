@@ -20,8 +20,7 @@
 //! The whole format, for readers to come: `docs/wal-format.md`.
 
 use super::super::sample::Sample;
-use crate::catalog::{ApiVersion, EventType, Operation};
-use crate::engine::{Aggregate, CallbackDims, RecordingDims, RequestDims, Series};
+use crate::model::{Aggregate, Series, SeriesParts};
 
 /// The first bytes of a log of the current version, 3: version 2 plus
 /// the rolled record (3) and recording-request samples (tag 3), which a
@@ -399,24 +398,12 @@ fn decode_key(r: &mut Bytes) -> Option<BatchKey> {
 }
 
 fn encode_sample(out: &mut Vec<u8>, s: &Sample, aggregate: bool) {
-    let (tag, a, code, sub, version) = match s.series {
-        Series::Requests(d) => (0u8, d.operation as u8, d.status, 0u32, d.version),
-        Series::Latency(d) => (1, d.operation as u8, d.status, 0, d.version),
-        Series::Callbacks(d) => (2, d.event as u8, d.code, d.sub_code, d.version),
-        // Recording requests have no version: its byte is 0.
-        Series::Recordings(d) => (
-            3,
-            d.operation as u8,
-            d.status,
-            0,
-            ApiVersion::from_index(0).expect("a version"),
-        ),
-    };
-    out.push(tag);
-    out.push(a);
-    out.extend_from_slice(&code.to_le_bytes());
-    out.extend_from_slice(&sub.to_le_bytes());
-    out.push(version.index());
+    let p = s.series.parts();
+    out.push(p.tag);
+    out.push(p.subject);
+    out.extend_from_slice(&p.code.to_le_bytes());
+    out.extend_from_slice(&p.sub_code.to_le_bytes());
+    out.push(p.version);
     out.extend_from_slice(&s.time_ms.to_le_bytes());
     let a = &s.aggregate;
     if aggregate {
@@ -430,11 +417,13 @@ fn encode_sample(out: &mut Vec<u8>, s: &Sample, aggregate: bool) {
 
 fn decode_sample(b: &[u8]) -> Option<Sample> {
     let mut r = Bytes(b);
-    let tag = r.u8()?;
-    let index = r.u8()? as usize;
-    let code = r.u16()?;
-    let sub_code = r.u32()?;
-    let version = ApiVersion::from_index(r.u8()?)?;
+    let parts = SeriesParts {
+        tag: r.u8()?,
+        subject: r.u8()?,
+        code: r.u16()?,
+        sub_code: r.u32()?,
+        version: r.u8()?,
+    };
     let time_ms = r.u64()? as i64;
     let aggregate = if b.len() == AGGREGATE_BYTES {
         let [count, total, minimum, maximum] = [r.u64()?, r.u64()?, r.u64()?, r.u64()?];
@@ -450,26 +439,7 @@ fn decode_sample(b: &[u8]) -> Option<Sample> {
     } else {
         Aggregate::of(r.u64()?)
     };
-    let request = |operation: Operation| RequestDims {
-        operation,
-        status: code,
-        version,
-    };
-    let series = match tag {
-        0 => Series::Requests(request(*Operation::ALL.get(index)?)),
-        1 => Series::Latency(request(*Operation::ALL.get(index)?)),
-        3 => Series::Recordings(RecordingDims {
-            operation: *Operation::ALL.get(index)?,
-            status: code,
-        }),
-        2 => Series::Callbacks(CallbackDims {
-            event: *EventType::ALL.get(index)?,
-            code,
-            sub_code,
-            version,
-        }),
-        _ => return None,
-    };
+    let series = Series::from_parts(parts)?;
     Some(Sample {
         series,
         time_ms,
@@ -512,6 +482,8 @@ impl<'a> Bytes<'a> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::catalog::{ApiVersion, EventType};
+    use crate::model::CallbackDims;
 
     pub fn sample(n: u64) -> Sample {
         let series = Series::Callbacks(CallbackDims {

@@ -6,7 +6,7 @@
 use super::*;
 use crate::check::Split;
 use crate::client::tls::ClientTls;
-use crate::engine::Grain;
+use crate::model::Grain;
 use axum::extract::{Query as Params, State};
 use std::collections::HashMap;
 use std::sync::Arc;

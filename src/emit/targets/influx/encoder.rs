@@ -16,7 +16,8 @@ use crate::catalog::Naming;
 use crate::emit::deliver::batcher::Encoder;
 use crate::emit::files::json_text::write_int;
 use crate::emit::targets::instant_after;
-use crate::engine::{Aggregate, Event, EventKind, Series};
+use crate::engine::{Event, EventKind};
+use crate::model::{Aggregate, Series};
 use rustc_hash::FxHashMap;
 
 /// Lines a request gathers before it is closed (at the next interval end).
@@ -186,7 +187,8 @@ impl Encoder for LineEncoder {
 mod tests {
     use super::*;
     use crate::emit::deliver::batcher::{Batcher, Compression, Cut};
-    use crate::engine::{EventStream, Expected, Grain, Workload};
+    use crate::engine::{EventStream, Workload};
+    use crate::model::{AggregateTable, Grain};
     use std::collections::BTreeMap;
     use std::time::Duration;
 
@@ -210,7 +212,7 @@ mod tests {
                 .filter_map(|e| batcher.push(&e))
                 .collect();
             batches.extend(batcher.finish());
-            let mut expected = Expected::new(Grain::MINUTE);
+            let mut expected = AggregateTable::new(Grain::MINUTE);
             // (measurement, tags, minute) -> [count, sum, min, max]
             let mut points: BTreeMap<(String, String, i64), [u64; 4]> = BTreeMap::new();
             for b in batches {
@@ -262,7 +264,7 @@ mod tests {
     #[test]
     fn tag_keys_are_sorted_in_byte_order() {
         use crate::catalog::{ApiVersion, Operation};
-        use crate::engine::RequestDims;
+        use crate::model::RequestDims;
         let dims = RequestDims {
             operation: Operation::CreateCall,
             status: 201,

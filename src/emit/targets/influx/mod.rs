@@ -11,7 +11,7 @@ use super::{Target, TargetDefaults, USER_AGENT, bearer, post, sample_interval_ms
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
-use crate::engine::Grain;
+use crate::model::Grain;
 use axum::body::Bytes;
 use http::header::{self, HeaderValue};
 use std::time::Duration;

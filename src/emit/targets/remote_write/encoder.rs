@@ -23,7 +23,8 @@
 use crate::catalog::{Dimension, Metric};
 use crate::emit::deliver::batcher::Encoder;
 use crate::emit::targets::instant_after;
-use crate::engine::{Event, EventKind, Grain, Series};
+use crate::engine::{Event, EventKind};
+use crate::model::{Grain, Series};
 use crate::wire::remote_write::CONTENT_TYPE;
 use prost::encoding::{encode_varint, encoded_len_varint};
 use rustc_hash::FxHashMap;
@@ -344,13 +345,18 @@ impl Encoder for CounterEncoder {
 mod tests {
     use super::*;
     use crate::emit::deliver::batcher::{Batcher, Compression, Cut};
-    use crate::engine::{EventStream, Expected, Workload};
+    use crate::engine::{EventStream, Workload};
+    use crate::model::AggregateTable;
     use crate::wire::remote_write::WriteRequest;
     use prost::Message;
     use std::collections::BTreeMap;
     use std::time::Duration;
 
-    fn bodies(interval_ms: i64, calls: u64, per_request: usize) -> (Vec<WriteRequest>, Expected) {
+    fn bodies(
+        interval_ms: i64,
+        calls: u64,
+        per_request: usize,
+    ) -> (Vec<WriteRequest>, AggregateTable) {
         bodies_of(
             CounterEncoder::new(interval_ms, Grain::MINUTE),
             calls,
@@ -362,7 +368,7 @@ mod tests {
         encoder: CounterEncoder,
         calls: u64,
         per_request: usize,
-    ) -> (Vec<WriteRequest>, Expected) {
+    ) -> (Vec<WriteRequest>, AggregateTable) {
         let scenario = crate::scenario::load(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/scenarios/inbound-ivr.json"
@@ -380,7 +386,7 @@ mod tests {
             .filter_map(|e| batcher.push(&e))
             .collect();
         batches.extend(batcher.finish());
-        let mut all = Expected::new(Grain::MINUTE);
+        let mut all = AggregateTable::new(Grain::MINUTE);
         let requests = batches
             .into_iter()
             .map(|b| {

@@ -15,7 +15,7 @@ use super::{Target, TargetDefaults, USER_AGENT, bearer, post, sample_interval_ms
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
-use crate::engine::{Expected, Grain};
+use crate::model::{AggregateTable, Grain};
 use crate::wire::remote_write::{VERSION, VERSION_HEADER, WriteRequest};
 use axum::body::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
@@ -160,7 +160,7 @@ impl Target for RemoteWrite {
     /// applied without its answer arriving included, so no marker is ever
     /// out of order): remote write 1.0 requires it of a sender whose series
     /// stop, however they stop.
-    fn ending(&self, delivered: &Expected, stamped_ms: i64) -> Option<(Batch, String)> {
+    fn ending(&self, delivered: &AggregateTable, stamped_ms: i64) -> Option<(Batch, String)> {
         if !self.stale_markers {
             return None;
         }

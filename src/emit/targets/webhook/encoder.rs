@@ -5,7 +5,8 @@
 use crate::emit::deliver::batcher::Encoder;
 use crate::emit::files::cloudevent::{EnvelopeParts, write_cloud_event};
 use crate::emit::files::identity::IdWriter;
-use crate::engine::{Event, EventKind, Series};
+use crate::engine::{Event, EventKind};
+use crate::model::Series;
 use crate::wire::rfc3339::TimeWriter;
 use rustc_hash::FxHashMap;
 

@@ -132,7 +132,8 @@ mod tests {
     #[test]
     fn a_batch_names_the_cloud_events_it_carried() {
         use crate::emit::deliver::batcher::{Batcher, Cut};
-        use crate::engine::{EventStream, Grain, Workload};
+        use crate::engine::{EventStream, Workload};
+        use crate::model::Grain;
         let scenario = crate::scenario::load(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/scenarios/outbound-notification.json"
