@@ -3,12 +3,12 @@
 //!
 //! cargo bench --bench encoders
 
-use callmetrics::emit::deliver::Encoder;
-use callmetrics::emit::targets::influx::LineEncoder;
-use callmetrics::emit::targets::remote_write::CounterEncoder;
-use callmetrics::engine::{Event, EventStream, Workload};
-use callmetrics::model::Grain;
-use callmetrics::wire::remote_write::WriteRequest;
+use callmetrics::testing::emit::deliver::Encoder;
+use callmetrics::testing::emit::targets::influx::LineEncoder;
+use callmetrics::testing::emit::targets::remote_write::CounterEncoder;
+use callmetrics::testing::engine::{Event, EventStream, Workload};
+use callmetrics::testing::model::Grain;
+use callmetrics::testing::wire::remote_write::WriteRequest;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message;
 use std::path::Path;
@@ -62,7 +62,7 @@ fn line_protocol(events: &[Event], mut body: impl FnMut(&[u8])) {
 
 fn benches(c: &mut Criterion) {
     let scenario =
-        callmetrics::scenario::load(Path::new(SCENARIO)).expect("shipped scenario loads");
+        callmetrics::testing::scenario::load(Path::new(SCENARIO)).expect("shipped scenario loads");
     let workload = Workload::calls(1, CALLS, 50.0);
     let events: Vec<_> = EventStream::new(&scenario, &workload).collect();
     let mut samples = 0u64;

@@ -3,10 +3,10 @@
 //!
 //! cargo bench --bench engine
 
-use callmetrics::catalog::Naming;
-use callmetrics::emit::JsonlEncoder;
-use callmetrics::engine::{EventStream, Workload, expected_only};
-use callmetrics::model::{AggregateTable, Grain};
+use callmetrics::testing::catalog::Naming;
+use callmetrics::testing::emit::JsonlEncoder;
+use callmetrics::testing::engine::{EventStream, Workload, expected_only};
+use callmetrics::testing::model::{AggregateTable, Grain};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::path::Path;
 
@@ -19,7 +19,7 @@ fn workload() -> Workload {
 
 fn benches(c: &mut Criterion) {
     let scenario =
-        callmetrics::scenario::load(Path::new(SCENARIO)).expect("shipped scenario loads");
+        callmetrics::testing::scenario::load(Path::new(SCENARIO)).expect("shipped scenario loads");
     let workload = workload();
     let events: Vec<_> = EventStream::new(&scenario, &workload).collect();
     let n = events.len() as u64;

@@ -8,11 +8,11 @@
 //!
 //! cargo bench --bench sink_ingest
 
-use callmetrics::catalog::Naming;
-use callmetrics::emit::deliver::Encoder;
-use callmetrics::emit::targets::ingest::NdjsonEncoder;
-use callmetrics::engine::{EventStream, Workload};
-use callmetrics::sink::{RunningSink, SinkConfig};
+use callmetrics::testing::catalog::Naming;
+use callmetrics::testing::emit::deliver::Encoder;
+use callmetrics::testing::emit::targets::ingest::NdjsonEncoder;
+use callmetrics::testing::engine::{EventStream, Workload};
+use callmetrics::testing::sink::{RunningSink, SinkConfig};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::path::Path;
 
@@ -22,7 +22,7 @@ const EVENTS: usize = 5_000;
 /// The first 5,000 events of a contact-center workload as one body.
 fn batch() -> Vec<u8> {
     let scenario =
-        callmetrics::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENARIO))
+        callmetrics::testing::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENARIO))
             .expect("shipped scenario");
     let workload = Workload::calls(7, 2_000, 4.0);
     let mut encoder = NdjsonEncoder::new(workload.seed, Naming::Azure);

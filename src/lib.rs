@@ -9,19 +9,26 @@
 //! `error_text` how an error and its causes read as one line.
 //! `cli` wires commands to them.
 
-pub mod catalog;
-pub mod check;
-pub mod cli;
-pub mod client;
-pub mod emit;
-pub mod engine;
-pub mod error_text;
-pub mod html_report;
-pub mod model;
-pub mod scenario;
-pub mod serve;
-pub mod sink;
-pub mod wire;
+// The compiler reports what no caller outside the crate can reach, so dead
+// code cannot hide behind a `pub` (tests reach in through `testing`).
+#![warn(unreachable_pub)]
+
+mod catalog;
+mod check;
+mod cli;
+mod client;
+mod emit;
+mod engine;
+mod error_text;
+mod html_report;
+mod model;
+mod scenario;
+mod serve;
+mod sink;
+mod wire;
+
+#[doc(hidden)]
+pub mod testing;
 
 pub use cli::{Cli, Outcome, run};
 pub use error_text::error_text;

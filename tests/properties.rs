@@ -5,11 +5,11 @@
 #[path = "common/recount.rs"]
 mod recount;
 
-use callmetrics::catalog::{Metric, Naming};
-use callmetrics::emit::{DatasetFormat, DatasetOptions, Destination, write_dataset};
-use callmetrics::engine::{EventStream, Workload, expected_only};
-use callmetrics::model::Grain;
-use callmetrics::wire::write_expected;
+use callmetrics::testing::catalog::{Metric, Naming};
+use callmetrics::testing::emit::{DatasetFormat, DatasetOptions, Destination, write_dataset};
+use callmetrics::testing::engine::{EventStream, Workload, expected_only};
+use callmetrics::testing::model::Grain;
+use callmetrics::testing::wire::write_expected;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -88,7 +88,7 @@ fn workload(seed: u64, calls: u64) -> Workload {
 }
 
 fn dataset(text: &str, seed: u64, dir: &Path) -> (String, String) {
-    let scenario = callmetrics::scenario::parse(Path::new("random.json"), text.as_bytes())
+    let scenario = callmetrics::testing::scenario::parse(Path::new("random.json"), text.as_bytes())
         .expect("generated scenarios are valid");
     let opts = DatasetOptions {
         scenario_path: Path::new("random.json"),
@@ -122,11 +122,11 @@ proptest! {
         let text = serde_json::to_string(&s).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (_, streamed) = dataset(&text, seed, dir.path());
-        let scenario = callmetrics::scenario::parse(Path::new("random.json"), text.as_bytes()).unwrap();
+        let scenario = callmetrics::testing::scenario::parse(Path::new("random.json"), text.as_bytes()).unwrap();
         for threads in [1, 2, 3, 7] {
             let expected = expected_only(&scenario, &workload(seed, 60), Grain::MINUTE, threads);
             let mut out = Vec::new();
-            let provenance = callmetrics::emit::provenance(&scenario, &workload(seed, 60));
+            let provenance = callmetrics::testing::emit::provenance(&scenario, &workload(seed, 60));
             write_expected(&mut out, &expected, Naming::Azure, "callmetrics/scenarios/random", provenance).unwrap();
             prop_assert!(String::from_utf8(out).unwrap() == streamed, "{} chunks differ from the stream", threads);
         }
@@ -138,7 +138,7 @@ proptest! {
     #[test]
     fn the_stream_is_in_order_and_complete(s in scenario(), seed in any::<u64>(), rate in 1u32..3000) {
         let text = serde_json::to_string(&s).unwrap();
-        let scenario = callmetrics::scenario::parse(Path::new("random.json"), text.as_bytes()).unwrap();
+        let scenario = callmetrics::testing::scenario::parse(Path::new("random.json"), text.as_bytes()).unwrap();
         let workload = Workload::calls(seed, 300, rate as f64);
         let keys: Vec<(i64, u64, u32)> = EventStream::new(&scenario, &workload)
             .map(|e| (e.time_ms, e.call, e.seq))

@@ -7,14 +7,14 @@
 
 mod common;
 
-use callmetrics::check::{CheckOptions, check_http};
-use callmetrics::client::tls::ClientTls;
-use callmetrics::emit::deliver::{DeliveryConfig, Pacing, replay};
-use callmetrics::emit::targets::ingest::{self, Ingest};
-use callmetrics::engine::Workload;
-use callmetrics::model::Grain;
-use callmetrics::sink::{RunningSink, SinkConfig};
-use callmetrics::wire::expected_response;
+use callmetrics::testing::check::{CheckOptions, check_http};
+use callmetrics::testing::client::tls::ClientTls;
+use callmetrics::testing::emit::deliver::{DeliveryConfig, Pacing, replay};
+use callmetrics::testing::emit::targets::ingest::{self, Ingest};
+use callmetrics::testing::engine::Workload;
+use callmetrics::testing::model::Grain;
+use callmetrics::testing::sink::{RunningSink, SinkConfig};
+use callmetrics::testing::wire::expected_response;
 use common::running::{Running, run_through_an_outage, wait_for_status};
 use common::{SinkProcess, callmetrics};
 use std::net::SocketAddr;
@@ -402,7 +402,7 @@ async fn a_sink_killed_mid_run_and_restarted_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_runs_into_one_sink_aggregate_exactly() {
     let sink = RunningSink::start(SinkConfig::embedded()).await.unwrap();
-    let scenario = callmetrics::scenario::load(Path::new(concat!(
+    let scenario = callmetrics::testing::scenario::load(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/tiny.json"
     )))
@@ -447,7 +447,11 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
     let mut expected = a.unwrap().expected;
     expected.merge(b.unwrap().expected);
     expected.merge(c.unwrap().expected);
-    let response = expected_response(&expected, callmetrics::catalog::Naming::Azure, "test");
+    let response = expected_response(
+        &expected,
+        callmetrics::testing::catalog::Naming::Azure,
+        "test",
+    );
     let options = CheckOptions {
         grains: vec!["PT5M".parse().unwrap()],
         ..CheckOptions::default()
@@ -473,7 +477,7 @@ async fn concurrent_runs_into_one_sink_aggregate_exactly() {
         .await
         .unwrap()
         .expected,
-        callmetrics::catalog::Naming::Azure,
+        callmetrics::testing::catalog::Naming::Azure,
         "test",
     );
     let report = check_http(&alone, &sink.url(), None, &CheckOptions::default())

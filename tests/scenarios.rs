@@ -2,9 +2,9 @@
 //! its file, and together they use every listed operation and every callback
 //! event type, so a dataset built from them exercises every dimension value.
 
-use callmetrics::catalog::{EventType, Operation};
-use callmetrics::engine::{EventKind, EventStream, Workload};
-use callmetrics::scenario::{self, Scenario, ScenarioError};
+use callmetrics::testing::catalog::{EventType, Operation};
+use callmetrics::testing::engine::{EventKind, EventStream, Workload};
+use callmetrics::testing::scenario::{self, Scenario, ScenarioError};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

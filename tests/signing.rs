@@ -11,8 +11,8 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use callmetrics::emit::targets::webhook::sign::ACS_ISSUER;
-use callmetrics::emit::targets::webhook::{OidcServer, Signer};
+use callmetrics::testing::emit::targets::webhook::sign::ACS_ISSUER;
+use callmetrics::testing::emit::targets::webhook::{OidcServer, Signer};
 use common::callmetrics;
 use common::servers::{Server, callback_app, callback_app_dir, free_port, npm_ci, require};
 use serde_json::Value;

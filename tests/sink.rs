@@ -4,7 +4,7 @@
 
 mod common;
 
-use callmetrics::sink::{RunningSink, SinkConfig};
+use callmetrics::testing::sink::{RunningSink, SinkConfig};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use callmetrics::sink::{RunningSink, SinkConfig};
+use callmetrics::testing::sink::{RunningSink, SinkConfig};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

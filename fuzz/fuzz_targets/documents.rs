@@ -9,5 +9,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    callmetrics::sink::fuzzing::documents(data);
+    callmetrics::testing::sink::fuzzing::documents(data);
 });

@@ -11,6 +11,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        callmetrics::sink::fuzzing::filter(text);
+        callmetrics::testing::sink::fuzzing::filter(text);
     }
 });

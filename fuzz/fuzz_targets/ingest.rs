@@ -8,5 +8,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    callmetrics::sink::fuzzing::ingest(data);
+    callmetrics::testing::sink::fuzzing::ingest(data);
 });

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use callmetrics::scenario::{self, ScenarioError};
+use callmetrics::testing::scenario::{self, ScenarioError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 //! all), repair keeps every record a plain start keeps and every valid
 //! record there is, and drops no byte without a copy except a torn tail.
 //! The promise is checked by assertions in
-//! `callmetrics::sink::fuzzing::wal_repair`; a violation is a crash.
+//! `callmetrics::testing::sink::fuzzing::wal_repair`; a violation is a crash.
 //!
 //! Each input is written to `wal.log` in one directory per fuzzing process
 //! (under the system temp dir, named by process id), created once and
@@ -29,5 +29,5 @@ fn dir() -> &'static PathBuf {
 
 fuzz_target!(|data: &[u8]| {
     let dir = dir();
-    callmetrics::sink::fuzzing::wal_repair(dir, data);
+    callmetrics::testing::sink::fuzzing::wal_repair(dir, data);
 });

@@ -33,5 +33,5 @@ fuzz_target!(|data: &[u8]| {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-    callmetrics::sink::fuzzing::wal_replay(dir, data);
+    callmetrics::testing::sink::fuzzing::wal_replay(dir, data);
 });

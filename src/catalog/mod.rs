@@ -13,13 +13,14 @@ mod status;
 mod unknown_name;
 mod wire_id;
 
-pub use api_version::{ApiVersion, Versions};
-pub use event_type::{EventType, ResultMix};
-pub use metric::{Dimension, Metric, Naming};
-pub use operation::{Method, Operation, OperationInfo};
-pub use print::{CatalogFormat, print_catalog};
-pub use result_codes::{
-    RESULT_TEXTS, ResultText, SUB_CODE_NAMES, Source, documented, result_message,
-};
-pub use status::{STATUS_CODES, StatusClass};
-pub use unknown_name::UnknownName;
+pub(crate) use api_version::{ApiVersion, Versions};
+pub use event_type::EventType;
+pub(crate) use event_type::ResultMix;
+pub(crate) use metric::Dimension;
+pub use metric::Metric;
+pub use metric::Naming;
+pub use operation::Operation;
+pub(crate) use print::{CatalogFormat, print_catalog};
+pub(crate) use result_codes::{RESULT_TEXTS, SUB_CODE_NAMES, result_message};
+pub(crate) use status::{STATUS_CODES, StatusClass};
+pub(crate) use unknown_name::UnknownName;

@@ -185,15 +185,6 @@ impl Operation {
             Operation::HangUpCall | Operation::TerminateCall | Operation::DeleteCall
         )
     }
-
-    /// Operations that happen before a call connection exists: the call
-    /// connection id comes from their response rather than the route.
-    pub fn starts_call(self) -> bool {
-        matches!(
-            self,
-            Operation::CreateCall | Operation::AnswerCall | Operation::Connect
-        )
-    }
 }
 
 impl fmt::Display for Operation {

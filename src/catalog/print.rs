@@ -15,7 +15,11 @@ pub enum CatalogFormat {
     Json,
 }
 
-pub fn print_catalog(out: &mut dyn Write, format: CatalogFormat, naming: Naming) -> io::Result<()> {
+pub(crate) fn print_catalog(
+    out: &mut dyn Write,
+    format: CatalogFormat,
+    naming: Naming,
+) -> io::Result<()> {
     match format {
         CatalogFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &catalog_json(naming))?;

@@ -5,7 +5,7 @@ use std::fmt;
 
 /// The series of a status code: the `StatusCodeClass` / `CodeClass` value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum StatusClass {
+pub(crate) enum StatusClass {
     Success,
     ClientError,
     ServerError,
@@ -13,7 +13,7 @@ pub enum StatusClass {
 }
 
 impl StatusClass {
-    pub const ALL: &'static [StatusClass] = &[
+    pub(crate) const ALL: &'static [StatusClass] = &[
         StatusClass::Success,
         StatusClass::ClientError,
         StatusClass::ServerError,
@@ -21,7 +21,7 @@ impl StatusClass {
     ];
 
     /// The class of a code, or `None` for codes Call Automation never reports.
-    pub fn of(code: u16) -> Option<StatusClass> {
+    pub(crate) fn of(code: u16) -> Option<StatusClass> {
         match code {
             200..=299 => Some(StatusClass::Success),
             400..=499 => Some(StatusClass::ClientError),
@@ -31,7 +31,7 @@ impl StatusClass {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StatusClass::Success => "2xx",
             StatusClass::ClientError => "4xx",
@@ -48,7 +48,7 @@ impl fmt::Display for StatusClass {
 }
 
 /// Generic status codes the service answers with (troubleshooting codes page).
-pub const STATUS_CODES: &[u16] = &[
+pub(crate) const STATUS_CODES: &[u16] = &[
     200, 201, 202, 204, 400, 401, 403, 404, 405, 406, 408, 409, 412, 413, 426, 429, 480, 481, 486,
     487, 500, 501, 502, 503, 504, 600, 603,
 ];

@@ -6,7 +6,7 @@
 //! must keep decoding to the same names).
 
 /// Wire ids fit six bits: packed series keep them in bits 2-7.
-pub const WIRE_IDS: usize = 64;
+pub(super) const WIRE_IDS: usize = 64;
 
 /// `wire_id` and `from_wire_id` for a `#[repr(u8)]` enum whose
 /// discriminants are its wire ids, checked at compile time to be unique

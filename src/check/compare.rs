@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 
 /// How strictly cells are compared.
 #[derive(Clone, Copy, Debug)]
-pub struct Strictness {
+pub(super) struct Strictness {
     /// Relative tolerance, or `None` for exact.
     pub tolerance: Option<f64>,
     /// The aggregations the backend observes; the others are not compared.
@@ -21,7 +21,7 @@ pub struct Strictness {
 }
 
 /// Compares `want` with `got`, appending every failed cell to `out`.
-pub fn group(
+pub(super) fn group(
     key: GroupKey,
     want: &MetricSeries,
     got: &ObservedSeries,

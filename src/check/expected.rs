@@ -201,7 +201,7 @@ impl ExpectedData {
 
 /// Groups full-combination `series` to `grain` buckets and to the labels of
 /// `dims` (all dimensions, one, or none for the total).
-pub fn regroup(series: &MetricSeries, grain: Grain, dims: &[Dimension]) -> MetricSeries {
+pub(super) fn regroup(series: &MetricSeries, grain: Grain, dims: &[Dimension]) -> MetricSeries {
     let mut out = MetricSeries::new();
     for (label, buckets) in series {
         let key: SeriesLabel = label
@@ -222,7 +222,7 @@ pub fn regroup(series: &MetricSeries, grain: Grain, dims: &[Dimension]) -> Metri
 
 /// `series` with every series' buckets folded into one at `start`: the
 /// totals over a window.
-pub fn fold_window(series: &MetricSeries, start: i64) -> MetricSeries {
+pub(super) fn fold_window(series: &MetricSeries, start: i64) -> MetricSeries {
     series
         .iter()
         .map(|(label, buckets)| {

@@ -9,10 +9,10 @@ use crate::wire::MetricsResponse;
 use crate::wire::metrics_response::{Aggregations, DataPoint, MetricSeries, SeriesLabel};
 
 /// 2026-01-01T00:00:00Z.
-pub const T0: i64 = 1_767_225_600_000;
-pub const MINUTE: i64 = 60_000;
+pub(super) const T0: i64 = 1_767_225_600_000;
+pub(super) const MINUTE: i64 = 60_000;
 
-pub fn agg(count: u64, total: u64, minimum: u64, maximum: u64) -> Aggregate {
+pub(super) fn agg(count: u64, total: u64, minimum: u64, maximum: u64) -> Aggregate {
     Aggregate {
         count,
         total,
@@ -21,7 +21,7 @@ pub fn agg(count: u64, total: u64, minimum: u64, maximum: u64) -> Aggregate {
     }
 }
 
-pub fn request(operation: &str, code: &str, class: &str) -> SeriesLabel {
+pub(super) fn request(operation: &str, code: &str, class: &str) -> SeriesLabel {
     vec![
         (Dimension::Operation, operation.into()),
         (Dimension::StatusCode, code.into()),
@@ -30,7 +30,7 @@ pub fn request(operation: &str, code: &str, class: &str) -> SeriesLabel {
     ]
 }
 
-pub fn callback(event: &str, code: &str, class: &str, sub_code: &str) -> SeriesLabel {
+pub(super) fn callback(event: &str, code: &str, class: &str, sub_code: &str) -> SeriesLabel {
     vec![
         (
             Dimension::EventTypeName,
@@ -44,7 +44,7 @@ pub fn callback(event: &str, code: &str, class: &str, sub_code: &str) -> SeriesL
 }
 
 /// Series from (label, [(minute, aggregate)]).
-pub fn series(rows: Vec<(SeriesLabel, Vec<(i64, Aggregate)>)>) -> MetricSeries {
+pub(super) fn series(rows: Vec<(SeriesLabel, Vec<(i64, Aggregate)>)>) -> MetricSeries {
     rows.into_iter()
         .map(|(label, buckets)| {
             let buckets = buckets
@@ -57,7 +57,7 @@ pub fn series(rows: Vec<(SeriesLabel, Vec<(i64, Aggregate)>)>) -> MetricSeries {
 }
 
 /// The full-combination series of the fixture, per metric.
-pub fn metrics() -> Vec<(Metric, MetricSeries)> {
+pub(super) fn metrics() -> Vec<(Metric, MetricSeries)> {
     let ones = |n| agg(n, n, 1, 1);
     vec![
         (
@@ -111,7 +111,7 @@ pub fn metrics() -> Vec<(Metric, MetricSeries)> {
     ]
 }
 
-pub fn response(metrics: &[(Metric, MetricSeries)], naming: Naming) -> MetricsResponse {
+pub(super) fn response(metrics: &[(Metric, MetricSeries)], naming: Naming) -> MetricsResponse {
     MetricsResponse::build(
         metrics,
         Grain::MINUTE,
@@ -123,12 +123,12 @@ pub fn response(metrics: &[(Metric, MetricSeries)], naming: Naming) -> MetricsRe
 }
 
 /// The fixture as expected.json.
-pub fn expected() -> MetricsResponse {
+pub(super) fn expected() -> MetricsResponse {
     response(&metrics(), Naming::Azure)
 }
 
 /// A sink that answers from `data` and lets `tamper` edit each answer.
-pub struct Sink<F> {
+pub(super) struct Sink<F> {
     reference: Reference,
     tamper: F,
 }
@@ -143,7 +143,7 @@ impl<F: Fn(&Query, &mut MetricsResponse) + Sync> Observed for Sink<F> {
     }
 }
 
-pub fn sink<F: Fn(&Query, &mut MetricsResponse) + Sync>(
+pub(super) fn sink<F: Fn(&Query, &mut MetricsResponse) + Sync>(
     data: &MetricsResponse,
     tamper: F,
 ) -> Sink<F> {
@@ -155,7 +155,7 @@ pub fn sink<F: Fn(&Query, &mut MetricsResponse) + Sync>(
 
 /// Edits the point of `metric` at `minute` in every series whose metadata
 /// includes all of `label` (name, value).
-pub fn edit_point(
+pub(super) fn edit_point(
     answer: &mut MetricsResponse,
     label: &[(&str, &str)],
     minute: i64,
@@ -180,7 +180,7 @@ pub fn edit_point(
 }
 
 /// Runs the check on a current-thread runtime.
-pub fn run<O: Observed>(
+pub(super) fn run<O: Observed>(
     expected: &MetricsResponse,
     observed: &O,
     options: &CheckOptions,

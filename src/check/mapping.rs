@@ -45,17 +45,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// callmetrics' own naming (`mappings/default.json`).
-pub const DEFAULT: &str = include_str!("../../mappings/default.json");
+pub(crate) const DEFAULT: &str = include_str!("../../mappings/default.json");
 
 /// A validated mapping.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mapping {
+pub(crate) struct Mapping {
     metrics: BTreeMap<Metric, MetricMapping>,
 }
 
 /// One metric's names in the pipeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MetricMapping {
+pub(crate) struct MetricMapping {
     /// The counter (or, for latency, the summary or histogram base name).
     pub name: String,
     /// Label of each dimension, in the metric's dimension order.
@@ -129,18 +129,18 @@ struct FileValues {
 
 impl Mapping {
     /// callmetrics' own naming.
-    pub fn default_naming() -> Mapping {
+    pub(crate) fn default_naming() -> Mapping {
         Mapping::parse(DEFAULT).expect("mappings/default.json is valid")
     }
 
     /// Reads a mapping file; errors name the file.
-    pub fn load(path: &Path) -> Result<Mapping, String> {
+    pub(crate) fn load(path: &Path) -> Result<Mapping, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
         Mapping::parse(text.strip_prefix('\u{feff}').unwrap_or(&text))
     }
 
     /// Parses and validates mapping text.
-    pub fn parse(text: &str) -> Result<Mapping, String> {
+    pub(crate) fn parse(text: &str) -> Result<Mapping, String> {
         let file: File = serde_json::from_str(text).map_err(|e| {
             format!(
                 "line {} column {}: {e} (the format is {{\"metrics\": {{\"METRIC\": \
@@ -231,7 +231,7 @@ impl Mapping {
         Ok(Mapping { metrics })
     }
 
-    pub fn get(&self, metric: Metric) -> Option<&MetricMapping> {
+    pub(crate) fn get(&self, metric: Metric) -> Option<&MetricMapping> {
         self.metrics.get(&metric)
     }
 
@@ -239,7 +239,7 @@ impl Mapping {
     /// knows (for the open-ended ones: codes, sub-codes, api versions).
     /// Refuses a rewrite that writes two of the known values alike. A
     /// metric not mapped, or a dimension written as is, has nothing to add.
-    pub fn extend_domain<S: AsRef<str>>(
+    pub(crate) fn extend_domain<S: AsRef<str>>(
         &mut self,
         metric: Metric,
         dimension: Dimension,
@@ -260,7 +260,7 @@ impl Mapping {
     /// [`Mapping::extend_domain`] with every dimension value of an expected
     /// file: call it before the check, so every value it compares can be
     /// turned back.
-    pub fn extend_domain_from(&mut self, expected: &ExpectedData) -> Result<(), String> {
+    pub(crate) fn extend_domain_from(&mut self, expected: &ExpectedData) -> Result<(), String> {
         for (&metric, series) in expected.metrics() {
             for label in series.keys() {
                 for (dimension, value) in label {
@@ -274,7 +274,7 @@ impl Mapping {
 
 impl MetricMapping {
     /// The label of `dimension`.
-    pub fn label(&self, dimension: Dimension) -> &str {
+    pub(crate) fn label(&self, dimension: Dimension) -> &str {
         self.labels
             .iter()
             .find(|(d, _)| *d == dimension)
@@ -287,7 +287,7 @@ impl MetricMapping {
     /// series) unless it is itself a known value the pipeline should have
     /// written otherwise: that one is marked, so it cannot pass for the
     /// value it spells.
-    pub fn expected_value(&self, dimension: Dimension, observed: &str) -> String {
+    pub(crate) fn expected_value(&self, dimension: Dimension, observed: &str) -> String {
         let Some(values) = self.values.get(&dimension) else {
             return observed.to_string();
         };
@@ -303,7 +303,8 @@ impl MetricMapping {
 
     /// The pipeline's value of a callmetrics value of `dimension` (the
     /// rewrite itself).
-    pub fn observed_value(&self, dimension: Dimension, expected: &str) -> String {
+    #[cfg(test)]
+    pub(crate) fn observed_value(&self, dimension: Dimension, expected: &str) -> String {
         match self.values.get(&dimension) {
             Some(values) => values.rewrite.apply(expected),
             None => expected.to_string(),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
-pub enum MergeError {
+pub(crate) enum MergeError {
     #[error("give at least one expected file")]
     Nothing,
     #[error(
@@ -101,7 +101,7 @@ fn parse_shard(path: &Path, shard: &str) -> Result<(u32, u32), MergeError> {
 
 /// The merged file, and the shards of the workload none of the files is
 /// (refused unless `partial`: the file would claim the whole workload).
-pub fn merge(
+pub(crate) fn merge(
     files: &[(PathBuf, MetricsResponse)],
     partial: bool,
 ) -> Result<(MetricsResponse, Vec<String>), MergeError> {

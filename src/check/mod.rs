@@ -22,37 +22,38 @@
 mod compare;
 mod expected;
 mod hint;
-pub mod mapping;
+pub(crate) mod mapping;
 mod merge;
 mod observed;
 mod query;
 mod render;
 mod report;
-pub mod selector;
+pub(crate) mod selector;
 mod traffic;
-pub mod wait;
+pub(crate) mod wait;
 
-pub use expected::ExpectedData;
-pub use hint::{Hint, HintKind};
-pub use mapping::Mapping;
-pub use merge::{MergeError, merge};
-pub use observed::Backend;
-pub use observed::any::AnyObserved;
-pub use observed::azure::AzureObserved;
-pub use observed::influxql::InfluxqlObserved;
-pub use observed::memory::Reference;
-pub use observed::promql::PromqlObserved;
-pub use observed::{Limits, Observed, ObservedSeries, Point};
-pub use query::{Query, Split};
-pub use render::{
-    JsonReport, JunitCase, JunitSuite, SCHEMA_VERSION, json_schema, junit_document, junit_error,
-};
-pub use report::{
-    AVERAGE_ULPS, CounterReset, Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind,
-    Report, ReportFormat, Value, ValueDiff,
-};
-pub use selector::Selector;
-pub use traffic::{Counted, Traffic};
+pub(crate) use expected::ExpectedData;
+pub(crate) use hint::{Hint, HintKind};
+pub(crate) use mapping::Mapping;
+pub(crate) use merge::merge;
+pub(crate) use observed::Backend;
+pub(crate) use observed::any::AnyObserved;
+pub(crate) use observed::azure::AzureObserved;
+pub(crate) use observed::influxql::InfluxqlObserved;
+pub(crate) use observed::promql::PromqlObserved;
+pub(crate) use observed::{Limits, Observed, ObservedSeries};
+pub(crate) use query::{Query, Split};
+// What the crate's tests reach through this module.
+#[cfg(test)]
+use observed::memory::Reference;
+#[cfg(test)]
+use render::json_schema;
+pub(crate) use render::{JsonReport, JunitCase, JunitSuite, junit_document, junit_error};
+#[cfg(test)]
+use report::{CounterReset, Mismatch};
+pub(crate) use report::{Field, GroupKey, Report, ReportFormat};
+pub(crate) use selector::Selector;
+pub(crate) use traffic::{Counted, Traffic};
 
 use crate::catalog::Metric;
 use crate::model::Grain;
@@ -165,16 +166,8 @@ impl BackendName {
     }
 }
 
-impl CheckError {
-    /// The process exit code for this error: always 2 (usage or connection
-    /// error); mismatches are reported through [`Report::passed`] instead.
-    pub fn exit_code(&self) -> u8 {
-        2
-    }
-}
-
 /// Compares `expected` (an expected.json) with what `observed` answers.
-pub async fn check<O: Observed + ?Sized>(
+pub(crate) async fn check<O: Observed + ?Sized>(
     expected: &MetricsResponse,
     observed: &O,
     options: &CheckOptions,

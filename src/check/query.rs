@@ -67,11 +67,11 @@ pub struct Query {
 
 /// Points (series x buckets) one query is planned to ask for at most.
 #[cfg(not(test))]
-pub const POINTS_PER_QUERY: usize = 250_000;
+pub(super) const POINTS_PER_QUERY: usize = 250_000;
 /// A tenth in unit tests: splitting works the same at any size, and a
 /// long window of 260,000 cells took a test 9 s in a debug build.
 #[cfg(test)]
-pub const POINTS_PER_QUERY: usize = 25_000;
+pub(super) const POINTS_PER_QUERY: usize = 25_000;
 
 impl Query {
     /// This query as consecutive pieces of its timespan, each asking for at
@@ -99,7 +99,7 @@ impl Query {
 }
 
 /// The aggregations every query asks for.
-pub const AGGREGATIONS: &str = "Count,Total,Minimum,Maximum,Average";
+pub(super) const AGGREGATIONS: &str = "Count,Total,Minimum,Maximum,Average";
 
 impl Query {
     /// `timespan` parameter: "2026-01-01T00:00:00Z/2026-01-01T01:00:00Z".

@@ -16,7 +16,7 @@ use std::io::{self, Write};
 /// quotients, and a backend that sums or divides in another order rounds
 /// differently. Counts, totals, minima and maxima are whole numbers and
 /// compared exactly.
-pub const AVERAGE_ULPS: u64 = 4;
+pub(crate) const AVERAGE_ULPS: u64 = 4;
 
 /// How a check report is printed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -10,13 +10,13 @@ use std::fmt::Write;
 
 /// Label matchers, all of which a series must meet.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Selector {
+pub(crate) struct Selector {
     matchers: Vec<Matcher>,
 }
 
 /// One `label OP "value"`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Matcher {
+pub(crate) struct Matcher {
     pub label: String,
     pub op: MatchOp,
     /// The value as meant, escapes resolved.
@@ -24,7 +24,7 @@ pub struct Matcher {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MatchOp {
+pub(crate) enum MatchOp {
     /// `=`
     Equal,
     /// `!=`
@@ -56,7 +56,7 @@ impl Selector {
     /// quotes with PromQL's escapes. A metric name before the brace is
     /// refused: the mapping names the metric. The error names `--match`,
     /// says what is wrong and how to write it.
-    pub fn parse(text: &str) -> Result<Selector, String> {
+    pub(crate) fn parse(text: &str) -> Result<Selector, String> {
         let fail = |what: String| format!("--match '{text}': {what}; {EXAMPLE}");
         let mut p = Parser {
             rest: text.trim(),
@@ -111,13 +111,14 @@ impl Selector {
         Ok(Selector { matchers })
     }
 
-    pub fn matchers(&self) -> &[Matcher] {
+    #[cfg(test)]
+    pub(crate) fn matchers(&self) -> &[Matcher] {
         &self.matchers
     }
 
     /// The matchers as PromQL, for inside braces without the braces:
     /// `job="acs-app",instance=~"a.*"`.
-    pub fn promql(&self) -> String {
+    pub(crate) fn promql(&self) -> String {
         let parts: Vec<String> = self
             .matchers
             .iter()
@@ -129,7 +130,7 @@ impl Selector {
     /// The same condition in InfluxQL: `"job" = 'acs-app' AND "instance" =~
     /// /^(?:a.*)$/`. Regexes are anchored, since InfluxQL's match anywhere
     /// and PromQL's match the whole value.
-    pub fn influxql(&self) -> String {
+    pub(crate) fn influxql(&self) -> String {
         let parts: Vec<String> = self
             .matchers
             .iter()

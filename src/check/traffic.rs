@@ -125,7 +125,7 @@ impl Traffic {
 }
 
 /// The row of series that lack the dimension they were asked to be split by.
-pub const NO_VALUE: &str = "(no value)";
+pub(super) const NO_VALUE: &str = "(no value)";
 
 /// Sets the observed side of every cell: the answer's count, or 0.
 fn fill<K: Ord>(cells: &mut BTreeMap<K, Counted>, observed: BTreeMap<K, u64>) {

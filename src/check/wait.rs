@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 /// How long to keep checking, and how often.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Wait {
+pub(crate) struct Wait {
     pub limit: Duration,
     pub every: Duration,
 }
@@ -22,7 +22,7 @@ pub struct Wait {
 impl Wait {
     /// A wait that polls at least twice: one shorter than a poll would be
     /// a single check with a delay.
-    pub fn new(limit: Duration, every: Duration) -> Result<Wait, CheckError> {
+    pub(crate) fn new(limit: Duration, every: Duration) -> Result<Wait, CheckError> {
         if every.is_zero() {
             return Err(CheckError::Usage(
                 "--poll-interval must be longer than 0 (e.g. 5s)".into(),
@@ -50,7 +50,7 @@ pub struct Waited {
 }
 
 /// One finished attempt, for progress lines.
-pub enum Attempt<'a> {
+pub(crate) enum Attempt<'a> {
     Failed(&'a Report),
     Error(&'a CheckError),
 }
@@ -59,7 +59,7 @@ pub enum Attempt<'a> {
 /// passes or `wait` runs out (once, without a wait); each check may take
 /// up to `per_check`. Returns the last check's outcome; a report carries
 /// [`Waited`] when a wait was asked for.
-pub async fn check_until_pass<O: Observed, F>(
+pub(crate) async fn check_until_pass<O: Observed, F>(
     expected: &MetricsResponse,
     mut observed: F,
     options: &CheckOptions,

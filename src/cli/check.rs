@@ -17,7 +17,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: &CheckArgs) -> anyhow::Result<Outcome> {
     let (expected, report) = match compare(args) {
         Ok(compared) => compared,
         Err(e) => {
@@ -322,7 +322,7 @@ fn read_expected(path: &Path) -> anyhow::Result<MetricsResponse> {
 }
 
 /// `merge`: the shards' expected files summed, on stdout.
-pub fn merge(files: &[std::path::PathBuf], partial: bool) -> anyhow::Result<Outcome> {
+pub(super) fn merge(files: &[std::path::PathBuf], partial: bool) -> anyhow::Result<Outcome> {
     let read: Vec<(std::path::PathBuf, crate::wire::MetricsResponse)> = files
         .iter()
         .map(|path| Ok((path.clone(), read_expected(path)?)))

@@ -7,7 +7,7 @@ use clap::CommandFactory;
 use std::io::Write;
 use std::path::Path;
 
-pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<Outcome> {
+pub(super) fn completions(shell: clap_complete::Shell) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
     clap_complete::generate(shell, &mut Cli::command(), "callmetrics", &mut out);
     out.flush()?;
@@ -15,7 +15,7 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<Outcome> {
 }
 
 /// callmetrics.1, and callmetrics-COMMAND.1 for each command.
-pub fn man_pages(dir: &Path) -> anyhow::Result<Outcome> {
+pub(super) fn man_pages(dir: &Path) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let top = Cli::command();
     let mut pages = vec![("callmetrics".to_string(), top.clone())];

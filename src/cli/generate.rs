@@ -31,7 +31,7 @@ impl WorkloadArgs {
     }
 }
 
-pub fn run(args: &GenerateArgs) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: &GenerateArgs) -> anyhow::Result<Outcome> {
     let scenario = crate::scenario::load(&args.scenario).map_err(super::validate::explain)?;
     super::validate::warn(&scenario, &args.scenario, args.quiet);
     // Fixed, so output is reproducible without --start.

@@ -11,11 +11,11 @@ mod sink;
 mod validate;
 mod variants;
 
-pub use crate::check::Backend;
-pub use crate::emit::targets::Kind as TargetKind;
+pub(crate) use crate::check::Backend;
+pub(crate) use crate::emit::targets::Kind as TargetKind;
 
 use crate::catalog::{CatalogFormat, Naming};
-pub use crate::check::ReportFormat;
+pub(crate) use crate::check::ReportFormat;
 use crate::emit::DatasetFormat;
 use crate::emit::deliver::{MaxFailed, Threshold};
 use crate::engine::{Arrival, RampStage, Rate};

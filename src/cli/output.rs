@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-pub fn write_file(
+pub(super) fn write_file(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
@@ -23,7 +23,7 @@ pub fn write_file(
 /// Refuses, before any work, a file that could not be written at the end:
 /// its directory is missing or is not a directory. (The file itself is not
 /// created yet: a run that fails early leaves no empty one behind.)
-pub fn check_writable(flag: &str, path: &Path) -> anyhow::Result<()> {
+pub(super) fn check_writable(flag: &str, path: &Path) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -49,7 +49,7 @@ pub fn check_writable(flag: &str, path: &Path) -> anyhow::Result<()> {
 /// no comparison: a CI test publisher shows "no test results" for an empty
 /// file, and the reason is what the user needs to see there. `what` is the
 /// sentence's subject ("the check could not be carried out").
-pub fn junit_failure(what: &str, error: &anyhow::Error) {
+pub(super) fn junit_failure(what: &str, error: &anyhow::Error) {
     let why = format!("{what}: {}", crate::error_text::error_text(error.as_ref()));
     let mut out = std::io::stdout().lock();
     if let Err(written) = crate::check::junit_error(&why, &mut out).and_then(|()| out.flush()) {

@@ -33,7 +33,7 @@ const CHECK_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(600);
 /// Mismatches the report shows after a run (all are counted).
 const REPORT_MISMATCHES: usize = 20;
 
-pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let rendered = std::cell::Cell::new(false);
     let outcome = replay_and_check(args, &rendered);
     if let Err(e) = &outcome

@@ -5,7 +5,7 @@ use crate::sink::{ConnectionLimits, OpenReport, RunningSink, SinkConfig, StoreOp
 use anyhow::Context;
 use std::io::Write;
 
-pub fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
         anyhow::bail!("--fault-rate must be between 0 and 1");
     }

@@ -4,7 +4,7 @@ use super::{Outcome, ValidateArgs};
 use crate::scenario::{self, ScenarioError};
 use std::io::Write;
 
-pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
+pub(super) fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
     let (mut invalid, mut unreadable) = (0, 0);
     let mut skipped = 0;
@@ -70,7 +70,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
 /// Turns a scenario error into an error message that lists every problem.
 /// A scenario's warnings on stderr (generate, run): what the engine does
 /// instead of what the file seems to ask.
-pub fn warn(scenario: &scenario::Scenario, path: &std::path::Path, quiet: bool) {
+pub(super) fn warn(scenario: &scenario::Scenario, path: &std::path::Path, quiet: bool) {
     if quiet || scenario.warnings.is_empty() {
         return;
     }
@@ -79,7 +79,7 @@ pub fn warn(scenario: &scenario::Scenario, path: &std::path::Path, quiet: bool) 
     eprint!("{text}");
 }
 
-pub fn explain(err: ScenarioError) -> anyhow::Error {
+pub(super) fn explain(err: ScenarioError) -> anyhow::Error {
     match err {
         ScenarioError::Invalid {
             ref path,

@@ -11,7 +11,7 @@ const NAME_COLUMN: usize = 8;
 
 /// "TITLE:" and one entry per variant of `E` (its name, then its doc
 /// comment wrapped and indented), then `rest`.
-pub fn section<E: ValueEnum>(title: &str, rest: &str) -> String {
+pub(super) fn section<E: ValueEnum>(title: &str, rest: &str) -> String {
     let mut out = format!("{title}:\n");
     for variant in E::value_variants() {
         let Some(value) = variant.to_possible_value() else {

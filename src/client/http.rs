@@ -6,16 +6,15 @@
 //! the POST into a GET). A proxy from the environment must not capture a
 //! loopback target.
 
-use super::retry::TransportFailure;
 use super::tls::ClientTls;
 use std::time::Duration;
 
 /// Longest a connection attempt may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why an answer's body could not be read.
 #[derive(Debug)]
-pub enum BodyError {
+pub(crate) enum BodyError {
     /// The answer is longer than the cap (its declared or read length).
     TooLarge {
         limit: usize,
@@ -26,7 +25,7 @@ pub enum BodyError {
 /// The body of `response`, refused once it passes `limit` bytes (before it
 /// is read, when the server declares its length), so a huge answer cannot
 /// take the reader's memory.
-pub async fn body_capped(
+pub(crate) async fn body_capped(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, BodyError> {
@@ -48,7 +47,7 @@ pub async fn body_capped(
 /// `Authorization: Bearer TOKEN` on every request when `token` is given
 /// (marked sensitive, so it never shows in debug output); `https://` as
 /// `tls` says.
-pub fn client(
+pub(crate) fn client(
     url: &reqwest::Url,
     token: Option<&str>,
     tls: &ClientTls,
@@ -87,7 +86,7 @@ pub fn client(
 
 /// Parses `text` as an `http://` or `https://` URL; `flag` names the
 /// option in messages.
-pub fn http_url(flag: &str, text: &str) -> Result<reqwest::Url, String> {
+pub(crate) fn http_url(flag: &str, text: &str) -> Result<reqwest::Url, String> {
     let no_scheme = || {
         format!(
             "{flag} {text:?} does not start with http:// or https://: add one (e.g. \
@@ -112,7 +111,7 @@ pub fn http_url(flag: &str, text: &str) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
-pub fn is_loopback(url: &reqwest::Url) -> bool {
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
     match url.host_str() {
         Some(host) if host.eq_ignore_ascii_case("localhost") => true,
         Some(host) => host
@@ -126,7 +125,7 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
 /// The innermost cause of `e`: the OS's words ("Connection refused (os
 /// error 111)"), not reqwest's and hyper's wrapping around them (which
 /// repeat the whole URL).
-pub fn root_cause(e: &reqwest::Error) -> String {
+pub(crate) fn root_cause(e: &reqwest::Error) -> String {
     let mut cause: &dyn std::error::Error = e;
     while let Some(inner) = cause.source() {
         cause = inner;
@@ -137,22 +136,11 @@ pub fn root_cause(e: &reqwest::Error) -> String {
 }
 
 /// What to do about a server certificate rustls refused, after its words.
-pub fn tls_hint(cause: &str) -> &'static str {
+pub(crate) fn tls_hint(cause: &str) -> &'static str {
     if cause.contains("invalid peer certificate") {
         "; trust its CA with --cacert FILE (or skip verification with --insecure)"
     } else {
         ""
-    }
-}
-
-/// What kind of failure a request error is, when no answer came.
-pub fn failure_kind(e: &reqwest::Error) -> TransportFailure {
-    if e.is_timeout() {
-        TransportFailure::Timeout
-    } else if e.is_connect() {
-        TransportFailure::Connect
-    } else {
-        TransportFailure::Closed
     }
 }
 

@@ -5,8 +5,8 @@
 //! timeouts) and how its errors read, in [`http`]; how it speaks TLS, in
 //! [`tls`].
 
-pub mod http;
-pub mod retry;
-pub mod tls;
+pub(crate) mod http;
+pub(crate) mod retry;
+pub(crate) mod tls;
 
-pub use retry::{Reply, RetryAction, RetryPolicy, Retryable, TransportFailure, classify};
+pub(crate) use retry::{Reply, RetryAction, RetryPolicy, Retryable, TransportFailure, classify};

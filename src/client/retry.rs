@@ -16,11 +16,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Default first back-off ceiling.
-pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(100);
+pub(crate) const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(100);
 /// Default largest back-off ceiling.
-pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(10);
 /// Default longest `Retry-After` obeyed.
-pub const DEFAULT_RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 
 /// Why an attempt got no answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -90,7 +90,7 @@ impl Reply {
 
 /// What to do after an attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RetryAction {
+pub(crate) enum RetryAction {
     /// Try again, not before `after` when the sink said so.
     Retry { after: Option<Duration> },
     /// Give up: retrying cannot succeed.
@@ -112,7 +112,7 @@ pub enum Retryable {
 }
 
 /// The one place that decides which replies are retried.
-pub fn classify(reply: &Reply, retryable: Retryable) -> RetryAction {
+pub(crate) fn classify(reply: &Reply, retryable: Retryable) -> RetryAction {
     let server = |code: u16| (500..600).contains(&code);
     let transient = |code: u16| match retryable {
         Retryable::Http => matches!(code, 408 | 429) || (server(code) && code != 501),
@@ -132,7 +132,7 @@ pub fn classify(reply: &Reply, retryable: Retryable) -> RetryAction {
 
 /// `Retry-After` in its delay-seconds form; the HTTP-date form is ignored
 /// (the back-off applies instead).
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
@@ -189,7 +189,7 @@ impl RetryPolicy {
 /// together would retry together, in lock-step; a value drawn from the OS
 /// once per process spreads them apart. Only the waits depend on it, never
 /// what is sent, so a run's output stays the same.
-pub fn jitter(seq: u64) -> Pcg64Mcg {
+pub(crate) fn jitter(seq: u64) -> Pcg64Mcg {
     static PROCESS: OnceLock<u64> = OnceLock::new();
     jitter_of(*PROCESS.get_or_init(rand::random), seq)
 }

@@ -3,13 +3,15 @@
 //! and stats, generic over `targets`: how events become requests for one
 //! protocol, one folder each).
 
-pub mod deliver;
-pub mod files;
+pub(crate) mod deliver;
+pub(crate) mod files;
 mod provenance;
-pub mod targets;
+pub(crate) mod targets;
 
 pub use provenance::provenance;
 
-pub use files::{
-    DatasetFormat, DatasetOptions, DatasetSummary, Destination, JsonlEncoder, write_dataset,
-};
+pub use files::DatasetFormat;
+pub use files::DatasetOptions;
+pub use files::Destination;
+pub use files::JsonlEncoder;
+pub use files::write_dataset;

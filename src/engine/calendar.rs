@@ -102,7 +102,7 @@ impl<'a> Pool<'a> {
     }
 }
 
-pub struct Calendar<'a> {
+pub(super) struct Calendar<'a> {
     pool: Pool<'a>,
     near: Vec<Chain>,
     far: Vec<Chain>,
@@ -134,7 +134,7 @@ fn far_slot(span: i64) -> usize {
 }
 
 impl<'a> Calendar<'a> {
-    pub fn new(start_ms: i64) -> Calendar<'a> {
+    pub(super) fn new(start_ms: i64) -> Calendar<'a> {
         Calendar {
             pool: Pool {
                 slots: Vec::new(),
@@ -151,18 +151,18 @@ impl<'a> Calendar<'a> {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// End (exclusive, Unix ms) of the next bucket to be taken.
-    pub fn cursor_end_ms(&self) -> i64 {
+    pub(super) fn cursor_end_ms(&self) -> i64 {
         self.cursor + TICK_MS
     }
 
     /// Adds an event. It must not be earlier than the next bucket: callers
     /// start every call that could reach a bucket before taking it.
-    pub fn push(&mut self, event: Event<'a>) {
+    pub(super) fn push(&mut self, event: Event<'a>) {
         let time = event.time_ms.max(self.cursor);
         self.len += 1;
         let ahead = span(time) - span(self.cursor);
@@ -179,7 +179,7 @@ impl<'a> Calendar<'a> {
     }
 
     /// Moves on to the bucket holding `time_ms` when nothing is pending.
-    pub fn jump_to(&mut self, time_ms: i64) {
+    pub(super) fn jump_to(&mut self, time_ms: i64) {
         if self.is_empty() {
             self.cursor = self.cursor.max(tick_start(time_ms));
         }
@@ -189,7 +189,7 @@ impl<'a> Calendar<'a> {
     /// call, position in the call) and moves past it. With the near wheel
     /// empty it instead skips ahead, to the bucket of `limit_ms` (the next
     /// call's start) or to the next span, and leaves `out` empty.
-    pub fn take_next(&mut self, out: &mut Vec<Event<'a>>, limit_ms: i64) {
+    pub(super) fn take_next(&mut self, out: &mut Vec<Event<'a>>, limit_ms: i64) {
         out.clear();
         if self.near_len == 0 {
             let span_end = (span(self.cursor) + 1) * SPAN_MS;

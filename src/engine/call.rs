@@ -10,7 +10,7 @@ use crate::scenario::plan::{CallbackPlan, RequestPlan, StepPlan};
 
 /// Simulates call `index` starting at `start_ms`, appending to `out` (which
 /// is cleared first, so one buffer can serve many calls).
-pub fn simulate<'a>(
+pub(super) fn simulate<'a>(
     scenario: &'a Scenario,
     seed: u64,
     index: u64,

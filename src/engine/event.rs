@@ -95,7 +95,7 @@ pub enum Detail {
 }
 
 /// First participant number of people outside the call.
-pub const OUTSIDER: u16 = 0x8000;
+pub(crate) const OUTSIDER: u16 = 0x8000;
 
 impl Event<'_> {
     /// CallDisconnected, or the failure of a call that never connected.

@@ -6,7 +6,7 @@
 use super::sample::mix64;
 
 #[derive(Clone, Copy)]
-pub enum IdKind {
+pub(crate) enum IdKind {
     CallConnection = 1,
     Correlation = 2,
     ServerCall = 3,
@@ -17,7 +17,7 @@ pub enum IdKind {
 }
 
 /// 128 deterministic bits for (seed, call, kind, n).
-pub fn id128(seed: u64, call: u64, kind: IdKind, n: u64) -> u128 {
+pub(crate) fn id128(seed: u64, call: u64, kind: IdKind, n: u64) -> u128 {
     let base = mix64(seed ^ mix64(call ^ ((kind as u64) << 58) ^ mix64(n)));
     let hi = mix64(base);
     let lo = mix64(base ^ 0x5851_f42d_4c95_7f2d);
@@ -38,7 +38,7 @@ fn hex8(v: u32) -> [u8; 8] {
 }
 
 /// Appends `bits` as a version-4 UUID (lowercase, hyphenated).
-pub fn write_uuid(out: &mut Vec<u8>, bits: u128) {
+pub(crate) fn write_uuid(out: &mut Vec<u8>, bits: u128) {
     // Version 4 and RFC 4122 variant, as real v4 UUIDs have.
     let v = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
     let [a, b, c, d] = [96, 64, 32, 0].map(|shift| hex8((v >> shift) as u32));
@@ -54,7 +54,7 @@ pub fn write_uuid(out: &mut Vec<u8>, bits: u128) {
 
 /// A participant's identity: what `CommunicationIdentifierModel` carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Identity {
+pub(crate) enum Identity {
     /// E.164 number, digits after "+1".
     Phone(u64),
     /// ACS user `8:acs:<resource>_<user>` of the workload's resource.
@@ -62,13 +62,13 @@ pub enum Identity {
 }
 
 /// The ACS resource all ACS users of a workload belong to.
-pub fn resource(seed: u64) -> u128 {
+pub(crate) fn resource(seed: u64) -> u128 {
     id128(seed, 0, IdKind::Resource, 0)
 }
 
 /// Participant `n` of a call: 0 is the PSTN caller, 1 the app's ACS
 /// identity, later ones alternate between phone numbers and ACS users.
-pub fn participant(seed: u64, call: u64, n: u16) -> Identity {
+pub(crate) fn participant(seed: u64, call: u64, n: u16) -> Identity {
     let bits = id128(seed, call, IdKind::Participant, n as u64);
     let phone = n == 0 || (n >= 2 && bits & 1 == 0);
     if phone {

@@ -7,22 +7,25 @@ mod calendar;
 mod call;
 mod event;
 mod expected;
-pub mod ids;
+pub(crate) mod ids;
 mod sample;
 mod shard;
 mod stream;
 
-pub use arrival::{Arrival, Arrivals, RampStage, Rate};
-pub use event::{Context, Detail, Event, EventKind, OUTSIDER};
-pub use shard::Shard;
-pub use stream::{EventStream, TimeBeyond};
+pub(crate) use arrival::{Arrival, Arrivals, RampStage, Rate};
+pub(crate) use event::Detail;
+pub use event::Event;
+pub use event::EventKind;
+pub(crate) use shard::Shard;
+pub use stream::EventStream;
+pub(crate) use stream::TimeBeyond;
 
 use crate::model::{AggregateTable, Grain, LAST_EVENT_MS};
 use crate::scenario::Scenario;
 use std::time::Duration;
 
 /// Calls generated when neither a count nor a duration is given.
-pub const DEFAULT_CALLS: u64 = 1000;
+pub(crate) const DEFAULT_CALLS: u64 = 1000;
 
 /// How many calls arrive, when, and from which seed.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -59,7 +62,7 @@ fn serialize_start<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Err
 }
 
 /// 2026-01-01T00:00:00Z, where `generate` starts by default.
-pub const DEFAULT_START_MS: i64 = 1_767_225_600_000;
+pub(crate) const DEFAULT_START_MS: i64 = 1_767_225_600_000;
 
 impl Workload {
     /// `calls` Poisson arrivals at `rate` calls per second from

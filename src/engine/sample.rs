@@ -12,7 +12,7 @@ use rand_pcg::Pcg64Mcg;
 const MAX_DELAY_MS: f64 = crate::scenario::MAX_DELAY.as_millis() as f64;
 
 /// SplitMix64 finaliser: a strong 64-bit mixer for deriving seeds.
-pub fn mix64(mut x: u64) -> u64 {
+pub(super) fn mix64(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -21,17 +21,17 @@ pub fn mix64(mut x: u64) -> u64 {
 
 /// Purposes of derived streams, so no two uses share random numbers.
 #[derive(Clone, Copy)]
-pub enum Stream {
+pub(super) enum Stream {
     Arrivals = 1,
     Call = 2,
 }
 
-pub struct Sampler {
+pub(super) struct Sampler {
     rng: Pcg64Mcg,
 }
 
 impl Sampler {
-    pub fn new(seed: u64, stream: Stream, index: u64) -> Sampler {
+    pub(super) fn new(seed: u64, stream: Stream, index: u64) -> Sampler {
         let key = mix64(mix64(seed ^ (stream as u64).rotate_left(56)) ^ index);
         Sampler {
             rng: Pcg64Mcg::seed_from_u64(key),
@@ -39,15 +39,15 @@ impl Sampler {
     }
 
     /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
+    pub(super) fn unit(&mut self) -> f64 {
         self.rng.random::<f64>()
     }
 
-    pub fn bits(&mut self) -> u64 {
+    pub(super) fn bits(&mut self) -> u64 {
         self.rng.random::<u64>()
     }
 
-    pub fn pick<'c, T>(&mut self, choice: &'c Choice<T>) -> &'c T {
+    pub(super) fn pick<'c, T>(&mut self, choice: &'c Choice<T>) -> &'c T {
         if choice.is_certain() {
             return choice.pick(0.0);
         }
@@ -55,7 +55,7 @@ impl Sampler {
         choice.pick(u)
     }
 
-    pub fn count(&mut self, count: Count) -> u32 {
+    pub(super) fn count(&mut self, count: Count) -> u32 {
         if count.min >= count.max {
             return count.min;
         }
@@ -63,12 +63,12 @@ impl Sampler {
     }
 
     /// Exponential with mean 1.
-    pub fn exp1(&mut self) -> f64 {
+    pub(super) fn exp1(&mut self) -> f64 {
         -libm::log(1.0 - self.unit())
     }
 
     /// A delay in milliseconds, in [0, one day].
-    pub fn delay(&mut self, delay: &Delay) -> f64 {
+    pub(super) fn delay(&mut self, delay: &Delay) -> f64 {
         let ms = match delay {
             Delay::Fixed(v) => *v,
             Delay::Uniform { min, max } => min + self.unit() * (max - min),

@@ -15,13 +15,13 @@ use std::collections::BTreeMap;
 
 /// Buckets a traffic chart draws at most; finer data is summed into the
 /// first grain that fits.
-pub const BARS_MAX: usize = 240;
+pub(super) const BARS_MAX: usize = 240;
 /// Values per dimension chart; the others are summed into one row.
-pub const TOP_VALUES: usize = 12;
+pub(super) const TOP_VALUES: usize = 12;
 /// Mismatches in the table; the JSON report has every one.
-pub const MISMATCHES_SHOWN: usize = 500;
+pub(super) const MISMATCHES_SHOWN: usize = 500;
 
-pub fn page(page: &Page) -> Value {
+pub(super) fn page(page: &Page) -> Value {
     let (verdict, note, traffic, check) = match &page.check {
         Checked::Report(report) => {
             let mut json = JsonReport::new(report);
@@ -192,12 +192,12 @@ fn grain_text(grain: Grain) -> String {
 /// Bars per doubling of latency: each bar about 19% wider than the one
 /// before, so microseconds and seconds share one chart without a bar
 /// coarser than the histogram's percentiles can tell apart.
-pub const HISTOGRAM_BARS_PER_DOUBLING: f64 = 4.0;
+pub(super) const HISTOGRAM_BARS_PER_DOUBLING: f64 = 4.0;
 
 /// Every attempt's latency (the distribution the percentiles are taken
 /// from) as log-spaced bars `[fromMs, toMs, attempts]`, from the first
 /// bar with an attempt to the last, the empty ones between as 0.
-pub fn latency_histogram(h: &Histogram<u64>) -> Value {
+pub(super) fn latency_histogram(h: &Histogram<u64>) -> Value {
     let mut bars: BTreeMap<i64, u64> = BTreeMap::new();
     for v in h.iter_recorded() {
         let us = v.value_iterated_to().max(1) as f64;

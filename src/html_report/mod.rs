@@ -14,7 +14,7 @@ use crate::emit::deliver::{Stats, Timeline};
 use std::io::{self, Write};
 
 /// What a page shows.
-pub struct Page<'a> {
+pub(crate) struct Page<'a> {
     pub title: String,
     /// Lines under the title: scenario, seed, target, files.
     pub meta: Vec<String>,
@@ -25,13 +25,13 @@ pub struct Page<'a> {
 }
 
 /// A replay's account.
-pub struct Run<'a> {
+pub(crate) struct Run<'a> {
     pub stats: &'a Stats,
     pub timeline: Option<&'a Timeline>,
 }
 
 /// The check's side of the page.
-pub enum Checked<'a> {
+pub(crate) enum Checked<'a> {
     Report(&'a Report),
     /// No comparison (a failed or interrupted run, an external sink
     /// without --check, a check that could not be carried out): why, and
@@ -47,7 +47,7 @@ const CSS: &str = include_str!("assets/report.css");
 const JS: &str = include_str!("assets/report.js");
 
 /// Writes the page.
-pub fn write(page: &Page, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(page: &Page, out: &mut dyn Write) -> io::Result<()> {
     let json = serde_json::to_string(&data::page(page)).map_err(io::Error::other)?;
     // `<` only occurs inside JSON strings, where \u003c means the same:
     // nothing in the data can close the script element.

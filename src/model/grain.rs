@@ -7,7 +7,7 @@ use std::str::FromStr;
 /// The last time an event may have, 9999-12-30T23:59:59.999Z: RFC 3339
 /// writes years up to 9999, and the day bucket (the coarsest grain) of
 /// every event must end by then too.
-pub const LAST_EVENT_MS: i64 = 253_402_214_399_999;
+pub(crate) const LAST_EVENT_MS: i64 = 253_402_214_399_999;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Grain {

@@ -10,7 +10,8 @@ mod grain;
 mod series;
 mod table;
 
-pub use aggregate::Aggregate;
-pub use grain::{Grain, LAST_EVENT_MS};
-pub use series::{CallbackDims, RecordingDims, RequestDims, Series, SeriesParts};
+pub(crate) use aggregate::Aggregate;
+pub use grain::Grain;
+pub(crate) use grain::LAST_EVENT_MS;
+pub(crate) use series::{CallbackDims, RecordingDims, RequestDims, Series, SeriesParts};
 pub use table::AggregateTable;

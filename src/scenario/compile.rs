@@ -12,7 +12,7 @@ const DEFAULT_LATENCY: (f64, f64) = (60.0, 400.0);
 /// Callback delay when the file gives none.
 const DEFAULT_CALLBACK_DELAY: (f64, f64) = (500.0, 3000.0);
 
-pub fn compile(file: &ScenarioFile, sha256: String) -> Scenario {
+pub(super) fn compile(file: &ScenarioFile, sha256: String) -> Scenario {
     let mut c = Compiler::default();
     Scenario {
         name: file.name.clone(),
@@ -60,7 +60,7 @@ impl Compiler {
     fn step(&mut self, step: &model::Step) -> StepPlan {
         match step {
             model::Step::Request(r) => StepPlan::Request(Box::new(self.request(r))),
-            model::Step::Wait(d) => StepPlan::Wait(self.delays.from_model(d)),
+            model::Step::Wait(d) => StepPlan::Wait(self.delays.delay_of(d)),
             model::Step::Branch(arms) => StepPlan::Branch(Choice::new(
                 arms.iter().map(|a| (self.steps(&a.steps), a.probability)),
             )),
@@ -123,7 +123,7 @@ impl Compiler {
             operation: op,
             status,
             latency: match &r.latency {
-                Some(d) => self.delays.from_model(d),
+                Some(d) => self.delays.delay_of(d),
                 None => self.delays.lognormal(DEFAULT_LATENCY.0, DEFAULT_LATENCY.1),
             },
             api_version: (!r.api_versions.is_empty())
@@ -167,7 +167,7 @@ impl Compiler {
         CallbackPlan {
             event,
             delay: match &c.delay {
-                Some(d) => self.delays.from_model(d),
+                Some(d) => self.delays.delay_of(d),
                 None => self
                     .delays
                     .lognormal(DEFAULT_CALLBACK_DELAY.0, DEFAULT_CALLBACK_DELAY.1),

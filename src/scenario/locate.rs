@@ -8,7 +8,7 @@ use super::diagnostic::{JsonPath, Segment};
 
 /// 1-based (line, column) of the value at `path`, or of the deepest
 /// existing ancestor when the path names something missing.
-pub fn locate(text: &str, path: &JsonPath) -> (usize, usize) {
+pub(super) fn locate(text: &str, path: &JsonPath) -> (usize, usize) {
     let bytes = text.as_bytes();
     let mut pos = skip_ws(bytes, 0);
     for seg in &path.0 {
@@ -25,7 +25,7 @@ fn line_col(text: &str, pos: usize) -> (usize, usize) {
 }
 
 /// 1-based (line, column) of a byte offset; columns count characters.
-pub fn line_col_of_offset(bytes: &[u8], pos: usize) -> (usize, usize) {
+pub(super) fn line_col_of_offset(bytes: &[u8], pos: usize) -> (usize, usize) {
     let before = &bytes[..pos.min(bytes.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
     let line_start = before

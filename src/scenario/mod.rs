@@ -7,15 +7,17 @@ mod diagnostic;
 mod locate;
 mod model;
 mod names;
-pub mod plan;
+pub(crate) mod plan;
 mod quantiles;
 mod validate;
 mod versions;
 
-pub use diagnostic::{Diagnostic, JsonPath, ScenarioError, Severity, render};
-pub use model::RecognitionType;
+pub use diagnostic::ScenarioError;
+pub use diagnostic::render;
+pub(crate) use diagnostic::{Diagnostic, JsonPath, Severity};
+pub(crate) use model::RecognitionType;
 pub use plan::Scenario;
-pub use validate::MAX_DELAY;
+pub(crate) use validate::MAX_DELAY;
 
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -114,7 +116,7 @@ fn serde_diagnostic(path: JsonPath, err: &serde_json::Error) -> Diagnostic {
 }
 
 /// The JSON Schema of scenario files, pretty-printed with a final newline.
-pub fn schema() -> String {
+pub(crate) fn schema() -> String {
     let schema = schemars::schema_for!(model::ScenarioFile);
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');

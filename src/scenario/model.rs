@@ -10,7 +10,7 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "callmetrics scenario")]
-pub struct ScenarioFile {
+pub(super) struct ScenarioFile {
     /// Path or URL of this schema, for editors.
     #[serde(rename = "$schema", default)]
     #[expect(
@@ -32,7 +32,7 @@ pub struct ScenarioFile {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct VersionShare {
+pub(super) struct VersionShare {
     pub version: ApiVersionName,
     /// Share of calls using this version; the shares must add up to 1.
     pub probability: f64,
@@ -40,7 +40,7 @@ pub struct VersionShare {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Flow {
+pub(super) struct Flow {
     pub name: String,
     /// Relative weight (any positive number) of this flow among the flows.
     pub weight: f64,
@@ -54,7 +54,7 @@ pub struct Flow {
 /// the previous one is over.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub enum Step {
+pub(super) enum Step {
     /// The app calls a Call Automation REST operation.
     Request(Request),
     /// The call idles (a participant talks, listens, thinks).
@@ -73,7 +73,7 @@ pub enum Step {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Request {
+pub(super) struct Request {
     /// Operation name as in `callmetrics catalog`, e.g. "Play".
     pub operation: OperationName,
     /// Status code mix of the synchronous response. Default: the
@@ -104,7 +104,7 @@ pub struct Request {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct StatusShare {
+pub(super) struct StatusShare {
     pub code: u16,
     /// Sub-code in the error body of a failed request.
     #[serde(default)]
@@ -114,7 +114,7 @@ pub struct StatusShare {
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub enum OnFailure {
+pub(super) enum OnFailure {
     #[default]
     Continue,
     EndCall,
@@ -122,7 +122,7 @@ pub enum OnFailure {
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub enum Await {
+pub(super) enum Await {
     Response,
     #[default]
     Callbacks,
@@ -130,7 +130,7 @@ pub enum Await {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Outcome {
+pub(super) struct Outcome {
     pub probability: f64,
     /// Sent in order; each delay counts from the previous callback (the
     /// first from the response).
@@ -139,7 +139,7 @@ pub struct Outcome {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Callback {
+pub(super) struct Callback {
     /// Event type, short ("PlayCompleted") or full
     /// ("Microsoft.Communication.PlayCompleted").
     pub event: EventTypeName,
@@ -162,7 +162,7 @@ pub struct Callback {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ResultShare {
+pub(super) struct ResultShare {
     pub code: u16,
     pub sub_code: u32,
     pub probability: f64,
@@ -178,7 +178,7 @@ pub enum RecognitionType {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct BranchArm {
+pub(super) struct BranchArm {
     /// Chance of this arm; the arms' probabilities must add up to 1.
     pub probability: f64,
     pub steps: Vec<Step>,
@@ -186,7 +186,7 @@ pub struct BranchArm {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Repeat {
+pub(super) struct Repeat {
     pub count: Count,
     pub steps: Vec<Step>,
 }
@@ -212,7 +212,7 @@ pub struct CountRange {
 /// A random duration. Durations are strings such as "250ms", "2s", "1m 30s".
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub enum Delay {
+pub(crate) enum Delay {
     Fixed(DurationText),
     Uniform {
         min: DurationText,

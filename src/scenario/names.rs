@@ -12,7 +12,7 @@ macro_rules! catalog_name {
     ($name:ident, $inner:ty, $values:expr) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
         #[serde(try_from = "String")]
-        pub struct $name(pub $inner);
+        pub(crate) struct $name(pub(crate) $inner);
 
         impl TryFrom<String> for $name {
             type Error = UnknownName;
@@ -55,7 +55,7 @@ catalog_name!(
 /// A non-negative duration written as text ("250ms", "2s", "1m 30s").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
-pub struct DurationText(pub Duration);
+pub(crate) struct DurationText(pub Duration);
 
 impl TryFrom<String> for DurationText {
     type Error = String;

@@ -78,13 +78,13 @@ const Z_99: f64 = 2.326_347_874_040_840_8;
 
 /// Builds delays, one sampling table per distinct distribution.
 #[derive(Default)]
-pub struct DelayTables {
+pub(crate) struct DelayTables {
     /// By kind and parameters (as bits, so equal means identical).
     built: HashMap<(u8, u64, u64), Delay>,
 }
 
 impl DelayTables {
-    pub fn from_model(&mut self, d: &model::Delay) -> Delay {
+    pub(crate) fn delay_of(&mut self, d: &model::Delay) -> Delay {
         let ms = |t: &super::names::DurationText| t.0.as_secs_f64() * 1000.0;
         match d {
             model::Delay::Fixed(t) => Delay::Fixed(ms(t)),
@@ -97,7 +97,7 @@ impl DelayTables {
         }
     }
 
-    pub fn exponential(&mut self, mean_ms: f64) -> Delay {
+    pub(crate) fn exponential(&mut self, mean_ms: f64) -> Delay {
         let key = (0, mean_ms.to_bits(), 0);
         self.built
             .entry(key)
@@ -105,7 +105,7 @@ impl DelayTables {
             .clone()
     }
 
-    pub fn lognormal(&mut self, median_ms: f64, p99_ms: f64) -> Delay {
+    pub(crate) fn lognormal(&mut self, median_ms: f64, p99_ms: f64) -> Delay {
         let key = (1, median_ms.to_bits(), p99_ms.to_bits());
         self.built
             .entry(key)

@@ -39,7 +39,7 @@ impl Quantiles {
 
 /// The standard normal quantile: Acklam's rational approximation refined
 /// by one Halley step on erfc, accurate to about 1e-15.
-pub fn normal_quantile(p: f64) -> f64 {
+pub(super) fn normal_quantile(p: f64) -> f64 {
     if p <= 0.0 {
         return f64::NEG_INFINITY;
     }

@@ -9,14 +9,14 @@ use crate::catalog::{ApiVersion, EventType, Operation, StatusClass, Versions};
 
 /// Upper bound on events a single call may produce, so one scenario line
 /// (a repeat of 10,000 inside a repeat of 10,000) cannot exhaust memory.
-pub const MAX_EVENTS_PER_CALL: u64 = 100_000;
+pub(super) const MAX_EVENTS_PER_CALL: u64 = 100_000;
 /// Longest delay the engine samples: a day, so heavy lognormal tails cannot
 /// make calls that never end.
-pub const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+pub(crate) const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(86_400);
 const MAX_REPEAT: u32 = 10_000;
 const PROBABILITY_SLACK: f64 = 1e-9;
 
-pub fn validate(file: &ScenarioFile) -> Vec<Diagnostic> {
+pub(super) fn validate(file: &ScenarioFile) -> Vec<Diagnostic> {
     let mut v = Validator::default();
     let root = JsonPath::default();
     if file.name.trim().is_empty() {

@@ -10,7 +10,7 @@ use crate::catalog::{ApiVersion, EventType, Operation, Versions};
 
 /// The versions every request of `steps` without its own `apiVersions`
 /// exists in, and the operation that narrows them most (for messages).
-pub fn flow_versions(steps: &[Step]) -> (Versions, Option<Operation>) {
+pub(super) fn flow_versions(steps: &[Step]) -> (Versions, Option<Operation>) {
     let mut all = Versions::default();
     let mut narrowest: Option<Operation> = None;
     walk(steps, &mut |step| {
@@ -30,7 +30,7 @@ pub fn flow_versions(steps: &[Step]) -> (Versions, Option<Operation>) {
 }
 
 /// Every callback event `steps` can produce.
-pub fn flow_events(steps: &[Step]) -> Vec<EventType> {
+pub(super) fn flow_events(steps: &[Step]) -> Vec<EventType> {
     let mut events = Vec::new();
     walk(steps, &mut |step| match step {
         Step::Request(r) => r
@@ -48,7 +48,7 @@ pub fn flow_events(steps: &[Step]) -> Vec<EventType> {
 
 /// `shares` (or the default version when empty) limited to `usable`:
 /// (version, weight) pairs, and the versions left out.
-pub fn usable_mix(
+pub(super) fn usable_mix(
     shares: &[VersionShare],
     usable: Versions,
 ) -> (Vec<(ApiVersion, f64)>, Vec<ApiVersion>) {

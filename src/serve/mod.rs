@@ -11,7 +11,7 @@
 
 mod tls;
 
-pub use tls::ServerTls;
+pub(crate) use tls::ServerTls;
 
 use axum::Router;
 use hyper::server::conn::http1;
@@ -63,14 +63,14 @@ impl ConnectionLimits {
 /// A server running on a task of its own until [`Background::shutdown`]:
 /// what the sink, the OpenID configuration and `--control` each hold.
 #[derive(Debug)]
-pub struct Background {
+pub(crate) struct Background {
     stop: oneshot::Sender<()>,
     task: JoinHandle<io::Result<()>>,
 }
 
 impl Background {
     /// [`serve`] on a task of its own.
-    pub fn spawn(
+    pub(crate) fn spawn(
         listener: TcpListener,
         app: Router,
         limits: ConnectionLimits,
@@ -85,7 +85,7 @@ impl Background {
 
     /// Stops accepting, lets the requests in flight finish (within the
     /// limits' drain), and returns how serving ended.
-    pub async fn shutdown(self) -> io::Result<()> {
+    pub(crate) async fn shutdown(self) -> io::Result<()> {
         let _ = self.stop.send(());
         self.task.await.map_err(io::Error::other)?
     }
@@ -94,7 +94,7 @@ impl Background {
 /// Serves `app` on `listener` (over TLS when `tls` is given) until `stop`
 /// resolves, then lets the requests in flight finish (within
 /// `limits.drain`; connections still open after it are closed).
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,

@@ -52,7 +52,7 @@ struct SeriesEntry {
 
 /// Parses every document of `body` (lines are numbered from 1); any error
 /// rejects the whole body.
-pub fn parse_documents(body: &[u8], out: &mut Vec<Sample>) -> Result<(), LineError> {
+pub(super) fn parse_documents(body: &[u8], out: &mut Vec<Sample>) -> Result<(), LineError> {
     let text = std::str::from_utf8(body).map_err(|e| LineError::Malformed {
         line: 1,
         field: Some("body".into()),

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// Why a body was not taken.
 #[derive(Debug, thiserror::Error)]
-pub enum BodyRefusal {
+pub(super) enum BodyRefusal {
     #[error("the body is larger than {0} bytes (--max-body)")]
     Declared(usize),
     #[error("the body is larger than {0} bytes (--max-body), or broke off")]
@@ -37,7 +37,7 @@ pub enum BodyRefusal {
 }
 
 impl BodyRefusal {
-    pub fn status(&self) -> StatusCode {
+    pub(super) fn status(&self) -> StatusCode {
         match self {
             BodyRefusal::Declared(_)
             | BodyRefusal::TooLargeOrBroken(_)
@@ -62,7 +62,7 @@ impl BodyRefusal {
 /// declared length, so connections that declare big bodies and send nothing
 /// hold none of it; a body that would take the bodies in memory past
 /// `--max-inflight-bytes` is refused (503, retry later).
-pub async fn receive(
+pub(super) async fn receive(
     config: &SinkConfig,
     budget: &BodyBudget,
     headers: &HeaderMap,
@@ -110,7 +110,7 @@ pub async fn receive(
 /// few seconds, before the refusal is sent: a server that answers and
 /// closes while the client is still writing makes the client see a broken
 /// pipe instead of the answer (as nginx's lingering close avoids).
-pub async fn discard(mut body: Body, limit: usize) {
+pub(super) async fn discard(mut body: Body, limit: usize) {
     let mut seen = 0usize;
     let read = async {
         while let Some(Ok(frame)) = body.frame().await {
@@ -127,7 +127,7 @@ pub async fn discard(mut body: Body, limit: usize) {
 /// reserved from the budget as it grows (the compressed bytes are given
 /// back once it is inflated), and refused past 4x --max-body (gzip bombs)
 /// before it is fully inflated.
-pub fn decoded(
+pub(super) fn decoded(
     config: &SinkConfig,
     budget: &BodyBudget,
     headers: &HeaderMap,

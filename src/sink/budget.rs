@@ -19,7 +19,7 @@ const FIRST_CAPACITY: usize = 16 * UNIT;
 
 /// Why bytes could not be taken into a [`BudgetedBuffer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum OverBudget {
+pub(super) enum OverBudget {
     /// Other bodies hold the budget now; later it may fit.
     #[error("the bodies being received and parsed hold the budget")]
     Busy,
@@ -30,13 +30,13 @@ pub enum OverBudget {
 
 /// The memory all bodies may take at once.
 #[derive(Clone)]
-pub struct BodyBudget {
+pub(super) struct BodyBudget {
     permits: Arc<Semaphore>,
     units: usize,
 }
 
 impl BodyBudget {
-    pub fn new(bytes: usize) -> BodyBudget {
+    pub(super) fn new(bytes: usize) -> BodyBudget {
         // A semaphore holds at most usize::MAX >> 3 permits.
         let units = (bytes / UNIT).clamp(1, Semaphore::MAX_PERMITS);
         BodyBudget {
@@ -46,7 +46,7 @@ impl BodyBudget {
     }
 
     /// An empty buffer that grows to at most `limit` bytes within the budget.
-    pub fn buffer(&self, limit: usize) -> BudgetedBuffer {
+    pub(super) fn buffer(&self, limit: usize) -> BudgetedBuffer {
         BudgetedBuffer {
             bytes: Vec::new(),
             reserved: None,
@@ -56,20 +56,20 @@ impl BodyBudget {
     }
 
     /// The whole budget, in bytes.
-    pub fn bytes(&self) -> usize {
+    pub(super) fn bytes(&self) -> usize {
         self.units.saturating_mul(UNIT)
     }
 
     /// Bytes reserved now, over all buffers.
     #[cfg(test)]
-    pub fn in_use(&self) -> usize {
+    pub(super) fn in_use(&self) -> usize {
         (self.units - self.permits.available_permits()) * UNIT
     }
 }
 
 /// Bytes in memory with the budget reserved for their whole capacity (the
 /// memory really taken, not only the length), returned when dropped.
-pub struct BudgetedBuffer {
+pub(super) struct BudgetedBuffer {
     bytes: Vec<u8>,
     reserved: Option<OwnedSemaphorePermit>,
     limit: usize,
@@ -79,7 +79,7 @@ pub struct BudgetedBuffer {
 impl BudgetedBuffer {
     /// Appends `data`, reserving more of the budget first when the buffer
     /// must grow; on refusal nothing is appended.
-    pub fn extend(&mut self, data: &[u8]) -> Result<(), OverBudget> {
+    pub(super) fn extend(&mut self, data: &[u8]) -> Result<(), OverBudget> {
         let needed = self.bytes.len().saturating_add(data.len());
         if needed > self.bytes.capacity() {
             // Doubling keeps the copies few; it stops at what the body may
@@ -102,7 +102,7 @@ impl BudgetedBuffer {
     }
 
     /// Bytes of the budget this buffer holds.
-    pub fn held(&self) -> usize {
+    pub(super) fn held(&self) -> usize {
         self.reserved
             .as_ref()
             .map_or(0, |p| p.num_permits().saturating_mul(UNIT))
@@ -110,7 +110,7 @@ impl BudgetedBuffer {
 
     /// Gives the slack of the last doubling back, to memory and to the
     /// budget: the bytes are complete and held while they are parsed.
-    pub fn shrink_to_fit(&mut self) {
+    pub(super) fn shrink_to_fit(&mut self) {
         self.bytes.shrink_to_fit();
         let units = self.bytes.capacity().div_ceil(UNIT);
         if let Some(reserved) = &mut self.reserved {

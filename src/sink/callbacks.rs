@@ -37,7 +37,7 @@ struct ResultInformation {
 
 /// Parses a CloudEvents batch; errors name the event's 1-based position
 /// (reported as the "line").
-pub fn parse_cloud_events(body: &[u8], out: &mut Vec<Sample>) -> Result<(), LineError> {
+pub(super) fn parse_cloud_events(body: &[u8], out: &mut Vec<Sample>) -> Result<(), LineError> {
     let text = std::str::from_utf8(body).map_err(|e| LineError::Malformed {
         line: 1,
         field: Some("body".into()),

@@ -17,7 +17,7 @@ use crate::model::{Aggregate, AggregateTable, Grain, Series};
 const MIN_STEP_MS: i64 = 60_000;
 const MAX_STEP_MS: i64 = 600_000;
 
-pub struct Cells {
+pub(crate) struct Cells {
     seconds: AggregateTable,
     minutes: AggregateTable,
     retention_ms: i64,
@@ -33,7 +33,7 @@ pub struct Cells {
 }
 
 impl Cells {
-    pub fn new(retention: std::time::Duration) -> Cells {
+    pub(crate) fn new(retention: std::time::Duration) -> Cells {
         let retention_ms = retention.as_millis().min(i64::MAX as u128) as i64;
         let step = (retention_ms / 6).clamp(MIN_STEP_MS, MAX_STEP_MS);
         Cells {
@@ -47,7 +47,7 @@ impl Cells {
         }
     }
 
-    pub fn add(&mut self, s: &Sample) {
+    pub(crate) fn add(&mut self, s: &Sample) {
         self.newest = self.newest.max(s.time_ms);
         let made = self
             .tier_mut(s.time_ms)
@@ -56,7 +56,7 @@ impl Cells {
     }
 
     /// Whether `packed`'s cell for `time_ms` is held already.
-    pub fn holds(&self, packed: u64, time_ms: i64) -> bool {
+    pub(crate) fn holds(&self, packed: u64, time_ms: i64) -> bool {
         self.tier(time_ms)
             .cell(packed, self.bucket(time_ms))
             .is_some()
@@ -66,7 +66,7 @@ impl Cells {
     /// after each batch. Retention is measured back from the newest sample,
     /// but never from later than `now_ms`: one sample stamped far ahead
     /// must not roll everything else.
-    pub fn roll(&mut self, now_ms: i64) {
+    pub(crate) fn roll(&mut self, now_ms: i64) {
         if self.newest == i64::MIN {
             return;
         }
@@ -79,7 +79,7 @@ impl Cells {
 
     /// Holds everything before `before` (a multiple of a minute) per
     /// minute: what a compacted log says was rolled.
-    pub fn roll_to(&mut self, before: i64) {
+    pub(crate) fn roll_to(&mut self, before: i64) {
         if before <= self.rolled_before {
             return;
         }
@@ -97,34 +97,17 @@ impl Cells {
     }
 
     /// The start of the cell `time_ms` falls in, in the tier holding it.
-    pub fn bucket(&self, time_ms: i64) -> i64 {
+    pub(crate) fn bucket(&self, time_ms: i64) -> i64 {
         self.tier(time_ms).grain().bucket(time_ms)
     }
 
-    /// Count and total of a series over the minute starting at `minute`,
-    /// both tiers: what its minute cell holds once rolled.
-    pub fn minute_sum(&self, packed: u64, minute: i64) -> (u128, u128) {
-        let mut sum = (0u128, 0u128);
-        let mut add = |a: Option<&Aggregate>| {
-            if let Some(a) = a {
-                sum.0 += a.count as u128;
-                sum.1 += a.total as u128;
-            }
-        };
-        add(self.minutes.cell(packed, minute));
-        for second in (minute..minute + 60_000).step_by(1000) {
-            add(self.seconds.cell(packed, second));
-        }
-        sum
-    }
-
     /// Every cell of both tiers with its bucket start, in no order.
-    pub fn iter(&self) -> impl Iterator<Item = (Series, i64, &Aggregate)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Series, i64, &Aggregate)> {
         self.minutes.cells().chain(self.seconds.cells())
     }
 
     /// First and last bucket start, if there is any data.
-    pub fn time_range(&self) -> Option<(i64, i64)> {
+    pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
         match (self.minutes.time_range(), self.seconds.time_range()) {
             (Some(m), Some(s)) => Some((m.0.min(s.0), m.1.max(s.1))),
             (m, s) => m.or(s),
@@ -132,21 +115,21 @@ impl Cells {
     }
 
     /// Where the minute cells end, if there are any.
-    pub fn rolled_before(&self) -> Option<i64> {
+    pub(crate) fn rolled_before(&self) -> Option<i64> {
         (!self.minutes.is_empty()).then_some(self.rolled_before)
     }
 
     /// The boundary to write into a compacted log, if anything was rolled.
-    pub fn boundary(&self) -> Option<i64> {
+    pub(crate) fn boundary(&self) -> Option<i64> {
         (self.rolled_before != i64::MIN).then_some(self.rolled_before)
     }
 
-    pub fn retention(&self) -> std::time::Duration {
+    pub(crate) fn retention(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.retention_ms as u64)
     }
 
     /// Number of cells held, both tiers.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.held
     }
 

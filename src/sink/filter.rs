@@ -5,10 +5,10 @@
 use crate::catalog::{Dimension, Metric, Naming};
 
 /// Longest `$filter` accepted, in bytes.
-pub const MAX_LENGTH: usize = 4096;
+pub(super) const MAX_LENGTH: usize = 4096;
 /// Deepest nesting of parentheses accepted: parsing and matching recurse
 /// once per level, and a few thousand levels would overflow the stack.
-pub const MAX_DEPTH: usize = 32;
+pub(super) const MAX_DEPTH: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -29,7 +29,7 @@ enum Expr {
 
 /// A parsed filter: which series match, and which dimensions split.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Filter {
+pub(super) struct Filter {
     expr: Option<Expr>,
     pub split: Vec<Dimension>,
 }
@@ -177,7 +177,7 @@ impl Parser {
 }
 
 impl Filter {
-    pub fn parse(text: &str) -> Result<Filter, String> {
+    pub(super) fn parse(text: &str) -> Result<Filter, String> {
         if text.trim().is_empty() {
             return Ok(Filter::default());
         }
@@ -204,7 +204,7 @@ impl Filter {
     }
 
     /// Checks every dimension the filter names belongs to `metric`.
-    pub fn check_dimensions(&self, metric: Metric, naming: Naming) -> Result<(), String> {
+    pub(super) fn check_dimensions(&self, metric: Metric, naming: Naming) -> Result<(), String> {
         let mut named = Vec::new();
         if let Some(e) = &self.expr {
             collect(e, &mut named);
@@ -219,7 +219,7 @@ impl Filter {
         }
     }
 
-    pub fn matches(&self, values: &[(Dimension, String)]) -> bool {
+    pub(super) fn matches(&self, values: &[(Dimension, String)]) -> bool {
         self.expr.as_ref().is_none_or(|e| eval(e, values))
     }
 }

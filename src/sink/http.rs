@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Semaphore;
 
-pub struct AppState {
+pub(super) struct AppState {
     pub store: Arc<Store>,
     pub config: SinkConfig,
     ingest_requests: AtomicU64,
@@ -39,7 +39,7 @@ pub struct AppState {
     query_slots: Arc<Semaphore>,
 }
 
-pub fn router(store: Arc<Store>, config: SinkConfig) -> Router {
+pub(super) fn router(store: Arc<Store>, config: SinkConfig) -> Router {
     let state = Arc::new(AppState {
         store,
         body_budget: BodyBudget::new(config.max_inflight_bytes),
@@ -182,7 +182,7 @@ fn injected_fault(state: &AppState) -> Option<Response> {
 }
 
 /// Longest `Idempotency-Key` accepted.
-pub const MAX_KEY_BYTES: usize = 256;
+pub(super) const MAX_KEY_BYTES: usize = 256;
 
 /// The batch's key from its `Idempotency-Key` header (visible ASCII, at
 /// most [`MAX_KEY_BYTES`]), with a digest of the body it came with; or

@@ -12,7 +12,7 @@ use serde::de::IgnoredAny;
 use std::borrow::Cow;
 
 /// Longest line accepted; longer ones are refused with 413.
-pub const MAX_LINE: usize = 1 << 20;
+pub(super) const MAX_LINE: usize = 1 << 20;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -73,7 +73,7 @@ impl Dimensions<'_> {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum BodyError {
+pub(super) enum BodyError {
     #[error("the batch is empty")]
     Empty,
     #[error("line {line} is longer than {MAX_LINE} bytes")]
@@ -83,7 +83,7 @@ pub enum BodyError {
 }
 
 /// Parses a whole NDJSON body; any error rejects the batch.
-pub fn parse_ndjson(body: &[u8], out: &mut Vec<Sample>) -> Result<(), BodyError> {
+pub(super) fn parse_ndjson(body: &[u8], out: &mut Vec<Sample>) -> Result<(), BodyError> {
     let mut lines = 0;
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let n = i + 1;
@@ -203,7 +203,7 @@ fn json_error(n: usize, line: &str, e: &serde_json::Error) -> LineError {
 
 /// Longest API request latency a sample may carry: a day, far beyond any
 /// real request, and small enough that no sum of them can overflow.
-pub const MAX_LATENCY_MS: u64 = 86_400_000;
+pub(super) const MAX_LATENCY_MS: u64 = 86_400_000;
 
 #[cfg(test)]
 mod tests {

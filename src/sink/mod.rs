@@ -22,10 +22,10 @@ mod view;
 mod wal;
 
 use crate::serve::Background;
-pub use crate::serve::ConnectionLimits;
-pub use crate::serve::ServerTls;
-pub use store::{DEFAULT_MAX_CELLS, Store, StoreOptions, StoreStats};
-pub use wal::{OpenReport, WalError};
+pub(crate) use crate::serve::ConnectionLimits;
+pub(crate) use crate::serve::ServerTls;
+pub(crate) use store::{DEFAULT_MAX_CELLS, Store, StoreOptions, StoreStats};
+pub(crate) use wal::{OpenReport, WalError};
 
 use crate::catalog::Naming;
 use std::io;

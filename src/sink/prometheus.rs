@@ -22,7 +22,7 @@ fn labels(series: Series) -> String {
     parts.join(",")
 }
 
-pub fn exposition(data: &View) -> String {
+pub(super) fn exposition(data: &View) -> String {
     let mut totals: BTreeMap<Series, Aggregate> = BTreeMap::new();
     for (series, _, agg) in data.iter() {
         totals

@@ -21,7 +21,7 @@ enum Rank {
 }
 
 #[derive(Debug)]
-pub struct Query {
+pub(super) struct Query {
     metrics: Vec<Metric>,
     timespan: Option<(i64, i64)>,
     interval: Grain,
@@ -44,7 +44,7 @@ fn aggregation(name: &str) -> Option<Rank> {
 
 impl Query {
     /// Parses query-string parameters; errors are messages for a 400.
-    pub fn parse(params: &HashMap<String, String>, naming: Naming) -> Result<Query, String> {
+    pub(super) fn parse(params: &HashMap<String, String>, naming: Naming) -> Result<Query, String> {
         let names = params
             .get("metricnames")
             .filter(|s| !s.trim().is_empty())
@@ -153,7 +153,7 @@ impl Query {
     /// An answer of more than `max_points` points (series x buckets) is
     /// refused with the reason: it would take the sink's memory and hold
     /// the store's lock while it is built.
-    pub fn run(
+    pub(super) fn run(
         &self,
         data: &View,
         naming: Naming,

@@ -28,7 +28,7 @@ impl Sample {
 /// Why a line was refused: malformed (400) or well-formed but naming
 /// something the catalog does not know (422).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LineError {
+pub(super) enum LineError {
     #[error("line {line}: {message}")]
     Malformed {
         line: usize,
@@ -46,7 +46,7 @@ pub enum LineError {
 /// The series the sink's unit tests fill: PlayFailed with `code`, sub-code
 /// 8535, the default api-version.
 #[cfg(test)]
-pub fn play_failed(code: u16) -> Series {
+pub(super) fn play_failed(code: u16) -> Series {
     Series::Callbacks(CallbackDims {
         event: EventType::PlayFailed,
         code,
@@ -56,7 +56,7 @@ pub fn play_failed(code: u16) -> Series {
 }
 
 impl LineError {
-    pub fn malformed(line: usize, field: &str, message: impl Into<String>) -> LineError {
+    pub(super) fn malformed(line: usize, field: &str, message: impl Into<String>) -> LineError {
         LineError::Malformed {
             line,
             field: Some(field.to_string()),
@@ -64,7 +64,7 @@ impl LineError {
         }
     }
 
-    pub fn unknown(line: usize, field: &str, message: impl Into<String>) -> LineError {
+    pub(super) fn unknown(line: usize, field: &str, message: impl Into<String>) -> LineError {
         LineError::Unknown {
             line,
             field: Some(field.to_string()),
@@ -75,7 +75,7 @@ impl LineError {
 
 /// The dimension values of a line, as text.
 #[derive(Debug, Default)]
-pub struct DimensionText<'a> {
+pub(super) struct DimensionText<'a> {
     pub operation: Option<&'a str>,
     pub status_code: Option<&'a str>,
     pub status_class: Option<&'a str>,
@@ -91,7 +91,7 @@ pub struct DimensionText<'a> {
 /// ("data.version", "[2].time"), or `whole` when the text as a whole is
 /// wrong (not JSON, the wrong shape). Only called once a fast parse failed,
 /// so the path tracking costs nothing on the way that succeeds.
-pub fn failing_field<'a, T: serde::Deserialize<'a>>(text: &'a str, whole: &str) -> String {
+pub(super) fn failing_field<'a, T: serde::Deserialize<'a>>(text: &'a str, whole: &str) -> String {
     let mut de = serde_json::Deserializer::from_str(text);
     let Err(e) = serde_path_to_error::deserialize::<_, T>(&mut de) else {
         return whole.to_string();
@@ -163,7 +163,7 @@ fn version(line: usize, name: &str, v: &str) -> Result<ApiVersion, LineError> {
 }
 
 impl DimensionText<'_> {
-    pub fn request(&self, line: usize) -> Result<RequestDims, LineError> {
+    pub(super) fn request(&self, line: usize) -> Result<RequestDims, LineError> {
         let operation = self.operation(line, Metric::ApiRequests)?;
         let status = self.request_status(line)?;
         let version = version(
@@ -180,7 +180,7 @@ impl DimensionText<'_> {
 
     /// A request to the recording routes (APIRequestCallRecording: no
     /// ApiVersion).
-    pub fn recording(&self, line: usize) -> Result<RecordingDims, LineError> {
+    pub(super) fn recording(&self, line: usize) -> Result<RecordingDims, LineError> {
         let operation = self.operation(line, Metric::RecordingRequests)?;
         let status = self.request_status(line)?;
         Ok(RecordingDims { operation, status })
@@ -217,7 +217,7 @@ impl DimensionText<'_> {
         Ok(operation)
     }
 
-    pub fn callback(&self, line: usize) -> Result<CallbackDims, LineError> {
+    pub(super) fn callback(&self, line: usize) -> Result<CallbackDims, LineError> {
         let name = required(line, "EventTypeName", self.event_type)?;
         let event: EventType = name.parse().map_err(|e: crate::catalog::UnknownName| {
             LineError::unknown(line, "dimensions.EventTypeName", e.to_string())

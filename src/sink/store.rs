@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 /// About 480 MiB of cells (measured: 8.04 M cells took the sink to 477
 /// MiB), well under a GiB; a day of the busiest shipped scenario at one call
 /// per second holds under a million.
-pub const DEFAULT_MAX_CELLS: usize = 8_000_000;
+pub(crate) const DEFAULT_MAX_CELLS: usize = 8_000_000;
 
 /// Cells or keys per record of a compacted log: a damaged record is moved
 /// aside whole, so this is how many idempotency keys (each a batch whose
@@ -35,7 +35,7 @@ const PER_RECORD: usize = 256;
 const MAX_ASIDE_SAMPLES: usize = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
+pub(crate) enum Applied {
     Accepted {
         samples: usize,
     },
@@ -49,7 +49,7 @@ pub enum Applied {
 
 /// Why a batch was not applied.
 #[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
+pub(crate) enum ApplyError {
     #[error("cannot write the log: {0}")]
     Log(#[from] io::Error),
     #[error(
@@ -196,7 +196,7 @@ struct Inner {
 /// Batches are applied one at a time under `inner`; queries share `cells`,
 /// so the checker's parallel queries run side by side, and ingest does not
 /// wait for them.
-pub struct Store {
+pub(crate) struct Store {
     inner: Mutex<Inner>,
     /// Only taken for writing while holding `inner`.
     cells: RwLock<Cells>,
@@ -204,7 +204,7 @@ pub struct Store {
 
 impl Store {
     /// An in-memory store.
-    pub fn in_memory(options: StoreOptions) -> Store {
+    pub(crate) fn in_memory(options: StoreOptions) -> Store {
         Store {
             inner: Mutex::new(Inner::new(options)),
             cells: RwLock::new(Cells::new(options.per_second_retention)),
@@ -213,7 +213,10 @@ impl Store {
 
     /// A store backed by `data_dir/wal.log`, replayed now (and rewritten
     /// when it was of an older version or repaired).
-    pub fn open(data_dir: &Path, options: StoreOptions) -> Result<(Store, OpenReport), WalError> {
+    pub(crate) fn open(
+        data_dir: &Path,
+        options: StoreOptions,
+    ) -> Result<(Store, OpenReport), WalError> {
         let mut inner = Inner::new(options);
         let mut cells = Cells::new(options.per_second_retention);
         let (wal, report) = Wal::open(data_dir, options.repair, |record| match record {
@@ -247,7 +250,11 @@ impl Store {
 
     /// Applies a whole batch, or nothing if it was applied before, would
     /// overflow an aggregate, or the log cannot be written.
-    pub fn apply(&self, key: Option<&BatchKey>, samples: &[Sample]) -> Result<Applied, ApplyError> {
+    pub(crate) fn apply(
+        &self,
+        key: Option<&BatchKey>,
+        samples: &[Sample],
+    ) -> Result<Applied, ApplyError> {
         let mut inner = self.lock();
         if let Some(key) = key
             && let Some(digest) = inner.keys.get(key.route, &key.key)
@@ -312,7 +319,7 @@ impl Store {
 
     /// Runs `f` on the aggregates (queries, exposition), holding the cells
     /// (shared with other queries, not with ingest) but nothing else.
-    pub fn read<R>(&self, f: impl FnOnce(&View) -> R) -> R {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&View) -> R) -> R {
         // The cells are taken before the batches aside are copied, both
         // under `inner`: no batch can move from one to the other between.
         let inner = self.lock();
@@ -322,7 +329,7 @@ impl Store {
         f(&View::new(&cells, &aside))
     }
 
-    pub fn stats(&self) -> StoreStats {
+    pub(crate) fn stats(&self) -> StoreStats {
         let inner = self.lock();
         let cells = self.read_cells().len();
         StoreStats {
@@ -333,7 +340,7 @@ impl Store {
     }
 
     /// The limits the store was opened with, for `GET /stats`.
-    pub fn limits(&self) -> (usize, usize) {
+    pub(crate) fn limits(&self) -> (usize, usize) {
         let inner = self.lock();
         (inner.max_series, inner.max_cells)
     }

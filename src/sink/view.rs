@@ -9,24 +9,24 @@ use super::sample::Sample;
 use crate::model::{Aggregate, Series};
 use std::sync::Arc;
 
-pub struct View<'a> {
+pub(crate) struct View<'a> {
     cells: &'a Cells,
     aside: &'a [Arc<[Sample]>],
 }
 
 impl<'a> View<'a> {
-    pub fn new(cells: &'a Cells, aside: &'a [Arc<[Sample]>]) -> View<'a> {
+    pub(crate) fn new(cells: &'a Cells, aside: &'a [Arc<[Sample]>]) -> View<'a> {
         View { cells, aside }
     }
 
     /// Every cell with its bucket start, in no order; a cell may come more
     /// than once (held and aside), to be summed.
-    pub fn iter(&self) -> impl Iterator<Item = (Series, i64, &'a Aggregate)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Series, i64, &'a Aggregate)> + '_ {
         self.cells.iter().chain(self.aside_cells())
     }
 
     /// First and last bucket start, if there is any data.
-    pub fn time_range(&self) -> Option<(i64, i64)> {
+    pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
         self.aside_cells()
             .map(|(_, bucket, _)| bucket)
             .fold(self.cells.time_range(), |range, t| match range {
@@ -44,11 +44,11 @@ impl<'a> View<'a> {
     }
 
     /// Where the minute cells end, if there are any.
-    pub fn rolled_before(&self) -> Option<i64> {
+    pub(crate) fn rolled_before(&self) -> Option<i64> {
         self.cells.rolled_before()
     }
 
-    pub fn retention(&self) -> std::time::Duration {
+    pub(crate) fn retention(&self) -> std::time::Duration {
         self.cells.retention()
     }
 }

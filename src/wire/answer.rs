@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// An acknowledged batch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IngestAck {
+pub(crate) struct IngestAck {
     /// Samples applied now (0 for a duplicate).
     #[serde(default)]
     pub samples: u64,
@@ -19,12 +19,12 @@ pub struct IngestAck {
 
 /// A refusal, as Azure REST APIs and the sink send it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorDetail {
+pub(crate) struct ErrorDetail {
     #[serde(default)]
     pub code: String,
     #[serde(default)]
@@ -40,7 +40,7 @@ pub struct ErrorDetail {
 impl ErrorBody {
     /// An error whose code is the status's reason phrase without spaces
     /// ("TooManyRequests"), as Azure spells it.
-    pub fn new(status: http::StatusCode, message: impl Into<String>) -> ErrorBody {
+    pub(crate) fn new(status: http::StatusCode, message: impl Into<String>) -> ErrorBody {
         ErrorBody {
             error: ErrorDetail {
                 code: status
@@ -55,7 +55,7 @@ impl ErrorBody {
     }
 
     /// Reads an error body; `None` when `body` is something else.
-    pub fn parse(body: &[u8]) -> Option<ErrorBody> {
+    pub(crate) fn parse(body: &[u8]) -> Option<ErrorBody> {
         serde_json::from_slice(body).ok()
     }
 }

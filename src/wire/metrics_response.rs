@@ -133,12 +133,12 @@ impl Aggregations {
 
 /// A series as a query returns it: the values of the dimensions it is split
 /// by (all of them for full combinations, none for the metric total).
-pub type SeriesLabel = Vec<(Dimension, String)>;
+pub(crate) type SeriesLabel = Vec<(Dimension, String)>;
 
 /// A series label as messages show it, `EventTypeName="PlayCompleted",
 /// Code="200"` (Azure names, values quoted and escaped), or `(metric
 /// total)` for the series of no dimension.
-pub struct ShowLabel<'a>(pub &'a [(Dimension, String)]);
+pub(crate) struct ShowLabel<'a>(pub &'a [(Dimension, String)]);
 
 impl std::fmt::Display for ShowLabel<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -156,10 +156,10 @@ impl std::fmt::Display for ShowLabel<'_> {
 }
 
 /// Grouped aggregates of one metric: label -> bucket start (Unix ms) -> aggregate.
-pub type MetricSeries = BTreeMap<SeriesLabel, BTreeMap<i64, Aggregate>>;
+pub(crate) type MetricSeries = BTreeMap<SeriesLabel, BTreeMap<i64, Aggregate>>;
 
 /// Formats a bucket start as Azure does ("2026-01-01T00:03:00Z").
-pub fn time_stamp(ms: i64) -> String {
+pub(crate) fn time_stamp(ms: i64) -> String {
     let mut out = Vec::with_capacity(20);
     TimeWriter::write_seconds(&mut out, ms);
     String::from_utf8(out).unwrap_or_default()
@@ -238,7 +238,7 @@ impl MetricsResponse {
 
 /// Full-combination series of every metric that has any, as expected.json
 /// lists them (a webhook run's file holds the callback metric only).
-pub fn full_series(expected: &AggregateTable) -> Vec<(Metric, MetricSeries)> {
+pub(crate) fn full_series(expected: &AggregateTable) -> Vec<(Metric, MetricSeries)> {
     let sorted = expected.sorted();
     Metric::ALL
         .iter()

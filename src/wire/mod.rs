@@ -5,13 +5,15 @@
 //! client, the receiving sink and the checker share these models, so the
 //! three cannot drift apart.
 
-pub mod answer;
-pub mod metrics_response;
-pub mod printable;
+pub(crate) mod answer;
+pub(crate) mod metrics_response;
+pub(crate) mod printable;
 pub mod remote_write;
-pub mod rfc3339;
+pub(crate) mod rfc3339;
 
-pub use answer::{ErrorBody, ErrorDetail, IngestAck};
-pub use metrics_response::{MetricsResponse, Provenance, expected_response, write_expected};
-pub use printable::printable;
-pub use rfc3339::parse_millis;
+pub(crate) use answer::{ErrorBody, IngestAck};
+pub use metrics_response::expected_response;
+pub use metrics_response::write_expected;
+pub(crate) use metrics_response::{MetricsResponse, Provenance};
+pub(crate) use printable::printable;
+pub(crate) use rfc3339::parse_millis;

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 /// `text` with its control characters (C0, DEL and C1) escaped; borrowed
 /// when there are none, as nearly always.
-pub fn printable(text: &str) -> Cow<'_, str> {
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return Cow::Borrowed(text);
     }

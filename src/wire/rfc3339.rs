@@ -4,28 +4,28 @@
 
 /// The last instant RFC 3339's four-digit years can write,
 /// 9999-12-31T23:59:59.999Z, in Unix milliseconds.
-pub const LAST_MILLIS: i64 = 253_402_300_799_999;
+pub(crate) const LAST_MILLIS: i64 = 253_402_300_799_999;
 
 /// The first, 0000-01-01T00:00:00.000Z.
-pub const FIRST_MILLIS: i64 = -62_167_219_200_000;
+pub(crate) const FIRST_MILLIS: i64 = -62_167_219_200_000;
 
 /// Writes times in [`FIRST_MILLIS`, `LAST_MILLIS`]; the engine refuses
 /// workloads whose times would leave it, and the sink such samples
 /// (`model::LAST_EVENT_MS`, a day earlier so that day buckets end in range).
 #[derive(Default)]
-pub struct TimeWriter {
+pub(crate) struct TimeWriter {
     second: Option<i64>,
     prefix: [u8; 19],
 }
 
 impl TimeWriter {
     /// Appends the timestamp of `ms` (Unix milliseconds).
-    pub fn write_millis(&mut self, out: &mut Vec<u8>, ms: i64) {
+    pub(crate) fn write_millis(&mut self, out: &mut Vec<u8>, ms: i64) {
         out.extend_from_slice(&self.millis(ms));
     }
 
     /// The timestamp text of `ms` (Unix milliseconds).
-    pub fn millis(&mut self, ms: i64) -> [u8; 24] {
+    pub(crate) fn millis(&mut self, ms: i64) -> [u8; 24] {
         let second = ms.div_euclid(1000);
         if self.second != Some(second) {
             self.prefix = date_time(second);
@@ -50,7 +50,7 @@ impl TimeWriter {
     /// sample, a sink's refused batch), so a year outside 0000-9999 is
     /// written in ISO 8601's expanded form ("+10000-01-01T00:00:00Z"),
     /// which no reader takes for a year it can parse, instead of panicking.
-    pub fn write_seconds(out: &mut Vec<u8>, ms: i64) {
+    pub(crate) fn write_seconds(out: &mut Vec<u8>, ms: i64) {
         let second = ms.div_euclid(1000);
         if (FIRST_MILLIS.div_euclid(1000)..=LAST_MILLIS.div_euclid(1000)).contains(&second) {
             out.extend_from_slice(&date_time(second));
@@ -73,7 +73,7 @@ impl TimeWriter {
 
 /// Parses an RFC 3339 timestamp ("2026-01-01T00:00:00.123Z", any number
 /// of fraction digits, `Z` or a `+hh:mm` / `-hh:mm` offset) to Unix ms.
-pub fn parse_millis(s: &str) -> Option<i64> {
+pub(crate) fn parse_millis(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     let digits = |range: std::ops::Range<usize>| -> Option<i64> {
         b.get(range)?.iter().try_fold(0i64, |acc, &c| {

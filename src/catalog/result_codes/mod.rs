@@ -15,7 +15,7 @@ use super::event_type::EventType;
 
 /// A page a row was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Source {
+pub(crate) enum Source {
     PlayAction,
     RecognizeAction,
     RecognizeAiAction,
@@ -27,7 +27,7 @@ pub enum Source {
 impl Source {
     /// Where to read it: the published page, and the file and commit the
     /// row was checked against.
-    pub fn citation(self) -> &'static str {
+    pub(crate) fn citation(self) -> &'static str {
         match self {
             Source::PlayAction => {
                 "https://learn.microsoft.com/azure/communication-services/how-tos/call-automation/play-action \
@@ -61,7 +61,7 @@ impl Source {
 
 /// One documented `resultInformation`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResultText {
+pub(crate) struct ResultText {
     pub event: EventType,
     pub code: u16,
     pub sub_code: u32,
@@ -91,7 +91,7 @@ use Source::*;
 /// Sorted by (event in declaration order, code, sub-code), one message each (where a page gives
 /// two for one pair, its first).
 #[rustfmt::skip]
-pub const RESULT_TEXTS: &[ResultText] = &[
+pub(crate) const RESULT_TEXTS: &[ResultText] = &[
     row(CallDisconnected, 200, 0, "Call ended successfully by the local participant.", TroubleshootingCodes),
     row(CallDisconnected, 200, 4521, "Participant abruptly disconnected (e.g., closed app, tab, or browser without hanging up).", TroubleshootingCodes),
     row(CallDisconnected, 200, 5000, "Participant removed by another participant.", TroubleshootingCodes),
@@ -202,7 +202,7 @@ pub const RESULT_TEXTS: &[ResultText] = &[
 
 /// The troubleshooting page's sub-code list (the same source), sorted.
 #[rustfmt::skip]
-pub const SUB_CODE_NAMES: &[(u32, &str)] = &[
+pub(crate) const SUB_CODE_NAMES: &[(u32, &str)] = &[
     (0, "Success"),
     (7000, "Graceful"),
     (7500, "Unsupported AAD Identity"),
@@ -327,7 +327,11 @@ pub const SUB_CODE_NAMES: &[(u32, &str)] = &[
 ];
 
 /// The documented row for this result, if a table lists it.
-pub fn documented(event: EventType, code: u16, sub_code: u32) -> Option<&'static ResultText> {
+pub(crate) fn documented(
+    event: EventType,
+    code: u16,
+    sub_code: u32,
+) -> Option<&'static ResultText> {
     RESULT_TEXTS
         .binary_search_by_key(&(event, code, sub_code), |r| (r.event, r.code, r.sub_code))
         .ok()
@@ -335,7 +339,7 @@ pub fn documented(event: EventType, code: u16, sub_code: u32) -> Option<&'static
 }
 
 /// `resultInformation.message` for a result of `event`.
-pub fn result_message(event: EventType, code: u16, sub_code: u32) -> &'static str {
+pub(crate) fn result_message(event: EventType, code: u16, sub_code: u32) -> &'static str {
     if let Some(row) = documented(event, code, sub_code) {
         return row.message;
     }

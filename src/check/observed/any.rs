@@ -8,7 +8,7 @@ use crate::check::{AzureObserved, CheckError, InfluxqlObserved, PromqlObserved, 
 
 /// A backend of any kind.
 #[derive(Debug)]
-pub enum AnyObserved {
+pub(crate) enum AnyObserved {
     Azure(AzureObserved),
     Promql(PromqlObserved),
     Influxql(InfluxqlObserved),

@@ -7,27 +7,27 @@ use std::sync::{Arc, Mutex};
 
 /// What one request carried.
 #[derive(Clone, Debug)]
-pub struct Asked {
+pub(super) struct Asked {
     /// The URL's query parameters.
     pub params: BTreeMap<String, String>,
     pub authorization: Option<String>,
 }
 
-pub struct Fake {
+pub(super) struct Fake {
     pub url: String,
     asked: Arc<Mutex<Vec<Asked>>>,
 }
 
 impl Fake {
     /// The requests so far, in order.
-    pub fn asked(&self) -> Vec<Asked> {
+    pub(super) fn asked(&self) -> Vec<Asked> {
         self.asked.lock().unwrap().clone()
     }
 }
 
 /// Serves `body` with `status` on a free loopback port until the test's
 /// runtime ends.
-pub async fn serve(status: u16, body: &'static str) -> Fake {
+pub(super) async fn serve(status: u16, body: &'static str) -> Fake {
     let asked = Arc::new(Mutex::new(Vec::new()));
     let record = Arc::clone(&asked);
     let app = axum::Router::new().fallback(move |request: axum::extract::Request| {

@@ -12,12 +12,12 @@ use crate::wire::metrics_response::{Aggregations, MetricSeries};
 
 /// Answers queries from an expected.json.
 #[derive(Clone, Debug)]
-pub struct Reference {
+pub(crate) struct Reference {
     data: ExpectedData,
 }
 
 impl Reference {
-    pub fn new(expected: &MetricsResponse) -> Result<Reference, CheckError> {
+    pub(crate) fn new(expected: &MetricsResponse) -> Result<Reference, CheckError> {
         Ok(Reference {
             data: ExpectedData::from_response(expected)?,
         })
@@ -38,7 +38,7 @@ impl Reference {
 
     /// The Metrics - List response a correct sink gives to `query`, in
     /// Azure naming (what fake Azure sinks serve).
-    pub fn answer(&self, query: &Query) -> MetricsResponse {
+    pub(crate) fn answer(&self, query: &Query) -> MetricsResponse {
         MetricsResponse::build(
             &[(query.metric, self.cells(query))],
             query.grain,

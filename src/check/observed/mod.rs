@@ -10,13 +10,14 @@
 //! Prometheus counter has a count but no minimum): the others are not
 //! compared, and the report says which were.
 
-pub mod any;
-pub mod azure;
+pub(super) mod any;
+pub(super) mod azure;
 #[cfg(test)]
 mod fake;
-pub mod influxql;
-pub mod memory;
-pub mod promql;
+pub(super) mod influxql;
+#[cfg(test)]
+pub(super) mod memory;
+pub(super) mod promql;
 
 /// The query APIs `check --backend` reads back from; each variant's doc
 /// comment is its entry in `check --help`.
@@ -48,7 +49,7 @@ use std::future::Future;
 
 /// How long one query may take and how big its answer may be.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub timeout: std::time::Duration,
     pub max_answer: usize,
 }
@@ -94,7 +95,7 @@ pub(crate) async fn answer_body(
 const QUERY_RETRIES: u32 = 3;
 
 /// A source of observed aggregates.
-pub trait Observed {
+pub(crate) trait Observed {
     /// The aggregations this backend observes of `metric`, in
     /// [`Field::ALL`] order.
     fn observes(&self, metric: Metric) -> &'static [Field] {
@@ -215,13 +216,13 @@ pub(crate) fn count_from_float(v: f64) -> Result<u64, String> {
 }
 
 /// Observed cells: series label -> bucket start -> point.
-pub type ObservedSeries = BTreeMap<SeriesLabel, BTreeMap<i64, Point>>;
+pub(crate) type ObservedSeries = BTreeMap<SeriesLabel, BTreeMap<i64, Point>>;
 
 /// Runs `attempt` until it succeeds, fails for good, or runs out of
 /// retries. Queries are idempotent, so a dropped connection or a 429/5xx
 /// from a busy pipeline is retried with the client's one set of retry
 /// rules; anything else (or the last failure) is the answer.
-pub async fn with_retries<T, F: Future<Output = Result<T, CheckError>>>(
+pub(super) async fn with_retries<T, F: Future<Output = Result<T, CheckError>>>(
     mut attempt: impl FnMut() -> F,
 ) -> Result<T, CheckError> {
     let policy = RetryPolicy::new(QUERY_RETRIES);

@@ -4,14 +4,14 @@
 use std::io::{self, Write};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Align {
+pub(super) enum Align {
     Left,
     Right,
 }
 
 /// Writes `header` then `rows`, each column padded to its widest cell and
 /// aligned as `align` says, two spaces apart; trailing spaces trimmed.
-pub fn write_columns<W: Write + ?Sized, const N: usize>(
+pub(super) fn write_columns<W: Write + ?Sized, const N: usize>(
     out: &mut W,
     indent: &str,
     align: [Align; N],

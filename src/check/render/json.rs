@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// Bumped when a field is removed or changes meaning; adding a field keeps it.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// The result of `callmetrics check --format json` (see docs/check-report.md).
 #[derive(Debug, Serialize, JsonSchema)]
@@ -27,7 +27,7 @@ pub const SCHEMA_VERSION: u32 = 1;
                          "timespan", "grains", "totals", "compared", "metrics", "summary",
                          "hints", "groups", "mismatches", "resets", "waited"])
 )]
-pub struct JsonReport {
+pub(crate) struct JsonReport {
     /// Version of this format; 1 for the fields described here.
     pub schema_version: u32,
     /// "pass" when every cell matched, else "fail".
@@ -73,7 +73,7 @@ pub struct JsonReport {
 /// One counter reset.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ResetJson {
+pub(crate) struct ResetJson {
     /// The raw series as PromQL writes it: `name{label="value", ...}`.
     pub series: String,
     /// RFC 3339 time of the first sample after the reset.
@@ -87,7 +87,7 @@ pub struct ResetJson {
 /// How long `--wait` waited.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct WaitedJson {
+pub(crate) struct WaitedJson {
     /// Checks made, the last one included.
     pub checks: u32,
     /// Seconds from the first check's start to the last one's end.
@@ -96,7 +96,7 @@ pub struct WaitedJson {
 
 #[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Pass,
     Fail,
 }
@@ -104,7 +104,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[schemars(rename = "Naming")]
-pub enum NamingJson {
+pub(crate) enum NamingJson {
     /// StatusCodeClass.
     Azure,
     /// StatusSubClass.
@@ -115,7 +115,7 @@ pub enum NamingJson {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Hint")]
-pub struct HintJson {
+pub(crate) struct HintJson {
     /// Which pattern the mismatches show.
     pub kind: HintKindJson,
     /// The cause and what to do, as the table report prints it.
@@ -125,7 +125,7 @@ pub struct HintJson {
 #[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(rename = "HintKind")]
-pub enum HintKindJson {
+pub(crate) enum HintKindJson {
     /// Everything that differs is more than expected, nothing is missing:
     /// data of another run in the same backend and timespan.
     MoreThanExpected,
@@ -159,7 +159,7 @@ fn hint(h: &Hint) -> HintJson {
 /// Counts over all groups.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Groups compared (metric x grain x dimension set).
     pub groups: u64,
     /// Groups with at least one mismatch.
@@ -171,7 +171,7 @@ pub struct Summary {
 /// What a group (or all of them) compared and how much differed.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct JsonCounts {
+pub(crate) struct JsonCounts {
     /// Cells (series x bucket) present on either side; each is compared on
     /// count, total, minimum, maximum and average.
     pub cells: u64,
@@ -192,7 +192,7 @@ pub struct JsonCounts {
 /// One metric at one grain, split by one set of dimensions.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Group {
+pub(crate) struct Group {
     /// Metric name.
     pub metric: String,
     /// Grain (ISO 8601 duration).
@@ -214,7 +214,7 @@ pub struct Group {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(rename = "Mismatch")]
-pub struct MismatchJson {
+pub(crate) struct MismatchJson {
     /// Metric name.
     pub metric: String,
     /// Grain.
@@ -235,7 +235,7 @@ pub struct MismatchJson {
 /// Dimension name -> value, serialized as an object in the metric's
 /// dimension order (a map type would sort the names).
 #[derive(Debug)]
-pub struct SeriesValues(pub Vec<(String, String)>);
+pub(crate) struct SeriesValues(pub Vec<(String, String)>);
 
 impl Serialize for SeriesValues {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -258,7 +258,7 @@ impl JsonSchema for SeriesValues {
 #[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(rename = "MismatchKind")]
-pub enum MismatchKindJson {
+pub(crate) enum MismatchKindJson {
     /// Both sides have the cell; some aggregations differ.
     ValuesDiffer,
     /// The sink lists nothing for this expected series.
@@ -274,7 +274,7 @@ pub enum MismatchKindJson {
 /// Differing aggregations by name; an absent key means equal.
 #[derive(Debug, Default, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Fields {
+pub(crate) struct Fields {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[serde(default)]
     #[schemars(with = "Pair")]
@@ -301,7 +301,7 @@ pub struct Fields {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("required" = ["expected", "observed"]))]
-pub struct Pair {
+pub(crate) struct Pair {
     /// The expected value, null for an unexpected cell.
     pub expected: Option<Number>,
     /// The sink's value, null when the sink did not list it.
@@ -312,7 +312,7 @@ pub struct Pair {
 /// for average.
 #[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
 #[serde(untagged)]
-pub enum Number {
+pub(crate) enum Number {
     Integer(u64),
     Float(f64),
 }
@@ -343,7 +343,7 @@ fn counts(g: &Counts) -> JsonCounts {
 }
 
 impl JsonReport {
-    pub fn new(report: &Report) -> JsonReport {
+    pub(crate) fn new(report: &Report) -> JsonReport {
         let naming = report.naming;
         let dims = |key: &crate::check::GroupKey| -> Vec<String> {
             key.split
@@ -463,14 +463,15 @@ fn fields(m: &Mismatch) -> Fields {
 }
 
 /// Writes the report as pretty JSON with a final newline.
-pub fn json<W: Write + ?Sized>(report: &Report, out: &mut W) -> io::Result<()> {
+pub(crate) fn json<W: Write + ?Sized>(report: &Report, out: &mut W) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, &JsonReport::new(report))?;
     out.write_all(b"\n")
 }
 
 /// The JSON Schema of the report (docs/check-report.schema.json), pretty,
 /// with a final newline.
-pub fn json_schema() -> String {
+#[cfg(test)]
+pub(crate) fn json_schema() -> String {
     let schema = schemars::schema_for!(JsonReport);
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');

@@ -8,19 +8,19 @@ use crate::check::report::{AVERAGE_ULPS, GroupSummary, Report};
 use std::io::{self, Write};
 
 /// A test suite from outside the check, as `run --threshold`'s.
-pub struct JunitSuite {
+pub(crate) struct JunitSuite {
     pub name: String,
     pub cases: Vec<JunitCase>,
 }
 
-pub struct JunitCase {
+pub(crate) struct JunitCase {
     pub classname: String,
     pub name: String,
     /// The failure's one-line message, when the case failed.
     pub failure: Option<String>,
 }
 
-pub fn junit<W: Write + ?Sized>(
+pub(crate) fn junit<W: Write + ?Sized>(
     report: &Report,
     max_mismatches: usize,
     out: &mut W,
@@ -29,7 +29,7 @@ pub fn junit<W: Write + ?Sized>(
 }
 
 /// One document of the check's suites (when there is a check) and `extra`.
-pub fn junit_document<W: Write + ?Sized>(
+pub(crate) fn junit_document<W: Write + ?Sized>(
     report: Option<&Report>,
     max_mismatches: usize,
     extra: &[JunitSuite],
@@ -127,7 +127,7 @@ fn check_suites<W: Write + ?Sized>(
 /// The JUnit document of a check that could not be carried out (exit 2):
 /// one test case whose error says `why`, so a CI test publisher shows the
 /// cause instead of "no test results".
-pub fn junit_error<W: Write + ?Sized>(why: &str, out: &mut W) -> io::Result<()> {
+pub(crate) fn junit_error<W: Write + ?Sized>(why: &str, out: &mut W) -> io::Result<()> {
     let why = escape(why);
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(

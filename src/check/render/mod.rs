@@ -8,9 +8,11 @@ mod junit;
 mod table;
 mod text;
 
-pub use json::{JsonReport, SCHEMA_VERSION, json, json_schema};
-pub use junit::{JunitCase, JunitSuite, junit, junit_document, junit_error};
-pub use table::table;
+#[cfg(test)]
+pub(crate) use json::json_schema;
+pub(crate) use json::{JsonReport, json};
+pub(crate) use junit::{JunitCase, JunitSuite, junit, junit_document, junit_error};
+pub(super) use table::table;
 
 #[cfg(test)]
 mod tests;

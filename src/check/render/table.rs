@@ -9,7 +9,7 @@ use crate::check::report::{GroupKey, Report};
 use crate::wire::printable;
 use std::io::{self, Write};
 
-pub fn table<W: Write + ?Sized>(
+pub(crate) fn table<W: Write + ?Sized>(
     report: &Report,
     max_mismatches: usize,
     out: &mut W,

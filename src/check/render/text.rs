@@ -10,7 +10,7 @@ use crate::wire::metrics_response::{SeriesLabel, time_stamp};
 use std::io::{self, Write};
 
 /// 4812 -> "4,812".
-pub fn thousands(n: u64) -> String {
+pub(super) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -23,12 +23,12 @@ pub fn thousands(n: u64) -> String {
 }
 
 /// "1 cell", "4,812 cells".
-pub fn count(n: u64, one: &str, many: &str) -> String {
+pub(super) fn count(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
 /// "APIRequestCallAutomation  PT1M  by Operation, StatusCode".
-pub fn group_title(key: &GroupKey, naming: Naming) -> String {
+pub(super) fn group_title(key: &GroupKey, naming: Naming) -> String {
     format!(
         "{}  {}  {}",
         key.metric,
@@ -59,7 +59,7 @@ fn label_parts(label: &SeriesLabel, naming: Naming) -> Vec<String> {
 
 /// Writes `mismatches` (sorted as in the report) under one title per group,
 /// every line prefixed by `indent`. Label parts are aligned within a group.
-pub fn write_mismatches<W: Write + ?Sized>(
+pub(super) fn write_mismatches<W: Write + ?Sized>(
     report: &Report,
     mismatches: &[Mismatch],
     indent: &str,

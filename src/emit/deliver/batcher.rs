@@ -198,7 +198,7 @@ impl Batch {
 }
 
 /// The idempotency key of batch `seq` of the run with this fingerprint.
-pub fn batch_id(fingerprint: u64, seq: u64) -> String {
+pub(crate) fn batch_id(fingerprint: u64, seq: u64) -> String {
     format!("cm-{fingerprint:016x}-{seq}")
 }
 
@@ -208,7 +208,7 @@ const EVENT_ESTIMATE: usize = 160;
 
 /// How batches are cut.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Cut {
+pub(crate) struct Cut {
     /// Events per batch at most.
     pub max_events: usize,
     /// Under pacing (`speed` is `Some`), a batch is also closed once its
@@ -218,7 +218,7 @@ pub struct Cut {
 }
 
 /// Turns the event stream into batches.
-pub struct Batcher<E> {
+pub(crate) struct Batcher<E> {
     encoder: E,
     fingerprint: u64,
     max_events: u32,
@@ -242,7 +242,7 @@ pub struct Batcher<E> {
 }
 
 impl<E: Encoder> Batcher<E> {
-    pub fn new(
+    pub(crate) fn new(
         encoder: E,
         fingerprint: u64,
         cut: Cut,
@@ -276,7 +276,7 @@ impl<E: Encoder> Batcher<E> {
 
     /// Adds `e` if the target delivers it; returns the batch it closed, if
     /// any.
-    pub fn push(&mut self, e: &Event) -> Option<Batch> {
+    pub(crate) fn push(&mut self, e: &Event) -> Option<Batch> {
         if !self.encoder.accepts(e) {
             self.skipped += 1;
             return None;
@@ -311,13 +311,13 @@ impl<E: Encoder> Batcher<E> {
     }
 
     /// Events the target does not deliver, so far.
-    pub fn skipped(&self) -> u64 {
+    pub(crate) fn skipped(&self) -> u64 {
         self.skipped
     }
 
     /// The last, partly filled batch, with what the end of the stream
     /// leaves the encoder to write.
-    pub fn finish(mut self) -> Option<Batch> {
+    pub(crate) fn finish(mut self) -> Option<Batch> {
         if self.events > 0 {
             self.encoder.end(&mut self.buf);
         }

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 /// A paced batch is closed once its events span this much schedule time
 /// (`--batch-window`).
-pub const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(50);
+pub(crate) const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(50);
 /// Longest one request may take, connect to last byte of the answer.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How batches are cut, paced, sent and retried.
 #[derive(Clone, Debug)]

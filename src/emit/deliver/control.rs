@@ -31,13 +31,13 @@ struct Shared {
     started: Instant,
 }
 
-pub struct ControlServer {
+pub(super) struct ControlServer {
     addr: SocketAddr,
     server: Background,
 }
 
 impl ControlServer {
-    pub async fn start(
+    pub(super) async fn start(
         addr: SocketAddr,
         counters: Arc<Counters>,
         live: Arc<LiveSpeed>,
@@ -61,13 +61,13 @@ impl ControlServer {
         Ok(ControlServer { addr, server })
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(super) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Stops serving, within `ConnectionLimits::RUN_SIDE`'s drain. The
     /// run's own outcome matters more than how its status API ended.
-    pub async fn shutdown(self) {
+    pub(super) async fn shutdown(self) {
         let _ = self.server.shutdown().await;
     }
 }

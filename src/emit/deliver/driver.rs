@@ -41,7 +41,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Sends batches to one target.
-pub struct Driver<T, X> {
+pub(crate) struct Driver<T, X> {
     pub target: Arc<T>,
     pub transport: Arc<X>,
     pub policy: RetryPolicy,
@@ -60,7 +60,7 @@ pub struct Driver<T, X> {
 
 /// What the driver delivered.
 #[derive(Debug)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     pub stats: Stats,
     /// The aggregates of the delivered batches; `None` if there were none.
     pub expected: Option<AggregateTable>,
@@ -88,7 +88,7 @@ struct Tally {
 impl<T: Target, X: Transport> Driver<T, X> {
     /// Sends every batch from `batches` (or up to the first failure, when
     /// stopping on failure) and waits for the last answer.
-    pub async fn run(self, batches: mpsc::Receiver<Vec<Batch>>, pacing: Pacing) -> Delivery {
+    pub(crate) async fn run(self, batches: mpsc::Receiver<Vec<Batch>>, pacing: Pacing) -> Delivery {
         let workers = self.concurrency.max(1);
         let started = Instant::now();
         // Many consumers, no lock: with a receiver behind a mutex, 64

@@ -18,28 +18,29 @@
 //! thread; the channel, the queue and the workers bound memory and push
 //! back on it.
 
-pub mod batcher;
-pub mod cancel;
-pub mod config;
+pub(crate) mod batcher;
+pub(crate) mod cancel;
+pub(crate) mod config;
 mod control;
-pub mod driver;
-pub mod pacing;
-pub mod progress;
-pub mod send;
-pub mod stats;
+pub(crate) mod driver;
+pub(crate) mod pacing;
+pub(crate) mod progress;
+pub(crate) mod send;
+pub(crate) mod stats;
 #[cfg(test)]
 mod tests;
-pub mod threshold;
-pub mod timeline;
-pub mod transport;
+pub(crate) mod threshold;
+pub(crate) mod timeline;
+pub(crate) mod transport;
 
-pub use batcher::{Batch, Compression, Encoder};
-pub use cancel::Cancel;
+pub use batcher::Encoder;
+pub(crate) use batcher::{Batch, Compression};
+pub(crate) use cancel::Cancel;
 pub use config::DeliveryConfig;
 pub use pacing::Pacing;
-pub use stats::{BatchFailure, ReplyKind, Stats};
-pub use threshold::{Judged, MaxFailed, Threshold};
-pub use timeline::Timeline;
+pub(crate) use stats::Stats;
+pub(crate) use threshold::{MaxFailed, Threshold};
+pub(crate) use timeline::Timeline;
 
 use super::targets::Target;
 use crate::client::tls::ClientTls;
@@ -134,7 +135,7 @@ async fn probe(url: &reqwest::Url, transport: &HttpTransport) -> Result<(), Repl
 
 /// [`replay`] through any transport, without the probe (tests use
 /// scripted transports).
-pub async fn replay_with<T: Target, X: Transport>(
+pub(crate) async fn replay_with<T: Target, X: Transport>(
     scenario: &Scenario,
     workload: &Workload,
     target: T,

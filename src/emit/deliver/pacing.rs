@@ -18,8 +18,8 @@ use tokio::time::{Instant, sleep_until};
 
 /// The speeds a schedule may run at (`--speed`, POST /speed): beyond them
 /// its instants would not fit the clock's arithmetic, and no run needs them.
-pub const MIN_SPEED: f64 = 0.001;
-pub const MAX_SPEED: f64 = 1_000_000.0;
+pub(crate) const MIN_SPEED: f64 = 0.001;
+pub(crate) const MAX_SPEED: f64 = 1_000_000.0;
 
 /// How fast items are released.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,25 +44,25 @@ impl Pacing {
 
 /// Event time (Unix ms) to the offset from the schedule's origin.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     first_ms: i64,
     speed: f64,
 }
 
 impl Schedule {
-    pub fn new(first_ms: i64, speed: f64) -> Schedule {
+    pub(crate) fn new(first_ms: i64, speed: f64) -> Schedule {
         Schedule { first_ms, speed }
     }
 
     /// When the event at `time_ms` is due, counted from the origin.
-    pub fn offset(&self, time_ms: i64) -> Duration {
+    pub(crate) fn offset(&self, time_ms: i64) -> Duration {
         let ms = (time_ms - self.first_ms).max(0) as f64;
         Duration::from_secs_f64(ms / 1000.0 / self.speed)
     }
 
     /// How many milliseconds of event time `window` of schedule time covers
     /// (at least 1).
-    pub fn event_span(&self, window: Duration) -> i64 {
+    pub(crate) fn event_span(&self, window: Duration) -> i64 {
         ((window.as_secs_f64() * 1000.0 * self.speed).round() as i64).max(1)
     }
 }
@@ -77,14 +77,14 @@ const SPIN: Duration = Duration::from_micros(2500);
 /// A schedule's speed changed while it runs (`run --control`, POST
 /// /speed): a factor on the speed the offsets were made with.
 #[derive(Debug, Default)]
-pub struct LiveSpeed {
+pub(crate) struct LiveSpeed {
     /// f64 bits of the factor; 0 means 1 (never changed).
     factor: std::sync::atomic::AtomicU64,
     changed: tokio::sync::Notify,
 }
 
 impl LiveSpeed {
-    pub fn factor(&self) -> f64 {
+    pub(crate) fn factor(&self) -> f64 {
         match self.factor.load(std::sync::atomic::Ordering::Relaxed) {
             0 => 1.0,
             bits => f64::from_bits(bits),
@@ -92,7 +92,7 @@ impl LiveSpeed {
     }
 
     /// Sets the factor (> 0) and wakes the pacer to re-plan its wait.
-    pub fn set_factor(&self, factor: f64) {
+    pub(crate) fn set_factor(&self, factor: f64) {
         self.factor
             .store(factor.to_bits(), std::sync::atomic::Ordering::Relaxed);
         self.changed.notify_waiters();
@@ -100,7 +100,7 @@ impl LiveSpeed {
 }
 
 /// Waits for each item's scheduled instant.
-pub struct Pacer {
+pub(crate) struct Pacer {
     pacing: Pacing,
     /// Where the clock was last anchored: (instant, offset then, factor).
     /// Offsets after the anchor are due `(offset - anchored) / factor`
@@ -110,7 +110,7 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    pub fn new(pacing: Pacing, live: Option<std::sync::Arc<LiveSpeed>>) -> Pacer {
+    pub(crate) fn new(pacing: Pacing, live: Option<std::sync::Arc<LiveSpeed>>) -> Pacer {
         Pacer {
             pacing,
             anchor: None,
@@ -121,7 +121,7 @@ impl Pacer {
     /// Waits until `offset` after the origin (fixed, on the first call, at
     /// the current instant) and returns the scheduled instant. Returns at
     /// once with `None` under [`Pacing::Max`].
-    pub async fn wait(&mut self, offset: Duration) -> Option<Instant> {
+    pub(crate) async fn wait(&mut self, offset: Duration) -> Option<Instant> {
         if self.pacing == Pacing::Max {
             return None;
         }

@@ -16,14 +16,14 @@ const TERMINAL_EVERY: Duration = Duration::from_millis(250);
 const PLAIN_EVERY: Duration = Duration::from_secs(2);
 
 /// The reporter task; stops when finished or dropped.
-pub struct Progress {
+pub(crate) struct Progress {
     task: Option<JoinHandle<()>>,
     bar: Option<ProgressBar>,
 }
 
 impl Progress {
     /// Starts reporting `counters` (nothing when `enabled` is false).
-    pub fn start(
+    pub(crate) fn start(
         enabled: bool,
         paced: bool,
         counters: Arc<Counters>,
@@ -100,7 +100,7 @@ impl Progress {
     }
 
     /// Stops reporting and clears the status line.
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.stop();
     }
 

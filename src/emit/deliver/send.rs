@@ -39,7 +39,7 @@ impl Sent {
 /// Sends `batch` to `target` until delivered, a permanent failure, or
 /// `policy` is out of retries, or `interrupt` ends a back-off (a Retry-After
 /// may be a minute long; the attempt in flight is always answered first).
-pub async fn send_with_retries<T: Target, X: Transport>(
+pub(crate) async fn send_with_retries<T: Target, X: Transport>(
     transport: &X,
     connection: &mut X::Connection,
     target: &T,

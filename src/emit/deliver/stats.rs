@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Updated while the replay runs; read by the progress reporter.
 #[derive(Debug, Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     /// Events in delivered requests.
     pub events: AtomicU64,
     /// Delivered requests.
@@ -38,15 +38,15 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub fn get(counter: &AtomicU64) -> u64 {
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
         counter.load(Relaxed)
     }
 
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
     }
 
-    pub fn lag(&self, lag: Duration) {
+    pub(crate) fn lag(&self, lag: Duration) {
         let us = lag.as_micros() as u64;
         self.lag_peak_us.fetch_max(us, Relaxed);
         if !self.track_lags.load(Relaxed) {
@@ -59,7 +59,7 @@ impl Counters {
     }
 
     /// Lag at quantile `q` (0..=1) over every batch so far.
-    pub fn lag_quantile(&self, q: f64) -> Option<Duration> {
+    pub(crate) fn lag_quantile(&self, q: f64) -> Option<Duration> {
         let lags = self.lags.lock().unwrap_or_else(|p| p.into_inner());
         lags.as_ref()
             .filter(|h| !h.is_empty())
@@ -67,7 +67,7 @@ impl Counters {
     }
 
     /// The peak lag since the previous call.
-    pub fn take_lag_peak(&self) -> Duration {
+    pub(crate) fn take_lag_peak(&self) -> Duration {
         Duration::from_micros(self.lag_peak_us.swap(0, Relaxed))
     }
 }
@@ -156,19 +156,19 @@ fn call_connection_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, 
 /// Failures kept in full, for `--summary-out` and the report (all are
 /// counted); the summary on the terminal shows the first `FAILURES_SHOWN`,
 /// with at most `CARRIED_SHOWN` events each.
-pub const FAILURES_KEPT: usize = 100;
-pub const FAILURES_SHOWN: usize = 10;
-pub const CARRIED_SHOWN: usize = 5;
+pub(crate) const FAILURES_KEPT: usize = 100;
+pub(crate) const FAILURES_SHOWN: usize = 10;
+pub(crate) const CARRIED_SHOWN: usize = 5;
 
 /// How long a run's start lasts, for [`Stats::backlog_hint`]: the
 /// connections every worker opens at once are made in it.
-pub const RUN_START: Duration = Duration::from_secs(1);
+pub(crate) const RUN_START: Duration = Duration::from_secs(1);
 
 /// Latencies are recorded in microseconds, up to an hour.
 const LATENCY_MAX_US: u64 = 3_600_000_000;
 
 /// An empty histogram of microseconds (3 significant digits).
-pub fn micros_histogram() -> Histogram<u64> {
+pub(crate) fn micros_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("valid histogram bounds")
 }
 
@@ -611,7 +611,7 @@ fn mib(bytes: u64) -> String {
 }
 
 /// Milliseconds with µs precision.
-pub fn millis(d: Duration) -> String {
+pub(crate) fn millis(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Slots kept at most: enough points for a chart, few enough histograms.
-pub const SLOTS_MAX: usize = 120;
+pub(crate) const SLOTS_MAX: usize = 120;
 
 /// Microseconds, up to an hour, two significant digits (1%): a chart's
 /// precision at a tenth of the summary's memory per histogram.

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 /// Sends attempts, one at a time per connection.
-pub trait Transport: Send + Sync + 'static {
+pub(crate) trait Transport: Send + Sync + 'static {
     /// A worker's connection (or whatever stands for one).
     type Connection: Send + 'static;
 
@@ -46,7 +46,7 @@ const DETAIL_MAX: usize = 200;
 /// acknowledgement. A peer cannot make a reply cost more memory than this
 /// (a hostile app once answered 200 with a 1 GiB chunked body, and reading
 /// it whole took `run` to 1.2 GiB).
-pub const REPLY_KEPT: usize = 4 << 10;
+pub(crate) const REPLY_KEPT: usize = 4 << 10;
 
 /// Bytes of a reply's body read at most. A body that ends within it is
 /// drained, so an ordinary error page keeps the keep-alive connection; a
@@ -56,7 +56,7 @@ pub const REPLY_KEPT: usize = 4 << 10;
 const REPLY_DRAINED: usize = 64 << 10;
 
 /// HTTP/1.1 to one host.
-pub struct HttpTransport {
+pub(crate) struct HttpTransport {
     /// The host (an IPv6 address without brackets) and port to connect to.
     host_name: String,
     port: u16,
@@ -76,14 +76,14 @@ pub struct HttpTransport {
 }
 
 /// A worker's connection: the sending half, while it is usable.
-pub struct HttpConnection {
+pub(crate) struct HttpConnection {
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl HttpTransport {
     /// A transport to `url`'s host; `timeout` bounds each attempt, connect
     /// to last byte of the answer; `https://` speaks TLS as `tls` says.
-    pub fn new(
+    pub(crate) fn new(
         url: &reqwest::Url,
         timeout: Duration,
         tls: &ClientTls,
@@ -122,7 +122,7 @@ impl HttpTransport {
 
     /// Opens a connection and closes it again, sending nothing: whether
     /// the target can be reached, or why not.
-    pub async fn open(&self) -> Result<(), String> {
+    pub(crate) async fn open(&self) -> Result<(), String> {
         match self.connect().await {
             Ok(_) => Ok(()),
             Err(Reply::Transport { message, .. }) => Err(message),
@@ -324,7 +324,7 @@ impl Transport for HttpTransport {
 /// message comes from the Azure error shape when the body has it, else from
 /// the start of the body, on one line, at most [`DETAIL_MAX`] characters
 /// and with control characters escaped, as the terminal will show it.
-pub fn read_answer(code: u16, retry_after: Option<Duration>, body: &[u8]) -> Reply {
+pub(crate) fn read_answer(code: u16, retry_after: Option<Duration>, body: &[u8]) -> Reply {
     let success = (200..300).contains(&code);
     let (duplicate, detail) = if body.is_empty() {
         (false, String::new())

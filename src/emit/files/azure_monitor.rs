@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// The custom metrics namespace the documents name.
-pub const NAMESPACE: &str = "CallAutomation";
+pub(super) const NAMESPACE: &str = "CallAutomation";
 
 /// Writes one document per minute and metric, in time then metric order,
 /// series sorted by their dimension values. `expected` must be at PT1M,
 /// the only granularity the ingestion API takes.
-pub fn write_documents(
+pub(super) fn write_documents(
     out: &mut dyn Write,
     expected: &AggregateTable,
     naming: Naming,

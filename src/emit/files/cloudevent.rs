@@ -28,7 +28,7 @@ const CHOICES: [(&str, &str); 3] = [
 /// The parts of a callback's envelope that its series (event type, code,
 /// sub-code, version) fixes, rendered once per series: names, codes and
 /// messages looked up and formatted per event were a third of encoding.
-pub struct EnvelopeParts {
+pub(crate) struct EnvelopeParts {
     /// `","type":"…","specversion":…,"time":"`
     kind: Snippet,
     /// `","data":{"version":"…","callConnectionId":"`
@@ -43,7 +43,7 @@ pub struct EnvelopeParts {
 }
 
 impl EnvelopeParts {
-    pub fn new(event: EventType, result: Status, version: ApiVersion) -> EnvelopeParts {
+    pub(crate) fn new(event: EventType, result: Status, version: ApiVersion) -> EnvelopeParts {
         let mut kind = b"\",\"type\":\"".to_vec();
         kind.extend_from_slice(event.name().as_bytes());
         kind.extend_from_slice(
@@ -79,7 +79,7 @@ impl EnvelopeParts {
 /// Appends the CloudEvent of a callback event (nothing for requests).
 /// `time` is the event's timestamp text, written once already for the line;
 /// `start_times` writes other times (a recording's start).
-pub fn write_cloud_event(
+pub(crate) fn write_cloud_event(
     out: &mut Vec<u8>,
     parts: &EnvelopeParts,
     ids: &mut IdWriter,

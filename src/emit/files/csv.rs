@@ -9,12 +9,12 @@ use crate::catalog::{Dimension, Metric, Naming};
 use crate::engine::{Event, EventKind};
 use crate::wire::rfc3339::TimeWriter;
 
-pub struct CsvEncoder {
+pub(super) struct CsvEncoder {
     ids: IdWriter,
     times: TimeWriter,
 }
 
-pub fn header(naming: Naming) -> String {
+pub(super) fn header(naming: Naming) -> String {
     let names: Vec<_> = Dimension::ALL.iter().map(|d| d.name(naming)).collect();
     format!(
         "metric,time,{},value,latencyMs,callConnectionId\n",
@@ -23,7 +23,7 @@ pub fn header(naming: Naming) -> String {
 }
 
 impl CsvEncoder {
-    pub fn new(seed: u64) -> Self {
+    pub(super) fn new(seed: u64) -> Self {
         CsvEncoder {
             ids: IdWriter::new(seed),
             times: TimeWriter::default(),
@@ -32,7 +32,7 @@ impl CsvEncoder {
 
     /// Appends the row for `e`, newline included. Every value comes from the
     /// catalog or is a number, none holds a comma or quote, so no quoting.
-    pub fn encode(&mut self, out: &mut Vec<u8>, e: &Event) {
+    pub(super) fn encode(&mut self, out: &mut Vec<u8>, e: &Event) {
         let metric = match e.kind {
             EventKind::Request { operation, .. } => operation.metric(),
             EventKind::Callback { .. } => Metric::CallbackEvents,

@@ -37,29 +37,29 @@ struct CallText {
 }
 
 /// The id text of one call (see `IdWriter::call`).
-pub struct CallIds<'w> {
+pub(crate) struct CallIds<'w> {
     text: &'w CallText,
     server_fixed: &'w Snippet,
 }
 
 impl CallIds<'_> {
-    pub fn connection(&self, out: &mut Vec<u8>) {
+    pub(crate) fn connection(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.text.connection);
     }
 
-    pub fn correlation(&self, out: &mut Vec<u8>) {
+    pub(crate) fn correlation(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.text.correlation);
     }
 
     /// The server call id: base64 of the call's conversation URL.
-    pub fn server_call(&self, out: &mut Vec<u8>) {
+    pub(crate) fn server_call(&self, out: &mut Vec<u8>) {
         self.server_fixed.write(out);
         out.extend_from_slice(&self.text.server_rest);
     }
 }
 
 /// Writes a workload's identifiers; one per encoder.
-pub struct IdWriter {
+pub(crate) struct IdWriter {
     seed: u64,
     cache: Vec<CallText>,
     /// `8:acs:<resource>_`: the raw id head of every ACS user.
@@ -69,7 +69,7 @@ pub struct IdWriter {
 }
 
 impl IdWriter {
-    pub fn new(seed: u64) -> IdWriter {
+    pub(crate) fn new(seed: u64) -> IdWriter {
         IdWriter {
             seed,
             cache: Vec::new(),
@@ -114,7 +114,7 @@ impl IdWriter {
 
     /// One call's id text, looked up once for a whole line (a CloudEvent
     /// repeats the connection id three times).
-    pub fn call(&mut self, call: u64) -> CallIds<'_> {
+    pub(crate) fn call(&mut self, call: u64) -> CallIds<'_> {
         self.call_text(call);
         CallIds {
             text: &self.cache[call as usize % SLOTS],
@@ -122,19 +122,19 @@ impl IdWriter {
         }
     }
 
-    pub fn connection(&mut self, out: &mut Vec<u8>, call: u64) {
+    pub(crate) fn connection(&mut self, out: &mut Vec<u8>, call: u64) {
         out.extend_from_slice(&self.call_text(call).connection);
     }
 
-    pub fn event(&self, out: &mut Vec<u8>, call: u64, n: u32) {
+    pub(crate) fn event(&self, out: &mut Vec<u8>, call: u64, n: u32) {
         ids::write_uuid(out, ids::id128(self.seed, call, IdKind::Event, n as u64));
     }
 
-    pub fn recording(&self, out: &mut Vec<u8>, call: u64) {
+    pub(crate) fn recording(&self, out: &mut Vec<u8>, call: u64) {
         ids::write_uuid(out, ids::id128(self.seed, call, IdKind::Recording, 0));
     }
 
-    pub fn participant(&self, call: u64, n: u16) -> Identity {
+    pub(crate) fn participant(&self, call: u64, n: u16) -> Identity {
         ids::participant(self.seed, call, n)
     }
 }
@@ -168,7 +168,7 @@ fn acs_prefix(seed: u64) -> [u8; 43] {
 
 impl IdWriter {
     /// The raw id of a participant: `4:+1...` or `8:acs:...`.
-    pub fn raw_id(&self, out: &mut Vec<u8>, identity: Identity) {
+    pub(crate) fn raw_id(&self, out: &mut Vec<u8>, identity: Identity) {
         match identity {
             Identity::Phone(number) => {
                 out.extend_from_slice(b"4:+1");
@@ -182,7 +182,7 @@ impl IdWriter {
     }
 
     /// The participant id as the REST route carries it (URL-encoded raw id).
-    pub fn raw_id_in_path(&self, out: &mut Vec<u8>, identity: Identity) {
+    pub(crate) fn raw_id_in_path(&self, out: &mut Vec<u8>, identity: Identity) {
         let start = out.len();
         self.raw_id(out, identity);
         let raw: Vec<u8> = out.split_off(start);
@@ -196,7 +196,7 @@ impl IdWriter {
     }
 
     /// A `CommunicationIdentifierModel` JSON object.
-    pub fn identifier(&self, out: &mut Vec<u8>, identity: Identity) {
+    pub(crate) fn identifier(&self, out: &mut Vec<u8>, identity: Identity) {
         out.extend_from_slice(b"{\"rawId\":\"");
         let raw = out.len();
         self.raw_id(out, identity);

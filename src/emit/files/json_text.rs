@@ -5,13 +5,13 @@
 /// to a few vector moves, where a variable-length one is a call into
 /// memmove, and lines are assembled from many such pieces (memmove was a
 /// tenth of generation time).
-pub struct Snippet {
+pub(crate) struct Snippet {
     chunks: Box<[[u8; 64]]>,
     len: usize,
 }
 
 impl Snippet {
-    pub fn new(text: &[u8]) -> Snippet {
+    pub(crate) fn new(text: &[u8]) -> Snippet {
         let chunks = text
             .chunks(64)
             .map(|c| {
@@ -27,7 +27,7 @@ impl Snippet {
     }
 
     /// Appends the text (writing past it, then cutting back).
-    pub fn write(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
         let end = out.len() + self.len;
         for chunk in &self.chunks {
             out.extend_from_slice(chunk);
@@ -36,7 +36,7 @@ impl Snippet {
     }
 }
 
-pub fn write_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
+pub(crate) fn write_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 

@@ -12,7 +12,9 @@ pub(crate) mod json_text;
 mod jsonl;
 mod progress;
 
-pub use dataset::{DatasetError, DatasetOptions, DatasetSummary, Destination, write_dataset};
+pub use dataset::DatasetOptions;
+pub use dataset::Destination;
+pub use dataset::write_dataset;
 pub use jsonl::JsonlEncoder;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]

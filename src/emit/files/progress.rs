@@ -5,13 +5,13 @@ use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, Prog
 use std::fmt;
 use std::io::IsTerminal;
 
-pub struct Progress {
+pub(super) struct Progress {
     bar: Option<ProgressBar>,
 }
 
 impl Progress {
     /// `total` is the number of calls when known.
-    pub fn new(enabled: bool, total: Option<u64>) -> Progress {
+    pub(super) fn new(enabled: bool, total: Option<u64>) -> Progress {
         if !enabled || !std::io::stderr().is_terminal() {
             return Progress { bar: None };
         }
@@ -36,14 +36,14 @@ impl Progress {
         Progress { bar: Some(bar) }
     }
 
-    pub fn update(&self, calls: u64, events: u64) {
+    pub(super) fn update(&self, calls: u64, events: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(calls);
             bar.set_message(format!("{} events", HumanCount(events)));
         }
     }
 
-    pub fn finish(&self) {
+    pub(super) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

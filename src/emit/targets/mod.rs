@@ -6,10 +6,10 @@
 //! Adding a protocol means adding a folder here with a `Target` and an
 //! `Encoder`, and one variant to `run --target`.
 
-pub mod influx;
-pub mod ingest;
-pub mod remote_write;
-pub mod webhook;
+pub(crate) mod influx;
+pub(crate) mod ingest;
+pub(crate) mod remote_write;
+pub(crate) mod webhook;
 
 use super::deliver::batcher::{Batch, Compression, Encoder};
 use super::deliver::stats::CarriedEvent;
@@ -20,7 +20,7 @@ use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 
 /// `User-Agent` of the targets that write into a database, so its logs
 /// and limits can tell the load generator from real writers.
-pub const USER_AGENT: &str = concat!("callmetrics/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("callmetrics/", env!("CARGO_PKG_VERSION"));
 
 /// The wire protocols `run --target` delivers with; each variant's doc
 /// comment is its entry in `run --help`.
@@ -128,7 +128,7 @@ pub struct TargetDefaults {
 
 /// A POST of `batch` to `uri` with the headers every target sends: its
 /// encoder's content type, the body's encoding and the authorization.
-pub fn post<E: Encoder>(
+pub(crate) fn post<E: Encoder>(
     uri: &http::Uri,
     batch: &Batch,
     authorization: Option<&HeaderValue>,
@@ -150,7 +150,10 @@ pub fn post<E: Encoder>(
 /// The sample interval of a target that writes at fixed instants of the
 /// event timeline (remote write, influx), in ms: at least a second, and a
 /// divisor of `grain`, so that every bucket boundary is a sample instant.
-pub fn sample_interval_ms(interval: std::time::Duration, grain: Grain) -> Result<i64, String> {
+pub(crate) fn sample_interval_ms(
+    interval: std::time::Duration,
+    grain: Grain,
+) -> Result<i64, String> {
     let ms = interval.as_millis() as i64;
     if ms < 1000 || grain.millis() % ms != 0 {
         return Err(format!(
@@ -163,14 +166,14 @@ pub fn sample_interval_ms(interval: std::time::Duration, grain: Grain) -> Result
 }
 
 /// The first sample instant (a multiple of `interval_ms`) after `time_ms`.
-pub fn instant_after(time_ms: i64, interval_ms: i64) -> i64 {
+pub(crate) fn instant_after(time_ms: i64, interval_ms: i64) -> i64 {
     time_ms.div_euclid(interval_ms) * interval_ms + interval_ms
 }
 
 /// How far ahead of the clock a run may write before it is said: Mimir
 /// refuses samples more than 10 minutes ahead by default, and a run takes
 /// a while to reach its last ones.
-pub const AHEAD_WARNING: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+pub(crate) const AHEAD_WARNING: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// A warning, when a run would write timestamps more than
 /// [`AHEAD_WARNING`] ahead of `now_ms`. Its events span `first_ms` to
@@ -179,7 +182,7 @@ pub const AHEAD_WARNING: std::time::Duration = std::time::Duration::from_secs(5 
 /// everything is written at once. A paced event is written `(t - first) /
 /// speed` after the start, so the lead is greatest at the last event when
 /// faster than real time, at the first otherwise.
-pub fn ahead_of_clock(
+pub(crate) fn ahead_of_clock(
     (first_ms, last_ms): (i64, i64),
     last_stamp: i64,
     start_ms: i64,
@@ -214,7 +217,7 @@ pub fn ahead_of_clock(
 }
 
 /// `Authorization: Bearer TOKEN`, marked sensitive so it is never logged.
-pub fn bearer(token: &str) -> Result<HeaderValue, String> {
+pub(crate) fn bearer(token: &str) -> Result<HeaderValue, String> {
     let mut value = HeaderValue::try_from(format!("Bearer {token}"))
         .map_err(|_| "the token contains characters not allowed in a header")?;
     value.set_sensitive(true);

@@ -8,7 +8,7 @@
 use super::record::{self, HEADER, HEADER_V2};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
+pub(super) enum Version {
     /// No bytes yet.
     Empty,
     /// Fewer than 8 bytes, all of the header: a crash while the log was
@@ -30,7 +30,7 @@ const NEAR: u32 = 16;
 /// The version of a log starting with `head` (its first 8 bytes, or all of
 /// a shorter file); `first_v1_record` is the file as far as a version 1
 /// record at its start would reach, read only when needed.
-pub fn version(head: &[u8], first_v1_record: impl FnOnce() -> Vec<u8>) -> Version {
+pub(super) fn version(head: &[u8], first_v1_record: impl FnOnce() -> Vec<u8>) -> Version {
     if head.is_empty() {
         return Version::Empty;
     }
@@ -65,6 +65,6 @@ pub fn version(head: &[u8], first_v1_record: impl FnOnce() -> Vec<u8>) -> Versio
 
 /// How many bytes a version 1 record at the start of a file beginning
 /// with `head` (8 bytes) takes, frame included: what [`version`] reads.
-pub fn v1_record_len(head: &[u8; 8]) -> u64 {
+pub(super) fn v1_record_len(head: &[u8; 8]) -> u64 {
     8 + u64::from(u32::from_le_bytes([head[0], head[1], head[2], head[3]]))
 }

@@ -32,8 +32,8 @@ mod replay;
 mod report;
 mod salvage;
 
-pub use record::{BatchKey, Record, Route};
-pub use report::{Damage, MovedAside, OpenReport};
+pub(super) use record::{BatchKey, Record, Route};
+pub(crate) use report::{Damage, MovedAside, OpenReport};
 
 use super::sample::Sample;
 use header::Version;
@@ -86,7 +86,7 @@ pub enum WalError {
 }
 
 /// Where appends go: the log file, or in tests one that fails on demand.
-pub trait LogFile: Write + Send + Sync {
+pub(super) trait LogFile: Write + Send + Sync {
     fn truncate(&mut self, len: u64) -> io::Result<()>;
     fn sync(&mut self) -> io::Result<()>;
 }
@@ -102,7 +102,7 @@ impl LogFile for File {
     }
 }
 
-pub struct Wal {
+pub(super) struct Wal {
     dir: PathBuf,
     file: Box<dyn LogFile>,
     /// Bytes of whole records (and the header).
@@ -118,7 +118,7 @@ impl Wal {
     /// `apply`, in order. A torn tail is trimmed, a damaged one moved
     /// aside; damage followed by valid records, or a damaged header, is an
     /// error unless `repair`, which moves it aside.
-    pub fn open(
+    pub(super) fn open(
         dir: &Path,
         repair: bool,
         mut apply: impl FnMut(Record),
@@ -205,7 +205,7 @@ impl Wal {
     /// Appends a batch and waits until it is on disk. On failure the log
     /// is cut back to its last whole record, so nothing appended later is
     /// hidden behind a torn one.
-    pub fn append(&mut self, key: Option<&BatchKey>, samples: &[Sample]) -> io::Result<()> {
+    pub(super) fn append(&mut self, key: Option<&BatchKey>, samples: &[Sample]) -> io::Result<()> {
         if let Some(why) = &self.broken {
             return Err(io::Error::other(why.clone()));
         }
@@ -229,11 +229,11 @@ impl Wal {
     }
 
     /// Bytes appended since the log was opened or last compacted.
-    pub fn growth(&self) -> u64 {
+    pub(super) fn growth(&self) -> u64 {
         self.len - self.base
     }
 
-    pub fn len(&self) -> u64 {
+    pub(super) fn len(&self) -> u64 {
         self.len
     }
 
@@ -241,7 +241,7 @@ impl Wal {
     /// writing a new file and renaming it over the old one. On failure the
     /// old log is as it was and the new file is removed: left behind, it
     /// would hold the disk's last free bytes until the next start.
-    pub fn compact(&mut self, records: impl IntoIterator<Item = Record>) -> io::Result<()> {
+    pub(super) fn compact(&mut self, records: impl IntoIterator<Item = Record>) -> io::Result<()> {
         let tmp = self.dir.join(COMPACTING);
         let path = self.dir.join(LOG);
         let written = write_compacted(&tmp, records).and_then(|len| {
@@ -279,7 +279,7 @@ impl Wal {
         File::open(&self.dir)?.sync_all()
     }
 
-    pub fn path(&self) -> PathBuf {
+    pub(super) fn path(&self) -> PathBuf {
         self.dir.join(LOG)
     }
 

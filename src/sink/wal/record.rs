@@ -25,15 +25,15 @@ use crate::model::{Aggregate, Series, SeriesParts};
 /// The first bytes of a log of the current version, 3: version 2 plus
 /// the rolled record (3) and recording-request samples (tag 3), which a
 /// version 2 reader would take for damage.
-pub const HEADER: &[u8; 8] = b"CMWAL03\n";
+pub(crate) const HEADER: &[u8; 8] = b"CMWAL03\n";
 /// A version 2 log: the same framing, read as is and rewritten as 3.
-pub const HEADER_V2: &[u8; 8] = b"CMWAL02\n";
+pub(crate) const HEADER_V2: &[u8; 8] = b"CMWAL02\n";
 /// Every record starts with it: "CMRC".
-pub const MAGIC: u32 = u32::from_le_bytes(*b"CMRC");
+pub(crate) const MAGIC: u32 = u32::from_le_bytes(*b"CMRC");
 /// magic, len, crc.
-pub const FRAME: usize = 12;
+pub(crate) const FRAME: usize = 12;
 /// A longer payload is damage, not a record (bodies are capped far below).
-pub const MAX_PAYLOAD: usize = 1 << 30;
+pub(crate) const MAX_PAYLOAD: usize = 1 << 30;
 
 pub(super) const SAMPLE_BYTES: usize = 25;
 pub(super) const AGGREGATE_BYTES: usize = 49;
@@ -87,7 +87,7 @@ pub enum Record {
 }
 
 /// The whole record (frame and payload) for `payload`.
-pub fn frame(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(payload: &[u8]) -> Vec<u8> {
     let len = (payload.len() as u32).to_le_bytes();
     let mut crc = crc32fast::Hasher::new();
     crc.update(&len);
@@ -101,7 +101,7 @@ pub fn frame(payload: &[u8]) -> Vec<u8> {
 }
 
 /// The payload of a batch record.
-pub fn batch_payload(key: Option<&BatchKey>, samples: &[Sample]) -> Vec<u8> {
+pub(crate) fn batch_payload(key: Option<&BatchKey>, samples: &[Sample]) -> Vec<u8> {
     // The samples encoding holds one value, which replay takes for count 1
     // and minimum = maximum = total: anything else (POST /metrics takes a
     // count-1 aggregate with min < sum < max) must keep all four fields.
@@ -127,7 +127,7 @@ pub fn batch_payload(key: Option<&BatchKey>, samples: &[Sample]) -> Vec<u8> {
 }
 
 /// The payload of a keys record.
-pub fn keys_payload(keys: &[BatchKey]) -> Vec<u8> {
+pub(crate) fn keys_payload(keys: &[BatchKey]) -> Vec<u8> {
     let mut out = Vec::with_capacity(5 + keys.len() * 64);
     out.push(KEYS);
     out.extend_from_slice(&(keys.len() as u32).to_le_bytes());
@@ -138,7 +138,7 @@ pub fn keys_payload(keys: &[BatchKey]) -> Vec<u8> {
 }
 
 /// The payload of a rolled record.
-pub fn rolled_payload(before: i64) -> Vec<u8> {
+pub(crate) fn rolled_payload(before: i64) -> Vec<u8> {
     let mut out = vec![ROLLED];
     out.extend_from_slice(&before.to_le_bytes());
     out
@@ -146,7 +146,7 @@ pub fn rolled_payload(before: i64) -> Vec<u8> {
 
 /// Checks a frame's header: the payload length, if `head` (12 bytes) can
 /// start a record.
-pub fn frame_len(head: &[u8; FRAME]) -> Option<usize> {
+pub(crate) fn frame_len(head: &[u8; FRAME]) -> Option<usize> {
     let magic = u32::from_le_bytes(head[0..4].try_into().ok()?);
     let len = u32::from_le_bytes(head[4..8].try_into().ok()?) as usize;
     (magic == MAGIC && len <= MAX_PAYLOAD).then_some(len)
@@ -159,7 +159,7 @@ pub fn frame_len(head: &[u8; FRAME]) -> Option<usize> {
 /// goes. Anything else there is damage to a written record, which may have
 /// been acknowledged: a whole record failing its checksum, or a flipped
 /// length that no longer matches the payload's own counts.
-pub fn torn_prefix(tail: &[u8], tail_len: u64) -> bool {
+pub(crate) fn torn_prefix(tail: &[u8], tail_len: u64) -> bool {
     let magic = MAGIC.to_le_bytes();
     if tail.len() < magic.len() {
         return magic.starts_with(tail);
@@ -240,7 +240,7 @@ pub(super) fn key_size(b: &[u8]) -> Option<usize> {
 }
 
 /// The record in `payload`, if the frame's checksum and the contents hold.
-pub fn decode(head: &[u8; FRAME], payload: &[u8]) -> Option<Record> {
+pub(crate) fn decode(head: &[u8; FRAME], payload: &[u8]) -> Option<Record> {
     let crc = u32::from_le_bytes(head[8..12].try_into().ok()?);
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&head[4..8]);
@@ -304,7 +304,7 @@ pub fn decode(head: &[u8; FRAME], payload: &[u8]) -> Option<Record> {
 /// key_len: u16 | key | count: u32 (top bit: aggregates) | entries`) and
 /// its length; `Err(true)` when `b` ends inside it (a torn tail), `Err(false)`
 /// when it is damaged.
-pub fn legacy_record(b: &[u8]) -> Result<(Record, usize), bool> {
+pub(crate) fn legacy_record(b: &[u8]) -> Result<(Record, usize), bool> {
     let torn = |n: usize| b.len() < n;
     if torn(8) {
         return Err(true);
@@ -352,7 +352,7 @@ pub fn legacy_record(b: &[u8]) -> Result<(Record, usize), bool> {
 
 /// A version 1 record, as the log was written before version 2.
 #[cfg(test)]
-pub fn legacy_frame(key: &str, samples: &[Sample]) -> Vec<u8> {
+pub(crate) fn legacy_frame(key: &str, samples: &[Sample]) -> Vec<u8> {
     let mut payload = Vec::new();
     payload.extend_from_slice(&(key.len() as u16).to_le_bytes());
     payload.extend_from_slice(key.as_bytes());
@@ -485,7 +485,7 @@ pub(super) mod tests {
     use crate::catalog::{ApiVersion, EventType};
     use crate::model::CallbackDims;
 
-    pub fn sample(n: u64) -> Sample {
+    pub(crate) fn sample(n: u64) -> Sample {
         let series = Series::Callbacks(CallbackDims {
             event: EventType::PlayFailed,
             code: 400,

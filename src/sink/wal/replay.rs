@@ -10,14 +10,14 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 /// What the bytes at the reader's offset hold.
-pub enum Next {
+pub(super) enum Next {
     Record(Record),
     End,
     Damaged,
 }
 
 /// Version 2 records from a file, in order.
-pub struct Reader {
+pub(super) struct Reader {
     file: BufReader<File>,
     /// Where the next record starts.
     pub offset: u64,
@@ -26,7 +26,7 @@ pub struct Reader {
 
 impl Reader {
     /// Reads `file` (of `len` bytes) from `offset`.
-    pub fn new(mut file: File, offset: u64, len: u64) -> io::Result<Reader> {
+    pub(super) fn new(mut file: File, offset: u64, len: u64) -> io::Result<Reader> {
         file.seek(SeekFrom::Start(offset))?;
         Ok(Reader {
             file: BufReader::with_capacity(1 << 20, file),
@@ -37,7 +37,7 @@ impl Reader {
 
     /// The record at the offset, moving past it; `Damaged` leaves the
     /// offset where the damage starts.
-    pub fn next(&mut self) -> io::Result<Next> {
+    pub(super) fn next(&mut self) -> io::Result<Next> {
         if self.offset == self.len {
             return Ok(Next::End);
         }
@@ -55,20 +55,20 @@ impl Reader {
     }
 
     /// Continues reading at `offset`.
-    pub fn skip_to(&mut self, offset: u64) -> io::Result<()> {
+    pub(super) fn skip_to(&mut self, offset: u64) -> io::Result<()> {
         self.file.seek(SeekFrom::Start(offset))?;
         self.offset = offset;
         Ok(())
     }
 
     /// The offset of the first valid record after `from`, if any.
-    pub fn next_valid_after(&mut self, from: u64) -> io::Result<Option<u64>> {
+    pub(super) fn next_valid_after(&mut self, from: u64) -> io::Result<Option<u64>> {
         self.first_valid_from(from + 1)
     }
 
     /// The offset of the first valid record at `start` or later, if any:
     /// every position holding the magic is tried as a record.
-    pub fn first_valid_from(&mut self, start: u64) -> io::Result<Option<u64>> {
+    pub(super) fn first_valid_from(&mut self, start: u64) -> io::Result<Option<u64>> {
         let magic = MAGIC.to_le_bytes();
         let file = self.file.get_mut();
         let mut chunk = vec![0u8; 1 << 20];

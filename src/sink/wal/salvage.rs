@@ -15,7 +15,7 @@ use crate::sink::http::MAX_KEY_BYTES as MAX_KEY_TEXT;
 
 /// What `bytes` (a damaged range, starting where a record was expected)
 /// held, and how many of its bytes no record could be read from.
-pub fn held(bytes: &[u8]) -> (Contents, u64) {
+pub(super) fn held(bytes: &[u8]) -> (Contents, u64) {
     let mut held = Contents::default();
     // Mostly one damaged record: its frame at the start, the next valid
     // record right after its end, whatever its length field says.

@@ -11,7 +11,7 @@
 
 /// A reset of one series: the counter read `before`, then `after` at `at`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Reset {
+pub(super) struct Reset {
     /// Unix ms of the first sample after the reset.
     pub at: i64,
     pub before: u64,
@@ -20,7 +20,7 @@ pub struct Reset {
 
 /// A series' samples (time-ordered, whole numbers) as running totals.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counter {
+pub(super) struct Counter {
     times: Vec<i64>,
     totals: Vec<u64>,
     resets: Vec<Reset>,
@@ -28,11 +28,11 @@ pub struct Counter {
 
 /// The running total of a series passed what a u64 holds.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Overflow;
+pub(super) struct Overflow;
 
 impl Counter {
     /// `samples` sorted by time, one per time.
-    pub fn new(samples: &[(i64, u64)]) -> Result<Counter, Overflow> {
+    pub(super) fn new(samples: &[(i64, u64)]) -> Result<Counter, Overflow> {
         let mut counter = Counter {
             times: Vec::with_capacity(samples.len()),
             totals: Vec::with_capacity(samples.len()),
@@ -62,14 +62,14 @@ impl Counter {
     }
 
     /// The running total at `at`: of the last sample at or before it.
-    pub fn at(&self, at: i64) -> u64 {
+    pub(super) fn at(&self, at: i64) -> u64 {
         match self.times.partition_point(|&t| t <= at) {
             0 => 0,
             n => self.totals[n - 1],
         }
     }
 
-    pub fn resets(&self) -> &[Reset] {
+    pub(super) fn resets(&self) -> &[Reset] {
         &self.resets
     }
 }

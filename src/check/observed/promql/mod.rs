@@ -48,7 +48,7 @@ const BEFORE_WINDOW_MS: i64 = 3_600_000;
 
 /// A Prometheus-compatible query API.
 #[derive(Debug)]
-pub struct PromqlObserved {
+pub(crate) struct PromqlObserved {
     api: Api,
     mapping: Mapping,
     /// Label matchers every read carries (`job="app"`), or empty.
@@ -72,7 +72,7 @@ impl PromqlObserved {
     /// is sent as a bearer token; `matchers` (PromQL label matchers without
     /// braces, e.g. `job="app"`) narrow every read; samples are read up to
     /// `read_until`.
-    pub fn new(
+    pub(crate) fn new(
         base_url: &str,
         token: Option<&str>,
         tls: &ClientTls,
@@ -108,7 +108,8 @@ impl PromqlObserved {
     }
 
     /// Requests sent so far.
-    pub fn requests(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn requests(&self) -> u64 {
         self.api.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 

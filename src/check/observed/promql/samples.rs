@@ -13,21 +13,21 @@ use std::collections::BTreeMap;
 
 /// Samples one read aims at: a few MB of JSON, far under Prometheus'
 /// default `--query.max-samples` (50 M).
-pub const SAMPLES_PER_READ: u64 = 200_000;
+pub(super) const SAMPLES_PER_READ: u64 = 200_000;
 /// The first read's range, before the density is known.
 const FIRST_RANGE_MS: i64 = 3_600_000;
 const MIN_RANGE_MS: i64 = 60_000;
 const MAX_RANGE_MS: i64 = 7 * 86_400_000;
 
 /// A series' labels (without `__name__`).
-pub type Labels = BTreeMap<String, String>;
+pub(super) type Labels = BTreeMap<String, String>;
 
 /// One series' samples, sorted by time: (Unix ms, whole value).
-pub type Samples = Vec<(i64, u64)>;
+pub(super) type Samples = Vec<(i64, u64)>;
 
 /// Where and how the API is asked.
 #[derive(Clone, Debug)]
-pub struct Api {
+pub(super) struct Api {
     pub client: reqwest::Client,
     pub query_url: Url,
     pub limits: Limits,
@@ -37,7 +37,7 @@ pub struct Api {
 
 impl Api {
     /// Every sample of `selector` (`NAME{matchers}`) in `(from, to]`.
-    pub async fn samples(
+    pub(super) async fn samples(
         &self,
         selector: &str,
         from: i64,
@@ -186,7 +186,7 @@ fn too_many_samples(e: &CheckError) -> bool {
 }
 
 /// `time` as the API takes it: Unix seconds with milliseconds.
-pub fn seconds(ms: i64) -> String {
+pub(super) fn seconds(ms: i64) -> String {
     format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
 }
 

@@ -9,11 +9,14 @@ use crate::emit::targets::remote_write::{self, RemoteWrite, STALE_NAN};
 use crate::wire::remote_write::WriteRequest;
 use prost::Message;
 
+/// `--sample-interval`'s default.
+const INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
+
 fn target() -> RemoteWrite {
     RemoteWrite::new(
         "http://127.0.0.1:1/api/v1/write",
         None,
-        remote_write::DEFAULT_SAMPLE_INTERVAL,
+        INTERVAL,
         Grain::MINUTE,
     )
     .unwrap()
@@ -87,7 +90,7 @@ async fn a_refused_request_is_followed_by_stale_markers_for_every_delivered_seri
     // One marker per series, after every sample sent (the refused
     // request's included: a receiver may have applied part of it), at the
     // next sample instant.
-    let interval = remote_write::DEFAULT_SAMPLE_INTERVAL.as_millis() as i64;
+    let interval = INTERVAL.as_millis() as i64;
     for series in &ending.timeseries {
         assert_eq!(series.samples.len(), 1);
         assert_eq!(series.samples[0].value.to_bits(), STALE_NAN);

@@ -21,7 +21,7 @@ use crate::model::{Aggregate, Series};
 use rustc_hash::FxHashMap;
 
 /// Lines a request gathers before it is closed (at the next interval end).
-pub const LINES_PER_REQUEST: usize = 5_000;
+pub(super) const LINES_PER_REQUEST: usize = 5_000;
 
 pub struct LineEncoder {
     interval_ms: i64,

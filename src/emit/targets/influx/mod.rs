@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use http::header::{self, HeaderValue};
 use std::time::Duration;
 
-pub const DEFAULTS: TargetDefaults = TargetDefaults {
+pub(crate) const DEFAULTS: TargetDefaults = TargetDefaults {
     batch_events: usize::MAX,
     concurrency: 4,
     retries: 8,
@@ -27,7 +27,7 @@ pub const DEFAULTS: TargetDefaults = TargetDefaults {
 
 /// An InfluxDB write endpoint.
 #[derive(Clone, Debug)]
-pub struct Influx {
+pub(crate) struct Influx {
     url: reqwest::Url,
     uri: http::Uri,
     authorization: Option<HeaderValue>,
@@ -37,7 +37,7 @@ pub struct Influx {
 impl Influx {
     /// `url` is `http://HOST:PORT/write?db=NAME`; `precision=ms` is added.
     /// Points every `interval`, which must divide `grain`.
-    pub fn new(
+    pub(crate) fn new(
         url: &str,
         token: Option<&str>,
         interval: Duration,

@@ -28,7 +28,7 @@ pub const DEFAULTS: TargetDefaults = TargetDefaults {
 };
 
 /// The header carrying a batch's id.
-pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub(crate) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// A sink's ingest endpoint.
 #[derive(Clone, Debug)]

@@ -30,14 +30,14 @@ use prost::encoding::{encode_varint, encoded_len_varint};
 use rustc_hash::FxHashMap;
 
 /// Samples a request gathers before it is closed (at the next instant).
-pub const SAMPLES_PER_REQUEST: usize = 5_000;
+pub(super) const SAMPLES_PER_REQUEST: usize = 5_000;
 
 /// Marks the `_sum` twin of a latency series' key (packed keys use bits 0-59).
 const SUM: u64 = 1 << 63;
 
 /// Prometheus' staleness marker: a NaN with this exact payload (any other
 /// NaN is a sample).
-pub const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+pub(crate) const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
 /// One counter of the pipeline: its labels, protobuf-encoded once, and its
 /// value so far.

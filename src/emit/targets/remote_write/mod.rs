@@ -9,7 +9,9 @@
 
 mod encoder;
 
-pub use encoder::{CounterEncoder, STALE_NAN};
+pub use encoder::CounterEncoder;
+#[cfg(test)]
+pub(crate) use encoder::STALE_NAN;
 
 use super::{Target, TargetDefaults, USER_AGENT, bearer, post, sample_interval_ms, uri};
 use crate::client::Retryable;
@@ -24,7 +26,7 @@ use std::time::Duration;
 
 /// One request in flight: a series' samples must arrive in time order (a
 /// later sample accepted first makes the earlier one "out of order").
-pub const DEFAULTS: TargetDefaults = TargetDefaults {
+pub(crate) const DEFAULTS: TargetDefaults = TargetDefaults {
     batch_events: usize::MAX,
     concurrency: 1,
     retries: 8,
@@ -41,7 +43,7 @@ pub const DEFAULTS: TargetDefaults = TargetDefaults {
 /// Prometheus' own queue does, would need the driver to keep each shard on
 /// one worker; one connection already keeps a receiver busy with requests
 /// of thousands of samples.
-pub fn concurrency(requests: usize) -> Result<(), String> {
+pub(crate) fn concurrency(requests: usize) -> Result<(), String> {
     if requests <= 1 {
         return Ok(());
     }
@@ -55,13 +57,9 @@ pub fn concurrency(requests: usize) -> Result<(), String> {
     ))
 }
 
-/// Samples every 15 s of event time by default (`--sample-interval`), a
-/// common scrape interval.
-pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_secs(15);
-
 /// A remote-write receiver.
 #[derive(Clone, Debug)]
-pub struct RemoteWrite {
+pub(crate) struct RemoteWrite {
     url: reqwest::Url,
     uri: http::Uri,
     authorization: Option<HeaderValue>,
@@ -74,7 +72,7 @@ impl RemoteWrite {
     /// `url` is the full write URL (`http://127.0.0.1:9090/api/v1/write`);
     /// samples every `interval`, which must divide `grain` so that every
     /// bucket boundary is a sample instant.
-    pub fn new(
+    pub(crate) fn new(
         url: &str,
         token: Option<&str>,
         interval: Duration,
@@ -94,7 +92,7 @@ impl RemoteWrite {
 
     /// No stale markers when the stream ends (`--no-stale-markers`): the
     /// series then read as live for the receiver's lookback (5 minutes).
-    pub fn without_stale_markers(self) -> RemoteWrite {
+    pub(crate) fn without_stale_markers(self) -> RemoteWrite {
         RemoteWrite {
             stale_markers: false,
             ..self
@@ -214,7 +212,7 @@ mod tests {
         let rw = RemoteWrite::new(
             "http://127.0.0.1:9090/api/v1/write",
             None,
-            DEFAULT_SAMPLE_INTERVAL,
+            Duration::from_secs(15),
             Grain::MINUTE,
         )
         .unwrap();
@@ -234,7 +232,7 @@ mod tests {
         let rw = RemoteWrite::new(
             "http://h:1/api/v1/write",
             None,
-            DEFAULT_SAMPLE_INTERVAL,
+            Duration::from_secs(15),
             Grain::MINUTE,
         )
         .unwrap();

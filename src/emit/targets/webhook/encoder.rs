@@ -10,7 +10,7 @@ use crate::model::Series;
 use crate::wire::rfc3339::TimeWriter;
 use rustc_hash::FxHashMap;
 
-pub struct CloudEventsEncoder {
+pub(crate) struct CloudEventsEncoder {
     ids: IdWriter,
     times: TimeWriter,
     /// A recording's start time: a writer of its own, so those earlier
@@ -21,7 +21,7 @@ pub struct CloudEventsEncoder {
 }
 
 impl CloudEventsEncoder {
-    pub fn new(seed: u64) -> CloudEventsEncoder {
+    pub(crate) fn new(seed: u64) -> CloudEventsEncoder {
         CloudEventsEncoder {
             ids: IdWriter::new(seed),
             times: TimeWriter::default(),

@@ -6,10 +6,10 @@
 //! app de-duplicates on.
 
 mod encoder;
-pub mod oidc;
+pub(crate) mod oidc;
 pub mod sign;
 
-pub use encoder::CloudEventsEncoder;
+pub(crate) use encoder::CloudEventsEncoder;
 pub use oidc::OidcServer;
 pub use sign::Signer;
 
@@ -26,7 +26,7 @@ use std::time::SystemTime;
 /// One event per request as ACS posts them, many requests in flight, no
 /// retries (what the app refused shows as refused instead of being papered
 /// over), and every request tried: the failures are counted by kind.
-pub const DEFAULTS: TargetDefaults = TargetDefaults {
+pub(crate) const DEFAULTS: TargetDefaults = TargetDefaults {
     batch_events: 1,
     concurrency: 64,
     retries: 0,
@@ -37,7 +37,7 @@ pub const DEFAULTS: TargetDefaults = TargetDefaults {
 
 /// A callback URL.
 #[derive(Clone)]
-pub struct Webhook {
+pub(crate) struct Webhook {
     url: reqwest::Url,
     uri: http::Uri,
     authorization: Authorization,
@@ -55,7 +55,7 @@ enum Authorization {
 
 impl Webhook {
     /// `url` is the full callback URL (`http://127.0.0.1:3000/api/callbacks`).
-    pub fn new(url: &str, token: Option<&str>) -> Result<Webhook, String> {
+    pub(crate) fn new(url: &str, token: Option<&str>) -> Result<Webhook, String> {
         let url = crate::client::http::http_url("--sink", url)?;
         Ok(Webhook {
             uri: uri(&url)?,
@@ -68,7 +68,7 @@ impl Webhook {
     }
 
     /// Every request signed by `signer`, as ACS signs callbacks.
-    pub fn signed(self, signer: Arc<Signer>) -> Webhook {
+    pub(crate) fn signed(self, signer: Arc<Signer>) -> Webhook {
         Webhook {
             authorization: Authorization::Signed(signer),
             ..self

@@ -13,9 +13,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The metadata path, as ACS serves it.
-pub const CONFIGURATION_PATH: &str = "/calling/.well-known/acsopenidconfiguration";
+pub(crate) const CONFIGURATION_PATH: &str = "/calling/.well-known/acsopenidconfiguration";
 /// The key set's path.
-pub const KEYS_PATH: &str = "/calling/keys";
+pub(crate) const KEYS_PATH: &str = "/calling/keys";
 
 /// The metadata server, in the background of the current runtime.
 pub struct OidcServer {
