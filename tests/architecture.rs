@@ -185,3 +185,60 @@ fn the_reader_finds_grouped_and_inline_paths() {
         ["catalog", "engine", "wire"].map(String::from).into()
     );
 }
+
+/// The variants of `pub enum NAME` in `file`.
+fn variants(file: &str, name: &str) -> Vec<String> {
+    let text = common::read(&common::repo().join(file));
+    let start = text
+        .find(&format!("pub enum {name} {{"))
+        .unwrap_or_else(|| panic!("{file} declares `pub enum {name}`"));
+    let body = &text[start..];
+    let body = &body[body.find('{').unwrap() + 1..body.find("\n}").unwrap()];
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("//") && !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.trim_end_matches(',').to_string())
+        .collect()
+}
+
+/// Where `Enum::Variant` (or an alias of the enum) is named outside `home`.
+fn named_outside(home: &str, names: &[&str], variants: &[String]) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(&common::repo().join("src"), &mut files);
+    let mut found = Vec::new();
+    for file in files
+        .iter()
+        .filter(|f| !f.starts_with(common::repo().join(home)))
+    {
+        let text = common::read(file);
+        for name in names {
+            for variant in variants {
+                let path = format!("{name}::{variant}");
+                let hit = text.match_indices(&path).any(|(i, _)| {
+                    let before = text[..i].chars().next_back();
+                    let after = text[i + path.len()..].chars().next();
+                    !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                        && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                });
+                if hit {
+                    found.push(format!("{} names {path}", file.display()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Adding a target or a backend touches its folder, one variant and docs:
+/// no other code names a variant (dispatch on them lives in the folder).
+#[test]
+fn targets_and_backends_are_dispatched_only_in_their_folders() {
+    let kinds = variants("src/emit/targets/mod.rs", "Kind");
+    assert_eq!(kinds, ["Ingest", "Webhook", "RemoteWrite", "Influx"]);
+    let found = named_outside("src/emit/targets", &["Kind", "TargetKind"], &kinds);
+    assert!(found.is_empty(), "{found:#?}");
+    let backends = variants("src/check/observed/backend.rs", "Backend");
+    assert_eq!(backends, ["Azure", "Promql", "Influxql"]);
+    let found = named_outside("src/check/observed", &["Backend"], &backends);
+    assert!(found.is_empty(), "{found:#?}");
+}

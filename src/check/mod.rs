@@ -36,8 +36,8 @@ pub(crate) use expected::ExpectedData;
 pub(crate) use hint::{Hint, HintKind};
 pub(crate) use mapping::Mapping;
 pub(crate) use merge::merge;
-pub(crate) use observed::Backend;
-pub(crate) use observed::any::AnyObserved;
+pub(crate) use observed::{Backend, Reading, ReadingFlags};
+
 pub(crate) use observed::azure::AzureObserved;
 pub(crate) use observed::influxql::InfluxqlObserved;
 pub(crate) use observed::promql::PromqlObserved;

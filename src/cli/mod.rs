@@ -11,7 +11,7 @@ mod sink;
 mod validate;
 mod variants;
 
-pub(crate) use crate::check::Backend;
+pub(crate) use crate::check::{Backend, ReadingFlags as ReadingArgs};
 pub(crate) use crate::emit::targets::Kind as TargetKind;
 
 use crate::catalog::{CatalogFormat, Naming};
@@ -489,35 +489,6 @@ impl TlsArgs {
         })
         .map_err(anyhow::Error::msg)
     }
-}
-
-/// How a check reads the observed side: `check`'s and `run --check`'s flags.
-#[derive(Clone, Debug, Args)]
-pub struct ReadingArgs {
-    /// What --observed speaks: azure, promql or influxql (see Backends below).
-    #[arg(long, value_enum, default_value_t, hide_possible_values = true)]
-    pub backend: Backend,
-    /// How the pipeline names metrics, labels and label values (promql) [default:
-    /// mappings/default.json, callmetrics' own naming].
-    #[arg(long, value_name = "FILE")]
-    pub mapping: Option<PathBuf>,
-    /// Only series matching this label selector, e.g. '{job="acs-app"}' (promql; influxql:
-    /// the same as tag conditions), so other apps, HA replicas or earlier runs writing the
-    /// same names are not summed in.
-    #[arg(long = "match", value_name = "SELECTOR")]
-    pub selector: Option<String>,
-    /// Compare each series' total over the whole window (the expected file's start to now)
-    /// instead of per grain bucket: what counters scraped at arbitrary times prove (promql).
-    #[arg(long)]
-    pub totals: bool,
-    /// Check again until PASS or this long has passed (pipelines are eventually consistent:
-    /// scrape intervals, remote-write queues, flushes), e.g. 60s; the report says how long it
-    /// waited and, on failure, shows the last comparison.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub wait: Option<std::time::Duration>,
-    /// How often --wait checks again.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub poll_interval: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -2,11 +2,10 @@
 //! callback URL), paced or at the maximum rate, then (with the embedded
 //! sink, or --check) prove the sink counted it exactly.
 
-use super::check::Reading;
-use super::{Backend, Outcome, RunArgs, TargetKind};
+use super::{Outcome, RunArgs};
 use crate::catalog::Naming;
 use crate::check::{
-    CheckOptions, ExpectedData, JunitCase, JunitSuite, Limits, ReportFormat, Traffic,
+    CheckOptions, ExpectedData, JunitCase, JunitSuite, Limits, Reading, ReportFormat, Traffic,
     junit_document,
 };
 use crate::client::RetryPolicy;
@@ -14,7 +13,7 @@ use crate::client::tls::ClientTls;
 use crate::emit::deliver::{
     Cancel, Compression, DeliveryConfig, MaxFailed, Pacing, ReplayOutcome, Stats, replay,
 };
-use crate::emit::targets::{Target, TargetDefaults, influx, ingest, remote_write, webhook};
+use crate::emit::targets::{Deliver, Signing, Target, TargetDefaults, TargetOptions};
 use crate::engine::Workload;
 use crate::html_report::{self, Checked, Page};
 use crate::model::Grain;
@@ -24,7 +23,6 @@ use crate::wire::metrics_response::time_stamp;
 use crate::wire::{expected_response, write_expected};
 use anyhow::Context;
 use std::io::{BufWriter, Write};
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Longest one check after a run may take (as `check --max-time`).
@@ -136,7 +134,7 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                 format!("the check could not be carried out: {e:#}"),
                 Some(e),
             ),
-            (None, None) if args.target == TargetKind::Webhook => (
+            (None, None) if args.target.posts_to_apps() => (
                 "not checked: the callbacks went to an app; --check --backend promql \
                  --observed PROMETHEUS_URL checks what it counted"
                     .to_string(),
@@ -197,7 +195,7 @@ fn reading_for(args: &RunArgs, root: &str, tls: &ClientTls) -> anyhow::Result<Re
         // A callmetrics sink takes callbacks at its root's /callbacks and
         // answers queries; an app does neither.
         None if args.check
-            && args.target == TargetKind::Webhook
+            && args.target.posts_to_apps()
             && args
                 .sink
                 .as_deref()
@@ -209,13 +207,9 @@ fn reading_for(args: &RunArgs, root: &str, tls: &ClientTls) -> anyhow::Result<Re
                  with the Prometheus that scrapes it (and --backend promql, --mapping, --wait)"
             )
         }
-        None if args.reading.backend != Backend::Azure => anyhow::bail!(
+        None if !args.reading.backend.reads_the_sink() => anyhow::bail!(
             "--backend {} reads --observed: add --observed URL",
-            if args.reading.backend == Backend::Promql {
-                "promql"
-            } else {
-                "influxql"
-            }
+            args.reading.backend.name()
         ),
         None => Reading::new(
             &args.reading,
@@ -227,7 +221,8 @@ fn reading_for(args: &RunArgs, root: &str, tls: &ClientTls) -> anyhow::Result<Re
     })
 }
 
-/// Builds the `--target` (refusing flags it cannot use) and replays to it.
+/// Builds the `--target` (which refuses flags it cannot use) and replays
+/// to it.
 async fn deliver_to_target(
     args: &RunArgs,
     scenario: &Scenario,
@@ -236,75 +231,57 @@ async fn deliver_to_target(
     pacing: Pacing,
     session: Session<'_>,
 ) -> anyhow::Result<ReplayOutcome> {
-    let token = args.token.as_deref();
-    let naming = args.workload.naming;
-    if args.sign && args.target != TargetKind::Webhook {
-        anyhow::bail!("--sign signs callbacks: it goes with --target webhook");
+    let options = TargetOptions {
+        root,
+        sink: args.sink.as_deref(),
+        token: args.token.as_deref(),
+        naming: args.workload.naming,
+        sample_interval: args.sample_interval,
+        grain: args.workload.grain,
+        no_stale_markers: args.no_stale_markers,
+        concurrency: args.concurrency,
+        sharded: !workload.shard.is_whole(),
+        sign: args
+            .acs_resource_id
+            .as_deref()
+            .filter(|_| args.sign)
+            .map(|audience| Signing {
+                audience,
+                oidc_listen: args.oidc_listen,
+            }),
+    };
+    let delivering = Delivering {
+        args,
+        scenario,
+        workload,
+        pacing,
+        session,
+    };
+    args.target.deliver(&options, delivering).await?
+}
+
+/// A run's delivery to whichever target `--target` built.
+struct Delivering<'a> {
+    args: &'a RunArgs,
+    scenario: &'a Scenario,
+    workload: &'a Workload,
+    pacing: Pacing,
+    session: Session<'a>,
+}
+
+impl Deliver for Delivering<'_> {
+    type Output = anyhow::Result<ReplayOutcome>;
+
+    async fn deliver<T: Target>(self, target: T, defaults: TargetDefaults) -> Self::Output {
+        let Delivering {
+            args,
+            scenario,
+            workload,
+            pacing,
+            session,
+        } = self;
+        deliver(args, scenario, workload, target, defaults, pacing, session).await
     }
-    Ok(match args.target {
-        TargetKind::Ingest => {
-            let target = ingest::Ingest::new(root, token, naming).map_err(anyhow::Error::msg)?;
-            let defaults = ingest::DEFAULTS;
-            deliver(args, scenario, workload, target, defaults, pacing, session).await?
-        }
-        TargetKind::RemoteWrite | TargetKind::Influx if !workload.shard.is_whole() => {
-            // Their series are the metric and its dimensions, so N shards
-            // would write the same counters at the same instants: one
-            // overwrites another instead of adding up.
-            anyhow::bail!(
-                "--shard with --target {}: shards would write the same series at the same \
-                 instants, and the database keeps one of them; shard with --target ingest \
-                 or webhook, or run one generator",
-                if args.target == TargetKind::Influx {
-                    "influx"
-                } else {
-                    "remote-write"
-                }
-            );
-        }
-        TargetKind::RemoteWrite => {
-            let Some(url) = &args.sink else {
-                anyhow::bail!(
-                    "--target remote-write needs --sink, the write URL of a Prometheus \
-                     (--web.enable-remote-write-receiver) or VictoriaMetrics, e.g. \
-                     http://127.0.0.1:9090/api/v1/write"
-                );
-            };
-            remote_write::concurrency(args.concurrency.unwrap_or(1)).map_err(anyhow::Error::msg)?;
-            let mut target = remote_write::RemoteWrite::new(
-                url,
-                token,
-                args.sample_interval,
-                args.workload.grain,
-            )
-            .map_err(anyhow::Error::msg)?;
-            if args.no_stale_markers {
-                target = target.without_stale_markers();
-            }
-            let defaults = remote_write::DEFAULTS;
-            deliver(args, scenario, workload, target, defaults, pacing, session).await?
-        }
-        TargetKind::Influx => {
-            let Some(url) = &args.sink else {
-                anyhow::bail!(
-                    "--target influx needs --sink, an InfluxDB 1.x write URL with its \
-                     database, e.g. http://127.0.0.1:8086/write?db=callmetrics"
-                );
-            };
-            let target = influx::Influx::new(url, token, args.sample_interval, args.workload.grain)
-                .map_err(anyhow::Error::msg)?;
-            let defaults = influx::DEFAULTS;
-            deliver(args, scenario, workload, target, defaults, pacing, session).await?
-        }
-        TargetKind::Webhook => {
-            let url = match &args.sink {
-                Some(url) => url.clone(),
-                None => format!("{root}/callbacks"),
-            };
-            let target = webhook::Webhook::new(&url, token).map_err(anyhow::Error::msg)?;
-            deliver_callbacks(args, scenario, workload, target, pacing, session).await?
-        }
-    })
 }
 
 /// A replay that ended: what it writes, checks and reports.
@@ -513,42 +490,6 @@ fn run_meta(scenario: &Scenario, workload: &Workload, outcome: &ReplayOutcome) -
 struct Session<'a> {
     tls: &'a ClientTls,
     cancel: &'a Cancel,
-}
-
-async fn deliver_callbacks(
-    args: &RunArgs,
-    scenario: &Scenario,
-    workload: &Workload,
-    target: webhook::Webhook,
-    pacing: Pacing,
-    session: Session<'_>,
-) -> anyhow::Result<ReplayOutcome> {
-    let defaults = webhook::DEFAULTS;
-    let Some(audience) = args.acs_resource_id.as_deref().filter(|_| args.sign) else {
-        return deliver(args, scenario, workload, target, defaults, pacing, session).await;
-    };
-    let signer = webhook::Signer::generate(audience, webhook::sign::ACS_ISSUER)
-        .map_err(anyhow::Error::msg)?;
-    let signer = Arc::new(signer);
-    let oidc = webhook::OidcServer::start(args.oidc_listen, Arc::clone(&signer))
-        .await
-        .with_context(|| {
-            format!(
-                "cannot serve the OpenID configuration on {}",
-                args.oidc_listen
-            )
-        })?;
-    // Apps need this URL before the first callback arrives.
-    eprintln!(
-        "signing callbacks for audience {audience}; OpenID configuration: {}",
-        oidc.configuration_url()
-    );
-    let target = target.signed(signer);
-    let outcome = deliver(args, scenario, workload, target, defaults, pacing, session).await;
-    oidc.shutdown()
-        .await
-        .context("the OpenID configuration server stopped with an error")?;
-    outcome
 }
 
 /// Replays to `target` with the flags, or the target's `defaults` where a

@@ -6,14 +6,16 @@
 //! sink's own message (`{"error":{"code":..,"message":..}}`), so "unknown
 //! dimension" or "bad token" reach the user verbatim and exit 2.
 
-use super::{Limits, Observed, ObservedSeries, Point, add_point, answer_body, with_retries};
+use super::{
+    Limits, Observed, ObservedSeries, Point, add_point, answer_body, sink_error, with_retries,
+};
 use crate::check::query::{AGGREGATIONS, Query, parse_label};
 use crate::check::{BackendName, CheckError};
 use crate::client::tls::ClientTls;
 use crate::model::Grain;
 use crate::wire::metrics_response::DataPoint;
-use crate::wire::{ErrorBody, MetricsResponse, parse_millis};
-use reqwest::{StatusCode, Url};
+use crate::wire::{MetricsResponse, parse_millis};
+use reqwest::Url;
 use std::collections::BTreeMap;
 
 /// Series per answer the query asks for at most (Azure's `top`, which
@@ -127,59 +129,6 @@ impl Observed for AzureObserved {
         }
         let answer = with_retries(|| self.get(query)).await?;
         read_answer(&answer, query)
-    }
-}
-
-/// What to do about a refusal for want of credentials.
-pub(crate) fn auth_hint(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            "; give its token with --token or CALLMETRICS_TOKEN"
-        }
-        _ => "",
-    }
-}
-
-/// The error of a non-2xx answer from `backend`, with its code and message
-/// when it sent the Azure error shape, else the start of its body.
-pub(crate) fn sink_error(
-    backend: BackendName,
-    query: &str,
-    status: StatusCode,
-    body: &[u8],
-) -> CheckError {
-    let (code, message) = match ErrorBody::parse(body) {
-        Some(ErrorBody { error }) => (error.code, error.message),
-        None => {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            let mut short: String = text.chars().take(300).collect();
-            if short.len() < text.len() {
-                short.push_str("...");
-            }
-            (String::new(), short)
-        }
-    };
-    let message = if message.is_empty() {
-        status
-            .canonical_reason()
-            .unwrap_or("no message")
-            .to_string()
-    } else {
-        message
-    };
-    let hint = auth_hint(status);
-    CheckError::Sink {
-        backend,
-        query: query.to_string(),
-        status: status.as_u16(),
-        code: if code.is_empty() {
-            code
-        } else {
-            format!(", {code}")
-        },
-        message,
-        hint: hint.to_string(),
     }
 }
 
@@ -318,30 +267,6 @@ mod tests {
             )
             .is_err()
         );
-    }
-
-    #[test]
-    fn error_bodies() {
-        let err = sink_error(
-            BackendName::Sink,
-            &query().to_string(),
-            StatusCode::BAD_REQUEST,
-            br#"{"error":{"code":"BadRequest","message":"unknown dimension 'Foo'"}}"#,
-        );
-        assert_eq!(
-            err.to_string(),
-            "the sink rejected the query for APIRequestCallAutomation at PT1M by Operation \
-             (HTTP 400, BadRequest): unknown dimension 'Foo'"
-        );
-        let err = sink_error(
-            BackendName::Sink,
-            &query().to_string(),
-            StatusCode::UNAUTHORIZED,
-            b"",
-        );
-        assert!(err.to_string().ends_with(
-            "(HTTP 401): Unauthorized; give its token with --token or CALLMETRICS_TOKEN"
-        ));
     }
 
     fn answer(counts: [u64; 2]) -> MetricsResponse {

@@ -105,7 +105,7 @@ impl InfluxqlObserved {
                 .or_else(|| a.results.iter().find_map(|r| r.error.clone()))
         });
         if !status.is_success() || error.is_some() {
-            let mut err = super::azure::sink_error(BackendName::InfluxDb, statement, status, &body);
+            let mut err = super::sink_error(BackendName::InfluxDb, statement, status, &body);
             if let CheckError::Sink { message, hint, .. } = &mut err {
                 if let Some(e) = error {
                     *message = e;

@@ -12,30 +12,21 @@
 
 pub(super) mod any;
 pub(super) mod azure;
+mod backend;
 #[cfg(test)]
 mod fake;
 pub(super) mod influxql;
 #[cfg(test)]
 pub(super) mod memory;
 pub(super) mod promql;
+mod reading;
+mod refusal;
 
-/// The query APIs `check --backend` reads back from; each variant's doc
-/// comment is its entry in `check --help`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// The Azure Monitor Metrics - List API of callmetrics' sink: every aggregation.
-    #[default]
-    Azure,
-    /// The Prometheus HTTP API (Prometheus, VictoriaMetrics): every counter's raw samples
-    /// (range reads at the window's end, never an instant query at "now"), named by
-    /// --mapping (default: mappings/default.json), each a reset-aware running total; count
-    /// (and the latency's total) only. --totals compares each series over the whole
-    /// window, which is what scraped counters can prove; --match narrows by label.
-    Promql,
-    /// InfluxDB 1.x InfluxQL (--observed http://HOST:PORT/query?db=NAME), as the influx
-    /// target writes it: count, total, minimum and maximum per interval.
-    Influxql,
-}
+pub(crate) use backend::Backend;
+pub(crate) use backend::Where;
+pub(crate) use reading::Reading;
+pub(crate) use reading::ReadingFlags;
+pub(crate) use refusal::{auth_hint, sink_error};
 
 use super::query::Query;
 use super::report::{CounterReset, Field};

@@ -4,12 +4,15 @@
 //! progress are the delivery engine's (`emit::deliver`), written once.
 //!
 //! Adding a protocol means adding a folder here with a `Target` and an
-//! `Encoder`, and one variant to `run --target`.
+//! `Encoder`, and one variant of [`Kind`] with its arm in `choice.rs`.
 
+mod choice;
 pub(crate) mod influx;
 pub(crate) mod ingest;
 pub(crate) mod remote_write;
 pub(crate) mod webhook;
+
+pub(crate) use choice::{Deliver, Signing, TargetOptions};
 
 use super::deliver::batcher::{Batch, Compression, Encoder};
 use super::deliver::stats::CarriedEvent;

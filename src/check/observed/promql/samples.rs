@@ -131,7 +131,7 @@ impl Api {
                 }
             } else {
                 let mut err =
-                    super::super::azure::sink_error(BackendName::Prometheus, &what, status, &body);
+                    super::super::sink_error(BackendName::Prometheus, &what, status, &body);
                 if let CheckError::Sink { hint, .. } = &mut err
                     && status == reqwest::StatusCode::NOT_FOUND
                 {
@@ -153,7 +153,7 @@ impl Api {
                 message: answer.error.unwrap_or_else(|| "no message".into()),
                 // Prometheus behind an auth proxy may answer 401 in its own
                 // JSON shape.
-                hint: super::super::azure::auth_hint(status).to_string(),
+                hint: super::super::auth_hint(status).to_string(),
             });
         }
         let data = answer.data.ok_or_else(|| CheckError::Protocol {
