@@ -13,6 +13,14 @@ use std::path::Path;
 /// `POST /ingest` bodies (NDJSON samples).
 pub fn ingest(body: &[u8]) {
     let _ = super::ingest::parse_ndjson(body, &mut Vec::<Sample>::new());
+    // A canonical-looking line must mean what serde says it means.
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        assert!(
+            super::ingest::both_readers_agree(i + 1, line),
+            "the canonical reader and serde disagree on {:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
 }
 
 /// `POST /callbacks` bodies (CloudEvents arrays).

@@ -3,6 +3,7 @@
 //! JSON parsing is the sink's main cost; the whole batch is parsed and
 //! checked before anything is applied, so a bad line rejects all of it.
 
+use super::canonical_line;
 use super::sample::{DimensionText, LineError, Sample, failing_field};
 use crate::catalog::Metric;
 use crate::model::Series;
@@ -104,28 +105,57 @@ pub(super) fn parse_ndjson(body: &[u8], out: &mut Vec<Sample>) -> Result<(), Bod
 }
 
 fn parse_line(n: usize, raw: &[u8], out: &mut Vec<Sample>) -> Result<(), LineError> {
+    match canonical_line::read(raw) {
+        Some(line) => samples(n, &line, Ok(()), out),
+        None => parse_line_with_serde(n, raw, out),
+    }
+}
+
+/// Any line: serde reads it and says what is wrong with it.
+fn parse_line_with_serde(n: usize, raw: &[u8], out: &mut Vec<Sample>) -> Result<(), LineError> {
     let text = std::str::from_utf8(raw).map_err(|e| LineError::Malformed {
         line: n,
         field: Some("line".into()),
         message: format!("not UTF-8 (byte {})", e.valid_up_to() + 1),
     })?;
     let line: Line = serde_json::from_str(text).map_err(|e| json_error(n, text, &e))?;
-    let time_ms = parse_millis(&line.time).ok_or_else(|| {
+    let value = match line.value.as_u64() {
+        Some(1) => Ok(()),
+        _ => Err(line.value.to_string()),
+    };
+    let fields = canonical_line::Fields {
+        metric: &line.metric,
+        time: &line.time,
+        dimensions: line.dimensions.text(),
+        latency_ms: line.latency_ms,
+    };
+    samples(n, &fields, value, out)
+}
+
+/// The samples of a read line; `value` is `Err` with the line's value when
+/// it is not 1.
+fn samples(
+    n: usize,
+    line: &canonical_line::Fields<'_>,
+    value: Result<(), String>,
+    out: &mut Vec<Sample>,
+) -> Result<(), LineError> {
+    let time_ms = parse_millis(line.time).ok_or_else(|| {
         LineError::malformed(
             n,
             "time",
             format!("{:?} is not an RFC 3339 timestamp", line.time),
         )
     })?;
-    if line.value.as_u64() != Some(1) {
+    if let Err(value) = value {
         return Err(LineError::unknown(
             n,
             "value",
-            format!("{} for a Count metric; every sample counts 1", line.value),
+            format!("{value} for a Count metric; every sample counts 1"),
         ));
     }
-    let dims = line.dimensions.text();
-    match Metric::from_name(&line.metric) {
+    let dims = &line.dimensions;
+    match Metric::from_name(line.metric) {
         Some(Metric::ApiRequests) => {
             let d = dims.request(n)?;
             let latency = line.latency_ms.ok_or_else(|| {
@@ -201,6 +231,15 @@ fn json_error(n: usize, line: &str, e: &serde_json::Error) -> LineError {
     }
 }
 
+/// Whether the canonical reader and serde agree on a line (its samples or
+/// its error), for the tests and the `ingest` fuzz target.
+pub(super) fn both_readers_agree(n: usize, raw: &[u8]) -> bool {
+    let (mut fast, mut serde) = (Vec::new(), Vec::new());
+    let fast_result = parse_line(n, raw, &mut fast);
+    let serde_result = parse_line_with_serde(n, raw, &mut serde);
+    fast_result == serde_result && fast == serde
+}
+
 /// Longest API request latency a sample may carry: a day, far beyond any
 /// real request, and small enough that no sum of them can overflow.
 pub(super) const MAX_LATENCY_MS: u64 = 86_400_000;
@@ -210,6 +249,48 @@ mod tests {
     use super::*;
 
     const REQUEST: &str = r#"{"metric":"APIRequestCallAutomation","time":"2026-01-01T00:00:00.005Z","dimensions":{"Operation":"Play","StatusCode":"202","StatusCodeClass":"2xx","ApiVersion":"2025-05-15"},"value":1,"latencyMs":24}"#;
+
+    const CALLBACK: &str = r#"{"metric":"AcsCallAutomationCallbackEvent","time":"2026-01-01T00:00:01.5Z","dimensions":{"EventTypeName":"Microsoft.Communication.PlayFailed","Code":"400","CodeClass":"4xx","SubCode":"8535","Version":"2024-09-15"},"value":1}"#;
+    const RECORDING: &str = r#"{"metric":"APIRequestCallRecording","time":"2026-01-01T00:00:02Z","dimensions":{"Operation":"Start Recording","StatusCode":"200","StatusSubClass":"2xx"},"value":1,"latencyMs":0}"#;
+
+    #[test]
+    fn the_encoders_lines_take_the_canonical_reader() {
+        for line in [REQUEST, CALLBACK, RECORDING] {
+            assert!(canonical_line::read(line.as_bytes()).is_some(), "{line}");
+        }
+    }
+
+    /// Every line one edit away from a canonical one (a byte deleted,
+    /// doubled or replaced by one that matters to JSON) means the same to
+    /// both readers: the same samples or the same error.
+    #[test]
+    fn the_canonical_reader_and_serde_agree_on_every_near_miss() {
+        let replacements: &[u8] = b"\"\\ ,:{}[]019x-.eE\t\xc3";
+        let mut lines = 0;
+        for line in [REQUEST, CALLBACK, RECORDING] {
+            let line = line.as_bytes();
+            for at in 0..line.len() {
+                let mut variants = vec![
+                    [&line[..at], &line[at + 1..]].concat(),
+                    [&line[..=at], &line[at..]].concat(),
+                ];
+                for &b in replacements {
+                    let mut v = line.to_vec();
+                    v[at] = b;
+                    variants.push(v);
+                }
+                for v in variants {
+                    lines += 1;
+                    assert!(
+                        both_readers_agree(1, &v),
+                        "readers disagree on {}",
+                        String::from_utf8_lossy(&v)
+                    );
+                }
+            }
+        }
+        assert!(lines > 5_000);
+    }
 
     #[test]
     fn a_request_line_gives_a_count_and_a_latency_sample() {

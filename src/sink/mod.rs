@@ -8,6 +8,7 @@ mod azure_monitor;
 mod body;
 mod budget;
 mod callbacks;
+mod canonical_line;
 mod cells;
 mod filter;
 #[doc(hidden)]

@@ -74,7 +74,7 @@ impl LineError {
 }
 
 /// The dimension values of a line, as text.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(super) struct DimensionText<'a> {
     pub operation: Option<&'a str>,
     pub status_code: Option<&'a str>,
