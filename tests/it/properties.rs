@@ -2,14 +2,14 @@
 //! equal an independent recount of the events, and output does not depend
 //! on how the work is split (runs, threads, chunks of calls).
 
-#[path = "common/recount.rs"]
-mod recount;
+use crate::common::recount;
 
 use callmetrics::catalog::{Metric, Naming};
 use callmetrics::emit::{DatasetFormat, DatasetOptions, Destination, write_dataset};
 use callmetrics::engine::{EventStream, Grain, Workload, expected_only};
 use callmetrics::wire::{Provenance, write_expected};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -103,7 +103,15 @@ fn dataset(text: &str, seed: u64, dir: &Path) -> (String, String) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+    // The seeds of past failures are read from (and new ones written to)
+    // properties.proptest-regressions beside this file. proptest's default
+    // puts them beside the nearest folder holding a main.rs, which is
+    // tests/it/ since the tests are one binary.
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        .. ProptestConfig::default()
+    })]
 
     #[test]
     fn recount_equals_expected_and_reruns_are_identical(s in scenario(), seed in any::<u64>()) {

@@ -5,8 +5,10 @@
 //! concurrent runs into one sink. Every case must check exactly: nothing
 //! lost, nothing counted twice.
 
-mod common;
+use crate::common;
 
+use crate::common::running::{Running, run_through_an_outage, wait_for_status};
+use crate::common::{SinkProcess, callmetrics};
 use callmetrics::check::{CheckOptions, check_http};
 use callmetrics::client::tls::ClientTls;
 use callmetrics::emit::deliver::{DeliveryConfig, Pacing, replay};
@@ -14,8 +16,6 @@ use callmetrics::emit::targets::ingest::{self, Ingest};
 use callmetrics::engine::{Grain, Workload};
 use callmetrics::sink::{RunningSink, SinkConfig};
 use callmetrics::wire::expected_response;
-use common::running::{Running, run_through_an_outage, wait_for_status};
-use common::{SinkProcess, callmetrics};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;

@@ -8,10 +8,8 @@
 //!   certificates (mTLS): remote write and `check --backend promql` with
 //!   `--cert --key` pass; without them the run is refused.
 
-mod common;
-
-use common::servers::{Server, free_port, require};
-use common::{SinkProcess, callmetrics, callmetrics_async};
+use crate::common::servers::{Server, free_port, require};
+use crate::common::{SinkProcess, callmetrics, callmetrics_async};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
