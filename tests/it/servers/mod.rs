@@ -9,3 +9,4 @@ mod remote_write;
 mod report;
 mod sdk_parse;
 mod signing;
+mod tls;
