@@ -7,7 +7,7 @@
 //! `target/tmp/sdk-node-modules/` and reused by later runs. Without node or
 //! npm the test fails; set `CALLMETRICS_SKIP_SDK_TEST=1` to skip it.
 //!
-//! Run: `cargo test --test sdk_parse -- --nocapture`
+//! Run: `cargo test --test it servers::sdk_parse -- --nocapture`
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -6,12 +6,12 @@
 //! (SIGINT) in the schedule's pre-pass, during delivery and during the
 //! final check; and `--speed` out of range.
 
-mod common;
+use crate::common;
 
+use crate::common::SinkProcess;
+use crate::common::running::Running;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use common::SinkProcess;
-use common::running::Running;
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;

@@ -6,9 +6,9 @@
 //! the SDK fixtures show (recording sources, failed play source indexes,
 //! DTMF choices, stream failures) are what is written.
 
-mod common;
+use crate::common;
 
-use common::{callmetrics, read};
+use crate::common::{callmetrics, read};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;

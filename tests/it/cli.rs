@@ -1,9 +1,9 @@
 //! The CLI as users see it: help, catalog, schema, validator messages and
 //! exit codes, snapshot-tested so the snapshots document the interface.
 
-mod common;
+use crate::common;
 
-use common::{callmetrics, read, repo};
+use crate::common::{callmetrics, read, repo};
 
 #[test]
 fn help_texts() {

@@ -10,10 +10,10 @@
 //! developer machine without them, a failure in CI). Bounded: a few
 //! hundred calls at the maximum rate, servers killed when the test ends.
 
-mod common;
+use crate::common;
 
-use common::callmetrics;
-use common::servers::{
+use crate::common::callmetrics;
+use crate::common::servers::{
     Server, Store, callback_app, callback_app_dir, free_port, npm_ci, require, start_store,
     wait_ready,
 };

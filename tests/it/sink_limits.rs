@@ -2,7 +2,7 @@
 //! descriptors or memory. Each limit is set small here and provoked over
 //! raw TCP on loopback.
 
-mod common;
+use crate::common;
 
 use callmetrics::testing::sink::{RunningSink, SinkConfig};
 use std::time::{Duration, Instant};

@@ -5,9 +5,9 @@
 //! `--body-timeout`, `--max-connections`; `run --gzip`; `check
 //! --tolerance`, `--max-mismatches`.
 
-mod common;
+use crate::common;
 
-use common::{SinkProcess, callmetrics, callmetrics_async};
+use crate::common::{SinkProcess, callmetrics, callmetrics_async};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;

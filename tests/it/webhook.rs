@@ -4,13 +4,13 @@
 //! acknowledged callbacks in expected.json, the refusals counted by kind
 //! and exit 2.
 
-mod common;
+use crate::common;
 
+use crate::common::callmetrics;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use common::callmetrics;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,7 +3,7 @@
 //! module its row lets it use. A new edge either goes in the table, where
 //! a reviewer sees it, or fails here.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

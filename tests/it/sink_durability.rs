@@ -1,9 +1,9 @@
 //! `--data-dir`: batches acknowledged before a `kill -9` are all there after
 //! a restart, and their idempotency keys still deduplicate retries.
 
-mod common;
+use crate::common;
 
-use common::SinkProcess;
+use crate::common::SinkProcess;
 
 const LINE: &str = r#"{"metric":"AcsCallAutomationCallbackEvent","time":"2026-01-01T00:00:01.000Z","dimensions":{"EventTypeName":"Microsoft.Communication.PlayCompleted","Code":"200","CodeClass":"2xx","SubCode":"0","Version":"2025-05-15"},"value":1}"#;
 

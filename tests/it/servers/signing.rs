@@ -7,14 +7,14 @@
 //! Needs `node` and `npm` (skipped on a developer machine without them, a
 //! failure in CI).
 
-mod common;
+use crate::common;
 
+use crate::common::callmetrics;
+use crate::common::servers::{Server, callback_app, callback_app_dir, free_port, npm_ci, require};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use callmetrics::testing::emit::targets::webhook::sign::ACS_ISSUER;
 use callmetrics::testing::emit::targets::webhook::{OidcServer, Signer};
-use common::callmetrics;
-use common::servers::{Server, callback_app, callback_app_dir, free_port, npm_ci, require};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

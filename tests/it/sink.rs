@@ -2,7 +2,7 @@
 //! status and a clear message and leaves the aggregates untouched;
 //! idempotency, the query API, auth, and durability across `kill -9`.
 
-mod common;
+use crate::common;
 
 use callmetrics::testing::sink::{RunningSink, SinkConfig};
 use flate2::Compression;

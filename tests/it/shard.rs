@@ -1,9 +1,9 @@
 //! Issue #11, part 1: `--shard I/N` splits a workload among N generators
 //! exactly, and `merge` sums their expected files into the whole's.
 
-mod common;
+use crate::common;
 
-use common::{SinkProcess, callmetrics, read};
+use crate::common::{SinkProcess, callmetrics, read};
 use std::path::Path;
 
 fn generate(out: &Path, extra: &[&str]) {

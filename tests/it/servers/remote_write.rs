@@ -8,11 +8,11 @@
 //! machine without them, a failure in CI). Bounded: hundreds of calls,
 //! a few seconds each, servers stopped at the end.
 
-mod common;
+use crate::common;
 
-use common::callmetrics_async;
-use common::running::{Running, run_through_an_outage};
-use common::servers::{Server, Store, free_port, require, start_store};
+use crate::common::callmetrics_async;
+use crate::common::running::{Running, run_through_an_outage};
+use crate::common::servers::{Server, Store, free_port, require, start_store};
 use std::path::Path;
 use std::time::Duration;
 

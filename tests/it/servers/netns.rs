@@ -9,10 +9,10 @@
 //! generator that is not bridged cannot reach the sink at all (asserted),
 //! so what passes here went from one network stack to another.
 
-mod common;
+use crate::common;
 
-use common::servers::require;
-use common::{manifest_command, read};
+use crate::common::servers::require;
+use crate::common::{manifest_command, read};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

@@ -2,8 +2,7 @@
 //! equal an independent recount of the events, and output does not depend
 //! on how the work is split (runs, threads, chunks of calls).
 
-#[path = "common/recount.rs"]
-mod recount;
+use crate::common::recount;
 
 use callmetrics::testing::catalog::{Metric, Naming};
 use callmetrics::testing::emit::{DatasetFormat, DatasetOptions, Destination, write_dataset};
@@ -11,6 +10,7 @@ use callmetrics::testing::engine::{EventStream, Workload, expected_only};
 use callmetrics::testing::model::Grain;
 use callmetrics::testing::wire::write_expected;
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -104,7 +104,15 @@ fn dataset(text: &str, seed: u64, dir: &Path) -> (String, String) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+    // The seeds of past failures are read from (and new ones written to)
+    // properties.proptest-regressions beside this file. proptest's default
+    // puts them beside the nearest folder holding a main.rs, which is
+    // tests/it/ since the tests are one binary.
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        .. ProptestConfig::default()
+    })]
 
     #[test]
     fn recount_equals_expected_and_reruns_are_identical(s in scenario(), seed in any::<u64>()) {

@@ -1,10 +1,9 @@
 //! Running the real binary from tests, with failure messages that show the
 //! command, exit code, stdout and stderr (as nextest does).
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 pub mod fake;
 pub mod fake_app;
+pub mod recount;
 pub mod running;
 pub mod servers;
 

@@ -4,10 +4,10 @@
 //! (`run`'s failures, `check`'s backend errors, the sink's stderr). Fake
 //! servers on 127.0.0.1:0; every run bounded in requests and time.
 
-mod common;
+use crate::common;
 
-use common::fake_app::{answer, serve};
-use common::{SinkProcess, callmetrics, callmetrics_async};
+use crate::common::fake_app::{answer, serve};
+use crate::common::{SinkProcess, callmetrics, callmetrics_async};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Bytes, Frame};
 use std::convert::Infallible;

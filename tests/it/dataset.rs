@@ -1,11 +1,10 @@
 //! `generate` end to end: the files it writes, their agreement with each
 //! other, and byte-for-byte determinism.
 
-mod common;
-#[path = "common/recount.rs"]
-mod recount;
+use crate::common;
+use crate::common::recount;
 
-use common::{callmetrics, read};
+use crate::common::{callmetrics, read};
 use std::path::Path;
 
 fn generate(dir: &Path, extra: &[&str]) {

@@ -7,11 +7,11 @@
 //! Needs `influxd` (skipped on a developer machine without it, a failure
 //! in CI).
 
-mod common;
+use crate::common;
 
-use common::callmetrics_async;
-use common::running::run_through_an_outage;
-use common::servers::{Server, free_port, require, wait_ready};
+use crate::common::callmetrics_async;
+use crate::common::running::run_through_an_outage;
+use crate::common::servers::{Server, free_port, require, wait_ready};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;

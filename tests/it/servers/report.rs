@@ -3,10 +3,10 @@
 //! figures' data-* attributes, bars, tiles, table rows) equals the run's
 //! own summary, expected.json and the check's JSON report.
 
-mod common;
+use crate::common;
 
-use common::servers::require;
-use common::{SinkProcess, callmetrics, page_data, read};
+use crate::common::servers::require;
+use crate::common::{SinkProcess, callmetrics, page_data, read};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -5,9 +5,9 @@
 //! (durations, rates, ports, the temp dir) is redacted first, so the
 //! snapshots change only when the output does.
 
-mod common;
+use crate::common;
 
-use common::{SinkProcess, callmetrics};
+use crate::common::{SinkProcess, callmetrics};
 use regex::Regex;
 use std::path::Path;
 

@@ -3,9 +3,9 @@
 //! expected.json fails with exit 1; a missing token, a dead sink, an
 //! unknown grain or an expected file without series exit 2.
 
-mod common;
+use crate::common;
 
-use common::{Run, SinkProcess, callmetrics, read};
+use crate::common::{Run, SinkProcess, callmetrics, read};
 use std::path::Path;
 
 const TOKEN: &str = "s3cret";

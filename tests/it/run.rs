@@ -5,8 +5,10 @@
 //! concurrent runs into one sink. Every case must check exactly: nothing
 //! lost, nothing counted twice.
 
-mod common;
+use crate::common;
 
+use crate::common::running::{Running, run_through_an_outage, wait_for_status};
+use crate::common::{SinkProcess, callmetrics};
 use callmetrics::testing::check::{CheckOptions, check_http};
 use callmetrics::testing::client::tls::ClientTls;
 use callmetrics::testing::emit::deliver::{DeliveryConfig, Pacing, replay};
@@ -15,8 +17,6 @@ use callmetrics::testing::engine::Workload;
 use callmetrics::testing::model::Grain;
 use callmetrics::testing::sink::{RunningSink, SinkConfig};
 use callmetrics::testing::wire::expected_response;
-use common::running::{Running, run_through_an_outage, wait_for_status};
-use common::{SinkProcess, callmetrics};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;

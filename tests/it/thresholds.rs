@@ -3,10 +3,10 @@
 //! before anything is sent, and a failure budget against an app and a sink
 //! that refuse some requests. Loopback only, a few hundred requests each.
 
-mod common;
+use crate::common;
 
-use common::fake_app::{answer, serve};
-use common::{SinkProcess, callmetrics, callmetrics_async, page_data, read};
+use crate::common::fake_app::{answer, serve};
+use crate::common::{SinkProcess, callmetrics, callmetrics_async, page_data, read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

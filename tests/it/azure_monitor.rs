@@ -4,9 +4,9 @@
 //! `kill -9` and a restart on its data dir; an inconsistent document is
 //! refused, naming its line and field.
 
-mod common;
+use crate::common;
 
-use common::{SinkProcess, callmetrics_async};
+use crate::common::{SinkProcess, callmetrics_async};
 
 async fn post(url: &str, body: String) -> (u16, String) {
     let response = common::http()

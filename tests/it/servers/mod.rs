@@ -1,0 +1,12 @@
+//! Tests against real third-party servers and programs, each started by
+//! the test on a free loopback port (see `common/servers.rs`): skipped with
+//! `cargo test -- --skip servers::`, the fast tier.
+
+mod influx;
+mod netns;
+mod promql;
+mod remote_write;
+mod report;
+mod sdk_parse;
+mod signing;
+mod tls;
