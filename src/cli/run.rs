@@ -509,6 +509,10 @@ async fn deliver<T: Target>(
         eprintln!("{warning}");
     }
     let schedule = if !args.max_rate && (!args.quiet || args.control.is_some()) {
+        if !args.quiet {
+            // A million calls take seconds to size: say what the wait is.
+            eprintln!("sizing the schedule (every call simulated once; Ctrl-C stops)");
+        }
         let sized = pre_pass(scenario, workload, args.speed, session.cancel).await;
         if let Some((note, _)) = &sized
             && !args.quiet

@@ -8,6 +8,7 @@
 use crate::common;
 
 use crate::common::running::{Running, run_through_an_outage, wait_for_status};
+use crate::common::servers::free_port;
 use crate::common::{SinkProcess, callmetrics};
 use callmetrics::testing::check::{CheckOptions, check_http};
 use callmetrics::testing::client::tls::ClientTls;
@@ -218,15 +219,8 @@ fn outputs_that_could_not_be_written_are_refused_before_the_run() {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `callmetrics sink` as a child process on a given port.
+/// `callmetrics sink` as a child process on a given port (0: any free
+/// one, which it prints and [`SinkProcess::addr`] reads).
 fn sink_process(port: u16, extra: &[&str]) -> SinkProcess {
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec!["--listen", listen.as_str()];
@@ -299,8 +293,8 @@ fn retries_in(stderr: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_and_connection_resets_lose_and_duplicate_nothing() {
-    let port = free_port();
-    let mut sink = sink_process(port, &["--fault-rate", "0.1"]);
+    let mut sink = sink_process(0, &["--fault-rate", "0.1"]);
+    let port = sink.addr().port();
     let resets = Arc::new(AtomicUsize::new(0));
     let proxy = resetting_proxy(SocketAddr::from(([127, 0, 0, 1], port)), 3, resets.clone()).await;
     let url = format!("http://{proxy}");
@@ -362,8 +356,9 @@ async fn throttling_and_connection_resets_lose_and_duplicate_nothing() {
 async fn a_sink_killed_mid_run_and_restarted_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap().to_string();
-    let port = free_port();
-    let mut sink = sink_process(port, &["--data-dir", &data]);
+    let mut sink = sink_process(0, &["--data-dir", &data]);
+    // The restarted sink listens where the first one did.
+    let port = sink.addr().port();
     let url = format!("http://127.0.0.1:{port}");
     // About 3 s of paced traffic; the sink is killed once the run has
     // delivered, and restarted once the run has retried.
@@ -684,9 +679,10 @@ fn control_reports_status_and_changes_the_speed() {
     let mut stdout = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
     let stderr = reader.join().unwrap();
-    // About 25 s of schedule at speed 1; at 100 the rest takes well under 10.
+    // About 25 s of schedule at speed 1; at 100 the rest takes well under a
+    // second: 20 s proves the change took, with room for a loaded machine.
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(20),
         "{:?}\n{stderr}",
         started.elapsed()
     );

@@ -158,7 +158,7 @@ pub async fn wait_for_status(
 
 /// Runs callmetrics with `args` and `--control 127.0.0.1:0`: once the run
 /// has delivered events, `stop` takes its receiver down; once the run has
-/// retried (so the outage fell inside it), `restart` brings it back. Both
+/// retried or failed a request (so the outage fell inside it), `restart` brings it back. Both
 /// moments are read from the run's own status. Returns the finished run
 /// and what `restart` made (the new server, to keep it alive).
 pub async fn run_through_an_outage<R>(
@@ -182,8 +182,10 @@ pub async fn run_through_an_outage<R>(
     })
     .await;
     stop();
-    wait_for_status(&control, "retry", within, |s| {
-        s["retries"].as_u64() > Some(0)
+    // A target that retries shows the outage as retries, one that does not
+    // (webhook) as failed requests.
+    wait_for_status(&control, "retry or failure", within, |s| {
+        s["retries"].as_u64() > Some(0) || s["failed"]["requests"].as_u64() > Some(0)
     })
     .await;
     let restarted = restart.await;

@@ -13,6 +13,7 @@
 use crate::common;
 
 use crate::common::callmetrics;
+use crate::common::running::run_through_an_outage;
 use crate::common::servers::{
     Server, Store, callback_app, callback_app_dir, free_port, npm_ci, require, start_store,
     wait_ready,
@@ -541,33 +542,35 @@ async fn an_app_restarted_mid_run_is_counted_across_the_restart() {
     let expected = dir.path().join("expected.json");
     let summary = dir.path().join("summary.json");
     let sink = format!("{app_url}/api/callbacks");
-    let replay = common::callmetrics_async(&[
-        "run",
-        "scenarios/outbound-notification.json",
-        "--target",
-        "webhook",
-        "--sink",
-        &sink,
-        "--calls",
-        "600",
-        "--rate",
-        "100/s",
-        "--speed",
-        "10",
-        "--quiet",
-        "--expected-out",
-        expected.to_str().unwrap(),
-        "--summary-out",
-        summary.to_str().unwrap(),
-    ]);
-    let replay = tokio::spawn(replay);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    drop(app);
-    let (_app, _) = callback_app(&[("PORT", &port)]);
+    // The app is killed once the run delivered, and started again once
+    // the run saw the outage (the run's own status says when).
+    let (replayed, _app) = run_through_an_outage(
+        &[
+            "run",
+            "scenarios/outbound-notification.json",
+            "--target",
+            "webhook",
+            "--sink",
+            &sink,
+            "--calls",
+            "600",
+            "--rate",
+            "100/s",
+            "--speed",
+            "10",
+            "--quiet",
+            "--expected-out",
+            expected.to_str().unwrap(),
+            "--summary-out",
+            summary.to_str().unwrap(),
+        ],
+        move || drop(app),
+        async { callback_app(&[("PORT", &port)]).0 },
+    )
+    .await;
     // Requests on connections the kill closed are not retried (the app may
     // have counted them): the run then ends in exit 2, and --expected-out
     // holds exactly what was acknowledged.
-    let replayed = replay.await.unwrap();
     assert!(
         replayed.code == Some(0)
             || (replayed.code == Some(2) && replayed.stderr.contains("could not be delivered")),
