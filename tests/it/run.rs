@@ -380,7 +380,7 @@ async fn a_sink_killed_mid_run_and_restarted_loses_nothing() {
             "--batch-window",
             "20ms",
         ],
-        || sink.kill(), // SIGKILL
+        async { sink.kill() }, // SIGKILL
         async { sink_process(port, &["--data-dir", &data]) },
     )
     .await;

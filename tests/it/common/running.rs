@@ -157,13 +157,14 @@ pub async fn wait_for_status(
 }
 
 /// Runs callmetrics with `args` and `--control 127.0.0.1:0`: once the run
-/// has delivered events, `stop` takes its receiver down; once the run has
+/// has delivered events, `stop` runs (it may first wait for more, e.g. a
+/// scrape) and takes its receiver down; once the run has
 /// retried or failed a request (so the outage fell inside it), `restart` brings it back. Both
 /// moments are read from the run's own status. Returns the finished run
 /// and what `restart` made (the new server, to keep it alive).
 pub async fn run_through_an_outage<R>(
     args: &[&str],
-    stop: impl FnOnce(),
+    stop: impl std::future::Future<Output = ()>,
     restart: impl std::future::Future<Output = R>,
 ) -> (Run, R) {
     let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -181,7 +182,7 @@ pub async fn run_through_an_outage<R>(
         s["acknowledged"]["events"].as_u64() > Some(0)
     })
     .await;
-    stop();
+    stop.await;
     // A target that retries shows the outage as retries, one that does not
     // (webhook) as failed requests.
     wait_for_status(&control, "retry or failure", within, |s| {

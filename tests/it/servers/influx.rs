@@ -176,7 +176,7 @@ async fn influxdb_restarted_mid_run_loses_nothing() {
             "--summary-out",
             summary.to_str().unwrap(),
         ],
-        || influx.terminate(),
+        async { influx.terminate() },
         start_influx(dir.path(), port),
     )
     .await;

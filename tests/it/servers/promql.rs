@@ -542,8 +542,9 @@ async fn an_app_restarted_mid_run_is_counted_across_the_restart() {
     let expected = dir.path().join("expected.json");
     let summary = dir.path().join("summary.json");
     let sink = format!("{app_url}/api/callbacks");
-    // The app is killed once the run delivered, and started again once
-    // the run saw the outage (the run's own status says when).
+    // The app is killed once the run delivered and Prometheus scraped it,
+    // and started again once the run saw the outage (the run's own status
+    // and Prometheus say when).
     let (replayed, _app) = run_through_an_outage(
         &[
             "run",
@@ -564,7 +565,12 @@ async fn an_app_restarted_mid_run_is_counted_across_the_restart() {
             "--summary-out",
             summary.to_str().unwrap(),
         ],
-        move || drop(app),
+        // Once Prometheus has scraped what the old app counted: the
+        // restart then shows as a reset.
+        async {
+            wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+            drop(app);
+        },
         async { callback_app(&[("PORT", &port)]).0 },
     )
     .await;

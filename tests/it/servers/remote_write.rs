@@ -124,7 +124,7 @@ async fn restarted_mid_run(store: Store) {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (run, _server) = run_through_an_outage(
         &args,
-        || server.terminate(),
+        async { server.terminate() },
         start_store(store, dir.path(), None, port),
     )
     .await;
