@@ -94,7 +94,10 @@ pub enum CheckError {
     #[error("{0}")]
     Usage(String),
     #[error("the mapping {path}: {reason}")]
-    Mapping { path: String, reason: String },
+    Mapping {
+        path: String,
+        reason: Box<mapping::MappingError>,
+    },
     #[error("invalid --observed URL {url:?}: {reason}")]
     Url { url: String, reason: String },
     /// Only the root cause is shown: reqwest's own wrapping repeats the
