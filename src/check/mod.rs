@@ -98,6 +98,8 @@ pub enum CheckError {
         path: String,
         reason: Box<mapping::MappingError>,
     },
+    #[error(transparent)]
+    Selector(selector::SelectorError),
     #[error("invalid --observed URL {url:?}: {reason}")]
     Url { url: String, reason: String },
     /// Only the root cause is shown: reqwest's own wrapping repeats the

@@ -78,7 +78,7 @@ impl Reading {
             .as_deref()
             .map(Selector::parse)
             .transpose()
-            .map_err(CheckError::Usage)?;
+            .map_err(CheckError::Selector)?;
         let wait = args
             .wait
             .map(|limit| Wait::new(limit, args.poll_interval))
