@@ -99,6 +99,8 @@ pub enum CheckError {
         reason: Box<mapping::MappingError>,
     },
     #[error(transparent)]
+    Client(crate::client::http::ClientError),
+    #[error(transparent)]
     Selector(selector::SelectorError),
     #[error("invalid --observed URL {url:?}: {reason}")]
     Url { url: String, reason: String },
