@@ -56,7 +56,7 @@ use stats::Counters;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use transport::{HttpTransport, Transport};
+use transport::{HttpTransport, Transport, TransportUrlError};
 
 /// What a replay sent.
 #[derive(Debug)]
@@ -77,9 +77,13 @@ pub struct ReplayOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// Settings that cannot work (a bad URL, a port in use, ...).
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Url(#[from] TransportUrlError),
+    #[error("--control {addr}: cannot listen: {reason}")]
+    Control {
+        addr: std::net::SocketAddr,
+        reason: std::io::Error,
+    },
     #[error(transparent)]
     Pacing(#[from] PacingError),
     #[error(transparent)]
@@ -115,8 +119,7 @@ pub async fn replay<T: Target>(
     tls: &ClientTls,
 ) -> Result<ReplayOutcome, ReplayError> {
     config.check()?;
-    let transport =
-        HttpTransport::new(target.url(), config.timeout, tls).map_err(ReplayError::Config)?;
+    let transport = HttpTransport::new(target.url(), config.timeout, tls)?;
     probe(target.url(), &transport).await?;
     replay_with(scenario, workload, target, config, pacing, grain, transport).await
 }
@@ -258,7 +261,7 @@ async fn start_control(
         config.schedule.filter(|_| speed.is_some()),
     )
     .await
-    .map_err(|e| ReplayError::Config(format!("--control {addr}: cannot listen: {e}")))?;
+    .map_err(|reason| ReplayError::Control { addr, reason })?;
     eprintln!(
         "control: http://{} (GET /status, POST /speed {{\"speed\": N}})",
         server.addr()
