@@ -108,6 +108,23 @@ fn since(versions: Versions) -> String {
 }
 
 fn print_table(out: &mut dyn Write, naming: Naming) -> io::Result<()> {
+    print_metrics(out, naming)?;
+    print_operations(out)?;
+    print_event_types(out)?;
+    let classes: Vec<_> = StatusClass::ALL.iter().map(|c| c.as_str()).collect();
+    writeln!(out, "\nSTATUS CLASSES\n  {}", classes.join(" "))?;
+    let codes: Vec<_> = STATUS_CODES.iter().map(|c| c.to_string()).collect();
+    writeln!(out, "\nSTATUS CODES\n  {}", codes.join(" "))?;
+    writeln!(out, "\nSUB-CODES (the troubleshooting page's names)")?;
+    for (code, name) in SUB_CODE_NAMES {
+        writeln!(out, "  {code:<6} {name}")?;
+    }
+    print_result_texts(out)?;
+    let versions: Vec<_> = ApiVersion::all().map(|v| v.as_str()).collect();
+    writeln!(out, "\nAPI VERSIONS\n  {}", versions.join(" "))
+}
+
+fn print_metrics(out: &mut dyn Write, naming: Naming) -> io::Result<()> {
     writeln!(out, "METRICS")?;
     for m in Metric::ALL {
         let dims: Vec<_> = m.dimensions().iter().map(|d| d.name(naming)).collect();
@@ -123,8 +140,10 @@ fn print_table(out: &mut dyn Write, naming: Naming) -> io::Result<()> {
         out,
         "  aggregations: {}; base grain PT1M",
         AGGREGATIONS.join(", ")
-    )?;
+    )
+}
 
+fn print_operations(out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "\nOPERATIONS (* = beyond the 17 in the metrics overview)"
@@ -147,7 +166,10 @@ fn print_table(out: &mut dyn Write, naming: Naming) -> io::Result<()> {
             info.route,
         )?;
     }
+    Ok(())
+}
 
+fn print_event_types(out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "\nCALLBACK EVENT TYPES (* = beyond the 33 in the metrics overview; versions; default code/subCode mix)"
@@ -172,15 +194,10 @@ fn print_table(out: &mut dyn Write, naming: Naming) -> io::Result<()> {
             mix.join(", ")
         )?;
     }
+    Ok(())
+}
 
-    let classes: Vec<_> = StatusClass::ALL.iter().map(|c| c.as_str()).collect();
-    writeln!(out, "\nSTATUS CLASSES\n  {}", classes.join(" "))?;
-    let codes: Vec<_> = STATUS_CODES.iter().map(|c| c.to_string()).collect();
-    writeln!(out, "\nSTATUS CODES\n  {}", codes.join(" "))?;
-    writeln!(out, "\nSUB-CODES (the troubleshooting page's names)")?;
-    for (code, name) in SUB_CODE_NAMES {
-        writeln!(out, "  {code:<6} {name}")?;
-    }
+fn print_result_texts(out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "\nRESULT TEXTS (resultInformation.message per event, code and sub-code; sources in --format json)"
@@ -195,6 +212,5 @@ fn print_table(out: &mut dyn Write, naming: Naming) -> io::Result<()> {
             r.message
         )?;
     }
-    let versions: Vec<_> = ApiVersion::all().map(|v| v.as_str()).collect();
-    writeln!(out, "\nAPI VERSIONS\n  {}", versions.join(" "))
+    Ok(())
 }

@@ -13,7 +13,9 @@ use super::query::parse_label;
 use crate::catalog::{Dimension, Metric, Naming};
 use crate::model::{Aggregate, Grain};
 use crate::wire::MetricsResponse;
-use crate::wire::metrics_response::{MetricSeries, SeriesLabel, ShowLabel};
+use crate::wire::metrics_response::{
+    DataPoint, MetadataValue, MetricSeries, SeriesLabel, ShowLabel,
+};
 use crate::wire::parse_millis;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -32,13 +34,12 @@ impl ExpectedData {
     /// its metric once (under either naming) and every bucket must carry
     /// count, total, minimum and maximum at a start aligned to `interval`.
     pub fn from_response(response: &MetricsResponse) -> Result<ExpectedData, CheckError> {
-        let bad = |msg: String| CheckError::Expected(msg);
         let grain: Grain = response
             .interval
             .parse()
-            .map_err(|e| bad(format!("interval: {e}")))?;
+            .map_err(|e| CheckError::Expected(format!("interval: {e}")))?;
         let mut timespan = parse_timespan(&response.timespan).ok_or_else(|| {
-            bad(format!(
+            CheckError::Expected(format!(
                 "timespan {:?} is not START/END in RFC 3339 (2026-01-01T00:00:00Z/2026-01-01T01:00:00Z)",
                 response.timespan
             ))
@@ -46,16 +47,11 @@ impl ExpectedData {
         let mut naming = Naming::Azure;
         let mut metrics = BTreeMap::new();
         for body in &response.value {
-            let name = &body.name.value;
-            let metric = Metric::from_name(name).ok_or_else(|| {
-                let known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
-                bad(format!(
-                    "unknown metric {name:?}; callmetrics checks {}",
-                    known.join(", ")
-                ))
-            })?;
+            let metric = metric_named(&body.name.value)?;
             let Entry::Vacant(slot) = metrics.entry(metric) else {
-                return Err(bad(format!("metric {metric} is listed twice")));
+                return Err(CheckError::Expected(format!(
+                    "metric {metric} is listed twice"
+                )));
             };
             let series: &mut MetricSeries = slot.insert(BTreeMap::new());
             // Marginals and totals add cells up: all of a metric's must fit.
@@ -68,61 +64,24 @@ impl ExpectedData {
                 {
                     naming = Naming::Overview;
                 }
-                let label = parse_label(metric, &ts.metadatavalues).map_err(bad)?;
-                if label.len() != metric.dimensions().len() {
-                    return Err(bad(format!(
-                        "a series of {metric} lists {} of its {} dimensions; expected.json \
-                         holds full combinations only",
-                        label.len(),
-                        metric.dimensions().len()
-                    )));
-                }
+                let label = full_label(metric, &ts.metadatavalues)?;
                 if ts.data.is_empty() {
                     continue;
                 }
                 let where_ = || format!("{metric} {}", show_label(&label));
-                let Entry::Vacant(slot) = series.entry(label.clone()) else {
-                    return Err(bad(format!("series {} is listed twice", where_())));
-                };
-                let buckets = slot.insert(BTreeMap::new());
+                if series.contains_key(&label) {
+                    return Err(CheckError::Expected(format!(
+                        "series {} is listed twice",
+                        where_()
+                    )));
+                }
+                let mut buckets = BTreeMap::new();
                 for point in &ts.data {
-                    let ms = parse_millis(&point.time_stamp)
-                        .filter(|&ms| grain.bucket(ms) == ms)
-                        .ok_or_else(|| {
-                            bad(format!(
-                                "series {}: timeStamp {:?} is not the start of a {grain} bucket",
-                                where_(),
-                                point.time_stamp
-                            ))
-                        })?;
-                    // A later bucket would end past what RFC 3339 writes.
-                    if ms > crate::model::LAST_EVENT_MS {
-                        return Err(bad(format!(
-                            "series {}: timeStamp {:?} is past 9999-12-30T23:59:59.999Z, the \
-                             last time an event may have",
-                            where_(),
-                            point.time_stamp
-                        )));
-                    }
-                    let need = |v: Option<u64>, field: &str| {
-                        v.ok_or_else(|| {
-                            bad(format!(
-                                "series {} at {}: no {field}",
-                                where_(),
-                                point.time_stamp
-                            ))
-                        })
-                    };
-                    let aggregate = Aggregate {
-                        count: need(point.count, "count")?,
-                        total: need(point.total, "total")?,
-                        minimum: need(point.minimum, "minimum")?,
-                        maximum: need(point.maximum, "maximum")?,
-                    };
+                    let (ms, aggregate) = read_point(point, grain, &where_)?;
                     sums.0 += aggregate.count as u128;
                     sums.1 += aggregate.total as u128;
                     if sums.0 > u64::MAX as u128 || sums.1 > u64::MAX as u128 {
-                        return Err(bad(format!(
+                        return Err(CheckError::Expected(format!(
                             "the counts or totals of {metric} add up past 2^64-1 (at series {} \
                              {}); their sums could not be compared",
                             where_(),
@@ -130,7 +89,7 @@ impl ExpectedData {
                         )));
                     }
                     if buckets.insert(ms, aggregate).is_some() {
-                        return Err(bad(format!(
+                        return Err(CheckError::Expected(format!(
                             "series {} lists bucket {} twice",
                             where_(),
                             point.time_stamp
@@ -138,6 +97,7 @@ impl ExpectedData {
                     }
                     timespan = (timespan.0.min(ms), timespan.1.max(ms + grain.millis()));
                 }
+                series.insert(label, buckets);
             }
         }
         Ok(ExpectedData {
@@ -147,7 +107,6 @@ impl ExpectedData {
             metrics,
         })
     }
-
     /// The file's grain.
     pub fn grain(&self) -> Grain {
         self.grain
@@ -241,4 +200,70 @@ fn parse_timespan(text: &str) -> Option<(i64, i64)> {
 
 fn show_label(label: &SeriesLabel) -> String {
     format!("{{{}}}", ShowLabel(label))
+}
+
+fn metric_named(name: &str) -> Result<Metric, CheckError> {
+    Metric::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+        CheckError::Expected(format!(
+            "unknown metric {name:?}; callmetrics checks {}",
+            known.join(", ")
+        ))
+    })
+}
+
+/// A series' label, which must name every dimension of its metric.
+fn full_label(metric: Metric, values: &[MetadataValue]) -> Result<SeriesLabel, CheckError> {
+    let label = parse_label(metric, values).map_err(CheckError::Expected)?;
+    if label.len() != metric.dimensions().len() {
+        return Err(CheckError::Expected(format!(
+            "a series of {metric} lists {} of its {} dimensions; expected.json holds full \
+             combinations only",
+            label.len(),
+            metric.dimensions().len()
+        )));
+    }
+    Ok(label)
+}
+
+/// A bucket's start and its aggregate; `where_` names its series.
+fn read_point(
+    point: &DataPoint,
+    grain: Grain,
+    where_: &dyn Fn() -> String,
+) -> Result<(i64, Aggregate), CheckError> {
+    let ms = parse_millis(&point.time_stamp)
+        .filter(|&ms| grain.bucket(ms) == ms)
+        .ok_or_else(|| {
+            CheckError::Expected(format!(
+                "series {}: timeStamp {:?} is not the start of a {grain} bucket",
+                where_(),
+                point.time_stamp
+            ))
+        })?;
+    // A later bucket would end past what RFC 3339 writes.
+    if ms > crate::model::LAST_EVENT_MS {
+        return Err(CheckError::Expected(format!(
+            "series {}: timeStamp {:?} is past 9999-12-30T23:59:59.999Z, the last time an event \
+             may have",
+            where_(),
+            point.time_stamp
+        )));
+    }
+    let need = |v: Option<u64>, field: &str| {
+        v.ok_or_else(|| {
+            CheckError::Expected(format!(
+                "series {} at {}: no {field}",
+                where_(),
+                point.time_stamp
+            ))
+        })
+    };
+    let aggregate = Aggregate {
+        count: need(point.count, "count")?,
+        total: need(point.total, "total")?,
+        minimum: need(point.minimum, "minimum")?,
+        maximum: need(point.maximum, "maximum")?,
+    };
+    Ok((ms, aggregate))
 }

@@ -47,6 +47,76 @@ use std::path::Path;
 /// callmetrics' own naming (`mappings/default.json`).
 pub(crate) const DEFAULT: &str = include_str!("../../mappings/default.json");
 
+/// Why a mapping file is refused, or a value rewrite found lossy over an
+/// expected file's values.
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    #[error("cannot read it: {0}")]
+    Unreadable(std::io::Error),
+    #[error(
+        "line {line} column {column}: {0} (the format is {{\"metrics\": {{\"METRIC\": \
+         {{\"name\": \"...\", \"labels\": {{\"DIMENSION\": \"label\"}}}}}}}})",
+        line = .0.line(),
+        column = .0.column()
+    )]
+    Syntax(serde_json::Error),
+    #[error("{0}")]
+    UnknownMetric(UnknownName),
+    #[error("{at}.name {name:?} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")]
+    NotAMetricName { at: String, name: String },
+    #[error("{at}.labels: {name} of {metric}")]
+    UnknownDimension {
+        at: String,
+        name: UnknownName,
+        metric: Metric,
+    },
+    #[error("{here}: {reason}")]
+    Label {
+        here: String,
+        reason: serde_json::Error,
+    },
+    #[error(
+        "{here} is {value}; it is a label name, or {{\"label\": \"name\", \"values\": \
+         {{...}}}} when the pipeline writes the values differently"
+    )]
+    NotALabel {
+        here: String,
+        value: serde_json::Value,
+    },
+    #[error("{here} {label:?} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")]
+    NotALabelName { here: String, label: String },
+    #[error("{at}.labels maps {dim_name} twice")]
+    Twice { at: String, dim_name: String },
+    #[error(
+        "{at}.labels has no label for {} (every dimension needs one, or full combinations \
+         cannot be compared)",
+        missing.join(", ")
+    )]
+    NoLabel {
+        at: String,
+        missing: Vec<&'static str>,
+    },
+    #[error("it maps no metric")]
+    NoMetric,
+    #[error("{at}.values.stripPrefix is empty")]
+    EmptyPrefix { at: String },
+    #[error("{at}.values.table: {name} of {dimension}")]
+    UnknownValue {
+        at: String,
+        name: UnknownName,
+        dimension: &'static str,
+    },
+    #[error(
+        "{at}.values maps {a:?} and {b:?} onto {written:?}; the check could not tell them apart"
+    )]
+    Ambiguous {
+        at: String,
+        a: String,
+        b: String,
+        written: String,
+    },
+}
+
 /// A validated mapping.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Mapping {
@@ -134,103 +204,31 @@ impl Mapping {
     }
 
     /// Reads a mapping file; errors name the file.
-    pub(crate) fn load(path: &Path) -> Result<Mapping, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+    pub(crate) fn load(path: &Path) -> Result<Mapping, MappingError> {
+        let text = std::fs::read_to_string(path).map_err(MappingError::Unreadable)?;
         Mapping::parse(text.strip_prefix('\u{feff}').unwrap_or(&text))
     }
 
     /// Parses and validates mapping text.
-    pub(crate) fn parse(text: &str) -> Result<Mapping, String> {
-        let file: File = serde_json::from_str(text).map_err(|e| {
-            format!(
-                "line {} column {}: {e} (the format is {{\"metrics\": {{\"METRIC\": \
-                 {{\"name\": \"...\", \"labels\": {{\"DIMENSION\": \"label\"}}}}}}}})",
-                e.line(),
-                e.column()
-            )
-        })?;
+    pub(crate) fn parse(text: &str) -> Result<Mapping, MappingError> {
+        let file: File = serde_json::from_str(text).map_err(MappingError::Syntax)?;
         let mut metrics = BTreeMap::new();
         for (metric_name, entry) in file.metrics {
             let metric = Metric::from_name(&metric_name).ok_or_else(|| {
-                UnknownName::new("metric", &metric_name, Metric::ALL.iter().map(|m| m.name()))
-                    .to_string()
+                MappingError::UnknownMetric(UnknownName::new(
+                    "metric",
+                    &metric_name,
+                    Metric::ALL.iter().map(|m| m.name()),
+                ))
             })?;
             let at = format!("metrics.{metric_name}");
-            if !is_metric_name(&entry.name) {
-                return Err(format!(
-                    "{at}.name {:?} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
-                    entry.name
-                ));
-            }
-            let mut labels = Vec::new();
-            let mut values = BTreeMap::new();
-            for (dim_name, spec) in entry.labels {
-                let known = metric.dimensions().iter().map(|d| d.name(Naming::Azure));
-                let dim = Dimension::from_name(&dim_name)
-                    .filter(|d| metric.dimensions().contains(d))
-                    .ok_or_else(|| {
-                        format!(
-                            "{at}.labels: {} of {metric}",
-                            UnknownName::new("dimension", &dim_name, known)
-                        )
-                    })?;
-                let here = format!("{at}.labels.{dim_name}");
-                let (label, rewrite) = match spec {
-                    serde_json::Value::String(label) => (label, None),
-                    object @ serde_json::Value::Object(_) => {
-                        let full: FileLabel =
-                            serde_json::from_value(object).map_err(|e| format!("{here}: {e}"))?;
-                        (full.label, full.values)
-                    }
-                    other => {
-                        return Err(format!(
-                            "{here} is {other}; it is a label name, or {{\"label\": \"name\", \
-                             \"values\": {{...}}}} when the pipeline writes the values differently"
-                        ));
-                    }
-                };
-                if !is_label_name(&label) {
-                    return Err(format!(
-                        "{here} {label:?} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"
-                    ));
-                }
-                if labels.iter().any(|(d, _)| *d == dim) {
-                    return Err(format!("{at}.labels maps {dim_name} twice"));
-                }
-                labels.push((dim, label));
-                if let Some(rewrite) = rewrite {
-                    values.insert(dim, Values::new(dim, rewrite, here)?);
-                }
-            }
-            let missing: Vec<&str> = metric
-                .dimensions()
-                .iter()
-                .filter(|d| !labels.iter().any(|(l, _)| l == *d))
-                .map(|d| d.name(Naming::Azure))
-                .collect();
-            if !missing.is_empty() {
-                return Err(format!(
-                    "{at}.labels has no label for {} (every dimension needs one, or full \
-                     combinations cannot be compared)",
-                    missing.join(", ")
-                ));
-            }
-            labels.sort_by_key(|(d, _)| *d);
-            metrics.insert(
-                metric,
-                MetricMapping {
-                    name: entry.name,
-                    labels,
-                    values,
-                },
-            );
+            metrics.insert(metric, MetricMapping::read(metric, at, entry)?);
         }
         if metrics.is_empty() {
-            return Err("it maps no metric".into());
+            return Err(MappingError::NoMetric);
         }
         Ok(Mapping { metrics })
     }
-
     pub(crate) fn get(&self, metric: Metric) -> Option<&MetricMapping> {
         self.metrics.get(&metric)
     }
@@ -244,7 +242,7 @@ impl Mapping {
         metric: Metric,
         dimension: Dimension,
         values: impl IntoIterator<Item = S>,
-    ) -> Result<(), String> {
+    ) -> Result<(), MappingError> {
         let Some(known) = self
             .metrics
             .get_mut(&metric)
@@ -260,7 +258,10 @@ impl Mapping {
     /// [`Mapping::extend_domain`] with every dimension value of an expected
     /// file: call it before the check, so every value it compares can be
     /// turned back.
-    pub(crate) fn extend_domain_from(&mut self, expected: &ExpectedData) -> Result<(), String> {
+    pub(crate) fn extend_domain_from(
+        &mut self,
+        expected: &ExpectedData,
+    ) -> Result<(), MappingError> {
         for (&metric, series) in expected.metrics() {
             for label in series.keys() {
                 for (dimension, value) in label {
@@ -273,6 +274,52 @@ impl Mapping {
 }
 
 impl MetricMapping {
+    /// One metric's entry of the file, found at `at` (`metrics.M`).
+    fn read(metric: Metric, at: String, entry: FileMetric) -> Result<MetricMapping, MappingError> {
+        if !is_metric_name(&entry.name) {
+            return Err(MappingError::NotAMetricName {
+                at,
+                name: entry.name,
+            });
+        }
+        let mut labels = Vec::new();
+        let mut values = BTreeMap::new();
+        for (dim_name, spec) in entry.labels {
+            let known = metric.dimensions().iter().map(|d| d.name(Naming::Azure));
+            let dim = Dimension::from_name(&dim_name)
+                .filter(|d| metric.dimensions().contains(d))
+                .ok_or_else(|| MappingError::UnknownDimension {
+                    at: at.clone(),
+                    name: UnknownName::new("dimension", &dim_name, known),
+                    metric,
+                })?;
+            let here = format!("{at}.labels.{dim_name}");
+            let (label, rewrite) = label_spec(&here, spec)?;
+            if labels.iter().any(|(d, _)| *d == dim) {
+                return Err(MappingError::Twice { at, dim_name });
+            }
+            labels.push((dim, label));
+            if let Some(rewrite) = rewrite {
+                values.insert(dim, Values::new(dim, rewrite, here)?);
+            }
+        }
+        let missing: Vec<&'static str> = metric
+            .dimensions()
+            .iter()
+            .filter(|d| !labels.iter().any(|(l, _)| l == *d))
+            .map(|d| d.name(Naming::Azure))
+            .collect();
+        if !missing.is_empty() {
+            return Err(MappingError::NoLabel { at, missing });
+        }
+        labels.sort_by_key(|(d, _)| *d);
+        Ok(MetricMapping {
+            name: entry.name,
+            labels,
+            values,
+        })
+    }
+
     /// The label of `dimension`.
     pub(crate) fn label(&self, dimension: Dimension) -> &str {
         self.labels
@@ -332,19 +379,19 @@ impl ValueRewrite {
 }
 
 impl Values {
-    fn new(dimension: Dimension, file: FileValues, at: String) -> Result<Values, String> {
+    fn new(dimension: Dimension, file: FileValues, at: String) -> Result<Values, MappingError> {
         if file.strip_prefix.as_deref() == Some("") {
-            return Err(format!("{at}.values.stripPrefix is empty"));
+            return Err(MappingError::EmptyPrefix { at });
         }
         let known = catalog_values(dimension);
         if is_closed(dimension) {
             // A key the catalog does not know is a typo: no series has it.
             if let Some(key) = file.table.keys().find(|k| !known.contains(*k)) {
-                let name = UnknownName::new("value", key, known.iter().map(String::as_str));
-                return Err(format!(
-                    "{at}.values.table: {name} of {}",
-                    dimension.name(Naming::Azure)
-                ));
+                return Err(MappingError::UnknownValue {
+                    at,
+                    name: UnknownName::new("value", key, known.iter().map(String::as_str)),
+                    dimension: dimension.name(Naming::Azure),
+                });
             }
         }
         let mut values = Values {
@@ -364,22 +411,23 @@ impl Values {
         Ok(values)
     }
 
-    fn add(&mut self, value: String) -> Result<(), String> {
+    fn add(&mut self, value: String) -> Result<(), MappingError> {
         if self.domain.contains(&value) {
             return Ok(());
         }
         let written = self.rewrite.apply(&value);
         if let Some(other) = self.inverse.get(&written) {
             let (a, b) = if *other < value {
-                (other.as_str(), value.as_str())
+                (other.clone(), value)
             } else {
-                (value.as_str(), other.as_str())
+                (value, other.clone())
             };
-            return Err(format!(
-                "{}.values maps {a:?} and {b:?} onto {written:?}; the check could not tell \
-                 them apart",
-                self.at
-            ));
+            return Err(MappingError::Ambiguous {
+                at: self.at.clone(),
+                a,
+                b,
+                written,
+            });
         }
         self.inverse.insert(written, value.clone());
         self.domain.insert(value);
@@ -440,6 +488,38 @@ pub(crate) fn catalog_values(dimension: Dimension) -> BTreeSet<String> {
     }
 }
 
+/// A dimension's entry (at `here`): a label name, or a label with the
+/// rewrite of its values.
+fn label_spec(
+    here: &str,
+    spec: serde_json::Value,
+) -> Result<(String, Option<FileValues>), MappingError> {
+    let (label, rewrite) = match spec {
+        serde_json::Value::String(label) => (label, None),
+        object @ serde_json::Value::Object(_) => {
+            let full: FileLabel =
+                serde_json::from_value(object).map_err(|reason| MappingError::Label {
+                    here: here.to_string(),
+                    reason,
+                })?;
+            (full.label, full.values)
+        }
+        other => {
+            return Err(MappingError::NotALabel {
+                here: here.to_string(),
+                value: other,
+            });
+        }
+    };
+    if !is_label_name(&label) {
+        return Err(MappingError::NotALabelName {
+            here: here.to_string(),
+            label,
+        });
+    }
+    Ok((label, rewrite))
+}
+
 fn default_results() -> impl Iterator<Item = &'static crate::catalog::ResultMix> {
     EventType::ALL.iter().flat_map(|e| e.default_results())
 }
@@ -482,7 +562,7 @@ mod tests {
     }
 
     fn err(text: &str) -> String {
-        Mapping::parse(text).unwrap_err()
+        Mapping::parse(text).unwrap_err().to_string()
     }
 
     #[test]
@@ -676,7 +756,8 @@ mod tests {
         .unwrap();
         let e = m
             .extend_domain(Metric::CallbackEvents, Dimension::Code, ["8500", "OK"])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains(r#"Code.values maps "200" and "OK" onto "OK""#),
             "{e}"
@@ -717,7 +798,8 @@ mod tests {
         // An expected file with both "x1" and "1" cannot be checked.
         let e = m
             .extend_domain(Metric::CallbackEvents, Dimension::SubCode, ["1"])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains(r#"SubCode.values maps "1" and "x1" onto "1""#),
             "{e}"

@@ -106,48 +106,21 @@ pub(crate) fn merge(
     partial: bool,
 ) -> Result<(MetricsResponse, Vec<String>), MergeError> {
     let (first_path, first) = files.first().ok_or(MergeError::Nothing)?;
-    let provenance = |path: &Path, r: &MetricsResponse| -> Result<Provenance, MergeError> {
-        r.callmetrics
-            .clone()
-            .ok_or_else(|| MergeError::Unknown(path.to_path_buf()))
-    };
     let base = provenance(first_path, first)?;
     let (_, count) = parse_shard(first_path, &base.shard)?;
+    let workload = Workload {
+        first_path,
+        first,
+        base: &base,
+        count,
+    };
     let mut seen: BTreeMap<u32, PathBuf> = BTreeMap::new();
     let mut merged: BTreeMap<Metric, MetricSeries> = BTreeMap::new();
     let mut timespan = (i64::MAX, i64::MIN);
     let mut grain = None;
     let mut naming = None;
     for (path, response) in files {
-        let p = provenance(path, response)?;
-        let differ = |what, a: String, b: String| MergeError::Differ {
-            what,
-            first: first_path.clone(),
-            other: path.clone(),
-            a,
-            b,
-        };
-        if p.scenario_sha256 != base.scenario_sha256 {
-            return Err(differ(
-                "scenarios",
-                base.scenario.clone(),
-                p.scenario.clone(),
-            ));
-        }
-        if p.seed != base.seed {
-            return Err(differ("seeds", base.seed.to_string(), p.seed.to_string()));
-        }
-        let (index, shards) = parse_shard(path, &p.shard)?;
-        if p.workload != base.workload || shards != count {
-            return Err(differ("workloads", base.shard.clone(), p.shard.clone()));
-        }
-        if response.interval != first.interval {
-            return Err(differ(
-                "grains",
-                first.interval.clone(),
-                response.interval.clone(),
-            ));
-        }
+        let index = workload.shard_index(path, response)?;
         if let Some(other) = seen.insert(index, path.clone()) {
             return Err(MergeError::SameShard {
                 shard: format!("{index}/{count}"),
@@ -163,35 +136,7 @@ pub(crate) fn merge(
         naming.get_or_insert(data.naming());
         let (start, end) = data.timespan();
         timespan = (timespan.0.min(start), timespan.1.max(end));
-        for (&metric, series) in data.metrics() {
-            let into = merged.entry(metric).or_default();
-            for (label, buckets) in series {
-                let cells = into.entry(label.clone()).or_default();
-                for (&at, a) in buckets {
-                    match cells.get_mut(&at) {
-                        None => {
-                            cells.insert(at, *a);
-                        }
-                        Some(have) => {
-                            let (Some(count), Some(total)) = (
-                                have.count.checked_add(a.count),
-                                have.total.checked_add(a.total),
-                            ) else {
-                                return Err(MergeError::Overflow {
-                                    metric,
-                                    label: ShowLabel(label).to_string(),
-                                    at: crate::wire::metrics_response::time_stamp(at),
-                                });
-                            };
-                            have.count = count;
-                            have.total = total;
-                            have.minimum = have.minimum.min(a.minimum);
-                            have.maximum = have.maximum.max(a.maximum);
-                        }
-                    }
-                }
-            }
-        }
+        add_shard(&mut merged, &data)?;
     }
     let missing: Vec<String> = (0..count)
         .filter(|i| !seen.contains_key(i))
@@ -206,19 +151,7 @@ pub(crate) fn merge(
         .and_then(|m| m.id.split("/providers/").next())
         .unwrap_or("callmetrics")
         .to_string();
-    // Every sum `check` makes of the merged file (coarser grains, one
-    // dimension, the totals) is at most its metric's grand total.
-    for (&metric, series) in &merged {
-        let (count, total) = series
-            .values()
-            .flat_map(|buckets| buckets.values())
-            .fold((0u128, 0u128), |(c, t), a| {
-                (c + u128::from(a.count), t + u128::from(a.total))
-            });
-        if count > u128::from(u64::MAX) || total > u128::from(u64::MAX) {
-            return Err(MergeError::TotalOverflow { metric });
-        }
-    }
+    check_grand_totals(&merged)?;
     let metrics: Vec<(Metric, MetricSeries)> = merged.into_iter().collect();
     let mut response = MetricsResponse::build(
         &metrics,
@@ -238,4 +171,112 @@ pub(crate) fn merge(
     };
     response.callmetrics = Some(Provenance { shard, ..base });
     Ok((response, missing))
+}
+
+fn provenance(path: &Path, r: &MetricsResponse) -> Result<Provenance, MergeError> {
+    r.callmetrics
+        .clone()
+        .ok_or_else(|| MergeError::Unknown(path.to_path_buf()))
+}
+
+/// The workload the first file names, which every other file must share.
+struct Workload<'a> {
+    first_path: &'a PathBuf,
+    first: &'a MetricsResponse,
+    base: &'a Provenance,
+    /// Its number of shards.
+    count: u32,
+}
+
+impl Workload<'_> {
+    /// Which shard of the workload a file is, once it is known to be one.
+    fn shard_index(&self, path: &Path, response: &MetricsResponse) -> Result<u32, MergeError> {
+        let (base, first) = (self.base, self.first);
+        let p = provenance(path, response)?;
+        let differ = |what, a: String, b: String| MergeError::Differ {
+            what,
+            first: self.first_path.clone(),
+            other: path.to_path_buf(),
+            a,
+            b,
+        };
+        if p.scenario_sha256 != base.scenario_sha256 {
+            return Err(differ(
+                "scenarios",
+                base.scenario.clone(),
+                p.scenario.clone(),
+            ));
+        }
+        if p.seed != base.seed {
+            return Err(differ("seeds", base.seed.to_string(), p.seed.to_string()));
+        }
+        let (index, shards) = parse_shard(path, &p.shard)?;
+        if p.workload != base.workload || shards != self.count {
+            return Err(differ("workloads", base.shard.clone(), p.shard.clone()));
+        }
+        if response.interval != first.interval {
+            return Err(differ(
+                "grains",
+                first.interval.clone(),
+                response.interval.clone(),
+            ));
+        }
+        Ok(index)
+    }
+}
+
+/// Adds one shard's cells to the sums: counts and totals added, minimums
+/// and maximums kept.
+fn add_shard(
+    merged: &mut BTreeMap<Metric, MetricSeries>,
+    data: &ExpectedData,
+) -> Result<(), MergeError> {
+    for (&metric, series) in data.metrics() {
+        let into = merged.entry(metric).or_default();
+        for (label, buckets) in series {
+            let cells = into.entry(label.clone()).or_default();
+            for (&at, a) in buckets {
+                match cells.get_mut(&at) {
+                    None => {
+                        cells.insert(at, *a);
+                    }
+                    Some(have) => {
+                        let (Some(count), Some(total)) = (
+                            have.count.checked_add(a.count),
+                            have.total.checked_add(a.total),
+                        ) else {
+                            return Err(MergeError::Overflow {
+                                metric,
+                                label: ShowLabel(label).to_string(),
+                                at: crate::wire::metrics_response::time_stamp(at),
+                            });
+                        };
+                        have.count = count;
+                        have.total = total;
+                        have.minimum = have.minimum.min(a.minimum);
+                        have.maximum = have.maximum.max(a.maximum);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every sum `check` makes of the merged file (coarser grains, one
+/// dimension, the totals) is at most its metric's grand total, so the
+/// file is refused when a grand total passes what `check` adds up in.
+fn check_grand_totals(merged: &BTreeMap<Metric, MetricSeries>) -> Result<(), MergeError> {
+    for (&metric, series) in merged {
+        let (count, total) = series
+            .values()
+            .flat_map(|buckets| buckets.values())
+            .fold((0u128, 0u128), |(c, t), a| {
+                (c + u128::from(a.count), t + u128::from(a.total))
+            });
+        if count > u128::from(u64::MAX) || total > u128::from(u64::MAX) {
+            return Err(MergeError::TotalOverflow { metric });
+        }
+    }
+    Ok(())
 }

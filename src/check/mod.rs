@@ -58,6 +58,7 @@ pub(crate) use traffic::{Counted, Traffic};
 use crate::catalog::Metric;
 use crate::model::Grain;
 use crate::wire::MetricsResponse;
+use crate::wire::metrics_response::MetricSeries;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// What to compare and how strictly.
@@ -93,7 +94,14 @@ pub enum CheckError {
     #[error("{0}")]
     Usage(String),
     #[error("the mapping {path}: {reason}")]
-    Mapping { path: String, reason: String },
+    Mapping {
+        path: String,
+        reason: Box<mapping::MappingError>,
+    },
+    #[error(transparent)]
+    Client(crate::client::http::ClientError),
+    #[error(transparent)]
+    Selector(selector::SelectorError),
     #[error("invalid --observed URL {url:?}: {reason}")]
     Url { url: String, reason: String },
     /// Only the root cause is shown: reqwest's own wrapping repeats the
@@ -172,6 +180,30 @@ pub(crate) async fn check<O: Observed + ?Sized>(
     observed: &O,
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
+    options_fit(options)?;
+    let data = ExpectedData::from_response(expected)?;
+    if data.series_count() == 0 {
+        return Err(CheckError::NoSeries);
+    }
+    let grains = data.grains(&options.grains)?;
+    let (compared, unobserved) = observed_metrics(&data, observed)?;
+    let plan = plan(&data, &compared, &grains, options.totals);
+    let answers = ask(observed, &plan).await?;
+    let mut report = Report::new(&data, &grains, options);
+    report.metrics = compared.clone();
+    report.unobserved = unobserved;
+    let window_start = plan.iter().map(|(q, _)| q.timespan.0).min();
+    report.resets = observed.resets(window_start.unwrap_or(data.timespan().0));
+    report.compared = compared
+        .iter()
+        .map(|&m| (m, observed.observes(m).to_vec()))
+        .collect();
+    let evidence = compare_answers(&mut report, &plan, &answers, &grains, observed, options);
+    report.hints = hint::hints(&report, &evidence);
+    Ok(report)
+}
+
+fn options_fit(options: &CheckOptions) -> Result<(), CheckError> {
     if let Some(t) = options.tolerance
         && !(t.is_finite() && t >= 0.0)
     {
@@ -182,11 +214,15 @@ pub(crate) async fn check<O: Observed + ?Sized>(
             "--totals compares the whole window, so it takes no --grain".into(),
         ));
     }
-    let data = ExpectedData::from_response(expected)?;
-    if data.series_count() == 0 {
-        return Err(CheckError::NoSeries);
-    }
-    let grains = data.grains(&options.grains)?;
+    Ok(())
+}
+
+/// The expected metrics the backend observes and those it does not;
+/// refused when it observes none, as the check would compare nothing.
+fn observed_metrics<O: Observed + ?Sized>(
+    data: &ExpectedData,
+    observed: &O,
+) -> Result<(Vec<Metric>, Vec<Metric>), CheckError> {
     let (compared, unobserved): (Vec<Metric>, Vec<Metric>) = data
         .metrics()
         .keys()
@@ -199,9 +235,20 @@ pub(crate) async fn check<O: Observed + ?Sized>(
             names.join(", ")
         )));
     }
+    Ok((compared, unobserved))
+}
+
+/// Every question the check asks (each compared metric at each grain,
+/// split every way), with the expected series it is answered against.
+fn plan<'a>(
+    data: &'a ExpectedData,
+    compared: &[Metric],
+    grains: &[Grain],
+    totals: bool,
+) -> Vec<(Query, &'a MetricSeries)> {
     let mut plan = Vec::new();
     for (&metric, series) in data.metrics().iter().filter(|(m, _)| compared.contains(m)) {
-        for &grain in &grains {
+        for &grain in grains {
             for split in Split::all(metric) {
                 let timespan = data.timespan_at(grain);
                 plan.push((
@@ -210,13 +257,21 @@ pub(crate) async fn check<O: Observed + ?Sized>(
                         grain,
                         split,
                         timespan,
-                        totals: options.totals,
+                        totals,
                     },
                     series,
                 ));
             }
         }
     }
+    plan
+}
+
+/// The backend's answer to each question of the plan, in its order.
+async fn ask<O: Observed + ?Sized>(
+    observed: &O,
+    plan: &[(Query, &MetricSeries)],
+) -> Result<Vec<ObservedSeries>, CheckError> {
     // Long windows are asked for in pieces, so no answer grows past what a
     // backend will serve (the sink caps answers by points).
     let pieces: Vec<Vec<Query>> = plan
@@ -226,7 +281,7 @@ pub(crate) async fn check<O: Observed + ?Sized>(
     let queries: Vec<Query> = pieces.iter().flatten().copied().collect();
     observed.prepare(&queries).await?;
     let mut answered = fetch_all(observed, &queries).await?.into_iter();
-    let answers: Vec<ObservedSeries> = pieces
+    Ok(pieces
         .iter()
         .map(|p| {
             let mut whole = ObservedSeries::new();
@@ -237,18 +292,22 @@ pub(crate) async fn check<O: Observed + ?Sized>(
             }
             whole
         })
-        .collect();
-    let mut report = Report::new(&data, &grains, options);
-    report.metrics = compared.clone();
-    report.unobserved = unobserved;
-    let window_start = plan.iter().map(|(q, _)| q.timespan.0).min();
-    report.resets = observed.resets(window_start.unwrap_or(data.timespan().0));
-    report.compared = compared
-        .iter()
-        .map(|&m| (m, observed.observes(m).to_vec()))
-        .collect();
+        .collect())
+}
+
+/// Compares each answer with its expected series into the report's
+/// mismatches and groups (and, at the first grain, its traffic); returns
+/// what the hints are read from.
+fn compare_answers<O: Observed + ?Sized>(
+    report: &mut Report,
+    plan: &[(Query, &MetricSeries)],
+    answers: &[ObservedSeries],
+    grains: &[Grain],
+    observed: &O,
+    options: &CheckOptions,
+) -> hint::Evidence {
     let mut evidence = hint::Evidence::default();
-    for ((query, series), got) in plan.iter().zip(&answers) {
+    for ((query, series), got) in plan.iter().zip(answers) {
         let grouped = expected::regroup(series, query.grain, &query.split.dimensions(query.metric));
         let want = if query.totals {
             expected::fold_window(&grouped, query.timespan.0)
@@ -282,10 +341,8 @@ pub(crate) async fn check<O: Observed + ?Sized>(
         evidence.add(&group, &want, got, observed.observes(query.metric));
         report.groups.push(group);
     }
-    report.hints = hint::hints(&report, &evidence);
-    Ok(report)
+    evidence
 }
-
 /// Answers to `queries`, in their order, four in flight at once (the
 /// sink's answers are most of a check's time; a sink that answers on
 /// several cores, or over a network, overlaps them); the first error in

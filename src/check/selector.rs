@@ -49,6 +49,68 @@ impl MatchOp {
 const EXAMPLE: &str =
     r#"write it as a PromQL label selector, e.g. --match '{job="acs-app", instance=~"app-.*"}'"#;
 
+/// A `--match` that is not a selector: the text, what is wrong with it,
+/// and how to write one.
+#[derive(Debug, thiserror::Error)]
+#[error("--match '{text}': {problem}; {EXAMPLE}")]
+pub struct SelectorError {
+    text: String,
+    problem: SelectorProblem,
+}
+
+/// What is wrong with a `--match`.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SelectorProblem {
+    #[error("a selector starts with '{{'")]
+    NoOpeningBrace,
+    #[error(
+        "{0:?} before the braces is a metric name, which --match does not take (the mapping \
+         names the metric): give the labels only"
+    )]
+    MetricName(String),
+    #[error("no closing '}}'")]
+    NoClosingBrace,
+    #[error("expected ',' or '}}' at {0:?}")]
+    NoSeparator(char),
+    #[error("{0:?} after the closing '}}' (one selector only)")]
+    AfterTheBraces(String),
+    #[error("no matcher between the braces")]
+    NoMatcher,
+    #[error("{found:?} at byte {at} where a label name ([a-zA-Z_][a-zA-Z0-9_]*) should be")]
+    NoLabel { found: char, at: usize },
+    #[error("__name__ matches the metric name, which the mapping gives")]
+    MetricNameLabel,
+    #[error("after the label {0}, expected one of =, !=, =~, !~")]
+    NoOperator(String),
+    #[error("the value of {label}: {problem}")]
+    Value {
+        label: String,
+        problem: Box<SelectorProblem>,
+    },
+    #[error("the regex of {0} ends in a lone backslash, which escapes nothing")]
+    LoneBackslash(String),
+    #[error("a value is quoted: \"..\", '..' or `..`")]
+    Unquoted,
+    #[error("no closing quote")]
+    EndsInEscape,
+    #[error("a line break inside the quotes")]
+    LineBreak,
+    #[error("no closing {0}")]
+    NoClosingQuote(char),
+    #[error("\\{escape}{digits} is not a valid escape")]
+    BadDigits { escape: char, digits: String },
+    #[error("\\{escape}{digits} is not a character")]
+    NotACharacter { escape: char, digits: String },
+    #[error("\\{0}.. is not a 3-digit octal escape")]
+    BadOctal(char),
+    #[error("octal escape \\{0}.. is not a character")]
+    OctalNotACharacter(char),
+    #[error(
+        "\\{escape} is not an escape PromQL knows (\\\\, \\{quote}, \\n, \\t, \\xHH, \\uHHHH, ..)"
+    )]
+    UnknownEscape { escape: char, quote: char },
+}
+
 impl Selector {
     /// Parses a PromQL label selector `{job="acs-app", instance=~"a.*"}`:
     /// braces required, at least one matcher, label names
@@ -56,8 +118,11 @@ impl Selector {
     /// quotes with PromQL's escapes. A metric name before the brace is
     /// refused: the mapping names the metric. The error names `--match`,
     /// says what is wrong and how to write it.
-    pub(crate) fn parse(text: &str) -> Result<Selector, String> {
-        let fail = |what: String| format!("--match '{text}': {what}; {EXAMPLE}");
+    pub(crate) fn parse(text: &str) -> Result<Selector, SelectorError> {
+        let fail = |problem| SelectorError {
+            text: text.to_string(),
+            problem,
+        };
         let mut p = Parser {
             rest: text.trim(),
             at: 0,
@@ -70,12 +135,9 @@ impl Selector {
                 .collect();
             let before_brace = p.rest[name.len()..].trim_start().starts_with('{');
             return Err(fail(if name.is_empty() || !before_brace {
-                "a selector starts with '{'".into()
+                SelectorProblem::NoOpeningBrace
             } else {
-                format!(
-                    "{name:?} before the braces is a metric name, which --match does not \
-                     take (the mapping names the metric): give the labels only"
-                )
+                SelectorProblem::MetricName(name)
             }));
         }
         p.bump(1);
@@ -94,19 +156,16 @@ impl Selector {
                 break;
             }
             return Err(fail(match p.rest.chars().next() {
-                None => "no closing '}'".into(),
-                Some(c) => format!("expected ',' or '}}' at {:?}", c),
+                None => SelectorProblem::NoClosingBrace,
+                Some(c) => SelectorProblem::NoSeparator(c),
             }));
         }
         p.skip_space();
         if !p.rest.is_empty() {
-            return Err(fail(format!(
-                "{:?} after the closing '}}' (one selector only)",
-                p.rest
-            )));
+            return Err(fail(SelectorProblem::AfterTheBraces(p.rest.to_string())));
         }
         if matchers.is_empty() {
-            return Err(fail("no matcher between the braces".into()));
+            return Err(fail(SelectorProblem::NoMatcher));
         }
         Ok(Selector { matchers })
     }
@@ -233,7 +292,7 @@ impl Parser<'_> {
         found
     }
 
-    fn matcher(&mut self) -> Result<Matcher, String> {
+    fn matcher(&mut self) -> Result<Matcher, SelectorProblem> {
         let name_len = self
             .rest
             .char_indices()
@@ -241,17 +300,14 @@ impl Parser<'_> {
             .map_or(self.rest.len(), |(i, _)| i);
         if name_len == 0 {
             return Err(match self.rest.chars().next() {
-                Some(c) => format!(
-                    "{c:?} at byte {} where a label name ([a-zA-Z_][a-zA-Z0-9_]*) should be",
-                    self.at
-                ),
-                None => "no closing '}'".into(),
+                Some(found) => SelectorProblem::NoLabel { found, at: self.at },
+                None => SelectorProblem::NoClosingBrace,
             });
         }
         let label = self.rest[..name_len].to_string();
         self.bump(name_len);
         if label == "__name__" {
-            return Err("__name__ matches the metric name, which the mapping gives".into());
+            return Err(SelectorProblem::MetricNameLabel);
         }
         self.skip_space();
         let op = [
@@ -263,27 +319,24 @@ impl Parser<'_> {
         .into_iter()
         .find(|(text, _)| self.rest.starts_with(text));
         let Some((op_text, op)) = op else {
-            return Err(format!(
-                "after the label {label}, expected one of =, !=, =~, !~"
-            ));
+            return Err(SelectorProblem::NoOperator(label));
         };
         self.bump(op_text.len());
         self.skip_space();
-        let value = self
-            .string()
-            .map_err(|e| format!("the value of {label}: {e}"))?;
+        let value = self.string().map_err(|problem| SelectorProblem::Value {
+            label: label.clone(),
+            problem: Box::new(problem),
+        })?;
         if matches!(op, MatchOp::Regex | MatchOp::NotRegex) && ends_in_lone_backslash(&value) {
-            return Err(format!(
-                "the regex of {label} ends in a lone backslash, which escapes nothing"
-            ));
+            return Err(SelectorProblem::LoneBackslash(label));
         }
         Ok(Matcher { label, op, value })
     }
 
     /// A quoted string, escapes resolved.
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, SelectorProblem> {
         let Some(quote) = self.rest.chars().next().filter(|c| "\"'`".contains(*c)) else {
-            return Err("a value is quoted: \"..\", '..' or `..`".into());
+            return Err(SelectorProblem::Unquoted);
         };
         let body = &self.rest[1..];
         let mut out = String::new();
@@ -295,27 +348,35 @@ impl Parser<'_> {
                     return Ok(out);
                 }
                 '\\' if quote != '`' => {
-                    let (_, e) = chars.next().ok_or("no closing quote")?;
+                    let (_, e) = chars.next().ok_or(SelectorProblem::EndsInEscape)?;
                     out.push(escape(e, quote, &mut chars)?);
                 }
-                '\n' if quote != '`' => return Err("a line break inside the quotes".into()),
+                '\n' if quote != '`' => return Err(SelectorProblem::LineBreak),
                 c => out.push(c),
             }
         }
-        Err(format!("no closing {quote}"))
+        Err(SelectorProblem::NoClosingQuote(quote))
     }
 }
 
 /// The character of the escape `\e..` (PromQL's, which are Go's), reading
 /// the digits that follow from `rest`.
-fn escape(e: char, quote: char, rest: &mut std::str::CharIndices) -> Result<char, String> {
-    let mut digits = |n: usize, radix: u32| -> Result<char, String> {
+fn escape(e: char, quote: char, rest: &mut std::str::CharIndices) -> Result<char, SelectorProblem> {
+    let mut digits = |n: usize, radix: u32| -> Result<char, SelectorProblem> {
         let text: String = rest.by_ref().take(n).map(|(_, c)| c).collect();
         let code = (text.chars().count() == n)
             .then(|| u32::from_str_radix(&text, radix).ok())
-            .flatten()
-            .ok_or_else(|| format!("\\{e}{text} is not a valid escape"))?;
-        char::from_u32(code).ok_or_else(|| format!("\\{e}{text} is not a character"))
+            .flatten();
+        let Some(code) = code else {
+            return Err(SelectorProblem::BadDigits {
+                escape: e,
+                digits: text,
+            });
+        };
+        char::from_u32(code).ok_or(SelectorProblem::NotACharacter {
+            escape: e,
+            digits: text,
+        })
     };
     Ok(match e {
         'a' => '\u{7}',
@@ -331,17 +392,11 @@ fn escape(e: char, quote: char, rest: &mut std::str::CharIndices) -> Result<char
         'u' => digits(4, 16)?,
         'U' => digits(8, 16)?,
         '0'..='7' => {
-            let more =
-                digits(2, 8).map_err(|_| format!("\\{e}.. is not a 3-digit octal escape"))?;
+            let more = digits(2, 8).map_err(|_| SelectorProblem::BadOctal(e))?;
             let code = e.to_digit(8).unwrap_or(0) * 64 + more as u32;
-            char::from_u32(code)
-                .ok_or_else(|| format!("octal escape \\{e}.. is not a character"))?
+            char::from_u32(code).ok_or(SelectorProblem::OctalNotACharacter(e))?
         }
-        c => {
-            return Err(format!(
-                "\\{c} is not an escape PromQL knows (\\\\, \\{quote}, \\n, \\t, \\xHH, \\uHHHH, ..)"
-            ));
-        }
+        c => return Err(SelectorProblem::UnknownEscape { escape: c, quote }),
     })
 }
 
@@ -419,7 +474,7 @@ mod tests {
             (r#"{job=~"a\\"}"#, "ends in a lone backslash"),
             ("{job=\"a\nb\"}", "a line break inside the quotes"),
         ] {
-            let err = Selector::parse(text).unwrap_err();
+            let err = Selector::parse(text).unwrap_err().to_string();
             assert!(err.starts_with(&format!("--match '{text}': ")), "{err}");
             assert!(err.contains(why), "{text}: {err}");
             assert!(err.ends_with(EXAMPLE), "{err}");

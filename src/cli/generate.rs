@@ -26,7 +26,7 @@ impl WorkloadArgs {
             start_ms,
             shard: self.shard,
         };
-        workload.check().map_err(anyhow::Error::msg)?;
+        workload.check()?;
         Ok(workload)
     }
 }

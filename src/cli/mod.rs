@@ -487,7 +487,7 @@ impl TlsArgs {
             cert: self.cert.clone(),
             key: self.key.clone(),
         })
-        .map_err(anyhow::Error::msg)
+        .map_err(anyhow::Error::from)
     }
 }
 

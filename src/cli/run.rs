@@ -72,10 +72,40 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    let planned = Planned {
+        args,
+        scenario: &scenario,
+        workload: &workload,
+        pacing,
+        tls: &tls,
+    };
+    runtime.block_on(planned.replay_and_check(rendered))
+}
+
+/// A run whose flags were read and found usable: what it replays, how
+/// fast, and how it speaks TLS.
+struct Planned<'a> {
+    args: &'a RunArgs,
+    scenario: &'a Scenario,
+    workload: &'a Workload,
+    pacing: Pacing,
+    tls: &'a ClientTls,
+}
+
+impl Planned<'_> {
+    /// Inside the runtime: the sink, the replay, the files, the check and
+    /// the report, then the run's verdict or error.
+    async fn replay_and_check(self, rendered: &std::cell::Cell<bool>) -> anyhow::Result<Outcome> {
+        let Planned {
+            args,
+            scenario,
+            workload,
+            pacing,
+            tls,
+        } = self;
         let cancel = ctrl_c_stops();
         let session = Session {
-            tls: &tls,
+            tls,
             cancel: &cancel,
         };
         let embedded = match &args.sink {
@@ -93,12 +123,12 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
             (None, None) => unreachable!("an embedded sink exists when --sink is absent"),
         };
         // The check's reader, built (and its flags refused) before the run.
-        let reading = reading_for(args, &root, &tls)?;
-        let outcome = deliver_to_target(args, &scenario, &workload, &root, pacing, session).await?;
+        let reading = reading_for(args, &root, tls)?;
+        let outcome = deliver_to_target(args, scenario, workload, &root, pacing, session).await?;
         let run = Finished {
             args,
-            scenario: &scenario,
-            workload: &workload,
+            scenario,
+            workload,
             outcome: &outcome,
             resource: format!("callmetrics/scenarios/{}", scenario.name),
         };
@@ -107,13 +137,8 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
         let checked = if failure.is_none() && (embedded.is_some() || args.check) {
             run.check(&reading, &cancel, rendered).await?
         } else {
-            if failure.is_none()
-                && let Some(suite) = threshold_suite(args, &outcome.stats)
-            {
-                let mut out = BufWriter::new(std::io::stdout().lock());
-                junit_document(None, REPORT_MISMATCHES, &[suite], &mut out)?;
-                rendered.set(true);
-                out.flush()?;
+            if failure.is_none() {
+                print_threshold_suite(args, &outcome.stats, rendered)?;
             }
             Ok(None)
         };
@@ -126,34 +151,8 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
             Ok(report) => (report, None),
             Err(e) => (None, Some(e)),
         };
-        // What ends the run in an error, and what the report says instead
-        // of a check.
-        let (why, error) = match (failure, check_error) {
-            (Some(e), _) => (format!("not checked: {e}"), Some(e)),
-            (None, Some(e)) => (
-                format!("the check could not be carried out: {e:#}"),
-                Some(e),
-            ),
-            (None, None) if args.target.posts_to_apps() => (
-                "not checked: the callbacks went to an app; --check --backend promql \
-                 --observed PROMETHEUS_URL checks what it counted"
-                    .to_string(),
-                None,
-            ),
-            (None, None) => (
-                "not checked: the sink is external (--sink); --check checks it".to_string(),
-                None,
-            ),
-        };
-        if let Some(path) = &args.report {
-            match (run.write_report(path, report.as_ref(), why), &error) {
-                (Ok(()), _) if !args.quiet => eprintln!("report: {}", path.display()),
-                (Ok(()), _) => {}
-                // The run's own error is the one to exit with.
-                (Err(e), Some(_)) => eprintln!("warning: no report: {e:#}"),
-                (Err(e), None) => return Err(e),
-            }
-        }
+        let (why, error) = why_unchecked(args, failure, check_error);
+        run.write_report_if_asked(report.as_ref(), why, error.is_some())?;
         if let Some(e) = error {
             return Err(e);
         }
@@ -163,9 +162,50 @@ fn replay_and_check(args: &RunArgs, rendered: &std::cell::Cell<bool>) -> anyhow:
                 .context("the embedded sink stopped with an error")?;
         }
         Ok(verdict)
-    })
+    }
 }
 
+/// A run not checked still prints its thresholds' suite, for JUnit.
+fn print_threshold_suite(
+    args: &RunArgs,
+    stats: &Stats,
+    rendered: &std::cell::Cell<bool>,
+) -> anyhow::Result<()> {
+    if let Some(suite) = threshold_suite(args, stats) {
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        junit_document(None, REPORT_MISMATCHES, &[suite], &mut out)?;
+        rendered.set(true);
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// What the report says instead of a check, and what ends the run in an
+/// error: undelivered requests first, then a check that could not be
+/// carried out.
+fn why_unchecked(
+    args: &RunArgs,
+    failure: Option<anyhow::Error>,
+    check_error: Option<anyhow::Error>,
+) -> (String, Option<anyhow::Error>) {
+    match (failure, check_error) {
+        (Some(e), _) => (format!("not checked: {e}"), Some(e)),
+        (None, Some(e)) => (
+            format!("the check could not be carried out: {e:#}"),
+            Some(e),
+        ),
+        (None, None) if args.target.posts_to_apps() => (
+            "not checked: the callbacks went to an app; --check --backend promql \
+             --observed PROMETHEUS_URL checks what it counted"
+                .to_string(),
+            None,
+        ),
+        (None, None) => (
+            "not checked: the sink is external (--sink); --check checks it".to_string(),
+            None,
+        ),
+    }
+}
 /// The command's one Ctrl-C token: the first Ctrl-C stops the run
 /// wherever it is (the pre-pass, the schedule, the check; the summary and
 /// --expected-out then describe what was delivered); a second one ends the
@@ -397,6 +437,27 @@ impl Finished<'_> {
             check: checked,
         };
         super::output::write_file(path, |out| html_report::write(&page, out))
+    }
+
+    /// `--report`, when asked for. A report that cannot be written ends
+    /// the run in an error only when the run has none of its own
+    /// (`run_failed`): that one is the error to exit with.
+    fn write_report_if_asked(
+        &self,
+        report: Option<&crate::check::Report>,
+        why: String,
+        run_failed: bool,
+    ) -> anyhow::Result<()> {
+        let Some(path) = &self.args.report else {
+            return Ok(());
+        };
+        match self.write_report(path, report, why) {
+            Ok(()) if !self.args.quiet => eprintln!("report: {}", path.display()),
+            Ok(()) => {}
+            Err(e) if run_failed => eprintln!("warning: no report: {e:#}"),
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 }
 

@@ -35,9 +35,7 @@ pub(super) fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
         max_queries: args.max_queries,
         max_answer_points: args.max_answer_points,
         tls: match (&args.tls_cert, &args.tls_key) {
-            (Some(cert), Some(key)) => {
-                Some(crate::sink::ServerTls::load(cert, key).map_err(anyhow::Error::msg)?)
-            }
+            (Some(cert), Some(key)) => Some(crate::sink::ServerTls::load(cert, key)?),
             _ => None,
         },
     };

@@ -12,6 +12,40 @@ use std::time::Duration;
 /// Longest a connection attempt may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `url::ParseError`, named through reqwest (url is not a dependency of
+/// its own).
+type UrlParseError = <reqwest::Url as std::str::FromStr>::Err;
+
+/// Why a URL flag is refused; `flag` names the option.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error(
+        "{flag} {text:?} does not start with http:// or https://: add one (e.g. \
+         http://127.0.0.1:8650)"
+    )]
+    NoScheme { flag: String, text: String },
+    #[error("{flag} {text:?} is not a URL: {reason} (e.g. http://127.0.0.1:8650)")]
+    NotAUrl {
+        flag: String,
+        text: String,
+        reason: UrlParseError,
+    },
+    #[error("{flag} {text:?} names no host")]
+    NoHost { flag: String, text: String },
+}
+
+/// Why no HTTP client could be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "--token holds characters an HTTP header cannot carry (control characters or line \
+         breaks)"
+    )]
+    Token,
+    #[error("cannot create the HTTP client: {}", crate::error_text::error_text(.0))]
+    Build(reqwest::Error),
+}
+
 /// Why an answer's body could not be read.
 #[derive(Debug)]
 pub(crate) enum BodyError {
@@ -53,15 +87,11 @@ pub(crate) fn client(
     tls: &ClientTls,
     pool: usize,
     timeout: Duration,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, ClientError> {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(token) = token {
         let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| {
-                "--token holds characters an HTTP header cannot carry (control characters or \
-                 line breaks)"
-                    .to_string()
-            })?;
+            .map_err(|_| ClientError::Token)?;
         value.set_sensitive(true);
         headers.insert(reqwest::header::AUTHORIZATION, value);
     }
@@ -76,27 +106,24 @@ pub(crate) fn client(
     if is_loopback(url) {
         builder = builder.no_proxy();
     }
-    builder.build().map_err(|e| {
-        format!(
-            "cannot create the HTTP client: {}",
-            crate::error_text::error_text(&e)
-        )
-    })
+    builder.build().map_err(ClientError::Build)
 }
 
 /// Parses `text` as an `http://` or `https://` URL; `flag` names the
 /// option in messages.
-pub(crate) fn http_url(flag: &str, text: &str) -> Result<reqwest::Url, String> {
-    let no_scheme = || {
-        format!(
-            "{flag} {text:?} does not start with http:// or https://: add one (e.g. \
-             http://127.0.0.1:8650)"
-        )
+pub(crate) fn http_url(flag: &str, text: &str) -> Result<reqwest::Url, UrlError> {
+    let no_scheme = || UrlError::NoScheme {
+        flag: flag.to_string(),
+        text: text.to_string(),
     };
-    let url = reqwest::Url::parse(text).map_err(|e| {
+    let url = reqwest::Url::parse(text).map_err(|reason| {
         // "127.0.0.1:8650" and "/ingest" parse as relative URLs.
         if text.contains("://") {
-            format!("{flag} {text:?} is not a URL: {e} (e.g. http://127.0.0.1:8650)")
+            UrlError::NotAUrl {
+                flag: flag.to_string(),
+                text: text.to_string(),
+                reason,
+            }
         } else {
             no_scheme()
         }
@@ -106,7 +133,10 @@ pub(crate) fn http_url(flag: &str, text: &str) -> Result<reqwest::Url, String> {
         return Err(no_scheme());
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{flag} {text:?} names no host"));
+        return Err(UrlError::NoHost {
+            flag: flag.to_string(),
+            text: text.to_string(),
+        });
     }
     Ok(url)
 }
@@ -158,7 +188,7 @@ mod tests {
             "/ingest",
             "ftp://127.0.0.1",
         ] {
-            let err = http_url("--sink", text).unwrap_err();
+            let err = http_url("--sink", text).unwrap_err().to_string();
             assert!(
                 err.ends_with(
                     "does not start with http:// or https://: add one (e.g. \
@@ -167,7 +197,7 @@ mod tests {
                 "{err}"
             );
         }
-        let err = http_url("--sink", "http://[::1").unwrap_err();
+        let err = http_url("--sink", "http://[::1").unwrap_err().to_string();
         assert!(err.contains("is not a URL"), "{err}");
         assert!(is_loopback(&"http://[::1]:1/".parse().unwrap()));
         assert!(is_loopback(&"http://localhost/".parse().unwrap()));

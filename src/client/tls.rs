@@ -28,6 +28,44 @@ pub struct TlsOptions {
     pub key: Option<PathBuf>,
 }
 
+/// Why the TLS flags describe no usable configuration; each variant names
+/// the flag and the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientTlsError {
+    #[error("TLS: {0}")]
+    Protocols(rustls::Error),
+    #[error("{flag} {}: {reason}", path.display())]
+    Unreadable {
+        flag: &'static str,
+        path: PathBuf,
+        reason: rustls::pki_types::pem::Error,
+    },
+    #[error(
+        "{flag} {}: no PEM certificate in it (-----BEGIN CERTIFICATE-----)",
+        path.display()
+    )]
+    NoCertificate { flag: &'static str, path: PathBuf },
+    #[error("--cacert {}: not a CA certificate ({reason})", path.display())]
+    NotACa {
+        path: PathBuf,
+        reason: rustls::Error,
+    },
+    #[error("--key {}: no PEM private key read from it ({reason})", path.display())]
+    NoKey {
+        path: PathBuf,
+        reason: rustls::pki_types::pem::Error,
+    },
+    #[error("--cert {} and --key: not a certificate and its key ({reason})", path.display())]
+    NotAPair {
+        path: PathBuf,
+        reason: rustls::Error,
+    },
+    #[error("--cert needs --key (the certificate's key)")]
+    CertWithoutKey,
+    #[error("--key needs --cert (its certificate)")]
+    KeyWithoutCert,
+}
+
 /// A client's TLS configuration, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ClientTls {
@@ -37,10 +75,10 @@ pub struct ClientTls {
 impl ClientTls {
     /// The configuration the flags describe; errors name the flag and the
     /// file.
-    pub fn new(options: &TlsOptions) -> Result<ClientTls, String> {
+    pub fn new(options: &TlsOptions) -> Result<ClientTls, ClientTlsError> {
         let builder = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS: {e}"))?;
+            .map_err(ClientTlsError::Protocols)?;
         let builder = if options.insecure {
             builder
                 .dangerous()
@@ -51,22 +89,21 @@ impl ClientTls {
         let config = match (&options.cert, &options.key) {
             (Some(cert), Some(key)) => {
                 let chain = certificates("--cert", cert)?;
-                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                    format!(
-                        "--key {}: no PEM private key read from it ({e})",
-                        key.display()
-                    )
-                })?;
-                builder.with_client_auth_cert(chain, key).map_err(|e| {
-                    format!(
-                        "--cert {} and --key: not a certificate and its key ({e})",
-                        cert.display()
-                    )
-                })?
+                let key =
+                    PrivateKeyDer::from_pem_file(key).map_err(|reason| ClientTlsError::NoKey {
+                        path: key.clone(),
+                        reason,
+                    })?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|reason| ClientTlsError::NotAPair {
+                        path: cert.clone(),
+                        reason,
+                    })?
             }
             (None, None) => builder.with_no_client_auth(),
-            (Some(_), None) => return Err("--cert needs --key (the certificate's key)".into()),
-            (None, Some(_)) => return Err("--key needs --cert (its certificate)".into()),
+            (Some(_), None) => return Err(ClientTlsError::CertWithoutKey),
+            (None, Some(_)) => return Err(ClientTlsError::KeyWithoutCert),
         };
         Ok(ClientTls {
             config: Arc::new(config),
@@ -89,13 +126,14 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// The CAs of `cacert`, or the system's.
-fn roots(cacert: Option<&Path>) -> Result<RootCertStore, String> {
+fn roots(cacert: Option<&Path>) -> Result<RootCertStore, ClientTlsError> {
     let mut roots = RootCertStore::empty();
     match cacert {
         Some(path) => {
             for cert in certificates("--cacert", path)? {
-                roots.add(cert).map_err(|e| {
-                    format!("--cacert {}: not a CA certificate ({e})", path.display())
+                roots.add(cert).map_err(|reason| ClientTlsError::NotACa {
+                    path: path.to_path_buf(),
+                    reason,
                 })?;
             }
         }
@@ -111,16 +149,24 @@ fn roots(cacert: Option<&Path>) -> Result<RootCertStore, String> {
 }
 
 /// Every certificate of a PEM file; none is an error naming `flag`.
-fn certificates(flag: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let read = |e: &dyn std::fmt::Display| format!("{flag} {}: {e}", path.display());
+fn certificates(
+    flag: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, ClientTlsError> {
+    let unreadable = |reason| ClientTlsError::Unreadable {
+        flag,
+        path: path.to_path_buf(),
+        reason,
+    };
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| read(&e))?
+        .map_err(unreadable)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| read(&e))?;
+        .map_err(unreadable)?;
     if certs.is_empty() {
-        return Err(read(
-            &"no PEM certificate in it (-----BEGIN CERTIFICATE-----)",
-        ));
+        return Err(ClientTlsError::NoCertificate {
+            flag,
+            path: path.to_path_buf(),
+        });
     }
     Ok(certs)
 }
@@ -188,7 +234,8 @@ mod tests {
             cacert: Some(empty.clone()),
             ..TlsOptions::default()
         })
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.starts_with("--cacert ") && err.contains("no PEM certificate"),
             "{err}"
@@ -198,13 +245,15 @@ mod tests {
             cacert: Some(missing),
             ..TlsOptions::default()
         })
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("missing.pem"), "{err}");
         let err = ClientTls::new(&TlsOptions {
             cert: Some(empty),
             ..TlsOptions::default()
         })
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(err, "--cert needs --key (the certificate's key)");
         assert!(
             ClientTls::new(&TlsOptions {

@@ -101,31 +101,46 @@ impl Workload {
     }
 
     /// Checks that the workload can produce calls at all.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), WorkloadError> {
         let peak = self
             .ramp
             .iter()
             .map(|s| s.target.0)
             .fold(self.rate.0, f64::max);
         if self.calls == Some(0) {
-            return Err("--calls 0 would send nothing; give at least 1 call".into());
+            return Err(WorkloadError::NoCalls);
         }
         if let Some(calls) = self.calls
             && self.shard.owned_of(calls) == 0
         {
-            return Err(format!(
-                "--shard {} owns no call of --calls {calls}: give more calls than shards",
-                self.shard
-            ));
+            return Err(WorkloadError::ShardOwnsNone {
+                shard: self.shard,
+                calls,
+            });
         }
         if self.start_ms > LAST_EVENT_MS {
-            return Err(TimeBeyond { at: self.start_ms }.to_string());
+            return Err(WorkloadError::PastTheLastDay(TimeBeyond {
+                at: self.start_ms,
+            }));
         }
         if peak <= 0.0 {
-            return Err("the arrival rate is 0, so no call would ever start; give --rate (e.g. --rate 50/s)".into());
+            return Err(WorkloadError::NoRate);
         }
         Ok(())
     }
+}
+
+/// Why a workload would produce no calls.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    #[error("--calls 0 would send nothing; give at least 1 call")]
+    NoCalls,
+    #[error("--shard {shard} owns no call of --calls {calls}: give more calls than shards")]
+    ShardOwnsNone { shard: Shard, calls: u64 },
+    #[error(transparent)]
+    PastTheLastDay(TimeBeyond),
+    #[error("the arrival rate is 0, so no call would ever start; give --rate (e.g. --rate 50/s)")]
+    NoRate,
 }
 
 /// The expected aggregates alone, without ordering or writing events: calls

@@ -275,30 +275,7 @@ impl Validator {
         }
         self.versions(&path.key("apiVersions"), &r.api_versions);
         if !r.api_versions.is_empty() {
-            let (kept, dropped) = versions::usable_mix(&r.api_versions, info.versions);
-            let since = info
-                .versions
-                .first_stable()
-                .map_or("a preview".to_string(), |v| v.to_string());
-            if kept.is_empty() {
-                self.error(
-                    path.key("apiVersions"),
-                    format!(
-                        "{op} does not exist in api-version {} (it exists from {since})",
-                        list(&dropped)
-                    ),
-                    format!("use {since} or later"),
-                );
-            } else if !dropped.is_empty() {
-                self.warning(
-                    path.key("apiVersions"),
-                    format!(
-                        "{op} does not exist in api-version {}: it is sent with the others only",
-                        list(&dropped)
-                    ),
-                    format!("list only versions from {since} on"),
-                );
-            }
+            self.versions_exist(&path.key("apiVersions"), op, &r.api_versions);
         }
         if r.outcomes.is_empty() {
             return 1;
@@ -315,64 +292,104 @@ impl Validator {
         self.probabilities(&path, "outcome", r.outcomes.iter().map(|o| o.probability));
         let mut most = 0u64;
         for (i, outcome) in r.outcomes.iter().enumerate() {
-            let opath = path.index(i).key("callbacks");
-            let mut events = 0u64;
-            for (j, cb) in outcome.callbacks.iter().enumerate() {
-                let cpath = opath.index(j);
-                if !info.callbacks.contains(&cb.event.0) {
-                    let allowed: Vec<_> = info.callbacks.iter().map(|e| e.short_name()).collect();
-                    let prompt = matches!(op, Operation::Recognize | Operation::PlayPrompt)
-                        && cb.event.0.short_name().starts_with("Play");
-                    let hint = if prompt {
-                        format!(
-                            "a recognize ends in RecognizeCompleted, RecognizeFailed or \
-                             RecognizeCanceled; a prompt that cannot be played is RecognizeFailed \
-                             with code 500, subCode 8511 ({op} triggers: {})",
-                            allowed.join(", ")
-                        )
-                    } else {
-                        format!("{op} triggers: {}", allowed.join(", "))
-                    };
-                    self.error(
-                        cpath.key("event"),
-                        format!("{op} does not trigger {}", cb.event.0.short_name()),
-                        hint,
-                    );
-                }
-                let end = cb.event.0;
-                if end.ends_call() && j + 1 < outcome.callbacks.len() {
-                    self.error(
-                        opath.index(j + 1).key("event"),
-                        format!(
-                            "{} comes after {}",
-                            outcome.callbacks[j + 1].event.0.short_name(),
-                            end.short_name()
-                        ),
-                        format!(
-                            "{} ends the call: make it the last callback of the outcome",
-                            end.short_name()
-                        ),
-                    );
-                }
-                let connects = outcome
-                    .callbacks
-                    .iter()
-                    .any(|c| c.event.0 == EventType::CallConnected);
-                if matches!(end, EventType::CreateCallFailed | EventType::AnswerFailed) && connects
-                {
-                    self.error(
-                        cpath.key("event"),
-                        format!("{} in an outcome where the call connects", end.short_name()),
-                        "a call that connected ends with CallDisconnected; the failure belongs to an outcome without CallConnected",
-                    );
-                }
-                events = events.saturating_add(self.callback(&cpath, cb));
-            }
+            let events = self.outcome(&path.index(i).key("callbacks"), op, outcome);
             most = most.max(events);
         }
         1 + most
     }
 
+    /// A request's api-versions against those its operation exists in.
+    fn versions_exist(&mut self, path: &JsonPath, op: Operation, api_versions: &[VersionShare]) {
+        let info = op.info();
+        let (kept, dropped) = versions::usable_mix(api_versions, info.versions);
+        let since = info
+            .versions
+            .first_stable()
+            .map_or("a preview".to_string(), |v| v.to_string());
+        if kept.is_empty() {
+            self.error(
+                path.clone(),
+                format!(
+                    "{op} does not exist in api-version {} (it exists from {since})",
+                    list(&dropped)
+                ),
+                format!("use {since} or later"),
+            );
+        } else if !dropped.is_empty() {
+            self.warning(
+                path.clone(),
+                format!(
+                    "{op} does not exist in api-version {}: it is sent with the others only",
+                    list(&dropped)
+                ),
+                format!("list only versions from {since} on"),
+            );
+        }
+    }
+
+    /// The callbacks of one outcome of `op` (at `path`); the events they
+    /// make.
+    fn outcome(&mut self, path: &JsonPath, op: Operation, outcome: &Outcome) -> u64 {
+        let mut events = 0u64;
+        for (j, cb) in outcome.callbacks.iter().enumerate() {
+            let cpath = path.index(j);
+            self.triggered_by(&cpath.key("event"), op, cb.event.0);
+            let end = cb.event.0;
+            if end.ends_call() && j + 1 < outcome.callbacks.len() {
+                self.error(
+                    path.index(j + 1).key("event"),
+                    format!(
+                        "{} comes after {}",
+                        outcome.callbacks[j + 1].event.0.short_name(),
+                        end.short_name()
+                    ),
+                    format!(
+                        "{} ends the call: make it the last callback of the outcome",
+                        end.short_name()
+                    ),
+                );
+            }
+            let connects = outcome
+                .callbacks
+                .iter()
+                .any(|c| c.event.0 == EventType::CallConnected);
+            if matches!(end, EventType::CreateCallFailed | EventType::AnswerFailed) && connects {
+                self.error(
+                    cpath.key("event"),
+                    format!("{} in an outcome where the call connects", end.short_name()),
+                    "a call that connected ends with CallDisconnected; the failure belongs to an outcome without CallConnected",
+                );
+            }
+            events = events.saturating_add(self.callback(&cpath, cb));
+        }
+        events
+    }
+
+    /// An outcome's callback must be one `op` triggers.
+    fn triggered_by(&mut self, path: &JsonPath, op: Operation, event: EventType) {
+        let info = op.info();
+        if info.callbacks.contains(&event) {
+            return;
+        }
+        let allowed: Vec<_> = info.callbacks.iter().map(|e| e.short_name()).collect();
+        let prompt = matches!(op, Operation::Recognize | Operation::PlayPrompt)
+            && event.short_name().starts_with("Play");
+        let hint = if prompt {
+            format!(
+                "a recognize ends in RecognizeCompleted, RecognizeFailed or RecognizeCanceled; a \
+                 prompt that cannot be played is RecognizeFailed with code 500, subCode 8511 \
+                 ({op} triggers: {})",
+                allowed.join(", ")
+            )
+        } else {
+            format!("{op} triggers: {}", allowed.join(", "))
+        };
+        self.error(
+            path.clone(),
+            format!("{op} does not trigger {}", event.short_name()),
+            hint,
+        );
+    }
     fn statuses(&mut self, path: &JsonPath, op: Operation, statuses: &[StatusShare]) {
         if statuses.is_empty() {
             return;

@@ -5,8 +5,39 @@
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Why `--tls-cert` and `--tls-key` make no server configuration; each
+/// variant names the flag and the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerTlsError {
+    #[error("--tls-cert {}: {reason}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        reason: rustls::pki_types::pem::Error,
+    },
+    #[error(
+        "--tls-cert {}: no PEM certificate in it (-----BEGIN CERTIFICATE-----)",
+        .0.display()
+    )]
+    NoCertificate(PathBuf),
+    #[error("--tls-key {}: no PEM private key read from it ({reason})", path.display())]
+    NoKey {
+        path: PathBuf,
+        reason: rustls::pki_types::pem::Error,
+    },
+    #[error("TLS: {0}")]
+    Protocols(rustls::Error),
+    #[error(
+        "--tls-cert {} and --tls-key: not a certificate and its key ({reason})",
+        path.display()
+    )]
+    NotAPair {
+        path: PathBuf,
+        reason: rustls::Error,
+    },
+}
 
 /// A server certificate and its key, ready to accept handshakes.
 #[derive(Clone)]
@@ -23,33 +54,30 @@ impl std::fmt::Debug for ServerTls {
 impl ServerTls {
     /// Reads a PEM certificate chain and its PEM private key; errors name
     /// the flag and the file.
-    pub fn load(cert: &Path, key: &Path) -> Result<ServerTls, String> {
+    pub fn load(cert: &Path, key: &Path) -> Result<ServerTls, ServerTlsError> {
         let chain = CertificateDer::pem_file_iter(cert)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
+            .map_err(|reason| ServerTlsError::Unreadable {
+                path: cert.to_path_buf(),
+                reason,
+            })?;
         if chain.is_empty() {
-            return Err(format!(
-                "--tls-cert {}: no PEM certificate in it (-----BEGIN CERTIFICATE-----)",
-                cert.display()
-            ));
+            return Err(ServerTlsError::NoCertificate(cert.to_path_buf()));
         }
-        let private = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-            format!(
-                "--tls-key {}: no PEM private key read from it ({e})",
-                key.display()
-            )
-        })?;
+        let private =
+            PrivateKeyDer::from_pem_file(key).map_err(|reason| ServerTlsError::NoKey {
+                path: key.to_path_buf(),
+                reason,
+            })?;
         let config =
             ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
-                .map_err(|e| format!("TLS: {e}"))?
+                .map_err(ServerTlsError::Protocols)?
                 .with_no_client_auth()
                 .with_single_cert(chain, private)
-                .map_err(|e| {
-                    format!(
-                        "--tls-cert {} and --tls-key: not a certificate and its key ({e})",
-                        cert.display()
-                    )
+                .map_err(|reason| ServerTlsError::NotAPair {
+                    path: cert.to_path_buf(),
+                    reason,
                 })?;
         Ok(ServerTls {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),

@@ -107,53 +107,10 @@ fn parse_document(n: usize, line: &str, out: &mut Vec<Sample>) -> Result<(), Lin
             format!("{:?} is not a metric callmetrics knows", base.metric),
         )
     })?;
-    let dims: Vec<Dimension> = base
-        .dim_names
-        .iter()
-        .map(|name| {
-            Dimension::from_name(name)
-                .filter(|d| metric.dimensions().contains(d))
-                .ok_or_else(|| {
-                    LineError::unknown(
-                        n,
-                        "data.baseData.dimNames",
-                        format!("{metric} has no dimension {name:?}"),
-                    )
-                })
-        })
-        .collect::<Result<_, _>>()?;
+    let dims = dimensions_named(n, metric, &base.dim_names)?;
     for (k, s) in base.series.iter().enumerate() {
         let field = |name: &str| format!("data.baseData.series[{k}].{name}");
-        if s.dim_values.len() != dims.len() {
-            return Err(LineError::malformed(
-                n,
-                &field("dimValues"),
-                format!("{} values for {} dimNames", s.dim_values.len(), dims.len()),
-            ));
-        }
-        let value = |d: Dimension| {
-            dims.iter()
-                .position(|x| *x == d)
-                .map(|i| s.dim_values[i].as_str())
-        };
-        let text = DimensionText {
-            operation: value(Dimension::Operation),
-            status_code: value(Dimension::StatusCode),
-            status_class: value(Dimension::StatusCodeClass),
-            api_version: value(Dimension::ApiVersion),
-            event_type: value(Dimension::EventTypeName),
-            code: value(Dimension::Code),
-            code_class: value(Dimension::CodeClass),
-            sub_code: value(Dimension::SubCode),
-            version: value(Dimension::Version),
-        };
-        let series = match metric {
-            Metric::ApiRequests => text.request(n).map(Series::Requests),
-            Metric::ApiRequestLatency => text.request(n).map(Series::Latency),
-            Metric::CallbackEvents => text.callback(n).map(Series::Callbacks),
-            Metric::RecordingRequests => text.recording(n).map(Series::Recordings),
-        }
-        .map_err(|e| missing_dimension(e, metric))?;
+        let series = series_of(n, metric, &dims, s, &field)?;
         if let Some(why) = impossible(metric, s) {
             return Err(LineError::malformed(
                 n,
@@ -178,6 +135,68 @@ fn parse_document(n: usize, line: &str, out: &mut Vec<Sample>) -> Result<(), Lin
     Ok(())
 }
 
+/// `dimNames`: each a dimension of `metric`, under either naming.
+fn dimensions_named(
+    n: usize,
+    metric: Metric,
+    names: &[String],
+) -> Result<Vec<Dimension>, LineError> {
+    names
+        .iter()
+        .map(|name| {
+            Dimension::from_name(name)
+                .filter(|d| metric.dimensions().contains(d))
+                .ok_or_else(|| {
+                    LineError::unknown(
+                        n,
+                        "data.baseData.dimNames",
+                        format!("{metric} has no dimension {name:?}"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// The series an entry's `dimValues` name, one value per dimension of
+/// `dims`; `field` names the entry's fields in errors.
+fn series_of(
+    n: usize,
+    metric: Metric,
+    dims: &[Dimension],
+    s: &SeriesEntry,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Series, LineError> {
+    if s.dim_values.len() != dims.len() {
+        return Err(LineError::malformed(
+            n,
+            &field("dimValues"),
+            format!("{} values for {} dimNames", s.dim_values.len(), dims.len()),
+        ));
+    }
+    let value = |d: Dimension| {
+        dims.iter()
+            .position(|x| *x == d)
+            .map(|i| s.dim_values[i].as_str())
+    };
+    let text = DimensionText {
+        operation: value(Dimension::Operation),
+        status_code: value(Dimension::StatusCode),
+        status_class: value(Dimension::StatusCodeClass),
+        api_version: value(Dimension::ApiVersion),
+        event_type: value(Dimension::EventTypeName),
+        code: value(Dimension::Code),
+        code_class: value(Dimension::CodeClass),
+        sub_code: value(Dimension::SubCode),
+        version: value(Dimension::Version),
+    };
+    match metric {
+        Metric::ApiRequests => text.request(n).map(Series::Requests),
+        Metric::ApiRequestLatency => text.request(n).map(Series::Latency),
+        Metric::CallbackEvents => text.callback(n).map(Series::Callbacks),
+        Metric::RecordingRequests => text.recording(n).map(Series::Recordings),
+    }
+    .map_err(|e| missing_dimension(e, metric))
+}
 /// Why `count` samples cannot have made this series' aggregate, if they
 /// cannot: the exact bounds, not only `count*min <= sum <= count*max`
 /// (count 1, min 0, max 100, sum 50 passed that).

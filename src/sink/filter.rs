@@ -34,15 +34,45 @@ pub(super) struct Filter {
     pub split: Vec<Dimension>,
 }
 
+/// Why a `$filter` is refused.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum FilterError {
+    #[error("unterminated quote starting at position {0}")]
+    UnterminatedQuote(usize),
+    #[error("parentheses nest deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    #[error("missing `)`")]
+    MissingClose,
+    #[error("unknown dimension {0:?}")]
+    UnknownDimension(String),
+    #[error("expected `eq` or `ne` after {0}")]
+    NoOperator(String),
+    #[error("expected a quoted value after {0}")]
+    NoValue(String),
+    #[error("`{0} ne '*'` matches nothing; use `eq '*'` to split")]
+    NotSplit(String),
+    #[error("expected a dimension name or `(`, found {0:?}")]
+    NoTerm(Option<Token>),
+    #[error("the filter is {0} bytes long; at most {MAX_LENGTH} are accepted")]
+    TooLong(usize),
+    #[error("unexpected {0:?}")]
+    Unexpected(Token),
+    #[error("{dimension} is not a dimension of {metric}")]
+    NotADimension {
+        dimension: &'static str,
+        metric: &'static str,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq)]
-enum Token {
+pub(super) enum Token {
     Word(String),
     Text(String),
     Open,
     Close,
 }
 
-fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+fn tokenize(s: &str) -> Result<Vec<Token>, FilterError> {
     let mut out = Vec::new();
     let mut chars = s.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -60,12 +90,7 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
                         }
                         Some((_, '\'')) => break,
                         Some((_, c)) => text.push(c),
-                        None => {
-                            return Err(format!(
-                                "unterminated quote starting at position {}",
-                                i + 1
-                            ));
-                        }
+                        None => return Err(FilterError::UnterminatedQuote(i + 1)),
                     }
                 }
                 out.push(Token::Text(text));
@@ -104,7 +129,7 @@ impl Parser {
         false
     }
 
-    fn or(&mut self) -> Result<Expr, String> {
+    fn or(&mut self) -> Result<Expr, FilterError> {
         let mut items = vec![self.and()?];
         while self.keyword("or") {
             items.push(self.and()?);
@@ -116,7 +141,7 @@ impl Parser {
         })
     }
 
-    fn and(&mut self) -> Result<Expr, String> {
+    fn and(&mut self) -> Result<Expr, FilterError> {
         let mut items = vec![self.term()?];
         while self.keyword("and") {
             items.push(self.term()?);
@@ -128,18 +153,18 @@ impl Parser {
         })
     }
 
-    fn term(&mut self) -> Result<Expr, String> {
+    fn term(&mut self) -> Result<Expr, FilterError> {
         match self.tokens.get(self.at).cloned() {
             Some(Token::Open) => {
                 self.at += 1;
                 self.depth += 1;
                 if self.depth > MAX_DEPTH {
-                    return Err(format!("parentheses nest deeper than {MAX_DEPTH} levels"));
+                    return Err(FilterError::TooDeep);
                 }
                 let e = self.or()?;
                 self.depth -= 1;
                 if self.tokens.get(self.at) != Some(&Token::Close) {
-                    return Err("missing `)`".into());
+                    return Err(FilterError::MissingClose);
                 }
                 self.at += 1;
                 Ok(e)
@@ -147,23 +172,21 @@ impl Parser {
             Some(Token::Word(name)) => {
                 self.at += 1;
                 let dim = Dimension::from_name(&name)
-                    .ok_or_else(|| format!("unknown dimension {name:?}"))?;
+                    .ok_or_else(|| FilterError::UnknownDimension(name.clone()))?;
                 let op = if self.keyword("eq") {
                     Op::Eq
                 } else if self.keyword("ne") {
                     Op::Ne
                 } else {
-                    return Err(format!("expected `eq` or `ne` after {name}"));
+                    return Err(FilterError::NoOperator(name));
                 };
                 let Some(Token::Text(value)) = self.tokens.get(self.at).cloned() else {
-                    return Err(format!("expected a quoted value after {name}"));
+                    return Err(FilterError::NoValue(name));
                 };
                 self.at += 1;
                 if value == "*" {
                     if op == Op::Ne {
-                        return Err(format!(
-                            "`{name} ne '*'` matches nothing; use `eq '*'` to split"
-                        ));
+                        return Err(FilterError::NotSplit(name));
                     }
                     if !self.split.contains(&dim) {
                         self.split.push(dim);
@@ -171,21 +194,18 @@ impl Parser {
                 }
                 Ok(Expr::Compare { dim, op, value })
             }
-            other => Err(format!("expected a dimension name or `(`, found {other:?}")),
+            other => Err(FilterError::NoTerm(other)),
         }
     }
 }
 
 impl Filter {
-    pub(super) fn parse(text: &str) -> Result<Filter, String> {
+    pub(super) fn parse(text: &str) -> Result<Filter, FilterError> {
         if text.trim().is_empty() {
             return Ok(Filter::default());
         }
         if text.len() > MAX_LENGTH {
-            return Err(format!(
-                "the filter is {} bytes long; at most {MAX_LENGTH} are accepted",
-                text.len()
-            ));
+            return Err(FilterError::TooLong(text.len()));
         }
         let mut p = Parser {
             tokens: tokenize(text)?,
@@ -195,7 +215,7 @@ impl Filter {
         };
         let expr = p.or()?;
         if p.at != p.tokens.len() {
-            return Err(format!("unexpected {:?}", p.tokens[p.at]));
+            return Err(FilterError::Unexpected(p.tokens[p.at].clone()));
         }
         Ok(Filter {
             expr: Some(expr),
@@ -204,17 +224,20 @@ impl Filter {
     }
 
     /// Checks every dimension the filter names belongs to `metric`.
-    pub(super) fn check_dimensions(&self, metric: Metric, naming: Naming) -> Result<(), String> {
+    pub(super) fn check_dimensions(
+        &self,
+        metric: Metric,
+        naming: Naming,
+    ) -> Result<(), FilterError> {
         let mut named = Vec::new();
         if let Some(e) = &self.expr {
             collect(e, &mut named);
         }
         match named.iter().find(|d| !metric.dimensions().contains(d)) {
-            Some(d) => Err(format!(
-                "{} is not a dimension of {}",
-                d.name(naming),
-                metric.name()
-            )),
+            Some(d) => Err(FilterError::NotADimension {
+                dimension: d.name(naming),
+                metric: metric.name(),
+            }),
             None => Ok(()),
         }
     }
@@ -289,12 +312,19 @@ mod tests {
     fn deep_nesting_and_long_filters_are_refused() {
         let nested = |n: usize| format!("{}Operation eq 'Play'{}", "(".repeat(n), ")".repeat(n));
         assert!(Filter::parse(&nested(MAX_DEPTH)).is_ok());
-        let err = Filter::parse(&nested(MAX_DEPTH + 1)).unwrap_err();
+        let err = Filter::parse(&nested(MAX_DEPTH + 1))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nest deeper than 32"), "{err}");
-        let err = Filter::parse(&"(".repeat(100_000)).unwrap_err();
+        let err = Filter::parse(&"(".repeat(100_000)).unwrap_err().to_string();
         assert!(err.contains("at most 4096"), "{err}");
         let long = vec!["Operation eq 'Play'"; 300].join(" or ");
-        assert!(Filter::parse(&long).unwrap_err().contains("bytes long"));
+        assert!(
+            Filter::parse(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("bytes long")
+        );
     }
 
     #[test]
@@ -302,21 +332,25 @@ mod tests {
         assert!(
             Filter::parse("Opration eq 'Play'")
                 .unwrap_err()
+                .to_string()
                 .contains("unknown dimension")
         );
         assert!(
             Filter::parse("Operation = 'Play'")
                 .unwrap_err()
+                .to_string()
                 .contains("expected `eq` or `ne`")
         );
         assert!(
             Filter::parse("Operation eq 'Play")
                 .unwrap_err()
+                .to_string()
                 .contains("unterminated")
         );
         assert!(
             Filter::parse("(Operation eq 'Play'")
                 .unwrap_err()
+                .to_string()
                 .contains("missing `)`")
         );
         let f = Filter::parse("Code eq '200'").unwrap();

@@ -398,13 +398,13 @@ async fn metrics(
     let naming = state.config.naming;
     let query = match Query::parse(&params, naming) {
         Ok(query) => query,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+        Err(refused) => return error(StatusCode::BAD_REQUEST, refused.to_string()),
     };
     let max = state.config.max_answer_points;
     run_query(&state, move |store| {
         match store.read(|data| query.run(data, naming, max)) {
             Ok(answer) => axum::Json(answer).into_response(),
-            Err(message) => error(StatusCode::BAD_REQUEST, message),
+            Err(refused) => error(StatusCode::BAD_REQUEST, refused.to_string()),
         }
     })
     .await

@@ -2,7 +2,7 @@
 //! metricnames, timespan (start/end), interval, aggregation, $filter,
 //! top and orderby, answering in the same shape as expected.json.
 
-use super::filter::Filter;
+use super::filter::{Filter, FilterError};
 use super::view::View;
 use crate::catalog::{Metric, Naming};
 use crate::model::{Aggregate, Grain, Series};
@@ -42,99 +42,93 @@ fn aggregation(name: &str) -> Option<Rank> {
     }
 }
 
+/// Why a query is refused (a 400, with this text as its message).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum QueryError {
+    #[error("metricnames is required, e.g. metricnames=APIRequestCallAutomation")]
+    NoMetricNames,
+    #[error("unknown metric {0:?}; known: {known}", known = known_metrics())]
+    UnknownMetric(String),
+    #[error("timespan {0:?} must be start/end in RFC 3339")]
+    TimespanShape(String),
+    #[error("timespan start {0:?} is not RFC 3339")]
+    TimespanStart(String),
+    #[error("timespan end {0:?} is not RFC 3339")]
+    TimespanEnd(String),
+    #[error("timespan {0:?} ends before it starts")]
+    TimespanBackwards(String),
+    /// The grain's own message.
+    #[error("{0}")]
+    Interval(String),
+    #[error("unknown aggregation {0:?}; use Count, Total, Average, Minimum, Maximum")]
+    UnknownAggregation(String),
+    #[error("$filter: {0}")]
+    Filter(FilterError),
+    /// A dimension the filter names that a metric asked for lacks.
+    #[error(transparent)]
+    FilterDimension(FilterError),
+    #[error("top {0:?} is not a number")]
+    Top(String),
+    #[error("orderby {0:?}: name an aggregation, e.g. `count desc`")]
+    OrderByAggregation(String),
+    #[error("orderby direction {0:?}; use asc or desc")]
+    OrderByDirection(String),
+    #[error("orderby {orderby:?}: {extra:?} after the direction; use e.g. `count desc`")]
+    OrderByExtra { orderby: String, extra: String },
+    #[error(
+        "the answer would hold {points} points or more (series x buckets), past the sink's \
+         {max_points} (--max-answer-points): narrow the timespan or the $filter, use a coarser \
+         interval, or top"
+    )]
+    TooManyPoints { points: usize, max_points: usize },
+    #[error(
+        "the sink holds data before {at} per minute (it keeps {retention} of data per second, \
+         back from the newest sample: --per-second-retention): ask with an interval of PT1M or \
+         a multiple of it and a timespan on whole minutes, or for a timespan from {at} on"
+    )]
+    PerMinute { at: String, retention: String },
+}
+
+fn known_metrics() -> String {
+    let known: Vec<_> = Metric::ALL.iter().map(|m| m.name()).collect();
+    known.join(", ")
+}
+
+/// The buckets of each answered series, before they are grouped by
+/// metric: cells refer to their series by its index in `labels`.
+struct Gathered {
+    labels: Vec<(Metric, SeriesLabel)>,
+    cells: FxHashMap<(usize, i64), Aggregate>,
+}
+
 impl Query {
     /// Parses query-string parameters; errors are messages for a 400.
-    pub(super) fn parse(params: &HashMap<String, String>, naming: Naming) -> Result<Query, String> {
-        let names = params
-            .get("metricnames")
-            .filter(|s| !s.trim().is_empty())
-            .ok_or("metricnames is required, e.g. metricnames=APIRequestCallAutomation")?;
-        let metrics = names
-            .split(',')
-            .map(|n| {
-                Metric::from_name(n.trim()).ok_or_else(|| {
-                    let known: Vec<_> = Metric::ALL.iter().map(|m| m.name()).collect();
-                    format!("unknown metric {:?}; known: {}", n.trim(), known.join(", "))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let timespan = params
-            .get("timespan")
-            .map(|t| {
-                let (a, b) = t
-                    .split_once('/')
-                    .ok_or(format!("timespan {t:?} must be start/end in RFC 3339"))?;
-                let start =
-                    parse_millis(a).ok_or(format!("timespan start {a:?} is not RFC 3339"))?;
-                let end = parse_millis(b).ok_or(format!("timespan end {b:?} is not RFC 3339"))?;
-                if end <= start {
-                    return Err(format!("timespan {t:?} ends before it starts"));
-                }
-                Ok((start, end))
-            })
-            .transpose()?;
+    pub(super) fn parse(
+        params: &HashMap<String, String>,
+        naming: Naming,
+    ) -> Result<Query, QueryError> {
+        let metrics = metrics_named(params)?;
+        let timespan = params.get("timespan").map(|t| timespan(t)).transpose()?;
         let interval = match params.get("interval") {
-            Some(i) => i.parse::<Grain>()?,
+            Some(i) => i.parse::<Grain>().map_err(QueryError::Interval)?,
             None => Grain::MINUTE,
         };
         let aggregations = match params.get("aggregation") {
             None => Aggregations::ALL,
-            Some(list) => {
-                let mut a = Aggregations {
-                    count: false,
-                    total: false,
-                    minimum: false,
-                    maximum: false,
-                    average: false,
-                };
-                for name in list.split(',') {
-                    match aggregation(name).ok_or(format!(
-                        "unknown aggregation {name:?}; use Count, Total, Average, Minimum, Maximum"
-                    ))? {
-                        Rank::Count => a.count = true,
-                        Rank::Total => a.total = true,
-                        Rank::Minimum => a.minimum = true,
-                        Rank::Maximum => a.maximum = true,
-                        Rank::Average => a.average = true,
-                    }
-                }
-                a
-            }
+            Some(list) => aggregations(list)?,
         };
         let filter = Filter::parse(params.get("$filter").map_or("", String::as_str))
-            .map_err(|e| format!("$filter: {e}"))?;
+            .map_err(QueryError::Filter)?;
         for &m in &metrics {
-            filter.check_dimensions(m, naming)?;
+            filter
+                .check_dimensions(m, naming)
+                .map_err(QueryError::FilterDimension)?;
         }
         let top = params
             .get("top")
-            .map(|t| {
-                t.parse::<usize>()
-                    .map_err(|_| format!("top {t:?} is not a number"))
-            })
+            .map(|t| t.parse::<usize>().map_err(|_| QueryError::Top(t.clone())))
             .transpose()?;
-        let order = params
-            .get("orderby")
-            .map(|o| {
-                let mut words = o.split_whitespace();
-                let rank = words.next().and_then(aggregation).ok_or(format!(
-                    "orderby {o:?}: name an aggregation, e.g. `count desc`"
-                ))?;
-                let desc = match words.next().map(str::to_ascii_lowercase).as_deref() {
-                    None | Some("desc") => true,
-                    Some("asc") => false,
-                    Some(other) => {
-                        return Err(format!("orderby direction {other:?}; use asc or desc"));
-                    }
-                };
-                if let Some(extra) = words.next() {
-                    return Err(format!(
-                        "orderby {o:?}: {extra:?} after the direction; use e.g. `count desc`"
-                    ));
-                }
-                Ok((rank, desc))
-            })
-            .transpose()?;
+        let order = params.get("orderby").map(|o| order(o)).transpose()?;
         Ok(Query {
             metrics,
             timespan,
@@ -146,9 +140,7 @@ impl Query {
         })
     }
 
-    /// Runs the query over the sink's aggregates. Labels are
-    /// worked out once per series (not per cell): a long run has hundreds
-    /// of thousands of cells but only hundreds of series.
+    /// Runs the query over the sink's aggregates.
     ///
     /// An answer of more than `max_points` points (series x buckets) is
     /// refused with the reason: it would take the sink's memory and hold
@@ -158,15 +150,56 @@ impl Query {
         data: &View,
         naming: Naming,
         max_points: usize,
-    ) -> Result<MetricsResponse, String> {
+    ) -> Result<MetricsResponse, QueryError> {
         self.answerable(data)?;
-        let too_many = |points: usize| {
-            format!(
-                "the answer would hold {points} points or more (series x buckets), past the \
-                 sink's {max_points} (--max-answer-points): narrow the timespan or the $filter, \
-                 use a coarser interval, or top"
+        let Gathered { labels, cells } = self.gather(data, max_points)?;
+        let mut grouped: BTreeMap<Metric, MetricSeries> = self
+            .metrics
+            .iter()
+            .map(|&m| (m, MetricSeries::new()))
+            .collect();
+        for ((label, bucket), agg) in cells {
+            let (metric, values) = &labels[label];
+            if let Some(series) = grouped.get_mut(metric) {
+                series
+                    .entry(values.clone())
+                    .or_default()
+                    .insert(bucket, agg);
+            }
+        }
+        let metrics: Vec<(Metric, MetricSeries)> = grouped
+            .into_iter()
+            .map(|(m, s)| (m, self.ranked(s)))
+            .collect();
+        let points: usize = metrics
+            .iter()
+            .flat_map(|(_, series)| series.values().map(|b| b.len()))
+            .sum();
+        if points > max_points {
+            return Err(QueryError::TooManyPoints { points, max_points });
+        }
+        let (start, end) = self.timespan.unwrap_or_else(|| {
+            let range = data.time_range().unwrap_or((0, 0));
+            (
+                self.interval.bucket(range.0),
+                self.interval.bucket(range.1) + self.interval.millis(),
             )
-        };
+        });
+        Ok(MetricsResponse::build(
+            &metrics,
+            self.interval,
+            (start, end),
+            naming,
+            "callmetrics/sink",
+            self.aggregations,
+        ))
+    }
+
+    /// The cells the query answers, added up per answered series and
+    /// bucket. Labels are worked out once per series (not per cell): a
+    /// long run has hundreds of thousands of cells but only hundreds of
+    /// series.
+    fn gather(&self, data: &View, max_points: usize) -> Result<Gathered, QueryError> {
         let mut labels: Vec<(Metric, SeriesLabel)> = Vec::new();
         let mut label_index: FxHashMap<(Metric, SeriesLabel), usize> = FxHashMap::default();
         let mut label_of: FxHashMap<Series, Option<usize>> = FxHashMap::default();
@@ -203,55 +236,19 @@ impl Query {
                 .or_insert(*agg);
             // Without top every cell is answered: stop as soon as too many.
             if self.top.is_none() && cells.len() > max_points {
-                return Err(too_many(cells.len()));
+                return Err(QueryError::TooManyPoints {
+                    points: cells.len(),
+                    max_points,
+                });
             }
         }
-        let mut grouped: BTreeMap<Metric, MetricSeries> = self
-            .metrics
-            .iter()
-            .map(|&m| (m, MetricSeries::new()))
-            .collect();
-        for ((label, bucket), agg) in cells {
-            let (metric, values) = &labels[label];
-            if let Some(series) = grouped.get_mut(metric) {
-                series
-                    .entry(values.clone())
-                    .or_default()
-                    .insert(bucket, agg);
-            }
-        }
-        let metrics: Vec<(Metric, MetricSeries)> = grouped
-            .into_iter()
-            .map(|(m, s)| (m, self.ranked(s)))
-            .collect();
-        let points: usize = metrics
-            .iter()
-            .flat_map(|(_, series)| series.values().map(|b| b.len()))
-            .sum();
-        if points > max_points {
-            return Err(too_many(points));
-        }
-        let (start, end) = self.timespan.unwrap_or_else(|| {
-            let range = data.time_range().unwrap_or((0, 0));
-            (
-                self.interval.bucket(range.0),
-                self.interval.bucket(range.1) + self.interval.millis(),
-            )
-        });
-        Ok(MetricsResponse::build(
-            &metrics,
-            self.interval,
-            (start, end),
-            naming,
-            "callmetrics/sink",
-            self.aggregations,
-        ))
+        Ok(Gathered { labels, cells })
     }
 
     /// Refuses a question the minute cells cannot answer exactly: a
     /// sub-minute interval, or a timespan that cuts a minute, over the
     /// range held per minute.
-    fn answerable(&self, data: &View) -> Result<(), String> {
+    fn answerable(&self, data: &View) -> Result<(), QueryError> {
         let Some(rolled) = data.rolled_before() else {
             return Ok(());
         };
@@ -264,16 +261,11 @@ impl Query {
         if Grain::MINUTE.divides(self.interval) && !cut(start) && !cut(end) {
             return Ok(());
         }
-        let at = crate::wire::metrics_response::time_stamp(rolled);
-        Err(format!(
-            "the sink holds data before {at} per minute (it keeps {} of data per second, \
-             back from the newest sample: --per-second-retention): ask with an interval of \
-             PT1M or a multiple of it and a timespan on whole minutes, or for a timespan \
-             from {at} on",
-            humantime::format_duration(data.retention())
-        ))
+        Err(QueryError::PerMinute {
+            at: crate::wire::metrics_response::time_stamp(rolled),
+            retention: humantime::format_duration(data.retention()).to_string(),
+        })
     }
-
     /// Applies orderby and top (top alone ranks by count, descending).
     fn ranked(&self, series: MetricSeries) -> MetricSeries {
         let Some(top) = self.top else { return series };
@@ -307,4 +299,73 @@ impl Query {
             .map(|(_, l, b)| (l, b))
             .collect()
     }
+}
+
+/// `metricnames`: a comma-separated list of metric names.
+fn metrics_named(params: &HashMap<String, String>) -> Result<Vec<Metric>, QueryError> {
+    let names = params
+        .get("metricnames")
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(QueryError::NoMetricNames)?;
+    names
+        .split(',')
+        .map(|n| {
+            Metric::from_name(n.trim()).ok_or_else(|| QueryError::UnknownMetric(n.trim().into()))
+        })
+        .collect()
+}
+
+/// `timespan`: START/END in RFC 3339, END after START.
+fn timespan(t: &str) -> Result<(i64, i64), QueryError> {
+    let (a, b) = t
+        .split_once('/')
+        .ok_or_else(|| QueryError::TimespanShape(t.into()))?;
+    let start = parse_millis(a).ok_or_else(|| QueryError::TimespanStart(a.into()))?;
+    let end = parse_millis(b).ok_or_else(|| QueryError::TimespanEnd(b.into()))?;
+    if end <= start {
+        return Err(QueryError::TimespanBackwards(t.into()));
+    }
+    Ok((start, end))
+}
+
+/// `aggregation`: a comma-separated list of the aggregations answered.
+fn aggregations(list: &str) -> Result<Aggregations, QueryError> {
+    let mut a = Aggregations {
+        count: false,
+        total: false,
+        minimum: false,
+        maximum: false,
+        average: false,
+    };
+    for name in list.split(',') {
+        match aggregation(name).ok_or_else(|| QueryError::UnknownAggregation(name.into()))? {
+            Rank::Count => a.count = true,
+            Rank::Total => a.total = true,
+            Rank::Minimum => a.minimum = true,
+            Rank::Maximum => a.maximum = true,
+            Rank::Average => a.average = true,
+        }
+    }
+    Ok(a)
+}
+
+/// `orderby`: an aggregation, then `asc` or `desc` (the default).
+fn order(o: &str) -> Result<(Rank, bool), QueryError> {
+    let mut words = o.split_whitespace();
+    let rank = words
+        .next()
+        .and_then(aggregation)
+        .ok_or_else(|| QueryError::OrderByAggregation(o.into()))?;
+    let desc = match words.next().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => return Err(QueryError::OrderByDirection(other.into())),
+    };
+    if let Some(extra) = words.next() {
+        return Err(QueryError::OrderByExtra {
+            orderby: o.into(),
+            extra: extra.into(),
+        });
+    }
+    Ok((rank, desc))
 }

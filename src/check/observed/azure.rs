@@ -43,7 +43,8 @@ impl AzureObserved {
             url: base_url.to_string(),
             reason,
         };
-        let base = crate::client::http::http_url("--observed", base_url).map_err(&invalid)?;
+        let base = crate::client::http::http_url("--observed", base_url)
+            .map_err(|e| invalid(e.to_string()))?;
         if base.query().is_some() || base.fragment().is_some() {
             return Err(invalid(
                 "give the base URL without ?query or #fragment".to_string(),
@@ -53,7 +54,7 @@ impl AzureObserved {
         let path = format!("{}/metrics", base.path().trim_end_matches('/'));
         metrics_url.set_path(&path);
         let client = crate::client::http::client(&base, token, tls, 4, limits.timeout)
-            .map_err(CheckError::Usage)?;
+            .map_err(CheckError::Client)?;
         Ok(AzureObserved {
             client,
             metrics_url,

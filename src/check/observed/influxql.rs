@@ -59,7 +59,8 @@ impl InfluxqlObserved {
             url: url.to_string(),
             reason,
         };
-        let parsed = crate::client::http::http_url("--observed", url).map_err(&invalid)?;
+        let parsed =
+            crate::client::http::http_url("--observed", url).map_err(|e| invalid(e.to_string()))?;
         if !parsed
             .query_pairs()
             .any(|(k, v)| k == "db" && !v.is_empty())
@@ -69,7 +70,7 @@ impl InfluxqlObserved {
             ));
         }
         let client = crate::client::http::client(&parsed, token, tls, 4, limits.timeout)
-            .map_err(CheckError::Usage)?;
+            .map_err(CheckError::Client)?;
         Ok(InfluxqlObserved {
             client,
             url: parsed,

@@ -69,7 +69,7 @@ impl Reading {
         let mapping = match &args.mapping {
             Some(path) => Mapping::load(path).map_err(|reason| CheckError::Mapping {
                 path: path.display().to_string(),
-                reason,
+                reason: Box::new(reason),
             })?,
             None => Mapping::default_naming(),
         };
@@ -78,7 +78,7 @@ impl Reading {
             .as_deref()
             .map(Selector::parse)
             .transpose()
-            .map_err(CheckError::Usage)?;
+            .map_err(CheckError::Selector)?;
         let wait = args
             .wait
             .map(|limit| Wait::new(limit, args.poll_interval))
@@ -135,7 +135,7 @@ impl Reading {
                 .extend_domain_from(&data)
                 .map_err(|reason| CheckError::Mapping {
                     path: self.mapping_path.clone(),
-                    reason,
+                    reason: Box::new(reason),
                 })?;
         }
         check_until_pass(

@@ -4,7 +4,9 @@
 //! documented shape cannot drift from what is printed.
 
 use crate::catalog::Naming;
-use crate::check::report::{AVERAGE_ULPS, Counts, Field, Mismatch, MismatchKind, Report, Value};
+use crate::check::report::{
+    AVERAGE_ULPS, Counts, Field, GroupKey, GroupSummary, Mismatch, MismatchKind, Report, Value,
+};
 use crate::check::{Hint, HintKind};
 use crate::wire::metrics_response::time_stamp;
 use schemars::JsonSchema;
@@ -345,50 +347,6 @@ fn counts(g: &Counts) -> JsonCounts {
 impl JsonReport {
     pub(crate) fn new(report: &Report) -> JsonReport {
         let naming = report.naming;
-        let dims = |key: &crate::check::GroupKey| -> Vec<String> {
-            key.split
-                .dimensions(key.metric)
-                .iter()
-                .map(|d| d.name(naming).to_string())
-                .collect()
-        };
-        let groups = report
-            .groups
-            .iter()
-            .map(|g| Group {
-                metric: g.key.metric.name().to_string(),
-                grain: g.key.grain.to_string(),
-                dimensions: dims(&g.key),
-                result: outcome(g.passed()),
-                expected_series: g.counts.expected_series,
-                observed_series: g.counts.observed_series,
-                counts: counts(&g.counts),
-            })
-            .collect();
-        let mismatches = report
-            .mismatches
-            .iter()
-            .map(|m: &Mismatch| MismatchJson {
-                metric: m.key.metric.name().to_string(),
-                grain: m.key.grain.to_string(),
-                dimensions: dims(&m.key),
-                series: SeriesValues(
-                    m.label
-                        .iter()
-                        .map(|(d, v)| (d.name(naming).to_string(), v.clone()))
-                        .collect(),
-                ),
-                time_stamp: time_stamp(m.bucket),
-                kind: match m.kind {
-                    MismatchKind::ValuesDiffer => MismatchKindJson::ValuesDiffer,
-                    MismatchKind::MissingSeries => MismatchKindJson::MissingSeries,
-                    MismatchKind::MissingBucket => MismatchKindJson::MissingBucket,
-                    MismatchKind::UnexpectedSeries => MismatchKindJson::UnexpectedSeries,
-                    MismatchKind::UnexpectedBucket => MismatchKindJson::UnexpectedBucket,
-                },
-                fields: fields(m),
-            })
-            .collect();
         JsonReport {
             schema_version: SCHEMA_VERSION,
             result: outcome(report.passed()),
@@ -438,12 +396,59 @@ impl JsonReport {
                 counts: counts(&report.totals()),
             },
             hints: report.hints.iter().map(hint).collect(),
-            groups,
-            mismatches,
+            groups: report.groups.iter().map(|g| group(g, naming)).collect(),
+            mismatches: report
+                .mismatches
+                .iter()
+                .map(|m| mismatch(m, naming))
+                .collect(),
         }
     }
 }
 
+/// The dimensions a group splits by, under the report's naming.
+fn dimension_names(key: &GroupKey, naming: Naming) -> Vec<String> {
+    key.split
+        .dimensions(key.metric)
+        .iter()
+        .map(|d| d.name(naming).to_string())
+        .collect()
+}
+
+fn group(g: &GroupSummary, naming: Naming) -> Group {
+    Group {
+        metric: g.key.metric.name().to_string(),
+        grain: g.key.grain.to_string(),
+        dimensions: dimension_names(&g.key, naming),
+        result: outcome(g.passed()),
+        expected_series: g.counts.expected_series,
+        observed_series: g.counts.observed_series,
+        counts: counts(&g.counts),
+    }
+}
+
+fn mismatch(m: &Mismatch, naming: Naming) -> MismatchJson {
+    MismatchJson {
+        metric: m.key.metric.name().to_string(),
+        grain: m.key.grain.to_string(),
+        dimensions: dimension_names(&m.key, naming),
+        series: SeriesValues(
+            m.label
+                .iter()
+                .map(|(d, v)| (d.name(naming).to_string(), v.clone()))
+                .collect(),
+        ),
+        time_stamp: time_stamp(m.bucket),
+        kind: match m.kind {
+            MismatchKind::ValuesDiffer => MismatchKindJson::ValuesDiffer,
+            MismatchKind::MissingSeries => MismatchKindJson::MissingSeries,
+            MismatchKind::MissingBucket => MismatchKindJson::MissingBucket,
+            MismatchKind::UnexpectedSeries => MismatchKindJson::UnexpectedSeries,
+            MismatchKind::UnexpectedBucket => MismatchKindJson::UnexpectedBucket,
+        },
+        fields: fields(m),
+    }
+}
 fn fields(m: &Mismatch) -> Fields {
     let mut out = Fields::default();
     for d in &m.fields {

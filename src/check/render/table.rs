@@ -5,7 +5,7 @@
 use super::columns::{Align, write_columns};
 use super::text::{count, thousands, write_mismatches};
 use crate::catalog::Naming;
-use crate::check::report::{GroupKey, Report};
+use crate::check::report::{Counts, GroupKey, Report};
 use crate::wire::printable;
 use std::io::{self, Write};
 
@@ -15,6 +15,41 @@ pub(crate) fn table<W: Write + ?Sized>(
     out: &mut W,
 ) -> io::Result<()> {
     let totals = report.totals();
+    let scope = scope(report);
+    if report.passed() {
+        writeln!(
+            out,
+            "PASS  {} match ({scope})",
+            count(totals.cells, "cell", "cells")
+        )?;
+        if let Some(w) = report.waited {
+            writeln!(out, "      after {}", waited(w))?;
+        }
+    } else {
+        writeln!(
+            out,
+            "FAIL  {} in {} ({scope})",
+            count(totals.mismatches(), "mismatch", "mismatches"),
+            count(totals.cells, "cell", "cells")
+        )?;
+        writeln!(out, "      {}", mismatch_kinds(&totals))?;
+        if let Some(w) = report.waited {
+            writeln!(out, "      the last comparison, after {}", waited(w))?;
+        }
+        for hint in &report.hints {
+            writeln!(out, "      hint: {}", hint.text)?;
+        }
+        writeln!(out)?;
+        first_mismatches(report, max_mismatches, out)?;
+    }
+    writeln!(out)?;
+    resets(report, out)?;
+    overview(report, out)
+}
+
+/// What was compared: metrics, grains, tolerance, and the metrics compared
+/// in part or not at all.
+fn scope(report: &Report) -> String {
     let grains: Vec<&str> = report.grains.iter().map(|g| g.as_str()).collect();
     let at = if report.totals {
         "totals over the whole window".to_string()
@@ -34,71 +69,57 @@ pub(crate) fn table<W: Write + ?Sized>(
         let names: Vec<&str> = report.unobserved.iter().map(|m| m.name()).collect();
         scope.push_str(&format!("; not observed: {}", names.join(", ")));
     }
-    if report.passed() {
-        writeln!(
-            out,
-            "PASS  {} match ({scope})",
-            count(totals.cells, "cell", "cells")
-        )?;
-        if let Some(w) = report.waited {
-            writeln!(out, "      after {}", waited(w))?;
-        }
-    } else {
-        writeln!(
-            out,
-            "FAIL  {} in {} ({scope})",
-            count(totals.mismatches(), "mismatch", "mismatches"),
-            count(totals.cells, "cell", "cells")
-        )?;
-        let mut parts = Vec::new();
-        let whole = |n: u64| match n {
-            0 => String::new(),
-            n => format!(" ({})", count(n, "whole series", "whole series")),
-        };
-        for (cells, what, series) in [
-            (totals.values_differ, "differ", 0),
-            (totals.missing_cells, "missing", totals.missing_series),
-            (
-                totals.unexpected_cells,
-                "unexpected",
-                totals.unexpected_series,
-            ),
-        ] {
-            if cells > 0 {
-                parts.push(format!(
-                    "{} {what}{}",
-                    count(cells, "cell", "cells"),
-                    whole(series)
-                ));
-            }
-        }
-        writeln!(out, "      {}", parts.join(", "))?;
-        if let Some(w) = report.waited {
-            writeln!(out, "      the last comparison, after {}", waited(w))?;
-        }
-        for hint in &report.hints {
-            writeln!(out, "      hint: {}", hint.text)?;
-        }
-        writeln!(out)?;
-        let shown = &report.mismatches[..max_mismatches.min(report.mismatches.len())];
-        write_mismatches(report, shown, "", true, out)?;
-        let more = report.mismatches.len() - shown.len();
-        if more > 0 {
-            if !shown.is_empty() {
-                writeln!(out)?;
-            }
-            writeln!(
-                out,
-                "...and {} more (use --max-mismatches or --format json)",
-                thousands(more as u64)
-            )?;
-        }
-    }
-    writeln!(out)?;
-    resets(report, out)?;
-    overview(report, out)
+    scope
 }
 
+/// "3 cells differ, 2 cells missing (1 whole series), ...".
+fn mismatch_kinds(totals: &Counts) -> String {
+    let mut parts = Vec::new();
+    let whole = |n: u64| match n {
+        0 => String::new(),
+        n => format!(" ({})", count(n, "whole series", "whole series")),
+    };
+    for (cells, what, series) in [
+        (totals.values_differ, "differ", 0),
+        (totals.missing_cells, "missing", totals.missing_series),
+        (
+            totals.unexpected_cells,
+            "unexpected",
+            totals.unexpected_series,
+        ),
+    ] {
+        if cells > 0 {
+            parts.push(format!(
+                "{} {what}{}",
+                count(cells, "cell", "cells"),
+                whole(series)
+            ));
+        }
+    }
+    parts.join(", ")
+}
+
+/// The first `max_mismatches` mismatches, then how many more there are.
+fn first_mismatches<W: Write + ?Sized>(
+    report: &Report,
+    max_mismatches: usize,
+    out: &mut W,
+) -> io::Result<()> {
+    let shown = &report.mismatches[..max_mismatches.min(report.mismatches.len())];
+    write_mismatches(report, shown, "", true, out)?;
+    let more = report.mismatches.len() - shown.len();
+    if more > 0 {
+        if !shown.is_empty() {
+            writeln!(out)?;
+        }
+        writeln!(
+            out,
+            "...and {} more (use --max-mismatches or --format json)",
+            thousands(more as u64)
+        )?;
+    }
+    Ok(())
+}
 /// "waiting 15s (4 checks)".
 fn waited(w: crate::check::wait::Waited) -> String {
     if w.checks == 1 {

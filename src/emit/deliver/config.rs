@@ -71,16 +71,27 @@ impl DeliveryConfig {
     }
 
     /// Why the settings cannot work, if they cannot.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), DeliveryConfigError> {
         if self.batch_events == 0 {
-            return Err("--batch-size (or --events-per-request) must be at least 1".into());
+            return Err(DeliveryConfigError::BatchSize);
         }
         if self.concurrency == 0 {
-            return Err("--concurrency must be at least 1".into());
+            return Err(DeliveryConfigError::Concurrency);
         }
         if self.timeout.is_zero() {
-            return Err("--timeout must be longer than 0".into());
+            return Err(DeliveryConfigError::Timeout);
         }
         Ok(())
     }
+}
+
+/// A delivery setting that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryConfigError {
+    #[error("--batch-size (or --events-per-request) must be at least 1")]
+    BatchSize,
+    #[error("--concurrency must be at least 1")]
+    Concurrency,
+    #[error("--timeout must be longer than 0")]
+    Timeout,
 }

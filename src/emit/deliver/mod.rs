@@ -37,7 +37,9 @@ pub use batcher::Encoder;
 pub(crate) use batcher::{Batch, Compression};
 pub(crate) use cancel::Cancel;
 pub use config::DeliveryConfig;
+use config::DeliveryConfigError;
 pub use pacing::Pacing;
+use pacing::PacingError;
 pub(crate) use stats::Stats;
 pub(crate) use threshold::{MaxFailed, Threshold};
 pub(crate) use timeline::Timeline;
@@ -54,7 +56,7 @@ use stats::Counters;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use transport::{HttpTransport, Transport};
+use transport::{HttpTransport, Transport, TransportUrlError};
 
 /// What a replay sent.
 #[derive(Debug)]
@@ -75,9 +77,17 @@ pub struct ReplayOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// Settings that cannot work (zero concurrency, a bad URL, ...).
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Url(#[from] TransportUrlError),
+    #[error("--control {addr}: cannot listen: {reason}")]
+    Control {
+        addr: std::net::SocketAddr,
+        reason: std::io::Error,
+    },
+    #[error(transparent)]
+    Pacing(#[from] PacingError),
+    #[error(transparent)]
+    Settings(#[from] DeliveryConfigError),
     /// The target did not answer before the schedule started.
     #[error("sink not reachable at {url} ({reason}); is it running and listening there?")]
     Unreachable { url: String, reason: String },
@@ -108,9 +118,8 @@ pub async fn replay<T: Target>(
     grain: Grain,
     tls: &ClientTls,
 ) -> Result<ReplayOutcome, ReplayError> {
-    config.check().map_err(ReplayError::Config)?;
-    let transport =
-        HttpTransport::new(target.url(), config.timeout, tls).map_err(ReplayError::Config)?;
+    config.check()?;
+    let transport = HttpTransport::new(target.url(), config.timeout, tls)?;
     probe(target.url(), &transport).await?;
     replay_with(scenario, workload, target, config, pacing, grain, transport).await
 }
@@ -144,8 +153,8 @@ pub(crate) async fn replay_with<T: Target, X: Transport>(
     grain: Grain,
     transport: X,
 ) -> Result<ReplayOutcome, ReplayError> {
-    pacing.check().map_err(ReplayError::Config)?;
-    config.check().map_err(ReplayError::Config)?;
+    pacing.check()?;
+    config.check()?;
     let url = target.url().to_string();
     let chunking = Chunking::for_batches(config.batch_events, config.concurrency);
     let (tx, rx) = mpsc::channel(chunking.capacity);
@@ -153,51 +162,11 @@ pub(crate) async fn replay_with<T: Target, X: Transport>(
         Pacing::Scheduled { speed } => Some(speed),
         Pacing::Max => None,
     };
-    let cut = Cut {
-        max_events: config.batch_events,
-        window: config.batch_window,
-        speed,
-    };
-    let batches = Batcher::new(
-        target.encoder(workload.seed, speed.is_some()),
-        fingerprint(scenario, workload, &target, config, speed),
-        cut,
-        config.compression,
-        grain,
-    );
+    let batches = batcher(scenario, workload, &target, config, grain, speed);
     let counters = Arc::new(Counters::default());
-    // Bound before anything starts, so a port in use fails the run cleanly.
     let live = Arc::new(pacing::LiveSpeed::default());
-    let control = match config.control {
-        Some(addr) => {
-            counters
-                .track_lags
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            let server = control::ControlServer::start(
-                addr,
-                counters.clone(),
-                live.clone(),
-                speed,
-                config.schedule.filter(|_| speed.is_some()),
-            )
-            .await
-            .map_err(|e| ReplayError::Config(format!("--control {addr}: cannot listen: {e}")))?;
-            eprintln!(
-                "control: http://{} (GET /status, POST /speed {{\"speed\": N}})",
-                server.addr()
-            );
-            Some(server)
-        }
-        None => None,
-    };
-    let generator = {
-        let scenario = scenario.clone();
-        let workload = workload.clone();
-        std::thread::Builder::new()
-            .name("callmetrics-generator".into())
-            .spawn(move || generate(&scenario, &workload, batches, chunking.batches, tx))
-            .map_err(ReplayError::Thread)?
-    };
+    let control = start_control(config, &counters, &live, speed).await?;
+    let generator = spawn_generator(scenario, workload, batches, chunking.batches, tx)?;
     let progress = progress::Progress::start(
         config.progress,
         speed.is_some(),
@@ -231,14 +200,7 @@ pub(crate) async fn replay_with<T: Target, X: Transport>(
     if let Some(server) = control {
         server.shutdown().await;
     }
-    // The channel is closed by now, so the generator has ended or is about to.
-    let generated = match tokio::task::spawn_blocking(move || generator.join())
-        .await
-        .expect("joining the generator thread")
-    {
-        Ok(counts) => counts,
-        Err(panic) => std::panic::resume_unwind(panic),
-    };
+    let generated = join_generator(generator).await;
     generated.past_the_last_day?;
     delivery.stats.skipped_events = generated.skipped;
     Ok(ReplayOutcome {
@@ -253,6 +215,87 @@ pub(crate) async fn replay_with<T: Target, X: Transport>(
     })
 }
 
+/// The generator's batches: the target's encoding, cut by size and, when
+/// paced (`speed`), by schedule time.
+fn batcher<T: Target>(
+    scenario: &Scenario,
+    workload: &Workload,
+    target: &T,
+    config: &DeliveryConfig,
+    grain: Grain,
+    speed: Option<f64>,
+) -> Batcher<T::Encoder> {
+    let cut = Cut {
+        max_events: config.batch_events,
+        window: config.batch_window,
+        speed,
+    };
+    Batcher::new(
+        target.encoder(workload.seed, speed.is_some()),
+        fingerprint(scenario, workload, target, config, speed),
+        cut,
+        config.compression,
+        grain,
+    )
+}
+
+/// `--control`'s server, bound before anything starts, so a port in use
+/// fails the run cleanly.
+async fn start_control(
+    config: &DeliveryConfig,
+    counters: &Arc<Counters>,
+    live: &Arc<pacing::LiveSpeed>,
+    speed: Option<f64>,
+) -> Result<Option<control::ControlServer>, ReplayError> {
+    let Some(addr) = config.control else {
+        return Ok(None);
+    };
+    counters
+        .track_lags
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let server = control::ControlServer::start(
+        addr,
+        counters.clone(),
+        live.clone(),
+        speed,
+        config.schedule.filter(|_| speed.is_some()),
+    )
+    .await
+    .map_err(|reason| ReplayError::Control { addr, reason })?;
+    eprintln!(
+        "control: http://{} (GET /status, POST /speed {{\"speed\": N}})",
+        server.addr()
+    );
+    Ok(Some(server))
+}
+
+/// The generator on an OS thread of its own: it is CPU-bound.
+fn spawn_generator<E: Encoder>(
+    scenario: &Scenario,
+    workload: &Workload,
+    batches: Batcher<E>,
+    chunk_batches: usize,
+    tx: mpsc::Sender<Vec<Batch>>,
+) -> Result<std::thread::JoinHandle<Generated>, ReplayError> {
+    let scenario = scenario.clone();
+    let workload = workload.clone();
+    std::thread::Builder::new()
+        .name("callmetrics-generator".into())
+        .spawn(move || generate(&scenario, &workload, batches, chunk_batches, tx))
+        .map_err(ReplayError::Thread)
+}
+
+/// What the generator produced; its panic, if it panicked, goes on here.
+async fn join_generator(generator: std::thread::JoinHandle<Generated>) -> Generated {
+    // The channel is closed by now, so the generator has ended or is about to.
+    match tokio::task::spawn_blocking(move || generator.join())
+        .await
+        .expect("joining the generator thread")
+    {
+        Ok(counts) => counts,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
 /// Sends the target's ending request ([`Target::ending`]) once, after a
 /// stream cut short by Ctrl-C or a failure: the last request, which
 /// carries a stream's ending, was not delivered. Once, without back-off,

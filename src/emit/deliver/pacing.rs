@@ -30,13 +30,20 @@ pub enum Pacing {
     Max,
 }
 
+/// A pacing that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PacingError {
+    #[error("--speed must be a number greater than 0, got {0}")]
+    Speed(f64),
+}
+
 impl Pacing {
-    /// An error message when the pacing cannot be used (speed not > 0).
-    pub fn check(self) -> Result<(), String> {
+    /// Refuses a pacing that cannot be used (speed not > 0).
+    pub(crate) fn check(self) -> Result<(), PacingError> {
         match self {
-            Pacing::Scheduled { speed } if !(speed.is_finite() && speed > 0.0) => Err(format!(
-                "--speed must be a number greater than 0, got {speed}"
-            )),
+            Pacing::Scheduled { speed } if !(speed.is_finite() && speed > 0.0) => {
+                Err(PacingError::Speed(speed))
+            }
             _ => Ok(()),
         }
     }

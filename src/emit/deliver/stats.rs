@@ -293,7 +293,20 @@ impl Stats {
 
     /// The aligned end-of-run table, then one line per kept failure.
     pub fn write_summary(&self, w: &mut dyn Write) -> io::Result<()> {
-        let mut rows: Vec<(&str, String)> = vec![
+        let mut rows = self.delivery_rows();
+        rows.extend(self.pacing_rows());
+        rows.extend(self.ending_rows());
+        let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+        for (label, value) in rows {
+            writeln!(w, "{label:<width$}  {value}")?;
+        }
+        self.write_thresholds(w, false)?;
+        self.write_failures(w)
+    }
+
+    /// The summary's rows on what was sent and how it went.
+    fn delivery_rows(&self) -> Vec<(&'static str, String)> {
+        let mut rows = vec![
             ("target", self.target.to_string()),
             ("events", self.events.to_string()),
         ];
@@ -314,19 +327,7 @@ impl Stats {
             ),
             ("replies", counts(&self.replies)),
             ("retries", self.retries.to_string()),
-            (
-                "failed",
-                if self.failed_requests == 0 {
-                    "0 requests".to_string()
-                } else {
-                    format!(
-                        "{} requests, {} events ({})",
-                        self.failed_requests,
-                        self.failed_events,
-                        counts(&self.failure_kinds)
-                    )
-                },
-            ),
+            ("failed", self.failed_text()),
             (
                 "bytes",
                 format!(
@@ -344,41 +345,69 @@ impl Stats {
                     self.requests_per_sec()
                 ),
             ),
-            (
-                "latency",
-                match (
-                    self.latency_at(0.5),
-                    self.latency_at(0.99),
-                    self.latency_at(1.0),
-                ) {
-                    (Some(p50), Some(p99), Some(max)) => format!(
-                        "p50 {}, p99 {}, max {}",
-                        millis(p50),
-                        millis(p99),
-                        millis(max)
-                    ),
-                    _ => "-".to_string(),
-                },
-            ),
+            ("latency", self.latency_text()),
         ]);
+        rows
+    }
+
+    /// "0 requests", or how many requests and events failed, by kind.
+    fn failed_text(&self) -> String {
+        if self.failed_requests == 0 {
+            "0 requests".to_string()
+        } else {
+            format!(
+                "{} requests, {} events ({})",
+                self.failed_requests,
+                self.failed_events,
+                counts(&self.failure_kinds)
+            )
+        }
+    }
+
+    /// "p50 .., p99 .., max ..", or "-" when nothing was sent.
+    fn latency_text(&self) -> String {
+        match (
+            self.latency_at(0.5),
+            self.latency_at(0.99),
+            self.latency_at(1.0),
+        ) {
+            (Some(p50), Some(p99), Some(max)) => format!(
+                "p50 {}, p99 {}, max {}",
+                millis(p50),
+                millis(p99),
+                millis(max)
+            ),
+            _ => "-".to_string(),
+        }
+    }
+
+    /// The summary's rows on the schedule and how far sending lagged it.
+    fn pacing_rows(&self) -> Vec<(&'static str, String)> {
         match self.pacing {
-            Pacing::Max => rows.push(("pacing", "max rate (no schedule, no lag)".into())),
+            Pacing::Max => vec![("pacing", "max rate (no schedule, no lag)".into())],
             Pacing::Scheduled { speed } => {
                 let planned = (self.events + self.failed_events) as f64
                     / self.scheduled.as_secs_f64().max(1e-9);
-                rows.push((
+                let mut rows = vec![(
                     "pacing",
                     format!(
                         "scheduled x{speed}, {:.3} s of schedule ({planned:.0} events/s)",
                         self.scheduled.as_secs_f64()
                     ),
-                ));
+                )];
                 for (label, q) in [("lag p50", 0.5), ("lag p99", 0.99), ("lag max", 1.0)] {
                     let value = self.lag_at(q).map_or("-".into(), millis);
                     rows.push((label, value));
                 }
+                rows
             }
         }
+    }
+
+    /// The summary's rows on how the run ended: a stop, the target's
+    /// ending request, the thresholds' verdict, the accept-backlog hint.
+    fn ending_rows(&self) -> Vec<(&'static str, String)> {
+        let mut rows = Vec::new();
         if self.interrupted {
             rows.push((
                 "stopped",
@@ -397,30 +426,33 @@ impl Stats {
             ));
         }
         if !self.thresholds.is_empty() {
-            let failed: Vec<String> = self
-                .failed_thresholds()
-                .map(|j| j.threshold.to_string())
-                .collect();
-            rows.push((
-                "thresholds",
-                match failed.len() {
-                    0 => format!("{} passed", self.thresholds.len()),
-                    n => format!(
-                        "{n} of {} failed: {}",
-                        self.thresholds.len(),
-                        failed.join(", ")
-                    ),
-                },
-            ));
+            rows.push(("thresholds", self.thresholds_text()));
         }
         if let Some(hint) = self.backlog_hint() {
             rows.push(("hint", hint));
         }
-        let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
-        for (label, value) in rows {
-            writeln!(w, "{label:<width$}  {value}")?;
+        rows
+    }
+
+    /// "N passed", or how many thresholds failed and which.
+    fn thresholds_text(&self) -> String {
+        let failed: Vec<String> = self
+            .failed_thresholds()
+            .map(|j| j.threshold.to_string())
+            .collect();
+        match failed.len() {
+            0 => format!("{} passed", self.thresholds.len()),
+            n => format!(
+                "{n} of {} failed: {}",
+                self.thresholds.len(),
+                failed.join(", ")
+            ),
         }
-        self.write_thresholds(w, false)?;
+    }
+
+    /// The first `FAILURES_SHOWN` failed requests, then how many more
+    /// there were.
+    fn write_failures(&self, w: &mut dyn Write) -> io::Result<()> {
         for f in self.failures.iter().take(FAILURES_SHOWN) {
             writeln!(
                 w,
@@ -433,30 +465,7 @@ impl Stats {
                 f.attempts_text(),
                 f.reason
             )?;
-            match &f.carried {
-                Some(carried) => {
-                    for e in carried.iter().take(CARRIED_SHOWN) {
-                        writeln!(
-                            w,
-                            "  {} id {} callConnectionId {}",
-                            e.event_type, e.id, e.call_connection_id
-                        )?;
-                    }
-                    if carried.len() > CARRIED_SHOWN {
-                        writeln!(
-                            w,
-                            "  ... and {} more events (--summary-out lists them)",
-                            carried.len() - CARRIED_SHOWN
-                        )?;
-                    }
-                }
-                None => writeln!(
-                    w,
-                    "  events from {} to {}",
-                    time_text(f.first_ms),
-                    time_text(f.last_ms)
-                )?,
-            }
+            write_carried(w, f)?;
         }
         let shown = self.failures.len().min(FAILURES_SHOWN) as u64;
         if self.failed_requests > shown {
@@ -590,6 +599,37 @@ impl Stats {
 
 fn quantile(h: &Histogram<u64>, q: f64) -> Option<Duration> {
     (!h.is_empty()).then(|| Duration::from_micros(h.value_at_quantile(q)))
+}
+
+/// Under a failed request's line: the events it carried (the first
+/// `CARRIED_SHOWN`), or the time range of a target's events that are not
+/// told apart.
+fn write_carried(w: &mut dyn Write, f: &BatchFailure) -> io::Result<()> {
+    match &f.carried {
+        Some(carried) => {
+            for e in carried.iter().take(CARRIED_SHOWN) {
+                writeln!(
+                    w,
+                    "  {} id {} callConnectionId {}",
+                    e.event_type, e.id, e.call_connection_id
+                )?;
+            }
+            if carried.len() > CARRIED_SHOWN {
+                writeln!(
+                    w,
+                    "  ... and {} more events (--summary-out lists them)",
+                    carried.len() - CARRIED_SHOWN
+                )?;
+            }
+            Ok(())
+        }
+        None => writeln!(
+            w,
+            "  events from {} to {}",
+            time_text(f.first_ms),
+            time_text(f.last_ms)
+        ),
+    }
 }
 
 /// "204 x 9998, 500 x 2", or "-" when empty.

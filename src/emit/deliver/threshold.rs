@@ -62,6 +62,44 @@ enum Limit {
     Number(f64),
 }
 
+/// Why a `--threshold` or `--max-failed` is refused (clap prints it after
+/// the flag's value); `text` is the value as given.
+#[derive(Debug, thiserror::Error)]
+pub enum ThresholdError {
+    #[error("{0:?} has no comparison: write NAME<VALUE, e.g. latency.p99<250ms")]
+    NoComparison(String),
+    #[error("{0:?}: compare with <, <=, >, >= or ==")]
+    NoOperator(String),
+    #[error("{text:?} names nothing before {rest:?}")]
+    NoName { text: String, rest: String },
+    #[error(
+        "unknown threshold name {name:?}; {}known: failed, failed.events, delivered, \
+         delivered.events, retries, latency.p50 (p90, p99, p99.9, any pN, max), lag.p50 (...), \
+         events/s, requests/s",
+        suggestion.map_or(String::new(), |known| format!("did you mean {known}? "))
+    )]
+    UnknownName {
+        name: String,
+        suggestion: Option<&'static str>,
+    },
+    #[error("{text:?}: {value:?} is not a number (with a unit: 250ms, 0.1%, 1000)")]
+    NotANumber { text: String, value: String },
+    #[error("{text:?}: {value} is more than 100%")]
+    OverAHundredPercent { text: String, value: String },
+    #[error("{text:?}: unknown unit {unit:?}: durations take us, ms or s, shares %")]
+    UnknownUnit { text: String, unit: String },
+    #[error("{text:?}: {name} is a duration: give a unit (us, ms, s), e.g. 250ms")]
+    NeedsUnit { text: String, name: String },
+    #[error("{text:?}: {name} is a count or a share (e.g. 10 or 0.1%), not a duration")]
+    NotACount { text: String, name: String },
+    #[error("{text:?}: {name} is a number per second, e.g. {name}>=1000")]
+    NotARate { text: String, name: String },
+    #[error("{0:?}: give a number of requests (10) or a share (0.5%)")]
+    MaxFailed(String),
+    #[error("{0:?}: a share is between 0% and 100%")]
+    MaxFailedShare(String),
+}
+
 /// Names offered when a name is not known.
 const SUGGESTED: &[&str] = &[
     "failed",
@@ -84,13 +122,13 @@ const SUGGESTED: &[&str] = &[
 ];
 
 impl FromStr for Threshold {
-    type Err = String;
+    type Err = ThresholdError;
 
-    fn from_str(text: &str) -> Result<Threshold, String> {
+    fn from_str(text: &str) -> Result<Threshold, ThresholdError> {
         let expression: String = text.split_whitespace().collect();
-        let at = expression.find(['<', '>', '=']).ok_or_else(|| {
-            format!("{text:?} has no comparison: write NAME<VALUE, e.g. latency.p99<250ms")
-        })?;
+        let at = expression
+            .find(['<', '>', '='])
+            .ok_or_else(|| ThresholdError::NoComparison(text.to_string()))?;
         let (name, rest) = expression.split_at(at);
         let (op, value) = [
             ("<=", Op::Le),
@@ -101,30 +139,28 @@ impl FromStr for Threshold {
         ]
         .into_iter()
         .find_map(|(token, op)| rest.strip_prefix(token).map(|value| (op, value)))
-        .ok_or_else(|| format!("{text:?}: compare with <, <=, >, >= or =="))?;
+        .ok_or_else(|| ThresholdError::NoOperator(text.to_string()))?;
         if name.is_empty() {
-            return Err(format!("{text:?} names nothing before {rest:?}"));
+            return Err(ThresholdError::NoName {
+                text: text.to_string(),
+                rest: rest.to_string(),
+            });
         }
         let measure = measure(name)?;
-        let limit = limit(value).map_err(|e| format!("{text:?}: {e}"))?;
+        let limit = limit(text, value)?;
+        let (text, name) = (text.to_string(), name.to_string());
         match (measure, limit) {
             (Measure::Latency(_) | Measure::Lag(_), Limit::Duration(_))
             | (Measure::Count(_), Limit::Number(_) | Limit::Percent(_))
             | (Measure::EventsPerSec | Measure::RequestsPerSec, Limit::Number(_)) => {}
             (Measure::Latency(_) | Measure::Lag(_), _) => {
-                return Err(format!(
-                    "{text:?}: {name} is a duration: give a unit (us, ms, s), e.g. 250ms"
-                ));
+                return Err(ThresholdError::NeedsUnit { text, name });
             }
             (Measure::Count(_), Limit::Duration(_)) => {
-                return Err(format!(
-                    "{text:?}: {name} is a count or a share (e.g. 10 or 0.1%), not a duration"
-                ));
+                return Err(ThresholdError::NotACount { text, name });
             }
             (Measure::EventsPerSec | Measure::RequestsPerSec, _) => {
-                return Err(format!(
-                    "{text:?}: {name} is a number per second, e.g. {name}>=1000"
-                ));
+                return Err(ThresholdError::NotARate { text, name });
             }
         }
         Ok(Threshold {
@@ -136,7 +172,7 @@ impl FromStr for Threshold {
     }
 }
 
-fn measure(name: &str) -> Result<Measure, String> {
+fn measure(name: &str) -> Result<Measure, ThresholdError> {
     let counted = match name {
         "failed" => Some(Counted::FailedRequests),
         "failed.events" => Some(Counted::FailedEvents),
@@ -164,17 +200,14 @@ fn measure(name: &str) -> Result<Measure, String> {
     }
     let suggestion = SUGGESTED
         .iter()
-        .map(|known| (strsim::jaro_winkler(name, known), known))
+        .map(|known| (strsim::jaro_winkler(name, known), *known))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map_or(String::new(), |(_, known)| {
-            format!("did you mean {known}? ")
-        });
-    Err(format!(
-        "unknown threshold name {name:?}; {suggestion}known: failed, failed.events, delivered, \
-         delivered.events, retries, latency.p50 (p90, p99, p99.9, any pN, max), lag.p50 (...), \
-         events/s, requests/s"
-    ))
+        .map(|(_, known)| known);
+    Err(ThresholdError::UnknownName {
+        name: name.to_string(),
+        suggestion,
+    })
 }
 
 /// `p99.9` -> 0.999, `max` -> 1; None for anything else.
@@ -188,27 +221,34 @@ fn quantile(text: &str) -> Option<f64> {
     (percent > 0.0 && percent <= 100.0).then(|| (percent * 1e10).round() / 1e12)
 }
 
-/// `250ms`, `0.1%`, `1000`.
-fn limit(text: &str) -> Result<Limit, String> {
-    let end = text
+/// `250ms`, `0.1%`, `1000`: the `value` of the threshold `text`.
+fn limit(text: &str, value: &str) -> Result<Limit, ThresholdError> {
+    let end = value
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(end);
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number (with a unit: 250ms, 0.1%, 1000)"))?;
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(end);
+    let n: f64 = number.parse().map_err(|_| ThresholdError::NotANumber {
+        text: text.to_string(),
+        value: value.to_string(),
+    })?;
     let seconds = |scale: f64| Limit::Duration(Duration::from_secs_f64(n * scale));
     Ok(match unit {
         "" => Limit::Number(n),
         "%" if n <= 100.0 => Limit::Percent(n),
-        "%" => return Err(format!("{text} is more than 100%")),
+        "%" => {
+            return Err(ThresholdError::OverAHundredPercent {
+                text: text.to_string(),
+                value: value.to_string(),
+            });
+        }
         "us" | "µs" => seconds(1e-6),
         "ms" => seconds(1e-3),
         "s" => seconds(1.0),
         other => {
-            return Err(format!(
-                "unknown unit {other:?}: durations take us, ms or s, shares %"
-            ));
+            return Err(ThresholdError::UnknownUnit {
+                text: text.to_string(),
+                unit: other.to_string(),
+            });
         }
     })
 }
@@ -342,16 +382,16 @@ pub enum MaxFailed {
 }
 
 impl FromStr for MaxFailed {
-    type Err = String;
+    type Err = ThresholdError;
 
-    fn from_str(text: &str) -> Result<MaxFailed, String> {
+    fn from_str(text: &str) -> Result<MaxFailed, ThresholdError> {
         let text = text.trim();
-        let invalid = || format!("{text:?}: give a number of requests (10) or a share (0.5%)");
+        let invalid = || ThresholdError::MaxFailed(text.to_string());
         match text.strip_suffix('%') {
             Some(n) => {
                 let n: f64 = n.trim().parse().map_err(|_| invalid())?;
                 if !(0.0..=100.0).contains(&n) {
-                    return Err(format!("{text:?}: a share is between 0% and 100%"));
+                    return Err(ThresholdError::MaxFailedShare(text.to_string()));
                 }
                 Ok(MaxFailed::Percent(n))
             }
@@ -393,7 +433,7 @@ mod tests {
     }
 
     fn refused(text: &str) -> String {
-        text.parse::<Threshold>().unwrap_err()
+        text.parse::<Threshold>().unwrap_err().to_string()
     }
 
     #[test]

@@ -55,6 +55,23 @@ pub(crate) const REPLY_KEPT: usize = 4 << 10;
 /// (and a reconnect costs one round trip).
 const REPLY_DRAINED: usize = 64 << 10;
 
+/// Why a target's URL cannot be connected to.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportUrlError {
+    #[error("{0} names no host")]
+    NoHost(reqwest::Url),
+    #[error("{url}: {reason}")]
+    ServerName {
+        url: reqwest::Url,
+        reason: rustls::pki_types::InvalidDnsNameError,
+    },
+    #[error("{url}: {reason}")]
+    Host {
+        url: reqwest::Url,
+        reason: http::header::InvalidHeaderValue,
+    },
+}
+
 /// HTTP/1.1 to one host.
 pub(crate) struct HttpTransport {
     /// The host (an IPv6 address without brackets) and port to connect to.
@@ -87,14 +104,17 @@ impl HttpTransport {
         url: &reqwest::Url,
         timeout: Duration,
         tls: &ClientTls,
-    ) -> Result<HttpTransport, String> {
+    ) -> Result<HttpTransport, TransportUrlError> {
         let host = url
             .host_str()
-            .ok_or_else(|| format!("{url} names no host"))?;
+            .ok_or_else(|| TransportUrlError::NoHost(url.clone()))?;
         let tls = match url.scheme() {
             "https" => {
                 let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']))
-                    .map_err(|e| format!("{url}: {e}"))?
+                    .map_err(|reason| TransportUrlError::ServerName {
+                        url: url.clone(),
+                        reason,
+                    })?
                     .to_owned();
                 Some((tokio_rustls::TlsConnector::from(tls.config()), name))
             }
@@ -108,7 +128,10 @@ impl HttpTransport {
         Ok(HttpTransport {
             host_name: host.trim_matches(['[', ']']).to_string(),
             port,
-            host: HeaderValue::try_from(authority).map_err(|e| format!("{url}: {e}"))?,
+            host: HeaderValue::try_from(authority).map_err(|reason| TransportUrlError::Host {
+                url: url.clone(),
+                reason,
+            })?,
             target: url
                 .as_str()
                 .parse::<http::Uri>()

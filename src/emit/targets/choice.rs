@@ -3,8 +3,9 @@
 //! the caller's delivery. The command only says what to do with a target
 //! ([`Deliver`]), so adding a protocol is its folder and one variant.
 
-use super::webhook::{OidcServer, Signer, sign::ACS_ISSUER};
-use super::{Kind, Target, TargetDefaults, influx, ingest, remote_write, webhook};
+use super::webhook::sign::{ACS_ISSUER, SignError};
+use super::webhook::{OidcServer, Signer};
+use super::{Kind, Target, TargetDefaults, TargetFlagError, influx, ingest, remote_write, webhook};
 use crate::catalog::Naming;
 use crate::model::Grain;
 use std::future::Future;
@@ -72,8 +73,10 @@ pub(crate) enum TargetError {
     SignWithoutWebhook,
     /// A flag's value the target refuses (a URL, a concurrency), in its
     /// own words.
-    #[error("{0}")]
-    Refused(String),
+    #[error(transparent)]
+    Refused(#[from] TargetFlagError),
+    #[error(transparent)]
+    Signing(#[from] SignError),
     #[error("cannot serve the OpenID configuration on {addr}")]
     OidcStart {
         addr: SocketAddr,
@@ -97,15 +100,13 @@ impl Kind {
         options: &TargetOptions<'_>,
         with: D,
     ) -> Result<D::Output, TargetError> {
-        let refused = TargetError::Refused;
         let token = options.token;
         if options.sign.is_some() && self != Kind::Webhook {
             return Err(TargetError::SignWithoutWebhook);
         }
         Ok(match self {
             Kind::Ingest => {
-                let target =
-                    ingest::Ingest::new(options.root, token, options.naming).map_err(refused)?;
+                let target = ingest::Ingest::new(options.root, token, options.naming)?;
                 with.deliver(target, ingest::DEFAULTS).await
             }
             Kind::RemoteWrite => {
@@ -115,14 +116,13 @@ impl Kind {
                     "the write URL of a Prometheus (--web.enable-remote-write-receiver) or \
                      VictoriaMetrics, e.g. http://127.0.0.1:9090/api/v1/write",
                 )?;
-                remote_write::concurrency(options.concurrency.unwrap_or(1)).map_err(refused)?;
+                remote_write::concurrency(options.concurrency.unwrap_or(1))?;
                 let mut target = remote_write::RemoteWrite::new(
                     url,
                     token,
                     options.sample_interval,
                     options.grain,
-                )
-                .map_err(refused)?;
+                )?;
                 if options.no_stale_markers {
                     target = target.without_stale_markers();
                 }
@@ -136,8 +136,7 @@ impl Kind {
                      http://127.0.0.1:8086/write?db=callmetrics",
                 )?;
                 let target =
-                    influx::Influx::new(url, token, options.sample_interval, options.grain)
-                        .map_err(refused)?;
+                    influx::Influx::new(url, token, options.sample_interval, options.grain)?;
                 with.deliver(target, influx::DEFAULTS).await
             }
             Kind::Webhook => {
@@ -145,7 +144,7 @@ impl Kind {
                     Some(url) => url.to_string(),
                     None => format!("{}/callbacks", options.root),
                 };
-                let target = webhook::Webhook::new(&url, token).map_err(refused)?;
+                let target = webhook::Webhook::new(&url, token)?;
                 match &options.sign {
                     None => with.deliver(target, webhook::DEFAULTS).await,
                     Some(signing) => signed(target, signing, with).await?,
@@ -175,7 +174,7 @@ async fn signed<D: Deliver>(
     signing: &Signing<'_>,
     with: D,
 ) -> Result<D::Output, TargetError> {
-    let signer = Signer::generate(signing.audience, ACS_ISSUER).map_err(TargetError::Refused)?;
+    let signer = Signer::generate(signing.audience, ACS_ISSUER)?;
     let signer = Arc::new(signer);
     let oidc = OidcServer::start(signing.oidc_listen, Arc::clone(&signer))
         .await

@@ -25,6 +25,44 @@ use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 /// and limits can tell the load generator from real writers.
 pub(crate) const USER_AGENT: &str = concat!("callmetrics/", env!("CARGO_PKG_VERSION"));
 
+/// A flag's value a target refuses, in the words the flag's user reads.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetFlagError {
+    #[error(transparent)]
+    Url(#[from] crate::client::http::UrlError),
+    #[error("{url} cannot be requested: {reason}")]
+    Uri {
+        url: reqwest::Url,
+        reason: http::uri::InvalidUri,
+    },
+    #[error("the token contains characters not allowed in a header")]
+    Token,
+    #[error(
+        "--sample-interval {} must divide the grain {grain} and be at least 1s (e.g. 15s or 30s \
+         for PT1M), so that every bucket boundary is a sample",
+        humantime::format_duration(*interval)
+    )]
+    SampleInterval {
+        interval: std::time::Duration,
+        grain: Grain,
+    },
+    #[error("--sink {0}: name the database, e.g. http://127.0.0.1:8086/write?db=callmetrics")]
+    NoDatabase(reqwest::Url),
+    /// Remote write 1.0 keeps each series' samples in time order only with
+    /// one request in flight (see `remote_write::concurrency`).
+    #[error(
+        "--concurrency {requests} with --target remote-write: remote write 1.0 requires every \
+         series' samples in time order, and requests in flight together can land out of order \
+         (Prometheus refuses the older ones: 400 \"out of order sample\"); use --concurrency 1 \
+         (the default): at --max-rate each request carries about {samples_per_request} \
+         samples, enough to keep a receiver busy"
+    )]
+    RemoteWriteConcurrency {
+        requests: usize,
+        samples_per_request: usize,
+    },
+}
+
 /// The wire protocols `run --target` delivers with; each variant's doc
 /// comment is its entry in `run --help`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -156,14 +194,10 @@ pub(crate) fn post<E: Encoder>(
 pub(crate) fn sample_interval_ms(
     interval: std::time::Duration,
     grain: Grain,
-) -> Result<i64, String> {
+) -> Result<i64, TargetFlagError> {
     let ms = interval.as_millis() as i64;
     if ms < 1000 || grain.millis() % ms != 0 {
-        return Err(format!(
-            "--sample-interval {} must divide the grain {grain} and be at least 1s (e.g. 15s or \
-             30s for PT1M), so that every bucket boundary is a sample",
-            humantime::format_duration(interval)
-        ));
+        return Err(TargetFlagError::SampleInterval { interval, grain });
     }
     Ok(ms)
 }
@@ -220,18 +254,19 @@ pub(crate) fn ahead_of_clock(
 }
 
 /// `Authorization: Bearer TOKEN`, marked sensitive so it is never logged.
-pub(crate) fn bearer(token: &str) -> Result<HeaderValue, String> {
-    let mut value = HeaderValue::try_from(format!("Bearer {token}"))
-        .map_err(|_| "the token contains characters not allowed in a header")?;
+pub(crate) fn bearer(token: &str) -> Result<HeaderValue, TargetFlagError> {
+    let mut value =
+        HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| TargetFlagError::Token)?;
     value.set_sensitive(true);
     Ok(value)
 }
 
 /// `url` as the request URI type.
-fn uri(url: &reqwest::Url) -> Result<http::Uri, String> {
-    url.as_str()
-        .parse()
-        .map_err(|e| format!("{url} cannot be requested: {e}"))
+fn uri(url: &reqwest::Url) -> Result<http::Uri, TargetFlagError> {
+    url.as_str().parse().map_err(|reason| TargetFlagError::Uri {
+        url: url.clone(),
+        reason,
+    })
 }
 
 #[cfg(test)]

@@ -128,15 +128,7 @@ impl Wal {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        // A compaction that did not finish: the old log is still whole.
-        let _ = std::fs::remove_file(dir.join(COMPACTING));
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io)?;
+        let mut file = create_log(dir, &path).map_err(io)?;
         let bytes = file.metadata().map_err(io)?.len();
         let mut report = OpenReport {
             bytes,
@@ -149,44 +141,15 @@ impl Wal {
             read_at(&mut file, 0, &mut first).map_or_else(|_| Vec::new(), |_| first)
         };
         let version = header::version(&head[..n], &mut v1);
-        let mut opened = Opened {
+        let good = Opened {
             dir,
             path: &path,
             file: &mut file,
             bytes,
             repair,
             report: &mut report,
-        };
-        let good = match version {
-            Version::Empty | Version::TornHeader => {
-                if version == Version::TornHeader {
-                    report.torn_tail = Some((0, bytes));
-                    file.set_len(0).map_err(io)?;
-                }
-                file.write_all(record::HEADER).map_err(io)?;
-                file.sync_all().map_err(io)?;
-                record::HEADER.len() as u64
-            }
-            Version::Version1 => {
-                opened.report.legacy = true;
-                read_legacy(&mut opened, &mut apply)?
-            }
-            Version::Current | Version::Version2 => {
-                opened.report.upgrade = version == Version::Version2;
-                opened.read_framed(record::HEADER.len() as u64, &mut apply)?
-            }
-            Version::Damaged if !repair => {
-                return Err(WalError::DamagedHeader {
-                    path: path.clone(),
-                    dir: dir.to_path_buf(),
-                    found: String::from_utf8_lossy(&head[..n]).into_owned(),
-                });
-            }
-            Version::Damaged => {
-                opened.report.damaged_header = true;
-                opened.read_framed(0, &mut apply)?
-            }
-        };
+        }
+        .replay(version, &head[..n], &mut apply)?;
         if good < bytes && !report.legacy {
             file.set_len(good).map_err(io)?;
             file.sync_all().map_err(io)?;
@@ -201,7 +164,6 @@ impl Wal {
         };
         Ok((wal, report))
     }
-
     /// Appends a batch and waits until it is on disk. On failure the log
     /// is cut back to its last whole record, so nothing appended later is
     /// hidden behind a torn one.
@@ -332,6 +294,47 @@ impl Opened<'_> {
         WalError::Io {
             path: self.path.to_path_buf(),
             source,
+        }
+    }
+
+    /// Replays the log as its `version` says (`head`: its first bytes);
+    /// returns where its whole records end. An empty log, or one whose
+    /// header was torn, gets the current header.
+    fn replay(
+        &mut self,
+        version: Version,
+        head: &[u8],
+        apply: &mut impl FnMut(Record),
+    ) -> Result<u64, WalError> {
+        match version {
+            Version::Empty | Version::TornHeader => {
+                if version == Version::TornHeader {
+                    self.report.torn_tail = Some((0, self.bytes));
+                    self.file.set_len(0).map_err(|e| self.io(e))?;
+                }
+                self.file
+                    .write_all(record::HEADER)
+                    .map_err(|e| self.io(e))?;
+                self.file.sync_all().map_err(|e| self.io(e))?;
+                Ok(record::HEADER.len() as u64)
+            }
+            Version::Version1 => {
+                self.report.legacy = true;
+                read_legacy(self, apply)
+            }
+            Version::Current | Version::Version2 => {
+                self.report.upgrade = version == Version::Version2;
+                self.read_framed(record::HEADER.len() as u64, apply)
+            }
+            Version::Damaged if !self.repair => Err(WalError::DamagedHeader {
+                path: self.path.to_path_buf(),
+                dir: self.dir.to_path_buf(),
+                found: String::from_utf8_lossy(head).into_owned(),
+            }),
+            Version::Damaged => {
+                self.report.damaged_header = true;
+                self.read_framed(0, apply)
+            }
         }
     }
 
@@ -473,6 +476,18 @@ fn copy_synced(file: &mut File, from: u64, to: u64, path: &Path) -> io::Result<(
 
 /// Fills `buf` from `offset`, short only at the end of the file; returns
 /// the bytes read.
+/// Opens (creating) the log at `path` in `dir` for reading and appending.
+fn create_log(dir: &Path, path: &Path) -> io::Result<File> {
+    std::fs::create_dir_all(dir)?;
+    // A compaction that did not finish: the old log is still whole.
+    let _ = std::fs::remove_file(dir.join(COMPACTING));
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+}
+
 fn read_at(file: &mut File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
     file.seek(SeekFrom::Start(offset))?;
     let mut n = 0;

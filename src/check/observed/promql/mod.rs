@@ -85,14 +85,15 @@ impl PromqlObserved {
             url: base_url.to_string(),
             reason,
         };
-        let base = crate::client::http::http_url("--observed", base_url).map_err(&invalid)?;
+        let base = crate::client::http::http_url("--observed", base_url)
+            .map_err(|e| invalid(e.to_string()))?;
         let query_url = reqwest::Url::parse(&format!(
             "{}/api/v1/query",
             base.as_str().trim_end_matches('/')
         ))
         .map_err(|e| invalid(e.to_string()))?;
         let client = crate::client::http::client(&base, token, tls, 4, limits.timeout)
-            .map_err(CheckError::Usage)?;
+            .map_err(CheckError::Client)?;
         Ok(PromqlObserved {
             api: Api {
                 client,

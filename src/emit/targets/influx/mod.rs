@@ -7,7 +7,9 @@ mod encoder;
 
 pub use encoder::LineEncoder;
 
-use super::{Target, TargetDefaults, USER_AGENT, bearer, post, sample_interval_ms, uri};
+use super::{
+    Target, TargetDefaults, TargetFlagError, USER_AGENT, bearer, post, sample_interval_ms, uri,
+};
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
@@ -42,12 +44,10 @@ impl Influx {
         token: Option<&str>,
         interval: Duration,
         grain: Grain,
-    ) -> Result<Influx, String> {
+    ) -> Result<Influx, TargetFlagError> {
         let mut url = crate::client::http::http_url("--sink", url)?;
         if !url.query_pairs().any(|(k, v)| k == "db" && !v.is_empty()) {
-            return Err(format!(
-                "--sink {url}: name the database, e.g. http://127.0.0.1:8086/write?db=callmetrics"
-            ));
+            return Err(TargetFlagError::NoDatabase(url));
         }
         let pairs: Vec<(String, String)> = url
             .query_pairs()
@@ -117,7 +117,7 @@ mod tests {
             ok.url().as_str(),
             "http://127.0.0.1:8086/write?db=cm&precision=ms"
         );
-        let err = new("http://127.0.0.1:8086/write").unwrap_err();
+        let err = new("http://127.0.0.1:8086/write").unwrap_err().to_string();
         assert!(err.contains("name the database"), "{err}");
         assert!(new("http://127.0.0.1:8086/write?db=").is_err());
     }

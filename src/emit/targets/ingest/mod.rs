@@ -7,7 +7,7 @@ mod encoder;
 
 pub use encoder::NdjsonEncoder;
 
-use super::{Target, TargetDefaults, bearer, post, uri};
+use super::{Target, TargetDefaults, TargetFlagError, bearer, post, uri};
 use crate::catalog::Naming;
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
@@ -42,7 +42,7 @@ pub struct Ingest {
 impl Ingest {
     /// `base` is the sink's root (`http://127.0.0.1:8650`); batches go to
     /// `{base}/ingest`.
-    pub fn new(base: &str, token: Option<&str>, naming: Naming) -> Result<Ingest, String> {
+    pub fn new(base: &str, token: Option<&str>, naming: Naming) -> Result<Ingest, TargetFlagError> {
         let base_url = crate::client::http::http_url("--sink", base)?;
         let url = crate::client::http::http_url(
             "--sink",

@@ -13,7 +13,9 @@ pub use encoder::CounterEncoder;
 #[cfg(test)]
 pub(crate) use encoder::STALE_NAN;
 
-use super::{Target, TargetDefaults, USER_AGENT, bearer, post, sample_interval_ms, uri};
+use super::{
+    Target, TargetDefaults, TargetFlagError, USER_AGENT, bearer, post, sample_interval_ms, uri,
+};
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
@@ -43,18 +45,14 @@ pub(crate) const DEFAULTS: TargetDefaults = TargetDefaults {
 /// Prometheus' own queue does, would need the driver to keep each shard on
 /// one worker; one connection already keeps a receiver busy with requests
 /// of thousands of samples.
-pub(crate) fn concurrency(requests: usize) -> Result<(), String> {
+pub(crate) fn concurrency(requests: usize) -> Result<(), TargetFlagError> {
     if requests <= 1 {
         return Ok(());
     }
-    Err(format!(
-        "--concurrency {requests} with --target remote-write: remote write 1.0 requires every \
-         series' samples in time order, and requests in flight together can land out of order \
-         (Prometheus refuses the older ones: 400 \"out of order sample\"); use --concurrency 1 \
-         (the default): at --max-rate each request carries about {} samples, enough to keep \
-         a receiver busy",
-        encoder::SAMPLES_PER_REQUEST
-    ))
+    Err(TargetFlagError::RemoteWriteConcurrency {
+        requests,
+        samples_per_request: encoder::SAMPLES_PER_REQUEST,
+    })
 }
 
 /// A remote-write receiver.
@@ -77,7 +75,7 @@ impl RemoteWrite {
         token: Option<&str>,
         interval: Duration,
         grain: Grain,
-    ) -> Result<RemoteWrite, String> {
+    ) -> Result<RemoteWrite, TargetFlagError> {
         let url = crate::client::http::http_url("--sink", url)?;
         let interval_ms = sample_interval_ms(interval, grain)?;
         Ok(RemoteWrite {
@@ -269,7 +267,7 @@ mod tests {
     #[test]
     fn one_request_in_flight_at_most() {
         assert!(concurrency(1).is_ok());
-        let err = concurrency(4).unwrap_err();
+        let err = concurrency(4).unwrap_err().to_string();
         assert!(
             err.starts_with("--concurrency 4 with --target remote-write")
                 && err.contains("out of order")
@@ -289,7 +287,7 @@ mod tests {
             )
         };
         assert!(new(15).is_ok() && new(60).is_ok() && new(1).is_ok());
-        let err = new(7).unwrap_err();
+        let err = new(7).unwrap_err().to_string();
         assert!(err.contains("must divide the grain PT1M"), "{err}");
         assert!(new(0).is_err() && new(120).is_err());
     }

@@ -13,7 +13,7 @@ pub(crate) use encoder::CloudEventsEncoder;
 pub use oidc::OidcServer;
 pub use sign::Signer;
 
-use super::{Target, TargetDefaults, bearer, post, uri};
+use super::{Target, TargetDefaults, TargetFlagError, bearer, post, uri};
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
@@ -55,7 +55,7 @@ enum Authorization {
 
 impl Webhook {
     /// `url` is the full callback URL (`http://127.0.0.1:3000/api/callbacks`).
-    pub(crate) fn new(url: &str, token: Option<&str>) -> Result<Webhook, String> {
+    pub(crate) fn new(url: &str, token: Option<&str>) -> Result<Webhook, TargetFlagError> {
         let url = crate::client::http::http_url("--sink", url)?;
         Ok(Webhook {
             uri: uri(&url)?,

@@ -23,6 +23,18 @@ pub const ACS_ISSUER: &str = "https://acscallautomation.communication.azure.com"
 pub const LIFETIME: Duration = Duration::from_secs(300);
 const KEY_BITS: usize = 2048;
 
+/// Why no signer could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error(
+        "--acs-resource-id {0:?} is not a GUID (the immutable resource id on the ACS resource's \
+         overview page, e.g. 1b6f2c7a-2a54-4b7e-9f3c-0f1e2d3c4b5a)"
+    )]
+    NotAGuid(String),
+    #[error("cannot make a signing key: {0}")]
+    Key(rsa::Error),
+}
+
 /// Signs callback tokens with a key of its own.
 pub struct Signer {
     key: SigningKey<Sha256>,
@@ -39,15 +51,11 @@ pub struct Signer {
 impl Signer {
     /// A new key pair for tokens with this audience (an ACS immutable
     /// resource id, a GUID) and issuer.
-    pub fn generate(audience: &str, issuer: &str) -> Result<Signer, String> {
+    pub fn generate(audience: &str, issuer: &str) -> Result<Signer, SignError> {
         if !is_guid(audience) {
-            return Err(format!(
-                "--acs-resource-id {audience:?} is not a GUID (the immutable resource id on the \
-                 ACS resource's overview page, e.g. 1b6f2c7a-2a54-4b7e-9f3c-0f1e2d3c4b5a)"
-            ));
+            return Err(SignError::NotAGuid(audience.to_string()));
         }
-        let private = PrivateKey::new(&mut rand::rng(), KEY_BITS)
-            .map_err(|e| format!("cannot make a signing key: {e}"))?;
+        let private = PrivateKey::new(&mut rand::rng(), KEY_BITS).map_err(SignError::Key)?;
         let (n, e) = (B64.encode(private.n_bytes()), B64.encode(private.e_bytes()));
         // RFC 7638: the required members in lexicographic order, no spaces.
         let thumbprint = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
@@ -154,7 +162,10 @@ mod tests {
 
     #[test]
     fn the_audience_must_be_a_guid() {
-        let err = Signer::generate("my-resource", ACS_ISSUER).err().unwrap();
+        let err = Signer::generate("my-resource", ACS_ISSUER)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("not a GUID"), "{err}");
         assert!(is_guid(AUDIENCE) && !is_guid("1b6f2c7a2a544b7e9f3c0f1e2d3c4b5a"));
     }
