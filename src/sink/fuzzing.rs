@@ -6,7 +6,7 @@
 
 use super::sample::Sample;
 use super::store::{Store, StoreOptions};
-use super::wal::record::{self, FRAME, HEADER, HEADER_V2};
+use super::wal::record::{self, FRAME, HEADER, HEADER_V2, HEADER_V3};
 use super::wal::{OpenReport, Record, Wal, WalError};
 use std::path::Path;
 
@@ -85,7 +85,10 @@ pub fn wal_repair(dir: &Path, bytes: &[u8]) {
     let kept_bytes: u64 = valid.iter().map(|(size, _)| size).sum();
     let valid: Vec<Record> = valid.into_iter().map(|(_, r)| r).collect();
     assert_eq!(kept, valid, "--repair lost a valid record");
-    let header = if bytes.starts_with(HEADER) || bytes.starts_with(HEADER_V2) {
+    let header = if bytes.starts_with(HEADER)
+        || bytes.starts_with(HEADER_V3)
+        || bytes.starts_with(HEADER_V2)
+    {
         HEADER.len() as u64
     } else {
         0

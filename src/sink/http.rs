@@ -185,9 +185,9 @@ fn injected_fault(state: &AppState) -> Option<Response> {
 pub(super) const MAX_KEY_BYTES: usize = 256;
 
 /// The batch's key from its `Idempotency-Key` header (visible ASCII, at
-/// most [`MAX_KEY_BYTES`]), with a digest of the body it came with; or
-/// why the header is refused.
-fn batch_key(headers: &HeaderMap, route: Route, body: &[u8]) -> Result<Option<BatchKey>, String> {
+/// most [`MAX_KEY_BYTES`]), without its body's digest yet (the store
+/// says which kind); or why the header is refused.
+fn batch_key(headers: &HeaderMap, route: Route) -> Result<Option<BatchKey>, String> {
     let mut values = headers.get_all("idempotency-key").iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -203,15 +203,10 @@ fn batch_key(headers: &HeaderMap, route: Route, body: &[u8]) -> Result<Option<Ba
     } else if !bytes.iter().all(|b| b.is_ascii_graphic()) {
         "holds a character that is not visible ASCII".to_string()
     } else {
-        let digest = sha2::Sha256::digest(body);
         return Ok(Some(BatchKey {
             route,
             key: String::from_utf8_lossy(bytes).into_owned(),
-            digest: Some(
-                digest[..16]
-                    .try_into()
-                    .expect("a SHA-256 digest has 32 bytes"),
-            ),
+            digest: None,
         }));
     };
     Err(format!(
@@ -374,8 +369,8 @@ async fn accept(
             Ok(body) => body,
             Err(refused) => return body_refused(&refused),
         };
-        let key = match batch_key(&headers, endpoint.route, &body) {
-            Ok(key) => key,
+        let key = match batch_key(&headers, endpoint.route) {
+            Ok(key) => key.map(|key| state.store.digested(key, &body)),
             Err(why) => return field_error(StatusCode::BAD_REQUEST, "Idempotency-Key", why),
         };
         match (endpoint.parse)(&body) {

@@ -10,7 +10,7 @@
 use super::cells::Cells;
 use super::sample::Sample;
 use super::view::View;
-use super::wal::{BatchKey, OpenReport, Record, Route, Wal, WalError};
+use super::wal::{BatchKey, BodyDigest, OpenReport, Record, Route, Wal, WalError};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
 use std::io;
@@ -137,13 +137,13 @@ pub struct StoreStats {
 /// Idempotency keys of applied batches, oldest first, at most `max`.
 struct Keys {
     /// Per route (`Route as usize - 1`): key -> body digest.
-    digests: [FxHashMap<Box<str>, Option<[u8; 16]>>; 3],
+    digests: [FxHashMap<Box<str>, Option<BodyDigest>>; 3],
     order: VecDeque<(Route, Box<str>)>,
     max: usize,
 }
 
 impl Keys {
-    fn get(&self, route: Route, key: &str) -> Option<Option<[u8; 16]>> {
+    fn get(&self, route: Route, key: &str) -> Option<Option<BodyDigest>> {
         self.digests[route as usize - 1].get(key).copied()
     }
 
@@ -250,6 +250,18 @@ impl Store {
 
     /// Applies a whole batch, or nothing if it was applied before, would
     /// overflow an aggregate, or the log cannot be written.
+    /// `key` with the digest of `body` it is compared and remembered by: of
+    /// the kind the store remembers for that key (SHA-256 for one replayed
+    /// from a version 2 or 3 log), else BLAKE3.
+    pub(crate) fn digested(&self, mut key: BatchKey, body: &[u8]) -> BatchKey {
+        let remembered = self.lock().keys.get(key.route, &key.key).flatten();
+        key.digest = Some(match remembered {
+            Some(digest) => digest.same_kind_of(body),
+            None => BodyDigest::of(body),
+        });
+        key
+    }
+
     pub(crate) fn apply(
         &self,
         key: Option<&BatchKey>,

@@ -17,7 +17,7 @@ fn key(i: usize) -> BatchKey {
     BatchKey {
         route: Route::Ingest,
         key: format!("batch-{i:05}"),
-        digest: Some([i as u8; 16]),
+        digest: Some(BodyDigest::Blake3([i as u8; 16])),
     }
 }
 
@@ -236,4 +236,48 @@ fn a_failed_compaction_removes_its_file_and_is_tried_again_later() {
     drop(store);
     let (store, _) = Store::open(dir.path(), options).unwrap();
     assert_eq!(store.stats().samples, sent);
+}
+
+// Issue #20 (throughput): new keys are remembered by a BLAKE3 digest of
+// their body; a key replayed from a version 3 log keeps its SHA-256 one,
+// and a retry of it is still compared exactly, across the restart.
+#[test]
+fn keys_from_a_version_3_log_keep_comparing_their_bodies_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (body, other) = (b"the batch".as_slice(), b"another batch".as_slice());
+    let t0 = now();
+    // A version 3 log holding one batch under "old", its SHA-256 digest.
+    let sha256 = BodyDigest::Sha256([0; 16]).same_kind_of(body);
+    let old = BatchKey {
+        route: Route::Ingest,
+        key: "old".into(),
+        digest: Some(sha256),
+    };
+    let mut bytes = record::HEADER_V3.to_vec();
+    bytes.extend(record::frame(&record::batch_payload(
+        Some(&old),
+        &batch(t0, 1),
+    )));
+    std::fs::write(dir.path().join("wal.log"), bytes).unwrap();
+    let (store, _) = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let retry = |body: &[u8]| {
+        let key = BatchKey {
+            digest: None,
+            ..old.clone()
+        };
+        let key = store.digested(key, body);
+        store.apply(Some(&key), &batch(t0, 1)).unwrap()
+    };
+    assert_eq!(retry(other), Applied::Conflict);
+    assert_eq!(retry(body), Applied::Duplicate);
+    // A new key is digested with BLAKE3.
+    let new = BatchKey {
+        key: "new".into(),
+        digest: None,
+        ..old.clone()
+    };
+    let new = store.digested(new, body);
+    assert_eq!(new.digest, Some(BodyDigest::of(body)));
+    assert!(matches!(new.digest, Some(BodyDigest::Blake3(_))));
+    assert_ne!(new.digest, Some(sha256));
 }

@@ -8,7 +8,7 @@ fn key(k: &str) -> BatchKey {
     BatchKey {
         route: Route::Ingest,
         key: k.into(),
-        digest: Some([2; 16]),
+        digest: Some(BodyDigest::Blake3([2; 16])),
     }
 }
 

@@ -7,10 +7,10 @@
 //! holds. These tests catch it.
 //!
 //! The fixtures were written once by the ignored test
-//! `write_wal_fixtures`; rerun it only for a new format version, never to
-//! make a failing fixture pass.
+//! `write_wal_fixtures`, which writes only a version that has none yet (a
+//! new format version), never over one that fails.
 
-use super::record::{self, BatchKey, HEADER, HEADER_V2, Record, Route};
+use super::record::{self, BatchKey, BodyDigest, HEADER, HEADER_V2, HEADER_V3, Record, Route};
 use super::*;
 use crate::catalog::{ApiVersion, EventType, Metric, Naming, Operation};
 use crate::model::{Aggregate, CallbackDims, RecordingDims, RequestDims, Series};
@@ -88,11 +88,19 @@ fn aggregates(recordings: bool) -> Vec<Sample> {
         .collect()
 }
 
-fn key(route: Route, text: &str, digest: Option<[u8; 16]>) -> BatchKey {
+/// A key with `digest` as the log `version` writes it: SHA-256 before
+/// version 4, BLAKE3 from then on.
+fn key(version: u8, route: Route, text: &str, digest: Option<[u8; 16]>) -> BatchKey {
     BatchKey {
         route,
         key: text.into(),
-        digest,
+        digest: digest.map(|d| {
+            if version < 4 {
+                BodyDigest::Sha256(d)
+            } else {
+                BodyDigest::Blake3(d)
+            }
+        }),
     }
 }
 
@@ -107,11 +115,16 @@ fn log_bytes(version: u8) -> Vec<u8> {
             out
         }
         _ => {
-            let mut out = if version == 2 { HEADER_V2 } else { HEADER }.to_vec();
+            let mut out = match version {
+                2 => HEADER_V2,
+                3 => HEADER_V3,
+                _ => HEADER,
+            }
+            .to_vec();
             if version >= 3 {
                 out.extend(record::frame(&record::rolled_payload(START)));
             }
-            let ingest = key(Route::Ingest, "ingest-key", Some([7; 16]));
+            let ingest = key(version, Route::Ingest, "ingest-key", Some([7; 16]));
             out.extend(record::frame(&record::batch_payload(Some(&ingest), first)));
             out.extend(record::frame(&record::batch_payload(None, rest)));
             out.extend(record::frame(&record::batch_payload(
@@ -119,9 +132,9 @@ fn log_bytes(version: u8) -> Vec<u8> {
                 &aggregates(version >= 3),
             )));
             let keys = [
-                key(Route::Callbacks, "callbacks-key", Some([9; 16])),
-                key(Route::Documents, "documents-key", Some([3; 16])),
-                key(Route::Ingest, "migrated-key", None),
+                key(version, Route::Callbacks, "callbacks-key", Some([9; 16])),
+                key(version, Route::Documents, "documents-key", Some([3; 16])),
+                key(version, Route::Ingest, "migrated-key", None),
             ];
             out.extend(record::frame(&record::keys_payload(&keys)));
             out
@@ -133,9 +146,12 @@ fn log_bytes(version: u8) -> Vec<u8> {
 fn describe(records: &[Record]) -> String {
     let mut out = String::new();
     let key_text = |k: &BatchKey| {
-        let digest = k.digest.map_or("none".to_string(), |d| {
-            d.iter().map(|b| format!("{b:02x}")).collect()
-        });
+        let hex = |d: [u8; 16]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let digest = match k.digest {
+            None => "none".to_string(),
+            Some(BodyDigest::Sha256(d)) => hex(d),
+            Some(BodyDigest::Blake3(d)) => format!("blake3:{}", hex(d)),
+        };
         format!("{:?}:{} digest={digest}", k.route, k.key)
     };
     for record in records {
@@ -180,7 +196,7 @@ fn describe(records: &[Record]) -> String {
 
 #[test]
 fn logs_of_every_version_decode_to_the_same_series() {
-    for version in 1..=3 {
+    for version in 1..=4 {
         let bytes = std::fs::read(fixtures().join(format!("v{version}.log"))).unwrap();
         let want =
             std::fs::read_to_string(fixtures().join(format!("v{version}.decoded.txt"))).unwrap();
@@ -188,7 +204,7 @@ fn logs_of_every_version_decode_to_the_same_series() {
         std::fs::write(dir.path().join(LOG), &bytes).unwrap();
         let mut records = Vec::new();
         let (_, report) = Wal::open(dir.path(), false, |r| records.push(r)).unwrap();
-        assert_eq!(report.needs_rewrite(), version < 3, "version {version}");
+        assert_eq!(report.needs_rewrite(), version < 4, "version {version}");
         let got = describe(&records);
         assert!(
             got == want,
@@ -204,7 +220,7 @@ fn logs_of_every_version_decode_to_the_same_series() {
 
 #[test]
 fn the_fixtures_hold_every_operation_event_type_and_version() {
-    let text = std::fs::read_to_string(fixtures().join("v3.decoded.txt")).unwrap();
+    let text = std::fs::read_to_string(fixtures().join("v4.decoded.txt")).unwrap();
     for op in Operation::ALL {
         assert!(
             text.contains(&format!("Operation={},", op.name())),
@@ -223,7 +239,11 @@ fn the_fixtures_hold_every_operation_event_type_and_version() {
 #[ignore = "writes tests/fixtures/wal/ once per format version; never rerun to make a fixture pass"]
 fn write_wal_fixtures() {
     std::fs::create_dir_all(fixtures()).unwrap();
-    for version in 1..=3 {
+    for version in 1..=4 {
+        // A fixture, once written, is what older logs hold: never rewritten.
+        if fixtures().join(format!("v{version}.log")).exists() {
+            continue;
+        }
         let bytes = log_bytes(version);
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(LOG), &bytes).unwrap();

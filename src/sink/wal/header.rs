@@ -5,7 +5,7 @@
 //! damaged header and whose first record is whole and valid as version 1;
 //! anything else that is not a known header is damage.
 
-use super::record::{self, HEADER, HEADER_V2};
+use super::record::{self, HEADER, HEADER_V2, HEADER_V3};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Version {
@@ -16,6 +16,7 @@ pub(super) enum Version {
     TornHeader,
     Current,
     /// The current framing under an older header.
+    Version3,
     Version2,
     /// No header; records framed as version 1.
     Version1,
@@ -37,6 +38,9 @@ pub(super) fn version(head: &[u8], first_v1_record: impl FnOnce() -> Vec<u8>) ->
     if head == HEADER {
         return Version::Current;
     }
+    if head == HEADER_V3 {
+        return Version::Version3;
+    }
     if head == HEADER_V2 {
         return Version::Version2;
     }
@@ -54,7 +58,7 @@ pub(super) fn version(head: &[u8], first_v1_record: impl FnOnce() -> Vec<u8>) ->
             .sum::<u32>()
             <= NEAR
     };
-    if near(HEADER) || near(HEADER_V2) {
+    if near(HEADER) || near(HEADER_V3) || near(HEADER_V2) {
         return Version::Damaged;
     }
     match record::legacy_record(&first_v1_record()) {

@@ -32,7 +32,7 @@ mod replay;
 mod report;
 mod salvage;
 
-pub(super) use record::{BatchKey, Record, Route};
+pub(super) use record::{BatchKey, BodyDigest, Record, Route};
 pub(crate) use report::{Damage, MovedAside, OpenReport};
 
 use super::sample::Sample;
@@ -322,8 +322,8 @@ impl Opened<'_> {
                 self.report.legacy = true;
                 read_legacy(self, apply)
             }
-            Version::Current | Version::Version2 => {
-                self.report.upgrade = version == Version::Version2;
+            Version::Current | Version::Version3 | Version::Version2 => {
+                self.report.upgrade = version != Version::Current;
                 self.read_framed(record::HEADER.len() as u64, apply)
             }
             Version::Damaged if !self.repair => Err(WalError::DamagedHeader {

@@ -10,7 +10,7 @@ fn key(k: &str) -> BatchKey {
     BatchKey {
         route: Route::Ingest,
         key: k.into(),
-        digest: Some([1; 16]),
+        digest: Some(BodyDigest::Blake3([1; 16])),
     }
 }
 
