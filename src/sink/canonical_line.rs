@@ -1,6 +1,7 @@
 //! The NDJSON line as callmetrics' own encoders write it, read without
-//! serde: keys in their order, no whitespace, no escapes, ASCII only,
-//! `"value":1`. Parsing JSON is the sink's main cost and nearly every line
+//! serde: keys in their order, no whitespace, no escapes or control
+//! characters, `"value":1`.
+//! Parsing JSON is the sink's main cost and nearly every line
 //! a load test sends has this exact shape; any other line (payloads,
 //! another key order, an escape, an error to report) returns `None` and is
 //! read by serde, so what a line means never depends on which path read it
@@ -20,17 +21,19 @@ pub(super) struct Fields<'a> {
 
 /// The fields of `line` if it has the canonical shape.
 pub(super) fn read(line: &[u8]) -> Option<Fields<'_>> {
+    // Checked once for the line, not per string.
+    let line = std::str::from_utf8(line).ok()?;
     let mut r = Reader { rest: line };
-    r.expect(b"{\"metric\":")?;
+    r.expect("{\"metric\":")?;
     let metric = r.string()?;
-    r.expect(b",\"time\":")?;
+    r.expect(",\"time\":")?;
     let time = r.string()?;
-    r.expect(b",\"dimensions\":{")?;
+    r.expect(",\"dimensions\":{")?;
     let mut dimensions = DimensionText::default();
-    if !r.eat(b"}") {
+    if !r.eat("}") {
         loop {
             let key = r.string()?;
-            r.expect(b":")?;
+            r.expect(":")?;
             let value = r.string()?;
             let slot = match key {
                 "Operation" => &mut dimensions.operation,
@@ -48,19 +51,19 @@ pub(super) fn read(line: &[u8]) -> Option<Fields<'_>> {
             if slot.replace(value).is_some() {
                 return None;
             }
-            if r.eat(b"}") {
+            if r.eat("}") {
                 break;
             }
-            r.expect(b",")?;
+            r.expect(",")?;
         }
     }
-    r.expect(b",\"value\":1")?;
-    let latency_ms = if r.eat(b",\"latencyMs\":") {
+    r.expect(",\"value\":1")?;
+    let latency_ms = if r.eat(",\"latencyMs\":") {
         Some(r.integer()?)
     } else {
         None
     };
-    r.expect(b"}")?;
+    r.expect("}")?;
     r.rest.is_empty().then_some(Fields {
         metric,
         time,
@@ -70,11 +73,11 @@ pub(super) fn read(line: &[u8]) -> Option<Fields<'_>> {
 }
 
 struct Reader<'a> {
-    rest: &'a [u8],
+    rest: &'a str,
 }
 
 impl<'a> Reader<'a> {
-    fn eat(&mut self, token: &[u8]) -> bool {
+    fn eat(&mut self, token: &str) -> bool {
         match self.rest.strip_prefix(token) {
             Some(rest) => {
                 self.rest = rest;
@@ -84,38 +87,41 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn expect(&mut self, token: &[u8]) -> Option<()> {
+    fn expect(&mut self, token: &str) -> Option<()> {
         self.eat(token).then_some(())
     }
 
-    /// A string of printable ASCII without escapes.
+    /// A string without escapes or control characters (serde takes those
+    /// apart; any other character it reads as it is, as this does).
     fn string(&mut self) -> Option<&'a str> {
-        self.expect(b"\"")?;
-        let end = self.rest.iter().position(|&b| b == b'"')?;
-        let (text, rest) = self.rest.split_at(end);
-        if !text
+        self.expect("\"")?;
+        let bytes = self.rest.as_bytes();
+        let end = bytes
             .iter()
-            .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
-        {
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if bytes[end] != b'"' {
             return None;
         }
+        // Cut at an ASCII quote, so on a character boundary.
+        let (text, rest) = self.rest.split_at(end);
         self.rest = &rest[1..];
-        std::str::from_utf8(text).ok()
+        Some(text)
     }
 
     /// A JSON integer that fits a u64: digits, no leading zero, no sign,
     /// fraction or exponent (serde reads those otherwise).
     fn integer(&mut self) -> Option<u64> {
-        let digits = self.rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let text = &self.rest[..digits];
-        if digits == 0 || (digits > 1 && text[0] == b'0') {
+        let bytes = self.rest.as_bytes();
+        let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || (digits > 1 && bytes[0] == b'0') {
             return None;
         }
-        if matches!(self.rest.get(digits), Some(b'.' | b'e' | b'E')) {
+        if matches!(bytes.get(digits), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        let value = std::str::from_utf8(text).ok()?.parse().ok()?;
-        self.rest = &self.rest[digits..];
+        let (text, rest) = self.rest.split_at(digits);
+        let value = text.parse().ok()?;
+        self.rest = rest;
         Some(value)
     }
 }

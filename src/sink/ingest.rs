@@ -86,7 +86,16 @@ pub(super) enum BodyError {
 /// Parses a whole NDJSON body; any error rejects the batch.
 pub(super) fn parse_ndjson(body: &[u8], out: &mut Vec<Sample>) -> Result<(), BodyError> {
     let mut lines = 0;
-    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
+    // memchr finds the newlines a word at a time: splitting byte by byte
+    // showed in profiles.
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', body).chain([body.len()]);
+    let pieces = ends.map(|end| {
+        let piece = &body[start..end];
+        start = end + 1;
+        piece
+    });
+    for (i, raw) in pieces.enumerate() {
         let n = i + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
@@ -273,6 +282,8 @@ mod tests {
                 let mut variants = vec![
                     [&line[..at], &line[at + 1..]].concat(),
                     [&line[..=at], &line[at..]].concat(),
+                    // A character beyond ASCII, which both take as it is.
+                    [&line[..at], "é".as_bytes(), &line[at..]].concat(),
                 ];
                 for &b in replacements {
                     let mut v = line.to_vec();
