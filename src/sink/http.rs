@@ -340,6 +340,10 @@ async fn documents(state: State<Arc<AppState>>, headers: HeaderMap, body: Body) 
     accept(state, headers, body, &DOCUMENTS).await
 }
 
+/// Bodies up to this size, into a store in memory, are applied on the
+/// async thread that received them.
+const INLINE_BODY: usize = 64 << 10;
+
 /// Checks, receives, decodes, parses and applies one batch.
 async fn accept(
     State(state): State<Arc<AppState>>,
@@ -364,6 +368,12 @@ async fn accept(
     // async threads, so queries and health checks are answered meanwhile.
     // The decoded body's share of the budget is held until the batch is
     // applied: parsing it takes memory in proportion to it.
+    // A small plain body into a store in memory takes microseconds, less
+    // than handing it to a blocking thread (webhook delivery posts one
+    // callback per request): it is applied here.
+    let inline = state.config.data_dir.is_none()
+        && body.len() <= INLINE_BODY
+        && !headers.contains_key(header::CONTENT_ENCODING);
     let work = move || {
         let body = match body::decoded(&state.config, &state.body_budget, &headers, body) {
             Ok(body) => body,
@@ -378,6 +388,9 @@ async fn accept(
             Err(refused) => *refused,
         }
     };
+    if inline {
+        return work();
+    }
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
         error(
             StatusCode::INTERNAL_SERVER_ERROR,
