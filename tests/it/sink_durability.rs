@@ -430,7 +430,7 @@ async fn a_flipped_header_bit_stops_the_start_and_repair_keeps_every_event() {
     let sent = post_batches(&client, &first.url, 200).await;
     first.kill();
     let mut bytes = std::fs::read(wal(dir.path())).unwrap();
-    assert_eq!(&bytes[..8], b"CMWAL03\n");
+    assert_eq!(&bytes[..8], b"CMWAL04\n");
     bytes[3] = 0x01;
     std::fs::write(wal(dir.path()), &bytes).unwrap();
 

@@ -565,10 +565,21 @@ async fn an_app_restarted_mid_run_is_counted_across_the_restart() {
             "--summary-out",
             summary.to_str().unwrap(),
         ],
-        // Once Prometheus has scraped what the old app counted: the
-        // restart then shows as a reset.
+        // Once Prometheus has scraped a good part of the run from the old
+        // app: the new one's counters, from 0, then read lower at its first
+        // scrape, which is how a restart shows (as a reset).
         async {
-            wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+            let started = Instant::now();
+            while instant(&prometheus, "sum(acs_callback_events_total)")
+                .await
+                .is_none_or(|n| n < 1000.0)
+            {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "Prometheus did not scrape 1000 callbacks from the old app"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             drop(app);
         },
         async { callback_app(&[("PORT", &port)]).0 },
