@@ -176,25 +176,9 @@ fn write_detail(
             sequence,
             count,
             caller_on_hold,
-        } => {
-            out.extend_from_slice(b",\"sequenceNumber\":");
-            write_int(out, sequence);
-            out.extend_from_slice(b",\"participants\":[");
-            for n in 0..count {
-                if n > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"{\"identifier\":");
-                ids.identifier(out, who(n));
-                let on_hold = n == 0 && caller_on_hold;
-                out.extend_from_slice(if on_hold {
-                    b",\"isMuted\":false,\"isOnHold\":true}"
-                } else {
-                    b",\"isMuted\":false,\"isOnHold\":false}"
-                });
-            }
-            out.push(b']');
-        }
+        } => write_roster(out, sequence, count, caller_on_hold, |out, n| {
+            ids.identifier(out, who(n))
+        }),
         Detail::Transfer { target } => {
             out.extend_from_slice(b",\"transferee\":");
             ids.identifier(out, who(0));
@@ -211,20 +195,58 @@ fn write_detail(
         Detail::Recording { active, started_ms } => {
             out.extend_from_slice(b",\"recordingId\":\"");
             ids.recording(out, e.call);
-            out.extend_from_slice(if active {
-                b"\",\"state\":\"active\""
-            } else {
-                b"\",\"state\":\"inactive\""
-            });
-            out.extend_from_slice(b",\"startDateTime\":\"");
-            start_times.write_millis(out, started_ms);
-            out.extend_from_slice(b"\",\"recordingKind\":\"azureCommunicationServices\"");
+            write_recording_state(out, start_times, active, started_ms);
         }
     }
     write_status_update(out, event, sub_code);
     if failed_play_source(event, sub_code) && PLAY_SOURCE_INDEX.contains(e.api_version) {
         out.extend_from_slice(b",\"failedPlaySourceIndex\":0");
     }
+}
+
+/// ParticipantsUpdated's `sequenceNumber` and roster; `identifier` writes
+/// participant `n`'s.
+fn write_roster(
+    out: &mut Vec<u8>,
+    sequence: u32,
+    count: u16,
+    caller_on_hold: bool,
+    identifier: impl Fn(&mut Vec<u8>, u16),
+) {
+    out.extend_from_slice(b",\"sequenceNumber\":");
+    write_int(out, sequence);
+    out.extend_from_slice(b",\"participants\":[");
+    for n in 0..count {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"identifier\":");
+        identifier(out, n);
+        let on_hold = n == 0 && caller_on_hold;
+        out.extend_from_slice(if on_hold {
+            b",\"isMuted\":false,\"isOnHold\":true}"
+        } else {
+            b",\"isMuted\":false,\"isOnHold\":false}"
+        });
+    }
+    out.push(b']');
+}
+
+/// RecordingStateChanged's state, start and kind (after its recordingId).
+fn write_recording_state(
+    out: &mut Vec<u8>,
+    start_times: &mut TimeWriter,
+    active: bool,
+    started_ms: i64,
+) {
+    out.extend_from_slice(if active {
+        b"\",\"state\":\"active\""
+    } else {
+        b"\",\"state\":\"inactive\""
+    });
+    out.extend_from_slice(b",\"startDateTime\":\"");
+    start_times.write_millis(out, started_ms);
+    out.extend_from_slice(b"\",\"recordingKind\":\"azureCommunicationServices\"");
 }
 
 /// `failedPlaySourceIndex` is in the PlayFailed and RecognizeFailed models
