@@ -332,13 +332,13 @@ fn an_interrupted_generate_leaves_no_dataset_that_looks_complete() {
         .arg(&out)
         .spawn()
         .unwrap();
-    // Until the big run has started writing (its partial file is there).
+    // Until the big run has written events (its partial file holds some).
     let partial = out.join("events.jsonl.partial");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !partial.exists() && std::time::Instant::now() < deadline {
+    let written = || std::fs::metadata(&partial).is_ok_and(|m| m.len() > 0);
+    while !written() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    std::thread::sleep(std::time::Duration::from_millis(200));
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
