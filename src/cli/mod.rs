@@ -340,8 +340,8 @@ pub struct RunArgs {
     /// its last sample (without one, queries see the series' last value for 5 more minutes).
     #[arg(long)]
     pub no_stale_markers: bool,
-    /// Bearer token for the sink.
-    #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
+    /// Bearer token for the sink (an empty one is refused).
+    #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true, value_parser = token)]
     pub token: Option<String>,
     /// Sign every callback as ACS does (webhook): `Authorization: Bearer <JWT>`, RS256, a
     /// fresh token per request valid 5 minutes, audience --acs-resource-id; the keys are
@@ -438,8 +438,9 @@ pub struct CheckArgs {
     /// per bucket and per dimension value, and the mismatches (the first 500).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Bearer token, sent to the backend as Authorization: Bearer TOKEN.
-    #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true)]
+    /// Bearer token, sent to the backend as Authorization: Bearer TOKEN (an empty one is
+    /// refused).
+    #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true, value_parser = token)]
     pub token: Option<String>,
     /// Longest one query may take, connect to the answer's last byte (a query that
     /// times out is retried like any transient failure).

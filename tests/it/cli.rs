@@ -536,3 +536,35 @@ fn completions_and_man_pages_cover_every_command() {
     let run_page = read(&dir.path().join("callmetrics-run.1"));
     assert!(run_page.contains(".TH callmetrics-run 1") && run_page.contains("max\\-rate"));
 }
+
+// Issue #19 left it: an empty token was refused by the sink only; `run`
+// and `check` sent `Authorization: Bearer ` and read the 401 as the
+// sink's fault.
+#[test]
+fn an_empty_token_is_refused_by_every_command() {
+    for args in [
+        &[
+            "run",
+            "tests/fixtures/tiny.json",
+            "--calls",
+            "1",
+            "--token=",
+        ][..],
+        &[
+            "check",
+            "--expected",
+            "e.json",
+            "--observed",
+            "http://127.0.0.1:1",
+            "--token=",
+        ],
+        &["sink", "--token= "],
+    ] {
+        let refused = callmetrics(args).expect_code(2);
+        assert!(
+            refused.stderr.contains("the token is empty"),
+            "{}",
+            refused.describe()
+        );
+    }
+}
