@@ -68,26 +68,29 @@ async fn instant(prometheus: &str, query: &str) -> Option<f64> {
     body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
+/// Asks `ready` every `every` until it says yes, for at most `within`.
+async fn until(what: &str, within: Duration, every: Duration, ready: impl AsyncFn() -> bool) {
+    let started = Instant::now();
+    while !ready().await {
+        assert!(started.elapsed() < within, "{what}");
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Waits until the store holds a scrape of the app taken after `after`.
 async fn wait_for_scrape_after(prometheus: &str, after: SystemTime) {
     let after = after.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
-    let started = Instant::now();
     // timestamp() of a plain selector is the scrape's time (of any other
     // expression, the evaluation time).
     // A scrape of a restarted app may fail while it starts (up 0, yet a
     // scrape after `after`): only a successful one has its counters.
-    loop {
+    let scraped = async || {
         let scraped = instant(prometheus, "timestamp(up{job=\"app\"})").await;
         let up = instant(prometheus, "up{job=\"app\"}").await;
-        if scraped.is_some_and(|t| t > after) && up == Some(1.0) {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the store did not scrape the app"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        scraped.is_some_and(|t| t > after) && up == Some(1.0)
+    };
+    let (within, every) = (Duration::from_secs(30), Duration::from_millis(200));
+    until("the store did not scrape the app", within, every, scraped).await;
 }
 
 /// Runs the scenario's callbacks into the app; returns expected.json's path.
@@ -569,17 +572,14 @@ async fn an_app_restarted_mid_run_is_counted_across_the_restart() {
         // app: the new one's counters, from 0, then read lower at its first
         // scrape, which is how a restart shows (as a reset).
         async {
-            let started = Instant::now();
-            while instant(&prometheus, "sum(acs_callback_events_total)")
-                .await
-                .is_none_or(|n| n < 1000.0)
-            {
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "Prometheus did not scrape 1000 callbacks from the old app"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            let scraped_1000 = async || {
+                instant(&prometheus, "sum(acs_callback_events_total)")
+                    .await
+                    .is_some_and(|n| n >= 1000.0)
+            };
+            let (within, every) = (Duration::from_secs(60), Duration::from_millis(100));
+            let what = "Prometheus did not scrape 1000 callbacks from the old app";
+            until(what, within, every, scraped_1000).await;
             drop(app);
         },
         async { callback_app(&[("PORT", &port)]).0 },
