@@ -78,7 +78,7 @@ macro_rules! event_types {
 }
 
 event_types! {
-    AddParticipantFailed(0) true Versions::SINCE_2023_03_06 => &[mix(408, 8544, 0.4), mix(603, 8538, 0.15), mix(487, 8542, 0.1), mix(486, 8539, 0.2), mix(400, 8523, 0.15)];
+    AddParticipantFailed(0) true Versions::SINCE_2023_03_06 => &[mix(408, 8544, 0.4), mix(603, 8538, 0.35), mix(487, 8542, 0.1), mix(400, 8523, 0.15)];
     AddParticipantSucceeded(1) true Versions::SINCE_2023_03_06 => SUCCESS;
     CallConnected(2) true Versions::SINCE_2023_03_06 => SUCCESS;
     CallDisconnected(3) true Versions::SINCE_2023_03_06 => SUCCESS;

@@ -21,6 +21,8 @@ pub use metric::Metric;
 pub use metric::Naming;
 pub use operation::Operation;
 pub(crate) use print::{CatalogFormat, print_catalog};
-pub(crate) use result_codes::{RESULT_TEXTS, SUB_CODE_NAMES, result_message};
+pub(crate) use result_codes::{
+    RESULT_TEXTS, SUB_CODE_NAMES, documented_results, is_documented, result_message,
+};
 pub(crate) use status::{STATUS_CODES, StatusClass};
 pub(crate) use unknown_name::UnknownName;

@@ -5,7 +5,7 @@
 use super::diagnostic::{Diagnostic, JsonPath};
 use super::model::*;
 use super::versions;
-use crate::catalog::{ApiVersion, EventType, Operation, StatusClass, Versions};
+use crate::catalog::{self, ApiVersion, EventType, Operation, StatusClass, Versions};
 
 /// Upper bound on events a single call may produce, so one scenario line
 /// (a repeat of 10,000 inside a repeat of 10,000) cannot exhaust memory.
@@ -428,6 +428,7 @@ impl Validator {
             self.probabilities(&rpath, "result", c.result.iter().map(|r| r.probability));
             for (i, r) in c.result.iter().enumerate() {
                 self.result_code(&rpath.index(i).key("code"), event, r.code);
+                self.documented_result(&rpath.index(i), event, r);
             }
         }
         if c.recognition_type.is_some() && event != EventType::RecognizeCompleted {
@@ -480,6 +481,39 @@ impl Validator {
             }
             _ => {}
         }
+    }
+
+    /// A result no source documents for this event is what the service
+    /// never sends (RecognizeFailed 400/8534 is 500/8534 live): said, with
+    /// the pairs the catalog does document, so a scenario can pick one.
+    fn documented_result(&mut self, path: &JsonPath, event: EventType, r: &ResultShare) {
+        if catalog::is_documented(event, r.code, r.sub_code) {
+            return;
+        }
+        let pairs: Vec<String> = catalog::documented_results(event)
+            .iter()
+            .map(|row| format!("{}/{}", row.code, row.sub_code))
+            .collect();
+        let generic = "or a generic code (4xx, 5xx, 603) with a generic sub-code the event's own rows do not give";
+        let hint = if pairs.is_empty() {
+            format!("use {generic}")
+        } else {
+            format!(
+                "documented for {}: {}; {generic}",
+                event.short_name(),
+                pairs.join(", ")
+            )
+        };
+        self.warning(
+            path.clone(),
+            format!(
+                "{} {}/{} is not a documented result (`callmetrics catalog` lists the sources)",
+                event.short_name(),
+                r.code,
+                r.sub_code
+            ),
+            hint,
+        );
     }
 
     /// Returns the count's maximum.

@@ -71,6 +71,36 @@ impl TimeWriter {
     }
 }
 
+/// Appends a time as the service itself writes one (a CloudEvent's
+/// `time`, a recording's `startDateTime`): .NET's round-trip text, up to
+/// seven fraction digits with trailing zeros trimmed (none and no point
+/// when all are zero) and `+00:00`, e.g. `2025-06-20T21:25:26.2478196+00:00`
+/// in recorded live events. `millis` is [`TimeWriter::millis`]'s text of
+/// the instant; `ticks` the 100 ns steps within its millisecond (below
+/// 10,000), which readers at millisecond precision drop.
+pub(crate) fn write_service_time(out: &mut Vec<u8>, millis: &[u8; 24], ticks: u16) {
+    let ticks = ticks % 10_000;
+    let fraction = [
+        millis[20],
+        millis[21],
+        millis[22],
+        b'0' + (ticks / 1000) as u8,
+        b'0' + (ticks / 100 % 10) as u8,
+        b'0' + (ticks / 10 % 10) as u8,
+        b'0' + (ticks % 10) as u8,
+    ];
+    let digits = fraction
+        .iter()
+        .rposition(|&d| d != b'0')
+        .map_or(0, |i| i + 1);
+    out.extend_from_slice(&millis[..19]);
+    if digits > 0 {
+        out.push(b'.');
+        out.extend_from_slice(&fraction[..digits]);
+    }
+    out.extend_from_slice(b"+00:00");
+}
+
 /// Parses an RFC 3339 timestamp ("2026-01-01T00:00:00.123Z", any number
 /// of fraction digits, `Z` or a `+hh:mm` / `-hh:mm` offset) to Unix ms.
 pub(crate) fn parse_millis(s: &str) -> Option<i64> {
@@ -236,6 +266,23 @@ mod tests {
     }
 
     // Issue #9, item 15: days, seconds and offsets that do not exist.
+    #[test]
+    fn service_times_have_seven_trimmed_digits_and_an_offset() {
+        let service = |ms: i64, ticks: u16| {
+            let mut out = Vec::new();
+            write_service_time(&mut out, &TimeWriter::default().millis(ms), ticks);
+            String::from_utf8(out).unwrap()
+        };
+        let at = 1_750_454_726_247; // 2025-06-20T21:25:26.247Z
+        assert_eq!(service(at, 8196), "2025-06-20T21:25:26.2478196+00:00");
+        assert_eq!(service(at, 8190), "2025-06-20T21:25:26.247819+00:00");
+        assert_eq!(service(at, 0), "2025-06-20T21:25:26.247+00:00");
+        assert_eq!(service(at - 247, 0), "2025-06-20T21:25:26+00:00");
+        assert_eq!(service(at - 247, 5), "2025-06-20T21:25:26.0000005+00:00");
+        // Readers at millisecond precision read the same instant.
+        assert_eq!(parse_millis(&service(at, 9999)), Some(at));
+    }
+
     #[test]
     fn times_that_do_not_exist_are_refused() {
         for bad in [

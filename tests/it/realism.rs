@@ -430,3 +430,39 @@ fn a_preview_version_is_used_as_written() {
             .is_none_or(|v| v == "2025-08-15-preview")
     }));
 }
+
+// Issue #21: a result no source documents for its event is a warning that
+// names the documented pairs; RecognizeFailed 8534 is documented as 500.
+#[test]
+fn an_undocumented_result_is_a_warning_naming_the_documented_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |code: u16| {
+        format!(
+            r#"{{"name": "t", "flows": [{{"name": "ivr", "weight": 1, "steps": [
+              {{"request": {{"operation": "Answer Call", "outcomes": [{{"probability": 1, "callbacks": [
+                {{"event": "CallConnected"}}]}}]}}}},
+              {{"request": {{"operation": "Recognize", "outcomes": [{{"probability": 1, "callbacks": [
+                {{"event": "RecognizeFailed", "result": [{{"code": {code}, "subCode": 8534, "probability": 1}}]}}]}}]}}}},
+              {{"request": {{"operation": "HangUp Call"}}}}]}}]}}"#
+        )
+    };
+    let path = scenario_file(dir.path(), &with(400));
+    let run = callmetrics(&["validate", path.to_str().unwrap()]).expect_code(0);
+    assert!(
+        run.stdout
+            .contains("RecognizeFailed 400/8534 is not a documented result")
+            && run.stdout.contains("500/8534")
+            && run
+                .stdout
+                .contains("flows[0].steps[1].request.outcomes[0].callbacks[0].result[0]"),
+        "{}",
+        run.describe()
+    );
+    let path = scenario_file(dir.path(), &with(500));
+    let run = callmetrics(&["validate", path.to_str().unwrap()]).expect_code(0);
+    assert!(
+        !run.stdout.contains("not a documented result"),
+        "{}",
+        run.describe()
+    );
+}

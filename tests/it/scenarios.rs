@@ -97,6 +97,23 @@ fn every_shipped_scenario_is_valid_and_named_after_its_file() {
     );
 }
 
+/// `validate` over the shipped files, as a user runs it: no scenario pins a
+/// result (event, code, sub-code) no source documents, since the service
+/// never sends one (RecognizeFailed 400/8534 is 500/8534 live).
+#[test]
+fn validate_finds_no_undocumented_result_in_the_shipped_scenarios() {
+    let files: Vec<String> = shipped().iter().map(|p| p.display().to_string()).collect();
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let run = crate::common::callmetrics(&args).expect_code(0);
+    assert!(
+        !run.stderr.contains("is not a documented result")
+            && !run.stdout.contains("is not a documented result"),
+        "{}",
+        run.describe()
+    );
+}
+
 /// Operations and event types seen when generating every shipped scenario.
 struct Seen {
     operations: BTreeSet<Operation>,

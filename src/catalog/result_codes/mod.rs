@@ -326,6 +326,39 @@ pub(crate) const SUB_CODE_NAMES: &[(u32, &str)] = &[
     (9999, "Unknown"),
 ];
 
+/// The troubleshooting page's generic codes (the same source): "If your
+/// error isn't in this table, refer to the generic codes and subcodes".
+/// 2xx codes are generic with sub-code 0 only ("The subcode for successful
+/// responses will be 0").
+#[rustfmt::skip]
+pub(crate) const GENERIC_CODES: &[u16] = &[
+    400, 401, 403, 404, 405, 406, 408, 409, 412, 413, 426, 429, 481, 487,
+    500, 501, 502, 503, 504, 603,
+];
+
+/// Whether a source documents this result of `event`: a row of its own,
+/// or a generic code with a generic sub-code the event's rows do not give
+/// another code for (RecognizeFailed 8534 is documented as 500, so
+/// 400/8534 is not), or a success with sub-code 0.
+pub(crate) fn is_documented(event: EventType, code: u16, sub_code: u32) -> bool {
+    if documented(event, code, sub_code).is_some() {
+        return true;
+    }
+    if documented_results(event)
+        .iter()
+        .any(|row| row.sub_code == sub_code)
+    {
+        return false;
+    }
+    if (200..300).contains(&code) {
+        return sub_code == 0;
+    }
+    GENERIC_CODES.contains(&code)
+        && SUB_CODE_NAMES
+            .binary_search_by_key(&sub_code, |(c, _)| *c)
+            .is_ok()
+}
+
 /// The documented row for this result, if a table lists it.
 pub(crate) fn documented(
     event: EventType,
@@ -336,6 +369,13 @@ pub(crate) fn documented(
         .binary_search_by_key(&(event, code, sub_code), |r| (r.event, r.code, r.sub_code))
         .ok()
         .map(|i| &RESULT_TEXTS[i])
+}
+
+/// Every documented row of `event`, by code and sub-code.
+pub(crate) fn documented_results(event: EventType) -> &'static [ResultText] {
+    let start = RESULT_TEXTS.partition_point(|r| r.event < event);
+    let end = RESULT_TEXTS.partition_point(|r| r.event <= event);
+    &RESULT_TEXTS[start..end]
 }
 
 /// `resultInformation.message` for a result of `event`.

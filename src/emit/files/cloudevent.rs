@@ -7,7 +7,7 @@ use crate::catalog::{ApiVersion, EventType, Versions, result_message};
 use crate::engine::{Detail, Event, EventKind};
 use crate::scenario::RecognitionType;
 use crate::scenario::plan::Status;
-use crate::wire::rfc3339::TimeWriter;
+use crate::wire::rfc3339::{TimeWriter, write_service_time};
 
 const TONES: [&str; 12] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "asterisk",
@@ -122,7 +122,7 @@ pub(crate) fn write_cloud_event(
     out.extend_from_slice(b"\",\"source\":\"");
     write_source(out);
     parts.kind.write(out);
-    out.extend_from_slice(time);
+    write_service_time(out, time, ticks(e.call << 24 ^ e.seq as u64));
     out.extend_from_slice(b"\",\"subject\":\"");
     write_source(out);
     parts.data.write(out);
@@ -232,6 +232,14 @@ fn write_roster(
     out.push(b']');
 }
 
+/// The 100 ns steps within its millisecond of a time the service writes:
+/// events are simulated to the millisecond, the service stamps to the
+/// tick; a multiplicative hash of what names the instant spreads them
+/// (deterministically) over 0..10,000.
+fn ticks(key: u64) -> u16 {
+    ((key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % 10_000) as u16
+}
+
 /// RecordingStateChanged's state, start and kind (after its recordingId).
 fn write_recording_state(
     out: &mut Vec<u8>,
@@ -245,7 +253,11 @@ fn write_recording_state(
         b"\",\"state\":\"inactive\""
     });
     out.extend_from_slice(b",\"startDateTime\":\"");
-    start_times.write_millis(out, started_ms);
+    write_service_time(
+        out,
+        &start_times.millis(started_ms),
+        ticks(started_ms as u64),
+    );
     out.extend_from_slice(b"\",\"recordingKind\":\"azureCommunicationServices\"");
 }
 
