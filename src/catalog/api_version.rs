@@ -27,7 +27,14 @@ const VERSIONS: &[(&str, u8)] = &[
     ("2024-11-15-preview", 8),
     ("2025-03-30-preview", 9),
     ("2025-08-15-preview", 10),
+    ("2023-10-03-preview", 11),
+    ("2024-09-01-preview", 12),
 ];
+
+/// Previews older than the first whose spec has every route of the stable
+/// version before it: their sets are listed one by one (below), never
+/// implied by a date.
+const EARLY_PREVIEWS: [&str; 2] = ["2023-10-03-preview", "2024-09-01-preview"];
 
 /// Wire ids fit 4 bits (packed series).
 const WIRE_IDS: usize = 16;
@@ -113,11 +120,29 @@ impl Versions {
     // The sets the specs have: a route or model added in a stable version
     // is in every later one, and in the previews from the one named. The
     // 2024-06-15-preview spec was read only in part; it has every later
-    // route read there, so it is taken to have the earlier ones too.
-    pub const SINCE_2023_03_06: Versions = Versions::since("2023-03-06", "2024-06-15-preview");
-    pub const SINCE_2023_10_15: Versions = Versions::since("2023-10-15", "2024-06-15-preview");
+    // route read there, so it is taken to have the earlier ones too. The
+    // two early previews (2023-10-03 and 2024-09-01, which recorded live
+    // callbacks carry) have what their own specs list (docs/realism.md).
+    pub const SINCE_2023_03_06: Versions = Versions::since("2023-03-06", "2024-06-15-preview")
+        .with("2023-10-03-preview")
+        .with("2024-09-01-preview");
+    pub const SINCE_2023_10_15: Versions = Versions::since("2023-10-15", "2024-06-15-preview")
+        .with("2023-10-03-preview")
+        .with("2024-09-01-preview");
+    /// PlayStarted: in neither early preview.
     pub const SINCE_2024_09_15: Versions = Versions::since("2024-09-15", "2024-06-15-preview");
-    pub const SINCE_2025_05_15: Versions = Versions::since("2025-05-15", "2024-06-15-preview");
+    /// Hold, Unhold, HoldFailed, AnswerFailed, and PlayFailed's and
+    /// RecognizeFailed's `failedPlaySourceIndex`: in both early previews.
+    pub const HOLD: Versions = Versions::SINCE_2024_09_15
+        .with("2023-10-03-preview")
+        .with("2024-09-01-preview");
+    /// Connect and ConnectFailed: 2024-09-01-preview has them, 2023-10-03 not.
+    pub const CONNECT: Versions = Versions::SINCE_2024_09_15.with("2024-09-01-preview");
+    /// CreateCallFailed: 2023-10-03-preview has it, 2024-09-01 not.
+    pub const CREATE_CALL_FAILED: Versions = Versions::SINCE_2024_09_15.with("2023-10-03-preview");
+    pub const SINCE_2025_05_15: Versions = Versions::since("2025-05-15", "2024-06-15-preview")
+        .with("2023-10-03-preview")
+        .with("2024-09-01-preview");
     pub const SINCE_2025_06_15: Versions = Versions::since("2025-06-15", "2025-03-30-preview");
     pub const SINCE_2026_03_12: Versions = Versions::since("2026-03-12", "2025-08-15-preview");
 
@@ -130,12 +155,25 @@ impl Versions {
         while i < VERSIONS.len() {
             let v = VERSIONS[i].0;
             let from = if is_preview(v) { preview } else { stable };
-            if !less(v, from) {
+            if !less(v, from) && !is_early_preview(v) {
                 bits |= 1 << i;
             }
             i += 1;
         }
         Versions(bits)
+    }
+
+    /// This set and `version` (a name in `VERSIONS`: anything else fails
+    /// to compile where a constant uses it).
+    pub const fn with(self, version: &str) -> Versions {
+        let mut i = 0;
+        while i < VERSIONS.len() {
+            if equal(VERSIONS[i].0, version) {
+                return Versions(self.0 | 1 << i);
+            }
+            i += 1;
+        }
+        panic!("no such api-version")
     }
 
     pub fn of(versions: impl IntoIterator<Item = ApiVersion>) -> Versions {
@@ -181,6 +219,21 @@ const fn is_preview(v: &str) -> bool {
     v.len() > "YYYY-MM-DD".len()
 }
 
+const fn is_early_preview(v: &str) -> bool {
+    let mut i = 0;
+    while i < EARLY_PREVIEWS.len() {
+        if equal(EARLY_PREVIEWS[i], v) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn equal(a: &str, b: &str) -> bool {
+    !less(a, b) && !less(b, a)
+}
+
 /// `a < b` by bytes (`<` on `str` is not const).
 const fn less(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -220,6 +273,10 @@ mod tests {
         let all = Versions::default();
         assert_eq!(all.iter().count(), ApiVersion::COUNT);
         assert_eq!(all.first_stable().map(|v| v.as_str()), Some("2023-03-06"));
+        assert!(names(Versions::CONNECT).contains(&"2024-09-01-preview"));
+        assert!(!names(Versions::SINCE_2024_09_15).contains(&"2024-09-01-preview"));
+        assert_eq!(names(Versions::HOLD)[0], "2023-10-03-preview");
+        assert!(!names(Versions::CONNECT).contains(&"2023-10-03-preview"));
         let move_here = Versions::since("2026-03-12", "2025-08-15-preview");
         assert_eq!(names(move_here), ["2025-08-15-preview", "2026-03-12"]);
         assert_eq!(names(move_here.and(transcription)), names(move_here));

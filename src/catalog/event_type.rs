@@ -86,11 +86,11 @@ event_types! {
     CallTransferFailed(5) true Versions::SINCE_2023_03_06 => &[mix(400, 8607, 0.4), mix(408, 8544, 0.4), mix(500, 9001, 0.2)];
     CancelAddParticipantFailed(6) true Versions::SINCE_2023_10_15 => &[mix(400, 8523, 0.5), mix(404, 8522, 0.5)];
     CancelAddParticipantSucceeded(7) true Versions::SINCE_2023_10_15 => SUCCESS;
-    ConnectFailed(8) true Versions::SINCE_2024_09_15 => &[mix(408, 10057, 0.4), mix(480, 10076, 0.3), mix(484, 560484, 0.3)];
+    ConnectFailed(8) true Versions::CONNECT => &[mix(408, 10057, 0.4), mix(480, 10076, 0.3), mix(484, 560484, 0.3)];
     ContinuousDtmfRecognitionStopped(9) true Versions::SINCE_2023_10_15 => SUCCESS;
     ContinuousDtmfRecognitionToneFailed(10) true Versions::SINCE_2023_10_15 => &[mix(400, 12323, 0.7), mix(500, 9999, 0.3)];
     ContinuousDtmfRecognitionToneReceived(11) true Versions::SINCE_2023_10_15 => SUCCESS;
-    HoldFailed(12) true Versions::SINCE_2024_09_15 => &[mix(400, 8536, 0.5), mix(500, 9999, 0.5)];
+    HoldFailed(12) true Versions::HOLD => &[mix(400, 8536, 0.5), mix(500, 9999, 0.5)];
     MediaStreamingFailed(13) true Versions::SINCE_2025_05_15 => &[mix(400, 8581, 0.4), mix(500, 8603, 0.6)];
     MediaStreamingStarted(14) true Versions::SINCE_2025_05_15 => SUCCESS;
     MediaStreamingStopped(15) true Versions::SINCE_2025_05_15 => SUCCESS;
@@ -111,8 +111,8 @@ event_types! {
     TranscriptionStarted(30) true Versions::SINCE_2025_05_15 => SUCCESS;
     TranscriptionStopped(31) true Versions::SINCE_2025_05_15 => SUCCESS;
     TranscriptionUpdated(32) true Versions::SINCE_2025_05_15 => SUCCESS;
-    CreateCallFailed(33) false Versions::SINCE_2024_09_15 => &[mix(480, 560480, 0.4), mix(480, 10078, 0.2), mix(403, 560403, 0.2), mix(487, 540487, 0.2)];
-    AnswerFailed(34) false Versions::SINCE_2024_09_15 => &[mix(487, 10004, 0.4), mix(408, 4506, 0.3), mix(480, 10077, 0.3)];
+    CreateCallFailed(33) false Versions::CREATE_CALL_FAILED => &[mix(480, 560480, 0.4), mix(480, 10078, 0.2), mix(403, 560403, 0.2), mix(487, 540487, 0.2)];
+    AnswerFailed(34) false Versions::HOLD => &[mix(487, 10004, 0.4), mix(408, 4506, 0.3), mix(480, 10077, 0.3)];
     StartRecordingFailed(35) false Versions::SINCE_2025_06_15 => &[mix(400, 8553, 0.5), mix(500, 9999, 0.5)];
     MoveParticipantSucceeded(36) false Versions::SINCE_2026_03_12 => SUCCESS;
     MoveParticipantFailed(37) false Versions::SINCE_2026_03_12 => &[mix(404, 8522, 0.5), mix(400, 8523, 0.5)];

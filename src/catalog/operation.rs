@@ -113,7 +113,7 @@ operations! {
         [CallDisconnected], "Delete a call (for everyone).";
     CancelAllMediaOperations(16) = "Cancel All Media Operations", Post "/calling/callConnections/{callConnectionId}:cancelAllMediaOperations" => 202, true, Versions::SINCE_2023_03_06,
         [PlayCanceled, RecognizeCanceled], "Cancel all ongoing or queued media operations in a call.";
-    Connect(17) = "Connect", Post "/calling/callConnections:connect" => 200, false, Versions::SINCE_2024_09_15,
+    Connect(17) = "Connect", Post "/calling/callConnections:connect" => 200, false, Versions::CONNECT,
         [CallConnected, ParticipantsUpdated, ConnectFailed, CallDisconnected], "Connect to an existing call (room, group or server call).";
     CancelAddParticipant(18) = "Cancel Add Participant", Post "/calling/callConnections/{callConnectionId}/participants:cancelAddParticipant" => 202, false, Versions::SINCE_2023_10_15,
         [CancelAddParticipantSucceeded, CancelAddParticipantFailed], "Cancel a pending add-participant invitation.";
@@ -123,9 +123,9 @@ operations! {
         [ContinuousDtmfRecognitionStopped, ContinuousDtmfRecognitionToneFailed], "Stop continuous DTMF recognition.";
     SendDtmfTones(21) = "Send DTMF Tones", Post "/calling/callConnections/{callConnectionId}:sendDtmfTones" => 202, false, Versions::SINCE_2023_10_15,
         [SendDtmfTonesCompleted, SendDtmfTonesFailed], "Send DTMF tones to a participant.";
-    Hold(22) = "Hold", Post "/calling/callConnections/{callConnectionId}:hold" => 200, false, Versions::SINCE_2024_09_15,
+    Hold(22) = "Hold", Post "/calling/callConnections/{callConnectionId}:hold" => 200, false, Versions::HOLD,
         [HoldFailed, ParticipantsUpdated, PlayStarted, PlayCompleted, PlayFailed], "Put a participant on hold, optionally with music.";
-    Unhold(23) = "Unhold", Post "/calling/callConnections/{callConnectionId}:unhold" => 200, false, Versions::SINCE_2024_09_15,
+    Unhold(23) = "Unhold", Post "/calling/callConnections/{callConnectionId}:unhold" => 200, false, Versions::HOLD,
         [ParticipantsUpdated], "Take a participant off hold.";
     StartMediaStreaming(24) = "Start Media Streaming", Post "/calling/callConnections/{callConnectionId}:startMediaStreaming" => 202, false, Versions::SINCE_2025_05_15,
         [MediaStreamingStarted, MediaStreamingFailed], "Start streaming call audio to a websocket.";

@@ -129,7 +129,7 @@ fn catalog_pins_the_api_surface_per_version() {
             from("2023-03-06"),
             "{op}"
         );
-        assert_eq!(versions("operations", op).len(), 11, "{op}");
+        assert_eq!(versions("operations", op).len(), 13, "{op}");
     }
     assert_eq!(
         versions("operations", "Move Participants"),
@@ -145,6 +145,29 @@ fn catalog_pins_the_api_surface_per_version() {
     ] {
         assert_eq!(stable(event(e)), from("2024-09-15"), "{e}");
     }
+    // The early previews have what their own specs list (issue #21).
+    let early = |list: Vec<String>| -> Vec<String> {
+        list.into_iter()
+            .filter(|v| v == "2023-10-03-preview" || v == "2024-09-01-preview")
+            .collect()
+    };
+    assert_eq!(
+        early(versions("operations", "Connect")),
+        ["2024-09-01-preview"]
+    );
+    assert_eq!(
+        early(versions("operations", "Hold")),
+        ["2023-10-03-preview", "2024-09-01-preview"]
+    );
+    assert_eq!(
+        early(versions("operations", "Start Transcription")),
+        ["2023-10-03-preview", "2024-09-01-preview"]
+    );
+    assert!(early(versions("operations", "Move Participants")).is_empty());
+    assert_eq!(early(event("CreateCallFailed")), ["2023-10-03-preview"]);
+    assert_eq!(early(event("ConnectFailed")), ["2024-09-01-preview"]);
+    assert!(early(event("PlayStarted")).is_empty());
+    assert!(early(event("StartRecordingFailed")).is_empty());
     assert_eq!(stable(event("StartRecordingFailed")), from("2025-06-15"));
     assert!(!event("StartRecordingFailed").contains(&"2024-11-15-preview".to_string()));
     assert_eq!(
@@ -185,7 +208,9 @@ fn catalog_pins_the_api_surface_per_version() {
     assert_eq!(
         previews,
         [
+            "2023-10-03-preview",
             "2024-06-15-preview",
+            "2024-09-01-preview",
             "2024-11-15-preview",
             "2025-03-30-preview",
             "2025-08-15-preview"

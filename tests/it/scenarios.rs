@@ -118,6 +118,8 @@ fn validate_finds_no_undocumented_result_in_the_shipped_scenarios() {
 struct Seen {
     operations: BTreeSet<Operation>,
     events: BTreeSet<EventType>,
+    /// The `data.version` of callbacks.
+    callback_versions: BTreeSet<String>,
 }
 
 /// Generated once and shared by the coverage tests.
@@ -130,17 +132,20 @@ fn generate_all() -> Seen {
     let mut seen = Seen {
         operations: BTreeSet::new(),
         events: BTreeSet::new(),
+        callback_versions: BTreeSet::new(),
     };
     let workload = workload();
     for path in shipped() {
         let scenario = load(&path).unwrap_or_else(|message| panic!("{message}"));
         for event in EventStream::new(&scenario, &workload) {
+            let version = event.api_version.as_str();
             match event.kind {
                 EventKind::Request { operation, .. } => {
                     seen.operations.insert(operation);
                 }
                 EventKind::Callback { event, .. } => {
                     seen.events.insert(event);
+                    seen.callback_versions.insert(version.to_string());
                 }
             }
         }
@@ -170,6 +175,23 @@ fn shipped_scenarios_cover_every_listed_operation_and_event_type() {
         Operation::listed().count(),
         missing_events.len(),
         EventType::ALL.len(),
+    );
+}
+
+/// Real callbacks carry previews (live recordings of 2024 and 2025 carry
+/// 2023-10-03-preview and 2024-09-01-preview): a pipeline under test sees
+/// them too (issue #21).
+#[test]
+fn shipped_scenarios_send_callbacks_of_preview_versions() {
+    let previews: Vec<&String> = seen()
+        .callback_versions
+        .iter()
+        .filter(|v| v.ends_with("-preview"))
+        .collect();
+    assert!(
+        previews.len() >= 2,
+        "callback versions of the shipped scenarios: {:?}",
+        seen().callback_versions
     );
 }
 

@@ -262,8 +262,8 @@ fn write_recording_state(
 }
 
 /// `failedPlaySourceIndex` is in the PlayFailed and RecognizeFailed models
-/// from 2024-09-15 on.
-const PLAY_SOURCE_INDEX: Versions = Versions::SINCE_2024_09_15;
+/// from 2024-09-15 on, and in both early previews.
+const PLAY_SOURCE_INDEX: Versions = Versions::HOLD;
 
 /// Whether a play source is what failed (a file that cannot be read or
 /// fetched, a text-to-speech request refused, a prompt that could not be
