@@ -117,6 +117,9 @@ pub struct Versions(u16);
 const _: () = assert!(VERSIONS.len() <= 16);
 
 impl Versions {
+    pub const NONE: Versions = Versions(0);
+    pub const ALL: Versions = Versions(u16::MAX >> (16 - VERSIONS.len()));
+
     // The sets the specs have: a route or model added in a stable version
     // is in every later one, and in the previews from the one named. The
     // 2024-06-15-preview spec was read only in part; it has every later
@@ -197,8 +200,13 @@ impl Versions {
         ApiVersion::all().filter(move |&v| self.contains(v))
     }
 
-    pub fn and(self, other: Versions) -> Versions {
+    pub const fn and(self, other: Versions) -> Versions {
         Versions(self.0 & other.0)
+    }
+
+    /// This set less `other`'s versions.
+    pub const fn without(self, other: Versions) -> Versions {
+        Versions(self.0 & !other.0)
     }
 
     /// The oldest stable version in the set.
@@ -210,7 +218,7 @@ impl Versions {
 impl Default for Versions {
     /// Every version.
     fn default() -> Versions {
-        Versions(u16::MAX >> (16 - VERSIONS.len()))
+        Versions::ALL
     }
 }
 

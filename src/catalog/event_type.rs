@@ -81,8 +81,8 @@ event_types! {
     AddParticipantFailed(0) true Versions::SINCE_2023_03_06 => &[mix(408, 8544, 0.4), mix(603, 8538, 0.35), mix(487, 8542, 0.1), mix(400, 8523, 0.15)];
     AddParticipantSucceeded(1) true Versions::SINCE_2023_03_06 => SUCCESS;
     CallConnected(2) true Versions::SINCE_2023_03_06 => SUCCESS;
-    CallDisconnected(3) true Versions::SINCE_2023_03_06 => SUCCESS;
-    CallTransferAccepted(4) true Versions::SINCE_2023_03_06 => SUCCESS;
+    CallDisconnected(3) true Versions::SINCE_2023_03_06 => &[mix(200, 7000, 1.0)];
+    CallTransferAccepted(4) true Versions::SINCE_2023_03_06 => &[mix(200, 7015, 1.0)];
     CallTransferFailed(5) true Versions::SINCE_2023_03_06 => &[mix(400, 8607, 0.4), mix(408, 8544, 0.4), mix(500, 9001, 0.2)];
     CancelAddParticipantFailed(6) true Versions::SINCE_2023_10_15 => &[mix(400, 8523, 0.5), mix(404, 8522, 0.5)];
     CancelAddParticipantSucceeded(7) true Versions::SINCE_2023_10_15 => SUCCESS;

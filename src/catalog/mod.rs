@@ -4,6 +4,7 @@
 //! these enums, so an unknown value is caught where text enters the program.
 
 mod api_version;
+mod callback_shape;
 mod event_type;
 mod metric;
 mod operation;
@@ -14,6 +15,7 @@ mod unknown_name;
 mod wire_id;
 
 pub(crate) use api_version::{ApiVersion, Versions};
+pub(crate) use callback_shape::{has_field, success_has_no_result};
 pub use event_type::EventType;
 pub(crate) use event_type::ResultMix;
 pub(crate) use metric::Dimension;

@@ -1,6 +1,7 @@
 //! `callmetrics catalog`: the vocabulary as an aligned table for people or
 //! JSON for scripts.
 
+use super::callback_shape::{Events, FIELD_RULES, fields};
 use super::{
     ApiVersion, EventType, Metric, Naming, Operation, RESULT_TEXTS, STATUS_CODES, SUB_CODE_NAMES,
     StatusClass, Versions,
@@ -75,7 +76,9 @@ fn catalog_json(naming: Naming) -> Value {
             "message": r.message,
             "source": r.source.citation(),
         })).collect::<Vec<_>>(),
+        "callbackFields": callback_fields(),
         "sources": {
+            "callbackFields": "each rule's source and confidence; `byEvent` lists the fields of `data` per event type and api-version",
             "apiVersions": "Azure/azure-rest-api-specs specification/communication/data-plane/CallAutomation/{stable,preview}/<version>/communicationservicescallautomation.json: each operation's route and each event's model in the versions listed (commits read: docs/realism.md)",
             "metrics": "Azure Monitor supported metrics of Microsoft.Communication/CommunicationServices (APIRequestCallAutomation, APIRequestCallRecording, AcsCallAutomationCallbackEvent) and the Call Automation metrics overview (MicrosoftDocs/azure-docs articles/communication-services/concepts/metrics.md) for the 17 operations and 33 event types",
             "resultTexts": "each row's source",
@@ -86,6 +89,44 @@ fn catalog_json(naming: Naming) -> Value {
             "preview": v.is_preview(),
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The callback shape table: its rules, and what they make of each event
+/// at each version it exists in.
+fn callback_fields() -> Value {
+    let rules = FIELD_RULES.iter().map(|r| {
+        let events = match r.events {
+            Events::All => json!("all"),
+            Events::Only(list) => json!(list.iter().map(|e| e.name()).collect::<Vec<_>>()),
+            Events::AllBut(list) => {
+                json!({"allBut": list.iter().map(|e| e.name()).collect::<Vec<_>>()})
+            }
+        };
+        json!({
+            "field": r.field,
+            "events": events,
+            "apiVersions": names(r.versions),
+            "presence": r.presence.as_str(),
+            "source": r.source.citation(),
+            "confidence": r.confidence.as_str(),
+            "why": r.why,
+        })
+    });
+    let by_event: serde_json::Map<String, Value> = EventType::ALL
+        .iter()
+        .map(|&e| {
+            let per_version: serde_json::Map<String, Value> = e
+                .versions()
+                .iter()
+                .map(|v| {
+                    let list: Vec<&str> = fields(e, v).map(|r| r.field).collect();
+                    (v.as_str().to_string(), json!(list))
+                })
+                .collect();
+            (e.name().to_string(), Value::Object(per_version))
+        })
+        .collect();
+    json!({"rules": rules.collect::<Vec<_>>(), "byEvent": by_event})
 }
 
 fn names(versions: Versions) -> Vec<&'static str> {

@@ -4,9 +4,9 @@
 
 use super::event::{Context, Detail, Event, EventKind, OUTSIDER};
 use super::sample::{Sampler, Stream};
-use crate::catalog::{ApiVersion, EventType, Operation};
+use crate::catalog::{ApiVersion, EventType, Operation, success_has_no_result};
 use crate::scenario::Scenario;
-use crate::scenario::plan::{CallbackPlan, RequestPlan, StepPlan};
+use crate::scenario::plan::{CallbackPlan, RequestPlan, Status, StepPlan};
 
 /// Simulates call `index` starting at `start_ms`, appending to `out` (which
 /// is cleared first, so one buffer can serve many calls).
@@ -191,7 +191,7 @@ impl<'a> Call<'a, '_> {
         let sent = event.versions().contains(version);
         for _ in 0..n {
             at += self.rng.delay(&cb.delay);
-            let result = *self.rng.pick(results);
+            let result = counted_result(*self.rng.pick(results), event, version);
             // The service sends only events the call's version defines (the
             // timing draws above still happen: later steps keep their times).
             if !sent {
@@ -305,6 +305,19 @@ impl<'a> Call<'a, '_> {
             kind,
         });
         self.seq += 1;
+    }
+}
+
+/// A success the version sends without `resultInformation` carries no code
+/// to count it under but the plain success's (docs/realism.md).
+fn counted_result(result: Status, event: EventType, version: ApiVersion) -> Status {
+    if result.is_success() && success_has_no_result(event, version) {
+        Status {
+            code: 200,
+            sub_code: 0,
+        }
+    } else {
+        result
     }
 }
 

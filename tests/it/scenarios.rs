@@ -20,7 +20,7 @@ fn scenarios_dir() -> PathBuf {
 
 /// The scenario files in `scenarios/`, sorted; the JSON Schema that sits next
 /// to them (`scenario.schema.json`) is not a scenario.
-fn shipped() -> Vec<PathBuf> {
+pub(crate) fn shipped() -> Vec<PathBuf> {
     let dir = scenarios_dir();
     let entries =
         std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));

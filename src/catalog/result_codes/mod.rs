@@ -22,6 +22,11 @@ pub(crate) enum Source {
     Transcription,
     TroubleshootingCodes,
     JavaSdkTests,
+    /// Events recorded from the live service by the Python SDK's tests,
+    /// 2026-03-12 (the newest service's texts).
+    LiveRecording2026,
+    /// The same, 2024-09-01-preview (December 2024).
+    LiveRecording2024,
 }
 
 impl Source {
@@ -50,6 +55,16 @@ impl Source {
                 "https://learn.microsoft.com/azure/communication-services/resources/troubleshooting/voice-video-calling/troubleshooting-codes \
                  (Call Automation section, ms.date 2025-07-14; MicrosoftDocs/azure-docs \
                  articles/communication-services/resources/troubleshooting/voice-video-calling/includes/codes/call-automation-sdk.md @0f1ed170)"
+            }
+            Source::LiveRecording2026 => {
+                "Azure/azure-sdk-for-python sdk/communication/azure-communication-callautomation/tests/events/\
+                 test_e2e_callautomation_client.pyTestCallAutomationClientAutomatedLiveTesttest_get_participant.event.json @1d3cddfe \
+                 (a live recording, api-version 2026-03-12)"
+            }
+            Source::LiveRecording2024 => {
+                "Azure/azure-sdk-for-python sdk/communication/azure-communication-callautomation/tests/events/\
+                 test_e2e_callautomation_client.pyTestCallAutomationClientAutomatedLiveTesttest_start_recording_with_call_connection_id.event.json @a9f0c78a \
+                 (a live recording, api-version 2024-09-01-preview)"
             }
             Source::JavaSdkTests => {
                 "Azure/azure-sdk-for-java sdk/communication/azure-communication-callautomation/src/test/java/com/azure/\
@@ -92,12 +107,13 @@ use Source::*;
 /// two for one pair, its first).
 #[rustfmt::skip]
 pub(crate) const RESULT_TEXTS: &[ResultText] = &[
+    row(CallConnected, 200, 0, "", LiveRecording2026),
     row(CallDisconnected, 200, 0, "Call ended successfully by the local participant.", TroubleshootingCodes),
     row(CallDisconnected, 200, 4521, "Participant abruptly disconnected (e.g., closed app, tab, or browser without hanging up).", TroubleshootingCodes),
     row(CallDisconnected, 200, 5000, "Participant removed by another participant.", TroubleshootingCodes),
     row(CallDisconnected, 200, 5010, "Call ended because only one participant remained.", TroubleshootingCodes),
     row(CallDisconnected, 200, 5013, "Call ended because no one else joined the group call.", TroubleshootingCodes),
-    row(CallDisconnected, 200, 7000, "Call ended by Azure Communication Services Call Automation or a server-side bot.", TroubleshootingCodes),
+    row(CallDisconnected, 200, 7000, "Call was ended by Azure Communication Service Call Automation API or a server bot. DiagCode: 0#7000.@", LiveRecording2026),
     row(CallDisconnected, 200, 7015, "Call ended by service after successful transfer.", TroubleshootingCodes),
     row(CallDisconnected, 400, 8559, "Action Not Supported Only One Single Dialout App Allowed", TroubleshootingCodes),
     row(CallDisconnected, 487, 0, "Call ended successfully as caller canceled the call.", TroubleshootingCodes),
@@ -111,9 +127,12 @@ pub(crate) const RESULT_TEXTS: &[ResultText] = &[
     row(ConnectFailed, 429, 10110, "Maximum call duration exceeded.", TroubleshootingCodes),
     row(ConnectFailed, 480, 10076, "Target user registered but offline.", TroubleshootingCodes),
     row(ConnectFailed, 484, 560484, "Invalid or incomplete callee address.", TroubleshootingCodes),
+    row(ContinuousDtmfRecognitionStopped, 200, 0, "Continuous DTMF Recognition stopped successfully.", JavaSdkTests),
     row(ContinuousDtmfRecognitionToneFailed, 400, 12323, "Continuous DTMF tone Couldn't be received successfully.", JavaSdkTests),
+    row(ContinuousDtmfRecognitionToneReceived, 200, 0, "DTMF tone received successfully.", JavaSdkTests),
     row(HoldFailed, 400, 8536, "Action failed, file could not be downloaded.", JavaSdkTests),
     row(MediaStreamingFailed, 500, 8603, "Action failed, not able to establish websocket connection.", JavaSdkTests),
+    row(ParticipantsUpdated, 200, 0, "", LiveRecording2026),
     row(PlayCanceled, 400, 8508, "Action failed, the operation was canceled.", PlayAction),
     row(PlayCompleted, 200, 0, "Action completed successfully.", PlayAction),
     row(PlayFailed, 400, 8535, "Action failed, file format is invalid.", PlayAction),
@@ -125,6 +144,7 @@ pub(crate) const RESULT_TEXTS: &[ResultText] = &[
     row(PlayFailed, 429, 8565, "Action failed, requests exceeded the number of allowed concurrent requests for the Azure AI services subscription.", PlayAction),
     row(PlayFailed, 500, 8572, "Action failed due to play service shutdown.", PlayAction),
     row(PlayFailed, 500, 9999, "Unknown internal server error", PlayAction),
+    row(RecordingStateChanged, 200, 0, "", LiveRecording2024),
     row(RecognizeCanceled, 400, 8508, "Action failed, the operation was canceled.", RecognizeAction),
     row(RecognizeCompleted, 200, 8514, "Action completed as stop tone was detected.", RecognizeAction),
     row(RecognizeCompleted, 200, 8531, "Action completed, max digits received.", RecognizeAction),
@@ -147,6 +167,7 @@ pub(crate) const RESULT_TEXTS: &[ResultText] = &[
     row(RecognizeFailed, 500, 8512, "Unknown internal server error.", RecognizeAction),
     row(RecognizeFailed, 500, 8534, "Action failed, incorrect tone entered.", RecognizeAiAction),
     row(RecognizeFailed, 500, 9999, "Unspecified error.", RecognizeAiAction),
+    row(SendDtmfTonesCompleted, 200, 0, "Send DTMF completed successfully.", JavaSdkTests),
     row(TranscriptionFailed, 400, 8501, "Action is invalid when call is not in Established state.", Transcription),
     row(TranscriptionFailed, 400, 8523, "Invalid Request, locale is missing.", Transcription),
     row(TranscriptionFailed, 400, 8528, "Action is invalid, call already terminated.", Transcription),

@@ -3,7 +3,7 @@
 
 use super::identity::IdWriter;
 use super::json_text::{Snippet, write_int};
-use crate::catalog::{ApiVersion, EventType, Versions, result_message};
+use crate::catalog::{ApiVersion, EventType, has_field, result_message, success_has_no_result};
 use crate::engine::{Detail, Event, EventKind};
 use crate::scenario::RecognitionType;
 use crate::scenario::plan::Status;
@@ -31,8 +31,12 @@ const CHOICES: [(&str, &str); 3] = [
 pub(crate) struct EnvelopeParts {
     /// `","type":"…","specversion":…,"time":"`
     kind: Snippet,
-    /// `","data":{"version":"…","callConnectionId":"`
+    /// `","data":{"version":"…","callConnectionId":"`, or only up to
+    /// `{"eventSource":"` where the version's events have one (the source
+    /// follows, then `data_rest`).
     data: Snippet,
+    /// `","version":"…","callConnectionId":"` after an `eventSource`.
+    data_rest: Option<Snippet>,
     /// `,"resultInformation":{…}`
     result: Snippet,
     /// `,"publicEventType":"…"}}`
@@ -40,6 +44,12 @@ pub(crate) struct EnvelopeParts {
     /// The service echoes the app's operationContext, except in events
     /// whose models have none.
     has_context: bool,
+    /// ParticipantsUpdated's participants say whether they are on hold.
+    on_hold: bool,
+    /// Recognized speech and choices carry a confidence.
+    confidence: bool,
+    /// A failed play source is named by its index.
+    play_source_index: bool,
 }
 
 impl EnvelopeParts {
@@ -49,9 +59,20 @@ impl EnvelopeParts {
         kind.extend_from_slice(
             b"\",\"specversion\":\"1.0\",\"datacontenttype\":\"application/json\",\"time\":\"",
         );
-        let mut data = b"\",\"data\":{\"version\":\"".to_vec();
-        data.extend_from_slice(version.as_str().as_bytes());
-        data.extend_from_slice(b"\",\"callConnectionId\":\"");
+        let has = |field| has_field(event, version, field);
+        let mut rest = b"\",\"version\":\"".to_vec();
+        rest.extend_from_slice(version.as_str().as_bytes());
+        rest.extend_from_slice(b"\",\"callConnectionId\":\"");
+        let (data, data_rest) = if has("eventSource") {
+            (
+                Snippet::new(b"\",\"data\":{\"eventSource\":\""),
+                Some(Snippet::new(&rest)),
+            )
+        } else {
+            let mut data = b"\",\"data\":{".to_vec();
+            data.extend_from_slice(&rest[2..]);
+            (Snippet::new(&data), None)
+        };
         let mut info = b",\"resultInformation\":{\"code\":".to_vec();
         write_int(&mut info, result.code);
         info.extend_from_slice(b",\"subCode\":");
@@ -63,15 +84,20 @@ impl EnvelopeParts {
         let mut tail = b",\"publicEventType\":\"".to_vec();
         tail.extend_from_slice(event.name().as_bytes());
         tail.extend_from_slice(b"\"}}");
+        let success = (200..300).contains(&result.code);
+        if !has("resultInformation") || (success && success_has_no_result(event, version)) {
+            info.clear();
+        }
         EnvelopeParts {
             kind: Snippet::new(&kind),
-            data: Snippet::new(&data),
+            data,
+            data_rest,
             result: Snippet::new(&info),
             tail: Snippet::new(&tail),
-            has_context: !matches!(
-                event,
-                EventType::ParticipantsUpdated | EventType::RecordingStateChanged
-            ),
+            has_context: has("operationContext"),
+            on_hold: has("participants[].isOnHold"),
+            confidence: has("speechResult.confidence"),
+            play_source_index: has("failedPlaySourceIndex"),
         }
     }
 }
@@ -89,9 +115,8 @@ pub(crate) fn write_cloud_event(
 ) {
     let EventKind::Callback {
         event,
-        result,
         operation_context,
-        detail,
+        ..
     } = e.kind
     else {
         return;
@@ -126,6 +151,10 @@ pub(crate) fn write_cloud_event(
     out.extend_from_slice(b"\",\"subject\":\"");
     write_source(out);
     parts.data.write(out);
+    if let Some(rest) = &parts.data_rest {
+        write_source(out);
+        rest.write(out);
+    }
     call.connection(out);
     out.extend_from_slice(b"\",\"serverCallId\":\"");
     call.server_call(out);
@@ -138,19 +167,27 @@ pub(crate) fn write_cloud_event(
         out.extend_from_slice(context.as_bytes());
     }
     parts.result.write(out);
-    write_detail(out, ids, start_times, e, event, result.sub_code, detail);
+    write_detail(out, parts, ids, start_times, e);
     parts.tail.write(out);
 }
 
 fn write_detail(
     out: &mut Vec<u8>,
+    parts: &EnvelopeParts,
     ids: &IdWriter,
     start_times: &mut TimeWriter,
     e: &Event,
-    event: EventType,
-    sub_code: u32,
-    detail: Detail,
 ) {
+    let EventKind::Callback {
+        event,
+        result,
+        detail,
+        ..
+    } = e.kind
+    else {
+        return;
+    };
+    let sub_code = result.sub_code;
     let who = |n| ids.participant(e.call, n);
     match detail {
         Detail::None => {}
@@ -176,16 +213,21 @@ fn write_detail(
             sequence,
             count,
             caller_on_hold,
-        } => write_roster(out, sequence, count, caller_on_hold, |out, n| {
-            ids.identifier(out, who(n))
-        }),
+        } => {
+            let on_hold = parts.on_hold.then_some(caller_on_hold);
+            write_roster(out, sequence, count, on_hold, |out, n| {
+                ids.identifier(out, who(n))
+            })
+        }
         Detail::Transfer { target } => {
             out.extend_from_slice(b",\"transferee\":");
             ids.identifier(out, who(0));
             out.extend_from_slice(b",\"transferTarget\":");
             ids.identifier(out, who(target));
         }
-        Detail::Recognized { kind, seed: pick } => write_recognized(out, kind, sub_code, pick),
+        Detail::Recognized { kind, seed: pick } => {
+            write_recognized(out, kind, sub_code, pick, parts.confidence)
+        }
         Detail::Tone { tone, sequence_id } => {
             out.extend_from_slice(b",\"tone\":\"");
             out.extend_from_slice(TONES[tone as usize % TONES.len()].as_bytes());
@@ -198,19 +240,26 @@ fn write_detail(
             write_recording_state(out, start_times, active, started_ms);
         }
     }
+    if event == EventType::StartRecordingFailed {
+        // The recording that could not start (2025-06-15 spec on).
+        out.extend_from_slice(b",\"recordingId\":\"");
+        ids.recording(out, e.call);
+        out.push(b'"');
+    }
     write_status_update(out, event, sub_code);
-    if failed_play_source(event, sub_code) && PLAY_SOURCE_INDEX.contains(e.api_version) {
+    if failed_play_source(event, sub_code) && parts.play_source_index {
         out.extend_from_slice(b",\"failedPlaySourceIndex\":0");
     }
 }
 
 /// ParticipantsUpdated's `sequenceNumber` and roster; `identifier` writes
-/// participant `n`'s.
+/// participant `n`'s. `caller_on_hold`: none where the version's
+/// participants do not say.
 fn write_roster(
     out: &mut Vec<u8>,
     sequence: u32,
     count: u16,
-    caller_on_hold: bool,
+    caller_on_hold: Option<bool>,
     identifier: impl Fn(&mut Vec<u8>, u16),
 ) {
     out.extend_from_slice(b",\"sequenceNumber\":");
@@ -222,11 +271,10 @@ fn write_roster(
         }
         out.extend_from_slice(b"{\"identifier\":");
         identifier(out, n);
-        let on_hold = n == 0 && caller_on_hold;
-        out.extend_from_slice(if on_hold {
-            b",\"isMuted\":false,\"isOnHold\":true}"
-        } else {
-            b",\"isMuted\":false,\"isOnHold\":false}"
+        out.extend_from_slice(match caller_on_hold {
+            None => b",\"isMuted\":false}",
+            Some(true) if n == 0 => b",\"isMuted\":false,\"isOnHold\":true}",
+            Some(_) => b",\"isMuted\":false,\"isOnHold\":false}",
         });
     }
     out.push(b']');
@@ -261,10 +309,6 @@ fn write_recording_state(
     out.extend_from_slice(b"\",\"recordingKind\":\"azureCommunicationServices\"");
 }
 
-/// `failedPlaySourceIndex` is in the PlayFailed and RecognizeFailed models
-/// from 2024-09-15 on, and in both early previews.
-const PLAY_SOURCE_INDEX: Versions = Versions::HOLD;
-
 /// Whether a play source is what failed (a file that cannot be read or
 /// fetched, a text-to-speech request refused, a prompt that could not be
 /// played), so the event says which; a timeout or a shutdown has none.
@@ -276,7 +320,14 @@ fn failed_play_source(event: EventType, sub_code: u32) -> bool {
     }
 }
 
-fn write_recognized(out: &mut Vec<u8>, kind: RecognitionType, sub_code: u32, pick: u32) {
+/// `confidence`: the version's speech and choice results carry one.
+fn write_recognized(
+    out: &mut Vec<u8>,
+    kind: RecognitionType,
+    sub_code: u32,
+    pick: u32,
+    confidence: bool,
+) {
     match kind {
         RecognitionType::Dtmf => {
             out.extend_from_slice(b",\"recognitionType\":\"dtmf\",\"dtmfResult\":{\"tones\":[");
@@ -296,8 +347,8 @@ fn write_recognized(out: &mut Vec<u8>, kind: RecognitionType, sub_code: u32, pic
                 b",\"recognitionType\":\"speech\",\"speechResult\":{\"speech\":\"",
             );
             out.extend_from_slice(PHRASES[pick as usize % PHRASES.len()].as_bytes());
-            out.extend_from_slice(b"\",\"confidence\":0.");
-            write_int(out, 70 + (pick >> 8) % 30);
+            out.push(b'"');
+            write_confidence(out, confidence, pick);
             out.push(b'}');
         }
         RecognitionType::Choices => {
@@ -314,10 +365,17 @@ fn write_recognized(out: &mut Vec<u8>, kind: RecognitionType, sub_code: u32, pic
             }
             out.extend_from_slice(b"\",\"recognizedPhrase\":\"");
             out.extend_from_slice(phrase.as_bytes());
-            out.extend_from_slice(b"\",\"confidence\":0.");
-            write_int(out, 70 + (pick >> 8) % 30);
+            out.push(b'"');
+            write_confidence(out, confidence, pick);
             out.push(b'}');
         }
+    }
+}
+
+fn write_confidence(out: &mut Vec<u8>, confidence: bool, pick: u32) {
+    if confidence {
+        out.extend_from_slice(b",\"confidence\":0.");
+        write_int(out, 70 + (pick >> 8) % 30);
     }
 }
 
