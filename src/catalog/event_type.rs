@@ -97,12 +97,12 @@ event_types! {
     ParticipantsUpdated(16) true Versions::SINCE_2023_03_06 => SUCCESS;
     PlayCanceled(17) true Versions::SINCE_2023_03_06 => &[mix(400, 8508, 1.0)];
     PlayCompleted(18) true Versions::SINCE_2023_03_06 => SUCCESS;
-    PlayFailed(19) true Versions::SINCE_2023_03_06 => &[mix(400, 8535, 0.35), mix(400, 8536, 0.35), mix(500, 8572, 0.15), mix(500, 9999, 0.15)];
+    PlayFailed(19) true Versions::SINCE_2023_03_06 => &[mix(400, 8535, 0.29), mix(400, 8536, 0.29), mix(500, 8572, 0.15), mix(500, 9999, 0.15), mix(400, 8565, 0.04), mix(401, 8565, 0.02), mix(403, 8565, 0.02), mix(408, 8565, 0.02), mix(429, 8565, 0.02)];
     PlayStarted(20) true Versions::SINCE_2024_09_15 => SUCCESS;
     RecordingStateChanged(21) true Versions::SINCE_2023_03_06 => SUCCESS;
     RecognizeCanceled(22) true Versions::SINCE_2023_03_06 => &[mix(400, 8508, 1.0)];
     RecognizeCompleted(23) true Versions::SINCE_2023_03_06 => &[mix(200, 8531, 0.45), mix(200, 8514, 0.1), mix(200, 8533, 0.2), mix(200, 8545, 0.1), mix(200, 8569, 0.15)];
-    RecognizeFailed(24) true Versions::SINCE_2023_03_06 => &[mix(400, 8510, 0.35), mix(400, 8532, 0.2), mix(500, 8534, 0.1), mix(400, 8547, 0.1), mix(400, 8563, 0.1), mix(500, 8511, 0.1), mix(400, 8565, 0.05)];
+    RecognizeFailed(24) true Versions::SINCE_2023_03_06 => &[mix(400, 8510, 0.3), mix(400, 8532, 0.2), mix(500, 8534, 0.1), mix(400, 8547, 0.1), mix(400, 8563, 0.1), mix(500, 8511, 0.1), mix(400, 8565, 0.05), mix(408, 8570, 0.03), mix(500, 8512, 0.02)];
     RemoveParticipantFailed(25) true Versions::SINCE_2023_03_06 => &[mix(404, 8522, 0.6), mix(400, 8523, 0.4)];
     RemoveParticipantSucceeded(26) true Versions::SINCE_2023_03_06 => SUCCESS;
     SendDtmfTonesCompleted(27) true Versions::SINCE_2023_10_15 => SUCCESS;
