@@ -6,7 +6,7 @@
 //! because without them a scenario could not trigger every callback event
 //! type, or call what every SDK can call.
 
-use super::api_version::Versions;
+use super::api_version::{ApiVersion, Versions};
 use super::event_type::EventType;
 use std::fmt;
 use std::str::FromStr;
@@ -155,6 +155,9 @@ operations! {
 
 super::wire_id::wire_ids!(Operation, "operation");
 
+/// Where Start Recording's spec lists the 202 answer.
+const ASYNC_START_RECORDING: Versions = Versions::since("2025-05-15", "2025-08-15-preview");
+
 impl Operation {
     pub fn name(self) -> &'static str {
         self.info().name
@@ -176,6 +179,23 @@ impl Operation {
             }
             _ => super::Metric::ApiRequests,
         }
+    }
+
+    /// The status a successful request answers at `version`: Start
+    /// Recording answers 202 where the spec says "You will receive either
+    /// a StartRecordingFailed event or RecordingStateChanged event" (the
+    /// 2025-05-15 spec on, 2025-08-15-preview), since its result then
+    /// comes as an event; 200 before.
+    pub fn success_status_at(self, version: ApiVersion) -> u16 {
+        match self {
+            Operation::StartRecording if ASYNC_START_RECORDING.contains(version) => 202,
+            _ => self.info().success_status,
+        }
+    }
+
+    /// Whether `code` is this operation's success at some version.
+    pub fn succeeds_with(self, code: u16) -> bool {
+        ApiVersion::all().any(|v| self.success_status_at(v) == code)
     }
 
     /// Operations whose success always ends the call.
@@ -210,6 +230,24 @@ impl FromStr for Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_recording_answers_202_where_its_result_is_an_event() {
+        let at = |v: &str| Operation::StartRecording.success_status_at(v.parse().unwrap());
+        assert_eq!(at("2024-09-15"), 200);
+        assert_eq!(at("2024-09-01-preview"), 200);
+        assert_eq!(at("2025-05-15"), 202);
+        assert_eq!(at("2026-03-12"), 202);
+        assert_eq!(at("2025-08-15-preview"), 202);
+        assert_eq!(
+            Operation::Play.success_status_at("2026-03-12".parse().unwrap()),
+            202
+        );
+        assert_eq!(
+            Operation::GetCall.success_status_at("2026-03-12".parse().unwrap()),
+            200
+        );
+    }
 
     // Operation::metric is written out (it runs per event); it must stay
     // what the routes say.

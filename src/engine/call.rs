@@ -134,7 +134,7 @@ impl<'a> Call<'a, '_> {
             Some(choice) => *self.rng.pick(choice),
             None => self.version,
         };
-        let status = *self.rng.pick(&r.status);
+        let status = answered(*self.rng.pick(&r.status), r.operation, version);
         let latency = self.rng.delay(&r.latency).max(1.0);
         self.push(
             clock,
@@ -305,6 +305,19 @@ impl<'a> Call<'a, '_> {
             kind,
         });
         self.seq += 1;
+    }
+}
+
+/// A success as the request's version answers it (Start Recording is 202
+/// where its result comes as an event).
+fn answered(status: Status, operation: Operation, version: ApiVersion) -> Status {
+    if status.is_success() {
+        Status {
+            code: operation.success_status_at(version),
+            sub_code: 0,
+        }
+    } else {
+        status
     }
 }
 

@@ -399,7 +399,7 @@ impl Validator {
         for (i, s) in statuses.iter().enumerate() {
             let spath = path.index(i);
             match StatusClass::of(s.code) {
-                Some(StatusClass::Success) if s.code != success => self.error(spath.key("code"), format!("{op} answers {success} on success, not {}", s.code), format!("use {success}")),
+                Some(StatusClass::Success) if !op.succeeds_with(s.code) => self.error(spath.key("code"), format!("{op} answers {success} on success, not {}", s.code), format!("use {success}")),
                 Some(StatusClass::Success) if s.sub_code.is_some() => self.error(spath.key("subCode"), "a successful response carries no error sub-code", "remove subCode, or use it on a 4xx/5xx status"),
                 Some(StatusClass::ClientError | StatusClass::ServerError) | Some(StatusClass::Success) => {}
                 _ => self.error(spath.key("code"), format!("{} is not an HTTP status Call Automation answers with", s.code), format!("use {success} for success or a 4xx/5xx code such as 400, 404, 429, 500, 503")),
