@@ -5,7 +5,7 @@
 
 use callmetrics::testing::catalog::Naming;
 use callmetrics::testing::emit::JsonlEncoder;
-use callmetrics::testing::engine::{EventStream, Workload, expected_only};
+use callmetrics::testing::engine::{EventStream, IdKey, Workload, expected_only};
 use callmetrics::testing::model::{AggregateTable, Grain};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::path::Path;
@@ -21,6 +21,7 @@ fn benches(c: &mut Criterion) {
     let scenario =
         callmetrics::testing::scenario::load(Path::new(SCENARIO)).expect("shipped scenario loads");
     let workload = workload();
+    let ids = IdKey::of(&scenario, &workload);
     let events: Vec<_> = EventStream::new(&scenario, &workload).collect();
     let n = events.len() as u64;
 
@@ -35,7 +36,7 @@ fn benches(c: &mut Criterion) {
     group.bench_function("jsonl encode", |b| {
         let mut buf = Vec::with_capacity(1 << 20);
         b.iter(|| {
-            let mut enc = JsonlEncoder::new(1, Naming::Azure);
+            let mut enc = JsonlEncoder::new(ids, Naming::Azure);
             for e in &events {
                 enc.encode(&mut buf, e);
                 if buf.len() > 1 << 20 {
@@ -57,7 +58,7 @@ fn benches(c: &mut Criterion) {
     group.bench_function("generate (stream + encode)", |b| {
         let mut buf = Vec::with_capacity(1 << 20);
         b.iter(|| {
-            let mut enc = JsonlEncoder::new(1, Naming::Azure);
+            let mut enc = JsonlEncoder::new(ids, Naming::Azure);
             let mut n = 0;
             for e in EventStream::new(&scenario, &workload) {
                 enc.encode(&mut buf, &e);
@@ -74,7 +75,7 @@ fn benches(c: &mut Criterion) {
     group.bench_function("dataset (stream + encode + aggregate)", |b| {
         let mut buf = Vec::with_capacity(1 << 20);
         b.iter(|| {
-            let mut enc = JsonlEncoder::new(1, Naming::Azure);
+            let mut enc = JsonlEncoder::new(ids, Naming::Azure);
             let mut expected = AggregateTable::new(Grain::MINUTE);
             for e in EventStream::new(&scenario, &workload) {
                 expected.record(&e);

@@ -11,7 +11,7 @@
 use callmetrics::testing::catalog::Naming;
 use callmetrics::testing::emit::deliver::Encoder;
 use callmetrics::testing::emit::targets::ingest::NdjsonEncoder;
-use callmetrics::testing::engine::{EventStream, Workload};
+use callmetrics::testing::engine::{EventStream, IdKey, Workload};
 use callmetrics::testing::sink::{RunningSink, SinkConfig};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::path::Path;
@@ -25,7 +25,7 @@ fn batch() -> Vec<u8> {
         callmetrics::testing::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENARIO))
             .expect("shipped scenario");
     let workload = Workload::calls(7, 2_000, 4.0);
-    let mut encoder = NdjsonEncoder::new(workload.seed, Naming::Azure);
+    let mut encoder = NdjsonEncoder::new(IdKey::of(&scenario, &workload), Naming::Azure);
     let mut body = Vec::new();
     for e in EventStream::new(&scenario, &workload).take(EVENTS) {
         encoder.encode(&mut body, &e);

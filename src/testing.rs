@@ -43,7 +43,7 @@ pub mod emit {
 }
 
 pub mod engine {
-    pub use crate::engine::{Event, EventKind, EventStream, Workload, expected_only};
+    pub use crate::engine::{Event, EventKind, EventStream, IdKey, Workload, expected_only};
 }
 
 pub mod model {

@@ -1,9 +1,42 @@
 //! Deterministic identifiers: call connection, correlation, server call,
 //! recording and CloudEvent ids, and participant identities. Each derives
-//! from (seed, call, purpose, n) by hashing, so an encoder can recreate any
+//! from (key, call, purpose, n) by hashing, so an encoder can recreate any
 //! of them from an event alone and they never depend on generation order.
+//! The key mixes the seed with the scenario's digest (`IdKey`).
 
+use super::Workload;
 use super::sample::mix64;
+use crate::scenario::Scenario;
+
+/// What a workload's identifiers derive from: a key mixing the seed with
+/// the scenario's digest, so two scenarios generated with the same seed
+/// (the default is 1) share no id, and the workload's start, the epoch
+/// server call ids are stamped before. The shard is left out on purpose:
+/// call indices are global, so shards never share a call, and each shard
+/// writes exactly the ids the unsharded workload writes for its calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdKey {
+    pub(crate) key: u64,
+    /// Unix milliseconds every call starts at or after.
+    pub(crate) epoch_ms: i64,
+}
+
+impl IdKey {
+    pub fn of(scenario: &Scenario, workload: &Workload) -> IdKey {
+        IdKey::new(workload.seed, scenario.sha256.as_bytes(), workload.start_ms)
+    }
+
+    /// `digest` is the scenario's (any bytes; its hex text in practice).
+    pub(crate) fn new(seed: u64, digest: &[u8], epoch_ms: i64) -> IdKey {
+        let digest = digest
+            .iter()
+            .fold(0x6a09_e667_f3bc_c908, |h, &b| mix64(h ^ b as u64));
+        IdKey {
+            key: mix64(seed ^ mix64(digest)),
+            epoch_ms,
+        }
+    }
+}
 
 #[derive(Clone, Copy)]
 pub(crate) enum IdKind {
@@ -14,11 +47,13 @@ pub(crate) enum IdKind {
     Event = 5,
     Participant = 6,
     Resource = 7,
+    /// A conversation server instance (host, address, start stamp).
+    ServerInstance = 8,
 }
 
-/// 128 deterministic bits for (seed, call, kind, n).
-pub(crate) fn id128(seed: u64, call: u64, kind: IdKind, n: u64) -> u128 {
-    let base = mix64(seed ^ mix64(call ^ ((kind as u64) << 58) ^ mix64(n)));
+/// 128 deterministic bits for (key, call, kind, n).
+pub(crate) fn id128(key: u64, call: u64, kind: IdKind, n: u64) -> u128 {
+    let base = mix64(key ^ mix64(call ^ ((kind as u64) << 58) ^ mix64(n)));
     let hi = mix64(base);
     let lo = mix64(base ^ 0x5851_f42d_4c95_7f2d);
     ((hi as u128) << 64) | lo as u128
@@ -39,6 +74,11 @@ fn hex8(v: u32) -> [u8; 8] {
 
 /// Appends `bits` as a version-4 UUID (lowercase, hyphenated).
 pub(crate) fn write_uuid(out: &mut Vec<u8>, bits: u128) {
+    out.extend_from_slice(&uuid_text(bits));
+}
+
+/// `bits` as a version-4 UUID (lowercase, hyphenated).
+pub(crate) fn uuid_text(bits: u128) -> [u8; 36] {
     // Version 4 and RFC 4122 variant, as real v4 UUIDs have.
     let v = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
     let [a, b, c, d] = [96, 64, 32, 0].map(|shift| hex8((v >> shift) as u32));
@@ -49,7 +89,7 @@ pub(crate) fn write_uuid(out: &mut Vec<u8>, bits: u128) {
     text[19..23].copy_from_slice(&c[..4]);
     text[24..28].copy_from_slice(&c[4..]);
     text[28..].copy_from_slice(&d);
-    out.extend_from_slice(&text);
+    text
 }
 
 /// A participant's identity: what `CommunicationIdentifierModel` carries.
@@ -62,14 +102,14 @@ pub(crate) enum Identity {
 }
 
 /// The ACS resource all ACS users of a workload belong to.
-pub(crate) fn resource(seed: u64) -> u128 {
-    id128(seed, 0, IdKind::Resource, 0)
+pub(crate) fn resource(key: u64) -> u128 {
+    id128(key, 0, IdKind::Resource, 0)
 }
 
 /// Participant `n` of a call: 0 is the PSTN caller, 1 the app's ACS
 /// identity, later ones alternate between phone numbers and ACS users.
-pub(crate) fn participant(seed: u64, call: u64, n: u16) -> Identity {
-    let bits = id128(seed, call, IdKind::Participant, n as u64);
+pub(crate) fn participant(key: u64, call: u64, n: u16) -> Identity {
+    let bits = id128(key, call, IdKind::Participant, n as u64);
     let phone = n == 0 || (n >= 2 && bits & 1 == 0);
     if phone {
         // North-American numbers in the 555-01xx fiction range widened to

@@ -16,6 +16,7 @@ pub(crate) use arrival::{Arrival, Arrivals, RampStage, Rate};
 pub(crate) use event::Detail;
 pub use event::Event;
 pub use event::EventKind;
+pub use ids::IdKey;
 pub(crate) use shard::Shard;
 pub use stream::EventStream;
 pub(crate) use stream::TimeBeyond;

@@ -131,6 +131,116 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     );
 }
 
+/// The call connection ids, CloudEvent (source, id) pairs and server call
+/// ids of a shipped scenario's 300 calls at the default seed.
+struct Ids {
+    events: String,
+    connections: std::collections::BTreeSet<String>,
+    cloud_events: std::collections::BTreeSet<(String, String)>,
+    server_calls: Vec<(String, String)>,
+}
+
+fn ids_of(scenario: &str) -> Ids {
+    let run = callmetrics(&["generate", scenario, "--calls", "300", "--out", "-"]).expect_code(0);
+    let mut ids = Ids {
+        connections: Default::default(),
+        cloud_events: Default::default(),
+        server_calls: Vec::new(),
+        events: String::new(),
+    };
+    for line in run.stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let ce = &v["cloudEvent"];
+        let connection = ce["data"]["callConnectionId"]
+            .as_str()
+            .or(v["request"]["callConnectionId"].as_str())
+            .unwrap();
+        ids.connections.insert(connection.to_string());
+        if ce.is_object() {
+            let pair = (ce["source"].as_str().unwrap(), ce["id"].as_str().unwrap());
+            ids.cloud_events
+                .insert((pair.0.to_string(), pair.1.to_string()));
+            ids.server_calls.push((
+                ce["data"]["serverCallId"].as_str().unwrap().to_string(),
+                ce["time"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    ids.events = run.stdout;
+    ids
+}
+
+// Issue #21, item 5: two scenarios generated with the same (default) seed
+// shared every callConnectionId and a third of the CloudEvent ids, so a
+// consumer de-duplicating by source + id dropped events when two datasets
+// met. The scenario's digest is now in every id, and a scenario and seed
+// still give the same bytes.
+#[test]
+fn two_scenarios_with_one_seed_share_no_id() {
+    let ivr = ids_of("scenarios/inbound-ivr.json");
+    let outbound = ids_of("scenarios/outbound-notification.json");
+    assert!(ivr.connections.len() >= 300 && outbound.connections.len() >= 300);
+    let shared: Vec<_> = ivr
+        .connections
+        .intersection(&outbound.connections)
+        .collect();
+    assert!(
+        shared.is_empty(),
+        "{} shared callConnectionIds, e.g. {:?}",
+        shared.len(),
+        shared.first()
+    );
+    let shared: Vec<_> = ivr
+        .cloud_events
+        .intersection(&outbound.cloud_events)
+        .collect();
+    assert!(
+        shared.is_empty(),
+        "{} shared CloudEvent (source, id) pairs, e.g. {:?}",
+        shared.len(),
+        shared.first()
+    );
+    assert!(
+        ivr.events == ids_of("scenarios/inbound-ivr.json").events,
+        "same scenario and seed, other bytes"
+    );
+}
+
+// Issue #21, item 7: every server call id stamps `e=` (.NET ticks) hours to
+// days before its call, as live ones do, not years.
+#[test]
+fn server_call_ids_are_stamped_days_before_their_calls() {
+    use base64::Engine;
+    let ids = ids_of("scenarios/inbound-ivr.json");
+    assert!(!ids.server_calls.is_empty());
+    let mut hosts = std::collections::BTreeSet::new();
+    for (server_call, time) in &ids.server_calls {
+        let url = base64::engine::general_purpose::STANDARD
+            .decode(server_call)
+            .unwrap();
+        let url = String::from_utf8(url).unwrap();
+        let host = url.split('/').nth(6).unwrap();
+        assert!(
+            host.starts_with("conv-") && host.ends_with("-prod-aks.conv.skype.com"),
+            "{url}"
+        );
+        hosts.insert(host.to_string());
+        let ticks: i64 = url.rsplit_once("&e=").unwrap().1.parse().unwrap();
+        let stamp_ms = (ticks - 621_355_968_000_000_000) / 10_000;
+        let time = humantime::parse_rfc3339(time).unwrap();
+        let time_ms = time
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let before = time_ms - stamp_ms;
+        assert!(
+            (2 * 3_600_000..10 * 86_400_000).contains(&before),
+            "{url}: e= {before} ms before the event at {time_ms}"
+        );
+    }
+    assert!(hosts.len() > 1, "{hosts:?}");
+}
+
 #[test]
 fn csv_has_one_row_per_event() {
     let dir = tempfile::tempdir().unwrap();

@@ -375,7 +375,10 @@ mod tests {
 
     fn encode(calls: u64, size: usize, speed: Option<f64>, gzip: bool) -> Vec<Batch> {
         let (scenario, workload) = events(calls);
-        let lines = NdjsonEncoder::new(workload.seed, Naming::default());
+        let lines = NdjsonEncoder::new(
+            crate::engine::IdKey::of(&scenario, &workload),
+            Naming::default(),
+        );
         let cut = Cut {
             max_events: size,
             window: Duration::from_millis(500),

@@ -46,7 +46,7 @@ pub(crate) use timeline::Timeline;
 
 use super::targets::Target;
 use crate::client::tls::ClientTls;
-use crate::engine::{EventStream, Workload};
+use crate::engine::{EventStream, IdKey, Workload};
 use crate::model::{AggregateTable, Grain};
 use crate::scenario::Scenario;
 use batcher::{Batcher, Cut};
@@ -231,7 +231,7 @@ fn batcher<T: Target>(
         speed,
     };
     Batcher::new(
-        target.encoder(workload.seed, speed.is_some()),
+        target.encoder(IdKey::of(scenario, workload), speed.is_some()),
         fingerprint(scenario, workload, target, config, speed),
         cut,
         config.compression,

@@ -6,7 +6,7 @@ use super::identity::IdWriter;
 use super::json_text::write_int;
 use super::jsonl::class;
 use crate::catalog::{Dimension, Metric, Naming};
-use crate::engine::{Event, EventKind};
+use crate::engine::{Event, EventKind, IdKey};
 use crate::wire::rfc3339::TimeWriter;
 
 pub(super) struct CsvEncoder {
@@ -23,9 +23,9 @@ pub(super) fn header(naming: Naming) -> String {
 }
 
 impl CsvEncoder {
-    pub(super) fn new(seed: u64) -> Self {
+    pub(super) fn new(ids: IdKey) -> Self {
         CsvEncoder {
-            ids: IdWriter::new(seed),
+            ids: IdWriter::new(ids),
             times: TimeWriter::default(),
         }
     }

@@ -8,7 +8,7 @@ use super::jsonl::JsonlEncoder;
 use super::progress::Progress;
 use crate::catalog::{Metric, Naming};
 use crate::emit::provenance;
-use crate::engine::{EventKind, EventStream, Workload};
+use crate::engine::{EventKind, EventStream, IdKey, Workload};
 use crate::model::{AggregateTable, Grain};
 use crate::scenario::Scenario;
 use crate::wire::write_expected;
@@ -188,8 +188,9 @@ fn write_events(
     let mut expected = AggregateTable::new(opts.grain);
     let mut summary = DatasetSummary::default();
     let mut buf = Vec::with_capacity(CHUNK + 8192);
-    let mut jsonl = JsonlEncoder::new(workload.seed, opts.naming);
-    let mut csv = CsvEncoder::new(workload.seed);
+    let ids = IdKey::of(scenario, workload);
+    let mut jsonl = JsonlEncoder::new(ids, opts.naming);
+    let mut csv = CsvEncoder::new(ids);
     if opts.format == DatasetFormat::Csv {
         buf.extend_from_slice(header(opts.naming).as_bytes());
     }

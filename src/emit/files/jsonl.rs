@@ -10,7 +10,7 @@ use super::cloudevent::{EnvelopeParts, write_cloud_event};
 use super::identity::IdWriter;
 use super::json_text::{Snippet, write_int};
 use crate::catalog::{ApiVersion, Dimension, EventType, Metric, Naming, Operation, StatusClass};
-use crate::engine::{Event, EventKind};
+use crate::engine::{Event, EventKind, IdKey};
 use crate::model::Series;
 use crate::scenario::plan::Status;
 use crate::wire::rfc3339::TimeWriter;
@@ -65,9 +65,9 @@ fn head(metric: Metric) -> Box<[u8]> {
 }
 
 impl JsonlEncoder {
-    pub fn new(seed: u64, naming: Naming) -> Self {
+    pub fn new(ids: IdKey, naming: Naming) -> Self {
         JsonlEncoder {
-            ids: IdWriter::new(seed),
+            ids: IdWriter::new(ids),
             naming,
             payloads: true,
             times: TimeWriter::default(),
@@ -82,10 +82,10 @@ impl JsonlEncoder {
 
     /// An encoder of bare samples: metric, time, dimensions, value and
     /// latencyMs, without request or CloudEvent payloads.
-    pub fn samples_only(seed: u64, naming: Naming) -> Self {
+    pub fn samples_only(ids: IdKey, naming: Naming) -> Self {
         JsonlEncoder {
             payloads: false,
-            ..JsonlEncoder::new(seed, naming)
+            ..JsonlEncoder::new(ids, naming)
         }
     }
 

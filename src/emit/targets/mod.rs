@@ -17,6 +17,7 @@ pub(crate) use choice::{Deliver, Signing, TargetOptions};
 use super::deliver::batcher::{Batch, Compression, Encoder};
 use super::deliver::stats::CarriedEvent;
 use crate::client::Retryable;
+use crate::engine::IdKey;
 use crate::model::{AggregateTable, Grain};
 use axum::body::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
@@ -98,9 +99,9 @@ pub trait Target: Send + Sync + 'static {
     /// Where requests go.
     fn url(&self) -> &reqwest::Url;
 
-    /// A fresh encoder for a run with this seed (ids derive from it),
-    /// paced or at the maximum rate.
-    fn encoder(&self, seed: u64, paced: bool) -> Self::Encoder;
+    /// A fresh encoder for a run whose ids derive from `ids`, paced or at
+    /// the maximum rate.
+    fn encoder(&self, ids: IdKey, paced: bool) -> Self::Encoder;
 
     /// Everything about the target that changes what its batches hold
     /// (naming, ...): part of the run's fingerprint.

@@ -128,7 +128,10 @@ async fn connection_errors_are_retried_until_the_limit() {
 fn paced_batches(speed: f64, size: usize) -> Vec<Batch> {
     let scenario = scenario();
     let workload = workload(40, 10.0);
-    let lines = NdjsonEncoder::new(workload.seed, Default::default());
+    let lines = NdjsonEncoder::new(
+        crate::engine::IdKey::of(&scenario, &workload),
+        Default::default(),
+    );
     let cut = Cut {
         max_events: size,
         window: Duration::from_secs(3600),

@@ -13,6 +13,7 @@ use super::{
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
+use crate::engine::IdKey;
 use crate::model::Grain;
 use axum::body::Bytes;
 use http::header::{self, HeaderValue};
@@ -78,7 +79,7 @@ impl Target for Influx {
 
     /// Paced, every interval goes out as it ends; at the maximum rate,
     /// intervals are gathered into bigger requests.
-    fn encoder(&self, _seed: u64, paced: bool) -> LineEncoder {
+    fn encoder(&self, _ids: IdKey, paced: bool) -> LineEncoder {
         let encoder = LineEncoder::new(self.interval_ms);
         if paced {
             encoder.lines_per_request(1)

@@ -4,16 +4,16 @@
 use crate::catalog::Naming;
 use crate::emit::JsonlEncoder;
 use crate::emit::deliver::batcher::Encoder;
-use crate::engine::Event;
+use crate::engine::{Event, IdKey};
 
 pub struct NdjsonEncoder {
     lines: JsonlEncoder,
 }
 
 impl NdjsonEncoder {
-    pub fn new(seed: u64, naming: Naming) -> NdjsonEncoder {
+    pub fn new(ids: IdKey, naming: Naming) -> NdjsonEncoder {
         NdjsonEncoder {
-            lines: JsonlEncoder::samples_only(seed, naming),
+            lines: JsonlEncoder::samples_only(ids, naming),
         }
     }
 }

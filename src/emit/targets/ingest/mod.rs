@@ -12,6 +12,7 @@ use crate::catalog::Naming;
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
+use crate::engine::IdKey;
 use axum::body::Bytes;
 use http::header::{HeaderName, HeaderValue};
 
@@ -65,8 +66,8 @@ impl Target for Ingest {
         &self.url
     }
 
-    fn encoder(&self, seed: u64, _paced: bool) -> NdjsonEncoder {
-        NdjsonEncoder::new(seed, self.naming)
+    fn encoder(&self, ids: IdKey, _paced: bool) -> NdjsonEncoder {
+        NdjsonEncoder::new(ids, self.naming)
     }
 
     fn fingerprint(&self) -> String {

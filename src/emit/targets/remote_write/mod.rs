@@ -19,6 +19,7 @@ use super::{
 use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
+use crate::engine::IdKey;
 use crate::model::{AggregateTable, Grain};
 use crate::wire::remote_write::{VERSION, VERSION_HEADER, WriteRequest};
 use axum::body::Bytes;
@@ -109,7 +110,7 @@ impl Target for RemoteWrite {
     /// Paced, every sample instant goes out as it passes (as a scraper's
     /// would); at the maximum rate, instants are gathered into bigger
     /// requests.
-    fn encoder(&self, _seed: u64, paced: bool) -> CounterEncoder {
+    fn encoder(&self, _ids: IdKey, paced: bool) -> CounterEncoder {
         let mut encoder = CounterEncoder::new(self.interval_ms, self.grain);
         if !self.stale_markers {
             encoder = encoder.without_stale_markers();

@@ -5,7 +5,7 @@
 use crate::emit::deliver::batcher::Encoder;
 use crate::emit::files::cloudevent::{EnvelopeParts, write_cloud_event};
 use crate::emit::files::identity::IdWriter;
-use crate::engine::{Event, EventKind};
+use crate::engine::{Event, EventKind, IdKey};
 use crate::model::Series;
 use crate::wire::rfc3339::TimeWriter;
 use rustc_hash::FxHashMap;
@@ -21,9 +21,9 @@ pub(crate) struct CloudEventsEncoder {
 }
 
 impl CloudEventsEncoder {
-    pub(crate) fn new(seed: u64) -> CloudEventsEncoder {
+    pub(crate) fn new(ids: IdKey) -> CloudEventsEncoder {
         CloudEventsEncoder {
-            ids: IdWriter::new(seed),
+            ids: IdWriter::new(ids),
             times: TimeWriter::default(),
             start_times: TimeWriter::default(),
             envelopes: FxHashMap::default(),
@@ -69,9 +69,9 @@ mod tests {
         )))
         .unwrap();
         let workload = Workload::calls(5, 30, 10.0);
-        let mut encoder = CloudEventsEncoder::new(workload.seed);
-        let mut lines =
-            crate::emit::JsonlEncoder::new(workload.seed, crate::catalog::Naming::Azure);
+        let ids = IdKey::of(&scenario, &workload);
+        let mut encoder = CloudEventsEncoder::new(ids);
+        let mut lines = crate::emit::JsonlEncoder::new(ids, crate::catalog::Naming::Azure);
         let (mut requests, mut callbacks) = (0, 0);
         for e in EventStream::new(&scenario, &workload) {
             if !encoder.accepts(&e) {
@@ -100,7 +100,7 @@ mod tests {
         )))
         .unwrap();
         let workload = Workload::calls(5, 5, 10.0);
-        let mut encoder = CloudEventsEncoder::new(workload.seed);
+        let mut encoder = CloudEventsEncoder::new(IdKey::of(&scenario, &workload));
         let mut body = Vec::new();
         let mut n = 0;
         for e in EventStream::new(&scenario, &workload) {

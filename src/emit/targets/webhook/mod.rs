@@ -18,6 +18,7 @@ use crate::client::Retryable;
 use crate::emit::deliver::Compression;
 use crate::emit::deliver::batcher::Batch;
 use crate::emit::deliver::stats::CarriedEvent;
+use crate::engine::IdKey;
 use axum::body::Bytes;
 use http::header::HeaderValue;
 use std::sync::Arc;
@@ -84,8 +85,8 @@ impl Target for Webhook {
         &self.url
     }
 
-    fn encoder(&self, seed: u64, _paced: bool) -> CloudEventsEncoder {
-        CloudEventsEncoder::new(seed)
+    fn encoder(&self, ids: IdKey, _paced: bool) -> CloudEventsEncoder {
+        CloudEventsEncoder::new(ids)
     }
 
     fn fingerprint(&self) -> String {
@@ -147,7 +148,7 @@ mod tests {
                 window: std::time::Duration::from_secs(1),
                 speed: None,
             };
-            let encoder = CloudEventsEncoder::new(workload.seed);
+            let encoder = CloudEventsEncoder::new(crate::engine::IdKey::of(&scenario, &workload));
             let mut batcher = Batcher::new(encoder, 1, cut, compression, Grain::MINUTE);
             let batch = EventStream::new(&scenario, &workload)
                 .find_map(|e| batcher.push(&e))
