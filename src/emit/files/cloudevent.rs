@@ -106,7 +106,7 @@ pub(crate) fn write_cloud_event(
     if recording {
         ids.recording(&mut recording_id, e.call);
     }
-    let call = ids.call(e.call);
+    let call = ids.call(e.call, e.connection);
     let write_source = |out: &mut Vec<u8>| {
         if recording {
             out.extend_from_slice(b"calling/recordings/");

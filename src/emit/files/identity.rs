@@ -8,6 +8,7 @@
 //! direct-mapped table (calls interleave, but only thousands are live).
 
 use super::json_text::Snippet;
+use crate::engine::Connection;
 use crate::engine::ids::{self, IdKind, Identity};
 use base64::Engine;
 
@@ -31,6 +32,8 @@ const VARIABLE_TEXT: usize = VARIABLE.div_ceil(3) * 4;
 #[repr(C, align(64))]
 struct CallText {
     call: u64,
+    /// The connection of the call whose text this is.
+    of: Connection,
     connection: [u8; 36],
     correlation: [u8; 36],
     server_rest: [u8; VARIABLE_TEXT],
@@ -82,11 +85,12 @@ impl IdWriter {
         }
     }
 
-    fn call_text(&mut self, call: u64) -> &CallText {
+    fn call_text(&mut self, call: u64, of: Connection) -> &CallText {
         if self.cache.is_empty() {
             self.cache = (0..SLOTS)
                 .map(|_| CallText {
                     call: u64::MAX,
+                    of: Connection::default(),
                     connection: [0; 36],
                     correlation: [0; 36],
                     server_rest: [0; VARIABLE_TEXT],
@@ -95,35 +99,43 @@ impl IdWriter {
         }
         let seed = self.seed;
         let entry = &mut self.cache[call as usize % SLOTS];
-        if entry.call != call {
+        if entry.call != call || entry.of != of {
+            let (attempt, conversation) = (of.attempt as u64, of.conversation as u64);
             let mut buf = Vec::with_capacity(64);
-            ids::write_uuid(&mut buf, ids::id128(seed, call, IdKind::CallConnection, 0));
+            ids::write_uuid(
+                &mut buf,
+                ids::id128(seed, call, IdKind::CallConnection, attempt),
+            );
             entry.connection.copy_from_slice(&buf);
             buf.clear();
-            ids::write_uuid(&mut buf, ids::id128(seed, call, IdKind::Correlation, 0));
+            ids::write_uuid(
+                &mut buf,
+                ids::id128(seed, call, IdKind::Correlation, conversation),
+            );
             entry.correlation.copy_from_slice(&buf);
-            let url = conversation_url_rest(seed, call);
+            let url = conversation_url_rest(seed, call, conversation);
             let written = base64::engine::general_purpose::STANDARD
                 .encode_slice(url, &mut entry.server_rest)
                 .unwrap_or(0);
             debug_assert_eq!(written, VARIABLE_TEXT);
             entry.call = call;
+            entry.of = of;
         }
         entry
     }
 
-    /// One call's id text, looked up once for a whole line (a CloudEvent
-    /// repeats the connection id three times).
-    pub(crate) fn call(&mut self, call: u64) -> CallIds<'_> {
-        self.call_text(call);
+    /// The id text of one connection of a call, looked up once for a whole
+    /// line (a CloudEvent repeats the connection id three times).
+    pub(crate) fn call(&mut self, call: u64, of: Connection) -> CallIds<'_> {
+        self.call_text(call, of);
         CallIds {
             text: &self.cache[call as usize % SLOTS],
             server_fixed: &self.server_fixed,
         }
     }
 
-    pub(crate) fn connection(&mut self, out: &mut Vec<u8>, call: u64) {
-        out.extend_from_slice(&self.call_text(call).connection);
+    pub(crate) fn connection(&mut self, out: &mut Vec<u8>, call: u64, of: Connection) {
+        out.extend_from_slice(&self.call_text(call, of).connection);
     }
 
     pub(crate) fn event(&self, out: &mut Vec<u8>, call: u64, n: u32) {
@@ -139,10 +151,10 @@ impl IdWriter {
     }
 }
 
-/// The conversation URL of a call from byte `FIXED` on.
-fn conversation_url_rest(seed: u64, call: u64) -> [u8; VARIABLE] {
+/// The URL of a call's conversation `conversation` from byte `FIXED` on.
+fn conversation_url_rest(seed: u64, call: u64, conversation: u64) -> [u8; VARIABLE] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bits = ids::id128(seed, call, IdKind::ServerCall, 0);
+    let bits = ids::id128(seed, call, IdKind::ServerCall, conversation);
     let mut url = [0u8; VARIABLE];
     let tail = &CONVERSATION_PREFIX[FIXED..];
     url[..tail.len()].copy_from_slice(tail);
@@ -225,7 +237,9 @@ mod tests {
     #[test]
     fn server_call_ids_decode_to_a_conversation_url() {
         let mut out = Vec::new();
-        IdWriter::new(3).call(4).server_call(&mut out);
+        IdWriter::new(3)
+            .call(4, Connection::default())
+            .server_call(&mut out);
         let url = base64::engine::general_purpose::STANDARD
             .decode(&out)
             .unwrap();
@@ -239,14 +253,49 @@ mod tests {
     #[test]
     fn cached_ids_equal_fresh_ones_after_slot_reuse() {
         let mut ids = IdWriter::new(5);
+        let first = Connection::default();
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        ids.connection(&mut a, 7);
-        ids.connection(&mut a, 7 + SLOTS as u64); // evicts call 7
-        ids.connection(&mut b, 7);
+        ids.connection(&mut a, 7, first);
+        ids.connection(&mut a, 7 + SLOTS as u64, first); // evicts call 7
+        ids.connection(&mut b, 7, first);
         assert_eq!(a[..36], b[..]);
         let mut fresh = Vec::new();
         ids::write_uuid(&mut fresh, ids::id128(5, 7, IdKind::CallConnection, 0));
         assert_eq!(fresh, b);
+    }
+
+    #[test]
+    fn each_connection_of_a_call_has_its_own_ids() {
+        let mut ids = IdWriter::new(5);
+        let text = |ids: &mut IdWriter, attempt, conversation| {
+            let of = Connection {
+                attempt,
+                conversation,
+            };
+            let call = ids.call(7, of);
+            let mut out = Vec::new();
+            call.connection(&mut out);
+            out.push(b' ');
+            call.correlation(&mut out);
+            out.push(b' ');
+            call.server_call(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let first = text(&mut ids, 0, 0);
+        let joined_again = text(&mut ids, 1, 0);
+        let called_again = text(&mut ids, 2, 2);
+        let part = |s: &str, i: usize| s.split(' ').nth(i).unwrap().to_string();
+        assert_ne!(part(&first, 0), part(&joined_again, 0));
+        assert_eq!(part(&first, 1), part(&joined_again, 1));
+        assert_eq!(part(&first, 2), part(&joined_again, 2));
+        for i in 0..3 {
+            assert_ne!(part(&first, i), part(&called_again, i));
+        }
+        assert_eq!(
+            text(&mut ids, 0, 0),
+            first,
+            "the cache follows the connection"
+        );
     }
 
     #[test]
