@@ -38,7 +38,7 @@ pub(super) fn simulate<'a>(
         recording_started_ms: start_ms,
         ended_at: None,
     };
-    call.steps(&flow.steps, 0.0);
+    call.steps(&flow.steps, Clock::at(0.0));
     let ended_ms = call.ended_at.map(|t| start_ms + whole_ms(t));
     let Call {
         out, hold_changes, ..
@@ -69,8 +69,8 @@ fn order_key(e: &Event) -> u128 {
 
 /// Where a step sequence left the call.
 enum Flow {
-    /// Still going; the clock (ms since call start) for the next step.
-    At(f64),
+    /// Still going; the clock for the next step.
+    At(Clock),
     /// The call is over (CallDisconnected sent, or a failure ended the flow).
     Ended,
 }
@@ -93,6 +93,48 @@ struct Call<'a, 'o> {
     ended_at: Option<f64>,
 }
 
+/// A point in a call's flow: ms since the call started, and when the
+/// callback the app answers next arrived, if it does answer one. Such a
+/// request is sent no sooner than a reaction delay after the callback: the
+/// callback's POST to the app, the app's handler and its request back all
+/// take time. A wait in between overlaps that delay (the app's timer
+/// starts when the callback is handled), so a long wait is not lengthened.
+#[derive(Clone, Copy)]
+struct Clock {
+    ms: f64,
+    callback_at: Option<f64>,
+}
+
+impl Clock {
+    /// A point with no callback to answer (a start, a response).
+    fn at(ms: f64) -> Clock {
+        Clock {
+            ms,
+            callback_at: None,
+        }
+    }
+
+    fn after_callback(ms: f64) -> Clock {
+        Clock {
+            ms,
+            callback_at: Some(ms),
+        }
+    }
+
+    fn plus(self, wait_ms: f64) -> Clock {
+        Clock {
+            ms: self.ms + wait_ms,
+            ..self
+        }
+    }
+
+    /// The later of two points: where parallel arms end, the last to end
+    /// says what the app saw last.
+    fn later(self, other: Clock) -> Clock {
+        if other.ms > self.ms { other } else { self }
+    }
+}
+
 /// When a CallConnected was sent, and the earliest its first
 /// ParticipantsUpdated may be (its request's response, or what came before).
 #[derive(Clone, Copy)]
@@ -102,7 +144,7 @@ struct Connected {
 }
 
 impl<'a> Call<'a, '_> {
-    fn steps(&mut self, steps: &'a [StepPlan], mut clock: f64) -> Flow {
+    fn steps(&mut self, steps: &'a [StepPlan], mut clock: Clock) -> Flow {
         for step in steps {
             match self.step(step, clock) {
                 Flow::At(t) => clock = t,
@@ -112,10 +154,10 @@ impl<'a> Call<'a, '_> {
         Flow::At(clock)
     }
 
-    fn step(&mut self, step: &'a StepPlan, clock: f64) -> Flow {
+    fn step(&mut self, step: &'a StepPlan, clock: Clock) -> Flow {
         match step {
             StepPlan::Request(r) => self.request(r, clock),
-            StepPlan::Wait(d) => Flow::At(clock + self.rng.delay(d)),
+            StepPlan::Wait(d) => Flow::At(clock.plus(self.rng.delay(d))),
             StepPlan::Branch(arms) => {
                 let arm = self.rng.pick(arms);
                 self.steps(arm, clock)
@@ -136,28 +178,33 @@ impl<'a> Call<'a, '_> {
                 let mut ended = false;
                 for arm in arms {
                     match self.steps(arm, clock) {
-                        Flow::At(t) => end = end.max(t),
+                        Flow::At(t) => end = end.later(t),
                         Flow::Ended => ended = true,
                     }
                 }
                 if ended { Flow::Ended } else { Flow::At(end) }
             }
             StepPlan::Callback(cb) => {
-                let (at, ended) = self.callbacks(cb, clock, self.version, Context::none(), None);
-                if ended { Flow::Ended } else { Flow::At(at) }
+                let (at, ended) = self.callbacks(cb, clock.ms, self.version, Context::none(), None);
+                if ended {
+                    Flow::Ended
+                } else {
+                    Flow::At(Clock::after_callback(at))
+                }
             }
         }
     }
 
-    fn request(&mut self, r: &'a RequestPlan, clock: f64) -> Flow {
+    fn request(&mut self, r: &'a RequestPlan, clock: Clock) -> Flow {
         let version = match &r.api_version {
             Some(choice) => *self.rng.pick(choice),
             None => self.version,
         };
         let status = *self.rng.pick(&r.status);
         let latency = self.rng.delay(&r.latency).max(1.0);
+        let sent = self.sent_at(r, clock);
         self.push(
-            clock,
+            sent,
             version,
             EventKind::Request {
                 operation: r.operation,
@@ -165,21 +212,22 @@ impl<'a> Call<'a, '_> {
                 latency_ms: whole_ms(latency) as u32,
             },
         );
-        let responded = clock + latency;
+        let responded = sent + latency;
         if !status.is_success() {
             if r.end_call_on_failure {
                 let end = self.ended_at.map_or(responded, |t| t.min(responded));
                 self.ended_at = Some(end);
                 return Flow::Ended;
             }
-            return Flow::At(responded);
+            return Flow::At(Clock::at(responded));
         }
         let Some(outcomes) = &r.outcomes else {
-            return Flow::At(responded);
+            return Flow::At(Clock::at(responded));
         };
         let mut at = responded;
         let mut ended = false;
-        for cb in self.rng.pick(outcomes) {
+        let callbacks = self.rng.pick(outcomes);
+        for cb in callbacks {
             let (t, end) = self.callbacks(cb, at, version, Context::of(r), Some(r.operation));
             at = t;
             ended |= end;
@@ -188,9 +236,20 @@ impl<'a> Call<'a, '_> {
         self.connected = None;
         match (ended, r.await_callbacks) {
             (true, _) => Flow::Ended,
-            (false, true) => Flow::At(at),
-            (false, false) => Flow::At(responded),
+            (false, true) if callbacks.is_empty() => Flow::At(Clock::at(at)),
+            (false, true) => Flow::At(Clock::after_callback(at)),
+            (false, false) => Flow::At(Clock::at(responded)),
         }
+    }
+
+    /// When the app sends request `r` from `clock`: at once, or no sooner
+    /// than its reaction delay after the callback it answers.
+    fn sent_at(&mut self, r: &RequestPlan, clock: Clock) -> f64 {
+        let Some(callback_at) = clock.callback_at else {
+            return clock.ms;
+        };
+        let reaction = r.reaction.min_ms + self.rng.delay(&r.reaction.delay);
+        clock.ms.max(callback_at + reaction)
     }
 
     /// Emits one callback spec (possibly repeated); returns the time of the
