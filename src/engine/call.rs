@@ -1,10 +1,15 @@
 //! Simulates one call: walks its flow, samples every choice from the call's
 //! own random stream and returns its events in (time, seq) order, cut after
 //! CallDisconnected because the service sends nothing once a call is over.
+//! What depends on the order of events across parallel arms (connections,
+//! rosters, sequence numbers) is filled in afterwards, in time order, by
+//! `timeline`.
 
-use super::event::{Context, Detail, Event, EventKind, OUTSIDER};
+use super::event::{Connection, Context, Detail, Event, EventKind, OUTSIDER};
 use super::sample::{Sampler, Stream};
+use super::timeline::{self, HoldChange};
 use crate::catalog::{ApiVersion, EventType, Operation, success_has_no_result};
+
 use crate::scenario::Scenario;
 use crate::scenario::plan::{CallbackPlan, RequestPlan, Status, StepPlan};
 
@@ -28,17 +33,17 @@ pub(super) fn simulate<'a>(
         version,
         out,
         seq: 0,
-        participants: 2,
         next_outsider: OUTSIDER,
-        caller_on_hold: false,
-        participants_sequence: 0,
-        tone_sequence: 0,
+        hold_changes: Vec::new(),
+        connected: None,
         recording_started_ms: start_ms,
         ended_at: None,
     };
-    call.steps(&flow.steps, 0.0);
+    call.steps(&flow.steps, Clock::at(0.0));
     let ended_ms = call.ended_at.map(|t| start_ms + whole_ms(t));
-    let out = call.out;
+    let Call {
+        out, hold_changes, ..
+    } = call;
     out.sort_unstable_by_key(order_key);
     if let Some(end) = out.iter().position(|e| e.is_call_end()) {
         out.truncate(end + 1);
@@ -46,7 +51,18 @@ pub(super) fn simulate<'a>(
     if let Some(end) = ended_ms {
         out.retain(|e| e.time_ms <= end);
     }
+    timeline::fill_in_time_order(out, &hold_changes);
 }
+
+/// Chance that a call's first ParticipantsUpdated comes before its
+/// CallConnected (the two are sent independently): of the 18 live
+/// recordings of the Python SDK whose update has sequence number 1, 9 have
+/// it 3 to 216 ms before CallConnected, 3 at the same millisecond and 6
+/// after it.
+const EARLY_PARTICIPANTS_UPDATED: f64 = 0.5;
+/// How much earlier than CallConnected such an update is, in ms (the
+/// recordings' range).
+const EARLY_BY_MS: (f64, f64) = (3.0, 216.0);
 
 /// (time, seq) as one integer in the same order, cheaper to compare than a
 /// tuple; the sign bit is flipped so negative times still sort first.
@@ -56,8 +72,8 @@ fn order_key(e: &Event) -> u128 {
 
 /// Where a step sequence left the call.
 enum Flow {
-    /// Still going; the clock (ms since call start) for the next step.
-    At(f64),
+    /// Still going; the clock for the next step.
+    At(Clock),
     /// The call is over (CallDisconnected sent, or a failure ended the flow).
     Ended,
 }
@@ -69,20 +85,69 @@ struct Call<'a, 'o> {
     version: ApiVersion,
     out: &'o mut Vec<Event<'a>>,
     seq: u32,
-    /// Participants 0..participants are in the call.
-    participants: u16,
     next_outsider: u16,
-    caller_on_hold: bool,
-    participants_sequence: u32,
-    tone_sequence: u32,
+    /// The ParticipantsUpdated that Hold and Unhold caused.
+    hold_changes: Vec<HoldChange>,
+    /// The last CallConnected whose ParticipantsUpdated has not been sent.
+    connected: Option<Connected>,
     recording_started_ms: i64,
     /// When a failure ended the flow (ms since call start): the app stops
     /// there, so nothing of the call's other parallel arms may follow.
     ended_at: Option<f64>,
 }
 
+/// A point in a call's flow: ms since the call started, and when the
+/// callback the app answers next arrived, if it does answer one. Such a
+/// request is sent no sooner than a reaction delay after the callback: the
+/// callback's POST to the app, the app's handler and its request back all
+/// take time. A wait in between overlaps that delay (the app's timer
+/// starts when the callback is handled), so a long wait is not lengthened.
+#[derive(Clone, Copy)]
+struct Clock {
+    ms: f64,
+    callback_at: Option<f64>,
+}
+
+impl Clock {
+    /// A point with no callback to answer (a start, a response).
+    fn at(ms: f64) -> Clock {
+        Clock {
+            ms,
+            callback_at: None,
+        }
+    }
+
+    fn after_callback(ms: f64) -> Clock {
+        Clock {
+            ms,
+            callback_at: Some(ms),
+        }
+    }
+
+    fn plus(self, wait_ms: f64) -> Clock {
+        Clock {
+            ms: self.ms + wait_ms,
+            ..self
+        }
+    }
+
+    /// The later of two points: where parallel arms end, the last to end
+    /// says what the app saw last.
+    fn later(self, other: Clock) -> Clock {
+        if other.ms > self.ms { other } else { self }
+    }
+}
+
+/// When a CallConnected was sent, and the earliest its first
+/// ParticipantsUpdated may be (its request's response, or what came before).
+#[derive(Clone, Copy)]
+struct Connected {
+    at: f64,
+    earliest: f64,
+}
+
 impl<'a> Call<'a, '_> {
-    fn steps(&mut self, steps: &'a [StepPlan], mut clock: f64) -> Flow {
+    fn steps(&mut self, steps: &'a [StepPlan], mut clock: Clock) -> Flow {
         for step in steps {
             match self.step(step, clock) {
                 Flow::At(t) => clock = t,
@@ -92,10 +157,10 @@ impl<'a> Call<'a, '_> {
         Flow::At(clock)
     }
 
-    fn step(&mut self, step: &'a StepPlan, clock: f64) -> Flow {
+    fn step(&mut self, step: &'a StepPlan, clock: Clock) -> Flow {
         match step {
             StepPlan::Request(r) => self.request(r, clock),
-            StepPlan::Wait(d) => Flow::At(clock + self.rng.delay(d)),
+            StepPlan::Wait(d) => Flow::At(clock.plus(self.rng.delay(d))),
             StepPlan::Branch(arms) => {
                 let arm = self.rng.pick(arms);
                 self.steps(arm, clock)
@@ -116,28 +181,33 @@ impl<'a> Call<'a, '_> {
                 let mut ended = false;
                 for arm in arms {
                     match self.steps(arm, clock) {
-                        Flow::At(t) => end = end.max(t),
+                        Flow::At(t) => end = end.later(t),
                         Flow::Ended => ended = true,
                     }
                 }
                 if ended { Flow::Ended } else { Flow::At(end) }
             }
             StepPlan::Callback(cb) => {
-                let (at, ended) = self.callbacks(cb, clock, self.version, Context::none(), None);
-                if ended { Flow::Ended } else { Flow::At(at) }
+                let (at, ended) = self.callbacks(cb, clock.ms, self.version, Context::none(), None);
+                if ended {
+                    Flow::Ended
+                } else {
+                    Flow::At(Clock::after_callback(at))
+                }
             }
         }
     }
 
-    fn request(&mut self, r: &'a RequestPlan, clock: f64) -> Flow {
+    fn request(&mut self, r: &'a RequestPlan, clock: Clock) -> Flow {
         let version = match &r.api_version {
             Some(choice) => *self.rng.pick(choice),
             None => self.version,
         };
         let status = answered(*self.rng.pick(&r.status), r.operation, version);
         let latency = self.rng.delay(&r.latency).max(1.0);
+        let sent = self.sent_at(r, clock);
         self.push(
-            clock,
+            sent,
             version,
             EventKind::Request {
                 operation: r.operation,
@@ -145,30 +215,44 @@ impl<'a> Call<'a, '_> {
                 latency_ms: whole_ms(latency) as u32,
             },
         );
-        let responded = clock + latency;
+        let responded = sent + latency;
         if !status.is_success() {
             if r.end_call_on_failure {
                 let end = self.ended_at.map_or(responded, |t| t.min(responded));
                 self.ended_at = Some(end);
                 return Flow::Ended;
             }
-            return Flow::At(responded);
+            return Flow::At(Clock::at(responded));
         }
         let Some(outcomes) = &r.outcomes else {
-            return Flow::At(responded);
+            return Flow::At(Clock::at(responded));
         };
         let mut at = responded;
         let mut ended = false;
-        for cb in self.rng.pick(outcomes) {
+        let callbacks = self.rng.pick(outcomes);
+        for cb in callbacks {
             let (t, end) = self.callbacks(cb, at, version, Context::of(r), Some(r.operation));
             at = t;
             ended |= end;
         }
+        // Only the ParticipantsUpdated of the same outcome may come early.
+        self.connected = None;
         match (ended, r.await_callbacks) {
             (true, _) => Flow::Ended,
-            (false, true) => Flow::At(at),
-            (false, false) => Flow::At(responded),
+            (false, true) if callbacks.is_empty() => Flow::At(Clock::at(at)),
+            (false, true) => Flow::At(Clock::after_callback(at)),
+            (false, false) => Flow::At(Clock::at(responded)),
         }
+    }
+
+    /// When the app sends request `r` from `clock`: at once, or no sooner
+    /// than its reaction delay after the callback it answers.
+    fn sent_at(&mut self, r: &RequestPlan, clock: Clock) -> f64 {
+        let Some(callback_at) = clock.callback_at else {
+            return clock.ms;
+        };
+        let reaction = r.reaction.min_ms + self.rng.delay(&r.reaction.delay);
+        clock.ms.max(callback_at + reaction)
     }
 
     /// Emits one callback spec (possibly repeated); returns the time of the
@@ -190,6 +274,7 @@ impl<'a> Call<'a, '_> {
         let n = self.rng.count(cb.repeat);
         let sent = event.versions().contains(version);
         for _ in 0..n {
+            let before = at;
             at += self.rng.delay(&cb.delay);
             let result = counted_result(*self.rng.pick(results), event, version);
             // The service sends only events the call's version defines (the
@@ -198,8 +283,19 @@ impl<'a> Call<'a, '_> {
                 continue;
             }
             let detail = self.detail(cb, event, cause, at);
+            let sent_at = match event {
+                EventType::CallConnected => {
+                    self.connected = Some(Connected {
+                        at,
+                        earliest: before,
+                    });
+                    at
+                }
+                EventType::ParticipantsUpdated => self.participants_updated_at(at),
+                _ => at,
+            };
             self.push(
-                at,
+                sent_at,
                 version,
                 EventKind::Callback {
                     event,
@@ -212,7 +308,22 @@ impl<'a> Call<'a, '_> {
         (at, sent && event.ends_call() && n > 0)
     }
 
-    /// Event-specific data, updating the call's participant and sequence state.
+    /// When a ParticipantsUpdated due at `at` is sent: the first after a
+    /// CallConnected is now and then sent just before it.
+    fn participants_updated_at(&mut self, at: f64) -> f64 {
+        let Some(connected) = self.connected.take() else {
+            return at;
+        };
+        if self.rng.unit() >= EARLY_PARTICIPANTS_UPDATED {
+            return at;
+        }
+        let (min, max) = EARLY_BY_MS;
+        let early_by = min + self.rng.unit() * (max - min);
+        (connected.at - early_by).max(connected.earliest)
+    }
+
+    /// Event-specific data. Who joined or left and the sequence numbers
+    /// are placeholders here: `timeline` numbers them in time order.
     fn detail(
         &mut self,
         cb: &CallbackPlan,
@@ -222,37 +333,26 @@ impl<'a> Call<'a, '_> {
     ) -> Detail {
         use EventType::*;
         match event {
-            AddParticipantSucceeded | MoveParticipantSucceeded => {
-                let participant = self.participants;
-                self.participants = self.participants.saturating_add(1).min(OUTSIDER - 1);
-                Detail::Participant { participant }
-            }
+            AddParticipantSucceeded
+            | MoveParticipantSucceeded
+            | RemoveParticipantSucceeded
+            | RemoveParticipantFailed => Detail::Participant { participant: 0 },
             AddParticipantFailed | MoveParticipantFailed => Detail::Participant {
                 participant: self.new_outsider(),
-            },
-            RemoveParticipantSucceeded => {
-                self.participants = self.participants.saturating_sub(1).max(1);
-                Detail::Participant {
-                    participant: self.participants,
-                }
-            }
-            RemoveParticipantFailed => Detail::Participant {
-                participant: self.participants - 1,
             },
             CancelAddParticipantSucceeded | CancelAddParticipantFailed => Detail::Invitation {
                 participant: self.new_outsider(),
             },
             ParticipantsUpdated => {
                 match cause {
-                    Some(Operation::Hold) => self.caller_on_hold = true,
-                    Some(Operation::Unhold) => self.caller_on_hold = false,
+                    Some(Operation::Hold) => self.hold_changes.push((self.seq, true)),
+                    Some(Operation::Unhold) => self.hold_changes.push((self.seq, false)),
                     _ => {}
                 }
-                self.participants_sequence += 1;
                 Detail::Participants {
-                    sequence: self.participants_sequence,
-                    count: self.participants,
-                    caller_on_hold: self.caller_on_hold,
+                    sequence: 0,
+                    count: 0,
+                    caller_on_hold: false,
                 }
             }
             CallTransferAccepted => Detail::Transfer {
@@ -263,14 +363,13 @@ impl<'a> Call<'a, '_> {
                 seed: self.rng.bits() as u32,
             },
             ContinuousDtmfRecognitionToneReceived => {
-                self.tone_sequence += 1;
                 Detail::Tone {
                     // Card and PIN entry: digits, with an occasional * or #.
                     tone: match self.rng.bits() % 40 {
                         r @ 0..38 => (r % 10) as u8,
                         r => (10 + r % 2) as u8,
                     },
-                    sequence_id: self.tone_sequence,
+                    sequence_id: 0,
                 }
             }
             RecordingStateChanged => {
@@ -302,6 +401,8 @@ impl<'a> Call<'a, '_> {
             call: self.index,
             seq: self.seq,
             api_version,
+            // Set in time order by `timeline`.
+            connection: Connection::default(),
             kind,
         });
         self.seq += 1;

@@ -1,7 +1,8 @@
 //! The events the engine produces: API requests and callbacks, each with the
 //! dimension values of its metric and what an encoder needs to write the
 //! request line or the exact CloudEvent. Identifiers are not stored: they
-//! derive from (seed, call, index) in `ids`, which keeps events small.
+//! derive from (seed, call, index) in `ids`, which keeps events small; the
+//! call connection an event belongs to is two small numbers.
 
 use crate::catalog::{ApiVersion, EventType, Operation};
 use crate::scenario::RecognitionType;
@@ -16,6 +17,7 @@ pub struct Event<'a> {
     /// Position within the call; breaks ties between events at the same ms.
     pub seq: u32,
     pub api_version: ApiVersion,
+    pub connection: Connection,
     pub kind: EventKind<'a>,
 }
 
@@ -32,6 +34,22 @@ pub enum EventKind<'a> {
         operation_context: Context<'a>,
         detail: Detail,
     },
+}
+
+/// Which connection of its call an event belongs to. Every setup request
+/// (Create Call, Answer Call, Connect) is an attempt with a callConnectionId
+/// of its own: one the service accepts creates that connection, a refused
+/// one creates none, so its id is never seen again. A Create Call also
+/// starts a new call, with its own serverCallId and correlationId; Answer
+/// Call and Connect join the call that is already there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Connection {
+    /// The setup attempt (0-based): derives the callConnectionId.
+    pub attempt: u8,
+    /// The call as the service sees it: derives the serverCallId and the
+    /// correlationId (the attempt number of the Create Call that started
+    /// it; 0 for a call the app answered or joined).
+    pub conversation: u8,
 }
 
 /// The operationContext of the request behind a callback, as a JSON string
@@ -113,6 +131,7 @@ impl Event<'static> {
             call,
             seq,
             api_version: ApiVersion::from_wire_id(0).expect("the catalog has versions"),
+            connection: Connection::default(),
             kind: EventKind::Request {
                 operation: Operation::CreateCall,
                 status: Status {

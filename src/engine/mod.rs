@@ -11,11 +11,12 @@ pub(crate) mod ids;
 mod sample;
 mod shard;
 mod stream;
+mod timeline;
 
 pub(crate) use arrival::{Arrival, Arrivals, RampStage, Rate};
-pub(crate) use event::Detail;
 pub use event::Event;
 pub use event::EventKind;
+pub(crate) use event::{Connection, Detail};
 pub use ids::IdKey;
 pub(crate) use shard::Shard;
 pub use stream::EventStream;

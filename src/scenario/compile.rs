@@ -11,9 +11,16 @@ use crate::catalog::{ApiVersion, EventType, Operation, ResultMix, Versions};
 const DEFAULT_LATENCY: (f64, f64) = (60.0, 400.0);
 /// Callback delay when the file gives none.
 const DEFAULT_CALLBACK_DELAY: (f64, f64) = (500.0, 3000.0);
+/// The app's reaction to a callback when the file gives none: 5 ms plus a
+/// lognormal of median 115 ms and p99 995 ms, so median 120 ms and p99 1 s.
+/// A webhook round trip crosses the network twice (a few ms within a
+/// region, tens across regions) around the handler's work; the tail is
+/// cold starts and slow stores. The model's `reaction_delay` documents it.
+const DEFAULT_REACTION_MIN_MS: f64 = 5.0;
+const DEFAULT_REACTION: (f64, f64) = (115.0, 995.0);
 
 pub(super) fn compile(file: &ScenarioFile, sha256: String) -> Scenario {
-    let mut c = Compiler::default();
+    let mut c = Compiler::new(file.reaction_delay.as_ref());
     Scenario {
         name: file.name.clone(),
         description: file.description.clone(),
@@ -47,12 +54,25 @@ fn usable(shares: &[model::VersionShare], have: Versions) -> Choice<ApiVersion> 
 /// Compiles steps, sharing one sampling table among equal delays: a
 /// scenario repeats a few distributions many times, and fewer tables stay
 /// in cache while sampling.
-#[derive(Default)]
 struct Compiler {
     delays: DelayTables,
+    /// The scenario's reaction delay, for requests that give none.
+    reaction: Reaction,
 }
 
 impl Compiler {
+    fn new(reaction: Option<&model::Delay>) -> Compiler {
+        let mut delays = DelayTables::default();
+        let reaction = match reaction {
+            Some(d) => given_reaction(&mut delays, d),
+            None => Reaction {
+                min_ms: DEFAULT_REACTION_MIN_MS,
+                delay: delays.lognormal(DEFAULT_REACTION.0, DEFAULT_REACTION.1),
+            },
+        };
+        Compiler { delays, reaction }
+    }
+
     fn steps(&mut self, steps: &[model::Step]) -> Vec<StepPlan> {
         steps.iter().map(|s| self.step(s)).collect()
     }
@@ -126,6 +146,10 @@ impl Compiler {
                 Some(d) => self.delays.delay_of(d),
                 None => self.delays.lognormal(DEFAULT_LATENCY.0, DEFAULT_LATENCY.1),
             },
+            reaction: match &r.reaction_delay {
+                Some(d) => given_reaction(&mut self.delays, d),
+                None => self.reaction.clone(),
+            },
             api_version: (!r.api_versions.is_empty())
                 .then(|| usable(&r.api_versions, op.info().versions)),
             outcomes,
@@ -180,6 +204,14 @@ impl Compiler {
             recognition_type,
             connection_failure: None,
         }
+    }
+}
+
+/// A reaction delay the file gives: used as written.
+fn given_reaction(delays: &mut DelayTables, d: &model::Delay) -> Reaction {
+    Reaction {
+        min_ms: 0.0,
+        delay: delays.delay_of(d),
     }
 }
 

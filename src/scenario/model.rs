@@ -26,6 +26,19 @@ pub(super) struct ScenarioFile {
     /// requests and callbacks. Default: 2025-05-15 only.
     #[serde(default)]
     pub api_versions: Vec<VersionShare>,
+    /// How long the app takes to answer a callback: a request that follows
+    /// a callback (after a request that awaits its callbacks, or a callback
+    /// step, with only waits between) is sent no sooner than this after it;
+    /// a wait in between overlaps it. Request steps may give their own.
+    /// Default: median 120ms, p99 1s, never under 5ms (5ms
+    /// plus a lognormal of median 115ms and p99 995ms): the callback's POST
+    /// to the app and the app's request back each cross the network (a few
+    /// ms within a region, tens across regions), and the handler does its
+    /// work between them (parsing, a state lookup, building the request;
+    /// hundreds of ms on a cold start or a slow store). A distribution
+    /// given here is used as written.
+    #[serde(default)]
+    pub reaction_delay: Option<Delay>,
     /// The call flows; each call follows one, picked by weight.
     pub flows: Vec<Flow>,
 }
@@ -83,6 +96,10 @@ pub(super) struct Request {
     /// Response latency. Default: lognormal, median 60ms, p99 400ms.
     #[serde(default)]
     pub latency: Option<Delay>,
+    /// When this request answers a callback: how long after it the app
+    /// sends it. Default: the scenario's `reactionDelay`.
+    #[serde(default)]
+    pub reaction_delay: Option<Delay>,
     /// Overrides the call's api version for this request and its callbacks.
     #[serde(default)]
     pub api_versions: Vec<VersionShare>,

@@ -199,11 +199,21 @@ pub struct ConnectionFailure {
     pub disconnected_results: Choice<Status>,
 }
 
+/// How long the app takes to send a request that answers a callback: the
+/// callback's POST to the app, the app's handler, its request back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reaction {
+    /// Added to every draw of `delay`: no round trip is shorter.
+    pub min_ms: f64,
+    pub delay: Delay,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestPlan {
     pub operation: Operation,
     pub status: Choice<Status>,
     pub latency: Delay,
+    pub reaction: Reaction,
     pub api_version: Option<Choice<ApiVersion>>,
     /// Empty when the operation triggers no callbacks.
     pub outcomes: Option<Choice<Vec<CallbackPlan>>>,

@@ -27,6 +27,9 @@ pub(super) fn validate(file: &ScenarioFile) -> Vec<Diagnostic> {
         );
     }
     v.versions(&root.key("apiVersions"), &file.api_versions);
+    if let Some(d) = &file.reaction_delay {
+        v.delay(&root.key("reactionDelay"), d);
+    }
     if file.flows.is_empty() {
         v.error(
             root.key("flows"),
@@ -272,6 +275,9 @@ impl Validator {
         self.statuses(&path.key("status"), op, &r.status);
         if let Some(d) = &r.latency {
             self.delay(&path.key("latency"), d);
+        }
+        if let Some(d) = &r.reaction_delay {
+            self.delay(&path.key("reactionDelay"), d);
         }
         self.versions(&path.key("apiVersions"), &r.api_versions);
         if !r.api_versions.is_empty() {

@@ -31,5 +31,6 @@ mod sink;
 mod sink_durability;
 mod sink_limits;
 mod thresholds;
+mod timelines;
 mod tls;
 mod webhook;

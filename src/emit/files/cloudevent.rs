@@ -129,9 +129,9 @@ pub(crate) fn write_cloud_event(
     let recording = event == EventType::RecordingStateChanged;
     let mut recording_id = Vec::new();
     if recording {
-        ids.recording(&mut recording_id, e.call);
+        ids.recording(&mut recording_id, e.call, e.connection);
     }
-    let call = ids.call(e.call);
+    let call = ids.call(e.call, e.connection);
     let write_source = |out: &mut Vec<u8>| {
         if recording {
             out.extend_from_slice(b"calling/recordings/");
@@ -236,14 +236,14 @@ fn write_detail(
         }
         Detail::Recording { active, started_ms } => {
             out.extend_from_slice(b",\"recordingId\":\"");
-            ids.recording(out, e.call);
+            ids.recording(out, e.call, e.connection);
             write_recording_state(out, start_times, active, started_ms);
         }
     }
     if event == EventType::StartRecordingFailed {
         // The recording that could not start (2025-06-15 spec on).
         out.extend_from_slice(b",\"recordingId\":\"");
-        ids.recording(out, e.call);
+        ids.recording(out, e.call, e.connection);
         out.push(b'"');
     }
     write_status_update(out, event, sub_code);

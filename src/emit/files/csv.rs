@@ -76,7 +76,7 @@ impl CsvEncoder {
             }
         }
         out.push(b',');
-        self.ids.connection(out, e.call);
+        self.ids.connection(out, e.call, e.connection);
         out.push(b'\n');
     }
 }

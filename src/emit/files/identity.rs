@@ -10,8 +10,8 @@
 //! direct-mapped table (calls interleave, but only thousands are live).
 
 use super::json_text::Snippet;
-use crate::engine::IdKey;
 use crate::engine::ids::{self, IdKind, Identity};
+use crate::engine::{Connection, IdKey};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
@@ -102,6 +102,7 @@ impl Instance {
 #[repr(C, align(64))]
 struct CallText {
     call: u64,
+    of: Connection,
     connection: [u8; 36],
     correlation: [u8; 36],
     /// Base64 of `v/` and the conversation id.
@@ -132,10 +133,10 @@ impl CallIds<'_> {
     }
 }
 
-/// Writes a workload's identifiers; one per encoder. A call has one call
-/// connection today; when setup attempts get connections of their own,
-/// `call` and `connection` take the connection's number (the `n` of
-/// `IdKind::CallConnection`) and the cache keys on both.
+/// Writes a workload's identifiers; one per encoder. Each setup attempt of
+/// a call has a connection of its own (`Connection`): its attempt is the
+/// `n` of `IdKind::CallConnection`, its conversation that of the server
+/// call and correlation ids; the cache keys on the call and connection.
 pub(crate) struct IdWriter {
     key: u64,
     cache: Vec<CallText>,
@@ -164,8 +165,8 @@ impl IdWriter {
         }
     }
 
-    fn basis(&self, call: u64) -> CallBasis {
-        let bits = ids::id128(self.key, call, IdKind::ServerCall, 0);
+    fn basis(&self, call: u64, of: Connection) -> CallBasis {
+        let bits = ids::id128(self.key, call, IdKind::ServerCall, of.conversation as u64);
         let mut guid = bits.to_le_bytes();
         // The nibble a version-4 GUID overwrites picks the instance.
         let instance = (guid[7] >> 4) % INSTANCES as u8;
@@ -182,7 +183,12 @@ impl IdWriter {
         let mut conversation = [0u8; CALL_PART_TEXT];
         let written = STANDARD.encode_slice(part, &mut conversation).unwrap_or(0);
         debug_assert_eq!(written, CALL_PART_TEXT);
-        let mut connection = ids::uuid_text(ids::id128(self.key, call, IdKind::CallConnection, 0));
+        let mut connection = ids::uuid_text(ids::id128(
+            self.key,
+            call,
+            IdKind::CallConnection,
+            of.attempt as u64,
+        ));
         connection[..8].copy_from_slice(&self.instances[instance as usize].connection_head);
         CallBasis {
             instance,
@@ -191,11 +197,12 @@ impl IdWriter {
         }
     }
 
-    fn call_text(&mut self, call: u64) -> &CallText {
+    fn call_text(&mut self, call: u64, of: Connection) -> &CallText {
         if self.cache.is_empty() {
             self.cache = (0..SLOTS)
                 .map(|_| CallText {
                     call: u64::MAX,
+                    of: Connection::default(),
                     connection: [0; 36],
                     correlation: [0; 36],
                     conversation: [0; CALL_PART_TEXT],
@@ -204,31 +211,37 @@ impl IdWriter {
                 .collect();
         }
         let slot = call as usize % SLOTS;
-        if self.cache[slot].call != call {
-            let basis = self.basis(call);
-            let correlation = ids::uuid_text(ids::id128(self.key, call, IdKind::Correlation, 0));
+        if self.cache[slot].call != call || self.cache[slot].of != of {
+            let basis = self.basis(call, of);
+            let correlation = ids::uuid_text(ids::id128(
+                self.key,
+                call,
+                IdKind::Correlation,
+                of.conversation as u64,
+            ));
             let entry = &mut self.cache[slot];
             entry.correlation = correlation;
             entry.connection = basis.connection;
             entry.conversation = basis.conversation;
             entry.instance = basis.instance;
             entry.call = call;
+            entry.of = of;
         }
         &self.cache[slot]
     }
 
-    /// One call's id text, looked up once for a whole line (a CloudEvent
-    /// repeats the connection id three times).
-    pub(crate) fn call(&mut self, call: u64) -> CallIds<'_> {
-        let instance = self.call_text(call).instance as usize;
+    /// The id text of one connection of a call, looked up once for a whole
+    /// line (a CloudEvent repeats the connection id three times).
+    pub(crate) fn call(&mut self, call: u64, of: Connection) -> CallIds<'_> {
+        let instance = self.call_text(call, of).instance as usize;
         CallIds {
             text: &self.cache[call as usize % SLOTS],
             instance: &self.instances[instance],
         }
     }
 
-    pub(crate) fn connection(&mut self, out: &mut Vec<u8>, call: u64) {
-        out.extend_from_slice(&self.call_text(call).connection);
+    pub(crate) fn connection(&mut self, out: &mut Vec<u8>, call: u64, of: Connection) {
+        out.extend_from_slice(&self.call_text(call, of).connection);
     }
 
     pub(crate) fn event(&self, out: &mut Vec<u8>, call: u64, n: u32) {
@@ -238,7 +251,7 @@ impl IdWriter {
     /// The recording id: base64url (unpadded) of the JSON naming the call
     /// connection that started the recording and a resource-specific UUID,
     /// exactly as the service writes it.
-    pub(crate) fn recording(&self, out: &mut Vec<u8>, call: u64) {
+    pub(crate) fn recording(&self, out: &mut Vec<u8>, call: u64, of: Connection) {
         const HEAD: &[u8] = b"{\"PlatformEndpointId\":\"";
         const MIDDLE: &[u8] = b"\",\"ResourceSpecificId\":\"";
         const LEN: usize = HEAD.len() + 36 + MIDDLE.len() + 36 + 2;
@@ -247,10 +260,10 @@ impl IdWriter {
         let mut at = HEAD.len();
         // The cached text when the call is cached; derived alike otherwise.
         match self.cache.get(call as usize % SLOTS) {
-            Some(entry) if entry.call == call => {
+            Some(entry) if entry.call == call && entry.of == of => {
                 json[at..at + 36].copy_from_slice(&entry.connection)
             }
-            _ => json[at..at + 36].copy_from_slice(&self.basis(call).connection),
+            _ => json[at..at + 36].copy_from_slice(&self.basis(call, of).connection),
         }
         at += 36;
         json[at..at + MIDDLE.len()].copy_from_slice(MIDDLE);
@@ -371,7 +384,7 @@ mod tests {
         let mut instances = std::collections::BTreeMap::new();
         for call in 0..200 {
             let mut out = Vec::new();
-            ids.call(call).server_call(&mut out);
+            ids.call(call, Connection::default()).server_call(&mut out);
             assert!(out.ends_with(b"=") || out.len() % 4 == 0, "padded base64");
             let (host, conversation, address, e) = conversation_url(&out);
             assert!(HOSTS.iter().any(|h| h[..] == *host.as_bytes()), "{host}");
@@ -389,7 +402,7 @@ mod tests {
             assert!(STAMP_AGE_MS.contains(&age_ms), "e={e}: {age_ms} ms before");
             hosts.insert(host.clone());
             // Calls on one instance share its host, address and stamp.
-            let instance = ids.call(call).text.instance;
+            let instance = ids.call(call, Connection::default()).text.instance;
             let seen = instances.entry(instance).or_insert((host, address, e));
             assert_eq!(
                 seen.1,
@@ -411,11 +424,11 @@ mod tests {
         let mut ids = writer(4);
         for call in [0, 1, 77, 5_000] {
             let mut fresh = Vec::new();
-            ids.recording(&mut fresh, call);
+            ids.recording(&mut fresh, call, Connection::default());
             let mut connection = Vec::new();
-            ids.connection(&mut connection, call);
+            ids.connection(&mut connection, call, Connection::default());
             let mut cached = Vec::new();
-            ids.recording(&mut cached, call);
+            ids.recording(&mut cached, call, Connection::default());
             assert_eq!(fresh, cached, "the cache changes nothing");
             assert!(!fresh.contains(&b'=') && !fresh.contains(&b'+') && !fresh.contains(&b'/'));
             let json = String::from_utf8(URL_SAFE_NO_PAD.decode(&fresh).unwrap()).unwrap();
@@ -438,7 +451,7 @@ mod tests {
         let mut ids = writer(5);
         for call in 0..100 {
             let mut out = Vec::new();
-            ids.connection(&mut out, call);
+            ids.connection(&mut out, call, Connection::default());
             let text = std::str::from_utf8(&out).unwrap();
             assert_eq!(
                 (&text[2..4], &text[6..8], &text[8..9]),
@@ -446,7 +459,7 @@ mod tests {
                 "{text}"
             );
             assert_eq!(&text[14..15], "4", "{text}");
-            let instance = ids.call(call).text.instance as usize;
+            let instance = ids.call(call, Connection::default()).text.instance as usize;
             assert_eq!(out[..8], ids.instances[instance].connection_head);
         }
     }
@@ -455,15 +468,15 @@ mod tests {
     fn cached_ids_equal_fresh_ones_after_slot_reuse() {
         let mut ids = writer(5);
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        ids.connection(&mut a, 7);
-        ids.connection(&mut a, 7 + SLOTS as u64); // evicts call 7
-        ids.connection(&mut b, 7);
+        ids.connection(&mut a, 7, Connection::default());
+        ids.connection(&mut a, 7 + SLOTS as u64, Connection::default()); // evicts call 7
+        ids.connection(&mut b, 7, Connection::default());
         assert_eq!(a[..36], b[..]);
-        assert_eq!(ids.basis(7).connection[..], b[..]);
+        assert_eq!(ids.basis(7, Connection::default()).connection[..], b[..]);
         let (mut c, mut d) = (Vec::new(), Vec::new());
-        ids.call(7).server_call(&mut c);
-        ids.call(7 + SLOTS as u64);
-        writer(5).call(7).server_call(&mut d);
+        ids.call(7, Connection::default()).server_call(&mut c);
+        ids.call(7 + SLOTS as u64, Connection::default());
+        writer(5).call(7, Connection::default()).server_call(&mut d);
         assert_eq!(c, d);
     }
 
@@ -474,10 +487,10 @@ mod tests {
         let mut b = IdWriter::new(IdKey::new(1, b"another digest", EPOCH_MS));
         let text = |ids: &mut IdWriter| {
             let mut out = Vec::new();
-            ids.connection(&mut out, 0);
+            ids.connection(&mut out, 0, Connection::default());
             ids.event(&mut out, 0, 0);
-            ids.call(0).server_call(&mut out);
-            ids.recording(&mut out, 0);
+            ids.call(0, Connection::default()).server_call(&mut out);
+            ids.recording(&mut out, 0, Connection::default());
             out
         };
         assert_ne!(text(&mut a), text(&mut b));
@@ -504,5 +517,46 @@ mod tests {
             raw.starts_with("8:acs:") && raw.len() == 6 + 36 + 1 + 36,
             "{raw}"
         );
+    }
+
+    // Issue #21, item 4: each setup attempt has a connection id of its
+    // own; a new Create Call (conversation) also new server call and
+    // correlation ids; the cache never hands one connection another's.
+    #[test]
+    fn each_connection_has_its_own_ids() {
+        let mut ids = writer(6);
+        let first = Connection::default();
+        let retry = Connection {
+            attempt: 1,
+            conversation: 0,
+        };
+        let recall = Connection {
+            attempt: 2,
+            conversation: 2,
+        };
+        let text = |ids: &mut IdWriter, of| {
+            let (mut c, mut r, mut s) = (Vec::new(), Vec::new(), Vec::new());
+            let call = ids.call(9, of);
+            call.connection(&mut c);
+            call.correlation(&mut r);
+            call.server_call(&mut s);
+            (c, r, s)
+        };
+        let a = text(&mut ids, first);
+        let b = text(&mut ids, retry);
+        let c = text(&mut ids, recall);
+        assert_ne!(a.0, b.0);
+        assert_eq!(
+            (&a.1, &a.2),
+            (&b.1, &b.2),
+            "an answer or connect keeps the call"
+        );
+        assert_ne!(
+            (&a.1, &a.2),
+            (&c.1, &c.2),
+            "a new Create Call is a new call"
+        );
+        assert_eq!(text(&mut writer(6), retry), b, "cached equals fresh");
+        assert_eq!(text(&mut ids, first), a);
     }
 }

@@ -122,15 +122,15 @@ impl JsonlEncoder {
                 for segment in &parts.route {
                     match segment {
                         Segment::Text(text) => out.extend_from_slice(text.as_bytes()),
-                        Segment::CallConnectionId => self.ids.connection(out, e.call),
+                        Segment::CallConnectionId => self.ids.connection(out, e.call, e.connection),
                         Segment::ParticipantRawId => self
                             .ids
                             .raw_id_in_path(out, self.ids.participant(e.call, 0)),
-                        Segment::RecordingId => self.ids.recording(out, e.call),
+                        Segment::RecordingId => self.ids.recording(out, e.call, e.connection),
                     }
                 }
                 parts.status.write(out);
-                let call = self.ids.call(e.call);
+                let call = self.ids.call(e.call, e.connection);
                 call.connection(out);
                 out.extend_from_slice(b"\",\"correlationId\":\"");
                 call.correlation(out);
