@@ -474,3 +474,26 @@ fn an_undocumented_result_is_a_warning_naming_the_documented_ones() {
         run.describe()
     );
 }
+
+// Issue #21: no metric counts a recording request's latency, so its
+// dataset line carries none; Call Automation requests carry theirs.
+#[test]
+fn only_call_automation_request_lines_carry_a_latency() {
+    let scenario = common::repo().join("scenarios/contact-center.json");
+    let lines = generate(&scenario, "100");
+    let (mut recordings, mut requests) = (0, 0);
+    for line in &lines {
+        match line["metric"].as_str().unwrap() {
+            "APIRequestCallRecording" => {
+                recordings += 1;
+                assert!(line.get("latencyMs").is_none(), "{line}");
+            }
+            "APIRequestCallAutomation" => {
+                requests += 1;
+                assert!(line["latencyMs"].as_u64().is_some(), "{line}");
+            }
+            _ => {}
+        }
+    }
+    assert!(recordings > 0 && requests > 0, "{recordings} {requests}");
+}

@@ -59,7 +59,10 @@ impl CsvEncoder {
                     out.extend_from_slice(version);
                 }
                 out.extend_from_slice(b",,,,,,1,");
-                write_int(out, latency_ms);
+                // No metric counts a recording request's latency.
+                if metric == Metric::ApiRequests {
+                    write_int(out, latency_ms);
+                }
             }
             EventKind::Callback { event, result, .. } => {
                 out.extend_from_slice(b",,,,");

@@ -42,8 +42,11 @@ enum Segment {
 }
 
 struct RequestParts {
-    /// `{"Operation":…},"value":1,"latencyMs":`
+    /// `{"Operation":…},"value":1,"latencyMs":`, without `latencyMs` for
+    /// a recording request: no metric counts their latency
+    /// (ApiRequestLatency is the Call Automation metric's companion).
     dims: Snippet,
+    latency: bool,
     /// `,"request":{"method":"…","path":"`
     method: Snippet,
     route: Vec<Segment>,
@@ -113,7 +116,9 @@ impl JsonlEncoder {
                 self.times.write_millis(out, e.time_ms);
                 out.extend_from_slice(b"\",\"dimensions\":");
                 parts.dims.write(out);
-                write_int(out, latency_ms);
+                if parts.latency {
+                    write_int(out, latency_ms);
+                }
                 if !self.payloads {
                     out.extend_from_slice(b"}\n");
                     return;
@@ -186,7 +191,12 @@ impl RequestParts {
             dims.extend_from_slice(b"\",\"ApiVersion\":\"");
             dims.extend_from_slice(version.as_str().as_bytes());
         }
-        dims.extend_from_slice(b"\"},\"value\":1,\"latencyMs\":");
+        let latency = operation.metric() == Metric::ApiRequests;
+        dims.extend_from_slice(if latency {
+            b"\"},\"value\":1,\"latencyMs\":"
+        } else {
+            b"\"},\"value\":1"
+        });
         let mut method = b",\"request\":{\"method\":\"".to_vec();
         method.extend_from_slice(info.method.as_str().as_bytes());
         method.extend_from_slice(b"\",\"path\":\"");
@@ -197,6 +207,7 @@ impl RequestParts {
         tail.extend_from_slice(b",\"callConnectionId\":\"");
         RequestParts {
             dims: Snippet::new(&dims),
+            latency,
             method: Snippet::new(&method),
             route: route(info.route),
             status: Snippet::new(&tail),
