@@ -214,9 +214,32 @@ pub(crate) fn fields(
 
 /// Whether a success of `event` at `version` comes without
 /// `resultInformation` (and so counts as Code 200, SubCode 0).
+/// The engine asks for every callback it makes, so this reads the rule's
+/// two sets directly rather than scanning the table (a test holds the two
+/// to the same answer).
 pub(crate) fn success_has_no_result(event: EventType, version: ApiVersion) -> bool {
-    fields(event, version)
-        .any(|r| r.field == "resultInformation" && r.presence == Presence::WhenNotASuccess)
+    NO_STATE_RESULT.contains(version) && STATE_EVENTS.contains(&event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_answer_is_the_tables() {
+        for &event in EventType::ALL {
+            for version in ApiVersion::all() {
+                let by_table = fields(event, version).any(|r| {
+                    r.field == "resultInformation" && r.presence == Presence::WhenNotASuccess
+                });
+                assert_eq!(
+                    success_has_no_result(event, version),
+                    by_table,
+                    "{event} {version}"
+                );
+            }
+        }
+    }
 }
 
 impl ShapeSource {
