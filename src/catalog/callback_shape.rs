@@ -221,6 +221,19 @@ pub(crate) fn success_has_no_result(event: EventType, version: ApiVersion) -> bo
     NO_STATE_RESULT.contains(version) && STATE_EVENTS.contains(&event)
 }
 
+impl ShapeSource {
+    pub(crate) fn citation(self) -> String {
+        match self {
+            ShapeSource::LiveRecording { file, commit } => {
+                format!("Azure/azure-sdk-for-python {file} @{}", &commit[..8])
+            }
+            ShapeSource::Spec { versions } => format!(
+                "Azure/azure-rest-api-specs CallAutomation spec, {versions} (commits: docs/realism.md)"
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,19 +251,6 @@ mod tests {
                     "{event} {version}"
                 );
             }
-        }
-    }
-}
-
-impl ShapeSource {
-    pub(crate) fn citation(self) -> String {
-        match self {
-            ShapeSource::LiveRecording { file, commit } => {
-                format!("Azure/azure-sdk-for-python {file} @{}", &commit[..8])
-            }
-            ShapeSource::Spec { versions } => format!(
-                "Azure/azure-rest-api-specs CallAutomation spec, {versions} (commits: docs/realism.md)"
-            ),
         }
     }
 }
