@@ -131,6 +131,18 @@ impl Metric {
         }
     }
 
+    /// The description Azure's metric definitions give (docs/sources.md).
+    pub fn description(self) -> &'static str {
+        match self {
+            Metric::ApiRequests => "Count of all API requests to Call Automation endpoints.",
+            Metric::ApiRequestLatency => {
+                "callmetrics' own: the latency of each Call Automation API request."
+            }
+            Metric::CallbackEvents => "Count of all callback events sent by Call Automation.",
+            Metric::RecordingRequests => "Count of all API requests to Call Recording endpoints.",
+        }
+    }
+
     pub fn unit(self) -> &'static str {
         match self {
             Metric::ApiRequestLatency => "Milliseconds",

@@ -148,6 +148,9 @@ pub enum CheckError {
 pub enum BackendName {
     /// An Azure Monitor Metrics - List API (the embedded sink's).
     Sink,
+    /// Azure Monitor's paths for one resource (`--resource-id`): Azure
+    /// itself, or a sink serving them.
+    AzureMonitor,
     /// The Prometheus HTTP API (also VictoriaMetrics').
     Prometheus,
     /// InfluxDB 1.x.
@@ -159,6 +162,7 @@ impl BackendName {
     pub fn name(self) -> &'static str {
         match self {
             BackendName::Sink => "the sink",
+            BackendName::AzureMonitor => "Azure Monitor",
             BackendName::Prometheus => "Prometheus",
             BackendName::InfluxDb => "InfluxDB",
         }
@@ -168,6 +172,7 @@ impl BackendName {
     pub fn server(self) -> &'static str {
         match self {
             BackendName::Sink => "the sink",
+            BackendName::AzureMonitor => "Azure Monitor",
             BackendName::Prometheus => "the Prometheus server",
             BackendName::InfluxDb => "the InfluxDB server",
         }
@@ -383,7 +388,7 @@ pub async fn check_http(
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
     let tls = crate::client::tls::ClientTls::system();
-    let observed = AzureObserved::new(base_url, token, &tls, Limits::default())?;
+    let observed = AzureObserved::new(base_url, token, &tls, Limits::default(), None)?;
     check(expected, &observed, options).await
 }
 

@@ -25,6 +25,9 @@ enum Expr {
         op: Op,
         value: String,
     },
+    /// A term on a dimension no metric has, under Azure's
+    /// `ValidateDimensions=false`: ignored (it matches every series).
+    Ignored,
 }
 
 /// A parsed filter: which series match, and which dimensions split.
@@ -32,6 +35,9 @@ enum Expr {
 pub(super) struct Filter {
     expr: Option<Expr>,
     pub split: Vec<Dimension>,
+    /// Terms on dimensions a series lacks are ignored rather than refused
+    /// (Azure's `ValidateDimensions=false`).
+    lenient: bool,
 }
 
 /// Why a `$filter` is refused.
@@ -116,6 +122,7 @@ struct Parser {
     at: usize,
     depth: usize,
     split: Vec<Dimension>,
+    lenient: bool,
 }
 
 impl Parser {
@@ -171,8 +178,10 @@ impl Parser {
             }
             Some(Token::Word(name)) => {
                 self.at += 1;
-                let dim = Dimension::from_name(&name)
-                    .ok_or_else(|| FilterError::UnknownDimension(name.clone()))?;
+                let dim = Dimension::from_name(&name);
+                if dim.is_none() && !self.lenient {
+                    return Err(FilterError::UnknownDimension(name));
+                }
                 let op = if self.keyword("eq") {
                     Op::Eq
                 } else if self.keyword("ne") {
@@ -184,13 +193,14 @@ impl Parser {
                     return Err(FilterError::NoValue(name));
                 };
                 self.at += 1;
-                if value == "*" {
-                    if op == Op::Ne {
-                        return Err(FilterError::NotSplit(name));
-                    }
-                    if !self.split.contains(&dim) {
-                        self.split.push(dim);
-                    }
+                if value == "*" && op == Op::Ne {
+                    return Err(FilterError::NotSplit(name));
+                }
+                let Some(dim) = dim else {
+                    return Ok(Expr::Ignored);
+                };
+                if value == "*" && !self.split.contains(&dim) {
+                    self.split.push(dim);
                 }
                 Ok(Expr::Compare { dim, op, value })
             }
@@ -201,6 +211,16 @@ impl Parser {
 
 impl Filter {
     pub(super) fn parse(text: &str) -> Result<Filter, FilterError> {
+        Filter::parse_as(text, false)
+    }
+
+    /// As [`Filter::parse`], but a term on a dimension that is no metric's
+    /// or not the series' own is ignored instead of refused.
+    pub(super) fn parse_lenient(text: &str) -> Result<Filter, FilterError> {
+        Filter::parse_as(text, true)
+    }
+
+    fn parse_as(text: &str, lenient: bool) -> Result<Filter, FilterError> {
         if text.trim().is_empty() {
             return Ok(Filter::default());
         }
@@ -212,6 +232,7 @@ impl Filter {
             at: 0,
             depth: 0,
             split: Vec::new(),
+            lenient,
         };
         let expr = p.or()?;
         if p.at != p.tokens.len() {
@@ -220,6 +241,7 @@ impl Filter {
         Ok(Filter {
             expr: Some(expr),
             split: p.split,
+            lenient,
         })
     }
 
@@ -229,6 +251,9 @@ impl Filter {
         metric: Metric,
         naming: Naming,
     ) -> Result<(), FilterError> {
+        if self.lenient {
+            return Ok(());
+        }
         let mut named = Vec::new();
         if let Some(e) = &self.expr {
             collect(e, &mut named);
@@ -243,7 +268,9 @@ impl Filter {
     }
 
     pub(super) fn matches(&self, values: &[(Dimension, String)]) -> bool {
-        self.expr.as_ref().is_none_or(|e| eval(e, values))
+        self.expr
+            .as_ref()
+            .is_none_or(|e| eval(e, values, self.lenient))
     }
 }
 
@@ -251,13 +278,15 @@ fn collect(e: &Expr, out: &mut Vec<Dimension>) {
     match e {
         Expr::Or(items) | Expr::And(items) => items.iter().for_each(|i| collect(i, out)),
         Expr::Compare { dim, .. } => out.push(*dim),
+        Expr::Ignored => {}
     }
 }
 
-fn eval(e: &Expr, values: &[(Dimension, String)]) -> bool {
+fn eval(e: &Expr, values: &[(Dimension, String)], lenient: bool) -> bool {
     match e {
-        Expr::Or(items) => items.iter().any(|i| eval(i, values)),
-        Expr::And(items) => items.iter().all(|i| eval(i, values)),
+        Expr::Or(items) => items.iter().any(|i| eval(i, values, lenient)),
+        Expr::And(items) => items.iter().all(|i| eval(i, values, lenient)),
+        Expr::Ignored => true,
         Expr::Compare { dim, op, value } => {
             if value == "*" {
                 return true;
@@ -266,6 +295,9 @@ fn eval(e: &Expr, values: &[(Dimension, String)]) -> bool {
                 .iter()
                 .find(|(d, _)| d == dim)
                 .map(|(_, v)| v.as_str());
+            if actual.is_none() && lenient {
+                return true;
+            }
             match op {
                 Op::Eq => actual == Some(value.as_str()),
                 Op::Ne => actual != Some(value.as_str()),

@@ -11,7 +11,7 @@ use super::budget::BodyBudget;
 use super::callbacks::parse_cloud_events;
 use super::ingest::{BodyError, parse_ndjson};
 use super::prometheus::exposition;
-use super::query::Query;
+use super::query::{Dialect, Query};
 use super::sample::{LineError, Sample};
 use super::store::{Applied, ApplyError, Store};
 use super::wal::{BatchKey, Route};
@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Semaphore;
 
-pub(super) struct AppState {
+pub(in crate::sink) struct AppState {
     pub store: Arc<Store>,
     pub config: SinkConfig,
     ingest_requests: AtomicU64,
@@ -57,6 +57,9 @@ pub(super) fn router(store: Arc<Store>, config: SinkConfig) -> Router {
         .route("/stats", get(stats))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/healthz", get(|| async { "ok\n" }))
+        // Azure Monitor's APIs live under any resource id: the one route
+        // that cannot be a fixed path (it checks the token itself).
+        .fallback(super::arm::serve)
         .layer(middleware::map_response(close_after_refusal))
         .with_state(state)
 }
@@ -86,23 +89,29 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 async fn auth(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    if let Some(token) = &state.config.token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.as_bytes())
-            .and_then(|v| v.strip_prefix(b"Bearer "));
-        if !given.is_some_and(|given| same_secret(given, token.as_bytes())) {
-            let mut r = error(
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong bearer token (Authorization: Bearer ...)",
-            );
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return r;
-        }
+    match unauthorized(&state, request.headers()) {
+        Some(refused) => refused,
+        None => next.run(request).await,
     }
-    next.run(request).await
+}
+
+/// The 401 for a request without the sink's bearer token (`--token`).
+pub(super) fn unauthorized(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let token = state.config.token.as_ref()?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .and_then(|v| v.strip_prefix(b"Bearer "));
+    if given.is_some_and(|given| same_secret(given, token.as_bytes())) {
+        return None;
+    }
+    let mut r = error(
+        StatusCode::UNAUTHORIZED,
+        "missing or wrong bearer token (Authorization: Bearer ...)",
+    );
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    Some(r)
 }
 
 /// Compares digests of both, every byte, so the time taken tells nothing
@@ -272,7 +281,7 @@ type Parsed = Result<Vec<Sample>, Box<Response>>;
 
 /// What a POST endpoint takes: its own idempotency keys, its media types,
 /// and how its body becomes samples.
-struct Endpoint {
+pub(super) struct Endpoint {
     route: Route,
     media: &'static [&'static str],
     wrong_media: &'static str,
@@ -317,7 +326,7 @@ const CALLBACKS: Endpoint = Endpoint {
     },
 };
 
-const DOCUMENTS: Endpoint = Endpoint {
+pub(super) const DOCUMENTS: Endpoint = Endpoint {
     route: Route::Documents,
     media: &["application/json", "application/x-ndjson"],
     wrong_media: "POST /metrics takes Content-Type: application/json (Azure Monitor metrics documents)",
@@ -345,7 +354,7 @@ async fn documents(state: State<Arc<AppState>>, headers: HeaderMap, body: Body) 
 const INLINE_BODY: usize = 64 << 10;
 
 /// Checks, receives, decodes, parses and applies one batch.
-async fn accept(
+pub(super) async fn accept(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
@@ -404,13 +413,13 @@ async fn metrics(
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
     let naming = state.config.naming;
-    let query = match Query::parse(&params, naming) {
+    let query = match Query::parse(&params, naming, Dialect::Sink) {
         Ok(query) => query,
         Err(refused) => return error(StatusCode::BAD_REQUEST, refused.to_string()),
     };
     let max = state.config.max_answer_points;
     run_query(&state, move |store| {
-        match store.read(|data| query.run(data, naming, max)) {
+        match store.read(|data| query.run(data, naming, max, "callmetrics/sink")) {
             Ok(answer) => axum::Json(answer).into_response(),
             Err(refused) => error(StatusCode::BAD_REQUEST, refused.to_string()),
         }
@@ -431,7 +440,7 @@ async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
 /// answering ingest and /healthz, and at most --max-queries at once (503
 /// beyond, retry later), so queries cannot take every core and the memory
 /// of as many answers as clients ask for.
-async fn run_query(
+pub(super) async fn run_query(
     state: &AppState,
     answer: impl FnOnce(&Store) -> Response + Send + 'static,
 ) -> Response {

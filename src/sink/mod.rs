@@ -4,6 +4,7 @@
 //! Prometheus exposition. `run` starts it in-process; `callmetrics sink`
 //! serves it on its own.
 
+mod arm;
 mod azure_monitor;
 mod body;
 mod budget;

@@ -1,13 +1,22 @@
-//! GET /metrics: Azure Monitor "Metrics - List" over the stored aggregates.
-//! metricnames, timespan (start/end), interval, aggregation, $filter,
-//! top and orderby, answering in the same shape as expected.json.
+//! Azure Monitor "Metrics - List" over the stored aggregates: metricnames,
+//! timespan, interval, aggregation, $filter, top and orderby, answering in
+//! the same shape as expected.json. Two dialects share it: the sink's own
+//! `GET /metrics` (timespan start/end, buckets with data only, every series
+//! unless `top`), and Azure's, at `{resourceUri}/providers/
+//! Microsoft.Insights/metrics` (every timespan form, `FULL`, `resultType`,
+//! `rollupby`, every bucket listed, `top` 10 by default), which `arm/`
+//! serves as Azure Monitor does.
 
+use super::arm::timespan::format_duration;
+use super::arm::timespan::{TimespanError, duration_millis, timespan as azure_timespan};
 use super::filter::{Filter, FilterError};
 use super::view::View;
-use crate::catalog::{Metric, Naming};
+use crate::catalog::{Dimension, Metric, Naming};
 use crate::model::{Aggregate, Grain, Series};
-use crate::wire::metrics_response::{Aggregations, MetricSeries, MetricsResponse, SeriesLabel};
-use crate::wire::parse_millis;
+use crate::wire::metrics_response::{
+    Aggregations, DataPoint, MetricSeries, MetricsResponse, SeriesLabel, TimeSeries, time_stamp,
+};
+use crate::wire::{CUSTOM_METRICS_NAMESPACE, parse_millis};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,15 +29,56 @@ enum Rank {
     Average,
 }
 
+/// Which of the two query APIs a query came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    /// The sink's own `GET /metrics`.
+    Sink,
+    /// Azure Monitor's; `now` is when a bare-duration timespan ends.
+    Azure { now: i64 },
+}
+
+/// The time grain of the answer's buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interval {
+    Grain(Grain),
+    /// Azure's `FULL`: one bucket for the whole timespan.
+    Full,
+}
+
+/// The grains Azure Monitor answers these metrics at (the supported
+/// metrics table's time grains; docs/sources.md).
+pub(super) const AZURE_GRAINS: [&str; 8] = [
+    "PT1M", "PT5M", "PT15M", "PT30M", "PT1H", "PT6H", "PT12H", "P1D",
+];
+
+/// What Azure answers when a query names no timespan: the last hour.
+const AZURE_DEFAULT_TIMESPAN_MS: i64 = 3_600_000;
+
+/// Metric names one Azure query may ask for (Metrics - List's spec:
+/// "At most 20 metric names can be specified").
+const AZURE_MAX_METRICS: usize = 20;
+
+/// How far back Azure keeps platform metrics: 93 days.
+const AZURE_RETENTION_MS: i64 = 93 * 86_400_000;
+
+/// Azure's default `top` (series per metric when splitting).
+pub(super) const AZURE_DEFAULT_TOP: usize = 10;
+
 #[derive(Debug)]
 pub(super) struct Query {
     metrics: Vec<Metric>,
     timespan: Option<(i64, i64)>,
-    interval: Grain,
+    interval: Interval,
     aggregations: Aggregations,
     filter: Filter,
     top: Option<usize>,
     order: Option<(Rank, bool)>,
+    dialect: Dialect,
+    /// `resultType=Metadata`: the series without their data.
+    metadata_only: bool,
+    /// `rollupby`: split dimensions whose values are added together.
+    rollup: Vec<Dimension>,
 }
 
 fn aggregation(name: &str) -> Option<Rank> {
@@ -49,6 +99,33 @@ pub(super) enum QueryError {
     NoMetricNames,
     #[error("unknown metric {0:?}; known: {known}", known = known_metrics())]
     UnknownMetric(String),
+    /// Azure's timespan forms, or an ISO 8601 duration.
+    #[error(transparent)]
+    Timespan(TimespanError),
+    #[error(
+        "interval {0:?} is not supported; use one of {grains} or FULL (or set \
+         AutoAdjustTimegrain=true for the nearest supported one)",
+        grains = AZURE_GRAINS.join(", ")
+    )]
+    AzureInterval(String),
+    #[error("{name}={value:?}: use true or false")]
+    Boolean { name: &'static str, value: String },
+    #[error("{0} metric names; at most {AZURE_MAX_METRICS} can be asked at once")]
+    TooManyMetrics(usize),
+    #[error(
+        "Query startTime: {start} is out of the Max metrics retention period: 93.00:00:00; ask \
+         for times from {first} on (the sink's own GET /metrics answers any time it holds)"
+    )]
+    OutOfRetention { start: String, first: String },
+    #[error("resultType {0:?}: use Data or Metadata")]
+    ResultType(String),
+    #[error("rollupby {0:?} is not a dimension of the metrics asked for")]
+    RollUp(String),
+    #[error(
+        "metricnamespace {0:?} holds none of these metrics; use {known}",
+        known = AZURE_NAMESPACES.join(" or ")
+    )]
+    Namespace(String),
     #[error("timespan {0:?} must be start/end in RFC 3339")]
     TimespanShape(String),
     #[error("timespan start {0:?} is not RFC 3339")]
@@ -106,19 +183,43 @@ impl Query {
     pub(super) fn parse(
         params: &HashMap<String, String>,
         naming: Naming,
+        dialect: Dialect,
     ) -> Result<Query, QueryError> {
         let metrics = metrics_named(params)?;
-        let timespan = params.get("timespan").map(|t| timespan(t)).transpose()?;
-        let interval = match params.get("interval") {
-            Some(i) => i.parse::<Grain>().map_err(QueryError::Interval)?,
-            None => Grain::MINUTE,
+        let interval = interval(params, dialect)?;
+        let timespan = match (params.get("timespan"), dialect) {
+            (Some(t), Dialect::Sink) => Some(timespan(t)?),
+            (Some(t), Dialect::Azure { now }) => {
+                Some(azure_timespan(t, now).map_err(QueryError::Timespan)?)
+            }
+            (None, Dialect::Sink) => None,
+            (None, Dialect::Azure { now }) => Some((now - AZURE_DEFAULT_TIMESPAN_MS, now)),
+        };
+        // Azure's buckets start on the grain: the first is the one the
+        // timespan's start falls in.
+        let timespan = match (dialect, interval, timespan) {
+            (Dialect::Azure { .. }, Interval::Grain(g), Some((start, end))) => {
+                Some((g.bucket(start), end))
+            }
+            (_, _, timespan) => timespan,
         };
         let aggregations = match params.get("aggregation") {
             None => Aggregations::ALL,
             Some(list) => aggregations(list)?,
         };
-        let filter = Filter::parse(params.get("$filter").map_or("", String::as_str))
-            .map_err(QueryError::Filter)?;
+        let text = params.get("$filter").map_or("", String::as_str);
+        // Azure ignores terms on dimensions the metric lacks when told
+        // ValidateDimensions=false.
+        let lenient = matches!(dialect, Dialect::Azure { .. })
+            && params
+                .get("ValidateDimensions")
+                .is_some_and(|v| v.eq_ignore_ascii_case("false"));
+        let filter = if lenient {
+            Filter::parse_lenient(text)
+        } else {
+            Filter::parse(text)
+        }
+        .map_err(QueryError::Filter)?;
         for &m in &metrics {
             filter
                 .check_dimensions(m, naming)
@@ -129,7 +230,7 @@ impl Query {
             .map(|t| t.parse::<usize>().map_err(|_| QueryError::Top(t.clone())))
             .transpose()?;
         let order = params.get("orderby").map(|o| order(o)).transpose()?;
-        Ok(Query {
+        let mut query = Query {
             metrics,
             timespan,
             interval,
@@ -137,7 +238,81 @@ impl Query {
             filter,
             top,
             order,
-        })
+            dialect,
+            metadata_only: false,
+            rollup: Vec::new(),
+        };
+        if let Dialect::Azure { now } = dialect {
+            query.azure_parameters(params, now)?;
+        }
+        Ok(query)
+    }
+
+    /// The parameters only Azure's dialect has, and its defaults.
+    fn azure_parameters(
+        &mut self,
+        params: &HashMap<String, String>,
+        now: i64,
+    ) -> Result<(), QueryError> {
+        if self.metrics.len() > AZURE_MAX_METRICS {
+            return Err(QueryError::TooManyMetrics(self.metrics.len()));
+        }
+        // A day's slack: a bare `P93D` starts on a bucket boundary before it.
+        if let Some((start, _)) = self.timespan
+            && start < now - AZURE_RETENTION_MS - 86_400_000
+        {
+            return Err(QueryError::OutOfRetention {
+                start: time_stamp(start),
+                first: time_stamp(now - AZURE_RETENTION_MS),
+            });
+        }
+        self.metadata_only = match params.get("resultType").map(|r| r.to_ascii_lowercase()) {
+            None => false,
+            Some(r) if r == "data" => false,
+            Some(r) if r == "metadata" => true,
+            Some(_) => return Err(QueryError::ResultType(params["resultType"].clone())),
+        };
+        for name in ["AutoAdjustTimegrain", "ValidateDimensions"] {
+            if let Some(v) = params.get(name)
+                && !v.eq_ignore_ascii_case("true")
+                && !v.eq_ignore_ascii_case("false")
+            {
+                return Err(QueryError::Boolean {
+                    name,
+                    value: v.clone(),
+                });
+            }
+        }
+        if let Some(list) = params.get("rollupby") {
+            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                let dimension = Dimension::from_name(name)
+                    .filter(|d| self.metrics.iter().any(|m| m.dimensions().contains(d)))
+                    .ok_or_else(|| QueryError::RollUp(name.to_string()))?;
+                self.rollup.push(dimension);
+            }
+        }
+        let namespace = params.get("metricnamespace");
+        if let Some(namespace) = namespace
+            && !AZURE_NAMESPACES
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(namespace))
+        {
+            return Err(QueryError::Namespace(namespace.clone()));
+        }
+        // callmetrics' own latency metric is a custom metric at most:
+        // the resource's platform metrics do not have it.
+        let custom = namespace.is_some_and(|n| n.eq_ignore_ascii_case(CUSTOM_METRICS_NAMESPACE));
+        if let Some(m) = self.metrics.iter().find(|m| !m.is_azure_metric())
+            && !custom
+        {
+            return Err(QueryError::UnknownMetric(m.name().to_string()));
+        }
+        // Azure ranks and cuts split series to 10 unless told otherwise.
+        let split = self.filter.split.iter().any(|d| !self.rollup.contains(d));
+        if self.top.is_none() && split {
+            self.top = Some(AZURE_DEFAULT_TOP);
+        }
+        Ok(())
     }
 
     /// Runs the query over the sink's aggregates.
@@ -150,6 +325,7 @@ impl Query {
         data: &View,
         naming: Naming,
         max_points: usize,
+        resource: &str,
     ) -> Result<MetricsResponse, QueryError> {
         self.answerable(data)?;
         let Gathered { labels, cells } = self.gather(data, max_points)?;
@@ -167,32 +343,124 @@ impl Query {
                     .insert(bucket, agg);
             }
         }
-        let metrics: Vec<(Metric, MetricSeries)> = grouped
+        let (metrics, orders): (Vec<(Metric, MetricSeries)>, Vec<Vec<SeriesLabel>>) = grouped
             .into_iter()
-            .map(|(m, s)| (m, self.ranked(s)))
-            .collect();
+            .map(|(m, s)| {
+                let (kept, order) = self.ranked(s);
+                ((m, kept), order)
+            })
+            .unzip();
+        let (start, end) = self.timespan.unwrap_or_else(|| {
+            let range = data.time_range().unwrap_or((0, 0));
+            (self.bucket(range.0), self.bucket(range.1) + self.step(0))
+        });
+        let buckets = match self.dialect {
+            Dialect::Sink => None,
+            Dialect::Azure { .. } => Some(self.buckets(start, end)),
+        };
         let points: usize = metrics
             .iter()
-            .flat_map(|(_, series)| series.values().map(|b| b.len()))
+            .flat_map(|(_, series)| {
+                series
+                    .values()
+                    .map(|b| buckets.as_ref().map_or(b.len(), Vec::len))
+            })
             .sum();
         if points > max_points {
             return Err(QueryError::TooManyPoints { points, max_points });
         }
-        let (start, end) = self.timespan.unwrap_or_else(|| {
-            let range = data.time_range().unwrap_or((0, 0));
-            (
-                self.interval.bucket(range.0),
-                self.interval.bucket(range.1) + self.interval.millis(),
-            )
-        });
-        Ok(MetricsResponse::build(
+        let grain = match self.interval {
+            Interval::Grain(g) => g,
+            Interval::Full => Grain::MINUTE,
+        };
+        let mut response = MetricsResponse::build(
             &metrics,
-            self.interval,
+            grain,
             (start, end),
             naming,
-            "callmetrics/sink",
+            resource,
             self.aggregations,
-        ))
+        );
+        if let Some(buckets) = buckets {
+            // Azure lists ranked series in rank order; the sink's own API
+            // in label order, as it always has.
+            for ((body, (_, series)), order) in response.value.iter_mut().zip(&metrics).zip(&orders)
+            {
+                let labels: Vec<&SeriesLabel> = series.keys().collect();
+                let mut listed: Vec<Option<TimeSeries>> =
+                    body.timeseries.drain(..).map(Some).collect();
+                body.timeseries = order
+                    .iter()
+                    .filter_map(|l| labels.binary_search(&l).ok())
+                    .filter_map(|i| listed[i].take())
+                    .collect();
+            }
+            self.as_azure_answers(&mut response, &buckets, end - start);
+        }
+        Ok(response)
+    }
+
+    /// Azure's answer from the sink's: every bucket of the timespan listed
+    /// (those without data with their time alone; a metric without any
+    /// data has no series, `"timeseries": []`), `FULL` named by its
+    /// length, the namespace and dimension names in lower case as Azure
+    /// writes them, descriptions, and no data for `resultType=Metadata`.
+    fn as_azure_answers(&self, response: &mut MetricsResponse, buckets: &[i64], length: i64) {
+        if self.interval == Interval::Full {
+            response.interval = format_duration(length);
+        }
+        response.namespace = response.namespace.to_ascii_lowercase();
+        let stamps: Vec<String> = buckets.iter().map(|&b| time_stamp(b)).collect();
+        for (body, metric) in response.value.iter_mut().zip(&self.metrics) {
+            body.display_description = metric.description().to_string();
+            for series in &mut body.timeseries {
+                for meta in &mut series.metadatavalues {
+                    meta.name.value.make_ascii_lowercase();
+                    meta.name.localized_value.make_ascii_lowercase();
+                }
+                if self.metadata_only {
+                    series.data.clear();
+                    continue;
+                }
+                let mut held = std::mem::take(&mut series.data).into_iter().peekable();
+                series.data = stamps
+                    .iter()
+                    .map(|stamp| {
+                        held.next_if(|p| &p.time_stamp == stamp)
+                            .unwrap_or_else(|| DataPoint::empty(stamp.clone()))
+                    })
+                    .collect();
+            }
+        }
+    }
+
+    /// The bucket holding `time`.
+    fn bucket(&self, time: i64) -> i64 {
+        match (self.interval, self.timespan) {
+            (Interval::Grain(g), _) => g.bucket(time),
+            (Interval::Full, Some((start, _))) => start,
+            (Interval::Full, None) => time,
+        }
+    }
+
+    /// The length of the bucket starting at `start`.
+    fn step(&self, start: i64) -> i64 {
+        match (self.interval, self.timespan) {
+            (Interval::Grain(g), _) => g.millis(),
+            (Interval::Full, Some((from, to))) => (to - from).max(1) - (start - from),
+            (Interval::Full, None) => 1,
+        }
+    }
+
+    /// Every bucket start of `[start, end)`.
+    fn buckets(&self, start: i64, end: i64) -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut at = self.bucket(start);
+        while at < end {
+            out.push(at);
+            at += self.step(at);
+        }
+        out
     }
 
     /// The cells the query answers, added up per answered series and
@@ -219,7 +487,7 @@ impl Query {
                 }
                 let label = values
                     .into_iter()
-                    .filter(|(d, _)| self.filter.split.contains(d))
+                    .filter(|(d, _)| self.filter.split.contains(d) && !self.rollup.contains(d))
                     .collect();
                 let key = (metric, label);
                 if let Some(&i) = label_index.get(&key) {
@@ -231,7 +499,7 @@ impl Query {
             });
             let Some(label) = label else { continue };
             cells
-                .entry((label, self.interval.bucket(second)))
+                .entry((label, self.bucket(second)))
                 .and_modify(|a| a.absorb(agg))
                 .or_insert(*agg);
             // Without top every cell is answered: stop as soon as too many.
@@ -258,7 +526,11 @@ impl Query {
         }
         let cut =
             |t: i64| t < rolled && t != i64::MIN && t != i64::MAX && t.rem_euclid(60_000) != 0;
-        if Grain::MINUTE.divides(self.interval) && !cut(start) && !cut(end) {
+        let whole_minutes = match self.interval {
+            Interval::Grain(g) => Grain::MINUTE.divides(g),
+            Interval::Full => true,
+        };
+        if whole_minutes && !cut(start) && !cut(end) {
             return Ok(());
         }
         Err(QueryError::PerMinute {
@@ -266,9 +538,14 @@ impl Query {
             retention: humantime::format_duration(data.retention()).to_string(),
         })
     }
-    /// Applies orderby and top (top alone ranks by count, descending).
-    fn ranked(&self, series: MetricSeries) -> MetricSeries {
-        let Some(top) = self.top else { return series };
+    /// Applies orderby and top (top alone ranks by count, descending);
+    /// also returns the kept series' labels in rank order (label order
+    /// without top).
+    fn ranked(&self, series: MetricSeries) -> (MetricSeries, Vec<SeriesLabel>) {
+        let Some(top) = self.top else {
+            let order = series.keys().cloned().collect();
+            return (series, order);
+        };
         let (rank, desc) = self.order.unwrap_or((Rank::Count, true));
         let score = |buckets: &BTreeMap<i64, Aggregate>| -> f64 {
             let mut all = buckets.values();
@@ -293,12 +570,53 @@ impl Query {
             };
             by_score.then_with(|| a.1.cmp(&b.1))
         });
-        scored
-            .into_iter()
-            .take(top)
-            .map(|(_, l, b)| (l, b))
-            .collect()
+        scored.truncate(top);
+        let order = scored.iter().map(|(_, l, _)| l.clone()).collect();
+        let kept = scored.into_iter().map(|(_, l, b)| (l, b)).collect();
+        (kept, order)
     }
+}
+
+/// The metric namespaces a query may name: the platform metrics', and
+/// the custom namespace `generate --format azure-monitor` documents use.
+pub(super) const AZURE_NAMESPACES: [&str; 2] = [
+    "Microsoft.Communication/CommunicationServices",
+    CUSTOM_METRICS_NAMESPACE,
+];
+
+/// `interval`: a grain of the dialect's (PT1M when absent); in Azure's,
+/// one of Azure's grains or `FULL`, an unsupported one moved to the
+/// nearest supported grain if `AutoAdjustTimegrain=true`.
+fn interval(params: &HashMap<String, String>, dialect: Dialect) -> Result<Interval, QueryError> {
+    let Some(text) = params.get("interval") else {
+        return Ok(Interval::Grain(Grain::MINUTE));
+    };
+    if dialect == Dialect::Sink {
+        return text
+            .parse::<Grain>()
+            .map(Interval::Grain)
+            .map_err(QueryError::Interval);
+    }
+    if text.eq_ignore_ascii_case("FULL") {
+        return Ok(Interval::Full);
+    }
+    let millis = duration_millis(text).map_err(QueryError::Timespan)?;
+    let grains = AZURE_GRAINS.map(|g| g.parse::<Grain>().expect("Azure's grains are grains"));
+    if let Some(&grain) = grains.iter().find(|g| g.millis() == millis) {
+        return Ok(Interval::Grain(grain));
+    }
+    let adjust = params
+        .get("AutoAdjustTimegrain")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if !adjust {
+        return Err(QueryError::AzureInterval(text.clone()));
+    }
+    let nearest = grains
+        .iter()
+        .min_by_key(|g| (g.millis() - millis).abs())
+        .copied()
+        .unwrap_or(Grain::MINUTE);
+    Ok(Interval::Grain(nearest))
 }
 
 /// `metricnames`: a comma-separated list of metric names.

@@ -54,9 +54,28 @@ impl ErrorBody {
         }
     }
 
-    /// Reads an error body; `None` when `body` is something else.
+    /// Reads an error body, wrapped (`{"error":{..}}`, Azure Resource
+    /// Manager's and the sink's) or flat (`{"code":..,"message":..}`, what
+    /// Azure Monitor's Metrics - List answers); `None` when `body` is
+    /// something else.
     pub(crate) fn parse(body: &[u8]) -> Option<ErrorBody> {
-        serde_json::from_slice(body).ok()
+        #[derive(Deserialize)]
+        struct Flat {
+            code: String,
+            message: String,
+        }
+        if let Ok(wrapped) = serde_json::from_slice(body) {
+            return Some(wrapped);
+        }
+        let flat: Flat = serde_json::from_slice(body).ok()?;
+        Some(ErrorBody {
+            error: ErrorDetail {
+                code: flat.code,
+                message: flat.message,
+                line: None,
+                field: None,
+            },
+        })
     }
 }
 
@@ -74,6 +93,13 @@ mod tests {
         );
         assert_eq!(ErrorBody::parse(text.as_bytes()), Some(body));
         assert_eq!(ErrorBody::parse(b"<html>"), None);
+        let flat =
+            ErrorBody::parse(br#"{"code":"BadRequest","message":"no such metric"}"#).unwrap();
+        assert_eq!(
+            (flat.error.code.as_str(), flat.error.message.as_str()),
+            ("BadRequest", "no such metric")
+        );
+        assert_eq!(ErrorBody::parse(br#"{"status":"error"}"#), None);
         let ack: IngestAck = serde_json::from_str(r#"{"samples":3,"duplicate":true}"#).unwrap();
         assert!(ack.duplicate && ack.samples == 3);
     }

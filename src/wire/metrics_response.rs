@@ -50,6 +50,10 @@ pub struct MetricBody {
     #[serde(rename = "type", default)]
     pub kind: String,
     pub name: LocalizedName,
+    /// What Azure's metric definitions say the metric is (Azure's
+    /// answers only; expected.json leaves it out).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub display_description: String,
     #[serde(default)]
     pub unit: String,
     pub timeseries: Vec<TimeSeries>,
@@ -69,6 +73,8 @@ pub struct LocalizedName {
 pub struct TimeSeries {
     #[serde(default)]
     pub metadatavalues: Vec<MetadataValue>,
+    /// Absent from Azure's `resultType=Metadata` answers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data: Vec<DataPoint>,
 }
 
@@ -109,6 +115,20 @@ pub struct DataPoint {
     pub maximum: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub average: Option<f64>,
+}
+
+impl DataPoint {
+    /// A bucket without data, as Azure lists one: its time alone.
+    pub(crate) fn empty(time_stamp: String) -> DataPoint {
+        DataPoint {
+            time_stamp,
+            count: None,
+            total: None,
+            minimum: None,
+            maximum: None,
+            average: None,
+        }
+    }
 }
 
 /// Which aggregations a response carries.
@@ -202,6 +222,7 @@ impl MetricsResponse {
                 ),
                 kind: "Microsoft.Insights/metrics".into(),
                 name: name(metric.name(), metric.display_name()),
+                display_description: String::new(),
                 unit: metric.unit().into(),
                 timeseries: series
                     .iter()

@@ -9,9 +9,15 @@ pub(crate) mod answer;
 pub(crate) mod metrics_response;
 pub(crate) mod printable;
 pub mod remote_write;
+pub(crate) mod resource_id;
 pub(crate) mod rfc3339;
 
 pub(crate) use answer::{ErrorBody, IngestAck};
+
+/// The custom metrics namespace of the ingestion documents
+/// (`generate --format azure-monitor`, `run --target azure-monitor`):
+/// Azure keeps custom metrics apart from a resource's platform metrics.
+pub(crate) const CUSTOM_METRICS_NAMESPACE: &str = "CallAutomation";
 pub use metrics_response::expected_response;
 pub use metrics_response::write_expected;
 pub(crate) use metrics_response::{MetricsResponse, Provenance};

@@ -13,6 +13,7 @@ mod common;
 
 mod architecture;
 mod azure_monitor;
+mod azure_monitor_api;
 mod callback_shape;
 mod check_e2e;
 mod cli;

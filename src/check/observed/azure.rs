@@ -1,6 +1,9 @@
 //! The Azure Monitor Metrics - List backend: the embedded sink's query API
 //! (and any sink that speaks it),
-//! `GET {base}/metrics?metricnames=..&timespan=..&interval=..&aggregation=..&$filter=..`.
+//! `GET {base}/metrics?metricnames=..&timespan=..&interval=..&aggregation=..&$filter=..`,
+//! or, with `--resource-id`, Azure Monitor's own path for a resource,
+//! `GET {base}{resourceId}/providers/Microsoft.Insights/metrics?api-version=..`,
+//! which Azure (`https://management.azure.com`) and the sink both serve.
 //!
 //! Any answer but a 2xx metrics response is a [`CheckError`] carrying the
 //! sink's own message (`{"error":{"code":..,"message":..}}`), so "unknown
@@ -9,11 +12,13 @@
 use super::{
     Limits, Observed, ObservedSeries, Point, add_point, answer_body, sink_error, with_retries,
 };
+use crate::catalog::Metric;
 use crate::check::query::{AGGREGATIONS, Query, parse_label};
 use crate::check::{BackendName, CheckError};
 use crate::client::tls::ClientTls;
 use crate::model::Grain;
 use crate::wire::metrics_response::DataPoint;
+use crate::wire::resource_id::is_resource_id;
 use crate::wire::{MetricsResponse, parse_millis};
 use reqwest::Url;
 use std::collections::BTreeMap;
@@ -22,12 +27,63 @@ use std::collections::BTreeMap;
 /// defaults to 10 there); far more than any dimension has values.
 const TOP: u32 = 1_000_000;
 
-/// A sink's query API.
+/// The api-version asked of Azure Monitor: the one Azure's current
+/// clients send (azure-monitor-query 1.4, @azure/monitor-query 1.3).
+const API_VERSION: &str = "2024-02-01";
+
+/// The namespace of a Communication Services resource's platform metrics.
+const PLATFORM_NAMESPACE: &str = "Microsoft.Communication/CommunicationServices";
+
+/// `--resource-id` and `--metric-namespace`: an Azure resource read at
+/// Azure Monitor's paths.
+#[derive(Clone, Debug)]
+pub(crate) struct Resource {
+    id: String,
+    namespace: String,
+}
+
+impl Resource {
+    pub(crate) fn new(id: &str, namespace: Option<&str>) -> Result<Resource, CheckError> {
+        let id = id.trim_end_matches('/');
+        if !is_resource_id(id) {
+            return Err(CheckError::Usage(format!(
+                "--resource-id {id:?} is not an Azure resource id; write \
+                 /subscriptions/SUBSCRIPTION/resourceGroups/GROUP/providers/\
+                 Microsoft.Communication/CommunicationServices/NAME (the resource's JSON view \
+                 in the portal, or `az resource show`, gives it)"
+            )));
+        }
+        Ok(Resource {
+            id: id.to_string(),
+            namespace: namespace.unwrap_or(PLATFORM_NAMESPACE).to_string(),
+        })
+    }
+
+    /// True when it reads the resource's platform metrics (not a custom
+    /// namespace).
+    pub(crate) fn is_platform(&self) -> bool {
+        self.namespace.eq_ignore_ascii_case(PLATFORM_NAMESPACE)
+    }
+
+    /// `expected` without the metrics that are callmetrics' own
+    /// (`ApiRequestLatency`): Azure's platform metrics do not have them.
+    pub(crate) fn platform_metrics(&self, expected: &MetricsResponse) -> MetricsResponse {
+        let mut azure = expected.clone();
+        azure
+            .value
+            .retain(|body| Metric::from_name(&body.name.value).is_none_or(Metric::is_azure_metric));
+        azure
+    }
+}
+
+/// A sink's query API, or Azure Monitor's for one resource.
 #[derive(Clone, Debug)]
 pub(crate) struct AzureObserved {
     client: reqwest::Client,
     metrics_url: Url,
     limits: Limits,
+    /// The namespace asked for at Azure Monitor's path.
+    namespace: Option<String>,
 }
 
 impl AzureObserved {
@@ -38,6 +94,7 @@ impl AzureObserved {
         token: Option<&str>,
         tls: &ClientTls,
         limits: Limits,
+        resource: Option<&Resource>,
     ) -> Result<AzureObserved, CheckError> {
         let invalid = |reason: String| CheckError::Url {
             url: base_url.to_string(),
@@ -51,7 +108,11 @@ impl AzureObserved {
             ));
         }
         let mut metrics_url = base.clone();
-        let path = format!("{}/metrics", base.path().trim_end_matches('/'));
+        let root = base.path().trim_end_matches('/');
+        let path = match resource {
+            Some(r) => format!("{root}{}/providers/Microsoft.Insights/metrics", r.id),
+            None => format!("{root}/metrics"),
+        };
         metrics_url.set_path(&path);
         let client = crate::client::http::client(&base, token, tls, 4, limits.timeout)
             .map_err(CheckError::Client)?;
@@ -59,6 +120,7 @@ impl AzureObserved {
             client,
             metrics_url,
             limits,
+            namespace: resource.map(|r| r.namespace.clone()),
         })
     }
 
@@ -76,13 +138,26 @@ impl AzureObserved {
             if let Some(filter) = query.filter_param() {
                 pairs.append_pair("$filter", &filter);
             }
+            if let Some(namespace) = &self.namespace {
+                pairs
+                    .append_pair("metricnamespace", namespace)
+                    .append_pair("api-version", API_VERSION);
+            }
         }
         url
     }
 
+    /// Who answers, for messages.
+    fn backend_name(&self) -> BackendName {
+        match self.namespace {
+            Some(_) => BackendName::AzureMonitor,
+            None => BackendName::Sink,
+        }
+    }
+
     async fn get(&self, query: &Query) -> Result<MetricsResponse, CheckError> {
         let connect = |cause| CheckError::Connect {
-            backend: BackendName::Sink,
+            backend: self.backend_name(),
             url: self.metrics_url.to_string(),
             cause,
         };
@@ -97,13 +172,13 @@ impl AzureObserved {
             response,
             &self.limits,
             &query.to_string(),
-            BackendName::Sink,
+            self.backend_name(),
             self.metrics_url.as_str(),
         )
         .await?;
         if !status.is_success() {
             return Err(sink_error(
-                BackendName::Sink,
+                self.backend_name(),
                 &query.to_string(),
                 status,
                 &body,
@@ -241,6 +316,7 @@ mod tests {
             None,
             &ClientTls::system(),
             Limits::default(),
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -255,7 +331,8 @@ mod tests {
                 "127.0.0.1:8650",
                 None,
                 &ClientTls::system(),
-                Limits::default()
+                Limits::default(),
+                None
             )
             .is_err()
         );
@@ -264,7 +341,8 @@ mod tests {
                 "ftp://127.0.0.1",
                 None,
                 &ClientTls::system(),
-                Limits::default()
+                Limits::default(),
+                None
             )
             .is_err()
         );

@@ -4,7 +4,7 @@
 
 use super::Limits;
 use super::any::AnyObserved;
-use super::azure::AzureObserved;
+use super::azure::{AzureObserved, Resource};
 use super::influxql::InfluxqlObserved;
 use super::promql::PromqlObserved;
 use super::reading::ReadingFlags;
@@ -42,6 +42,8 @@ pub(crate) struct Where<'a> {
     /// Reads end at this time (Unix ms).
     pub now_ms: i64,
     pub limits: Limits,
+    /// `--resource-id` (azure).
+    pub resource: Option<&'a Resource>,
 }
 
 impl Backend {
@@ -81,6 +83,13 @@ impl Backend {
                 self.name()
             )));
         }
+        if self != Backend::Azure && flags.resource_id.is_some() {
+            return Err(CheckError::Usage(format!(
+                "--resource-id names an Azure resource for Azure Monitor's paths; it goes with \
+                 --backend azure, not --backend {}",
+                self.name()
+            )));
+        }
         if self == Backend::Azure && flags.selector.is_some() {
             return Err(CheckError::Usage(
                 "--match selects Prometheus series by label (or InfluxDB series by tag); the \
@@ -94,9 +103,13 @@ impl Backend {
     /// A reader of this backend.
     pub(crate) fn reader(self, at: &Where<'_>) -> Result<AnyObserved, CheckError> {
         Ok(match self {
-            Backend::Azure => {
-                AnyObserved::Azure(AzureObserved::new(at.url, at.token, at.tls, at.limits)?)
-            }
+            Backend::Azure => AnyObserved::Azure(AzureObserved::new(
+                at.url,
+                at.token,
+                at.tls,
+                at.limits,
+                at.resource,
+            )?),
             Backend::Influxql => AnyObserved::Influxql(InfluxqlObserved::new(
                 at.url,
                 at.token,

@@ -4,6 +4,7 @@
 //! `--wait` runs out.
 
 use super::any::AnyObserved;
+use super::azure::Resource;
 use super::{Backend, Limits, Where};
 use crate::check::wait::{Attempt, Wait, check_until_pass};
 use crate::check::{CheckError, CheckOptions, ExpectedData, Mapping, Report, Selector};
@@ -39,6 +40,18 @@ pub struct ReadingFlags {
     /// How often --wait checks again.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
     pub poll_interval: std::time::Duration,
+    /// Read this Azure resource's metrics at Azure Monitor's own paths (azure):
+    /// --observed https://management.azure.com (or a sink, which serves them too) and
+    /// /subscriptions/SUB/resourceGroups/GROUP/providers/Microsoft.Communication/
+    /// CommunicationServices/NAME; the token from --token or AZURE_ACCESS_TOKEN
+    /// (`az account get-access-token --query accessToken -o tsv`).
+    #[arg(long, value_name = "ID")]
+    pub resource_id: Option<String>,
+    /// The metric namespace to read with --resource-id [default:
+    /// Microsoft.Communication/CommunicationServices, the platform metrics]; CallAutomation
+    /// for the custom metrics `run --target azure-monitor` sends.
+    #[arg(long, value_name = "NAMESPACE", requires = "resource_id")]
+    pub metric_namespace: Option<String>,
 }
 
 /// The observed side as the flags name it: which backend, where, and how
@@ -55,6 +68,8 @@ pub(crate) struct Reading {
     selector: Option<Selector>,
     wait: Option<Wait>,
     limits: Limits,
+    /// `--resource-id` and its namespace.
+    resource: Option<Resource>,
 }
 
 impl Reading {
@@ -83,10 +98,23 @@ impl Reading {
             .wait
             .map(|limit| Wait::new(limit, args.poll_interval))
             .transpose()?;
+        let resource = args
+            .resource_id
+            .as_deref()
+            .map(|id| Resource::new(id, args.metric_namespace.as_deref()))
+            .transpose()?;
+        // Azure's tokens come from `az account get-access-token`, kept in
+        // their own variable by the az and azd tooling's users.
+        let token = token.map(str::to_string).or_else(|| {
+            resource
+                .as_ref()
+                .and_then(|_| std::env::var("AZURE_ACCESS_TOKEN").ok())
+                .filter(|t| !t.is_empty())
+        });
         Ok(Reading {
             backend: args.backend,
             url: url.to_string(),
-            token: token.map(str::to_string),
+            token,
             tls,
             mapping,
             mapping_path: args.mapping.as_ref().map_or_else(
@@ -96,6 +124,7 @@ impl Reading {
             selector,
             wait,
             limits,
+            resource,
         })
     }
 
@@ -113,6 +142,7 @@ impl Reading {
             selector: self.selector.as_ref(),
             now_ms: now,
             limits: self.limits,
+            resource: self.resource.as_ref(),
         })
     }
 
@@ -124,6 +154,14 @@ impl Reading {
         options: &CheckOptions,
         per_check: Duration,
     ) -> Result<Report, CheckError> {
+        let platform_only;
+        let expected = match &self.resource {
+            Some(resource) if resource.is_platform() => {
+                platform_only = resource.platform_metrics(expected);
+                &platform_only
+            }
+            _ => expected,
+        };
         let every = self.wait.map_or(Duration::ZERO, |w| w.every);
         // Value rewrites are turned back over every value the check
         // compares, so the expected file's codes and versions join the

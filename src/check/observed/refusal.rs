@@ -17,6 +17,20 @@ pub(crate) fn auth_hint(status: StatusCode) -> &'static str {
     }
 }
 
+/// The same for Azure Monitor, whose tokens `az` hands out.
+fn azure_auth_hint(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::UNAUTHORIZED => {
+            "; give a token with --token or AZURE_ACCESS_TOKEN (az account get-access-token \
+             --query accessToken -o tsv)"
+        }
+        StatusCode::FORBIDDEN => {
+            "; the token's identity needs the Monitoring Reader role on the resource"
+        }
+        _ => "",
+    }
+}
+
 /// The error of a non-2xx answer from `backend`, with its code and message
 /// when it sent the Azure error shape, else the start of its body.
 pub(crate) fn sink_error(
@@ -45,7 +59,10 @@ pub(crate) fn sink_error(
     } else {
         message
     };
-    let hint = auth_hint(status);
+    let hint = match backend {
+        BackendName::AzureMonitor => azure_auth_hint(status),
+        _ => auth_hint(status),
+    };
     CheckError::Sink {
         backend,
         query: query.to_string(),
