@@ -131,15 +131,20 @@ impl Metric {
         }
     }
 
-    /// The description Azure's metric definitions give (docs/sources.md).
+    /// The description Azure's supported-metrics table gives
+    /// (docs/sources.md).
     pub fn description(self) -> &'static str {
         match self {
-            Metric::ApiRequests => "Count of all API requests to Call Automation endpoints.",
+            Metric::ApiRequests => {
+                "Count of all requests against the Communication Call Automation endpoint."
+            }
             Metric::ApiRequestLatency => {
                 "callmetrics' own: the latency of each Call Automation API request."
             }
-            Metric::CallbackEvents => "Count of all callback events sent by Call Automation.",
-            Metric::RecordingRequests => "Count of all API requests to Call Recording endpoints.",
+            Metric::CallbackEvents => "Count of the Communication Call Automation Callback events.",
+            Metric::RecordingRequests => {
+                "Count of all requests against the Communication Services Call Recording endpoint."
+            }
         }
     }
 
