@@ -42,26 +42,43 @@ fn stamp(ms: i64) -> String {
 }
 
 fn filled() -> Filled {
+    filled_with(&[])
+}
+
+/// [`filled`], the sink started with `sink_args` too and `run` given
+/// `run_args`.
+fn filled_with(extra: &[(&str, &str)]) -> Filled {
     let dir = tempfile::tempdir().unwrap();
-    let sink = SinkProcess::start(&["--listen", "127.0.0.1:0"]);
+    let mut sink_args = vec!["--listen", "127.0.0.1:0"];
+    let mut run_args = Vec::new();
+    for (flag, value) in extra {
+        sink_args.extend([*flag, *value]);
+        run_args.extend([*flag, *value]);
+    }
+    let sink = SinkProcess::start(&sink_args);
     let hour = now_ms() / HOUR * HOUR - 2 * HOUR;
     let expected = dir.path().join("expected.json");
-    callmetrics(&[
-        "run",
-        "scenarios/contact-center.json",
-        "--calls",
-        "300",
-        "--rate",
-        "0.2/s",
-        "--start",
-        &stamp(hour),
-        "--max-rate",
-        "--quiet",
-        "--sink",
-        &sink.url,
-        "--expected-out",
-        expected.to_str().unwrap(),
-    ])
+    callmetrics(
+        &[
+            "run",
+            "scenarios/contact-center.json",
+            "--calls",
+            "300",
+            "--rate",
+            "0.2/s",
+            "--start",
+            &stamp(hour),
+            "--max-rate",
+            "--quiet",
+            "--sink",
+            &sink.url,
+            "--expected-out",
+            expected.to_str().unwrap(),
+        ]
+        .into_iter()
+        .chain(run_args)
+        .collect::<Vec<_>>(),
+    )
     .expect_code(0);
     Filled {
         sink,
@@ -556,4 +573,31 @@ fn check_reads_a_resource_at_azures_paths() {
         let run = callmetrics(&args).expect_code(2);
         assert!(run.stderr.contains(text), "{}", run.describe());
     }
+}
+
+#[test]
+fn check_takes_azures_token_from_azure_access_token_and_says_so_when_refused() {
+    let f = filled_with(&[("--token", "s3cret")]);
+    let expected = f.expected.to_str().unwrap();
+    let args = [
+        "check",
+        "--expected",
+        expected,
+        "--observed",
+        &f.sink.url,
+        "--resource-id",
+        RESOURCE,
+    ];
+    let refused = common::callmetrics_with_env(&args, &[]).expect_code(2);
+    assert!(
+        refused.stderr.contains("Azure Monitor rejected")
+            && refused
+                .stderr
+                .contains("AZURE_ACCESS_TOKEN (az account get-access-token"),
+        "{}",
+        refused.describe()
+    );
+    let passed =
+        common::callmetrics_with_env(&args, &[("AZURE_ACCESS_TOKEN", "s3cret")]).expect_code(0);
+    assert!(passed.stdout.contains("PASS"), "{}", passed.describe());
 }
