@@ -48,6 +48,15 @@ pub(super) fn run(args: &SinkArgs) -> anyhow::Result<Outcome> {
         if let (Some(report), Some(dir)) = (sink.opened(), &args.data_dir) {
             say_what_was_replayed(report, sink.stats().replayed_batches, dir, args.repair);
         }
+        for resource in sink.resources_opened() {
+            eprintln!("custom metrics of {}:", resource.resource);
+            say_what_was_replayed(
+                &resource.report,
+                resource.batches,
+                &resource.folder,
+                args.repair,
+            );
+        }
         // Scripts and tests read the address (useful with port 0) from stdout.
         let mut out = std::io::stdout().lock();
         writeln!(out, "callmetrics sink listening on {}", sink.url())?;

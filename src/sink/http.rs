@@ -12,10 +12,11 @@ use super::callbacks::parse_cloud_events;
 use super::ingest::{BodyError, parse_ndjson};
 use super::prometheus::exposition;
 use super::query::{Dialect, Query};
+use super::resources::ResourceStores;
 use super::sample::{LineError, Sample};
 use super::store::{Applied, ApplyError, Store};
 use super::wal::{BatchKey, Route};
-use crate::wire::{ErrorBody, IngestAck};
+use crate::wire::{CUSTOM_METRICS_NAMESPACE, ErrorBody, IngestAck};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query as QueryParams, Request, State};
@@ -31,6 +32,8 @@ use tokio::sync::Semaphore;
 
 pub(in crate::sink) struct AppState {
     pub store: Arc<Store>,
+    /// Azure resources' own stores (custom metrics at `{resourceUri}/metrics`).
+    pub resources: Arc<ResourceStores>,
     pub config: SinkConfig,
     ingest_requests: AtomicU64,
     /// Request bodies in memory, received or inflated (--max-inflight-bytes).
@@ -39,9 +42,27 @@ pub(in crate::sink) struct AppState {
     query_slots: Arc<Semaphore>,
 }
 
-pub(super) fn router(store: Arc<Store>, config: SinkConfig) -> Router {
+impl AppState {
+    /// The store a query about `resource` in `namespace` reads: for the
+    /// custom namespace, the resource's own if custom metrics were posted
+    /// for it; else the sink's (its platform metrics).
+    pub(super) fn store_of(&self, resource: &str, namespace: Option<&String>) -> Arc<Store> {
+        let custom = namespace.is_some_and(|n| n.eq_ignore_ascii_case(CUSTOM_METRICS_NAMESPACE));
+        custom
+            .then(|| self.resources.get(resource))
+            .flatten()
+            .unwrap_or_else(|| self.store.clone())
+    }
+}
+
+pub(super) fn router(
+    store: Arc<Store>,
+    resources: Arc<ResourceStores>,
+    config: SinkConfig,
+) -> Router {
     let state = Arc::new(AppState {
         store,
+        resources,
         body_budget: BodyBudget::new(config.max_inflight_bytes),
         query_slots: Arc::new(Semaphore::new(
             config.max_queries.clamp(1, Semaphore::MAX_PERMITS),
@@ -241,8 +262,8 @@ fn field_error(status: StatusCode, field: &str, message: String) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn apply(state: &AppState, key: Option<&BatchKey>, samples: &[Sample]) -> Response {
-    match state.store.apply(key, samples) {
+fn apply(store: &Store, key: Option<&BatchKey>, samples: &[Sample]) -> Response {
+    match store.apply(key, samples) {
         Ok(Applied::Accepted { samples }) => axum::Json(IngestAck {
             samples: samples as u64,
             duplicate: false,
@@ -337,25 +358,29 @@ pub(super) const DOCUMENTS: Endpoint = Endpoint {
     },
 };
 
-async fn ingest(state: State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    accept(state, headers, body, &INGEST).await
+async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let store = state.store.clone();
+    accept(state, store, headers, body, &INGEST).await
 }
 
-async fn callbacks(state: State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    accept(state, headers, body, &CALLBACKS).await
+async fn callbacks(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let store = state.store.clone();
+    accept(state, store, headers, body, &CALLBACKS).await
 }
 
-async fn documents(state: State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    accept(state, headers, body, &DOCUMENTS).await
+async fn documents(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let store = state.store.clone();
+    accept(state, store, headers, body, &DOCUMENTS).await
 }
 
 /// Bodies up to this size, into a store in memory, are applied on the
 /// async thread that received them.
 const INLINE_BODY: usize = 64 << 10;
 
-/// Checks, receives, decodes, parses and applies one batch.
+/// Checks, receives, decodes, parses and applies one batch to `store`.
 pub(super) async fn accept(
-    State(state): State<Arc<AppState>>,
+    state: Arc<AppState>,
+    store: Arc<Store>,
     headers: HeaderMap,
     body: Body,
     endpoint: &'static Endpoint,
@@ -389,11 +414,11 @@ pub(super) async fn accept(
             Err(refused) => return body_refused(&refused),
         };
         let key = match batch_key(&headers, endpoint.route) {
-            Ok(key) => key.map(|key| state.store.digested(key, &body)),
+            Ok(key) => key.map(|key| store.digested(key, &body)),
             Err(why) => return field_error(StatusCode::BAD_REQUEST, "Idempotency-Key", why),
         };
         match (endpoint.parse)(&body) {
-            Ok(samples) => apply(&state, key.as_ref(), &samples),
+            Ok(samples) => apply(&store, key.as_ref(), &samples),
             Err(refused) => *refused,
         }
     };
@@ -418,7 +443,8 @@ async fn metrics(
         Err(refused) => return error(StatusCode::BAD_REQUEST, refused.to_string()),
     };
     let max = state.config.max_answer_points;
-    run_query(&state, move |store| {
+    let store = state.store.clone();
+    run_query(&state, move || {
         match store.read(|data| query.run(data, naming, max, "callmetrics/sink")) {
             Ok(answer) => axum::Json(answer).into_response(),
             Err(refused) => error(StatusCode::BAD_REQUEST, refused.to_string()),
@@ -428,7 +454,8 @@ async fn metrics(
 }
 
 async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
-    run_query(&state, |store| {
+    let store = state.store.clone();
+    run_query(&state, move || {
         let text = store.read(exposition);
         ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
     })
@@ -442,7 +469,7 @@ async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
 /// of as many answers as clients ask for.
 pub(super) async fn run_query(
     state: &AppState,
-    answer: impl FnOnce(&Store) -> Response + Send + 'static,
+    answer: impl FnOnce() -> Response + Send + 'static,
 ) -> Response {
     let Ok(slot) = state.query_slots.clone().try_acquire_owned() else {
         let mut r = error(
@@ -456,9 +483,8 @@ pub(super) async fn run_query(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return r;
     };
-    let store = state.store.clone();
     let work = move || {
-        let response = answer(&store);
+        let response = answer();
         drop(slot);
         response
     };

@@ -18,6 +18,7 @@ mod http;
 mod ingest;
 mod prometheus;
 mod query;
+mod resources;
 mod sample;
 mod store;
 mod view;
@@ -26,6 +27,7 @@ mod wal;
 use crate::serve::Background;
 pub(crate) use crate::serve::ConnectionLimits;
 pub(crate) use crate::serve::ServerTls;
+pub(crate) use resources::ResourceReport;
 pub(crate) use store::{DEFAULT_MAX_CELLS, Store, StoreOptions, StoreStats};
 pub(crate) use wal::{OpenReport, WalError};
 
@@ -101,6 +103,7 @@ pub struct RunningSink {
     scheme: &'static str,
     store: Arc<Store>,
     opened: Option<OpenReport>,
+    resources_opened: Vec<ResourceReport>,
     server: Background,
 }
 
@@ -115,6 +118,8 @@ impl RunningSink {
             None => (Store::in_memory(config.store), None),
         };
         let store = Arc::new(store);
+        let (resources, resources_opened) =
+            resources::ResourceStores::open(config.data_dir.as_deref(), config.store)?;
         let listen = |source| StartError::Listen {
             addr: config.listen,
             source,
@@ -124,13 +129,14 @@ impl RunningSink {
         let limits = config.connections;
         let tls = config.tls.clone();
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let app = http::router(store.clone(), config);
+        let app = http::router(store.clone(), Arc::new(resources), config);
         let server = Background::spawn(listener, app, limits, tls);
         Ok(RunningSink {
             addr,
             scheme,
             store,
             opened,
+            resources_opened,
             server,
         })
     }
@@ -138,6 +144,12 @@ impl RunningSink {
     /// What replaying the log found, for a sink with a data dir.
     pub fn opened(&self) -> Option<&OpenReport> {
         self.opened.as_ref()
+    }
+
+    /// What replaying each resource's log found (custom metrics posted
+    /// to `{resourceUri}/metrics`), for a sink with a data dir.
+    pub(crate) fn resources_opened(&self) -> &[ResourceReport] {
+        &self.resources_opened
     }
 
     pub fn addr(&self) -> SocketAddr {

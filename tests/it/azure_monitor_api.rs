@@ -508,26 +508,104 @@ async fn definitions_namespaces_batch_and_custom_metrics_at_azures_paths() {
     }
 
     // Custom metrics at {resourceUri}/metrics, as Azure's regional
-    // ingestion endpoint takes them.
+    // ingestion endpoint takes them, kept under that resource.
+    let post = post_document(&f.sink.url, &other, f.hour + 2 * HOUR).await;
+    assert_eq!(post, 200);
+    let custom = |resource: String| {
+        let url = format!(
+            "{}{resource}/providers/Microsoft.Insights/metrics?api-version=2024-02-01&metricnames=APIRequestCallAutomation&interval=FULL&{}&metricnamespace=CallAutomation",
+            f.sink.url,
+            f.hours()
+        );
+        async move {
+            let answer: Value = common::http()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            total(&answer)
+        }
+    };
+    assert_eq!(
+        custom(other.clone()).await,
+        7,
+        "the resource's own custom metrics"
+    );
+    let (_, platform) = f
+        .metrics(&format!(
+            "metricnames=APIRequestCallAutomation&interval=FULL&{}",
+            f.hours()
+        ))
+        .await;
+    assert_eq!(
+        total(&platform),
+        requests,
+        "platform metrics: the sink's own"
+    );
+    assert_eq!(
+        custom(RESOURCE.to_string()).await,
+        requests,
+        "a resource nothing was posted for answers the sink's own"
+    );
+}
+
+/// Posts one custom-metrics document of 7 Play requests at `at` to
+/// `{url}{resource}/metrics`; the status.
+async fn post_document(url: &str, resource: &str, at: i64) -> u16 {
     let document = format!(
         r#"{{"time":"{}","data":{{"baseData":{{"metric":"APIRequestCallAutomation","namespace":"CallAutomation","dimNames":["Operation","StatusCode","StatusCodeClass","ApiVersion"],"series":[{{"dimValues":["Play","202","2xx","2025-05-15"],"min":1,"max":1,"sum":7,"count":7}}]}}}}}}"#,
-        stamp(f.hour + 2 * HOUR)
+        stamp(at)
     );
     let response = common::http()
-        .post(format!("{}{RESOURCE}/metrics", f.sink.url))
+        .post(format!("{url}{resource}/metrics"))
         .header("content-type", "application/json")
         .body(document)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let (_, answer) = f
-        .metrics(&format!(
-            "metricnames=APIRequestCallAutomation&interval=FULL&{}&metricnamespace=CallAutomation",
-            f.hours()
-        ))
-        .await;
-    assert_eq!(total(&answer), requests + 7);
+    response.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resources_custom_metrics_survive_a_kill_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let listen = format!("127.0.0.1:{}", common::servers::free_port());
+    let args = [
+        "--listen",
+        listen.as_str(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    let mut sink = SinkProcess::start(&args);
+    let at = now_ms() / HOUR * HOUR;
+    assert_eq!(post_document(&sink.url, RESOURCE, at).await, 200);
+    assert_eq!(post_document(&sink.url, RESOURCE, at).await, 200);
+    sink.kill();
+    let log = dir.path().join("sink.log");
+    let sink = SinkProcess::start_logged(&args, &log);
+    let url = format!(
+        "{}{RESOURCE}/providers/Microsoft.Insights/metrics?api-version=2024-02-01&metricnames=APIRequestCallAutomation&interval=FULL&timespan={}/PT1H&metricnamespace=CallAutomation",
+        sink.url,
+        stamp(at)
+    );
+    let answer: Value = common::http()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(total(&answer), 14, "{answer}");
+    let said = common::read(&log);
+    assert!(
+        said.contains(&format!("custom metrics of {RESOURCE}:")) && said.contains("(2 batches)"),
+        "{said}"
+    );
 }
 
 #[test]

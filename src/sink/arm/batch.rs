@@ -97,9 +97,14 @@ pub(super) async fn answer(
         }
     };
     let max = state.config.max_answer_points;
-    run_query(&state, move |store| {
-        let mut values = Vec::with_capacity(resources.len());
-        for resource in &resources {
+    let namespace = params.get("metricnamespace");
+    let stores: Vec<_> = resources
+        .iter()
+        .map(|r| (r.clone(), state.store_of(r, namespace)))
+        .collect();
+    run_query(&state, move || {
+        let mut values = Vec::with_capacity(stores.len());
+        for (resource, store) in &stores {
             match store.read(|data| query.run(data, naming, max, resource)) {
                 Ok(answer) => values.push(batch_entry(answer, resource)),
                 Err(refused) => {

@@ -19,7 +19,7 @@ use super::http::{AppState, DOCUMENTS, accept, run_query, unauthorized};
 use super::query::{Dialect, Query};
 use api_version::ApiVersions;
 use axum::extract::{Query as QueryParams, Request, State};
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 pub(super) use refusal::Refusal;
 use route::ArmRoute;
@@ -66,11 +66,23 @@ pub(super) async fn serve(State(state): State<Arc<AppState>>, request: Request) 
         Err(e) => return Refusal::bad_request(format!("the query string: {e}")).into_response(),
     };
     match route {
-        // Custom-metrics ingestion has no api-version: it is the same
-        // endpoint as the sink's POST /metrics.
-        ArmRoute::Documents { .. } => {
+        // Custom-metrics ingestion has no api-version: it takes what
+        // the sink's POST /metrics takes, into the resource's own store.
+        ArmRoute::Documents { resource } => {
+            let store = match state.resources.get_or_make(resource) {
+                Ok(store) => store,
+                Err(e) => {
+                    return Refusal {
+                        status: StatusCode::INTERNAL_SERVER_ERROR,
+                        code: "InternalServerError",
+                        message: format!("cannot keep {resource}'s metrics: {e}"),
+                        wrapped: true,
+                    }
+                    .into_response();
+                }
+            };
             let (parts, body) = request.into_parts();
-            accept(State(state), parts.headers, body, &DOCUMENTS).await
+            accept(state, store, parts.headers, body, &DOCUMENTS).await
         }
         ArmRoute::Metrics { resource } => {
             if let Err(refused) = ApiVersions::METRICS.check(&params) {
@@ -109,9 +121,10 @@ async fn metrics(state: &AppState, params: &HashMap<String, String>, resource: &
         }
     };
     let max = state.config.max_answer_points;
+    let store = state.store_of(resource, params.get("metricnamespace"));
     let resource = resource.to_string();
     let metricnames = params.get("metricnames").cloned();
-    run_query(state, move |store| {
+    run_query(state, move || {
         match store.read(|data| query.run(data, naming, max, &resource)) {
             Ok(answer) => axum::Json(answer).into_response(),
             Err(refused) => Refusal::of_query(&refused, metricnames.as_ref()).into_response(),
