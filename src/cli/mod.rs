@@ -139,9 +139,10 @@ Without --sink, run starts the embedded sink on a free loopback port
 (webhook: its /callbacks; azure-monitor: its /metrics), replays, then
 checks every aggregate at the run's grain and prints the report. A
 scheduled run says how long it lasts before it starts; Ctrl-C stops it
-and still writes --expected-out for what was delivered. --report FILE writes an HTML page of the run and its check.
-Of a reply's body, the first 4 KiB are read (for its error message); a
-body longer than 64 KiB closes the connection.
+and still writes --expected-out for what was delivered. --report FILE
+writes an HTML page of the run and its check. Of a reply's body, the
+first 4 KiB are read (for its error message); a body longer than 64 KiB
+closes the connection.
 
 Thresholds (--threshold NAME OP VALUE, OP one of < <= > >= ==):
   failed, delivered  requests: a count, or X% of the requests sent
