@@ -136,12 +136,13 @@ Examples:
 
 const RUN_HELP: &str = "\
 Without --sink, run starts the embedded sink on a free loopback port
-(webhook: its /callbacks), replays, then checks every aggregate at the
-run's grain and prints the report. A scheduled run says how long it lasts
-before it starts; Ctrl-C stops it and still writes --expected-out for what
-was delivered. --report FILE writes an HTML page of the run and its check.
-Of a reply's body, the first 4 KiB are read (for its error message); a
-body longer than 64 KiB closes the connection.
+(webhook: its /callbacks; azure-monitor: its /metrics), replays, then
+checks every aggregate at the run's grain and prints the report. A
+scheduled run says how long it lasts before it starts; Ctrl-C stops it
+and still writes --expected-out for what was delivered. --report FILE
+writes an HTML page of the run and its check. Of a reply's body, the
+first 4 KiB are read (for its error message); a body longer than 64 KiB
+closes the connection.
 
 Thresholds (--threshold NAME OP VALUE, OP one of < <= > >= ==):
   failed, delivered  requests: a count, or X% of the requests sent
@@ -294,13 +295,14 @@ pub struct RunArgs {
     pub scenario: PathBuf,
     #[command(flatten)]
     pub workload: WorkloadArgs,
-    /// Wire protocol to deliver with: ingest, webhook, remote-write or influx (see Targets
-    /// below).
+    /// Wire protocol to deliver with: ingest, webhook, remote-write, influx or azure-monitor
+    /// (see Targets below).
     #[arg(long, value_enum, default_value_t, hide_possible_values = true)]
     pub target: TargetKind,
     /// Where to deliver: the sink's base URL for ingest (http://127.0.0.1:8650), the full
-    /// callback URL for webhook (http://127.0.0.1:3000/api/callbacks); default: an embedded
-    /// sink.
+    /// callback URL for webhook (http://127.0.0.1:3000/api/callbacks), the metrics endpoint for
+    /// azure-monitor (https://REGION.monitoring.azure.com/RESOURCE_ID/metrics); default: an
+    /// embedded sink.
     #[arg(long, value_name = "URL")]
     pub sink: Option<String>,
     /// Send as fast as the sink accepts instead of at the scheduled times.
@@ -317,8 +319,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "50ms", value_parser = humantime::parse_duration)]
     pub batch_window: std::time::Duration,
     /// Requests in flight at once, each on its own keep-alive connection; more wait
-    /// (back-pressure) [default: 4 for ingest and influx, 64 for webhook; remote-write takes 1
-    /// only, as its series' samples must arrive in time order].
+    /// (back-pressure) [default: 4 for ingest, influx and azure-monitor, 64 for webhook;
+    /// remote-write takes 1 only, as its series' samples must arrive in time order].
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Compress batches with gzip (off by default: on loopback it halves ingest speed).
@@ -340,7 +342,8 @@ pub struct RunArgs {
     /// its last sample (without one, queries see the series' last value for 5 more minutes).
     #[arg(long)]
     pub no_stale_markers: bool,
-    /// Bearer token for the sink (an empty one is refused).
+    /// Bearer token for the sink (an empty one is refused); --target azure-monitor reads
+    /// AZURE_ACCESS_TOKEN when neither is set.
     #[arg(long, env = "CALLMETRICS_TOKEN", hide_env_values = true, value_parser = token)]
     pub token: Option<String>,
     /// Sign every callback as ACS does (webhook): `Authorization: Bearer <JWT>`, RS256, a

@@ -271,6 +271,7 @@ async fn deliver_to_target(
     pacing: Pacing,
     session: Session<'_>,
 ) -> anyhow::Result<ReplayOutcome> {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
     let options = TargetOptions {
         root,
         sink: args.sink.as_deref(),
@@ -289,6 +290,10 @@ async fn deliver_to_target(
                 audience,
                 oidc_listen: args.oidc_listen,
             }),
+        scenario,
+        workload,
+        pacing,
+        now_ms,
     };
     let delivering = Delivering {
         args,
@@ -730,15 +735,18 @@ fn schedule(
 }
 
 /// `scheme://host:port` of a sink URL given with a path (a webhook URL on
-/// the sink's /callbacks): where its query API is.
+/// the sink's /callbacks, an azure-monitor URL on its /metrics): where its
+/// query API is.
 fn origin(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(u) if u.path() != "/" && u.path().ends_with("/callbacks") => url
-            .trim_end_matches('/')
-            .trim_end_matches("/callbacks")
-            .to_string(),
-        _ => url.to_string(),
-    }
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return url.to_string();
+    };
+    ["/callbacks", "/metrics"]
+        .into_iter()
+        .filter(|endpoint| parsed.path() != "/" && parsed.path().ends_with(endpoint))
+        .find_map(|endpoint| url.trim_end_matches('/').strip_suffix(endpoint))
+        .unwrap_or(url)
+        .to_string()
 }
 
 /// The in-process sink. Its check asks at the run's grain: a sub-minute

@@ -234,7 +234,10 @@ fn named_outside(home: &str, names: &[&str], variants: &[String]) -> Vec<String>
 #[test]
 fn targets_and_backends_are_dispatched_only_in_their_folders() {
     let kinds = variants("src/emit/targets/mod.rs", "Kind");
-    assert_eq!(kinds, ["Ingest", "Webhook", "RemoteWrite", "Influx"]);
+    assert_eq!(
+        kinds,
+        ["Ingest", "Webhook", "RemoteWrite", "Influx", "AzureMonitor"]
+    );
     let found = named_outside("src/emit/targets", &["Kind", "TargetKind"], &kinds);
     assert!(found.is_empty(), "{found:#?}");
     let backends = variants("src/check/observed/backend.rs", "Backend");

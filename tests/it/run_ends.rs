@@ -91,6 +91,7 @@ async fn refused_run_ends(target: &str, paced: bool) {
         "remote-write" => format!("{}/api/v1/write", receiver.url),
         "influx" => format!("{}/write?db=callmetrics", receiver.url),
         "webhook" => format!("{}/api/callbacks", receiver.url),
+        "azure-monitor" => format!("{}/metrics", receiver.url),
         _ => receiver.url.clone(),
     };
     // Enough small requests to fill every queue between the generator and
@@ -210,6 +211,16 @@ async fn refused_webhook_paced_ends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_webhook_at_max_rate_ends() {
     refused_run_ends("webhook", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_azure_monitor_paced_ends() {
+    refused_run_ends("azure-monitor", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_azure_monitor_at_max_rate_ends() {
+    refused_run_ends("azure-monitor", false).await;
 }
 
 // Issue #18, item 2: half a request line held open on --oidc-listen kept a

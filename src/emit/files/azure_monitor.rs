@@ -2,24 +2,24 @@
 //! document, `{"time":..,"data":{"baseData":{"metric","namespace",
 //! "dimNames","series":[{"dimValues","min","max","sum","count"}]}}}`, one
 //! per line, so a dataset can be replayed into a real resource
-//! (`POST https://REGION.monitoring.azure.com/RESOURCE_ID/metrics`). The
+//! (`POST https://REGION.monitoring.azure.com/RESOURCE_ID/metrics`;
+//! `run --target azure-monitor` posts each minute's as it closes). The
 //! values are the expected aggregates themselves: the same numbers
 //! expected.json holds at PT1M.
 
 use crate::catalog::{Metric, Naming};
 use crate::model::{AggregateTable, Grain};
+use crate::wire::CUSTOM_METRICS_NAMESPACE;
 use crate::wire::metrics_response::time_stamp;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-/// The custom metrics namespace the documents name.
-pub(super) const NAMESPACE: &str = "CallAutomation";
 
 /// Writes one document per minute and metric, in time then metric order,
 /// series sorted by their dimension values. `expected` must be at PT1M,
 /// the only granularity the ingestion API takes.
-pub(super) fn write_documents(
+pub(crate) fn write_documents(
     out: &mut dyn Write,
     expected: &AggregateTable,
     naming: Naming,
@@ -52,7 +52,7 @@ pub(super) fn write_documents(
             "time": time_stamp(minute),
             "data": {"baseData": {
                 "metric": metric.name(),
-                "namespace": NAMESPACE,
+                "namespace": CUSTOM_METRICS_NAMESPACE,
                 "dimNames": dim_names,
                 "series": series,
             }},

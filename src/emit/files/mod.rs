@@ -3,7 +3,7 @@
 //! encoder of callback payloads shares (the CloudEvent envelope, ids and
 //! identifiers, JSON text snippets).
 
-mod azure_monitor;
+pub(crate) mod azure_monitor;
 pub(crate) mod cloudevent;
 mod csv;
 mod dataset;

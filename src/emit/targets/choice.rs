@@ -5,9 +5,15 @@
 
 use super::webhook::sign::{ACS_ISSUER, SignError};
 use super::webhook::{OidcServer, Signer};
-use super::{Kind, Target, TargetDefaults, TargetFlagError, influx, ingest, remote_write, webhook};
+use super::{
+    Kind, Target, TargetDefaults, TargetFlagError, azure_monitor, influx, ingest, remote_write,
+    webhook,
+};
 use crate::catalog::Naming;
+use crate::emit::deliver::Pacing;
+use crate::engine::Workload;
 use crate::model::Grain;
+use crate::scenario::Scenario;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +39,12 @@ pub(crate) struct TargetOptions<'a> {
     /// `--sign`: the audience (`--acs-resource-id`) and where to serve the
     /// OpenID configuration.
     pub sign: Option<Signing<'a>>,
+    /// What the run replays, how fast, and the clock as it starts
+    /// (azure-monitor holds the documents' times to Azure's window).
+    pub scenario: &'a Scenario,
+    pub workload: &'a Workload,
+    pub pacing: Pacing,
+    pub now_ms: i64,
 }
 
 /// `--sign` with `--acs-resource-id` and `--oidc-listen`.
@@ -77,6 +89,8 @@ pub(crate) enum TargetError {
     Refused(#[from] TargetFlagError),
     #[error(transparent)]
     Signing(#[from] SignError),
+    #[error(transparent)]
+    AzureLimits(#[from] azure_monitor::LimitError),
     #[error("cannot serve the OpenID configuration on {addr}")]
     OidcStart {
         addr: SocketAddr,
@@ -149,6 +163,28 @@ impl Kind {
                     None => with.deliver(target, webhook::DEFAULTS).await,
                     Some(signing) => signed(target, signing, with).await?,
                 }
+            }
+            Kind::AzureMonitor => {
+                let url = match options.sink {
+                    Some(url) => url.to_string(),
+                    None => format!("{}/metrics", options.root),
+                };
+                let from_env = std::env::var(azure_monitor::TOKEN_ENV).ok();
+                let token = token.or(from_env.as_deref().filter(|t| !t.trim().is_empty()));
+                let target = azure_monitor::AzureMonitor::new(&url, token, options.naming)?;
+                let sending = azure_monitor::Sending {
+                    now_ms: options.now_ms,
+                    start_ms: options.workload.start_ms,
+                    pacing: options.pacing,
+                };
+                azure_monitor::check_limits(
+                    options.scenario,
+                    options.workload,
+                    options.naming,
+                    sending,
+                    options.grain,
+                )?;
+                with.deliver(target, azure_monitor::DEFAULTS).await
             }
         })
     }

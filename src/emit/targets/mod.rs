@@ -6,6 +6,7 @@
 //! Adding a protocol means adding a folder here with a `Target` and an
 //! `Encoder`, and one variant of [`Kind`] with its arm in `choice.rs`.
 
+pub(crate) mod azure_monitor;
 mod choice;
 pub(crate) mod influx;
 pub(crate) mod ingest;
@@ -49,6 +50,12 @@ pub enum TargetFlagError {
     },
     #[error("--sink {0}: name the database, e.g. http://127.0.0.1:8086/write?db=callmetrics")]
     NoDatabase(reqwest::Url),
+    #[error(
+        "--sink {0}: give the metrics endpoint, \
+         https://REGION.monitoring.azure.com/RESOURCE_ID/metrics (a callmetrics sink: \
+         http://HOST:PORT/metrics)"
+    )]
+    NotMetrics(reqwest::Url),
     /// Remote write 1.0 keeps each series' samples in time order only with
     /// one request in flight (see `remote_write::concurrency`).
     #[error(
@@ -87,6 +94,14 @@ pub enum Kind {
     /// --sample-interval and series one point of count/sum/min/max, ms precision (defaults:
     /// --concurrency 4, --retries 8); check with --backend influxql.
     Influx,
+    /// Azure Monitor custom metrics to --sink
+    /// https://REGION.monitoring.azure.com/RESOURCE_ID/metrics (default: the embedded sink's
+    /// /metrics): per minute one request of its ingestion documents (what generate --format
+    /// azure-monitor writes), sent as the minute closes; a run that would break Azure's limits
+    /// (documents at most 20m old and 5m ahead when sent, 50000 series, 4 MB per request) is
+    /// refused before it starts. Token: --token, else AZURE_ACCESS_TOKEN (defaults:
+    /// --concurrency 4, --retries 8).
+    AzureMonitor,
 }
 
 /// A wire protocol and where it sends to.
