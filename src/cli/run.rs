@@ -19,7 +19,9 @@ use crate::html_report::{self, Checked, Page};
 use crate::model::Grain;
 use crate::scenario::Scenario;
 use crate::sink::{RunningSink, SinkConfig};
+use crate::wire::CUSTOM_METRICS_NAMESPACE;
 use crate::wire::metrics_response::time_stamp;
+use crate::wire::resource_id::is_resource_id;
 use crate::wire::{expected_response, write_expected};
 use anyhow::Context;
 use std::io::{BufWriter, Write};
@@ -251,13 +253,42 @@ fn reading_for(args: &RunArgs, root: &str, tls: &ClientTls) -> anyhow::Result<Re
             "--backend {} reads --observed: add --observed URL",
             args.reading.backend.name()
         ),
-        None => Reading::new(
-            &args.reading,
-            &origin(root),
-            args.token.as_deref(),
-            tls.clone(),
-            Limits::default(),
-        )?,
+        None => {
+            let root = origin(root);
+            // Custom metrics posted to a sink's {resourceUri}/metrics are
+            // that resource's: read them at Azure's paths, in the custom
+            // namespace, unless --resource-id says otherwise.
+            let mut reading = args.reading.clone();
+            let url = match resource_of(&root) {
+                Some((base, resource)) if reading.resource_id.is_none() => {
+                    reading.resource_id = Some(resource);
+                    reading.metric_namespace = Some(CUSTOM_METRICS_NAMESPACE.to_string());
+                    base
+                }
+                _ => root,
+            };
+            Reading::new(
+                &reading,
+                &url,
+                args.token.as_deref(),
+                tls.clone(),
+                Limits::default(),
+            )?
+        }
+    })
+}
+
+/// `scheme://host:port` and the resource id of a URL whose path is an
+/// Azure resource id.
+fn resource_of(url: &str) -> Option<(String, String)> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let path = parsed.path().trim_end_matches('/');
+    is_resource_id(path).then(|| {
+        let base = url.trim_end_matches('/');
+        (
+            base[..base.len() - path.len()].to_string(),
+            path.to_string(),
+        )
     })
 }
 

@@ -246,6 +246,58 @@ fn a_run_of_the_recent_past_checks_through_run_check_and_the_embedded_sink() {
     assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
 }
 
+// Issue #22: posted to a sink at Azure's own path,
+// `{resourceUri}/metrics`, the documents are that resource's custom
+// metrics: `run --check` reads them back at Azure's paths in the custom
+// namespace (the latency metric too), `check --resource-id
+// --metric-namespace CallAutomation` as well, and the resource's platform
+// namespace holds none of them.
+#[test]
+fn documents_sent_to_a_resources_path_are_its_custom_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().join("expected.json");
+    let sink = SinkProcess::start(&["--listen", "127.0.0.1:0"]);
+    let resource = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Communication/CommunicationServices/acs";
+    let endpoint = format!("{}{resource}/metrics", sink.url);
+    let start = minute_start_plus(-10 * 60);
+    let run = callmetrics(&tiny_run(
+        &start,
+        &[
+            "--sink",
+            &endpoint,
+            "--max-rate",
+            "--check",
+            "--expected-out",
+            expected.to_str().unwrap(),
+            "--quiet",
+        ],
+    ))
+    .expect_code(0);
+    assert!(run.stdout.starts_with("PASS"), "{}", run.describe());
+    assert!(run.stdout.contains("ApiRequestLatency"), "{}", run.stdout);
+    let check = |namespace: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--expected",
+            expected.to_str().unwrap(),
+            "--observed",
+            &sink.url,
+            "--resource-id",
+            resource,
+        ];
+        args.extend_from_slice(namespace);
+        callmetrics(&args)
+    };
+    let custom = check(&["--metric-namespace", "CallAutomation"]).expect_code(0);
+    assert!(custom.stdout.starts_with("PASS"), "{}", custom.describe());
+    let platform = check(&[]).expect_code(1);
+    assert!(
+        platform.stdout.starts_with("FAIL"),
+        "{}",
+        platform.describe()
+    );
+}
+
 // Issue #22: shards may write the same series' minute, and their values
 // add up (Azure Monitor aggregates every value sent for a series and
 // minute, as the sink does): the merged expected file checks exactly.

@@ -15,7 +15,6 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-
 /// Writes one document per minute and metric, in time then metric order,
 /// series sorted by their dimension values. `expected` must be at PT1M,
 /// the only granularity the ingestion API takes.
