@@ -47,9 +47,11 @@ pub(super) fn run(args: &GenerateArgs) -> anyhow::Result<Outcome> {
         scenario_path: &args.scenario,
         destination,
         format: args.format,
+        csv_layout: args.csv_layout,
         naming: args.workload.naming,
         grain: args.workload.grain,
         progress: !args.quiet,
+        force: args.force,
     };
     let started = Instant::now();
     let summary = write_dataset(&scenario, &workload, &opts)?;

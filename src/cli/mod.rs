@@ -16,8 +16,8 @@ pub(crate) use crate::emit::targets::Kind as TargetKind;
 
 use crate::catalog::{CatalogFormat, Naming};
 pub(crate) use crate::check::ReportFormat;
-use crate::emit::DatasetFormat;
 use crate::emit::deliver::{MaxFailed, Threshold};
+use crate::emit::{CsvLayout, DatasetFormat};
 use crate::engine::{Arrival, RampStage, Rate};
 use crate::model::Grain;
 use clap::{Args, Parser, Subcommand};
@@ -566,6 +566,15 @@ pub struct GenerateArgs {
     /// Event file format.
     #[arg(long, value_enum, default_value_t)]
     pub format: DatasetFormat,
+    /// How --format csv lays out its rows: per-metric (requests.csv,
+    /// recording-requests.csv, callbacks.csv, each with its metric's columns) or wide
+    /// (events.csv, every column of both metrics).
+    #[arg(long, value_enum, default_value_t)]
+    pub csv_layout: CsvLayout,
+    /// Replace the dataset already in --out (its own files only; a directory holding other
+    /// files is refused all the same).
+    #[arg(long)]
+    pub force: bool,
     /// No progress bar and no summary line on stderr.
     #[arg(long, short)]
     pub quiet: bool,

@@ -10,6 +10,7 @@ pub(crate) mod targets;
 
 pub use provenance::provenance;
 
+pub(crate) use files::CsvLayout;
 pub use files::DatasetFormat;
 pub use files::DatasetOptions;
 pub use files::Destination;

@@ -246,7 +246,16 @@ fn csv_has_one_row_per_event() {
     let dir = tempfile::tempdir().unwrap();
     generate(
         dir.path(),
-        &["--calls", "50", "--format", "csv", "--naming", "overview"],
+        &[
+            "--calls",
+            "50",
+            "--format",
+            "csv",
+            "--csv-layout",
+            "wide",
+            "--naming",
+            "overview",
+        ],
     );
     let csv = read(&dir.path().join("events.csv"));
     let mut lines = csv.lines();
@@ -269,6 +278,129 @@ fn csv_has_one_row_per_event() {
     assert!(
         expected.contains("\"StatusSubClass\""),
         "overview naming reaches expected.json"
+    );
+}
+
+// Issue #23: one CSV per metric with its own columns only, so no column
+// has gaps (pandas read StatusCode as float64 because of them); each file
+// holds exactly its metric's events, and the manifest names them.
+#[test]
+fn csv_per_metric_holds_each_metrics_rows_with_its_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    callmetrics(&[
+        "generate",
+        "scenarios/contact-center.json",
+        "--calls",
+        "300",
+        "--format",
+        "csv",
+        "--quiet",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&dir.path().join("manifest.json"))).unwrap();
+    assert_eq!(
+        manifest["files"]["events"],
+        serde_json::json!({
+            "APIRequestCallAutomation": "requests.csv",
+            "APIRequestCallRecording": "recording-requests.csv",
+            "AcsCallAutomationCallbackEvent": "callbacks.csv",
+        })
+    );
+    let expected = read(&dir.path().join("expected.json"));
+    let counts = common::recount::cells_of_expected(&expected);
+    for (file, header, metric, columns) in [
+        (
+            "requests.csv",
+            "time,Operation,StatusCode,StatusCodeClass,ApiVersion,latencyMs,callConnectionId",
+            "APIRequestCallAutomation",
+            7,
+        ),
+        (
+            "recording-requests.csv",
+            "time,Operation,StatusCode,StatusCodeClass,callConnectionId",
+            "APIRequestCallRecording",
+            5,
+        ),
+        (
+            "callbacks.csv",
+            "time,EventTypeName,Code,CodeClass,SubCode,Version,callConnectionId",
+            "AcsCallAutomationCallbackEvent",
+            7,
+        ),
+    ] {
+        let text = read(&dir.path().join(file));
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some(header), "{file}");
+        let rows: Vec<&str> = lines.collect();
+        let total: u64 = counts
+            .iter()
+            .filter(|((m, ..), _)| m == metric)
+            .map(|(_, cell)| cell[0])
+            .sum();
+        assert!(total > 0, "{metric} has events");
+        assert_eq!(rows.len() as u64, total, "{file}: one row per event");
+        assert!(
+            rows.iter()
+                .all(|r| r.split(',').count() == columns && !r.contains(",,")),
+            "{file}: {columns} columns, none empty"
+        );
+    }
+}
+
+// Issue #23, item 4: a dataset written into a directory holding another
+// one mixed old and new files; now it takes --force, which removes that
+// dataset's files only, and a directory with other files is refused.
+#[test]
+fn out_directories_holding_a_dataset_or_other_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ds");
+    generate(&out, &["--calls", "5", "--format", "csv"]);
+    let again = |extra: &[&str]| {
+        let mut args = vec![
+            "generate",
+            "tests/fixtures/tiny.json",
+            "--calls",
+            "5",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        callmetrics(&args)
+    };
+    let refused = again(&[]).expect_code(2);
+    assert!(
+        refused.stderr.contains("already holds a dataset (callbacks.csv, expected.json, manifest.json, recording-requests.csv, requests.csv)")
+            && refused.stderr.contains("--force"),
+        "{}",
+        refused.describe()
+    );
+    again(&["--force"]).expect_code(0);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["events.jsonl", "expected.json", "manifest.json"],
+        "the csv files of the old dataset went with --force"
+    );
+    std::fs::write(out.join("notes.md"), "mine").unwrap();
+    let refused = again(&["--force"]).expect_code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("holds files that are not a dataset's (notes.md)"),
+        "{}",
+        refused.describe()
+    );
+    assert!(
+        out.join("manifest.json").exists(),
+        "nothing removed when refused"
     );
 }
 
@@ -437,6 +569,7 @@ fn an_interrupted_generate_leaves_no_dataset_that_looks_complete() {
             "--calls",
             "50000000",
             "--quiet",
+            "--force",
             "--out",
         ])
         .arg(&out)

@@ -94,9 +94,11 @@ fn dataset(text: &str, seed: u64, dir: &Path) -> (String, String) {
         scenario_path: Path::new("random.json"),
         destination: Destination::Directory(dir.to_path_buf()),
         format: DatasetFormat::Jsonl,
+        csv_layout: Default::default(),
         naming: Naming::Azure,
         grain: Grain::MINUTE,
         progress: false,
+        force: true,
     };
     write_dataset(&scenario, &workload(seed, 60), &opts).unwrap();
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();

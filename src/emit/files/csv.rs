@@ -1,6 +1,10 @@
-//! CSV datasets: one row per event with every dimension of both metrics as
-//! a column (empty where it does not apply), for spreadsheets and SQL
-//! loaders. Callback payloads are left out; use JSONL for those.
+//! CSV datasets, for spreadsheets, pandas and SQL loaders: by default one
+//! file per metric, one row per event, with that metric's columns only
+//! (`time`, its dimensions, `latencyMs` for API requests,
+//! `callConnectionId`), so no column has gaps and every column has one
+//! type; or (`--csv-layout wide`) one table of both metrics' columns,
+//! empty where one does not apply. Callback payloads are left out; JSONL
+//! and Parquet carry them.
 
 use super::identity::IdWriter;
 use super::json_text::write_int;
@@ -76,6 +80,80 @@ impl CsvEncoder {
                 out.push(b',');
                 out.extend_from_slice(version);
                 out.extend_from_slice(b",1,");
+            }
+        }
+        out.push(b',');
+        self.ids.connection(out, e.call, e.connection);
+        out.push(b'\n');
+    }
+}
+
+/// Rows of one metric's file.
+pub(super) struct MetricCsvEncoder {
+    metric: Metric,
+    ids: IdWriter,
+    times: TimeWriter,
+}
+
+impl MetricCsvEncoder {
+    pub(super) fn new(ids: IdKey, metric: Metric) -> Self {
+        MetricCsvEncoder {
+            metric,
+            ids: IdWriter::new(ids),
+            times: TimeWriter::default(),
+        }
+    }
+
+    /// `time`, the metric's dimensions, `latencyMs` (API requests: the
+    /// latency metric's value), `callConnectionId`.
+    pub(super) fn header(&self, naming: Naming) -> String {
+        let names: Vec<_> = self
+            .metric
+            .dimensions()
+            .iter()
+            .map(|d| d.name(naming))
+            .collect();
+        let latency = if self.metric == Metric::ApiRequests {
+            ",latencyMs"
+        } else {
+            ""
+        };
+        format!("time,{}{latency},callConnectionId\n", names.join(","))
+    }
+
+    /// Appends the row for `e` (an event of this file's metric), newline
+    /// included; catalog values and numbers need no quoting.
+    pub(super) fn encode(&mut self, out: &mut Vec<u8>, e: &Event) {
+        self.times.write_millis(out, e.time_ms);
+        out.push(b',');
+        match e.kind {
+            EventKind::Request {
+                operation,
+                status,
+                latency_ms,
+            } => {
+                out.extend_from_slice(operation.name().as_bytes());
+                out.push(b',');
+                write_int(out, status.code);
+                out.push(b',');
+                out.extend_from_slice(class(status.code));
+                if self.metric == Metric::ApiRequests {
+                    out.push(b',');
+                    out.extend_from_slice(e.api_version.as_str().as_bytes());
+                    out.push(b',');
+                    write_int(out, latency_ms);
+                }
+            }
+            EventKind::Callback { event, result, .. } => {
+                out.extend_from_slice(event.name().as_bytes());
+                out.push(b',');
+                write_int(out, result.code);
+                out.push(b',');
+                out.extend_from_slice(class(result.code));
+                out.push(b',');
+                write_int(out, result.sub_code);
+                out.push(b',');
+                out.extend_from_slice(e.api_version.as_str().as_bytes());
             }
         }
         out.push(b',');

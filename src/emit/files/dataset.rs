@@ -2,10 +2,10 @@
 //! counting them, then write expected.json and manifest.json. The expected
 //! aggregates come from the very events written, so they cannot disagree.
 
-use super::DatasetFormat;
-use super::csv::{CsvEncoder, header};
+use super::csv::{CsvEncoder, MetricCsvEncoder, header};
 use super::jsonl::JsonlEncoder;
 use super::progress::Progress;
+use super::{CsvLayout, DatasetFormat, PER_METRIC};
 use crate::catalog::{Metric, Naming};
 use crate::emit::provenance;
 use crate::engine::{EventKind, EventStream, IdKey, Workload};
@@ -30,9 +30,12 @@ pub struct DatasetOptions<'a> {
     pub scenario_path: &'a Path,
     pub destination: Destination,
     pub format: DatasetFormat,
+    pub csv_layout: CsvLayout,
     pub naming: Naming,
     pub grain: Grain,
     pub progress: bool,
+    /// Replace a dataset already in the directory (its own files only).
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,6 +58,18 @@ pub enum DatasetError {
     Create { path: PathBuf, source: io::Error },
     #[error("cannot write {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
+    #[error(
+        "{} already holds a dataset ({found}): add --force to replace it (its files only), or \
+         write to another directory",
+        dir.display()
+    )]
+    HoldsADataset { dir: PathBuf, found: String },
+    #[error(
+        "{} holds files that are not a dataset's ({found}): write the dataset to a new or empty \
+         directory (--force replaces only a dataset's own files)",
+        dir.display()
+    )]
+    NotADatasetDir { dir: PathBuf, found: String },
     /// The workload runs past the last day times can be written for.
     #[error(transparent)]
     PastTheLastDay(crate::engine::TimeBeyond),
@@ -88,39 +103,41 @@ pub fn write_dataset(
     }
     match &opts.destination {
         Destination::Stdout => {
+            if opts.format.file_names(opts.csv_layout).len() > 1 {
+                return Err(DatasetError::Usage(
+                    "--out - streams one file; --format csv writes one file per metric: add \
+                     --csv-layout wide, or give --out a directory"
+                        .into(),
+                ));
+            }
             let path = PathBuf::from("<stdout>");
-            let stdout = io::stdout().lock();
+            let stdout: Box<dyn Write> = Box::new(io::stdout().lock());
             // Events only: nothing would read the aggregates (but the Azure
             // Monitor documents, which are aggregates).
             let aggregate = opts.format == DatasetFormat::AzureMonitor;
-            let (summary, _) = write_events(scenario, workload, opts, stdout, aggregate)
+            let (summary, _) = write_events(scenario, workload, opts, vec![stdout], aggregate)
                 .map_err(|source| DatasetError::writing(path, source))?;
             Ok(summary)
         }
         Destination::Directory(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| DatasetError::Create {
-                path: dir.clone(),
-                source,
-            })?;
+            super::prepare_out_dir(dir, opts.force)?;
             // A dataset is complete when its manifest is there: files are
             // written under `.partial` names and renamed at the end, the
             // manifest last, so an interrupted run (Ctrl-C, a full disk)
-            // never leaves one that looks complete. An older manifest in
-            // the directory goes first.
+            // never leaves one that looks complete.
             let manifest_path = dir.join("manifest.json");
-            match std::fs::remove_file(&manifest_path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    return Err(DatasetError::Create {
-                        path: manifest_path,
-                        source: e,
-                    });
-                }
-                _ => {}
-            }
-            let events_path = dir.join(opts.format.file_name());
-            let file = create(&partial(&events_path))?;
-            let (summary, expected) = write_events(scenario, workload, opts, file, true)
-                .map_err(|source| DatasetError::writing(partial(&events_path), source))?;
+            let event_paths: Vec<PathBuf> = opts
+                .format
+                .file_names(opts.csv_layout)
+                .iter()
+                .map(|name| dir.join(name))
+                .collect();
+            let files = event_paths
+                .iter()
+                .map(|path| create(&partial(path)).map(|w| Box::new(w) as Box<dyn Write>))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (summary, expected) = write_events(scenario, workload, opts, files, true)
+                .map_err(|source| DatasetError::writing(partial(&event_paths[0]), source))?;
             let expected_path = dir.join("expected.json");
             let resource = format!("callmetrics/scenarios/{}", scenario.name);
             write_file(&partial(&expected_path), |w| {
@@ -132,7 +149,7 @@ pub fn write_dataset(
                 serde_json::to_writer_pretty(&mut *w, &m)?;
                 w.write_all(b"\n")
             })?;
-            for path in [&events_path, &expected_path, &manifest_path] {
+            for path in event_paths.iter().chain([&expected_path, &manifest_path]) {
                 std::fs::rename(partial(path), path).map_err(|source| DatasetError::Write {
                     path: path.clone(),
                     source,
@@ -172,13 +189,24 @@ fn write_file(
         })
 }
 
-/// Streams the events into `w`, counting them into the expected aggregates
-/// when `aggregate` is set.
+/// How each event becomes text, and which of the files it goes to.
+enum LineEncoder {
+    Jsonl(JsonlEncoder),
+    WideCsv(CsvEncoder),
+    /// One encoder per file of `PER_METRIC`.
+    PerMetricCsv(Vec<MetricCsvEncoder>),
+    /// Nothing per event: written from the aggregates at the end.
+    AzureMonitor,
+}
+
+/// Streams the events into `files` (one, or one per metric of
+/// `PER_METRIC`), counting them into the expected aggregates when
+/// `aggregate` is set.
 fn write_events(
     scenario: &Scenario,
     workload: &Workload,
     opts: &DatasetOptions,
-    mut w: impl Write,
+    mut files: Vec<Box<dyn Write + '_>>,
     aggregate: bool,
 ) -> io::Result<(DatasetSummary, AggregateTable)> {
     let progress = Progress::new(
@@ -187,47 +215,99 @@ fn write_events(
     );
     let mut expected = AggregateTable::new(opts.grain);
     let mut summary = DatasetSummary::default();
-    let mut buf = Vec::with_capacity(CHUNK + 8192);
     let ids = IdKey::of(scenario, workload);
-    let mut jsonl = JsonlEncoder::new(ids, opts.naming);
-    let mut csv = CsvEncoder::new(ids);
-    if opts.format == DatasetFormat::Csv {
-        buf.extend_from_slice(header(opts.naming).as_bytes());
-    }
+    let mut bufs: Vec<Vec<u8>> = files
+        .iter()
+        .map(|_| Vec::with_capacity(CHUNK + 8192))
+        .collect();
+    let mut encoder = match (opts.format, opts.csv_layout) {
+        (DatasetFormat::Jsonl, _) => LineEncoder::Jsonl(JsonlEncoder::new(ids, opts.naming)),
+        (DatasetFormat::Csv, CsvLayout::Wide) => {
+            bufs[0].extend_from_slice(header(opts.naming).as_bytes());
+            LineEncoder::WideCsv(CsvEncoder::new(ids))
+        }
+        (DatasetFormat::Csv, CsvLayout::PerMetric) => {
+            let encoders: Vec<MetricCsvEncoder> = PER_METRIC
+                .iter()
+                .map(|&(metric, _)| MetricCsvEncoder::new(ids, metric))
+                .collect();
+            for (buf, encoder) in bufs.iter_mut().zip(&encoders) {
+                buf.extend_from_slice(encoder.header(opts.naming).as_bytes());
+            }
+            LineEncoder::PerMetricCsv(encoders)
+        }
+        (DatasetFormat::AzureMonitor, _) => LineEncoder::AzureMonitor,
+    };
     let mut stream = EventStream::new(scenario, workload);
     while let Some(event) = stream.next() {
         if aggregate {
             expected.record(&event);
         }
-        match event.kind {
-            EventKind::Request { .. } => summary.requests += 1,
-            EventKind::Callback { .. } => summary.callbacks += 1,
-        }
-        match opts.format {
-            DatasetFormat::Jsonl => jsonl.encode(&mut buf, &event),
-            DatasetFormat::Csv => csv.encode(&mut buf, &event),
-            // Written from the aggregates once the stream has ended.
-            DatasetFormat::AzureMonitor => {}
-        }
-        if buf.len() >= CHUNK {
-            w.write_all(&buf)?;
-            summary.bytes += buf.len() as u64;
-            buf.clear();
+        let metric = match event.kind {
+            EventKind::Request { operation, .. } => {
+                summary.requests += 1;
+                operation.metric()
+            }
+            EventKind::Callback { .. } => {
+                summary.callbacks += 1;
+                Metric::CallbackEvents
+            }
+        };
+        let file = match &mut encoder {
+            LineEncoder::Jsonl(jsonl) => {
+                jsonl.encode(&mut bufs[0], &event);
+                0
+            }
+            LineEncoder::WideCsv(csv) => {
+                csv.encode(&mut bufs[0], &event);
+                0
+            }
+            LineEncoder::PerMetricCsv(encoders) => {
+                let file = PER_METRIC
+                    .iter()
+                    .position(|&(m, _)| m == metric)
+                    .unwrap_or(0);
+                encoders[file].encode(&mut bufs[file], &event);
+                file
+            }
+            LineEncoder::AzureMonitor => 0,
+        };
+        if bufs[file].len() >= CHUNK {
+            files[file].write_all(&bufs[file])?;
+            summary.bytes += bufs[file].len() as u64;
+            bufs[file].clear();
             progress.update(stream.calls_started(), summary.requests + summary.callbacks);
         }
     }
     // The files stay `.partial`: a dataset cut short at the last day is
     // not a dataset.
     stream.past_the_last_day().map_err(io::Error::other)?;
-    if opts.format == DatasetFormat::AzureMonitor {
-        super::azure_monitor::write_documents(&mut buf, &expected, opts.naming)?;
+    if let LineEncoder::AzureMonitor = encoder {
+        super::azure_monitor::write_documents(&mut bufs[0], &expected, opts.naming)?;
     }
-    w.write_all(&buf)?;
-    summary.bytes += buf.len() as u64;
-    w.flush()?;
+    for (file, buf) in files.iter_mut().zip(&bufs) {
+        file.write_all(buf)?;
+        summary.bytes += buf.len() as u64;
+        file.flush()?;
+    }
     summary.calls = stream.calls_started();
     progress.finish();
     Ok((summary, expected))
+}
+
+/// The manifest's `files.events`: the file's name, or for one file per
+/// metric each metric's file by its name.
+fn events_files(opts: &DatasetOptions) -> serde_json::Value {
+    let names = opts.format.file_names(opts.csv_layout);
+    if names.len() == 1 {
+        return json!(names[0]);
+    }
+    let by_metric: serde_json::Map<String, serde_json::Value> = PER_METRIC
+        .iter()
+        .zip(names)
+        .map(|((metric, _), name)| (metric.name().to_string(), json!(name)))
+        .collect();
+    serde_json::Value::Object(by_metric)
 }
 
 fn manifest(
@@ -251,6 +331,7 @@ fn manifest(
             "workload": workload,
             "grain": opts.grain,
             "format": opts.format,
+            "csvLayout": (opts.format == DatasetFormat::Csv).then_some(opts.csv_layout),
             "naming": opts.naming,
         },
         "counts": {
@@ -265,7 +346,7 @@ fn manifest(
             "expectedCallbackCount": expected.total_count(Metric::CallbackEvents),
         },
         "files": {
-            "events": opts.format.file_name(),
+            "events": events_files(opts),
             "expected": "expected.json",
         },
     })
