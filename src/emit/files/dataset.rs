@@ -4,6 +4,7 @@
 
 use super::csv::{CsvEncoder, MetricCsvEncoder, header};
 use super::jsonl::JsonlEncoder;
+use super::parquet::ParquetFiles;
 use super::progress::Progress;
 use super::{CsvLayout, DatasetFormat, PER_METRIC};
 use crate::catalog::{Metric, Naming};
@@ -115,7 +116,8 @@ pub fn write_dataset(
             // Events only: nothing would read the aggregates (but the Azure
             // Monitor documents, which are aggregates).
             let aggregate = opts.format == DatasetFormat::AzureMonitor;
-            let (summary, _) = write_events(scenario, workload, opts, vec![stdout], aggregate)
+            let outputs = Outputs::Lines(vec![stdout]);
+            let (summary, _) = write_events(scenario, workload, opts, outputs, aggregate)
                 .map_err(|source| DatasetError::writing(path, source))?;
             Ok(summary)
         }
@@ -134,10 +136,28 @@ pub fn write_dataset(
                 .collect();
             let files = event_paths
                 .iter()
-                .map(|path| create(&partial(path)).map(|w| Box::new(w) as Box<dyn Write>))
+                .map(|path| create(&partial(path)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let (summary, expected) = write_events(scenario, workload, opts, files, true)
+            let outputs = if opts.format == DatasetFormat::Parquet {
+                Outputs::Parquet(files)
+            } else {
+                Outputs::Lines(
+                    files
+                        .into_iter()
+                        .map(|w| Box::new(w) as Box<dyn Write>)
+                        .collect(),
+                )
+            };
+            let (mut summary, expected) = write_events(scenario, workload, opts, outputs, true)
                 .map_err(|source| DatasetError::writing(partial(&event_paths[0]), source))?;
+            if opts.format == DatasetFormat::Parquet {
+                // Columns are encoded and compressed as row groups close:
+                // the files' sizes are what was written.
+                summary.bytes = event_paths
+                    .iter()
+                    .map(|p| std::fs::metadata(partial(p)).map_or(0, |m| m.len()))
+                    .sum();
+            }
             let expected_path = dir.join("expected.json");
             let resource = format!("callmetrics/scenarios/{}", scenario.name);
             write_file(&partial(&expected_path), |w| {
@@ -197,6 +217,16 @@ enum LineEncoder {
     PerMetricCsv(Vec<MetricCsvEncoder>),
     /// Nothing per event: written from the aggregates at the end.
     AzureMonitor,
+    /// Columns, written as row groups fill.
+    Parquet(ParquetFiles<BufWriter<File>>),
+}
+
+/// The files a dataset's events go to.
+enum Outputs<'a> {
+    /// Text: one stream, or one per metric of `PER_METRIC`.
+    Lines(Vec<Box<dyn Write + 'a>>),
+    /// Parquet: one file per metric of `PER_METRIC`.
+    Parquet(Vec<BufWriter<File>>),
 }
 
 /// Streams the events into `files` (one, or one per metric of
@@ -206,7 +236,7 @@ fn write_events(
     scenario: &Scenario,
     workload: &Workload,
     opts: &DatasetOptions,
-    mut files: Vec<Box<dyn Write + '_>>,
+    outputs: Outputs<'_>,
     aggregate: bool,
 ) -> io::Result<(DatasetSummary, AggregateTable)> {
     let progress = Progress::new(
@@ -216,11 +246,23 @@ fn write_events(
     let mut expected = AggregateTable::new(opts.grain);
     let mut summary = DatasetSummary::default();
     let ids = IdKey::of(scenario, workload);
+    let (mut files, parquet) = match outputs {
+        Outputs::Lines(files) => (files, None),
+        Outputs::Parquet(outputs) => {
+            let metrics: Vec<Metric> = PER_METRIC.iter().map(|&(m, _)| m).collect();
+            let files = ParquetFiles::new(ids, opts.naming, &metrics, outputs)?;
+            (Vec::new(), Some(files))
+        }
+    };
     let mut bufs: Vec<Vec<u8>> = files
         .iter()
         .map(|_| Vec::with_capacity(CHUNK + 8192))
         .collect();
     let mut encoder = match (opts.format, opts.csv_layout) {
+        (DatasetFormat::Parquet, _) => match parquet {
+            Some(files) => LineEncoder::Parquet(files),
+            None => return Err(io::Error::other("Parquet goes to files, not a stream")),
+        },
         (DatasetFormat::Jsonl, _) => LineEncoder::Jsonl(JsonlEncoder::new(ids, opts.naming)),
         (DatasetFormat::Csv, CsvLayout::Wide) => {
             bufs[0].extend_from_slice(header(opts.naming).as_bytes());
@@ -271,6 +313,13 @@ fn write_events(
                 file
             }
             LineEncoder::AzureMonitor => 0,
+            LineEncoder::Parquet(parquet) => {
+                parquet.add(&event, metric)?;
+                if (summary.requests + summary.callbacks) & 0xffff == 0 {
+                    progress.update(stream.calls_started(), summary.requests + summary.callbacks);
+                }
+                continue;
+            }
         };
         if bufs[file].len() >= CHUNK {
             files[file].write_all(&bufs[file])?;
@@ -282,8 +331,12 @@ fn write_events(
     // The files stay `.partial`: a dataset cut short at the last day is
     // not a dataset.
     stream.past_the_last_day().map_err(io::Error::other)?;
-    if let LineEncoder::AzureMonitor = encoder {
-        super::azure_monitor::write_documents(&mut bufs[0], &expected, opts.naming)?;
+    match encoder {
+        LineEncoder::AzureMonitor => {
+            super::azure_monitor::write_documents(&mut bufs[0], &expected, opts.naming)?;
+        }
+        LineEncoder::Parquet(parquet) => parquet.finish()?,
+        _ => {}
     }
     for (file, buf) in files.iter_mut().zip(&bufs) {
         file.write_all(buf)?;

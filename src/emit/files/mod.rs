@@ -11,6 +11,7 @@ pub(crate) mod identity;
 pub(crate) mod json_text;
 mod jsonl;
 mod out_dir;
+mod parquet;
 mod progress;
 
 pub use dataset::DatasetOptions;
@@ -28,6 +29,10 @@ pub enum DatasetFormat {
     /// One file per metric, one row per event, that metric's columns only
     /// (--csv-layout wide: one file of every column).
     Csv,
+    /// One Parquet file per metric: typed columns (UTC timestamps,
+    /// dictionary-encoded dimensions, integer latencies) and the payloads as
+    /// JSON text, zstd-compressed.
+    Parquet,
     /// Azure Monitor custom-metrics ingestion bodies: per minute and
     /// metric one document of min/max/sum/count per series (needs --grain PT1M).
     AzureMonitor,
@@ -67,6 +72,10 @@ impl DatasetFormat {
                 .iter()
                 .map(|(_, name)| format!("{name}.csv"))
                 .collect(),
+            (DatasetFormat::Parquet, _) => PER_METRIC
+                .iter()
+                .map(|(_, name)| format!("{name}.parquet"))
+                .collect(),
             (DatasetFormat::AzureMonitor, _) => vec!["metrics.azure-monitor.jsonl".into()],
         }
     }
@@ -78,6 +87,7 @@ impl DatasetFormat {
         for format in [
             DatasetFormat::Jsonl,
             DatasetFormat::Csv,
+            DatasetFormat::Parquet,
             DatasetFormat::AzureMonitor,
         ] {
             for layout in [CsvLayout::PerMetric, CsvLayout::Wide] {

@@ -121,6 +121,32 @@ pub fn npm_ci(dir: &Path) {
     assert!(status.success(), "npm ci in {} failed", dir.display());
 }
 
+/// The python of `dir/.venv` with `dir/requirements.txt` installed, the
+/// venv made if missing (`.ci/run` makes it beforehand).
+pub fn python_venv(dir: &Path) -> PathBuf {
+    let venv = dir.join(".venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 runs");
+        assert!(made.success(), "python3 -m venv {} failed", venv.display());
+        let installed = Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "-r"])
+            .arg(dir.join("requirements.txt"))
+            .status()
+            .expect("pip runs");
+        assert!(
+            installed.success(),
+            "pip install -r {}/requirements.txt failed",
+            dir.display()
+        );
+    }
+    python
+}
+
 /// The Node.js callback app's folder (tests/apps/acs-callback-app).
 pub fn callback_app_dir() -> PathBuf {
     super::repo().join("tests/apps/acs-callback-app")

@@ -13,7 +13,7 @@
 //! tests/clients/azure-monitor/.venv (`.ci/run` makes it; made here if
 //! missing), the npm ones into its node_modules.
 
-use crate::common::servers::{npm_ci, require};
+use crate::common::servers::{npm_ci, python_venv, require};
 use crate::common::{SinkProcess, callmetrics, repo};
 use crate::tls::Pki;
 use serde_json::Value;
@@ -27,30 +27,6 @@ const HOUR: i64 = 3_600_000;
 
 fn clients_dir() -> PathBuf {
     repo().join("tests/clients/azure-monitor")
-}
-
-/// The venv's python with the pinned packages, made if missing.
-fn python() -> PathBuf {
-    let venv = clients_dir().join(".venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 runs");
-        assert!(made.success(), "python3 -m venv {} failed", venv.display());
-        let installed = Command::new(&python)
-            .args(["-m", "pip", "install", "-q", "-r"])
-            .arg(clients_dir().join("requirements.txt"))
-            .status()
-            .expect("pip runs");
-        assert!(
-            installed.success(),
-            "pip install -r requirements.txt failed"
-        );
-    }
-    python
 }
 
 /// A script's exit code and JSON summary.
@@ -115,7 +91,7 @@ fn azures_python_and_javascript_clients_read_the_sink_cell_for_cell() {
         return;
     }
     npm_ci(&clients_dir());
-    let python = python();
+    let python = python_venv(&clients_dir());
     let pki = Pki::new();
     let sink = SinkProcess::start(&[
         "--listen",

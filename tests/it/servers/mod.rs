@@ -2,6 +2,7 @@
 //! the test on a free loopback port (see `common/servers.rs`): skipped with
 //! `cargo test -- --skip servers::`, the fast tier.
 
+mod analyst_datasets;
 mod azure_clients;
 mod influx;
 mod netns;
