@@ -52,6 +52,7 @@ pub(super) fn run(args: &GenerateArgs) -> anyhow::Result<Outcome> {
         grain: args.workload.grain,
         progress: !args.quiet,
         force: args.force,
+        sample_interval: args.sample_interval,
     };
     let started = Instant::now();
     let summary = write_dataset(&scenario, &workload, &opts)?;

@@ -575,9 +575,33 @@ pub struct GenerateArgs {
     /// files is refused all the same).
     #[arg(long)]
     pub force: bool,
+    /// --format promtool: a counter sample every this much event time (1s, 5s, 10s, 15s,
+    /// 30s, 1m, 5m, ...), as run --target remote-write samples them.
+    #[arg(long, default_value = "15s", value_parser = sample_grain)]
+    pub sample_interval: Grain,
     /// No progress bar and no summary line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--sample-interval` of `generate`: a duration that is a grain, so
+/// samples fall on its boundaries.
+fn sample_grain(text: &str) -> Result<Grain, String> {
+    let interval = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    Grain::all()
+        .find(|g| g.millis() as u128 == interval.as_millis())
+        .ok_or_else(|| {
+            let grains: Vec<String> = Grain::all()
+                .map(|g| {
+                    humantime::format_duration(std::time::Duration::from_millis(g.millis() as u64))
+                        .to_string()
+                })
+                .collect();
+            format!(
+                "samples fall on grain boundaries: use one of {}",
+                grains.join(", ")
+            )
+        })
 }
 
 /// Runs a parsed command line.

@@ -99,6 +99,7 @@ fn dataset(text: &str, seed: u64, dir: &Path) -> (String, String) {
         grain: Grain::MINUTE,
         progress: false,
         force: true,
+        sample_interval: Grain::MINUTE,
     };
     write_dataset(&scenario, &workload(seed, 60), &opts).unwrap();
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();

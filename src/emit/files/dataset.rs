@@ -37,6 +37,8 @@ pub struct DatasetOptions<'a> {
     pub progress: bool,
     /// Replace a dataset already in the directory (its own files only).
     pub force: bool,
+    /// --format promtool: a counter sample at every boundary of this grain.
+    pub sample_interval: Grain,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -217,6 +219,8 @@ enum LineEncoder {
     PerMetricCsv(Vec<MetricCsvEncoder>),
     /// Nothing per event: written from the aggregates at the end.
     AzureMonitor,
+    /// The events counted at the sample interval, written at the end.
+    Promtool(AggregateTable),
     /// Columns, written as row groups fill.
     Parquet(ParquetFiles<BufWriter<File>>),
 }
@@ -279,6 +283,9 @@ fn write_events(
             LineEncoder::PerMetricCsv(encoders)
         }
         (DatasetFormat::AzureMonitor, _) => LineEncoder::AzureMonitor,
+        (DatasetFormat::Promtool, _) => {
+            LineEncoder::Promtool(AggregateTable::new(opts.sample_interval))
+        }
     };
     let mut stream = EventStream::new(scenario, workload);
     while let Some(event) = stream.next() {
@@ -313,6 +320,10 @@ fn write_events(
                 file
             }
             LineEncoder::AzureMonitor => 0,
+            LineEncoder::Promtool(samples) => {
+                samples.record(&event);
+                0
+            }
             LineEncoder::Parquet(parquet) => {
                 parquet.add(&event, metric)?;
                 if (summary.requests + summary.callbacks) & 0xffff == 0 {
@@ -336,6 +347,7 @@ fn write_events(
             super::azure_monitor::write_documents(&mut bufs[0], &expected, opts.naming)?;
         }
         LineEncoder::Parquet(parquet) => parquet.finish()?,
+        LineEncoder::Promtool(samples) => super::promtool::write_tests(&mut bufs[0], &samples)?,
         _ => {}
     }
     for (file, buf) in files.iter_mut().zip(&bufs) {

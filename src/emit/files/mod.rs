@@ -13,6 +13,7 @@ mod jsonl;
 mod out_dir;
 mod parquet;
 mod progress;
+mod promtool;
 
 pub use dataset::DatasetOptions;
 pub use dataset::Destination;
@@ -36,6 +37,9 @@ pub enum DatasetFormat {
     /// Azure Monitor custom-metrics ingestion bodies: per minute and
     /// metric one document of min/max/sum/count per series (needs --grain PT1M).
     AzureMonitor,
+    /// A `promtool test rules` file: the remote-write counters every
+    /// --sample-interval as input_series, and each series' exact total as a test.
+    Promtool,
 }
 
 /// How `--format csv` lays its rows out.
@@ -77,6 +81,7 @@ impl DatasetFormat {
                 .map(|(_, name)| format!("{name}.parquet"))
                 .collect(),
             (DatasetFormat::AzureMonitor, _) => vec!["metrics.azure-monitor.jsonl".into()],
+            (DatasetFormat::Promtool, _) => vec!["promtool-tests.yml".into()],
         }
     }
 
@@ -89,6 +94,7 @@ impl DatasetFormat {
             DatasetFormat::Csv,
             DatasetFormat::Parquet,
             DatasetFormat::AzureMonitor,
+            DatasetFormat::Promtool,
         ] {
             for layout in [CsvLayout::PerMetric, CsvLayout::Wide] {
                 names.extend(format.file_names(layout));

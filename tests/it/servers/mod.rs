@@ -7,6 +7,7 @@ mod azure_clients;
 mod influx;
 mod netns;
 mod promql;
+mod promtool_tests;
 mod remote_write;
 mod report;
 mod sdk_parse;
