@@ -3,6 +3,7 @@
 //! `cargo test -- --skip servers::`, the fast tier.
 
 mod azure_clients;
+mod grafana_dashboard;
 mod influx;
 mod netns;
 mod promql;
