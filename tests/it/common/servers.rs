@@ -276,3 +276,98 @@ pub async fn start_store_logged(
     wait_ready(&format!("{url}{health}"), Duration::from_secs(30)).await;
     (server, url)
 }
+
+/// Now (Unix seconds), and the minute boundary `hours` before it as a
+/// `--start`.
+pub fn minute_hours_ago(hours: u64) -> (u64, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - hours * 3600) / 60 * 60);
+    (now, humantime::format_rfc3339_seconds(start).to_string())
+}
+
+/// A fresh `store` holding 300 calls of `scenario` written by `run
+/// --target remote-write` from `hours` ago (on a minute boundary), all of
+/// it searchable, their expected.json at `expected` (its data dir beside
+/// it).
+pub async fn written_hours_ago(
+    store: Store,
+    scenario: &str,
+    hours: u64,
+    expected: &Path,
+) -> (Server, String) {
+    let (server, base) = start_store(store, expected.parent().unwrap(), None, free_port()).await;
+    let (_, start) = minute_hours_ago(hours);
+    super::callmetrics_async(&[
+        "run",
+        scenario,
+        "--target",
+        "remote-write",
+        "--sink",
+        &store.write_url(&base),
+        "--quiet",
+        "--expected-out",
+        expected.to_str().unwrap(),
+        "--calls",
+        "300",
+        "--max-rate",
+        "--start",
+        &start,
+    ])
+    .await
+    .expect_code(0);
+    store.flush(&base).await;
+    (server, base)
+}
+
+/// `GET /api/v1/query` of `expr` at `time_ms`: the result vector.
+pub async fn instant_query(base: &str, expr: &str, time_ms: i64) -> Vec<serde_json::Value> {
+    prometheus_api(base, "query", expr, &[("time", seconds(time_ms))]).await
+}
+
+/// `GET /api/v1/query_range` of `expr` from `start_ms` to `end_ms` every
+/// `step_s` seconds: the result matrix.
+pub async fn range_query(
+    base: &str,
+    expr: &str,
+    start_ms: i64,
+    end_ms: i64,
+    step_s: u32,
+) -> Vec<serde_json::Value> {
+    let params = [
+        ("start", seconds(start_ms)),
+        ("end", seconds(end_ms)),
+        ("step", step_s.to_string()),
+    ];
+    prometheus_api(base, "query_range", expr, &params).await
+}
+
+fn seconds(ms: i64) -> String {
+    format!("{:.3}", ms as f64 / 1000.0)
+}
+
+/// Asks Prometheus' HTTP API `endpoint` for `expr`; a refused query (a
+/// parse error, say) fails the test with Prometheus' answer.
+async fn prometheus_api(
+    base: &str,
+    endpoint: &str,
+    expr: &str,
+    params: &[(&str, String)],
+) -> Vec<serde_json::Value> {
+    let mut url = reqwest::Url::parse(&format!("{base}/api/v1/{endpoint}")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("query", expr)
+        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+    let answer: serde_json::Value = super::http()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "success", "{expr}: {answer}");
+    answer["data"]["result"].as_array().unwrap().clone()
+}

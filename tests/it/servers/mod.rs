@@ -4,6 +4,7 @@
 
 mod analyst_datasets;
 mod azure_clients;
+mod grafana_dashboard;
 mod influx;
 mod netns;
 mod promql;

@@ -12,7 +12,9 @@ use crate::common;
 
 use crate::common::callmetrics_async;
 use crate::common::running::{Running, run_through_an_outage};
-use crate::common::servers::{Server, Store, free_port, require, start_store};
+use crate::common::servers::{
+    Store, free_port, instant_query, minute_hours_ago, require, start_store, written_hours_ago,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -219,40 +221,6 @@ fn store_write(base: &str) -> String {
     Store::Prometheus.write_url(base)
 }
 
-/// Now (Unix seconds), and the minute boundary `hours` before it as a
-/// `--start`.
-fn minute_hours_ago(hours: u64) -> (u64, String) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let start = std::time::UNIX_EPOCH + Duration::from_secs((now - hours * 3600) / 60 * 60);
-    (now, humantime::format_rfc3339_seconds(start).to_string())
-}
-
-/// A fresh Prometheus holding 300 calls of `scenario` written by remote
-/// write from `hours` ago (on a minute boundary), their expected.json at
-/// `expected` (its data dir beside it).
-async fn written_hours_ago(scenario: &str, hours: u64, expected: &Path) -> (Server, String) {
-    let (server, base) = start_store(
-        Store::Prometheus,
-        expected.parent().unwrap(),
-        None,
-        free_port(),
-    )
-    .await;
-    let (_, start) = minute_hours_ago(hours);
-    run(args(
-        scenario,
-        &Store::Prometheus.write_url(&base),
-        expected,
-        &["--calls", "300", "--max-rate", "--start", &start],
-    ))
-    .await
-    .expect_code(0);
-    (server, base)
-}
-
 /// Data written three hours ago (`--start` in the past) and checked now:
 /// every sample is far past the 5-minute lookback of an instant query at
 /// "now", yet both the per-bucket check and `--totals` read it exactly
@@ -265,8 +233,13 @@ async fn data_written_hours_ago_checks_exactly_with_totals_too() {
     }
     let dir = tempfile::tempdir().unwrap();
     let expected = dir.path().join("expected.json");
-    let (_server, base) = written_hours_ago("scenarios/contact-center.json", 3, &expected).await;
-    Store::Prometheus.flush(&base).await;
+    let (_server, base) = written_hours_ago(
+        Store::Prometheus,
+        "scenarios/contact-center.json",
+        3,
+        &expected,
+    )
+    .await;
     check(&expected, &base).await.expect_code(0);
     let totals = callmetrics_async(&[
         "check",
@@ -382,28 +355,6 @@ async fn the_probe_leaves_no_ingest_error_in_victoria_metrics_log() {
     assert!(errors.is_empty(), "{}", errors.join("\n"));
 }
 
-/// `GET /api/v1/query` of `expr` at `time_ms`: the result vector.
-async fn instant(base: &str, expr: &str, time_ms: i64) -> Vec<serde_json::Value> {
-    let url = reqwest::Url::parse_with_params(
-        &format!("{base}/api/v1/query"),
-        [
-            ("query", expr.to_string()),
-            ("time", format!("{:.3}", time_ms as f64 / 1000.0)),
-        ],
-    )
-    .unwrap();
-    let answer: serde_json::Value = common::http()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(answer["status"], "success", "{expr}: {answer}");
-    answer["data"]["result"].as_array().unwrap().clone()
-}
-
 /// A run ends every series with a stale marker one sample interval after
 /// its last sample (remote write 1.0 requires it of a load tester): in a
 /// real Prometheus every series answers an instant query just before that
@@ -418,8 +369,13 @@ async fn series_end_with_stale_markers_that_prometheus_honours() {
     }
     let dir = tempfile::tempdir().unwrap();
     let expected = dir.path().join("expected.json");
-    let (_server, base) =
-        written_hours_ago("scenarios/outbound-notification.json", 2, &expected).await;
+    let (_server, base) = written_hours_ago(
+        Store::Prometheus,
+        "scenarios/outbound-notification.json",
+        2,
+        &expected,
+    )
+    .await;
     let check = check(&expected, &base).await.expect_code(0);
     assert!(check.stdout.starts_with("PASS"), "{}", check.describe());
 
@@ -429,7 +385,7 @@ async fn series_end_with_stale_markers_that_prometheus_honours() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let raw = instant(&base, &format!("{all}[3h]"), now).await;
+    let raw = instant_query(&base, &format!("{all}[3h]"), now).await;
     let last_ms = raw
         .iter()
         .flat_map(|s| s["values"].as_array().unwrap())
@@ -437,9 +393,9 @@ async fn series_end_with_stale_markers_that_prometheus_honours() {
         .max()
         .expect("samples were written");
     assert_eq!(last_ms % 60_000, 0, "the last sample closes a bucket");
-    let before = instant(&base, all, last_ms + 14_000).await;
+    let before = instant_query(&base, all, last_ms + 14_000).await;
     assert_eq!(before.len(), raw.len(), "every series is live before");
-    let after = instant(&base, all, last_ms + 16_000).await;
+    let after = instant_query(&base, all, last_ms + 16_000).await;
     assert!(
         after.is_empty(),
         "{} of {} series still answer after their stale marker",
@@ -538,7 +494,7 @@ async fn concurrency_above_one_is_refused_before_anything_is_written() {
         .as_millis() as i64
         + 3_600_000;
     let all = r#"{__name__=~"acs_callautomation_.+"}[2h]"#;
-    let written = instant(&base, all, in_an_hour).await;
+    let written = instant_query(&base, all, in_an_hour).await;
     assert!(written.is_empty(), "{written:?}");
     assert!(
         !expected.exists(),
@@ -591,7 +547,7 @@ async fn a_run_stopped_by_ctrl_c_ends_its_series_with_stale_markers() {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let now_ms = now as i64 * 1000 + 3_600_000;
-        if !instant(&base, &format!("{all}[3h]"), now_ms)
+        if !instant_query(&base, &format!("{all}[3h]"), now_ms)
             .await
             .is_empty()
         {
@@ -619,16 +575,16 @@ async fn a_run_stopped_by_ctrl_c_ends_its_series_with_stale_markers() {
     );
 
     let later = now as i64 * 1000 + 3_600_000;
-    let raw = instant(&base, &format!("{all}[3h]"), later).await;
+    let raw = instant_query(&base, &format!("{all}[3h]"), later).await;
     let last_ms = raw
         .iter()
         .flat_map(|s| s["values"].as_array().unwrap())
         .map(|v| (v[0].as_f64().unwrap() * 1000.0).round() as i64)
         .max()
         .expect("samples were written");
-    let before = instant(&base, all, last_ms + 14_000).await;
+    let before = instant_query(&base, all, last_ms + 14_000).await;
     assert!(!before.is_empty(), "series are live before the markers");
-    let after = instant(&base, all, last_ms + 16_000).await;
+    let after = instant_query(&base, all, last_ms + 16_000).await;
     assert!(
         after.is_empty(),
         "{} of {} series still answer after the Ctrl-C'd run's end",
