@@ -17,6 +17,7 @@ mod azure_monitor_api;
 mod callback_shape;
 mod check_e2e;
 mod cli;
+mod dashboard;
 mod dataset;
 mod flags;
 mod hostile_peers;
