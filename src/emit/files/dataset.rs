@@ -222,7 +222,7 @@ enum LineEncoder {
     /// The events counted at the sample interval, written at the end.
     Promtool(AggregateTable),
     /// Columns, written as row groups fill.
-    Parquet(ParquetFiles<BufWriter<File>>),
+    Parquet(ParquetFiles),
 }
 
 /// The files a dataset's events go to.

@@ -20,7 +20,7 @@ use crate::engine::{Event, EventKind, IdKey};
 use bytes::Bytes;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 use parquet::schema::types::ColumnPath;
@@ -33,29 +33,65 @@ use std::sync::Arc;
 const ROW_GROUP_ROWS: usize = 131_072;
 /// Payload bytes (JSON text) per row group, at most: CloudEvents are about
 /// a kilobyte each.
-const ROW_GROUP_BYTES: usize = 48 << 20;
+const ROW_GROUP_BYTES: usize = 32 << 20;
 
 /// The rows of one metric's file not yet written, column by column.
+/// Dimension values share their text (catalog names, cached numbers);
+/// ids and payloads are appended to one buffer each, cut into values when
+/// the group is written: no allocation per row.
 #[derive(Default)]
 struct Columns {
     time: Vec<i64>,
     dimensions: Vec<Vec<ByteArray>>,
     latency: Vec<i64>,
-    connection: Vec<ByteArray>,
-    payload: Vec<ByteArray>,
-    payload_bytes: usize,
+    connection: Texts,
+    payload: Texts,
 }
 
-/// One metric's file.
+/// Text values end to end, and where each ends.
+#[derive(Default)]
+struct Texts {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Texts {
+    fn end_value(&mut self) {
+        self.ends.push(self.bytes.len());
+    }
+
+    /// The values, sharing one buffer.
+    fn values(self) -> Vec<ByteArray> {
+        let all = Bytes::from(self.bytes);
+        let mut start = 0;
+        self.ends
+            .into_iter()
+            .map(|end| {
+                let value = ByteArray::from(all.slice(start..end));
+                start = end;
+                value
+            })
+            .collect()
+    }
+}
+
+/// One metric's file, on the writing thread.
 struct MetricFile<W: Write + Send> {
     metric: Metric,
     writer: SerializedFileWriter<W>,
-    columns: Columns,
 }
 
-/// The three files of a Parquet dataset.
-pub(super) struct ParquetFiles<W: Write + Send> {
-    files: Vec<MetricFile<W>>,
+/// A row group for the writing thread: which file, and its rows.
+type Group = (usize, Columns);
+
+/// The three files of a Parquet dataset. Rows are gathered here, on the
+/// generator's thread; encoding and compressing each full row group runs
+/// on a thread of its own (the second core), so the two overlap.
+pub(super) struct ParquetFiles {
+    /// Each file's metric and the rows not yet sent, by file index.
+    buffers: Vec<(Metric, Columns)>,
+    groups: Option<std::sync::mpsc::SyncSender<Group>>,
+    writing: Option<std::thread::JoinHandle<io::Result<()>>>,
     jsonl: JsonlEncoder,
     ids: IdWriter,
     line: Vec<u8>,
@@ -92,9 +128,9 @@ fn payload_column(metric: Metric) -> &'static str {
     }
 }
 
-impl<W: Write + Send> ParquetFiles<W> {
+impl ParquetFiles {
     /// Writers over `outputs`, one per metric of `metrics`, in order.
-    pub(super) fn new(
+    pub(super) fn new<W: Write + Send + 'static>(
         ids: IdKey,
         naming: Naming,
         metrics: &[Metric],
@@ -107,29 +143,43 @@ impl<W: Write + Send> ParquetFiles<W> {
                 let schema = parse_message_type(&schema(metric, naming)).map_err(parquet_error)?;
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(
-                        ZstdLevel::try_new(3).map_err(parquet_error)?,
+                        ZstdLevel::try_new(1).map_err(parquet_error)?,
                     ))
                     .set_created_by(format!("callmetrics {}", env!("CARGO_PKG_VERSION")))
                     .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
                     // Ids and JSON are unique per row: a dictionary would
                     // only be built and dropped.
                     .set_column_dictionary_enabled(ColumnPath::from(payload_column(metric)), false)
+                    // Minima and maxima of ids and JSON text help no
+                    // query, and comparing every value costs.
+                    .set_column_statistics_enabled(
+                        ColumnPath::from(payload_column(metric)),
+                        EnabledStatistics::None,
+                    )
+                    .set_column_statistics_enabled(
+                        ColumnPath::from("callConnectionId"),
+                        EnabledStatistics::None,
+                    )
                     .build();
                 let writer = SerializedFileWriter::new(out, Arc::new(schema), Arc::new(props))
                     .map_err(parquet_error)?;
-                let columns = Columns {
-                    dimensions: vec![Vec::new(); metric.dimensions().len()],
-                    ..Columns::default()
-                };
-                Ok(MetricFile {
-                    metric,
-                    writer,
-                    columns,
-                })
+                Ok(MetricFile { metric, writer })
             })
             .collect::<io::Result<Vec<_>>>()?;
+        let buffers = metrics
+            .iter()
+            .map(|&metric| (metric, Columns::of(metric)))
+            .collect();
+        // One group in flight while the next fills: memory stays at about
+        // two row groups per file.
+        let (groups, received) = std::sync::mpsc::sync_channel::<Group>(1);
+        let writing = std::thread::Builder::new()
+            .name("parquet".into())
+            .spawn(move || write_groups(files, received))?;
         Ok(ParquetFiles {
-            files,
+            buffers,
+            groups: Some(groups),
+            writing: Some(writing),
             jsonl: JsonlEncoder::new(ids, naming),
             ids: IdWriter::new(ids),
             line: Vec::with_capacity(4096),
@@ -139,7 +189,7 @@ impl<W: Write + Send> ParquetFiles<W> {
 
     /// Adds `e` to its metric's file; a full row group is written.
     pub(super) fn add(&mut self, e: &Event, metric: Metric) -> io::Result<()> {
-        let Some(file) = self.files.iter_mut().find(|f| f.metric == metric) else {
+        let Some(file) = self.buffers.iter().position(|(m, _)| *m == metric) else {
             return Ok(());
         };
         // The payload is the JSONL line's own `request` or `cloudEvent`.
@@ -152,73 +202,115 @@ impl<W: Write + Send> ParquetFiles<W> {
         let start = memchr::memmem::find(&self.line, key).map_or(0, |at| at + key.len());
         // The line ends with the payload's `}`, the line's `}` and `\n`.
         let payload = &self.line[start..self.line.len().saturating_sub(2)];
-        let columns = &mut file.columns;
+        let columns = &mut self.buffers[file].1;
         columns.time.push(e.time_ms);
+        let numbers = &mut self.numbers;
         let mut number = |n: u32| {
-            self.numbers
+            numbers
                 .entry(n)
                 .or_insert_with(|| ByteArray::from(Bytes::from(n.to_string())))
                 .clone()
         };
         let text = |s: &'static str| ByteArray::from(Bytes::from_static(s.as_bytes()));
         let class_text = |code: u16| ByteArray::from(Bytes::from_static(class(code)));
-        let values: Vec<ByteArray> = match e.kind {
+        let dims = &mut columns.dimensions;
+        match e.kind {
             EventKind::Request {
                 operation,
                 status,
                 latency_ms,
             } => {
-                let mut v = vec![
-                    text(operation.name()),
-                    number(status.code as u32),
-                    class_text(status.code),
-                ];
+                dims[0].push(text(operation.name()));
+                dims[1].push(number(status.code as u32));
+                dims[2].push(class_text(status.code));
                 if metric == Metric::ApiRequests {
-                    v.push(text(e.api_version.as_str()));
+                    dims[3].push(text(e.api_version.as_str()));
                     columns.latency.push(latency_ms as i64);
                 }
-                v
             }
-            EventKind::Callback { event, result, .. } => vec![
-                text(event.name()),
-                number(result.code as u32),
-                class_text(result.code),
-                number(result.sub_code),
-                text(e.api_version.as_str()),
-            ],
-        };
-        for (column, value) in columns.dimensions.iter_mut().zip(values) {
-            column.push(value);
+            EventKind::Callback { event, result, .. } => {
+                dims[0].push(text(event.name()));
+                dims[1].push(number(result.code as u32));
+                dims[2].push(class_text(result.code));
+                dims[3].push(number(result.sub_code));
+                dims[4].push(text(e.api_version.as_str()));
+            }
         }
-        let mut id = Vec::with_capacity(40);
-        self.ids.connection(&mut id, e.call, e.connection);
-        columns.connection.push(ByteArray::from(id));
-        columns.payload_bytes += payload.len();
-        columns.payload.push(ByteArray::from(payload.to_vec()));
-        if columns.time.len() >= ROW_GROUP_ROWS || columns.payload_bytes >= ROW_GROUP_BYTES {
-            file.flush()?;
+        self.ids
+            .connection(&mut columns.connection.bytes, e.call, e.connection);
+        columns.connection.end_value();
+        columns.payload.bytes.extend_from_slice(payload);
+        columns.payload.end_value();
+        if columns.time.len() >= ROW_GROUP_ROWS || columns.payload.bytes.len() >= ROW_GROUP_BYTES {
+            self.send(file)?;
         }
         Ok(())
     }
 
-    /// Writes what is buffered and each file's footer.
-    pub(super) fn finish(self) -> io::Result<()> {
-        for mut file in self.files {
-            file.flush()?;
-            file.writer.close().map_err(parquet_error)?;
+    /// Hands file `file`'s rows to the writing thread.
+    fn send(&mut self, file: usize) -> io::Result<()> {
+        let (metric, columns) = &mut self.buffers[file];
+        let rows = std::mem::replace(columns, Columns::of(*metric));
+        let sent = self
+            .groups
+            .as_ref()
+            .is_some_and(|groups| groups.send((file, rows)).is_ok());
+        if sent {
+            return Ok(());
         }
-        Ok(())
+        // The writing thread has stopped: its error says why.
+        self.groups = None;
+        match self.writing.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Err(e))) => Err(e),
+            _ => Err(io::Error::other("the Parquet writing thread stopped")),
+        }
+    }
+
+    /// Writes what is buffered and each file's footer.
+    pub(super) fn finish(mut self) -> io::Result<()> {
+        for file in 0..self.buffers.len() {
+            if !self.buffers[file].1.time.is_empty() {
+                self.send(file)?;
+            }
+        }
+        self.groups = None;
+        match self.writing.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(written)) => written,
+            _ => Err(io::Error::other("the Parquet writing thread panicked")),
+        }
+    }
+}
+
+/// The writing thread: each group received becomes a row group of its
+/// file; when the generator is done, every file gets its footer.
+fn write_groups<W: Write + Send>(
+    mut files: Vec<MetricFile<W>>,
+    groups: std::sync::mpsc::Receiver<Group>,
+) -> io::Result<()> {
+    for (file, columns) in groups {
+        if let Some(file) = files.get_mut(file) {
+            file.write_group(columns)?;
+        }
+    }
+    for file in files {
+        file.writer.close().map_err(parquet_error)?;
+    }
+    Ok(())
+}
+
+impl Columns {
+    /// Empty columns for `metric`'s file.
+    fn of(metric: Metric) -> Columns {
+        Columns {
+            dimensions: vec![Vec::new(); metric.dimensions().len()],
+            ..Columns::default()
+        }
     }
 }
 
 impl<W: Write + Send> MetricFile<W> {
-    /// Writes the buffered rows as one row group.
-    fn flush(&mut self) -> io::Result<()> {
-        let c = std::mem::take(&mut self.columns);
-        if c.time.is_empty() {
-            self.columns.dimensions = c.dimensions;
-            return Ok(());
-        }
+    /// Writes `c` as one row group.
+    fn write_group(&mut self, c: Columns) -> io::Result<()> {
         let mut group = self.writer.next_row_group().map_err(parquet_error)?;
         // Columns come in schema order: time, dimensions, latencyMs,
         // callConnectionId, payload.
@@ -227,8 +319,10 @@ impl<W: Write + Send> MetricFile<W> {
         if self.metric == Metric::ApiRequests {
             order.push(Column::Int(&c.latency));
         }
-        order.push(Column::Text(&c.connection));
-        order.push(Column::Text(&c.payload));
+        let connection = c.connection.values();
+        let payload = c.payload.values();
+        order.push(Column::Text(&connection));
+        order.push(Column::Text(&payload));
         for column in order {
             let mut writer = group
                 .next_column()
@@ -248,7 +342,6 @@ impl<W: Write + Send> MetricFile<W> {
             writer.close().map_err(parquet_error)?;
         }
         group.close().map_err(parquet_error)?;
-        self.columns.dimensions = vec![Vec::new(); self.metric.dimensions().len()];
         Ok(())
     }
 }
