@@ -222,7 +222,7 @@ enum LineEncoder {
     /// The events counted at the sample interval, written at the end.
     Promtool(AggregateTable),
     /// Columns, written as row groups fill.
-    Parquet(ParquetFiles),
+    Parquet(Box<ParquetFiles>),
 }
 
 /// The files a dataset's events go to.
@@ -264,7 +264,7 @@ fn write_events(
         .collect();
     let mut encoder = match (opts.format, opts.csv_layout) {
         (DatasetFormat::Parquet, _) => match parquet {
-            Some(files) => LineEncoder::Parquet(files),
+            Some(files) => LineEncoder::Parquet(Box::new(files)),
             None => return Err(io::Error::other("Parquet goes to files, not a stream")),
         },
         (DatasetFormat::Jsonl, _) => LineEncoder::Jsonl(JsonlEncoder::new(ids, opts.naming)),
