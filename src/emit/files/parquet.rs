@@ -33,7 +33,7 @@ use std::sync::Arc;
 const ROW_GROUP_ROWS: usize = 131_072;
 /// Payload bytes (JSON text) per row group, at most: CloudEvents are about
 /// a kilobyte each.
-const ROW_GROUP_BYTES: usize = 32 << 20;
+const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// The rows of one metric's file not yet written, column by column.
 /// Dimension values share their text (catalog names, cached numbers);
