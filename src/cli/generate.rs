@@ -1,5 +1,6 @@
 //! `generate`: write a dataset for a scenario and workload.
 
+use super::profile::ProfileArg;
 use super::{GenerateArgs, Outcome, WorkloadArgs};
 use crate::emit::{DatasetOptions, Destination, write_dataset};
 use crate::engine::{DEFAULT_START_MS, Workload};
@@ -23,6 +24,7 @@ impl WorkloadArgs {
             rate: self.rate,
             arrival: self.arrival,
             ramp: self.ramp.clone(),
+            profile: self.profile.as_ref().map(ProfileArg::read).transpose()?,
             start_ms,
             shard: self.shard,
         };

@@ -6,6 +6,7 @@ mod check;
 mod docs;
 mod generate;
 mod output;
+mod profile;
 mod run;
 mod sink;
 mod validate;
@@ -70,7 +71,7 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Generate a dataset: events, the expected aggregates and a manifest.
     #[command(
-        after_help = "Examples:\n  callmetrics generate scenarios/outbound-notification.json \\\n      --calls 100000 --out out\n  callmetrics generate scenarios/inbound-ivr.json --duration 10m \\\n      --rate 20 --ramp 1m:100,5m:100 --out out\n  callmetrics generate scenarios/inbound-ivr.json --calls 10 --out - | head"
+        after_help = "Examples:\n  callmetrics generate scenarios/outbound-notification.json \\\n      --calls 100000 --out out\n  callmetrics generate scenarios/inbound-ivr.json --duration 10m \\\n      --rate 20 --ramp 1m:100,5m:100 --out out\n  callmetrics generate scenarios/contact-center.json --profile week \\\n      --duration 7d --rate 5/s --out out\n  callmetrics generate scenarios/inbound-ivr.json --calls 10 --out - | head"
     )]
     Generate(GenerateArgs),
     /// Serve the embedded metrics sink: ingest, aggregation, query API.
@@ -517,11 +518,11 @@ pub struct WorkloadArgs {
     /// Seed of every random choice; the same scenario and seed give byte-identical output.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Number of calls to generate [default: 1000; with --ramp and no --duration, the
-    /// stages' total length sets it instead].
+    /// Number of calls to generate [default: 1000; without --duration, the --ramp stages'
+    /// total length sets it instead, or one day of --profile (seven days of week)].
     #[arg(long, conflicts_with = "duration")]
     pub calls: Option<u64>,
-    /// Generate calls arriving during this long, e.g. 10m or 1h30m.
+    /// Generate calls arriving during this long, e.g. 10m, 1h30m or 7d.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<std::time::Duration>,
     /// Call arrival rate in calls per second, e.g. 50 or 50/s.
@@ -534,6 +535,14 @@ pub struct WorkloadArgs {
     /// rate over its duration, then holds the last one (e.g. 1m:200,5m:200,1m:0).
     #[arg(long, value_delimiter = ',', value_name = "STAGES")]
     pub ramp: Vec<RampStage>,
+    /// The rate over the day instead of a flat --rate: diurnal (the same as weekday),
+    /// weekday, weekend, week (Monday to Friday weekday, Saturday and Sunday weekend), or
+    /// a FILE of time,rate points (CSV rows such as 07:30,0.4, or a JSON array of
+    /// {"time": "07:30", "rate": 0.4}). Each point's rate is a factor of --rate (a weekday
+    /// peaks at 1, a weekend day at 0.45), linear between points, wrapping at midnight, by
+    /// the UTC time of day from --start.
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "ramp")]
+    pub profile: Option<profile::ProfileArg>,
     /// Be generator I of N (0 <= I < N): own the calls whose index is I modulo N, at
     /// 1/N of the rate. The N shards together send exactly the unsharded workload;
     /// `callmetrics merge` sums their expected files.

@@ -1,8 +1,9 @@
 //! When calls start: a Poisson or evenly spaced arrival process whose rate
-//! may ramp through linear stages (k6-style). Arrivals come from their own
-//! random stream, so the calls themselves do not depend on how many there
-//! are or how they are split.
+//! follows a curve (`rate_curve.rs`: ramp stages, k6-style, or a daily
+//! profile). Arrivals come from their own random stream, so the calls
+//! themselves do not depend on how many there are or how they are split.
 
+use super::rate_curve::{Inverse, RateCurve};
 use super::sample::{Sampler, Stream};
 use std::fmt;
 use std::str::FromStr;
@@ -87,23 +88,11 @@ impl FromStr for RampStage {
     }
 }
 
-/// A linear piece of the rate curve, in calls per millisecond.
-struct Segment {
-    start_ms: f64,
-    length_ms: f64,
-    from: f64,
-    to: f64,
-}
-
 /// Yields call start offsets in milliseconds from the workload start.
 pub struct Arrivals {
     rng: Sampler,
     process: Arrival,
-    segments: Vec<Segment>,
-    /// Index of the segment the last arrival fell in, and the expected
-    /// number of arrivals before that segment.
-    segment: usize,
-    segment_base: f64,
+    rate: Inverse,
     /// Expected number of arrivals (the integrated rate) at the last arrival.
     position: f64,
     emitted: u64,
@@ -112,77 +101,21 @@ pub struct Arrivals {
 }
 
 impl Arrivals {
-    pub fn new(
+    pub(crate) fn new(
         seed: u64,
         process: Arrival,
-        rate: Rate,
-        ramp: &[RampStage],
+        curve: RateCurve,
         max_calls: Option<u64>,
         duration: Option<Duration>,
     ) -> Arrivals {
-        let per_ms = |r: Rate| r.0 / 1000.0;
-        let mut segments = Vec::new();
-        let (mut t, mut from) = (0.0, per_ms(rate));
-        for stage in ramp {
-            let length_ms = stage.duration.as_secs_f64() * 1000.0;
-            let to = per_ms(stage.target);
-            if length_ms > 0.0 {
-                segments.push(Segment {
-                    start_ms: t,
-                    length_ms,
-                    from,
-                    to,
-                });
-            }
-            t += length_ms;
-            from = to;
-        }
-        segments.push(Segment {
-            start_ms: t,
-            length_ms: f64::INFINITY,
-            from,
-            to: from,
-        });
         Arrivals {
             rng: Sampler::new(seed, Stream::Arrivals, 0),
             process,
-            segments,
-            segment: 0,
-            segment_base: 0.0,
+            rate: Inverse::new(curve),
             position: 0.0,
             emitted: 0,
             max_calls,
             end_ms: duration.map(|d| d.as_secs_f64() * 1000.0),
-        }
-    }
-
-    /// The time at which the integrated rate reaches `target`, or `None`
-    /// when the rate drops to zero for good before that.
-    fn time_at(&mut self, target: f64) -> Option<f64> {
-        loop {
-            let seg = &self.segments[self.segment];
-            let slope = (seg.to - seg.from) / seg.length_ms;
-            let in_segment = if seg.length_ms.is_finite() {
-                seg.length_ms * (seg.from + seg.to) / 2.0
-            } else if seg.from > 0.0 {
-                f64::INFINITY
-            } else {
-                return None;
-            };
-            let need = target - self.segment_base;
-            if need < in_segment {
-                // Solve from*s + slope*s^2/2 = need in a form that is
-                // stable for slope of either sign and for from == 0.
-                let root = (seg.from * seg.from + 2.0 * slope * need).max(0.0).sqrt();
-                let s = if seg.from + root > 0.0 {
-                    2.0 * need / (seg.from + root)
-                } else {
-                    0.0
-                };
-                return Some(seg.start_ms + s);
-            }
-            self.segment_base += in_segment;
-            self.segment += 1;
         }
     }
 }
@@ -200,7 +133,7 @@ impl Iterator for Arrivals {
             Arrival::Uniform => 1.0,
         };
         self.position += step;
-        let t = self.time_at(self.position)?;
+        let t = self.rate.time_at(self.position)?;
         if self.end_ms.is_some_and(|end| t >= end) {
             return None;
         }
@@ -213,10 +146,13 @@ impl Iterator for Arrivals {
 mod tests {
     use super::*;
 
+    fn flat(per_second: f64) -> RateCurve {
+        RateCurve::ramp(Rate(per_second), &[])
+    }
+
     #[test]
     fn uniform_arrivals_are_evenly_spaced() {
-        let a: Vec<f64> =
-            Arrivals::new(1, Arrival::Uniform, Rate(4.0), &[], Some(5), None).collect();
+        let a: Vec<f64> = Arrivals::new(1, Arrival::Uniform, flat(4.0), Some(5), None).collect();
         assert_eq!(a, vec![0.0, 250.0, 500.0, 750.0, 1000.0]);
     }
 
@@ -225,8 +161,7 @@ mod tests {
         let n = Arrivals::new(
             1,
             Arrival::Uniform,
-            Rate(10.0),
-            &[],
+            flat(10.0),
             None,
             Some(Duration::from_secs(3)),
         )
@@ -239,8 +174,7 @@ mod tests {
         let n = Arrivals::new(
             9,
             Arrival::Poisson,
-            Rate(100.0),
-            &[],
+            flat(100.0),
             None,
             Some(Duration::from_secs(1000)),
         )
@@ -258,8 +192,7 @@ mod tests {
         let a: Vec<f64> = Arrivals::new(
             1,
             Arrival::Uniform,
-            Rate(0.0),
-            &stages,
+            RateCurve::ramp(Rate(0.0), &stages),
             None,
             Some(Duration::from_secs(15)),
         )
@@ -275,7 +208,14 @@ mod tests {
             duration: Duration::from_secs(10),
             target: Rate(0.0),
         }];
-        let n = Arrivals::new(1, Arrival::Uniform, Rate(10.0), &stages, None, None).count();
+        let n = Arrivals::new(
+            1,
+            Arrival::Uniform,
+            RateCurve::ramp(Rate(10.0), &stages),
+            None,
+            None,
+        )
+        .count();
         assert_eq!(n, 50);
     }
 

@@ -8,6 +8,9 @@ mod call;
 mod event;
 mod expected;
 pub(crate) mod ids;
+mod profile;
+mod profile_file;
+mod rate_curve;
 mod sample;
 mod shard;
 mod stream;
@@ -18,12 +21,15 @@ pub use event::Event;
 pub use event::EventKind;
 pub(crate) use event::{Connection, Detail};
 pub use ids::IdKey;
+pub(crate) use profile::Profile;
+pub(crate) use profile_file::parse as parse_profile;
 pub(crate) use shard::Shard;
 pub use stream::EventStream;
 pub(crate) use stream::TimeBeyond;
 
 use crate::model::{AggregateTable, Grain, LAST_EVENT_MS};
 use crate::scenario::Scenario;
+use rate_curve::RateCurve;
 use std::time::Duration;
 
 /// Calls generated when neither a count nor a duration is given.
@@ -40,6 +46,10 @@ pub struct Workload {
     pub rate: Rate,
     pub arrival: Arrival,
     pub ramp: Vec<RampStage>,
+    /// The rate over the day instead of a ramp (the CLI refuses both):
+    /// its factors times `rate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
     /// Unix milliseconds of the first possible arrival.
     #[serde(rename = "start", serialize_with = "serialize_start")]
     pub start_ms: i64,
@@ -77,38 +87,40 @@ impl Workload {
             rate: Rate(rate),
             arrival: Arrival::Poisson,
             ramp: Vec::new(),
+            profile: None,
             start_ms: DEFAULT_START_MS,
             shard: Shard::WHOLE,
         }
     }
 
     pub fn arrivals(&self) -> Arrivals {
-        // Without a length, ramp stages give it (as k6's do); else the
-        // default count.
-        let (calls, duration) = match (self.calls, self.duration) {
-            (None, None) if !self.ramp.is_empty() => {
+        // Without a length, a profile's period or the ramp stages give it
+        // (as k6's do); else the default count.
+        let (calls, duration) = match (self.calls, self.duration, &self.profile) {
+            (None, None, Some(profile)) => (None, Some(profile.period())),
+            (None, None, None) if !self.ramp.is_empty() => {
                 (None, Some(self.ramp.iter().map(|s| s.duration).sum()))
             }
-            (None, None) => (Some(DEFAULT_CALLS), None),
-            given => given,
+            (None, None, None) => (Some(DEFAULT_CALLS), None),
+            (calls, duration, _) => (calls, duration),
         };
-        Arrivals::new(
-            self.seed,
-            self.arrival,
-            self.rate,
-            &self.ramp,
-            calls,
-            duration,
-        )
+        let curve = match &self.profile {
+            Some(profile) => profile.curve(self.rate, self.start_ms),
+            None => RateCurve::ramp(self.rate, &self.ramp),
+        };
+        Arrivals::new(self.seed, self.arrival, curve, calls, duration)
     }
 
     /// Checks that the workload can produce calls at all.
     pub fn check(&self) -> Result<(), WorkloadError> {
-        let peak = self
-            .ramp
-            .iter()
-            .map(|s| s.target.0)
-            .fold(self.rate.0, f64::max);
+        let peak = match &self.profile {
+            Some(profile) => self.rate.0 * profile.peak(),
+            None => self
+                .ramp
+                .iter()
+                .map(|s| s.target.0)
+                .fold(self.rate.0, f64::max),
+        };
         if self.calls == Some(0) {
             return Err(WorkloadError::NoCalls);
         }

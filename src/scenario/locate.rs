@@ -8,7 +8,7 @@ use super::diagnostic::{JsonPath, Segment};
 
 /// 1-based (line, column) of the value at `path`, or of the deepest
 /// existing ancestor when the path names something missing.
-pub(super) fn locate(text: &str, path: &JsonPath) -> (usize, usize) {
+pub(crate) fn locate(text: &str, path: &JsonPath) -> (usize, usize) {
     let bytes = text.as_bytes();
     let mut pos = skip_ws(bytes, 0);
     for seg in &path.0 {

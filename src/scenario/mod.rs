@@ -15,6 +15,7 @@ mod versions;
 pub use diagnostic::ScenarioError;
 pub use diagnostic::render;
 pub(crate) use diagnostic::{Diagnostic, JsonPath, Severity};
+pub(crate) use locate::locate;
 pub(crate) use model::RecognitionType;
 pub use plan::Scenario;
 pub(crate) use validate::MAX_DELAY;

@@ -22,6 +22,7 @@ mod dataset;
 mod flags;
 mod hostile_peers;
 mod output;
+mod profile;
 mod properties;
 mod realism;
 mod run;
