@@ -223,10 +223,14 @@ fn json_points(file: &Path, text: &str) -> Result<Vec<Point>, ProfileError> {
     };
     let de = &mut serde_json::Deserializer::from_str(text);
     let read: Vec<JsonPoint> = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
-        let field = err.path().iter().next_back().and_then(|segment| match segment {
-            serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-            _ => None,
-        });
+        let field = err
+            .path()
+            .iter()
+            .next_back()
+            .and_then(|segment| match segment {
+                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                _ => None,
+            });
         error(field, err.inner())
     })?;
     de.end().map_err(|err| error(None, &err))?;

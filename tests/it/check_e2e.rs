@@ -162,8 +162,11 @@ fn nothing_to_compare_or_nobody_to_ask_is_exit_2() {
     let run = check(&empty, &dead, &[]).expect_code(2);
     assert_contains(&run, "stderr", "no series");
 
-    generate(dir.path());
-    let run = check(&dir.path().join("expected.json"), &dead, &[]).expect_code(2);
+    // A dataset goes into a directory of its own (--out refuses one
+    // holding other files).
+    let dataset = dir.path().join("dataset");
+    generate(&dataset);
+    let run = check(&dataset.join("expected.json"), &dead, &[]).expect_code(2);
     // The backend by name, and the root cause once, not reqwest's wrapping
     // around it (which repeats the whole query URL).
     assert_contains(
@@ -177,9 +180,9 @@ fn nothing_to_compare_or_nobody_to_ask_is_exit_2() {
         run.describe()
     );
 
-    let run = check(&dir.path().join("manifest.json"), &dead, &[]).expect_code(2);
+    let run = check(&dataset.join("manifest.json"), &dead, &[]).expect_code(2);
     assert_contains(&run, "stderr", "is not an expected.json");
-    let run = check(&dir.path().join("expected.json"), "localhost:8650", &[]).expect_code(2);
+    let run = check(&dataset.join("expected.json"), "localhost:8650", &[]).expect_code(2);
     assert_contains(&run, "stderr", "invalid --observed URL");
 }
 
