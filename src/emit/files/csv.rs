@@ -9,8 +9,9 @@
 use super::identity::IdWriter;
 use super::json_text::write_int;
 use super::jsonl::class;
-use crate::catalog::{Dimension, Metric, Naming};
+use crate::catalog::{Dimension, EventType, Metric, Naming, Operation};
 use crate::engine::{Event, EventKind, IdKey};
+use crate::scenario::plan::Status;
 use crate::wire::rfc3339::TimeWriter;
 
 pub(super) struct CsvEncoder {
@@ -52,11 +53,7 @@ impl CsvEncoder {
                 status,
                 latency_ms,
             } => {
-                out.extend_from_slice(operation.name().as_bytes());
-                out.push(b',');
-                write_int(out, status.code);
-                out.push(b',');
-                out.extend_from_slice(class(status.code));
+                request_dimensions(out, operation, status);
                 out.push(b',');
                 // APIRequestCallRecording has no ApiVersion dimension.
                 if metric == Metric::ApiRequests {
@@ -70,13 +67,7 @@ impl CsvEncoder {
             }
             EventKind::Callback { event, result, .. } => {
                 out.extend_from_slice(b",,,,");
-                out.extend_from_slice(event.name().as_bytes());
-                out.push(b',');
-                write_int(out, result.code);
-                out.push(b',');
-                out.extend_from_slice(class(result.code));
-                out.push(b',');
-                write_int(out, result.sub_code);
+                callback_dimensions(out, event, result);
                 out.push(b',');
                 out.extend_from_slice(version);
                 out.extend_from_slice(b",1,");
@@ -132,11 +123,7 @@ impl MetricCsvEncoder {
                 status,
                 latency_ms,
             } => {
-                out.extend_from_slice(operation.name().as_bytes());
-                out.push(b',');
-                write_int(out, status.code);
-                out.push(b',');
-                out.extend_from_slice(class(status.code));
+                request_dimensions(out, operation, status);
                 if self.metric == Metric::ApiRequests {
                     out.push(b',');
                     out.extend_from_slice(e.api_version.as_str().as_bytes());
@@ -145,13 +132,7 @@ impl MetricCsvEncoder {
                 }
             }
             EventKind::Callback { event, result, .. } => {
-                out.extend_from_slice(event.name().as_bytes());
-                out.push(b',');
-                write_int(out, result.code);
-                out.push(b',');
-                out.extend_from_slice(class(result.code));
-                out.push(b',');
-                write_int(out, result.sub_code);
+                callback_dimensions(out, event, result);
                 out.push(b',');
                 out.extend_from_slice(e.api_version.as_str().as_bytes());
             }
@@ -160,4 +141,24 @@ impl MetricCsvEncoder {
         self.ids.connection(out, e.call, e.connection);
         out.push(b'\n');
     }
+}
+
+/// `Operation,StatusCode,StatusCodeClass` of a request.
+fn request_dimensions(out: &mut Vec<u8>, operation: Operation, status: Status) {
+    out.extend_from_slice(operation.name().as_bytes());
+    out.push(b',');
+    write_int(out, status.code);
+    out.push(b',');
+    out.extend_from_slice(class(status.code));
+}
+
+/// `EventTypeName,Code,CodeClass,SubCode` of a callback.
+fn callback_dimensions(out: &mut Vec<u8>, event: EventType, result: Status) {
+    out.extend_from_slice(event.name().as_bytes());
+    out.push(b',');
+    write_int(out, result.code);
+    out.push(b',');
+    out.extend_from_slice(class(result.code));
+    out.push(b',');
+    write_int(out, result.sub_code);
 }
