@@ -75,23 +75,19 @@ impl Texts {
     }
 }
 
-/// One metric's file, on the writing thread.
+/// One metric's file, on its writing thread.
 struct MetricFile<W: Write + Send> {
     metric: Metric,
     writer: SerializedFileWriter<W>,
 }
 
-/// A row group for the writing thread: which file, and its rows.
-type Group = (usize, Columns);
-
 /// The three files of a Parquet dataset. Rows are gathered here, on the
-/// generator's thread; encoding and compressing each full row group runs
-/// on a thread of its own (the second core), so the two overlap.
+/// generator's thread; encoding and compressing each file's full row
+/// groups runs on a thread of that file's own, so generating and the
+/// files' compression overlap on every core there is.
 pub(super) struct ParquetFiles {
-    /// Each file's metric and the rows not yet sent, by file index.
-    buffers: Vec<(Metric, Columns)>,
-    groups: Option<std::sync::mpsc::SyncSender<Group>>,
-    writing: Option<std::thread::JoinHandle<io::Result<()>>>,
+    /// Each file's rows not yet sent, and its writing thread.
+    files: Vec<FileWriting>,
     jsonl: JsonlEncoder,
     ids: IdWriter,
     line: Vec<u8>,
@@ -125,6 +121,58 @@ fn payload_column(metric: Metric) -> &'static str {
     match metric {
         Metric::CallbackEvents => "cloudEvent",
         _ => "request",
+    }
+}
+
+/// One file's rows being gathered, and the thread writing its groups.
+struct FileWriting {
+    metric: Metric,
+    rows: Columns,
+    groups: Option<std::sync::mpsc::SyncSender<Columns>>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl FileWriting {
+    /// Starts `file`'s writing thread.
+    fn start<W: Write + Send + 'static>(file: MetricFile<W>) -> io::Result<FileWriting> {
+        let metric = file.metric;
+        // One group in flight while the next fills: memory stays at about
+        // two row groups per file.
+        let (groups, received) = std::sync::mpsc::sync_channel::<Columns>(1);
+        let thread = std::thread::Builder::new()
+            .name(format!("parquet {}", metric.name()))
+            .spawn(move || file.write_groups(received))?;
+        Ok(FileWriting {
+            metric,
+            rows: Columns::of(metric),
+            groups: Some(groups),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands the rows gathered to the writing thread.
+    fn send(&mut self) -> io::Result<()> {
+        let rows = std::mem::replace(&mut self.rows, Columns::of(self.metric));
+        let sent = self
+            .groups
+            .as_ref()
+            .is_some_and(|groups| groups.send(rows).is_ok());
+        if sent {
+            return Ok(());
+        }
+        // The writing thread has stopped: its error says why.
+        self.end()
+    }
+
+    /// Ends the writing thread (the footer is written) and returns what
+    /// it ended with.
+    fn end(&mut self) -> io::Result<()> {
+        self.groups = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(written)) => written,
+            Some(Err(_)) => Err(io::Error::other("a Parquet writing thread panicked")),
+            None => Err(io::Error::other("the Parquet writing thread had stopped")),
+        }
     }
 }
 
@@ -166,20 +214,12 @@ impl ParquetFiles {
                 Ok(MetricFile { metric, writer })
             })
             .collect::<io::Result<Vec<_>>>()?;
-        let buffers = metrics
-            .iter()
-            .map(|&metric| (metric, Columns::of(metric)))
-            .collect();
-        // One group in flight while the next fills: memory stays at about
-        // two row groups per file.
-        let (groups, received) = std::sync::mpsc::sync_channel::<Group>(1);
-        let writing = std::thread::Builder::new()
-            .name("parquet".into())
-            .spawn(move || write_groups(files, received))?;
+        let files = files
+            .into_iter()
+            .map(FileWriting::start)
+            .collect::<io::Result<Vec<_>>>()?;
         Ok(ParquetFiles {
-            buffers,
-            groups: Some(groups),
-            writing: Some(writing),
+            files,
             jsonl: JsonlEncoder::new(ids, naming),
             ids: IdWriter::new(ids),
             line: Vec::with_capacity(4096),
@@ -189,7 +229,7 @@ impl ParquetFiles {
 
     /// Adds `e` to its metric's file; a full row group is written.
     pub(super) fn add(&mut self, e: &Event, metric: Metric) -> io::Result<()> {
-        let Some(file) = self.buffers.iter().position(|(m, _)| *m == metric) else {
+        let Some(file) = self.files.iter().position(|f| f.metric == metric) else {
             return Ok(());
         };
         // The payload is the JSONL line's own `request` or `cloudEvent`.
@@ -202,7 +242,7 @@ impl ParquetFiles {
         let start = memchr::memmem::find(&self.line, key).map_or(0, |at| at + key.len());
         // The line ends with the payload's `}`, the line's `}` and `\n`.
         let payload = &self.line[start..self.line.len().saturating_sub(2)];
-        let columns = &mut self.buffers[file].1;
+        let columns = &mut self.files[file].rows;
         columns.time.push(e.time_ms);
         let numbers = &mut self.numbers;
         let mut number = |n: u32| {
@@ -242,60 +282,20 @@ impl ParquetFiles {
         columns.payload.bytes.extend_from_slice(payload);
         columns.payload.end_value();
         if columns.time.len() >= ROW_GROUP_ROWS || columns.payload.bytes.len() >= ROW_GROUP_BYTES {
-            self.send(file)?;
+            self.files[file].send()?;
         }
         Ok(())
     }
 
-    /// Hands file `file`'s rows to the writing thread.
-    fn send(&mut self, file: usize) -> io::Result<()> {
-        let (metric, columns) = &mut self.buffers[file];
-        let rows = std::mem::replace(columns, Columns::of(*metric));
-        let sent = self
-            .groups
-            .as_ref()
-            .is_some_and(|groups| groups.send((file, rows)).is_ok());
-        if sent {
-            return Ok(());
-        }
-        // The writing thread has stopped: its error says why.
-        self.groups = None;
-        match self.writing.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(Err(e))) => Err(e),
-            _ => Err(io::Error::other("the Parquet writing thread stopped")),
-        }
-    }
-
     /// Writes what is buffered and each file's footer.
     pub(super) fn finish(mut self) -> io::Result<()> {
-        for file in 0..self.buffers.len() {
-            if !self.buffers[file].1.time.is_empty() {
-                self.send(file)?;
+        for file in &mut self.files {
+            if !file.rows.time.is_empty() {
+                file.send()?;
             }
         }
-        self.groups = None;
-        match self.writing.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(written)) => written,
-            _ => Err(io::Error::other("the Parquet writing thread panicked")),
-        }
+        self.files.iter_mut().try_for_each(FileWriting::end)
     }
-}
-
-/// The writing thread: each group received becomes a row group of its
-/// file; when the generator is done, every file gets its footer.
-fn write_groups<W: Write + Send>(
-    mut files: Vec<MetricFile<W>>,
-    groups: std::sync::mpsc::Receiver<Group>,
-) -> io::Result<()> {
-    for (file, columns) in groups {
-        if let Some(file) = files.get_mut(file) {
-            file.write_group(columns)?;
-        }
-    }
-    for file in files {
-        file.writer.close().map_err(parquet_error)?;
-    }
-    Ok(())
 }
 
 impl Columns {
@@ -309,6 +309,16 @@ impl Columns {
 }
 
 impl<W: Write + Send> MetricFile<W> {
+    /// The writing thread: each group received becomes a row group; when
+    /// the generator is done, the footer.
+    fn write_groups(mut self, groups: std::sync::mpsc::Receiver<Columns>) -> io::Result<()> {
+        for columns in groups {
+            self.write_group(columns)?;
+        }
+        self.writer.close().map_err(parquet_error)?;
+        Ok(())
+    }
+
     /// Writes `c` as one row group.
     fn write_group(&mut self, c: Columns) -> io::Result<()> {
         let mut group = self.writer.next_row_group().map_err(parquet_error)?;
