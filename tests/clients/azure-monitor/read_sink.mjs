@@ -149,7 +149,7 @@ for (const body of expected.value) {
       const exp = expectedCells(body, split, grain);
       cells += compare(exp, observedCells(metric.timeseries, split, where), where);
       if (!split) totals[`${name} ${grainName}`] = [...exp.values()].reduce((a, c) => a + c[0], 0);
-      if (split && grainName === "PT1H") {
+      if (split) {
         const [result] = await batch.queryResources([resource], [name], PLATFORM, {
           ...timespan,
           interval: grainName,

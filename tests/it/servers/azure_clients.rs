@@ -68,8 +68,9 @@ fn what_to_compare(expected: &Value) -> (u64, Vec<(String, u64)>) {
         }
         let series = body["timeseries"].as_array().unwrap();
         let dims = series[0]["metadatavalues"].as_array().unwrap().len() as u64;
-        // (1 unsplit + 1 per dimension) x 2 grains, + the batch per dimension.
-        queries += (1 + dims) * 2 + dims;
+        // (1 unsplit + 1 per dimension) x 2 grains, + the batch API per
+        // dimension at both grains.
+        queries += (1 + dims) * 2 + dims * 2;
         let count: u64 = series
             .iter()
             .flat_map(|s| s["data"].as_array().unwrap())
