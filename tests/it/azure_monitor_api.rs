@@ -511,24 +511,7 @@ async fn definitions_namespaces_batch_and_custom_metrics_at_azures_paths() {
     // ingestion endpoint takes them, kept under that resource.
     let post = post_document(&f.sink.url, &other, f.hour + 2 * HOUR).await;
     assert_eq!(post, 200);
-    let custom = |resource: String| {
-        let url = format!(
-            "{}{resource}/providers/Microsoft.Insights/metrics?api-version=2024-02-01&metricnames=APIRequestCallAutomation&interval=FULL&{}&metricnamespace=CallAutomation",
-            f.sink.url,
-            f.hours()
-        );
-        async move {
-            let answer: Value = common::http()
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            total(&answer)
-        }
-    };
+    let custom = |resource: String| custom_total(&f.sink.url, resource, f.hours());
     assert_eq!(
         custom(other.clone()).await,
         7,
@@ -550,6 +533,23 @@ async fn definitions_namespaces_batch_and_custom_metrics_at_azures_paths() {
         requests,
         "a resource nothing was posted for answers the sink's own"
     );
+}
+
+/// The API requests `resource` holds in the custom namespace over
+/// `timespan` (a `timespan=...` parameter), asked at Azure's path.
+async fn custom_total(url: &str, resource: String, timespan: String) -> u64 {
+    let url = format!(
+        "{url}{resource}/providers/Microsoft.Insights/metrics?api-version=2024-02-01&metricnames=APIRequestCallAutomation&interval=FULL&{timespan}&metricnamespace=CallAutomation"
+    );
+    let answer: Value = common::http()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    total(&answer)
 }
 
 /// Posts one custom-metrics document of 7 Play requests at `at` to
@@ -587,20 +587,11 @@ async fn a_resources_custom_metrics_survive_a_kill_and_restart() {
     sink.kill();
     let log = dir.path().join("sink.log");
     let sink = SinkProcess::start_logged(&args, &log);
-    let url = format!(
-        "{}{RESOURCE}/providers/Microsoft.Insights/metrics?api-version=2024-02-01&metricnames=APIRequestCallAutomation&interval=FULL&timespan={}/PT1H&metricnamespace=CallAutomation",
-        sink.url,
-        stamp(at)
+    let timespan = format!("timespan={}/PT1H", stamp(at));
+    assert_eq!(
+        custom_total(&sink.url, RESOURCE.to_string(), timespan).await,
+        14
     );
-    let answer: Value = common::http()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(total(&answer), 14, "{answer}");
     let said = common::read(&log);
     assert!(
         said.contains(&format!("custom metrics of {RESOURCE}:")) && said.contains("(2 batches)"),
