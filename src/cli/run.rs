@@ -212,21 +212,56 @@ fn why_unchecked(
 /// wherever it is (the pre-pass, the schedule, the check; the summary and
 /// --expected-out then describe what was delivered); a second one ends the
 /// process at once.
+///
+/// The handler is in place when this returns: `tokio::signal::ctrl_c()`
+/// registers only when its task first runs, and a Ctrl-C before that (the
+/// pre-pass keeps the runtime busy) killed the process with no summary.
 fn ctrl_c_stops() -> Cancel {
     let cancel = Cancel::new();
+    let mut interrupts = Interrupts::listen();
     tokio::spawn({
         let cancel = cancel.clone();
         async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.next().await {
                 eprintln!("\nstopping: Ctrl-C again to quit at once");
                 cancel.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
+                if interrupts.next().await {
                     std::process::exit(130);
                 }
             }
         }
     });
     cancel
+}
+
+/// Ctrl-C, listened for from the moment it is made.
+struct Interrupts {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn listen() -> Interrupts {
+        Interrupts {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
+        }
+    }
+
+    /// The next Ctrl-C; false if none can be received.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            match &mut self.signal {
+                Some(signal) => signal.recv().await.is_some(),
+                None => false,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.is_ok()
+        }
+    }
 }
 
 /// How the run's check reads what was counted: `--observed`, or the sink
