@@ -17,7 +17,7 @@ use super::identity::IdWriter;
 use super::jsonl::{JsonlEncoder, class};
 use crate::catalog::{Metric, Naming};
 use crate::engine::{Event, EventKind, IdKey};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -26,7 +26,7 @@ use parquet::schema::parser::parse_message_type;
 use parquet::schema::types::ColumnPath;
 use rustc_hash::FxHashMap;
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 /// Rows per row group, at most: readers scan a group at a time, and the
 /// writer holds one group per file in memory.
@@ -38,7 +38,10 @@ const ROW_GROUP_BYTES: usize = 16 << 20;
 /// The rows of one metric's file not yet written, column by column.
 /// Dimension values share their text (catalog names, cached numbers);
 /// ids and payloads are appended to one buffer each, cut into values when
-/// the group is written: no allocation per row.
+/// the group is written: no allocation per row. The writing thread hands
+/// each written group's columns back, emptied, to be filled again: a
+/// fresh 16 MiB buffer per group cost more in page faults than its
+/// compression did.
 #[derive(Default)]
 struct Columns {
     time: Vec<i64>,
@@ -51,7 +54,7 @@ struct Columns {
 /// Text values end to end, and where each ends.
 #[derive(Default)]
 struct Texts {
-    bytes: Vec<u8>,
+    bytes: BytesMut,
     ends: Vec<usize>,
 }
 
@@ -60,18 +63,27 @@ impl Texts {
         self.ends.push(self.bytes.len());
     }
 
-    /// The values, sharing one buffer.
-    fn values(self) -> Vec<ByteArray> {
-        let all = Bytes::from(self.bytes);
+    /// The values, sharing one buffer, written by `write`; then the
+    /// buffer is emptied for the next group, its allocation kept.
+    fn with_values<T>(&mut self, write: impl FnOnce(&[ByteArray]) -> T) -> T {
+        let all = std::mem::take(&mut self.bytes).freeze();
         let mut start = 0;
-        self.ends
-            .into_iter()
-            .map(|end| {
+        let values: Vec<ByteArray> = self
+            .ends
+            .iter()
+            .map(|&end| {
                 let value = ByteArray::from(all.slice(start..end));
                 start = end;
                 value
             })
-            .collect()
+            .collect();
+        let written = write(&values);
+        drop(values);
+        self.ends.clear();
+        // Every slice is dropped, so the buffer is this one's alone again.
+        self.bytes = all.try_into_mut().unwrap_or_default();
+        self.bytes.clear();
+        written
     }
 }
 
@@ -91,6 +103,8 @@ pub(super) struct ParquetFiles {
     jsonl: JsonlEncoder,
     ids: IdWriter,
     line: Vec<u8>,
+    /// The event's connection id.
+    id: Vec<u8>,
     /// A dimension's text, made once per value (codes and sub-codes).
     numbers: FxHashMap<u32, ByteArray>,
 }
@@ -128,7 +142,9 @@ fn payload_column(metric: Metric) -> &'static str {
 struct FileWriting {
     metric: Metric,
     rows: Columns,
-    groups: Option<std::sync::mpsc::SyncSender<Columns>>,
+    groups: Option<mpsc::SyncSender<Columns>>,
+    /// Columns written and emptied, to be filled again.
+    emptied: mpsc::Receiver<Columns>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
@@ -138,21 +154,27 @@ impl FileWriting {
         let metric = file.metric;
         // One group in flight while the next fills: memory stays at about
         // two row groups per file.
-        let (groups, received) = std::sync::mpsc::sync_channel::<Columns>(1);
+        let (groups, received) = mpsc::sync_channel::<Columns>(1);
+        let (give_back, emptied) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(format!("parquet {}", metric.name()))
-            .spawn(move || file.write_groups(received))?;
+            .spawn(move || file.write_groups(received, give_back))?;
         Ok(FileWriting {
             metric,
             rows: Columns::of(metric),
             groups: Some(groups),
+            emptied,
             thread: Some(thread),
         })
     }
 
     /// Hands the rows gathered to the writing thread.
     fn send(&mut self) -> io::Result<()> {
-        let rows = std::mem::replace(&mut self.rows, Columns::of(self.metric));
+        let next = self
+            .emptied
+            .try_recv()
+            .unwrap_or_else(|_| Columns::of(self.metric));
+        let rows = std::mem::replace(&mut self.rows, next);
         let sent = self
             .groups
             .as_ref()
@@ -223,6 +245,7 @@ impl ParquetFiles {
             jsonl: JsonlEncoder::new(ids, naming),
             ids: IdWriter::new(ids),
             line: Vec::with_capacity(4096),
+            id: Vec::with_capacity(64),
             numbers: FxHashMap::default(),
         })
     }
@@ -276,8 +299,9 @@ impl ParquetFiles {
                 dims[4].push(text(e.api_version.as_str()));
             }
         }
-        self.ids
-            .connection(&mut columns.connection.bytes, e.call, e.connection);
+        self.id.clear();
+        self.ids.connection(&mut self.id, e.call, e.connection);
+        columns.connection.bytes.extend_from_slice(&self.id);
         columns.connection.end_value();
         columns.payload.bytes.extend_from_slice(payload);
         columns.payload.end_value();
@@ -306,21 +330,37 @@ impl Columns {
             ..Columns::default()
         }
     }
+
+    /// Empties the columns, keeping their allocations.
+    fn clear(&mut self) {
+        self.time.clear();
+        self.dimensions.iter_mut().for_each(Vec::clear);
+        self.latency.clear();
+        // `Texts` are emptied as they are written.
+    }
 }
 
 impl<W: Write + Send> MetricFile<W> {
-    /// The writing thread: each group received becomes a row group; when
-    /// the generator is done, the footer.
-    fn write_groups(mut self, groups: std::sync::mpsc::Receiver<Columns>) -> io::Result<()> {
-        for columns in groups {
-            self.write_group(columns)?;
+    /// The writing thread: each group received becomes a row group, and
+    /// its emptied columns go back through `emptied`; when the generator
+    /// is done, the footer.
+    fn write_groups(
+        mut self,
+        groups: mpsc::Receiver<Columns>,
+        emptied: mpsc::Sender<Columns>,
+    ) -> io::Result<()> {
+        for mut columns in groups {
+            self.write_group(&mut columns)?;
+            columns.clear();
+            // The generator may have finished and gone: nothing to refill.
+            let _ = emptied.send(columns);
         }
         self.writer.close().map_err(parquet_error)?;
         Ok(())
     }
 
     /// Writes `c` as one row group.
-    fn write_group(&mut self, c: Columns) -> io::Result<()> {
+    fn write_group(&mut self, c: &mut Columns) -> io::Result<()> {
         let mut group = self.writer.next_row_group().map_err(parquet_error)?;
         // Columns come in schema order: time, dimensions, latencyMs,
         // callConnectionId, payload.
@@ -329,24 +369,26 @@ impl<W: Write + Send> MetricFile<W> {
         if self.metric == Metric::ApiRequests {
             order.push(Column::Int(&c.latency));
         }
-        let connection = c.connection.values();
-        let payload = c.payload.values();
-        order.push(Column::Text(&connection));
-        order.push(Column::Text(&payload));
+        order.push(Column::Joined(&mut c.connection));
+        order.push(Column::Joined(&mut c.payload));
         for column in order {
             let mut writer = group
                 .next_column()
                 .map_err(parquet_error)?
                 .ok_or_else(|| io::Error::other("the schema has fewer columns than written"))?;
+            let mut texts = |values: &[ByteArray]| {
+                writer
+                    .typed::<ByteArrayType>()
+                    .write_batch(values, None, None)
+                    .map(drop)
+            };
             match column {
                 Column::Int(values) => writer
                     .typed::<Int64Type>()
                     .write_batch(values, None, None)
                     .map(drop),
-                Column::Text(values) => writer
-                    .typed::<ByteArrayType>()
-                    .write_batch(values, None, None)
-                    .map(drop),
+                Column::Text(values) => texts(values),
+                Column::Joined(joined) => joined.with_values(texts),
             }
             .map_err(parquet_error)?;
             writer.close().map_err(parquet_error)?;
@@ -360,4 +402,5 @@ impl<W: Write + Send> MetricFile<W> {
 enum Column<'a> {
     Int(&'a [i64]),
     Text(&'a [ByteArray]),
+    Joined(&'a mut Texts),
 }
