@@ -18,6 +18,7 @@ mod check;
 mod cli;
 mod client;
 mod emit;
+mod emulate;
 mod engine;
 mod error_text;
 mod html_report;

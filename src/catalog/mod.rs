@@ -21,6 +21,7 @@ pub(crate) use event_type::ResultMix;
 pub(crate) use metric::Dimension;
 pub use metric::Metric;
 pub use metric::Naming;
+pub(crate) use operation::Method;
 pub use operation::Operation;
 pub(crate) use print::{CatalogFormat, print_catalog};
 pub(crate) use result_codes::{

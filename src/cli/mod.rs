@@ -4,6 +4,7 @@
 mod catalog;
 mod check;
 mod docs;
+mod emulate;
 mod generate;
 mod output;
 mod profile;
@@ -80,6 +81,9 @@ pub enum Command {
     /// Replay a scenario into a sink at its scheduled times (or as fast as possible).
     #[command(after_help = variants::section::<TargetKind>("Targets (--target)", RUN_HELP))]
     Run(Box<RunArgs>),
+    /// Serve a local Call Automation service that answers an app's SDK calls from a scenario.
+    #[command(after_help = EMULATE_HELP)]
+    Emulate(EmulateArgs),
     /// Prove that a sink's aggregates equal the expected ones.
     #[command(after_help = variants::section::<Backend>("Backends (--backend)", CHECK_HELP))]
     Check(CheckArgs),
@@ -613,6 +617,78 @@ fn sample_grain(text: &str) -> Result<Grain, String> {
         })
 }
 
+const EMULATE_HELP: &str = "\
+The app under test uses the printed connection string with its unchanged SDK
+(endpoint=https://127.0.0.1:PORT/;accesskey=KEY) and trusts the emulator's
+certificate (--ca-out, or your --tls-cert): NODE_EXTRA_CA_CERTS for Node,
+REQUESTS_CA_BUNDLE for Python, SSL_CERT_FILE for .NET on Linux, a truststore
+for Java.
+
+Each request is checked as ACS checks it (HMAC-SHA256 signature, x-ms-date
+within --clock-skew; 401 otherwise), matched to a request step of the call's
+flow (the k-th request of an operation to its k-th step), and answered with
+that step's status mix and latency; a success draws one of its outcomes,
+whose callbacks go to the call's callbackUri at their delays. Both metrics
+are counted as Azure Monitor would: every request answered, every callback
+the app acknowledged. Requests the scenario does not expect are answered
+(404 for a call never issued, 400 for an operation the flow has no step
+for), counted, and listed in the summary.
+
+Examples:
+  callmetrics emulate scenarios/outbound-notification.json \\
+      --access-key \"$(head -c 32 /dev/urandom | base64)\" --ca-out ca.pem \\
+      --expected-out expected.json
+  callmetrics check --expected expected.json --backend promql \\
+      --observed http://127.0.0.1:9090 --mapping app-mapping.json
+
+Exit codes:
+  0  served until Ctrl-C (or --duration), files written
+  2  bad input (scenario, key, certificate, address)";
+
+/// `emulate`'s flags.
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// The scenario whose flows answer the app's requests.
+    pub scenario: PathBuf,
+    /// Address to serve HTTPS on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8443", value_parser = listen_address)]
+    pub listen: std::net::SocketAddr,
+    /// The access key of the connection string (base64), which requests must be signed with.
+    #[arg(long, env = "CALLMETRICS_ACCESS_KEY", hide_env_values = true)]
+    pub access_key: String,
+    /// PEM certificate chain to serve (default: a new self-signed one for 127.0.0.1 and
+    /// localhost).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Write the generated certificate here, for the app to trust.
+    #[arg(long, value_name = "FILE", conflicts_with = "tls_cert")]
+    pub ca_out: Option<PathBuf>,
+    /// Seed of every draw; a sequential app sees the same answers for the same seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How far a request's x-ms-date may be from this machine's clock.
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    pub clock_skew: std::time::Duration,
+    /// Stop after this long (default: at Ctrl-C or SIGTERM).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// After stopping, wait this long for callbacks already due.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub settle: std::time::Duration,
+    /// How long the app may take to acknowledge one callback.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub callback_timeout: std::time::Duration,
+    /// Write what was counted, as an expected file `check` reads.
+    #[arg(long, value_name = "FILE")]
+    pub expected_out: Option<PathBuf>,
+    /// Write the summary as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub summary_out: Option<PathBuf>,
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
@@ -622,6 +698,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Generate(args) => generate::run(&args),
         Command::Sink(args) => sink::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Emulate(args) => emulate::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Merge { files, partial } => check::merge(&files, partial),
         Command::Completions { shell } => docs::completions(shell),

@@ -120,7 +120,7 @@ fn say_what_was_replayed(report: &OpenReport, batches: u64, dir: &std::path::Pat
     }
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -37,6 +37,8 @@ pub enum ServerTlsError {
         path: PathBuf,
         reason: rustls::Error,
     },
+    #[error("making a certificate for 127.0.0.1 and localhost: {0}")]
+    Generate(String),
 }
 
 /// A server certificate and its key, ready to accept handshakes.
@@ -82,5 +84,28 @@ impl ServerTls {
         Ok(ServerTls {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
         })
+    }
+
+    /// A new self-signed certificate for 127.0.0.1, ::1 and localhost
+    /// (what `emulate` serves when given none), and its PEM text for
+    /// clients to trust.
+    pub fn self_signed() -> Result<(ServerTls, String), ServerTlsError> {
+        let names = ["127.0.0.1", "::1", "localhost"].map(String::from).to_vec();
+        let made = rcgen::generate_simple_self_signed(names)
+            .map_err(|e| ServerTlsError::Generate(e.to_string()))?;
+        let pem = made.cert.pem();
+        let key = PrivateKeyDer::try_from(made.signing_key.serialize_der())
+            .map_err(|e| ServerTlsError::Generate(e.to_string()))?;
+        let config =
+            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(ServerTlsError::Protocols)?
+                .with_no_client_auth()
+                .with_single_cert(vec![made.cert.der().clone()], key)
+                .map_err(|e| ServerTlsError::Generate(e.to_string()))?;
+        let tls = ServerTls {
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        };
+        Ok((tls, pem))
     }
 }

@@ -16,6 +16,7 @@ fn help_texts() {
         &["sink", "--help"],
         &["run", "--help"],
         &["check", "--help"],
+        &["emulate", "--help"],
     ] {
         let run = callmetrics(command).expect_code(0);
         let name = format!("help_{}", command[0].trim_start_matches('-'));
@@ -530,7 +531,7 @@ fn completions_and_man_pages_cover_every_command() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let run = callmetrics(&["completions", shell]).expect_code(0);
         for command in [
-            "generate", "run", "check", "sink", "validate", "catalog", "merge",
+            "generate", "run", "check", "sink", "validate", "catalog", "merge", "emulate",
         ] {
             assert!(run.stdout.contains(command), "{shell}: {command}");
         }
@@ -548,6 +549,7 @@ fn completions_and_man_pages_cover_every_command() {
             "callmetrics-catalog.1",
             "callmetrics-check.1",
             "callmetrics-completions.1",
+            "callmetrics-emulate.1",
             "callmetrics-generate.1",
             "callmetrics-man.1",
             "callmetrics-merge.1",

@@ -1,0 +1,146 @@
+//! `emulate`: serve a local Call Automation service until Ctrl-C, SIGTERM
+//! or `--duration`, then print the summary and write the files asked for.
+
+use super::{EmulateArgs, Outcome};
+use crate::catalog::Naming;
+use crate::emulate::{AccessKey, Config, Emulator, Summary};
+use crate::serve::ServerTls;
+use crate::wire::{Provenance, write_expected};
+use anyhow::Context;
+use std::io::Write;
+
+pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
+    let scenario = crate::scenario::load(&args.scenario).map_err(super::validate::explain)?;
+    // Every live call borrows its flow for as long as the process serves.
+    let scenario: &'static _ = Box::leak(Box::new(scenario));
+    let key = AccessKey::from_base64(&args.access_key).map_err(|e| {
+        anyhow::anyhow!(
+            "--access-key: not base64 ({e}); use the accesskey of the connection string, \
+             e.g. $(head -c 32 /dev/urandom | base64)"
+        )
+    })?;
+    let (tls, generated) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => (ServerTls::load(cert, key)?, None),
+        _ => {
+            let (tls, pem) = ServerTls::self_signed()?;
+            (tls, Some(pem))
+        }
+    };
+    if let (Some(path), Some(pem)) = (&args.ca_out, &generated) {
+        std::fs::write(path, pem).with_context(|| format!("--ca-out {}", path.display()))?;
+    }
+    let config = Config {
+        scenario,
+        seed: args.seed,
+        key,
+        clock_skew: args.clock_skew,
+        callback_timeout: args.callback_timeout,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
+        let address = listener.local_addr()?;
+        let emulator = Emulator::start(config, listener, tls)?;
+        announce(args, address, generated.is_some())?;
+        match args.duration {
+            Some(d) => {
+                tokio::select! {
+                    () = tokio::time::sleep(d) => {}
+                    () = super::sink::shutdown_signal() => {}
+                }
+            }
+            None => super::sink::shutdown_signal().await,
+        }
+        eprintln!(
+            "stopping: callbacks due in the next {:?} are still sent",
+            args.settle
+        );
+        let outcome = emulator.stop(args.settle).await?;
+        print_summary(&outcome.summary)?;
+        if let Some(path) = &args.expected_out {
+            let provenance = Provenance {
+                scenario: scenario.name.clone(),
+                scenario_sha256: scenario.sha256.clone(),
+                seed: args.seed,
+                workload: "emulate".into(),
+                shard: "0/1".into(),
+            };
+            let resource = format!("callmetrics/emulate/{}", scenario.name);
+            super::output::write_file(path, |out| {
+                write_expected(out, &outcome.counted, Naming::Azure, &resource, provenance)
+            })?;
+        }
+        if let Some(path) = &args.summary_out {
+            super::output::write_file(path, |out| {
+                serde_json::to_writer_pretty(&mut *out, &outcome.summary)?;
+                out.write_all(b"\n")
+            })?;
+        }
+        Ok(Outcome::Pass)
+    })
+}
+
+/// The address (scripts read it from stdout: useful with port 0), the
+/// connection string and how to trust the certificate.
+fn announce(
+    args: &EmulateArgs,
+    address: std::net::SocketAddr,
+    generated: bool,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "callmetrics emulate listening on https://{address}")?;
+    writeln!(
+        out,
+        "connection string: endpoint=https://{address}/;accesskey=<--access-key>"
+    )?;
+    let ca = match (&args.ca_out, &args.tls_cert) {
+        (Some(path), _) => Some(path.display().to_string()),
+        (None, Some(cert)) => Some(cert.display().to_string()),
+        (None, None) => None,
+    };
+    match ca {
+        Some(ca) => writeln!(
+            out,
+            "trust {ca}: NODE_EXTRA_CA_CERTS={ca} (Node), REQUESTS_CA_BUNDLE={ca} (Python), \
+             SSL_CERT_FILE={ca} (.NET on Linux), keytool -importcert -file {ca} (Java)"
+        )?,
+        None if generated => writeln!(
+            out,
+            "the certificate is new and written nowhere: pass --ca-out FILE so the app can trust it"
+        )?,
+        None => {}
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn print_summary(s: &Summary) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let requests: u64 = s.requests.values().flat_map(|by| by.values()).sum();
+    let delivered: u64 = s.callbacks_delivered.values().sum();
+    writeln!(
+        out,
+        "calls {}, requests {requests}, callbacks acknowledged {delivered}, repeats answered again {}",
+        s.calls_started, s.replayed
+    )?;
+    for (operation, by_status) in &s.requests {
+        let statuses: Vec<String> = by_status.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+        writeln!(out, "  {operation}: {}", statuses.join(", "))?;
+    }
+    for (title, list) in [
+        ("callbacks not acknowledged", &s.callbacks_failed),
+        ("requests refused for their signature", &s.unauthorized),
+        ("requests the scenario did not expect", &s.unexpected),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(out, "{title}:")?;
+        for (what, n) in list {
+            writeln!(out, "  {n} x {}", crate::wire::printable(what))?;
+        }
+    }
+    Ok(())
+}

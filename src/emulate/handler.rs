@@ -1,0 +1,449 @@
+//! One request, end to end: route, signature, api-version, repeatability,
+//! the call it names, the scenario's answer after its latency, the
+//! callbacks it draws, and the count in the request metric. Every request
+//! whose route names an operation and whose api-version the catalog knows
+//! is counted, with the status the app got (401s, 404s and repeats
+//! included: Azure Monitor counts each HTTP request the service answered).
+
+use super::repeatability::{FirstAnswer, Repeat};
+use super::responses::{self, CallIds};
+use super::route::{Route, route};
+use super::{LiveCallState, State, callbacks, lock};
+use crate::catalog::{ApiVersion, Operation};
+use crate::engine::{Connection, Event, EventKind, LiveCall};
+use crate::scenario::plan::Status;
+use axum::body::Bytes;
+use axum::extract::State as Shared;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+pub(super) async fn handle(
+    Shared(state): Shared<Arc<State>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received_ms = callbacks::now_ms();
+    let path = uri.path();
+    let target = uri.path_and_query().map_or(path, |p| p.as_str());
+    let Some(route) = route(method.as_str(), path) else {
+        state.note(|s| {
+            *s.unexpected
+                .entry(format!("{method} {path}: no Call Automation route"))
+                .or_default() += 1
+        });
+        return json(
+            StatusCode::NOT_FOUND,
+            &responses::error("NotFound", format!("No route for {method} {path}.")),
+        );
+    };
+    let version = api_version(uri.query());
+    let call = route
+        .resource
+        .as_ref()
+        .and_then(|id| lock(&state.calls).by_id.get(id).cloned());
+    let operation = operation_of(&route, call.as_ref());
+    let request = Request {
+        operation,
+        version,
+        received_ms,
+        call: call.as_ref().map_or(0, |c| lock(c).call.index()),
+    };
+
+    let verified = state.config.key.verify(
+        method.as_str(),
+        target,
+        &headers,
+        &body,
+        SystemTime::now(),
+        state.config.clock_skew,
+    );
+    if let Err(why) = verified {
+        state.note(|s| *s.unauthorized.entry(why.to_string()).or_default() += 1);
+        // ACS's answer to a signature it refuses (docs/sources.md).
+        let body = responses::error("7509", "HMAC-SHA256 validation failed");
+        return state.answered(&request, 401, 0, &body, None);
+    }
+    let Some(version) = version else {
+        let got = uri.query().unwrap_or("");
+        state.note(|s| {
+            *s.unexpected
+                .entry(format!(
+                    "{} without a known api-version ({got:?})",
+                    operation.name()
+                ))
+                .or_default() += 1
+        });
+        let known: Vec<&str> = ApiVersion::all().map(ApiVersion::as_str).collect();
+        let message = format!(
+            "The api-version in {got:?} is not one Call Automation has; supported: {}.",
+            known.join(", ")
+        );
+        return json(StatusCode::BAD_REQUEST, &responses::error("8523", message));
+    };
+
+    let repeat_id = headers
+        .get("repeatability-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let digest = body_digest(&body);
+    if let Some(id) = &repeat_id {
+        let found = lock(&state.repeats).find(id, digest, Instant::now());
+        match found {
+            Repeat::New => {}
+            Repeat::Same(first) => {
+                state.note(|s| s.replayed += 1);
+                let mut reply = state.replayed(&request, version, &first);
+                reply
+                    .headers_mut()
+                    .insert("repeatability-result", HeaderValue::from_static("accepted"));
+                return reply;
+            }
+            Repeat::OtherBody => {
+                let body = responses::error(
+                    "8523",
+                    "Repeatability-Request-ID was already used with another request body.",
+                );
+                let mut reply = state.answered(&request.at(version), 400, 8523, &body, None);
+                reply
+                    .headers_mut()
+                    .insert("repeatability-result", HeaderValue::from_static("rejected"));
+                return reply;
+            }
+        }
+    }
+
+    let request = request.at(version);
+    let (status, reply_body) = if is_setup(operation) {
+        setup(&state, &request, &body).await
+    } else {
+        on_call(&state, &request, call, &body).await
+    };
+    if let Some(id) = &repeat_id {
+        let first = FirstAnswer {
+            status,
+            body: Bytes::from(
+                reply_body
+                    .as_ref()
+                    .map(Value::to_string)
+                    .unwrap_or_default(),
+            ),
+        };
+        lock(&state.repeats).keep(id, digest, first, Instant::now());
+    }
+    let mut reply = match &reply_body {
+        Some(body) => json(code(status), body),
+        None => code(status).into_response(),
+    };
+    if repeat_id.is_some() {
+        reply
+            .headers_mut()
+            .insert("repeatability-result", HeaderValue::from_static("accepted"));
+    }
+    reply
+}
+
+/// What a request is counted as.
+#[derive(Clone, Copy)]
+struct Request {
+    operation: Operation,
+    version: Option<ApiVersion>,
+    received_ms: i64,
+    call: u64,
+}
+
+impl Request {
+    fn at(&self, version: ApiVersion) -> Request {
+        Request {
+            version: Some(version),
+            ..*self
+        }
+    }
+}
+
+/// Create Call, Answer, Connect, Redirect, Reject: no call names them.
+fn is_setup(operation: Operation) -> bool {
+    matches!(
+        operation,
+        Operation::CreateCall
+            | Operation::AnswerCall
+            | Operation::Connect
+            | Operation::RedirectCall
+            | Operation::RejectCall
+    )
+}
+
+impl State {
+    /// Counts `request` answered with `status` after `latency_ms` and
+    /// builds the reply.
+    fn answered(
+        &self,
+        request: &Request,
+        status: u16,
+        sub_code: u32,
+        body: &Value,
+        latency_ms: Option<u32>,
+    ) -> Response {
+        self.count_request(request, status, sub_code, latency_ms.unwrap_or(1));
+        json(code(status), body)
+    }
+
+    fn replayed(&self, request: &Request, version: ApiVersion, first: &FirstAnswer) -> Response {
+        self.count_request(&request.at(version), first.status, 0, 1);
+        let mut reply = (code(first.status), first.body.clone()).into_response();
+        if !first.body.is_empty() {
+            reply.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        reply
+    }
+
+    fn count_request(&self, request: &Request, status: u16, sub_code: u32, latency_ms: u32) {
+        self.note(|s| s.answered(request.operation, status));
+        let Some(version) = request.version else {
+            return;
+        };
+        self.count(&Event {
+            time_ms: request.received_ms,
+            call: request.call,
+            seq: 0,
+            api_version: version,
+            connection: Connection::default(),
+            kind: EventKind::Request {
+                operation: request.operation,
+                status: Status {
+                    code: status,
+                    sub_code,
+                },
+                latency_ms,
+            },
+        });
+    }
+
+    fn unexpected(&self, what: String) {
+        self.note(|s| *s.unexpected.entry(what).or_default() += 1);
+    }
+}
+
+/// Create Call, Answer Call, Connect (which start a call), Redirect and
+/// Reject (which end an incoming one).
+async fn setup(state: &Arc<State>, request: &Request, body: &[u8]) -> (u16, Option<Value>) {
+    let operation = request.operation;
+    let version = request.version.unwrap_or_else(ApiVersion::default_version);
+    let parsed: Value = match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            let body = responses::error("8523", "The request body is not a JSON object.");
+            state.count_request(request, 400, 8523, 1);
+            return (400, Some(body));
+        }
+    };
+    let starts_call = !matches!(operation, Operation::RedirectCall | Operation::RejectCall);
+    let callback_uri = match parsed.get("callbackUri").and_then(Value::as_str) {
+        Some(text) => reqwest::Url::parse(text)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https")),
+        None => None,
+    };
+    if starts_call && callback_uri.is_none() {
+        let body = responses::error(
+            "8523",
+            "callbackUri must be an http:// or https:// URL: the service posts the call's events there.",
+        );
+        state.count_request(request, 400, 8523, 1);
+        return (400, Some(body));
+    }
+    let index = {
+        let mut calls = lock(&state.calls);
+        calls.next_index += 1;
+        calls.next_index - 1
+    };
+    let request = Request {
+        call: index,
+        ..*request
+    };
+    let scenario = state.config.scenario;
+    let Some(mut call) = LiveCall::start(scenario, state.config.seed, index, operation) else {
+        let what = format!(
+            "{}: no flow of scenario {:?} has a step for it",
+            operation.name(),
+            scenario.name
+        );
+        state.unexpected(what.clone());
+        state.count_request(&request, 400, 8523, 1);
+        return (400, Some(responses::error("8523", what)));
+    };
+    // The flow was chosen for having a step for this operation.
+    let Some(answer) = call.answer(operation, version) else {
+        state.count_request(&request, 500, 0, 1);
+        return (500, Some(responses::error("500", "No step answered.")));
+    };
+    tokio::time::sleep(Duration::from_millis(answer.latency_ms.into())).await;
+    let (status, sub_code) = (answer.status.code, answer.status.sub_code);
+    if !answer.status.is_success() {
+        state.count_request(&request, status, sub_code, answer.latency_ms);
+        return (status, Some(failure(answer.status)));
+    }
+    state.count_request(&request, status, 0, answer.latency_ms);
+    let (Some(callback_uri), true) = (callback_uri, starts_call) else {
+        return (status, None);
+    };
+    let (ids, properties) = {
+        let mut writer = lock(&state.ids);
+        let ids = CallIds::of(&mut writer, index);
+        let properties = responses::call_connection(&writer, index, &ids, "connecting", &parsed);
+        (ids, properties)
+    };
+    let live = Arc::new(Mutex::new(LiveCallState {
+        call,
+        callback_uri,
+        ended: false,
+        setup: parsed,
+    }));
+    {
+        let mut calls = lock(&state.calls);
+        calls.by_id.insert(ids.connection.clone(), live.clone());
+        calls.by_id.insert(ids.server_call.clone(), live.clone());
+    }
+    state.note(|s| s.calls_started += 1);
+    callbacks::send(state.clone(), live, answer.callbacks);
+    (status, Some(properties))
+}
+
+/// Every other operation: it names a call.
+async fn on_call(
+    state: &Arc<State>,
+    request: &Request,
+    call: Option<Arc<Mutex<LiveCallState>>>,
+    body: &[u8],
+) -> (u16, Option<Value>) {
+    let operation = request.operation;
+    let version = request.version.unwrap_or_else(ApiVersion::default_version);
+    let Some(call) = call else {
+        state.unexpected(format!(
+            "{}: a call id the emulator never issued",
+            operation.name()
+        ));
+        state.count_request(request, 404, 8522, 1);
+        return (404, Some(responses::error("8522", "Call not found.")));
+    };
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if lock(&call).ended && operation != Operation::GetCall {
+        state.count_request(request, 400, 8528, 1);
+        let body = responses::error("8528", "Action is not supported: the call has ended.");
+        return (400, Some(body));
+    }
+    let answer = lock(&call).call.answer(operation, version);
+    let Some(answer) = answer else {
+        let flow = lock(&call).call.flow();
+        let what = format!(
+            "{}: flow {flow:?} of scenario {:?} has no step for it",
+            operation.name(),
+            state.config.scenario.name
+        );
+        state.unexpected(what.clone());
+        state.count_request(request, 400, 8523, 1);
+        return (400, Some(responses::error("8523", what)));
+    };
+    tokio::time::sleep(Duration::from_millis(answer.latency_ms.into())).await;
+    let status = answer.status;
+    state.count_request(request, status.code, status.sub_code, answer.latency_ms);
+    if !status.is_success() {
+        if answer.ends_call {
+            lock(&call).ended = true;
+        }
+        return (status.code, Some(failure(status)));
+    }
+    let index = request.call;
+    let reply = if operation == Operation::GetCall {
+        let live = lock(&call);
+        let mut writer = lock(&state.ids);
+        let connection = if live.ended {
+            "disconnected"
+        } else {
+            "connected"
+        };
+        let ids = CallIds::of(&mut writer, index);
+        Some(responses::call_connection(
+            &writer,
+            index,
+            &ids,
+            connection,
+            &live.setup,
+        ))
+    } else {
+        let writer = lock(&state.ids);
+        let mut recording = Vec::new();
+        writer.recording(&mut recording, index, Connection::default());
+        let recording = String::from_utf8_lossy(&recording).into_owned();
+        if operation == Operation::StartRecording {
+            lock(&state.calls)
+                .by_id
+                .insert(recording.clone(), call.clone());
+        }
+        responses::success(operation, &writer, index, &recording, &parsed)
+    };
+    callbacks::send(state.clone(), call, answer.callbacks);
+    (status.code, reply)
+}
+
+/// The operation a route is for this call: the one its flow has a step
+/// for, where the route is shared.
+fn operation_of(route: &Route, call: Option<&Arc<Mutex<LiveCallState>>>) -> Operation {
+    let first = route.operations[0];
+    let Some(call) = call else {
+        return first;
+    };
+    let live = lock(call);
+    route
+        .operations
+        .iter()
+        .copied()
+        .find(|&op| live.call.has_step(op))
+        .unwrap_or(first)
+}
+
+/// The query's api-version, when the catalog knows it.
+fn api_version(query: Option<&str>) -> Option<ApiVersion> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("api-version="))
+        .and_then(|v| v.parse().ok())
+}
+
+/// A drawn failure, as ACS's error body: the sub-code is its code.
+fn failure(status: Status) -> Value {
+    let (status_code, sub_code) = (status.code, status.sub_code);
+    let reason = code(status_code).canonical_reason().unwrap_or("Error");
+    responses::error(
+        sub_code.to_string(),
+        format!("{reason} ({status_code}/{sub_code})."),
+    )
+}
+
+fn code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn json(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(
+            http::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn body_digest(body: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, body);
+    d.as_ref().try_into().unwrap_or([0; 32])
+}

@@ -1,0 +1,181 @@
+//! `emulate`: a local Call Automation service an app can be tested
+//! against with its unchanged SDK. It serves the catalog's REST routes
+//! over HTTPS, verifies each request's HMAC signature as ACS does,
+//! answers from the scenario (`engine::LiveCall`: status mix, latency,
+//! callbacks), delivers the callbacks to the app's `callbackUri` as ACS
+//! does (the webhook target's CloudEvents), honours repeatability ids, and
+//! counts both metrics as Azure Monitor would: every request the app made,
+//! and every callback the app acknowledged. What it did not expect it
+//! still answers, counts where it can, and lists.
+
+mod auth;
+mod callbacks;
+mod handler;
+mod repeatability;
+mod responses;
+mod route;
+
+pub(crate) use auth::AccessKey;
+
+use crate::catalog::Operation;
+use crate::emit::files::identity::IdWriter;
+use crate::emit::targets::webhook::CloudEventsEncoder;
+use crate::engine::{Event, IdKey, LiveCall};
+use crate::model::{AggregateTable, Grain};
+use crate::scenario::Scenario;
+use crate::serve::{ConnectionLimits, ServerTls};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// What the emulator answers from and how.
+pub(crate) struct Config {
+    /// Lives as long as the process: every live call borrows its flow.
+    pub scenario: &'static Scenario,
+    pub seed: u64,
+    pub key: AccessKey,
+    /// How far `x-ms-date` may be from the emulator's clock.
+    pub clock_skew: Duration,
+    /// Each callback POST, connect to last byte of the app's answer.
+    pub callback_timeout: Duration,
+}
+
+/// The emulator while it serves.
+pub(crate) struct Emulator {
+    state: Arc<State>,
+    server: crate::serve::Background,
+}
+
+/// What the emulator saw: the metrics it counted and its summary.
+pub(crate) struct Outcome {
+    pub counted: AggregateTable,
+    pub summary: Summary,
+}
+
+/// What the summary says, every map ordered so files are byte-identical.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub(crate) struct Summary {
+    /// Requests answered, by operation and status.
+    pub requests: BTreeMap<String, BTreeMap<u16, u64>>,
+    /// Callbacks the app acknowledged, by event type.
+    pub callbacks_delivered: BTreeMap<String, u64>,
+    /// Callbacks the app refused or never answered, by why.
+    pub callbacks_failed: BTreeMap<String, u64>,
+    /// Requests refused for their signature, by why.
+    pub unauthorized: BTreeMap<String, u64>,
+    /// Requests the scenario did not expect, by what they were.
+    pub unexpected: BTreeMap<String, u64>,
+    /// Retried requests answered from the first answer.
+    pub replayed: u64,
+    pub calls_started: u64,
+}
+
+/// Shared by every request.
+struct State {
+    config: Config,
+    ids: Mutex<IdWriter>,
+    cloud_events: Mutex<CloudEventsEncoder>,
+    calls: Mutex<Calls>,
+    counted: Mutex<AggregateTable>,
+    summary: Mutex<Summary>,
+    repeats: Mutex<repeatability::Repeats>,
+    http: reqwest::Client,
+}
+
+/// The live calls, by callConnectionId (and by the other ids that name
+/// them: serverCallId, recordingId).
+#[derive(Default)]
+struct Calls {
+    next_index: u64,
+    by_id: FxHashMap<String, Arc<Mutex<LiveCallState>>>,
+}
+
+/// One call the app set up.
+struct LiveCallState {
+    call: LiveCall<'static>,
+    callback_uri: reqwest::Url,
+    ended: bool,
+    /// The setup request's body: what Get Call echoes.
+    setup: serde_json::Value,
+}
+
+impl Emulator {
+    /// Serves on `listener` over `tls` until [`Emulator::stop`].
+    pub(crate) fn start(
+        config: Config,
+        listener: TcpListener,
+        tls: ServerTls,
+    ) -> Result<Emulator, crate::client::http::ClientError> {
+        let ids = IdKey::new(
+            config.seed,
+            config.scenario.sha256.as_bytes(),
+            crate::engine::DEFAULT_START_MS,
+        );
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*crate::client::tls::ClientTls::system().config()).clone())
+            .timeout(config.callback_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(crate::client::http::ClientError::Build)?;
+        let state = Arc::new(State {
+            ids: Mutex::new(IdWriter::new(ids)),
+            cloud_events: Mutex::new(CloudEventsEncoder::new(ids)),
+            calls: Mutex::default(),
+            counted: Mutex::new(AggregateTable::new(Grain::MINUTE)),
+            summary: Mutex::default(),
+            repeats: Mutex::default(),
+            http,
+            config,
+        });
+        let app = axum::Router::new()
+            .fallback(handler::handle)
+            .with_state(state.clone());
+        let limits = ConnectionLimits {
+            drain: Some(Duration::from_secs(2)),
+            ..ConnectionLimits::default()
+        };
+        let server = crate::serve::Background::spawn(listener, app, limits, Some(tls));
+        Ok(Emulator { state, server })
+    }
+
+    /// Stops serving (requests in flight finish), waits up to `settle`
+    /// for callbacks due by then, and returns what was counted.
+    pub(crate) async fn stop(self, settle: Duration) -> std::io::Result<Outcome> {
+        self.server.shutdown().await?;
+        tokio::time::sleep(settle).await;
+        let counted = lock(&self.state.counted).clone();
+        let summary = lock(&self.state.summary).clone();
+        Ok(Outcome { counted, summary })
+    }
+}
+
+/// A lock whose holder never panics mid-update (every critical section
+/// is a few map operations): a poisoned one is still consistent.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl State {
+    /// Counts `e` in the metrics.
+    fn count(&self, e: &Event) {
+        lock(&self.counted).record(e);
+    }
+
+    fn note(&self, what: impl FnOnce(&mut Summary)) {
+        what(&mut lock(&self.summary));
+    }
+}
+
+impl Summary {
+    fn answered(&mut self, operation: Operation, status: u16) {
+        *self
+            .requests
+            .entry(operation.name().to_string())
+            .or_default()
+            .entry(status)
+            .or_default() += 1;
+    }
+}

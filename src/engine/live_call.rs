@@ -1,0 +1,320 @@
+//! A call answered as it happens, for `emulate`: where `call.rs` walks a
+//! whole flow ahead of time, here the app drives. Each request the app
+//! makes is matched to a request step of the call's flow (the k-th request
+//! of an operation to the k-th step of it, the last one repeating), and
+//! answered from that step: its status mix, latency and, on success, the
+//! callbacks of one drawn outcome with their delays. Draws come from the
+//! call's own stream, as in `generate`, so a sequential app sees the same
+//! answers for the same seed. Nothing here reads the clock: times come in.
+
+use super::event::{Connection, Context, Detail, Event, EventKind, OUTSIDER};
+use super::sample::{Sampler, Stream};
+use crate::catalog::{ApiVersion, EventType, Operation, success_has_no_result};
+use crate::scenario::Scenario;
+use crate::scenario::plan::{CallbackPlan, FlowPlan, RequestPlan, Status, StepPlan};
+use rustc_hash::FxHashMap;
+
+/// How many flows are drawn, at most, to find one with the operation that
+/// starts a call, before taking the first that has it.
+const FLOW_DRAWS: usize = 64;
+
+/// One live call: its flow, its random stream and what it has been asked.
+pub(crate) struct LiveCall<'a> {
+    rng: Sampler,
+    index: u64,
+    flow: &'a FlowPlan,
+    /// The flow's request steps, in the order they appear.
+    requests: Vec<&'a RequestPlan>,
+    /// Requests answered so far, per operation.
+    asked: FxHashMap<Operation, usize>,
+    seq: u32,
+    participants_sequence: u32,
+    next_outsider: u16,
+}
+
+/// A request answered: what the app is told, and the callbacks it causes.
+#[derive(Debug)]
+pub(crate) struct Answer<'a> {
+    pub status: Status,
+    pub latency_ms: u32,
+    /// Each callback and its delay after the previous one (the first's
+    /// after the response), in the order they are sent; `time_ms` is
+    /// left for the sender to set.
+    pub callbacks: Vec<(f64, Event<'a>)>,
+    /// A failure that ends the flow (`"onFailure": "endCall"`).
+    pub ends_call: bool,
+}
+
+impl<'a> LiveCall<'a> {
+    /// Call `index` of `scenario`, started by `operation` (Create Call,
+    /// Answer Call, Connect): it follows a flow with a step for it, drawn
+    /// by the flows' weights; `None` when no flow has one.
+    pub(crate) fn start(
+        scenario: &'a Scenario,
+        seed: u64,
+        index: u64,
+        operation: Operation,
+    ) -> Option<LiveCall<'a>> {
+        let mut rng = Sampler::new(seed, Stream::Call, index);
+        let has = |flow: &FlowPlan| request_steps(&flow.steps).any(|r| r.operation == operation);
+        let flow = (0..FLOW_DRAWS)
+            .map(|_| rng.pick(&scenario.flows))
+            .find(|flow| has(flow))
+            .or_else(|| scenario.flows.items().iter().find(|flow| has(flow)))?;
+        Some(LiveCall {
+            rng,
+            index,
+            flow,
+            requests: request_steps(&flow.steps).collect(),
+            asked: FxHashMap::default(),
+            seq: 0,
+            participants_sequence: 0,
+            next_outsider: OUTSIDER,
+        })
+    }
+
+    /// The call's index (what its ids derive from).
+    pub(crate) fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// The flow's name.
+    pub(crate) fn flow(&self) -> &'a str {
+        &self.flow.name
+    }
+
+    /// Whether the call's flow has a step for `operation`.
+    pub(crate) fn has_step(&self, operation: Operation) -> bool {
+        self.requests.iter().any(|r| r.operation == operation)
+    }
+
+    /// Answers a request for `operation` made with `version`; `None` when
+    /// the flow has no step for it.
+    pub(crate) fn answer(
+        &mut self,
+        operation: Operation,
+        version: ApiVersion,
+    ) -> Option<Answer<'a>> {
+        let steps: Vec<&'a RequestPlan> = self
+            .requests
+            .iter()
+            .copied()
+            .filter(|r| r.operation == operation)
+            .collect();
+        let asked = self.asked.entry(operation).or_default();
+        let step = *steps.get(*asked).or(steps.last())?;
+        *asked += 1;
+        let drawn = *self.rng.pick(&step.status);
+        let status = if drawn.is_success() {
+            Status {
+                code: operation.success_status_at(version),
+                sub_code: 0,
+            }
+        } else {
+            drawn
+        };
+        let latency_ms = self.rng.delay(&step.latency).max(1.0).round() as u32;
+        let mut answer = Answer {
+            status,
+            latency_ms,
+            callbacks: Vec::new(),
+            ends_call: !status.is_success() && step.end_call_on_failure,
+        };
+        if let (true, Some(outcomes)) = (status.is_success(), &step.outcomes) {
+            for plan in self.rng.pick(outcomes) {
+                self.callbacks(plan, step, version, &mut answer.callbacks);
+            }
+        }
+        Some(answer)
+    }
+
+    fn callbacks(
+        &mut self,
+        plan: &'a CallbackPlan,
+        step: &'a RequestPlan,
+        version: ApiVersion,
+        out: &mut Vec<(f64, Event<'a>)>,
+    ) {
+        let (event, results) = match &plan.connection_failure {
+            Some(f) if f.failure.versions().contains(version) => (f.failure, &f.failure_results),
+            Some(f) => (EventType::CallDisconnected, &f.disconnected_results),
+            None => (plan.event, &plan.results),
+        };
+        let mut waited = 0.0;
+        for _ in 0..self.rng.count(plan.repeat) {
+            waited += self.rng.delay(&plan.delay);
+            let drawn = *self.rng.pick(results);
+            // The service sends only the events the version defines.
+            if !event.versions().contains(version) {
+                continue;
+            }
+            let result = if drawn.is_success() && success_has_no_result(event, version) {
+                Status {
+                    code: 200,
+                    sub_code: 0,
+                }
+            } else {
+                drawn
+            };
+            let detail = self.detail(plan, event, step.operation);
+            out.push((
+                waited,
+                Event {
+                    time_ms: 0,
+                    call: self.index,
+                    seq: self.seq,
+                    api_version: version,
+                    connection: Connection::default(),
+                    kind: EventKind::Callback {
+                        event,
+                        result,
+                        operation_context: Context::of(step),
+                        detail,
+                    },
+                },
+            ));
+            waited = 0.0;
+            self.seq += 1;
+        }
+    }
+
+    /// The event's data: the caller (participant 0) and the app (1) are
+    /// in the call; people invited or transferred to are outsiders.
+    fn detail(&mut self, plan: &CallbackPlan, event: EventType, cause: Operation) -> Detail {
+        use EventType::*;
+        match event {
+            AddParticipantSucceeded
+            | MoveParticipantSucceeded
+            | RemoveParticipantSucceeded
+            | RemoveParticipantFailed => Detail::Participant { participant: 0 },
+            AddParticipantFailed | MoveParticipantFailed => Detail::Participant {
+                participant: self.outsider(),
+            },
+            CancelAddParticipantSucceeded | CancelAddParticipantFailed => Detail::Invitation {
+                participant: self.outsider(),
+            },
+            ParticipantsUpdated => {
+                self.participants_sequence += 1;
+                Detail::Participants {
+                    sequence: self.participants_sequence,
+                    count: 2,
+                    caller_on_hold: cause == Operation::Hold,
+                }
+            }
+            CallTransferAccepted => Detail::Transfer {
+                target: self.outsider(),
+            },
+            RecognizeCompleted => Detail::Recognized {
+                kind: plan.recognition_type,
+                seed: self.rng.bits() as u32,
+            },
+            ContinuousDtmfRecognitionToneReceived => Detail::Tone {
+                tone: (self.rng.bits() % 10) as u8,
+                sequence_id: self.seq,
+            },
+            _ => Detail::None,
+        }
+    }
+
+    fn outsider(&mut self) -> u16 {
+        let p = self.next_outsider;
+        self.next_outsider = self.next_outsider.saturating_add(1);
+        p
+    }
+}
+
+/// Every request step of `steps`, depth first, in file order.
+fn request_steps<'a>(steps: &'a [StepPlan]) -> Box<dyn Iterator<Item = &'a RequestPlan> + 'a> {
+    Box::new(
+        steps
+            .iter()
+            .flat_map(|step| -> Box<dyn Iterator<Item = _>> {
+                match step {
+                    StepPlan::Request(r) => Box::new(std::iter::once(&**r)),
+                    StepPlan::Branch(arms) => {
+                        Box::new(arms.items().iter().flat_map(|a| request_steps(a)))
+                    }
+                    StepPlan::Repeat { steps, .. } => request_steps(steps),
+                    StepPlan::Parallel(arms) => {
+                        Box::new(arms.iter().flat_map(|a| request_steps(a)))
+                    }
+                    StepPlan::Wait(_) | StepPlan::Callback(_) => Box::new(std::iter::empty()),
+                }
+            }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(name: &str) -> Scenario {
+        let path = format!("{}/scenarios/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        crate::scenario::load(std::path::Path::new(&path)).expect("a shipped scenario loads")
+    }
+
+    fn version(name: &str) -> ApiVersion {
+        name.parse().expect("a catalog version")
+    }
+
+    #[test]
+    fn a_call_follows_a_flow_that_has_its_first_request() {
+        let s = scenario("inbound-ivr");
+        assert!(LiveCall::start(&s, 1, 0, Operation::CreateCall).is_none());
+        let call = LiveCall::start(&s, 1, 0, Operation::AnswerCall).expect("a flow answers");
+        assert!(call.has_step(Operation::AnswerCall));
+    }
+
+    #[test]
+    fn the_same_seed_and_call_give_the_same_answers() {
+        let s = scenario("outbound-notification");
+        let v = version("2025-05-15");
+        let answers = |seed| {
+            let mut call = LiveCall::start(&s, seed, 7, Operation::CreateCall).expect("a flow");
+            (0..20)
+                .map(|_| {
+                    let a = call.answer(Operation::CreateCall, v).expect("a step");
+                    (a.status.code, a.latency_ms, a.callbacks.len())
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(answers(3), answers(3));
+        assert_ne!(answers(3), answers(4));
+    }
+
+    #[test]
+    fn an_operation_without_a_step_is_not_answered() {
+        let s = scenario("outbound-notification");
+        let mut call = LiveCall::start(&s, 1, 0, Operation::CreateCall).expect("a flow");
+        assert!(!call.has_step(Operation::StartRecording));
+        assert!(
+            call.answer(Operation::StartRecording, version("2025-05-15"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_success_draws_its_outcomes_callbacks_and_a_failure_none() {
+        let s = scenario("outbound-notification");
+        let v = version("2025-05-15");
+        let (mut successes, mut failures) = (0, 0);
+        for index in 0..400 {
+            let mut call = LiveCall::start(&s, 9, index, Operation::CreateCall).expect("a flow");
+            let a = call.answer(Operation::CreateCall, v).expect("a step");
+            if a.status.is_success() {
+                successes += 1;
+                assert_eq!(a.status.code, 201);
+                assert!(!a.callbacks.is_empty(), "a created call is called back");
+                let first = &a.callbacks[0].1;
+                assert!(matches!(first.kind, EventKind::Callback { .. }));
+                assert_eq!(first.api_version, v);
+            } else {
+                failures += 1;
+                assert!(a.callbacks.is_empty());
+                assert!(a.ends_call, "Create Call's failures end the call");
+            }
+        }
+        // The scenario's Create Call fails 4.5 % of the time.
+        assert!(successes > 350 && failures > 5, "{successes} {failures}");
+    }
+}
