@@ -58,7 +58,6 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
             args.settle
         );
         let outcome = emulator.stop(args.settle).await?;
-        print_summary(&outcome.summary)?;
         if let Some(path) = &args.expected_out {
             let provenance = Provenance {
                 scenario: scenario.name.clone(),
@@ -78,6 +77,8 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
                 out.write_all(b"\n")
             })?;
         }
+        // Files first: a closed stdout must not lose them.
+        print_summary(&outcome.summary)?;
         Ok(Outcome::Pass)
     })
 }

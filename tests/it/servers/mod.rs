@@ -4,6 +4,7 @@
 
 mod analyst_datasets;
 mod azure_clients;
+mod emulator_apps;
 mod grafana_dashboard;
 mod influx;
 mod netns;
