@@ -66,7 +66,7 @@ pub(super) async fn handle(
         state.note(|s| *s.unauthorized.entry(why.to_string()).or_default() += 1);
         // ACS's answer to a signature it refuses (docs/sources.md).
         let body = responses::error("7509", "HMAC-SHA256 validation failed");
-        return state.answered(&request, 401, 0, &body, None);
+        return state.answered(&request, 401, 0, &body);
     }
     let Some(version) = version else {
         let got = uri.query().unwrap_or("");
@@ -108,7 +108,7 @@ pub(super) async fn handle(
                     "8523",
                     "Repeatability-Request-ID was already used with another request body.",
                 );
-                let mut reply = state.answered(&request.at(version), 400, 8523, &body, None);
+                let mut reply = state.answered(&request.at(version), 400, 8523, &body);
                 reply
                     .headers_mut()
                     .insert("repeatability-result", HeaderValue::from_static("rejected"));
@@ -178,17 +178,10 @@ fn is_setup(operation: Operation) -> bool {
 }
 
 impl State {
-    /// Counts `request` answered with `status` after `latency_ms` and
-    /// builds the reply.
-    fn answered(
-        &self,
-        request: &Request,
-        status: u16,
-        sub_code: u32,
-        body: &Value,
-        latency_ms: Option<u32>,
-    ) -> Response {
-        self.count_request(request, status, sub_code, latency_ms.unwrap_or(1));
+    /// Counts `request`, refused before any step answered it (no
+    /// latency drawn), and builds the reply.
+    fn answered(&self, request: &Request, status: u16, sub_code: u32, body: &Value) -> Response {
+        self.count_request(request, status, sub_code, 1);
         json(code(status), body)
     }
 
