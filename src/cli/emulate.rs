@@ -3,7 +3,8 @@
 
 use super::{EmulateArgs, Outcome};
 use crate::catalog::Naming;
-use crate::emulate::{AccessKey, Config, Emulator, Summary};
+use crate::emulate::{AccessKey, Config, Emulator, IncomingCalls, Summary};
+use crate::engine::{LiveCall, Workload};
 use crate::serve::ServerTls;
 use crate::wire::{Provenance, write_expected};
 use anyhow::Context;
@@ -29,12 +30,14 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
     if let (Some(path), Some(pem)) = (&args.ca_out, &generated) {
         std::fs::write(path, pem).with_context(|| format!("--ca-out {}", path.display()))?;
     }
+    let incoming = incoming_calls(args, scenario)?;
     let config = Config {
         scenario,
         seed: args.seed,
         key,
         clock_skew: args.clock_skew,
         callback_timeout: args.callback_timeout,
+        incoming,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
@@ -83,6 +86,48 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// Where incoming calls go, when a flow answers one: a scenario that
+/// needs them without --incoming-call-url is refused (its inbound flows
+/// would never run), as is --incoming-call-url for one that has none.
+fn incoming_calls(
+    args: &EmulateArgs,
+    scenario: &'static crate::scenario::Scenario,
+) -> anyhow::Result<Option<IncomingCalls>> {
+    let inbound = LiveCall::first_inbound_flow(scenario);
+    let url = match (&args.incoming_call_url, inbound) {
+        (None, None) => return Ok(None),
+        (Some(url), Some(_)) => url.clone(),
+        (None, Some((flow, operation))) => anyhow::bail!(
+            "--incoming-call-url: required, as flow {flow:?} of {} starts with {} (an incoming \
+             call); give the app's Event Grid webhook, e.g. \
+             --incoming-call-url http://127.0.0.1:8080/api/incomingCall",
+            args.scenario.display(),
+            operation.name()
+        ),
+        (Some(_), None) => anyhow::bail!(
+            "--incoming-call-url: no flow of {} starts with Answer, Redirect or Reject Call, so \
+             no incoming call would be answered; drop the flag or use a scenario with an \
+             inbound flow (e.g. scenarios/inbound-ivr.json)",
+            args.scenario.display()
+        ),
+    };
+    let workload = Workload {
+        calls: args.calls,
+        // Without --calls, arrivals last as long as the emulator serves.
+        duration: args
+            .calls
+            .is_none()
+            .then_some(std::time::Duration::from_secs(u32::MAX.into())),
+        rate: args.rate,
+        arrival: args.arrival,
+        ..Workload::calls(args.seed, 0, args.rate.0)
+    };
+    workload
+        .check()
+        .map_err(|e| anyhow::anyhow!("--rate: {e}"))?;
+    Ok(Some(IncomingCalls { url, workload }))
+}
+
 /// The address (scripts read it from stdout: useful with port 0), the
 /// connection string and how to trust the certificate.
 fn announce(
@@ -126,6 +171,13 @@ fn print_summary(s: &Summary) -> std::io::Result<()> {
         "calls {}, requests {requests}, callbacks acknowledged {delivered}, repeats answered again {}",
         s.calls_started, s.replayed
     )?;
+    if let Some(validation) = &s.incoming_validation {
+        writeln!(
+            out,
+            "incoming calls acknowledged {} (subscription validation: {validation})",
+            s.incoming_calls_posted
+        )?;
+    }
     for (operation, by_status) in &s.requests {
         let statuses: Vec<String> = by_status.iter().map(|(c, n)| format!("{c}: {n}")).collect();
         writeln!(out, "  {operation}: {}", statuses.join(", "))?;

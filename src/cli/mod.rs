@@ -687,6 +687,32 @@ pub struct EmulateArgs {
     /// Write the summary as JSON.
     #[arg(long, value_name = "FILE")]
     pub summary_out: Option<PathBuf>,
+    /// The app's Event Grid webhook for incoming calls (required when a flow starts with
+    /// Answer, Redirect or Reject Call): after Event Grid's subscription-validation
+    /// handshake, the emulator posts Microsoft.Communication.IncomingCall events there.
+    #[arg(long, value_name = "URL", value_parser = http_url)]
+    pub incoming_call_url: Option<reqwest::Url>,
+    /// Incoming calls per second, e.g. 2, 2/s or 120/m.
+    #[arg(long, default_value = "1/s", requires = "incoming_call_url")]
+    pub rate: Rate,
+    /// Arrival process of incoming calls: poisson (random gaps) or uniform (even spacing).
+    #[arg(long, value_enum, default_value_t, requires = "incoming_call_url")]
+    pub arrival: Arrival,
+    /// Post this many incoming calls, then no more [default: until the emulator stops].
+    #[arg(long, requires = "incoming_call_url")]
+    pub calls: Option<u64>,
+}
+
+/// An http:// or https:// URL.
+fn http_url(text: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| format!("{e}: give a URL such as http://127.0.0.1:8080/api/incomingCall"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!(
+            "the scheme is {other}: give an http:// or https:// URL"
+        )),
+    }
 }
 
 /// Runs a parsed command line.

@@ -46,9 +46,10 @@ pub(super) async fn handle(
         .resource
         .as_ref()
         .and_then(|id| lock(&state.calls).by_id.get(id).cloned());
-    let operation = operation_of(&route, call.as_ref());
+    let (operation, step) = operation_of(&route, call.as_ref(), &body);
     let request = Request {
         operation,
+        step,
         version,
         received_ms,
         call: call.as_ref().map_or(0, |c| lock(c).call.index()),
@@ -150,7 +151,10 @@ pub(super) async fn handle(
 /// What a request is counted as.
 #[derive(Clone, Copy)]
 struct Request {
+    /// What the request is counted as.
     operation: Operation,
+    /// Whose step answers it (the same but on a shared route).
+    step: Operation,
     version: Option<ApiVersion>,
     received_ms: i64,
     call: u64,
@@ -252,7 +256,30 @@ async fn setup(state: &Arc<State>, request: &Request, body: &[u8]) -> (u16, Opti
         state.count_request(request, 400, 8523, 1);
         return (400, Some(body));
     }
-    let index = {
+    let index = if matches!(
+        operation,
+        Operation::AnswerCall | Operation::RedirectCall | Operation::RejectCall
+    ) {
+        let context = parsed.get("incomingCallContext").and_then(Value::as_str);
+        match context.and_then(|c| lock(&state.calls).pending.remove(c)) {
+            Some(index) => index,
+            None => {
+                let why = match context {
+                    Some(_) => {
+                        "an incomingCallContext the emulator never sent (or already answered)"
+                    }
+                    None => "no incomingCallContext",
+                };
+                state.unexpected(format!("{}: {why}", operation.name()));
+                state.count_request(request, 400, 8523, 1);
+                let message = format!(
+                    "incomingCallContext must be the one of an IncomingCall event not yet answered, \
+                     redirected or rejected: {why}."
+                );
+                return (400, Some(responses::error("8523", message)));
+            }
+        }
+    } else {
         let mut calls = lock(&state.calls);
         calls.next_index += 1;
         calls.next_index - 1
@@ -332,7 +359,7 @@ async fn on_call(
         let body = responses::error("8528", "Action is not supported: the call has ended.");
         return (400, Some(body));
     }
-    let answer = lock(&call).call.answer(operation, version);
+    let answer = lock(&call).call.answer(request.step, version);
     let Some(answer) = answer else {
         let flow = lock(&call).call.flow();
         let what = format!(
@@ -386,20 +413,58 @@ async fn on_call(
     (status.code, reply)
 }
 
-/// The operation a route is for this call: the one its flow has a step
-/// for, where the route is shared.
-fn operation_of(route: &Route, call: Option<&Arc<Mutex<LiveCallState>>>) -> Operation {
-    let first = route.operations[0];
+/// The operation a request is counted as, and the one whose step answers
+/// it. A recognize that plays a prompt (`playPrompt` or `playPrompts` in
+/// its body) is PlayPrompt, one that does not is Recognize: the body says
+/// what the app called. Where the call's flow has no step for that one but
+/// has for the route's other, that step answers (both draw the same
+/// callbacks). For other shared routes (`DELETE`: Hang Up or Delete Call)
+/// only the flow can tell: the first with a step is both.
+fn operation_of(
+    route: &Route,
+    call: Option<&Arc<Mutex<LiveCallState>>>,
+    body: &[u8],
+) -> (Operation, Operation) {
+    let counted = if route.operations.contains(&Operation::PlayPrompt) {
+        if plays_prompt(body) {
+            Operation::PlayPrompt
+        } else {
+            Operation::Recognize
+        }
+    } else {
+        route.operations[0]
+    };
     let Some(call) = call else {
-        return first;
+        return (counted, counted);
     };
     let live = lock(call);
-    route
+    let with_step = |op: Operation| live.call.has_step(op);
+    if route.operations.contains(&Operation::PlayPrompt) {
+        let answered = std::iter::once(counted)
+            .chain(route.operations.iter().copied())
+            .find(|&op| with_step(op))
+            .unwrap_or(counted);
+        return (counted, answered);
+    }
+    let op = route
         .operations
         .iter()
         .copied()
-        .find(|&op| live.call.has_step(op))
-        .unwrap_or(first)
+        .find(|&op| with_step(op))
+        .unwrap_or(counted);
+    (op, op)
+}
+
+/// Whether a recognize request's body plays a prompt.
+fn plays_prompt(body: &[u8]) -> bool {
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    match (fields.get("playPrompt"), fields.get("playPrompts")) {
+        (Some(Value::Object(_)), _) => true,
+        (_, Some(Value::Array(prompts))) => !prompts.is_empty(),
+        _ => false,
+    }
 }
 
 /// The query's api-version, when the catalog knows it.
@@ -439,4 +504,18 @@ fn json(status: StatusCode, body: &Value) -> Response {
 fn body_digest(body: &[u8]) -> [u8; 32] {
     let d = ring::digest::digest(&ring::digest::SHA256, body);
     d.as_ref().try_into().unwrap_or([0; 32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plays_prompt;
+
+    #[test]
+    fn a_recognize_with_a_prompt_is_play_prompt() {
+        assert!(plays_prompt(br#"{"playPrompt":{"kind":"file"}}"#));
+        assert!(plays_prompt(br#"{"playPrompts":[{"kind":"text"}]}"#));
+        assert!(!plays_prompt(br#"{"playPrompts":[]}"#));
+        assert!(!plays_prompt(br#"{"recognizeInputType":"dtmf"}"#));
+        assert!(!plays_prompt(b"not json"));
+    }
 }

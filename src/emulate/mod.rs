@@ -11,11 +11,13 @@
 mod auth;
 mod callbacks;
 mod handler;
+mod incoming;
 mod repeatability;
 mod responses;
 mod route;
 
 pub(crate) use auth::AccessKey;
+pub(crate) use incoming::IncomingCalls;
 
 use crate::catalog::Operation;
 use crate::emit::files::identity::IdWriter;
@@ -40,12 +42,15 @@ pub(crate) struct Config {
     pub clock_skew: Duration,
     /// Each callback POST, connect to last byte of the app's answer.
     pub callback_timeout: Duration,
+    /// Where and when to post incoming calls, for flows that answer one.
+    pub incoming: Option<IncomingCalls>,
 }
 
 /// The emulator while it serves.
 pub(crate) struct Emulator {
     state: Arc<State>,
     server: crate::serve::Background,
+    incoming: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// What the emulator saw: the metrics it counted and its summary.
@@ -70,6 +75,11 @@ pub(crate) struct Summary {
     /// Retried requests answered from the first answer.
     pub replayed: u64,
     pub calls_started: u64,
+    /// IncomingCall events the app acknowledged.
+    pub incoming_calls_posted: u64,
+    /// Event Grid's handshake with --incoming-call-url: "passed" or why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incoming_validation: Option<String>,
 }
 
 /// Shared by every request.
@@ -90,6 +100,9 @@ struct State {
 struct Calls {
     next_index: u64,
     by_id: FxHashMap<String, Arc<Mutex<LiveCallState>>>,
+    /// Incoming calls posted and not yet answered, redirected or
+    /// rejected: their call index, by `incomingCallContext`.
+    pending: FxHashMap<String, u64>,
 }
 
 /// One call the app set up.
@@ -104,7 +117,7 @@ struct LiveCallState {
 impl Emulator {
     /// Serves on `listener` over `tls` until [`Emulator::stop`].
     pub(crate) fn start(
-        config: Config,
+        mut config: Config,
         listener: TcpListener,
         tls: ServerTls,
     ) -> Result<Emulator, crate::client::http::ClientError> {
@@ -120,6 +133,7 @@ impl Emulator {
             .no_proxy()
             .build()
             .map_err(crate::client::http::ClientError::Build)?;
+        let incoming = config.incoming.take();
         let state = Arc::new(State {
             ids: Mutex::new(IdWriter::new(ids)),
             cloud_events: Mutex::new(CloudEventsEncoder::new(ids)),
@@ -138,12 +152,20 @@ impl Emulator {
             ..ConnectionLimits::default()
         };
         let server = crate::serve::Background::spawn(listener, app, limits, Some(tls));
-        Ok(Emulator { state, server })
+        let incoming = incoming.map(|incoming| incoming::spawn(state.clone(), incoming));
+        Ok(Emulator {
+            state,
+            server,
+            incoming,
+        })
     }
 
     /// Stops serving (requests in flight finish), waits up to `settle`
     /// for callbacks due by then, and returns what was counted.
     pub(crate) async fn stop(self, settle: Duration) -> std::io::Result<Outcome> {
+        if let Some(task) = &self.incoming {
+            task.abort();
+        }
         self.server.shutdown().await?;
         tokio::time::sleep(settle).await;
         let counted = lock(&self.state.counted).clone();

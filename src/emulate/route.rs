@@ -1,8 +1,8 @@
 //! Which operation a request names, matched against the catalog's REST
 //! routes (so a route added there is served here). Some routes carry two
 //! operations the wire cannot tell apart (`DELETE .../{id}` is Hang Up
-//! and Delete Call, `:recognize` is Recognize and PlayPrompt): the call's
-//! flow says which it is.
+//! and Delete Call, `:recognize` is Recognize and PlayPrompt): the
+//! handler decides (the body for a recognize, the call's flow otherwise).
 
 use crate::catalog::{Method, Operation};
 

@@ -73,6 +73,19 @@ impl<'a> LiveCall<'a> {
         })
     }
 
+    /// The first flow of `scenario` that starts by answering an incoming
+    /// call (its first request is Answer, Redirect or Reject Call).
+    pub(crate) fn first_inbound_flow(scenario: &Scenario) -> Option<(&str, Operation)> {
+        scenario.flows.items().iter().find_map(|flow| {
+            let first = request_steps(&flow.steps).next()?.operation;
+            let inbound = matches!(
+                first,
+                Operation::AnswerCall | Operation::RedirectCall | Operation::RejectCall
+            );
+            inbound.then_some((flow.name.as_str(), first))
+        })
+    }
+
     /// The call's index (what its ids derive from).
     pub(crate) fn index(&self) -> u64 {
         self.index
@@ -263,6 +276,19 @@ mod tests {
         assert!(LiveCall::start(&s, 1, 0, Operation::CreateCall).is_none());
         let call = LiveCall::start(&s, 1, 0, Operation::AnswerCall).expect("a flow answers");
         assert!(call.has_step(Operation::AnswerCall));
+    }
+
+    #[test]
+    fn inbound_flows_are_those_starting_with_answer_redirect_or_reject() {
+        let inbound = scenario("inbound-ivr");
+        assert_eq!(
+            LiveCall::first_inbound_flow(&inbound),
+            Some(("self-service-menu", Operation::AnswerCall))
+        );
+        assert_eq!(
+            LiveCall::first_inbound_flow(&scenario("outbound-notification")),
+            None
+        );
     }
 
     #[test]

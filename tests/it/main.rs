@@ -19,6 +19,7 @@ mod check_e2e;
 mod cli;
 mod dashboard;
 mod dataset;
+mod emulate;
 mod flags;
 mod hostile_peers;
 mod output;

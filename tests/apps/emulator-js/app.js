@@ -81,11 +81,23 @@ const OPERATIONS = [
   ["DELETE", /^\/calling\/callConnections\/[^/]+$/, "HangUp Call"],
 ];
 
+/** A recognize that plays a prompt is the metric's PlayPrompt operation. */
+function playsPrompt(request) {
+  try {
+    const body = JSON.parse(request.body);
+    return Boolean(body.playPrompt) || (Array.isArray(body.playPrompts) && body.playPrompts.length > 0);
+  } catch {
+    return false;
+  }
+}
+
 function countRequest(request, status) {
   const url = new URL(request.url);
   const route = OPERATIONS.find(([method, path]) => method === request.method && path.test(url.pathname));
+  let operation = route ? route[2] : "Other";
+  if (operation === "Recognize" && playsPrompt(request)) operation = "PlayPrompt";
   apiRequests.inc({
-    operation: route ? route[2] : "Other",
+    operation,
     status_code: String(status),
     status_code_class: codeClass(status),
     api_version: url.searchParams.get("api-version") ?? "",

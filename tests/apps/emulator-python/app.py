@@ -92,6 +92,15 @@ OPERATIONS = [
 ]
 
 
+def plays_prompt(body):
+    """A recognize that plays a prompt is the metric's PlayPrompt operation."""
+    try:
+        fields = json.loads(body or "{}")
+    except (TypeError, ValueError):
+        return False
+    return bool(fields.get("playPrompt")) or bool(fields.get("playPrompts"))
+
+
 class CountRequests(SansIOHTTPPolicy):
     """A per-call pipeline policy: it sees each SDK call once, with the status
     it finally got (after the SDK's retries) and the api-version it sent."""
@@ -99,6 +108,8 @@ class CountRequests(SansIOHTTPPolicy):
     def on_response(self, request, response):
         method, url = request.http_request.method, urlparse(request.http_request.url)
         operation = next((name for m, path, name in OPERATIONS if m == method and re.fullmatch(path, url.path)), "Other")
+        if operation == "Recognize" and plays_prompt(request.http_request.body):
+            operation = "PlayPrompt"
         status = response.http_response.status_code
         API_REQUESTS.labels(
             operation, str(status), code_class(status), parse_qs(url.query).get("api-version", [""])[0]

@@ -4,10 +4,11 @@
 //! message naming the package on a developer machine, and fails it in CI
 //! (`CI=true`), where `.ci/run` must have installed it.
 
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A child process killed (SIGKILL) and reaped when dropped.
 pub struct Server {
@@ -370,4 +371,71 @@ async fn prometheus_api(
         .unwrap();
     assert_eq!(answer["status"], "success", "{expr}: {answer}");
     answer["data"]["result"].as_array().unwrap().clone()
+}
+
+/// One instant query's first value, if the vector is not empty.
+pub async fn instant(prometheus: &str, query: &str) -> Option<f64> {
+    let mut url = reqwest::Url::parse(&format!("{prometheus}/api/v1/query")).ok()?;
+    url.query_pairs_mut().append_pair("query", query);
+    let body: Value = crate::common::http()
+        .get(url)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+/// Asks `ready` every `every` until it says yes, for at most `within`.
+pub async fn until(what: &str, within: Duration, every: Duration, ready: impl AsyncFn() -> bool) {
+    let started = Instant::now();
+    while !ready().await {
+        assert!(started.elapsed() < within, "{what}");
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Waits until the store holds a scrape of the app taken after `after`.
+pub async fn wait_for_scrape_after(prometheus: &str, after: SystemTime) {
+    let after = after.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    // timestamp() of a plain selector is the scrape's time (of any other
+    // expression, the evaluation time).
+    // A scrape of a restarted app may fail while it starts (up 0, yet a
+    // scrape after `after`): only a successful one has its counters.
+    let scraped = async || {
+        let scraped = instant(prometheus, "timestamp(up{job=\"app\"})").await;
+        let up = instant(prometheus, "up{job=\"app\"}").await;
+        scraped.is_some_and(|t| t > after) && up == Some(1.0)
+    };
+    let (within, every) = (Duration::from_secs(30), Duration::from_millis(200));
+    until("the store did not scrape the app", within, every, scraped).await;
+}
+
+/// `check --backend promql --mapping MAPPING --totals` of `expected`
+/// against the Prometheus API at `prometheus`, with `extra` flags.
+pub async fn check_promql(
+    expected: &str,
+    prometheus: &str,
+    mapping: &Path,
+    extra: &[&str],
+) -> crate::common::Run {
+    let args: Vec<String> = [
+        "check",
+        "--expected",
+        expected,
+        "--backend",
+        "promql",
+        "--observed",
+        prometheus,
+        "--mapping",
+        mapping.to_str().unwrap(),
+        "--totals",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|a| a.to_string())
+    .collect();
+    crate::common::callmetrics_async(&args).await
 }

@@ -1,9 +1,13 @@
 //! `emulate` against the reference apps (tests/apps/emulator-js and
 //! tests/apps/emulator-python), each written with its official Call
 //! Automation SDK (1.6.0) and unchanged: the app trusts the emulator's
-//! generated certificate, signs its requests with the access key, places
-//! outbound-notification calls (Create Call, Play on CallConnected, Hang Up
-//! on PlayCompleted) and counts what it did in Prometheus counters; a real
+//! generated certificate, signs its requests with the access key, runs one
+//! of two shipped flows and counts what it did in Prometheus counters:
+//! outbound notification (Create Call, Play on CallConnected, Hang Up on
+//! PlayCompleted) or the inbound IVR (Event Grid's subscription
+//! validation, then Answer on each IncomingCall with its context, a DTMF
+//! recognize with a prompt on CallConnected, transfer on "1" or hang up).
+//! A real
 //! Prometheus scrapes it; `check --backend promql --mapping` must find the
 //! app's counts equal to the emulator's expected file, for both metrics,
 //! and must fail against an expected file with one count changed.
@@ -14,12 +18,13 @@
 
 use crate::common;
 use crate::common::servers::{
-    Server, Store, free_port, npm_ci, python_venv, require, start_store, wait_ready,
+    Server, Store, check_promql, free_port, npm_ci, python_venv, require, start_store,
+    wait_for_scrape_after, wait_ready,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 const CALLS: u32 = 4;
 
@@ -30,19 +35,31 @@ fn app_dir(name: &str) -> PathBuf {
     common::repo().join("tests/apps").join(name)
 }
 
-/// The emulator on a free port, its certificate in `dir/ca.pem`; it
-/// writes `dir/expected.json` when it stops.
-async fn emulator(dir: &Path) -> (Server, u16) {
+/// Which shipped flow the app runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Flow {
+    Outbound,
+    Inbound,
+}
+
+/// The emulator on a free port for `flow`, posting incoming calls to the
+/// app on `app_port`, its certificate in `dir/ca.pem`; it writes
+/// `dir/expected.json` and `dir/summary.json` when it stops.
+async fn emulator(dir: &Path, flow: Flow, app_port: u16) -> (Server, u16) {
     let port = free_port();
     let out = std::fs::File::create(dir.join("emulate.out")).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_callmetrics"));
+    command.current_dir(common::repo()).arg("emulate");
+    match flow {
+        Flow::Outbound => command.arg("scenarios/outbound-notification.json"),
+        Flow::Inbound => command
+            .arg("scenarios/inbound-ivr.json")
+            .arg("--incoming-call-url")
+            .arg(format!("http://127.0.0.1:{app_port}/api/incomingCall"))
+            .args(["--calls", &CALLS.to_string(), "--rate", "2/s"]),
+    };
     command
-        .current_dir(common::repo())
-        .args([
-            "emulate",
-            "scenarios/outbound-notification.json",
-            "--listen",
-        ])
+        .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .args(["--access-key", ACCESS_KEY, "--duration", "5m", "--ca-out"])
         .arg(dir.join("ca.pem"))
@@ -84,13 +101,13 @@ async fn status(url: &str) -> Option<Value> {
         .ok()
 }
 
-/// Runs the outbound flow of `app` against the emulator, scraped by a real
-/// Prometheus; returns the check's exit code against expected.json and
-/// against a copy with one count changed.
-async fn outbound_flow_checks_exactly(app: App) {
+/// Runs `flow` of `app` against the emulator, scraped by a real
+/// Prometheus; the check must pass against expected.json and fail against
+/// a copy with one count changed.
+async fn flow_checks_exactly(app: App, flow: Flow) {
     let dir = tempfile::tempdir().unwrap();
-    let (emulator, port) = emulator(dir.path()).await;
     let app_port = free_port();
+    let (emulator, port) = emulator(dir.path(), flow, app_port).await;
     let target = format!("127.0.0.1:{app_port}");
     let (_store, prometheus) =
         start_store(Store::Prometheus, dir.path(), Some(&target), free_port()).await;
@@ -104,15 +121,21 @@ async fn outbound_flow_checks_exactly(app: App) {
         )
         .env(app.trust, dir.path().join("ca.pem"))
         .env("PORT", app_port.to_string())
-        .env("FLOW", "outbound")
+        .env(
+            "FLOW",
+            match flow {
+                Flow::Outbound => "outbound",
+                Flow::Inbound => "inbound",
+            },
+        )
         .env("CALLS", CALLS.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     let _app = Server::spawn("reference app", &mut command);
     let url = format!("http://{target}");
     wait_ready(&format!("{url}/status"), Duration::from_secs(30)).await;
-    // Every call ends with CallDisconnected; the slowest Create Call
-    // outcome draws CallConnected within a minute.
+    // Every call ends with CallDisconnected (or a failed setup); the
+    // slowest outcomes draw their callbacks within a minute or so.
     let started = Instant::now();
     loop {
         let s = status(&url).await;
@@ -129,9 +152,18 @@ async fn outbound_flow_checks_exactly(app: App) {
     emulator.terminate();
     let summary: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
-    // A Create Call the scenario refuses (429, 5xx) starts no call.
+    // A setup the scenario refuses (429, 5xx) starts no call.
     assert!(summary["calls_started"].as_u64() >= Some(1), "{summary}");
-    assert!(summary["requests"]["Create Call"].is_object(), "{summary}");
+    let setup = match flow {
+        Flow::Outbound => "Create Call",
+        Flow::Inbound => "Answer Call",
+    };
+    assert!(summary["requests"][setup].is_object(), "{summary}");
+    if flow == Flow::Inbound {
+        assert_eq!(summary["incoming_validation"], "passed", "{summary}");
+        assert_eq!(summary["incoming_calls_posted"], CALLS, "{summary}");
+        assert!(summary["requests"]["PlayPrompt"].is_object(), "{summary}");
+    }
     assert_eq!(summary["unauthorized"], serde_json::json!({}), "{summary}");
     assert_eq!(summary["unexpected"], serde_json::json!({}), "{summary}");
     assert_eq!(
@@ -143,29 +175,10 @@ async fn outbound_flow_checks_exactly(app: App) {
 
     let expected = dir.path().join("expected.json");
     let mapping = app_dir(app.dir).join("mapping.json");
-    let check = |expected: PathBuf| {
-        let prometheus = prometheus.clone();
-        let mapping = mapping.clone();
-        async move {
-            let args: Vec<String> = [
-                "check",
-                "--expected",
-                expected.to_str().unwrap(),
-                "--backend",
-                "promql",
-                "--observed",
-                &prometheus,
-                "--mapping",
-                mapping.to_str().unwrap(),
-                "--totals",
-            ]
-            .iter()
-            .map(|a| a.to_string())
-            .collect();
-            common::callmetrics_async(&args).await
-        }
+    let check = async |expected: &Path| {
+        check_promql(expected.to_str().unwrap(), &prometheus, &mapping, &[]).await
     };
-    let run = check(expected.clone()).await;
+    let run = check(&expected).await;
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.starts_with("PASS"), "{}", run.stdout);
 
@@ -177,75 +190,66 @@ async fn outbound_flow_checks_exactly(app: App) {
     cell["total"] = (count + 1).into();
     let wrong = dir.path().join("wrong.json");
     std::fs::write(&wrong, changed.to_string()).unwrap();
-    let run = check(wrong).await;
+    let run = check(&wrong).await;
     assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
 }
 
-/// Waits until Prometheus holds a successful scrape of the app taken after
-/// `after`.
-async fn wait_for_scrape_after(prometheus: &str, after: SystemTime) {
-    let after = after.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
-    let started = Instant::now();
-    loop {
-        let scraped = common::servers::instant_query(
-            prometheus,
-            "timestamp(up{job=\"app\"} == 1)",
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as i64,
-        )
-        .await;
-        let at = scraped
-            .first()
-            .and_then(|s| s["value"][1].as_str())
-            .and_then(|t| t.parse::<f64>().ok());
-        if at.is_some_and(|t| t > after) {
-            return;
+/// The Python app, its venv made; `None` (skipped) without its servers.
+fn python_app(test: &str) -> Option<App> {
+    let needs = [("prometheus", "prometheus"), ("python3", "python3")];
+    require(test, &needs).then(|| App {
+        dir: "emulator-python",
+        program: python_venv(&app_dir("emulator-python")),
+        script: "app.py",
+        trust: "REQUESTS_CA_BUNDLE",
+    })
+}
+
+/// The JavaScript app, its packages installed; `None` (skipped) without
+/// its servers.
+fn javascript_app(test: &str) -> Option<App> {
+    let needs = [
+        ("prometheus", "prometheus"),
+        ("node", "nodejs"),
+        ("npm", "npm"),
+    ];
+    require(test, &needs).then(|| {
+        npm_ci(&app_dir("emulator-js"));
+        App {
+            dir: "emulator-js",
+            program: PathBuf::from("node"),
+            script: "app.js",
+            trust: "NODE_EXTRA_CA_CERTS",
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "no scrape");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_app_checks_exactly_against_the_emulator() {
-    let test = "the_python_sdk_app_checks_exactly_against_the_emulator";
-    if !require(
-        test,
-        &[("prometheus", "prometheus"), ("python3", "python3")],
-    ) {
-        return;
+    if let Some(app) = python_app("the_python_sdk_app_checks_exactly_against_the_emulator") {
+        flow_checks_exactly(app, Flow::Outbound).await;
     }
-    let python = python_venv(&app_dir("emulator-python"));
-    outbound_flow_checks_exactly(App {
-        dir: "emulator-python",
-        program: python,
-        script: "app.py",
-        trust: "REQUESTS_CA_BUNDLE",
-    })
-    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_app_answers_incoming_calls_and_checks_exactly() {
+    if let Some(app) = python_app("the_python_sdk_app_answers_incoming_calls_and_checks_exactly") {
+        flow_checks_exactly(app, Flow::Inbound).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_javascript_sdk_app_checks_exactly_against_the_emulator() {
-    let test = "the_javascript_sdk_app_checks_exactly_against_the_emulator";
-    if !require(
-        test,
-        &[
-            ("prometheus", "prometheus"),
-            ("node", "nodejs"),
-            ("npm", "npm"),
-        ],
-    ) {
-        return;
+    if let Some(app) = javascript_app("the_javascript_sdk_app_checks_exactly_against_the_emulator")
+    {
+        flow_checks_exactly(app, Flow::Outbound).await;
     }
-    npm_ci(&app_dir("emulator-js"));
-    outbound_flow_checks_exactly(App {
-        dir: "emulator-js",
-        program: PathBuf::from("node"),
-        script: "app.js",
-        trust: "NODE_EXTRA_CA_CERTS",
-    })
-    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_sdk_app_answers_incoming_calls_and_checks_exactly() {
+    let test = "the_javascript_sdk_app_answers_incoming_calls_and_checks_exactly";
+    if let Some(app) = javascript_app(test) {
+        flow_checks_exactly(app, Flow::Inbound).await;
+    }
 }

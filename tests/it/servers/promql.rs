@@ -15,13 +15,13 @@ use crate::common;
 use crate::common::callmetrics;
 use crate::common::running::run_through_an_outage;
 use crate::common::servers::{
-    Server, Store, callback_app, callback_app_dir, free_port, npm_ci, require, start_store,
-    wait_ready,
+    Server, Store, callback_app, callback_app_dir, check_promql, free_port, instant, npm_ci,
+    require, start_store, until, wait_for_scrape_after, wait_ready,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn app_dir() -> PathBuf {
     callback_app_dir()
@@ -53,46 +53,6 @@ async fn scraped(store: Store, env: &[(&str, &str)]) -> Scraped {
     }
 }
 
-/// One instant query's first value, if the vector is not empty.
-async fn instant(prometheus: &str, query: &str) -> Option<f64> {
-    let mut url = reqwest::Url::parse(&format!("{prometheus}/api/v1/query")).ok()?;
-    url.query_pairs_mut().append_pair("query", query);
-    let body: Value = common::http()
-        .get(url)
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
-}
-
-/// Asks `ready` every `every` until it says yes, for at most `within`.
-async fn until(what: &str, within: Duration, every: Duration, ready: impl AsyncFn() -> bool) {
-    let started = Instant::now();
-    while !ready().await {
-        assert!(started.elapsed() < within, "{what}");
-        tokio::time::sleep(every).await;
-    }
-}
-
-/// Waits until the store holds a scrape of the app taken after `after`.
-async fn wait_for_scrape_after(prometheus: &str, after: SystemTime) {
-    let after = after.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
-    // timestamp() of a plain selector is the scrape's time (of any other
-    // expression, the evaluation time).
-    // A scrape of a restarted app may fail while it starts (up 0, yet a
-    // scrape after `after`): only a successful one has its counters.
-    let scraped = async || {
-        let scraped = instant(prometheus, "timestamp(up{job=\"app\"})").await;
-        let up = instant(prometheus, "up{job=\"app\"}").await;
-        scraped.is_some_and(|t| t > after) && up == Some(1.0)
-    };
-    let (within, every) = (Duration::from_secs(30), Duration::from_millis(200));
-    until("the store did not scrape the app", within, every, scraped).await;
-}
-
 /// Runs the scenario's callbacks into the app; returns expected.json's path.
 async fn deliver(app: &str, dir: &Path) -> String {
     let expected = dir.join("expected.json").to_str().unwrap().to_string();
@@ -122,24 +82,7 @@ async fn deliver(app: &str, dir: &Path) -> String {
 
 /// `check --totals` against Prometheus, with `extra` flags (--format).
 async fn check(expected: &str, prometheus: &str, extra: &[&str]) -> common::Run {
-    let mapping = app_dir().join("mapping.json");
-    let args: Vec<String> = [
-        "check",
-        "--expected",
-        expected,
-        "--backend",
-        "promql",
-        "--observed",
-        prometheus,
-        "--mapping",
-        mapping.to_str().unwrap(),
-        "--totals",
-    ]
-    .iter()
-    .chain(extra)
-    .map(|a| a.to_string())
-    .collect();
-    common::callmetrics_async(&args).await
+    check_promql(expected, prometheus, &app_dir().join("mapping.json"), extra).await
 }
 
 fn ready(test: &str, store: Store) -> bool {

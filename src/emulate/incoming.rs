@@ -1,0 +1,189 @@
+//! Inbound calls. ACS tells an app of a call to its number with an Event
+//! Grid `Microsoft.Communication.IncomingCall` event, posted to the app's
+//! subscription endpoint once that endpoint has passed Event Grid's
+//! subscription-validation handshake: a `SubscriptionValidation` delivery
+//! answered 200 with its `validationCode` echoed as `validationResponse`
+//! (docs/sources.md). Each event carries an `incomingCallContext` that the
+//! app's Answer, Redirect or Reject sends back; the call it names is the
+//! call those requests set up, with the ids the event announced.
+
+use super::{State, callbacks::now_ms, lock};
+use crate::engine::Workload;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+/// Where incoming calls go and when they arrive.
+pub(crate) struct IncomingCalls {
+    /// The app's Event Grid webhook.
+    pub url: reqwest::Url,
+    /// Arrivals: rate, process, how many (all with the emulator's seed).
+    pub workload: Workload,
+}
+
+/// The Event Grid topic of the emulated resource.
+const TOPIC: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/callmetrics\
+                     /providers/Microsoft.Communication/communicationServices/callmetrics-emulator";
+
+/// How often an endpoint that is not up yet is asked again to validate.
+const VALIDATION_RETRY: Duration = Duration::from_millis(250);
+
+/// Validates the subscription, then posts the incoming calls at their
+/// arrival times, until the arrivals end or the task is aborted.
+pub(super) fn spawn(state: Arc<State>, incoming: IncomingCalls) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let validated = validate(&state, &incoming.url).await;
+        state.note(|s| s.incoming_validation = Some(validated.clone()));
+        if validated != "passed" {
+            eprintln!(
+                "incoming calls: {} failed Event Grid's subscription validation ({validated}); \
+                 no incoming call is posted",
+                incoming.url
+            );
+            return;
+        }
+        eprintln!("incoming calls: {} validated", incoming.url);
+        let start = Instant::now();
+        for offset_ms in incoming.workload.arrivals() {
+            let due = start + Duration::from_secs_f64(offset_ms / 1000.0);
+            tokio::time::sleep_until(due.into()).await;
+            let index = {
+                let mut calls = lock(&state.calls);
+                calls.next_index += 1;
+                calls.next_index - 1
+            };
+            let (event, context) = incoming_call(&state, index);
+            lock(&state.calls).pending.insert(context, index);
+            // Each on its own task: a slow app must not delay the arrivals.
+            tokio::spawn(post(state.clone(), incoming.url.clone(), event));
+        }
+    })
+}
+
+/// Event Grid's handshake; "passed", or why not. An endpoint that does not
+/// answer yet (the app starting) or answers 5xx is asked again.
+async fn validate(state: &State, url: &reqwest::Url) -> String {
+    let code = format!("{:016x}-callmetrics", state.config.seed);
+    let body = json!([{
+        "id": format!("validation-{}", state.config.seed),
+        "topic": TOPIC,
+        "subject": "",
+        "data": {"validationCode": code},
+        "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+        "eventTime": event_time(),
+        "metadataVersion": "1",
+        "dataVersion": "1",
+    }]);
+    let mut told = false;
+    loop {
+        let sent = state
+            .http
+            .post(url.clone())
+            .header("aeg-event-type", "SubscriptionValidation")
+            .json(&body)
+            .send()
+            .await;
+        let reply = match sent {
+            Ok(reply) if !reply.status().is_server_error() => reply,
+            Ok(_) | Err(_) => {
+                if !told {
+                    eprintln!(
+                        "incoming calls: waiting for {url} to answer the subscription validation"
+                    );
+                    told = true;
+                }
+                tokio::time::sleep(VALIDATION_RETRY).await;
+                continue;
+            }
+        };
+        let status = reply.status();
+        if status != http::StatusCode::OK {
+            return format!("answered HTTP {} (Event Grid wants 200)", status.as_u16());
+        }
+        let answer: Value = reply.json().await.unwrap_or(Value::Null);
+        return match answer.get("validationResponse").and_then(Value::as_str) {
+            Some(got) if got == code => "passed".into(),
+            Some(got) => format!("validationResponse {got:?} is not the validationCode {code:?}"),
+            None => "the answer has no validationResponse".into(),
+        };
+    }
+}
+
+/// Posts one IncomingCall; the summary says whether the app took it.
+async fn post(state: Arc<State>, url: reqwest::Url, event: Value) {
+    let sent = state
+        .http
+        .post(url)
+        .header("aeg-event-type", "Notification")
+        .json(&event)
+        .send()
+        .await;
+    match sent {
+        Ok(reply) if reply.status().is_success() => state.note(|s| s.incoming_calls_posted += 1),
+        Ok(reply) => state.note(|s| {
+            let why = format!(
+                "IncomingCall: the app answered HTTP {}",
+                reply.status().as_u16()
+            );
+            *s.callbacks_failed.entry(why).or_default() += 1;
+        }),
+        Err(e) => state.note(|s| {
+            let why = format!("IncomingCall: {}", crate::client::http::root_cause(&e));
+            *s.callbacks_failed.entry(why).or_default() += 1;
+        }),
+    }
+}
+
+/// Call `index`'s IncomingCall event (an Event Grid array of one) and its
+/// `incomingCallContext`: the caller is participant 0, the app's number
+/// participant 1, the ids those the call keeps once answered.
+fn incoming_call(state: &State, index: u64) -> (Value, String) {
+    let mut writer = lock(&state.ids);
+    let ids = super::responses::CallIds::of(&mut writer, index);
+    let identity = |n: u16| {
+        let mut out = Vec::new();
+        writer.identifier(&mut out, writer.participant(index, n));
+        serde_json::from_slice::<Value>(&out).unwrap_or(Value::Null)
+    };
+    let (from, to) = (identity(0), identity(1));
+    let mut event_id = Vec::new();
+    writer.event(&mut event_id, index, u32::MAX);
+    // Opaque to the app; shaped like the service's (a JWT with alg none).
+    let claims = json!({"serverCallId": ids.server_call, "correlationId": ids.correlation});
+    let context = format!(
+        "{}.{}.",
+        B64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        B64.encode(claims.to_string())
+    );
+    let raw = |v: &Value| {
+        v.get("rawId")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let event = json!([{
+        "id": String::from_utf8_lossy(&event_id),
+        "topic": TOPIC,
+        "subject": format!("/caller/{}/recipient/{}", raw(&from), raw(&to)),
+        "data": {
+            "to": to,
+            "from": from,
+            "serverCallId": ids.server_call,
+            "callerDisplayName": "",
+            "incomingCallContext": context,
+            "correlationId": ids.correlation,
+        },
+        "eventType": "Microsoft.Communication.IncomingCall",
+        "dataVersion": "1.0",
+        "metadataVersion": "1",
+        "eventTime": event_time(),
+    }]);
+    (event, context)
+}
+
+fn event_time() -> String {
+    let now = UNIX_EPOCH + Duration::from_millis(now_ms().max(0) as u64);
+    humantime::format_rfc3339_millis(now).to_string()
+}

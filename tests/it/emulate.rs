@@ -1,0 +1,214 @@
+//! `emulate` through the binary, with a client that signs as the SDKs do
+//! (written here from the documented formula, not the emulator's code):
+//! what it refuses and how it counts what it refuses, and the bad input it
+//! stops at with exit 2. The official SDKs' own runs are in
+//! `servers::emulator_apps`.
+
+use crate::common::recount::cells_of_expected;
+use crate::common::servers::{Server, free_port};
+use crate::common::{self, callmetrics};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+const KEY: &str = "Y2FsbG1ldHJpY3MtZW11bGF0b3ItdGVzdC1rZXktMzI=";
+const VERSION: &str = "2025-05-15";
+
+/// The emulator of outbound-notification on a free port.
+async fn emulator(dir: &Path) -> (Server, String) {
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_callmetrics"));
+    command
+        .current_dir(common::repo())
+        .args(["emulate", "scenarios/outbound-notification.json", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--access-key", KEY, "--duration", "2m", "--settle", "0s"])
+        .arg("--ca-out")
+        .arg(dir.join("ca.pem"))
+        .arg("--expected-out")
+        .arg(dir.join("expected.json"))
+        .arg("--summary-out")
+        .arg(dir.join("summary.json"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let server = Server::spawn("callmetrics emulate", &mut command);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "no listener");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (server, format!("127.0.0.1:{port}"))
+}
+
+/// A request as an SDK signs it: `key` over `signed_body`, sent with
+/// `body` (they differ only to tamper), dated `date`.
+struct Signed<'a> {
+    method: reqwest::Method,
+    path_and_query: String,
+    signed_body: &'a [u8],
+    body: &'a [u8],
+    key: &'a str,
+    date: SystemTime,
+}
+
+async fn send(client: &reqwest::Client, host: &str, r: Signed<'_>) -> (u16, Value) {
+    let hash = STANDARD.encode(ring::digest::digest(&ring::digest::SHA256, r.signed_body));
+    let date = httpdate::fmt_http_date(r.date);
+    let to_sign = format!("{}\n{}\n{date};{host};{hash}", r.method, r.path_and_query);
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &STANDARD.decode(r.key).unwrap());
+    let signature = STANDARD.encode(ring::hmac::sign(&key, to_sign.as_bytes()));
+    let reply = client
+        .request(r.method, format!("https://{host}{}", r.path_and_query))
+        .header("x-ms-date", date)
+        .header("x-ms-content-sha256", hash)
+        .header(
+            "authorization",
+            format!(
+                "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={signature}"
+            ),
+        )
+        .header("content-type", "application/json")
+        .body(r.body.to_vec())
+        .send()
+        .await
+        .expect("the emulator answers");
+    let status = reply.status().as_u16();
+    let body = reply.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Request counts of the expected file, by (Operation, StatusCode).
+fn requests_by_status(expected: &str) -> BTreeMap<(String, String), u64> {
+    let mut counts = BTreeMap::new();
+    for ((metric, dims, _), cell) in cells_of_expected(expected) {
+        if metric != "APIRequestCallAutomation" {
+            continue;
+        }
+        let dim = |name: &str| {
+            dims.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        *counts.entry((dim("Operation"), dim("StatusCode"))).or_default() += cell[0];
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_and_unexpected_requests_are_answered_counted_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emulator, host) = emulator(dir.path()).await;
+    common::install_tls_provider();
+    let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let create = format!("/calling/callConnections?api-version={VERSION}");
+    let body = br#"{"targets":[{"rawId":"4:+14255550100","kind":"phoneNumber","phoneNumber":{"value":"+14255550100"}}],"callbackUri":"http://127.0.0.1:9/api/callbacks"}"#;
+    let now = SystemTime::now();
+    let signed = |path_and_query: &str, signed_body, body, key, date| Signed {
+        method: reqwest::Method::POST,
+        path_and_query: path_and_query.to_string(),
+        signed_body,
+        body,
+        key,
+        date,
+    };
+    let other_key = STANDARD.encode(b"not the emulator's access key!!!");
+    let tampered = br#"{"targets":[],"callbackUri":"http://127.0.0.1:9/other"}"#;
+    let stale = now - Duration::from_secs(20 * 60);
+    for (what, request) in [
+        ("a wrong key", signed(&create, body, body, &other_key, now)),
+        ("a tampered body", signed(&create, body, tampered, KEY, now)),
+        ("a stale date", signed(&create, body, body, KEY, stale)),
+    ] {
+        let (status, answer) = send(&client, &host, request).await;
+        assert_eq!(status, 401, "{what}: {answer}");
+        assert_eq!(answer["error"]["code"], "7509", "{what}: {answer}");
+    }
+
+    let no_route = "/calling/nothingHere?api-version=2025-05-15";
+    let (status, _) = send(&client, &host, signed(no_route, b"{}", b"{}", KEY, now)).await;
+    assert_eq!(status, 404, "an unknown route");
+    let play = format!("/calling/callConnections/never-issued:play?api-version={VERSION}");
+    let (status, answer) = send(&client, &host, signed(&play, b"{}", b"{}", KEY, now)).await;
+    assert_eq!((status, &answer["error"]["code"]), (404, &"8522".into()));
+    let ftp = br#"{"targets":[],"callbackUri":"ftp://127.0.0.1/callbacks"}"#;
+    let (status, answer) = send(&client, &host, signed(&create, ftp, ftp, KEY, now)).await;
+    assert_eq!(status, 400, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("callbackUri"), "{answer}");
+
+    emulator.terminate();
+    let expected = common::read(&dir.path().join("expected.json"));
+    let pairs = |list: &[(&str, &str, u64)]| {
+        list.iter()
+            .map(|(o, s, n)| ((o.to_string(), s.to_string()), *n))
+            .collect::<BTreeMap<_, _>>()
+    };
+    // The unknown route names no operation: answered and listed, not counted.
+    assert_eq!(
+        requests_by_status(&expected),
+        pairs(&[
+            ("Create Call", "401", 3),
+            ("Create Call", "400", 1),
+            ("Play", "404", 1)
+        ])
+    );
+    let summary: Value =
+        serde_json::from_str(&common::read(&dir.path().join("summary.json"))).unwrap();
+    let reasons: Vec<&String> = summary["unauthorized"].as_object().unwrap().keys().collect();
+    assert_eq!(reasons.len(), 3, "one reason each: {summary}");
+    let unexpected = summary["unexpected"].to_string();
+    assert!(unexpected.contains("nothingHere"), "{summary}");
+    assert!(unexpected.contains("never issued"), "{summary}");
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_field() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["scenarios/outbound-notification.json", "--access-key", "not base64!"],
+            "--access-key",
+        ),
+        (
+            &["scenarios/inbound-ivr.json", "--access-key", KEY],
+            "--incoming-call-url: required, as flow \"self-service-menu\"",
+        ),
+        (
+            &[
+                "scenarios/outbound-notification.json",
+                "--access-key",
+                KEY,
+                "--incoming-call-url",
+                "http://127.0.0.1:9/api/incomingCall",
+            ],
+            "--incoming-call-url: no flow",
+        ),
+        (
+            &[
+                "scenarios/inbound-ivr.json",
+                "--access-key",
+                KEY,
+                "--incoming-call-url",
+                "ftp://127.0.0.1/incoming",
+            ],
+            "http:// or https://",
+        ),
+    ];
+    for (args, message) in cases {
+        // Port 0: a case that wrongly started would not hold a fixed port.
+        let mut all = vec!["emulate", "--listen", "127.0.0.1:0", "--duration", "1s"];
+        all.extend_from_slice(args);
+        let run = callmetrics(&all);
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.describe());
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+    }
+}
