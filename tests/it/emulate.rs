@@ -24,7 +24,11 @@ async fn emulator(dir: &Path) -> (Server, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_callmetrics"));
     command
         .current_dir(common::repo())
-        .args(["emulate", "scenarios/outbound-notification.json", "--listen"])
+        .args([
+            "emulate",
+            "scenarios/outbound-notification.json",
+            "--listen",
+        ])
         .arg(format!("127.0.0.1:{port}"))
         .args(["--access-key", KEY, "--duration", "2m", "--settle", "0s"])
         .arg("--ca-out")
@@ -94,7 +98,9 @@ fn requests_by_status(expected: &str) -> BTreeMap<(String, String), u64> {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
         };
-        *counts.entry((dim("Operation"), dim("StatusCode"))).or_default() += cell[0];
+        *counts
+            .entry((dim("Operation"), dim("StatusCode")))
+            .or_default() += cell[0];
     }
     counts
 }
@@ -164,7 +170,11 @@ async fn refused_and_unexpected_requests_are_answered_counted_and_listed() {
     );
     let summary: Value =
         serde_json::from_str(&common::read(&dir.path().join("summary.json"))).unwrap();
-    let reasons: Vec<&String> = summary["unauthorized"].as_object().unwrap().keys().collect();
+    let reasons: Vec<&String> = summary["unauthorized"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
     assert_eq!(reasons.len(), 3, "one reason each: {summary}");
     let unexpected = summary["unexpected"].to_string();
     assert!(unexpected.contains("nothingHere"), "{summary}");
@@ -175,7 +185,11 @@ async fn refused_and_unexpected_requests_are_answered_counted_and_listed() {
 fn bad_input_exits_2_naming_the_field() {
     let cases: [(&[&str], &str); 4] = [
         (
-            &["scenarios/outbound-notification.json", "--access-key", "not base64!"],
+            &[
+                "scenarios/outbound-notification.json",
+                "--access-key",
+                "not base64!",
+            ],
             "--access-key",
         ),
         (
