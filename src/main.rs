@@ -3,6 +3,12 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+// glibc's malloc serialises tokio's worker threads on its arena locks
+// when one frees what another allocated (every request and callback
+// does); mimalloc frees to the owning thread without them (docs/perf.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = callmetrics::Cli::parse();
     match callmetrics::run(cli) {

@@ -10,6 +10,9 @@ use crate::engine::Event;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// How much of an app's answer to a callback is read.
+const ACK_BODY_LIMIT: usize = 64 * 1024;
+
 /// Now, in Unix milliseconds.
 pub(super) fn now_ms() -> i64 {
     SystemTime::now()
@@ -50,22 +53,34 @@ pub(super) fn send(
                 crate::engine::EventKind::Callback { event, .. } => event.name(),
                 crate::engine::EventKind::Request { .. } => "a request",
             };
-            match sent {
-                Ok(reply) if reply.status().is_success() => {
-                    state.count(&event);
-                    state.note(|s| *s.callbacks_delivered.entry(name.into()).or_default() += 1);
+            // The answer's body is read (a little of it at most) so the
+            // connection goes back to the pool instead of closing; the
+            // status alone says whether the app acknowledged.
+            let sent = match sent {
+                Ok(reply) => {
+                    let status = reply.status();
+                    let _ = crate::client::http::body_capped(reply, ACK_BODY_LIMIT).await;
+                    Ok(status)
                 }
-                Ok(reply) => state.note(|s| {
-                    let why = format!("{name}: the app answered HTTP {}", reply.status().as_u16());
+                Err(e) => Err(crate::client::http::root_cause(&e)),
+            };
+            match sent {
+                Ok(status) if status.is_success() => {
+                    state.count(&event);
+                    state.note(|s| *s.callbacks_delivered.entry(name).or_default() += 1);
+                }
+                Ok(status) => state.note(|s| {
+                    let why = format!("{name}: the app answered HTTP {}", status.as_u16());
                     *s.callbacks_failed.entry(why).or_default() += 1;
                 }),
                 Err(e) => state.note(|s| {
-                    let why = format!("{name}: {}", crate::client::http::root_cause(&e));
-                    *s.callbacks_failed.entry(why).or_default() += 1;
+                    *s.callbacks_failed
+                        .entry(format!("{name}: {e}"))
+                        .or_default() += 1;
                 }),
             }
             if event.is_call_end() {
-                lock(&call).ended = true;
+                state.end_call(&call);
             }
         }
     });

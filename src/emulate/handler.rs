@@ -324,13 +324,11 @@ async fn setup(state: &Arc<State>, request: &Request, body: &[u8]) -> (u16, Opti
         call,
         callback_uri,
         ended: false,
-        setup: parsed,
+        ids: Vec::new(),
+        // A copy: `body` may share the connection's whole read buffer.
+        setup: Bytes::copy_from_slice(body),
     }));
-    {
-        let mut calls = lock(&state.calls);
-        calls.by_id.insert(ids.connection.clone(), live.clone());
-        calls.by_id.insert(ids.server_call.clone(), live.clone());
-    }
+    lock(&state.calls).insert(&[&ids.connection, &ids.server_call], &live);
     state.note(|s| s.calls_started += 1);
     callbacks::send(state.clone(), live, answer.callbacks);
     (status, Some(properties))
@@ -347,7 +345,7 @@ async fn on_call(
     let version = request.version.unwrap_or_else(ApiVersion::default_version);
     let Some(call) = call else {
         state.unexpected(format!(
-            "{}: a call id the emulator never issued",
+            "{}: a call id the emulator does not know (never issued, or ended over a minute ago)",
             operation.name()
         ));
         state.count_request(request, 404, 8522, 1);
@@ -376,7 +374,7 @@ async fn on_call(
     state.count_request(request, status.code, status.sub_code, answer.latency_ms);
     if !status.is_success() {
         if answer.ends_call {
-            lock(&call).ended = true;
+            state.end_call(&call);
         }
         return (status.code, Some(failure(status)));
     }
@@ -390,23 +388,19 @@ async fn on_call(
             "connected"
         };
         let ids = CallIds::of(&mut writer, index);
+        let setup = serde_json::from_slice(&live.setup).unwrap_or(Value::Null);
         Some(responses::call_connection(
-            &writer,
-            index,
-            &ids,
-            connection,
-            &live.setup,
+            &writer, index, &ids, connection, &setup,
         ))
     } else {
-        let writer = lock(&state.ids);
         let mut recording = Vec::new();
-        writer.recording(&mut recording, index, Connection::default());
+        lock(&state.ids).recording(&mut recording, index, Connection::default());
         let recording = String::from_utf8_lossy(&recording).into_owned();
+        // Locks are taken calls, then a call, then ids: never ids first.
         if operation == Operation::StartRecording {
-            lock(&state.calls)
-                .by_id
-                .insert(recording.clone(), call.clone());
+            lock(&state.calls).insert(&[&recording], &call);
         }
+        let writer = lock(&state.ids);
         responses::success(operation, &writer, index, &recording, &parsed)
     };
     callbacks::send(state.clone(), call, answer.callbacks);

@@ -27,9 +27,9 @@ use crate::model::{AggregateTable, Grain};
 use crate::scenario::Scenario;
 use crate::serve::{ConnectionLimits, ServerTls};
 use rustc_hash::FxHashMap;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 /// What the emulator answers from and how.
@@ -63,9 +63,9 @@ pub(crate) struct Outcome {
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub(crate) struct Summary {
     /// Requests answered, by operation and status.
-    pub requests: BTreeMap<String, BTreeMap<u16, u64>>,
+    pub requests: BTreeMap<&'static str, BTreeMap<u16, u64>>,
     /// Callbacks the app acknowledged, by event type.
-    pub callbacks_delivered: BTreeMap<String, u64>,
+    pub callbacks_delivered: BTreeMap<&'static str, u64>,
     /// Callbacks the app refused or never answered, by why.
     pub callbacks_failed: BTreeMap<String, u64>,
     /// Requests refused for their signature, by why.
@@ -94,6 +94,12 @@ struct State {
     http: reqwest::Client,
 }
 
+/// How long an ended call is still known (Get Call says "disconnected",
+/// other requests get 8528) before it is forgotten and its ids answer 404
+/// like any unknown one: what the emulator holds is bounded by the calls
+/// live at once and those ended in the last minute.
+const ENDED_KEPT: Duration = Duration::from_secs(60);
+
 /// The live calls, by callConnectionId (and by the other ids that name
 /// them: serverCallId, recordingId).
 #[derive(Default)]
@@ -103,6 +109,33 @@ struct Calls {
     /// Incoming calls posted and not yet answered, redirected or
     /// rejected: their call index, by `incomingCallContext`.
     pending: FxHashMap<String, u64>,
+    /// Ended calls' ids, oldest first, to forget after `ENDED_KEPT`.
+    ended: VecDeque<(Instant, Vec<String>)>,
+}
+
+impl Calls {
+    /// Names `live` by each of `ids`.
+    fn insert(&mut self, ids: &[&str], live: &Arc<Mutex<LiveCallState>>) {
+        self.forget_ended(Instant::now());
+        let mut state = lock(live);
+        for &id in ids {
+            self.by_id.insert(id.to_string(), live.clone());
+            state.ids.push(id.to_string());
+        }
+    }
+
+    fn forget_ended(&mut self, now: Instant) {
+        while let Some((at, _)) = self.ended.front() {
+            if now.duration_since(*at) < ENDED_KEPT {
+                break;
+            }
+            if let Some((_, ids)) = self.ended.pop_front() {
+                for id in ids {
+                    self.by_id.remove(&id);
+                }
+            }
+        }
+    }
 }
 
 /// One call the app set up.
@@ -110,8 +143,11 @@ struct LiveCallState {
     call: LiveCall<'static>,
     callback_uri: reqwest::Url,
     ended: bool,
-    /// The setup request's body: what Get Call echoes.
-    setup: serde_json::Value,
+    /// Every id `Calls` knows it by.
+    ids: Vec<String>,
+    /// The setup request's body, as sent: what Get Call echoes (kept as
+    /// bytes, a tenth of its parsed size).
+    setup: bytes::Bytes,
 }
 
 impl Emulator {
@@ -129,6 +165,8 @@ impl Emulator {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls((*crate::client::tls::ClientTls::system().config()).clone())
             .timeout(config.callback_timeout)
+            // Each POST is one delivery the summary counts: none hidden.
+            .retry(reqwest::retry::never())
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
@@ -186,6 +224,23 @@ impl State {
         lock(&self.counted).record(e);
     }
 
+    /// Marks `call` ended (no more callbacks, requests refused) and
+    /// schedules its ids to be forgotten.
+    fn end_call(&self, call: &Mutex<LiveCallState>) {
+        let ids = {
+            let mut live = lock(call);
+            if live.ended {
+                return;
+            }
+            live.ended = true;
+            std::mem::take(&mut live.ids)
+        };
+        let mut calls = lock(&self.calls);
+        let now = Instant::now();
+        calls.forget_ended(now);
+        calls.ended.push_back((now, ids));
+    }
+
     fn note(&self, what: impl FnOnce(&mut Summary)) {
         what(&mut lock(&self.summary));
     }
@@ -195,7 +250,7 @@ impl Summary {
     fn answered(&mut self, operation: Operation, status: u16) {
         *self
             .requests
-            .entry(operation.name().to_string())
+            .entry(operation.name())
             .or_default()
             .entry(status)
             .or_default() += 1;

@@ -5,6 +5,7 @@
 //! handler decides (the body for a recognize, the call's flow otherwise).
 
 use crate::catalog::{Method, Operation};
+use std::sync::LazyLock;
 
 /// A request's route: the operations it may be, and the ids in its path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,17 @@ pub(super) struct Route {
     /// `{callConnectionId}` or `{recordingId}`, as sent.
     pub resource: Option<String>,
 }
+
+/// The catalog's routes, split into segments once.
+static ROUTES: LazyLock<Vec<(Method, Vec<&'static str>, Operation)>> = LazyLock::new(|| {
+    Operation::ALL
+        .iter()
+        .map(|&op| {
+            let info = op.info();
+            (info.method, info.route.split('/').collect(), op)
+        })
+        .collect()
+});
 
 /// The route of `method` `path` (no query), `None` when no operation has
 /// it.
@@ -23,20 +35,20 @@ pub(super) fn route(method: &str, path: &str) -> Option<Route> {
         "DELETE" => Method::Delete,
         _ => return None,
     };
+    let got: Vec<&str> = path.split('/').collect();
     let mut found: Option<Route> = None;
-    for &op in Operation::ALL {
-        let info = op.info();
-        if info.method != method {
+    for (m, wanted, op) in ROUTES.iter() {
+        if *m != method {
             continue;
         }
-        let Some(resource) = matches(info.route, path) else {
+        let Some(resource) = matches(wanted, &got) else {
             continue;
         };
         match &mut found {
-            Some(route) => route.operations.push(op),
+            Some(route) => route.operations.push(*op),
             None => {
                 found = Some(Route {
-                    operations: vec![op],
+                    operations: vec![*op],
                     resource,
                 })
             }
@@ -45,16 +57,14 @@ pub(super) fn route(method: &str, path: &str) -> Option<Route> {
     found
 }
 
-/// Whether `path` is an instance of `template`; the first placeholder's
-/// value when it is.
-fn matches(template: &str, path: &str) -> Option<Option<String>> {
-    let wanted: Vec<&str> = template.split('/').collect();
-    let got: Vec<&str> = path.split('/').collect();
+/// Whether `got` (a path's segments) is an instance of `wanted` (a
+/// template's); the first placeholder's value when it is.
+fn matches(wanted: &[&str], got: &[&str]) -> Option<Option<String>> {
     if wanted.len() != got.len() {
         return None;
     }
     let mut first = None;
-    for (w, g) in wanted.iter().zip(&got) {
+    for (w, g) in wanted.iter().zip(got) {
         let Some(rest) = w.strip_prefix('{') else {
             if w != g {
                 return None;

@@ -178,7 +178,7 @@ async fn refused_and_unexpected_requests_are_answered_counted_and_listed() {
     assert_eq!(reasons.len(), 3, "one reason each: {summary}");
     let unexpected = summary["unexpected"].to_string();
     assert!(unexpected.contains("nothingHere"), "{summary}");
-    assert!(unexpected.contains("never issued"), "{summary}");
+    assert!(unexpected.contains("does not know"), "{summary}");
 }
 
 #[test]
