@@ -146,7 +146,7 @@ struct LiveCallState {
     /// Every id `Calls` knows it by.
     ids: Vec<String>,
     /// The setup request's body, as sent: what Get Call echoes (kept as
-    /// bytes, a tenth of its parsed size).
+    /// bytes: parsed, it was half of what a call held).
     setup: bytes::Bytes,
 }
 
