@@ -8,6 +8,7 @@
 #
 #   cargo build --release && bash benches/emulate.sh
 #   ROUNDS=7 SECONDS_PER_RUN=10 CONNECTIONS=128 bash benches/emulate.sh
+#   SCENARIO=my-flow.json bash benches/emulate.sh   # another scenario whose flow starts with Create Call
 #
 # The client is wrk (Debian's `wrk`) replaying one request that the script
 # signs as the SDKs do (valid for the 15 minutes of --clock-skew, which
@@ -124,7 +125,7 @@ non_2xx() { awk '/Non-2xx/ {print $NF}' "$1"; }
 emulator() {
   local port
   port=$(free_port)
-  "$BIN" emulate ${SCENARIO:-benches/emulate/load.json} --listen "127.0.0.1:$port" --access-key "$KEY" \
+  "$BIN" emulate "${SCENARIO:-benches/emulate/load.json}" --listen "127.0.0.1:$port" --access-key "$KEY" \
     --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" --settle 1s \
     --summary-out "$work/summary.json" >"$work/emulate.out" 2>&1 &
   local pid=$!
