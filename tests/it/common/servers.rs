@@ -109,8 +109,13 @@ pub async fn wait_ready(url: &str, limit: Duration) {
     }
 }
 
+/// Held while a test installs packages: tests run in parallel, and two
+/// of them installing into the same folder break each other's install.
+static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `npm ci` in `dir` unless its node_modules is there already.
 pub fn npm_ci(dir: &Path) {
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     if dir.join("node_modules").is_dir() {
         return;
     }
@@ -125,9 +130,12 @@ pub fn npm_ci(dir: &Path) {
 /// The python of `dir/.venv` with `dir/requirements.txt` installed, the
 /// venv made if missing (`.ci/run` makes it beforehand).
 pub fn python_venv(dir: &Path) -> PathBuf {
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     let venv = dir.join(".venv");
     let python = venv.join("bin/python");
-    if !python.exists() {
+    // Made last by pip, so a venv whose install was cut short is redone.
+    let installed_marker = venv.join(".requirements-installed");
+    if !installed_marker.exists() {
         let made = Command::new("python3")
             .args(["-m", "venv"])
             .arg(&venv)
@@ -144,6 +152,7 @@ pub fn python_venv(dir: &Path) -> PathBuf {
             "pip install -r {}/requirements.txt failed",
             dir.display()
         );
+        std::fs::write(&installed_marker, "").expect("the venv is writable");
     }
     python
 }
