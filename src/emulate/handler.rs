@@ -320,6 +320,7 @@ async fn setup(state: &Arc<State>, request: &Request, body: &[u8]) -> (u16, Opti
         let properties = responses::call_connection(&writer, index, &ids, "connecting", &parsed);
         (ids, properties)
     };
+    let world = call.world(version);
     let live = Arc::new(Mutex::new(LiveCallState {
         call,
         callback_uri,
@@ -330,7 +331,10 @@ async fn setup(state: &Arc<State>, request: &Request, body: &[u8]) -> (u16, Opti
     }));
     lock(&state.calls).insert(&[&ids.connection, &ids.server_call], &live);
     state.note(|s| s.calls_started += 1);
-    callbacks::send(state.clone(), live, answer.callbacks);
+    callbacks::send(state.clone(), live.clone(), answer.callbacks);
+    if !world.is_empty() {
+        callbacks::send(state.clone(), live, world);
+    }
     (status, Some(properties))
 }
 

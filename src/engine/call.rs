@@ -11,7 +11,7 @@ use super::timeline::{self, HoldChange};
 use crate::catalog::{ApiVersion, EventType, Operation, success_has_no_result};
 
 use crate::scenario::Scenario;
-use crate::scenario::plan::{CallbackPlan, RequestPlan, Status, StepPlan};
+use crate::scenario::plan::{CallbackPlan, FlowPlan, RequestPlan, Status, StepPlan};
 
 /// Simulates call `index` starting at `start_ms`, appending to `out` (which
 /// is cleared first, so one buffer can serve many calls).
@@ -26,19 +26,7 @@ pub(super) fn simulate<'a>(
     let mut rng = Sampler::new(seed, Stream::Call, index);
     let flow = rng.pick(&scenario.flows);
     let version = *rng.pick(&flow.api_version);
-    let mut call = Call {
-        rng,
-        index,
-        start_ms,
-        version,
-        out,
-        seq: 0,
-        next_outsider: OUTSIDER,
-        hold_changes: Vec::new(),
-        connected: None,
-        recording_started_ms: start_ms,
-        ended_at: None,
-    };
+    let mut call = Call::new(rng, index, start_ms, version, out);
     call.steps(&flow.steps, Clock::at(0.0));
     let ended_ms = call.ended_at.map(|t| start_ms + whole_ms(t));
     let Call {
@@ -52,6 +40,35 @@ pub(super) fn simulate<'a>(
         out.retain(|e| e.time_ms <= end);
     }
     timeline::fill_in_time_order(out, &hold_changes);
+}
+
+/// What the world does on its own during call `index` of `flow`: the
+/// callbacks of its standalone steps (the caller hanging up, a stream
+/// failing), each with its time in ms after the response to the call's
+/// first request, in order. `emulate` sends them whatever the app does,
+/// as callers keep their own clock: the flow is walked as `generate` walks
+/// it, on a stream of its own, and only these callbacks are kept.
+pub(super) fn world_callbacks<'a>(
+    flow: &'a FlowPlan,
+    version: ApiVersion,
+    seed: u64,
+    index: u64,
+) -> Vec<(f64, Event<'a>)> {
+    let mut out = Vec::new();
+    let rng = Sampler::new(seed, Stream::World, index);
+    let mut call = Call::new(rng, index, 0, version, &mut out);
+    call.world = Some(Vec::new());
+    call.steps(&flow.steps, Clock::at(0.0));
+    let first_response = call.first_response_ms.unwrap_or(0.0);
+    let mut world = call.world.take().unwrap_or_default();
+    world.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some(end) = world.iter().position(|(_, e)| e.is_call_end()) {
+        world.truncate(end + 1);
+    }
+    world
+        .into_iter()
+        .map(|(at, e)| ((at - first_response).max(0.0), e))
+        .collect()
 }
 
 /// Chance that a call's first ParticipantsUpdated comes before its
@@ -94,6 +111,36 @@ struct Call<'a, 'o> {
     /// When a failure ended the flow (ms since call start): the app stops
     /// there, so nothing of the call's other parallel arms may follow.
     ended_at: Option<f64>,
+    /// When the first request was answered (ms since call start).
+    first_response_ms: Option<f64>,
+    /// Collecting the standalone steps' callbacks, for [`world_callbacks`].
+    world: Option<Vec<(f64, Event<'a>)>>,
+}
+
+impl<'a, 'o> Call<'a, 'o> {
+    fn new(
+        rng: Sampler,
+        index: u64,
+        start_ms: i64,
+        version: ApiVersion,
+        out: &'o mut Vec<Event<'a>>,
+    ) -> Call<'a, 'o> {
+        Call {
+            rng,
+            index,
+            start_ms,
+            version,
+            out,
+            seq: 0,
+            next_outsider: OUTSIDER,
+            hold_changes: Vec::new(),
+            connected: None,
+            recording_started_ms: start_ms,
+            ended_at: None,
+            first_response_ms: None,
+            world: None,
+        }
+    }
 }
 
 /// A point in a call's flow: ms since the call started, and when the
@@ -188,7 +235,12 @@ impl<'a> Call<'a, '_> {
                 if ended { Flow::Ended } else { Flow::At(end) }
             }
             StepPlan::Callback(cb) => {
+                let before = self.out.len();
                 let (at, ended) = self.callbacks(cb, clock.ms, self.version, Context::none(), None);
+                if let Some(world) = &mut self.world {
+                    // Pushed at their times since the call's start (0 here).
+                    world.extend(self.out[before..].iter().map(|e| (e.time_ms as f64, *e)));
+                }
                 if ended {
                     Flow::Ended
                 } else {
@@ -216,6 +268,7 @@ impl<'a> Call<'a, '_> {
             },
         );
         let responded = sent + latency;
+        self.first_response_ms.get_or_insert(responded);
         if !status.is_success() {
             if r.end_call_on_failure {
                 let end = self.ended_at.map_or(responded, |t| t.min(responded));

@@ -18,9 +18,13 @@ use rustc_hash::FxHashMap;
 /// starts a call, before taking the first that has it.
 const FLOW_DRAWS: usize = 64;
 
+/// Where the world's callbacks are numbered from (see [`LiveCall::world`]).
+const WORLD_SEQ: u32 = 1 << 31;
+
 /// One live call: its flow, its random stream and what it has been asked.
 pub(crate) struct LiveCall<'a> {
     rng: Sampler,
+    seed: u64,
     index: u64,
     flow: &'a FlowPlan,
     /// The flow's request steps, in the order they appear.
@@ -63,6 +67,7 @@ impl<'a> LiveCall<'a> {
             .or_else(|| scenario.flows.items().iter().find(|flow| has(flow)))?;
         Some(LiveCall {
             rng,
+            seed,
             index,
             flow,
             requests: request_steps(&flow.steps).collect(),
@@ -84,6 +89,29 @@ impl<'a> LiveCall<'a> {
             );
             inbound.then_some((flow.name.as_str(), first))
         })
+    }
+
+    /// What the world does on its own during the call (the caller
+    /// hanging up, a stream failing: the flow's standalone callback
+    /// steps), for a call made with `version`: each callback with its
+    /// delay after the one before, the first's after the response to the
+    /// call's setup request. They come whatever the app does, at the times
+    /// the flow gives them, as a caller keeps their own clock.
+    pub(crate) fn world(&self, version: ApiVersion) -> Vec<(f64, Event<'a>)> {
+        let mut last = 0.0;
+        super::call::world_callbacks(self.flow, version, self.seed, self.index)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (at, mut event))| {
+                // Numbered apart from the app-driven callbacks (which count
+                // up from 0), so every CloudEvent id stays unique.
+                event.seq = WORLD_SEQ + i as u32;
+                event.connection = Connection::default();
+                let delay = at - last;
+                last = at;
+                (delay, event)
+            })
+            .collect()
     }
 
     /// The call's index (what its ids derive from).
@@ -306,6 +334,35 @@ mod tests {
         };
         assert_eq!(answers(3), answers(3));
         assert_ne!(answers(3), answers(4));
+    }
+
+    #[test]
+    fn callers_hang_up_on_their_own_clock_in_the_flows_that_say_so() {
+        let s = scenario("inbound-ivr");
+        let v = version("2025-05-15");
+        let (mut abandoned, mut hung_up) = (0, 0);
+        for index in 0..400 {
+            let call = LiveCall::start(&s, 5, index, Operation::AnswerCall).expect("a flow");
+            let world = call.world(v);
+            assert_eq!(world, call.world(v), "the same call, the same world");
+            match call.flow() {
+                "abandoned-during-welcome" => {
+                    abandoned += 1;
+                    // Play answers at once after Answer; then 1-8 s.
+                    let [(delay, event)] = world.as_slice() else {
+                        panic!("one hang-up: {world:?}")
+                    };
+                    assert!(event.is_call_end(), "{event:?}");
+                    assert!((900.0..20_000.0).contains(delay), "{delay}");
+                    assert!(event.seq >= WORLD_SEQ);
+                }
+                "after-hours-redirect" | "blocked-number-reject" => assert!(world.is_empty()),
+                _ => hung_up += usize::from(!world.is_empty()),
+            }
+        }
+        assert!(abandoned > 5, "{abandoned}");
+        // The menu's callers hang up in some branches, not in all.
+        assert!(hung_up > 20 && hung_up < 300, "{hung_up}");
     }
 
     #[test]

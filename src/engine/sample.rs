@@ -24,6 +24,8 @@ pub(super) fn mix64(mut x: u64) -> u64 {
 pub(super) enum Stream {
     Arrivals = 1,
     Call = 2,
+    /// What the world does during a live call (`emulate`).
+    World = 3,
 }
 
 pub(super) struct Sampler {

@@ -4,6 +4,7 @@
 //! stops at with exit 2. The official SDKs' own runs are in
 //! `servers::emulator_apps`.
 
+use crate::common::fake_app;
 use crate::common::recount::cells_of_expected;
 use crate::common::servers::{Server, free_port};
 use crate::common::{self, callmetrics};
@@ -18,17 +19,14 @@ use std::time::{Duration, Instant, SystemTime};
 const KEY: &str = "Y2FsbG1ldHJpY3MtZW11bGF0b3ItdGVzdC1rZXktMzI=";
 const VERSION: &str = "2025-05-15";
 
-/// The emulator of outbound-notification on a free port.
-async fn emulator(dir: &Path) -> (Server, String) {
+/// The emulator of `scenario` (a path from the repository's root) on a
+/// free port.
+async fn emulator(dir: &Path, scenario: &str) -> (Server, String) {
     let port = free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_callmetrics"));
     command
         .current_dir(common::repo())
-        .args([
-            "emulate",
-            "scenarios/outbound-notification.json",
-            "--listen",
-        ])
+        .args(["emulate", scenario, "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .args(["--access-key", KEY, "--duration", "2m", "--settle", "0s"])
         .arg("--ca-out")
@@ -85,11 +83,16 @@ async fn send(client: &reqwest::Client, host: &str, r: Signed<'_>) -> (u16, Valu
     (status, body)
 }
 
-/// Request counts of the expected file, by (Operation, StatusCode).
-fn requests_by_status(expected: &str) -> BTreeMap<(String, String), u64> {
+/// Counts of `metric` in the expected file, by the values of two of its
+/// dimensions.
+fn counts_by(
+    expected: &str,
+    metric: &str,
+    [first, second]: [&str; 2],
+) -> BTreeMap<(String, String), u64> {
     let mut counts = BTreeMap::new();
-    for ((metric, dims, _), cell) in cells_of_expected(expected) {
-        if metric != "APIRequestCallAutomation" {
+    for ((name, dims, _), cell) in cells_of_expected(expected) {
+        if name != metric {
             continue;
         }
         let dim = |name: &str| {
@@ -98,24 +101,43 @@ fn requests_by_status(expected: &str) -> BTreeMap<(String, String), u64> {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
         };
-        *counts
-            .entry((dim("Operation"), dim("StatusCode")))
-            .or_default() += cell[0];
+        *counts.entry((dim(first), dim(second))).or_default() += cell[0];
     }
     counts
+}
+
+/// Request counts of the expected file, by (Operation, StatusCode).
+fn requests_by_status(expected: &str) -> BTreeMap<(String, String), u64> {
+    counts_by(
+        expected,
+        "APIRequestCallAutomation",
+        ["Operation", "StatusCode"],
+    )
+}
+
+/// `(a, b, n)` triples as counts keyed by `(a, b)`.
+fn pairs(list: &[(&str, &str, u64)]) -> BTreeMap<(String, String), u64> {
+    list.iter()
+        .map(|(a, b, n)| ((a.to_string(), b.to_string()), *n))
+        .collect()
+}
+
+/// A client that trusts the emulator's generated certificate.
+fn trusting(dir: &Path) -> reqwest::Client {
+    common::install_tls_provider();
+    let ca = std::fs::read(dir.join("ca.pem")).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .no_proxy()
+        .build()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_and_unexpected_requests_are_answered_counted_and_listed() {
     let dir = tempfile::tempdir().unwrap();
-    let (emulator, host) = emulator(dir.path()).await;
-    common::install_tls_provider();
-    let ca = std::fs::read(dir.path().join("ca.pem")).unwrap();
-    let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-        .no_proxy()
-        .build()
-        .unwrap();
+    let (emulator, host) = emulator(dir.path(), "scenarios/outbound-notification.json").await;
+    let client = trusting(dir.path());
     let create = format!("/calling/callConnections?api-version={VERSION}");
     let body = br#"{"targets":[{"rawId":"4:+14255550100","kind":"phoneNumber","phoneNumber":{"value":"+14255550100"}}],"callbackUri":"http://127.0.0.1:9/api/callbacks"}"#;
     let now = SystemTime::now();
@@ -154,11 +176,6 @@ async fn refused_and_unexpected_requests_are_answered_counted_and_listed() {
 
     emulator.terminate();
     let expected = common::read(&dir.path().join("expected.json"));
-    let pairs = |list: &[(&str, &str, u64)]| {
-        list.iter()
-            .map(|(o, s, n)| ((o.to_string(), s.to_string()), *n))
-            .collect::<BTreeMap<_, _>>()
-    };
     // The unknown route names no operation: answered and listed, not counted.
     assert_eq!(
         requests_by_status(&expected),
@@ -179,6 +196,56 @@ async fn refused_and_unexpected_requests_are_answered_counted_and_listed() {
     let unexpected = summary["unexpected"].to_string();
     assert!(unexpected.contains("nothingHere"), "{summary}");
     assert!(unexpected.contains("does not know"), "{summary}");
+}
+
+/// The flow's standalone CallDisconnected (the callee hanging up) comes
+/// unasked, 300 ms after CallConnected; the app's next request finds the
+/// call over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_hangs_up_on_their_own_and_the_call_is_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = "tests/fixtures/emulator/caller-hangs-up.json";
+    let (emulator, host) = emulator(dir.path(), scenario).await;
+    let client = trusting(dir.path());
+    let app = fake_app::serve(|_| fake_app::answer(200, "text/plain", "")).await;
+    let create = format!("/calling/callConnections?api-version={VERSION}");
+    let body = format!(
+        r#"{{"targets":[{{"rawId":"4:+14255550100","kind":"phoneNumber","phoneNumber":{{"value":"+14255550100"}}}}],"callbackUri":"http://{app}/api/callbacks"}}"#
+    );
+    let signed = |path_and_query: String, body| Signed {
+        method: reqwest::Method::POST,
+        path_and_query,
+        signed_body: body,
+        body,
+        key: KEY,
+        date: SystemTime::now(),
+    };
+    let (status, call) = send(&client, &host, signed(create, body.as_bytes())).await;
+    assert_eq!(status, 201, "{call}");
+    let id = call["callConnectionId"].as_str().expect("a call id");
+    // CallConnected at 100 ms, CallDisconnected 300 ms later.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let play = format!("/calling/callConnections/{id}:play?api-version={VERSION}");
+    let (status, answer) = send(&client, &host, signed(play, b"{}")).await;
+    assert_eq!((status, &answer["error"]["code"]), (400, &"8528".into()));
+
+    emulator.terminate();
+    let expected = common::read(&dir.path().join("expected.json"));
+    assert_eq!(
+        counts_by(
+            &expected,
+            "AcsCallAutomationCallbackEvent",
+            ["EventTypeName", "Code"]
+        ),
+        pairs(&[
+            ("Microsoft.Communication.CallConnected", "200", 1),
+            ("Microsoft.Communication.CallDisconnected", "200", 1),
+        ])
+    );
+    assert_eq!(
+        requests_by_status(&expected),
+        pairs(&[("Create Call", "201", 1), ("Play", "400", 1)])
+    );
 }
 
 #[test]
