@@ -3,12 +3,15 @@
 
 use super::{EmulateArgs, Outcome};
 use crate::catalog::Naming;
+use crate::emit::targets::webhook::sign::ACS_ISSUER;
+use crate::emit::targets::webhook::{Signer, oidc};
 use crate::emulate::{AccessKey, Config, Emulator, IncomingCalls, Summary};
 use crate::engine::{LiveCall, Workload};
 use crate::serve::ServerTls;
 use crate::wire::{Provenance, write_expected};
 use anyhow::Context;
 use std::io::Write;
+use std::sync::Arc;
 
 pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
     let scenario = crate::scenario::load(&args.scenario).map_err(super::validate::explain)?;
@@ -31,6 +34,12 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
         std::fs::write(path, pem).with_context(|| format!("--ca-out {}", path.display()))?;
     }
     let incoming = incoming_calls(args, scenario)?;
+    let signer = match (&args.acs_resource_id, args.sign) {
+        (Some(audience), true) => Some(Arc::new(
+            Signer::generate(audience, ACS_ISSUER).map_err(|e| anyhow::anyhow!("{e}"))?,
+        )),
+        _ => None,
+    };
     let config = Config {
         scenario,
         seed: args.seed,
@@ -38,6 +47,7 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
         clock_skew: args.clock_skew,
         callback_timeout: args.callback_timeout,
         incoming,
+        signer,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
@@ -157,6 +167,14 @@ fn announce(
             "the certificate is new and written nowhere: pass --ca-out FILE so the app can trust it"
         )?,
         None => {}
+    }
+    if let (true, Some(audience)) = (args.sign, &args.acs_resource_id) {
+        writeln!(
+            out,
+            "callbacks signed for audience {audience}; OpenID configuration: \
+             https://{address}{}",
+            oidc::CONFIGURATION_PATH
+        )?;
     }
     out.flush()?;
     Ok(())

@@ -701,6 +701,14 @@ pub struct EmulateArgs {
     /// Post this many incoming calls, then no more [default: until the emulator stops].
     #[arg(long, requires = "incoming_call_url")]
     pub calls: Option<u64>,
+    /// Sign every callback as ACS does: `Authorization: Bearer <JWT>`, RS256, a fresh token
+    /// per request valid 5 minutes, audience --acs-resource-id; the OpenID configuration is
+    /// served beside the API, at https://LISTEN/calling/.well-known/acsopenidconfiguration.
+    #[arg(long, requires = "acs_resource_id")]
+    pub sign: bool,
+    /// The ACS resource's immutable resource id (a GUID): the tokens' audience.
+    #[arg(long, value_name = "GUID", requires = "sign")]
+    pub acs_resource_id: Option<String>,
 }
 
 /// An http:// or https:// URL.

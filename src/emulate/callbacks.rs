@@ -2,7 +2,8 @@
 //! call's `callbackUri` at its delay, in order, as the one-event CloudEvents
 //! array ACS sends (the bytes of `run --target webhook`). A callback counts
 //! in the callback metric when the app acknowledges it (2xx); nothing more
-//! is sent for a call once it has ended.
+//! is sent for a call once it has ended. With `--sign`, each carries a
+//! fresh bearer token, as the webhook target's do.
 
 use super::{LiveCallState, State, lock};
 use crate::emit::deliver::batcher::Encoder;
@@ -42,13 +43,15 @@ pub(super) fn send(
                 encoder.finish(&mut body);
                 body
             };
-            let sent = state
+            let mut post = state
                 .http
                 .post(url.clone())
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(body)
-                .send()
-                .await;
+                .header(http::header::CONTENT_TYPE, "application/json");
+            if let Some(signer) = &state.config.signer {
+                let token = signer.token(SystemTime::now());
+                post = post.bearer_auth(token);
+            }
+            let sent = post.body(body).send().await;
             let name = match event.kind {
                 crate::engine::EventKind::Callback { event, .. } => event.name(),
                 crate::engine::EventKind::Request { .. } => "a request",

@@ -21,7 +21,7 @@ pub(crate) use incoming::IncomingCalls;
 
 use crate::catalog::Operation;
 use crate::emit::files::identity::IdWriter;
-use crate::emit::targets::webhook::CloudEventsEncoder;
+use crate::emit::targets::webhook::{CloudEventsEncoder, Signer, oidc};
 use crate::engine::{Event, IdKey, LiveCall};
 use crate::model::{AggregateTable, Grain};
 use crate::scenario::Scenario;
@@ -44,6 +44,18 @@ pub(crate) struct Config {
     pub callback_timeout: Duration,
     /// Where and when to post incoming calls, for flows that answer one.
     pub incoming: Option<IncomingCalls>,
+    /// Signs every callback as ACS does (`--sign`); its OpenID
+    /// configuration is served beside the REST API.
+    pub signer: Option<Arc<Signer>>,
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    #[error(transparent)]
+    Client(#[from] crate::client::http::ClientError),
+    #[error("cannot read the listener's address: {0}")]
+    Listener(#[from] std::io::Error),
 }
 
 /// The emulator while it serves.
@@ -156,7 +168,7 @@ impl Emulator {
         mut config: Config,
         listener: TcpListener,
         tls: ServerTls,
-    ) -> Result<Emulator, crate::client::http::ClientError> {
+    ) -> Result<Emulator, StartError> {
         let ids = IdKey::new(
             config.seed,
             config.scenario.sha256.as_bytes(),
@@ -172,6 +184,12 @@ impl Emulator {
             .build()
             .map_err(crate::client::http::ClientError::Build)?;
         let incoming = config.incoming.take();
+        // The configuration names the key set's URL: where this listener is.
+        let base = format!("https://{}", listener.local_addr()?);
+        let openid = config
+            .signer
+            .as_ref()
+            .map(|signer| oidc::routes(signer, &base));
         let state = Arc::new(State {
             ids: Mutex::new(IdWriter::new(ids)),
             cloud_events: Mutex::new(CloudEventsEncoder::new(ids)),
@@ -182,7 +200,8 @@ impl Emulator {
             http,
             config,
         });
-        let app = axum::Router::new()
+        let app = openid
+            .unwrap_or_default()
             .fallback(handler::handle)
             .with_state(state.clone());
         let limits = ConnectionLimits {

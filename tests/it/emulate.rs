@@ -6,7 +6,7 @@
 
 use crate::common::fake_app;
 use crate::common::recount::cells_of_expected;
-use crate::common::servers::{Server, free_port};
+use crate::common::servers::{Server, callback_app, callback_app_dir, free_port, npm_ci, require};
 use crate::common::{self, callmetrics};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -21,7 +21,7 @@ const VERSION: &str = "2025-05-15";
 
 /// The emulator of `scenario` (a path from the repository's root) on a
 /// free port.
-async fn emulator(dir: &Path, scenario: &str) -> (Server, String) {
+async fn emulator(dir: &Path, scenario: &str, extra: &[&str]) -> (Server, String) {
     let port = free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_callmetrics"));
     command
@@ -35,6 +35,7 @@ async fn emulator(dir: &Path, scenario: &str) -> (Server, String) {
         .arg(dir.join("expected.json"))
         .arg("--summary-out")
         .arg(dir.join("summary.json"))
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let server = Server::spawn("callmetrics emulate", &mut command);
@@ -136,7 +137,7 @@ fn trusting(dir: &Path) -> reqwest::Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_and_unexpected_requests_are_answered_counted_and_listed() {
     let dir = tempfile::tempdir().unwrap();
-    let (emulator, host) = emulator(dir.path(), "scenarios/outbound-notification.json").await;
+    let (emulator, host) = emulator(dir.path(), "scenarios/outbound-notification.json", &[]).await;
     let client = trusting(dir.path());
     let create = format!("/calling/callConnections?api-version={VERSION}");
     let body = br#"{"targets":[{"rawId":"4:+14255550100","kind":"phoneNumber","phoneNumber":{"value":"+14255550100"}}],"callbackUri":"http://127.0.0.1:9/api/callbacks"}"#;
@@ -205,13 +206,10 @@ async fn refused_and_unexpected_requests_are_answered_counted_and_listed() {
 async fn a_caller_hangs_up_on_their_own_and_the_call_is_over() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = "tests/fixtures/emulator/caller-hangs-up.json";
-    let (emulator, host) = emulator(dir.path(), scenario).await;
+    let (emulator, host) = emulator(dir.path(), scenario, &[]).await;
     let client = trusting(dir.path());
     let app = fake_app::serve(|_| fake_app::answer(200, "text/plain", "")).await;
-    let create = format!("/calling/callConnections?api-version={VERSION}");
-    let body = format!(
-        r#"{{"targets":[{{"rawId":"4:+14255550100","kind":"phoneNumber","phoneNumber":{{"value":"+14255550100"}}}}],"callbackUri":"http://{app}/api/callbacks"}}"#
-    );
+    let id = create_call(&client, &host, &format!("http://{app}/api/callbacks")).await;
     let signed = |path_and_query: String, body| Signed {
         method: reqwest::Method::POST,
         path_and_query,
@@ -220,9 +218,6 @@ async fn a_caller_hangs_up_on_their_own_and_the_call_is_over() {
         key: KEY,
         date: SystemTime::now(),
     };
-    let (status, call) = send(&client, &host, signed(create, body.as_bytes())).await;
-    assert_eq!(status, 201, "{call}");
-    let id = call["callConnectionId"].as_str().expect("a call id");
     // CallConnected at 100 ms, CallDisconnected 300 ms later.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let play = format!("/calling/callConnections/{id}:play?api-version={VERSION}");
@@ -245,6 +240,83 @@ async fn a_caller_hangs_up_on_their_own_and_the_call_is_over() {
     assert_eq!(
         requests_by_status(&expected),
         pairs(&[("Create Call", "201", 1), ("Play", "400", 1)])
+    );
+}
+
+/// Create Call, signed as the SDKs sign it, for a call whose callbacks go
+/// to `callback_uri`; the call's id.
+async fn create_call(client: &reqwest::Client, host: &str, callback_uri: &str) -> String {
+    let create = format!("/calling/callConnections?api-version={VERSION}");
+    let body = format!(
+        r#"{{"targets":[{{"rawId":"4:+14255550100","kind":"phoneNumber","phoneNumber":{{"value":"+14255550100"}}}}],"callbackUri":"{callback_uri}"}}"#
+    );
+    let request = Signed {
+        method: reqwest::Method::POST,
+        path_and_query: create,
+        signed_body: body.as_bytes(),
+        body: body.as_bytes(),
+        key: KEY,
+        date: SystemTime::now(),
+    };
+    let (status, call) = send(client, host, request).await;
+    assert_eq!(status, 201, "{call}");
+    call["callConnectionId"]
+        .as_str()
+        .expect("a call id")
+        .to_string()
+}
+
+/// `--sign`: each callback carries a token the Node.js callback app
+/// (tests/apps/acs-callback-app, `jose`) validates against the OpenID
+/// configuration the emulator serves beside its API, over its HTTPS; an
+/// app expecting another audience refuses them, and the summary says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_callbacks_validate_against_the_emulators_openid_configuration() {
+    let test = "signed_callbacks_validate_against_the_emulators_openid_configuration";
+    if !require(test, &[("node", "nodejs"), ("npm", "npm")]) {
+        return;
+    }
+    npm_ci(&callback_app_dir());
+    const AUDIENCE: &str = "7c1e9a3f-5b2d-4e8a-9c6f-1a2b3c4d5e6f";
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = "tests/fixtures/emulator/caller-hangs-up.json";
+    let sign = ["--sign", "--acs-resource-id", AUDIENCE];
+    let (emulator, host) = emulator(dir.path(), scenario, &sign).await;
+    let client = trusting(dir.path());
+    let configuration = format!("https://{host}/calling/.well-known/acsopenidconfiguration");
+    let ca = dir.path().join("ca.pem");
+    let app = |audience| {
+        callback_app(&[
+            ("OIDC_CONFIGURATION_URL", &configuration),
+            ("AUDIENCE", audience),
+            ("NODE_EXTRA_CA_CERTS", ca.to_str().unwrap()),
+        ])
+    };
+    let (_trusting, trusting_url) = app(AUDIENCE);
+    let (_foreign, foreign_url) = app("00000000-0000-0000-0000-000000000000");
+    create_call(&client, &host, &format!("{trusting_url}/api/callbacks")).await;
+    create_call(&client, &host, &format!("{foreign_url}/api/callbacks")).await;
+    // CallConnected at 100 ms, the callee's CallDisconnected 300 ms later.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    emulator.terminate();
+
+    let summary: Value =
+        serde_json::from_str(&common::read(&dir.path().join("summary.json"))).unwrap();
+    assert_eq!(
+        summary["callbacks_delivered"],
+        serde_json::json!({
+            "Microsoft.Communication.CallConnected": 1,
+            "Microsoft.Communication.CallDisconnected": 1,
+        }),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["callbacks_failed"],
+        serde_json::json!({
+            "Microsoft.Communication.CallConnected: the app answered HTTP 401": 1,
+            "Microsoft.Communication.CallDisconnected: the app answered HTTP 401": 1,
+        }),
+        "{summary}"
     );
 }
 

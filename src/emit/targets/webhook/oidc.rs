@@ -17,6 +17,29 @@ pub(crate) const CONFIGURATION_PATH: &str = "/calling/.well-known/acsopenidconfi
 /// The key set's path.
 pub(crate) const KEYS_PATH: &str = "/calling/keys";
 
+/// The configuration and key set of `signer`, served from `base` (the
+/// scheme and authority apps reach it at): `run --sign` serves them on a
+/// listener of their own, `emulate --sign` beside the REST API.
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(
+    signer: &Signer,
+    base: &str,
+) -> axum::Router<S> {
+    let configuration = json!({
+        "issuer": signer.issuer(),
+        "jwks_uri": format!("{base}{KEYS_PATH}"),
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+    });
+    let keys = signer.jwks();
+    axum::Router::new()
+        .route(
+            CONFIGURATION_PATH,
+            get(move || async move { axum::Json(configuration) }),
+        )
+        .route(KEYS_PATH, get(move || async move { axum::Json(keys) }))
+}
+
 /// The metadata server, in the background of the current runtime.
 pub struct OidcServer {
     addr: SocketAddr,
@@ -28,20 +51,7 @@ impl OidcServer {
     pub async fn start(listen: SocketAddr, signer: Arc<Signer>) -> io::Result<OidcServer> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let configuration = json!({
-            "issuer": signer.issuer(),
-            "jwks_uri": format!("http://{addr}{KEYS_PATH}"),
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "response_types_supported": ["id_token"],
-            "subject_types_supported": ["public"],
-        });
-        let keys = signer.jwks();
-        let app = axum::Router::new()
-            .route(
-                CONFIGURATION_PATH,
-                get(move || async move { axum::Json(configuration) }),
-            )
-            .route(KEYS_PATH, get(move || async move { axum::Json(keys) }));
+        let app = routes(&signer, &format!("http://{addr}"));
         let server = Background::spawn(listener, app, ConnectionLimits::RUN_SIDE, None);
         Ok(OidcServer { addr, server })
     }
