@@ -8,6 +8,7 @@ use crate::emit::targets::webhook::{Signer, oidc};
 use crate::emulate::{AccessKey, Config, Emulator, IncomingCalls, Summary};
 use crate::engine::{LiveCall, Workload};
 use crate::serve::ServerTls;
+use crate::sink::{RunningSink, SinkConfig};
 use crate::wire::{Provenance, write_expected};
 use anyhow::Context;
 use std::io::Write;
@@ -40,7 +41,7 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
         )),
         _ => None,
     };
-    let config = Config {
+    let mut config = Config {
         scenario,
         seed: args.seed,
         key,
@@ -48,6 +49,7 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
         callback_timeout: args.callback_timeout,
         incoming,
         signer,
+        query: None,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
@@ -55,8 +57,20 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
             .await
             .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
         let address = listener.local_addr()?;
+        let query = match args.query_listen {
+            Some(listen) => Some(
+                RunningSink::start(SinkConfig {
+                    listen,
+                    ..SinkConfig::embedded()
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("--query-listen: {e}"))?,
+            ),
+            None => None,
+        };
+        config.query = query.as_ref().map(RunningSink::in_process);
         let emulator = Emulator::start(config, listener, tls)?;
-        announce(args, address, generated.is_some())?;
+        announce(args, address, generated.is_some(), query.as_ref())?;
         match args.duration {
             Some(d) => {
                 tokio::select! {
@@ -71,6 +85,9 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
             args.settle
         );
         let outcome = emulator.stop(args.settle).await?;
+        if let Some(query) = query {
+            query.shutdown().await?;
+        }
         if let Some(path) = &args.expected_out {
             let provenance = Provenance {
                 scenario: scenario.name.clone(),
@@ -144,6 +161,7 @@ fn announce(
     args: &EmulateArgs,
     address: std::net::SocketAddr,
     generated: bool,
+    query: Option<&RunningSink>,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "callmetrics emulate listening on https://{address}")?;
@@ -167,6 +185,13 @@ fn announce(
             "the certificate is new and written nowhere: pass --ca-out FILE so the app can trust it"
         )?,
         None => {}
+    }
+    if let Some(query) = query {
+        writeln!(
+            out,
+            "query API: {} (check --backend sink --observed {0})",
+            query.url()
+        )?;
     }
     if let (true, Some(audience)) = (args.sign, &args.acs_resource_id) {
         writeln!(
@@ -204,6 +229,10 @@ fn print_summary(s: &Summary) -> std::io::Result<()> {
         ("callbacks not acknowledged", &s.callbacks_failed),
         ("requests refused for their signature", &s.unauthorized),
         ("requests the scenario did not expect", &s.unexpected),
+        (
+            "counts the query API refused (in --expected-out all the same)",
+            &s.query_api_refused,
+        ),
     ] {
         if list.is_empty() {
             continue;

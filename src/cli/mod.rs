@@ -709,6 +709,11 @@ pub struct EmulateArgs {
     /// The ACS resource's immutable resource id (a GUID): the tokens' audience.
     #[arg(long, value_name = "GUID", requires = "sign")]
     pub acs_resource_id: Option<String>,
+    /// Also serve what is counted, live, on the sink's query API at this address (plain
+    /// HTTP): GET /metrics (Metrics - List), Azure Monitor's paths, /prometheus, so `check
+    /// --backend sink --observed http://ADDR` or a dashboard reads the emulator as it runs.
+    #[arg(long, value_name = "ADDR", value_parser = listen_address)]
+    pub query_listen: Option<std::net::SocketAddr>,
 }
 
 /// An http:// or https:// URL.

@@ -22,10 +22,11 @@ pub(crate) use incoming::IncomingCalls;
 use crate::catalog::Operation;
 use crate::emit::files::identity::IdWriter;
 use crate::emit::targets::webhook::{CloudEventsEncoder, Signer, oidc};
-use crate::engine::{Event, IdKey, LiveCall};
-use crate::model::{AggregateTable, Grain};
+use crate::engine::{Event, EventKind, IdKey, LiveCall};
+use crate::model::{AggregateTable, Grain, Series};
 use crate::scenario::Scenario;
 use crate::serve::{ConnectionLimits, ServerTls};
+use crate::sink::InProcess;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,9 @@ pub(crate) struct Config {
     /// Signs every callback as ACS does (`--sign`); its OpenID
     /// configuration is served beside the REST API.
     pub signer: Option<Arc<Signer>>,
+    /// A sink whose query API serves what is counted, as it is counted
+    /// (`--query-listen`).
+    pub query: Option<InProcess>,
 }
 
 /// Why the emulator could not start.
@@ -89,6 +93,10 @@ pub(crate) struct Summary {
     pub calls_started: u64,
     /// IncomingCall events the app acknowledged.
     pub incoming_calls_posted: u64,
+    /// Counts the query API's sink refused (its limits), by why: the
+    /// expected file has them, the query API does not.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub query_api_refused: BTreeMap<String, u64>,
     /// Event Grid's handshake with --incoming-call-url: "passed" or why not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incoming_validation: Option<String>,
@@ -238,9 +246,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl State {
-    /// Counts `e` in the metrics.
+    /// Counts `e` in the metrics (and in the query API's sink).
     fn count(&self, e: &Event) {
         lock(&self.counted).record(e);
+        let Some(query) = &self.config.query else {
+            return;
+        };
+        let series = Series::of(e);
+        let mut samples = vec![(series, e.time_ms, 1)];
+        if let (Series::Requests(dims), EventKind::Request { latency_ms, .. }) = (series, e.kind) {
+            samples.push((Series::Latency(dims), e.time_ms, latency_ms.into()));
+        }
+        if let Err(why) = query.add(&samples) {
+            self.note(|s| *s.query_api_refused.entry(why.to_string()).or_default() += 1);
+        }
     }
 
     /// Marks `call` ended (no more callbacks, requests refused) and

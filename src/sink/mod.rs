@@ -28,10 +28,11 @@ use crate::serve::Background;
 pub(crate) use crate::serve::ConnectionLimits;
 pub(crate) use crate::serve::ServerTls;
 pub(crate) use resources::ResourceReport;
-pub(crate) use store::{DEFAULT_MAX_CELLS, Store, StoreOptions, StoreStats};
+pub(crate) use store::{ApplyError, DEFAULT_MAX_CELLS, Store, StoreOptions, StoreStats};
 pub(crate) use wal::{OpenReport, WalError};
 
 use crate::catalog::Naming;
+use crate::model::Series;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -93,6 +94,22 @@ impl SinkConfig {
             max_answer_points: 1_000_000,
             tls: None,
         }
+    }
+}
+
+/// Samples stored from the same process.
+#[derive(Clone)]
+pub(crate) struct InProcess(Arc<Store>);
+
+impl InProcess {
+    /// Stores `samples` (series, time in Unix ms, value) as one batch, all
+    /// or nothing.
+    pub(crate) fn add(&self, samples: &[(Series, i64, u64)]) -> Result<(), ApplyError> {
+        let samples: Vec<sample::Sample> = samples
+            .iter()
+            .map(|&(series, time_ms, value)| sample::Sample::one(series, time_ms, value))
+            .collect();
+        self.0.apply(None, &samples).map(|_| ())
     }
 }
 
@@ -162,6 +179,12 @@ impl RunningSink {
 
     pub fn stats(&self) -> StoreStats {
         self.store.stats()
+    }
+
+    /// A door into the store for samples counted in-process (`emulate
+    /// --query-listen`), where no wire carries them.
+    pub(crate) fn in_process(&self) -> InProcess {
+        InProcess(self.store.clone())
     }
 
     /// Stops accepting, finishes requests in flight, and returns.

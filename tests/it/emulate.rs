@@ -123,6 +123,26 @@ fn pairs(list: &[(&str, &str, u64)]) -> BTreeMap<(String, String), u64> {
         .collect()
 }
 
+/// The samples of counter `name` in a Prometheus exposition, summed by the
+/// value of `label`.
+fn exposition_counts(text: &str, name: &str, label: &str) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    let key = format!("{label}=\"");
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix('{')) else {
+            continue;
+        };
+        let (labels, value) = rest.rsplit_once("} ").expect("a sample line");
+        let of = labels
+            .split(',')
+            .find_map(|pair| pair.strip_prefix(&key))
+            .map(|v| v.trim_end_matches('"').to_string())
+            .unwrap_or_else(|| panic!("{label} in {line}"));
+        *counts.entry(of).or_default() += value.parse::<u64>().expect("a count");
+    }
+    counts
+}
+
 /// A client that trusts the emulator's generated certificate.
 fn trusting(dir: &Path) -> reqwest::Client {
     common::install_tls_provider();
@@ -206,7 +226,9 @@ async fn refused_and_unexpected_requests_are_answered_counted_and_listed() {
 async fn a_caller_hangs_up_on_their_own_and_the_call_is_over() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = "tests/fixtures/emulator/caller-hangs-up.json";
-    let (emulator, host) = emulator(dir.path(), scenario, &[]).await;
+    let query_port = free_port();
+    let query = format!("127.0.0.1:{query_port}");
+    let (emulator, host) = emulator(dir.path(), scenario, &["--query-listen", &query]).await;
     let client = trusting(dir.path());
     let app = fake_app::serve(|_| fake_app::answer(200, "text/plain", "")).await;
     let id = create_call(&client, &host, &format!("http://{app}/api/callbacks")).await;
@@ -223,9 +245,35 @@ async fn a_caller_hangs_up_on_their_own_and_the_call_is_over() {
     let play = format!("/calling/callConnections/{id}:play?api-version={VERSION}");
     let (status, answer) = send(&client, &host, signed(play, b"{}")).await;
     assert_eq!((status, &answer["error"]["code"]), (400, &"8528".into()));
+    // The query API serves the counts while the emulator runs.
+    let exposition = common::http()
+        .get(format!("http://{query}/prometheus"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
 
     emulator.terminate();
     let expected = common::read(&dir.path().join("expected.json"));
+    assert_eq!(
+        exposition_counts(
+            &exposition,
+            "callmetrics_callback_events_total",
+            "event_type_name"
+        ),
+        BTreeMap::from([
+            ("Microsoft.Communication.CallConnected".to_string(), 1),
+            ("Microsoft.Communication.CallDisconnected".to_string(), 1),
+        ]),
+        "{exposition}"
+    );
+    assert_eq!(
+        exposition_counts(&exposition, "callmetrics_api_requests_total", "status_code"),
+        BTreeMap::from([("201".to_string(), 1), ("400".to_string(), 1)]),
+        "{exposition}"
+    );
     assert_eq!(
         counts_by(
             &expected,
