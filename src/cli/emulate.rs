@@ -3,13 +3,17 @@
 
 use super::{EmulateArgs, Outcome};
 use crate::catalog::Naming;
+use crate::check::{ExpectedData, Traffic};
 use crate::emit::targets::webhook::sign::ACS_ISSUER;
 use crate::emit::targets::webhook::{Signer, oidc};
 use crate::emulate::{AccessKey, Config, Emulator, IncomingCalls, Summary};
 use crate::engine::{LiveCall, Workload};
+use crate::html_report::{self, Checked, Page};
+use crate::model::Grain;
+use crate::scenario::Scenario;
 use crate::serve::ServerTls;
 use crate::sink::{RunningSink, SinkConfig};
-use crate::wire::{Provenance, write_expected};
+use crate::wire::{Provenance, expected_response, write_expected};
 use anyhow::Context;
 use std::io::Write;
 use std::sync::Arc;
@@ -70,15 +74,36 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
         };
         config.query = query.as_ref().map(RunningSink::in_process);
         let emulator = Emulator::start(config, listener, tls)?;
+        let control = match args.control {
+            Some(listen) => Some(
+                emulator
+                    .serve_status(listen)
+                    .await
+                    .with_context(|| format!("--control {listen}: cannot listen"))?,
+            ),
+            None => None,
+        };
         announce(args, address, generated.is_some(), query.as_ref())?;
-        match args.duration {
-            Some(d) => {
-                tokio::select! {
-                    () = tokio::time::sleep(d) => {}
-                    () = super::sink::shutdown_signal() => {}
+        if let Some((addr, _)) = &control {
+            println!("status: http://{addr}/status");
+        }
+        let stop = async {
+            match args.duration {
+                Some(d) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(d) => {}
+                        () = super::sink::shutdown_signal() => {}
+                    }
                 }
+                None => super::sink::shutdown_signal().await,
             }
-            None => super::sink::shutdown_signal().await,
+        };
+        tokio::select! {
+            () = stop => {}
+            () = progress(&emulator) => {}
+        }
+        if let Some((_, server)) = control {
+            server.shutdown().await?;
         }
         eprintln!(
             "stopping: callbacks due in the next {:?} are still sent",
@@ -106,6 +131,9 @@ pub(super) fn run(args: &EmulateArgs) -> anyhow::Result<Outcome> {
                 serde_json::to_writer_pretty(&mut *out, &outcome.summary)?;
                 out.write_all(b"\n")
             })?;
+        }
+        if let Some(path) = &args.report {
+            write_report(path, args.seed, address, scenario, &outcome)?;
         }
         // Files first: a closed stdout must not lose them.
         print_summary(&outcome.summary)?;
@@ -205,14 +233,114 @@ fn announce(
     Ok(())
 }
 
+/// How often a progress line is printed while something happens.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One line on stderr every [`PROGRESS_EVERY`] when the counts moved:
+/// an emulator serves for hours, and a silent one looks hung.
+async fn progress(emulator: &Emulator) {
+    let mut last = None;
+    loop {
+        tokio::time::sleep(PROGRESS_EVERY).await;
+        let status = emulator.status();
+        let s = &status.summary;
+        let requests: u64 = s.requests.values().flat_map(|by| by.values()).sum();
+        let delivered: u64 = s.callbacks_delivered.values().sum();
+        let failed: u64 = s.callbacks_failed.values().sum();
+        let unexpected: u64 =
+            s.unexpected.values().sum::<u64>() + s.unauthorized.values().sum::<u64>();
+        let now = (
+            s.calls_started,
+            s.calls_ended,
+            requests,
+            delivered,
+            failed,
+            unexpected,
+        );
+        if last == Some(now) {
+            continue;
+        }
+        last = Some(now);
+        eprintln!(
+            "{:.0}s: calls {} ({} live), requests {requests}, callbacks acknowledged {delivered}, \
+             not acknowledged {failed}, refused or unexpected requests {unexpected}",
+            status.serving_s,
+            s.calls_started,
+            s.calls_started.saturating_sub(s.calls_ended),
+        );
+    }
+}
+
+/// `--report`: the counted traffic charted as `check --report` charts an
+/// expected side, with the summary's tallies under the title.
+fn write_report(
+    path: &std::path::Path,
+    seed: u64,
+    address: std::net::SocketAddr,
+    scenario: &Scenario,
+    outcome: &crate::emulate::Outcome,
+) -> anyhow::Result<()> {
+    let resource = format!("callmetrics/emulate/{}", scenario.name);
+    let counted = expected_response(&outcome.counted, Naming::Azure, &resource);
+    let data = ExpectedData::from_response(&counted)?;
+    let s = &outcome.summary;
+    let mut meta = vec![format!(
+        "scenario {} (sha256 {}), seed {seed}, served on https://{address}",
+        scenario.name,
+        super::short_digest(&scenario.sha256),
+    )];
+    let requests: Vec<String> = s
+        .requests
+        .iter()
+        .map(|(operation, by)| {
+            let statuses: Vec<String> = by.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+            format!("{operation} ({})", statuses.join(", "))
+        })
+        .collect();
+    meta.push(format!(
+        "{} calls; requests: {}",
+        s.calls_started,
+        if requests.is_empty() {
+            "none".to_string()
+        } else {
+            requests.join("; ")
+        }
+    ));
+    for (title, list) in [
+        ("callbacks not acknowledged", &s.callbacks_failed),
+        ("refused for their signature", &s.unauthorized),
+        ("not expected", &s.unexpected),
+    ] {
+        let n: u64 = list.values().sum();
+        if n > 0 {
+            let what: Vec<String> = list.iter().map(|(w, n)| format!("{n} x {w}")).collect();
+            meta.push(format!("{title}: {}", what.join("; ")));
+        }
+    }
+    let page = Page {
+        title: format!("callmetrics emulate: {}", scenario.name),
+        meta,
+        naming: Naming::Azure,
+        run: None,
+        check: Checked::Skipped {
+            why: "what the emulator counted (--expected-out): check your app's own \
+                  metrics against it"
+                .into(),
+            traffic: Traffic::expected(&data, Grain::MINUTE),
+        },
+    };
+    super::output::write_file(path, |out| html_report::write(&page, out))
+}
+
 fn print_summary(s: &Summary) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     let requests: u64 = s.requests.values().flat_map(|by| by.values()).sum();
     let delivered: u64 = s.callbacks_delivered.values().sum();
     writeln!(
         out,
-        "calls {}, requests {requests}, callbacks acknowledged {delivered}, repeats answered again {}",
-        s.calls_started, s.replayed
+        "calls {} ({} ended), requests {requests}, callbacks acknowledged {delivered}, repeats \
+         answered again {}",
+        s.calls_started, s.calls_ended, s.replayed
     )?;
     if let Some(validation) = &s.incoming_validation {
         writeln!(

@@ -714,6 +714,16 @@ pub struct EmulateArgs {
     /// --backend sink --observed http://ADDR` or a dashboard reads the emulator as it runs.
     #[arg(long, value_name = "ADDR", value_parser = listen_address)]
     pub query_listen: Option<std::net::SocketAddr>,
+    /// Write an HTML report when it stops: what was counted per minute and per dimension
+    /// value (both metrics), the requests by operation and status, and what it did not
+    /// expect or the app did not acknowledge.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// While it serves, answer GET /status at this address (plain HTTP): the summary so far
+    /// as JSON (calls started and ended, requests by operation and status, callbacks
+    /// acknowledged and not, what it did not expect) and how long it has served.
+    #[arg(long, value_name = "ADDR", value_parser = listen_address)]
+    pub control: Option<std::net::SocketAddr>,
 }
 
 /// An http:// or https:// URL.

@@ -65,6 +65,7 @@ pub(crate) enum StartError {
 /// The emulator while it serves.
 pub(crate) struct Emulator {
     state: Arc<State>,
+    started: Instant,
     server: crate::serve::Background,
     incoming: Option<tokio::task::JoinHandle<()>>,
 }
@@ -72,6 +73,15 @@ pub(crate) struct Emulator {
 /// What the emulator saw: the metrics it counted and its summary.
 pub(crate) struct Outcome {
     pub counted: AggregateTable,
+    pub summary: Summary,
+}
+
+/// `--control`'s `GET /status` and the progress lines: the summary so far.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Status {
+    /// Seconds since it started serving.
+    pub serving_s: f64,
+    #[serde(flatten)]
     pub summary: Summary,
 }
 
@@ -91,6 +101,9 @@ pub(crate) struct Summary {
     /// Retried requests answered from the first answer.
     pub replayed: u64,
     pub calls_started: u64,
+    /// Calls that ended (CallDisconnected delivered, or a failure that
+    /// ends the flow); the others were still live when it stopped.
+    pub calls_ended: u64,
     /// IncomingCall events the app acknowledged.
     pub incoming_calls_posted: u64,
     /// Counts the query API's sink refused (its limits), by why: the
@@ -220,9 +233,37 @@ impl Emulator {
         let incoming = incoming.map(|incoming| incoming::spawn(state.clone(), incoming));
         Ok(Emulator {
             state,
+            started: Instant::now(),
             server,
             incoming,
         })
+    }
+
+    /// The summary so far, and how long it has served.
+    pub(crate) fn status(&self) -> Status {
+        status_of(&self.state, self.started)
+    }
+
+    /// Serves `GET /status` ([`Status`] as JSON) on `listen` until the
+    /// returned server is shut down.
+    pub(crate) async fn serve_status(
+        &self,
+        listen: std::net::SocketAddr,
+    ) -> std::io::Result<(std::net::SocketAddr, crate::serve::Background)> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let state = self.state.clone();
+        let started = self.started;
+        let app = axum::Router::new().route(
+            "/status",
+            axum::routing::get(move || {
+                let status = status_of(&state, started);
+                async move { axum::Json(status) }
+            }),
+        );
+        let server =
+            crate::serve::Background::spawn(listener, app, ConnectionLimits::RUN_SIDE, None);
+        Ok((addr, server))
     }
 
     /// Stops serving (requests in flight finish), waits up to `settle`
@@ -236,6 +277,13 @@ impl Emulator {
         let counted = lock(&self.state.counted).clone();
         let summary = lock(&self.state.summary).clone();
         Ok(Outcome { counted, summary })
+    }
+}
+
+fn status_of(state: &State, started: Instant) -> Status {
+    Status {
+        serving_s: started.elapsed().as_secs_f64(),
+        summary: lock(&state.summary).clone(),
     }
 }
 
@@ -273,6 +321,7 @@ impl State {
             live.ended = true;
             std::mem::take(&mut live.ids)
         };
+        self.note(|s| s.calls_ended += 1);
         let mut calls = lock(&self.calls);
         let now = Instant::now();
         calls.forget_ended(now);

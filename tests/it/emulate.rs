@@ -228,7 +228,17 @@ async fn a_caller_hangs_up_on_their_own_and_the_call_is_over() {
     let scenario = "tests/fixtures/emulator/caller-hangs-up.json";
     let query_port = free_port();
     let query = format!("127.0.0.1:{query_port}");
-    let (emulator, host) = emulator(dir.path(), scenario, &["--query-listen", &query]).await;
+    let report = dir.path().join("report.html");
+    let control = format!("127.0.0.1:{}", free_port());
+    let extra = [
+        "--query-listen",
+        &query,
+        "--report",
+        report.to_str().unwrap(),
+        "--control",
+        &control,
+    ];
+    let (emulator, host) = emulator(dir.path(), scenario, &extra).await;
     let client = trusting(dir.path());
     let app = fake_app::serve(|_| fake_app::answer(200, "text/plain", "")).await;
     let id = create_call(&client, &host, &format!("http://{app}/api/callbacks")).await;
@@ -254,6 +264,21 @@ async fn a_caller_hangs_up_on_their_own_and_the_call_is_over() {
         .text()
         .await
         .unwrap();
+
+    let status: Value = common::http()
+        .get(format!("http://{control}/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&status["calls_started"], &status["calls_ended"]),
+        (&1.into(), &1.into()),
+        "{status}"
+    );
+    assert_eq!(status["requests"]["Play"]["400"], 1, "{status}");
 
     emulator.terminate();
     let expected = common::read(&dir.path().join("expected.json"));
@@ -289,6 +314,29 @@ async fn a_caller_hangs_up_on_their_own_and_the_call_is_over() {
         requests_by_status(&expected),
         pairs(&[("Create Call", "201", 1), ("Play", "400", 1)])
     );
+    // --report charts what was counted, per dimension value.
+    let page = common::page_data(&report);
+    let callbacks = page["traffic"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["metric"] == "AcsCallAutomationCallbackEvent")
+        .expect("the callback metric is charted");
+    let event_types = callbacks["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "EventTypeName")
+        .expect("by event type");
+    assert_eq!(
+        event_types["values"],
+        serde_json::json!([
+            ["Microsoft.Communication.CallConnected", 1, null, false],
+            ["Microsoft.Communication.CallDisconnected", 1, null, false]
+        ])
+    );
+    let meta = page["meta"].to_string();
+    assert!(meta.contains("Play (400: 1)"), "{meta}");
 }
 
 /// Create Call, signed as the SDKs sign it, for a call whose callbacks go
