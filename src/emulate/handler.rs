@@ -10,7 +10,7 @@ use super::responses::{self, CallIds};
 use super::route::{Route, route};
 use super::{LiveCallState, State, callbacks, lock};
 use crate::catalog::{ApiVersion, Operation};
-use crate::engine::{Connection, Event, EventKind, LiveCall};
+use crate::engine::{AskedFor, Connection, Event, EventKind, LiveCall};
 use crate::scenario::plan::Status;
 use axum::body::Bytes;
 use axum::extract::State as Shared;
@@ -300,7 +300,7 @@ async fn setup(state: &Arc<State>, request: &Request, body: &[u8]) -> (u16, Opti
         return (400, Some(responses::error("8523", what)));
     };
     // The flow was chosen for having a step for this operation.
-    let Some(answer) = call.answer(operation, version) else {
+    let Some(answer) = call.answer(operation, version, AskedFor::default()) else {
         state.count_request(&request, 500, 0, 1);
         return (500, Some(responses::error("500", "No step answered.")));
     };
@@ -361,7 +361,10 @@ async fn on_call(
         let body = responses::error("8528", "Action is not supported: the call has ended.");
         return (400, Some(body));
     }
-    let answer = lock(&call).call.answer(request.step, version);
+    let asked_for = AskedFor {
+        max_tones: max_tones(&parsed).unwrap_or(AskedFor::default().max_tones),
+    };
+    let answer = lock(&call).call.answer(request.step, version, asked_for);
     let Some(answer) = answer else {
         let flow = lock(&call).call.flow();
         let what = format!(
@@ -453,6 +456,15 @@ fn operation_of(
     (op, op)
 }
 
+/// A recognize's `recognizeOptions.dtmfOptions.maxTonesToCollect`, when
+/// it sets one the result can honour (1 to 255).
+fn max_tones(body: &Value) -> Option<u8> {
+    let n = body
+        .pointer("/recognizeOptions/dtmfOptions/maxTonesToCollect")?
+        .as_u64()?;
+    u8::try_from(n).ok().filter(|&n| n > 0)
+}
+
 /// Whether a recognize request's body plays a prompt.
 fn plays_prompt(body: &[u8]) -> bool {
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
@@ -506,7 +518,22 @@ fn body_digest(body: &[u8]) -> [u8; 32] {
 
 #[cfg(test)]
 mod tests {
-    use super::plays_prompt;
+    use super::{max_tones, plays_prompt};
+
+    #[test]
+    fn max_tones_is_read_from_the_recognize_options() {
+        let body = |text: &str| serde_json::from_str(text).unwrap();
+        let asked = r#"{"recognizeOptions":{"dtmfOptions":{"maxTonesToCollect":1}}}"#;
+        assert_eq!(max_tones(&body(asked)), Some(1));
+        for unusable in [
+            r#"{"recognizeOptions":{"dtmfOptions":{"maxTonesToCollect":0}}}"#,
+            r#"{"recognizeOptions":{"dtmfOptions":{"maxTonesToCollect":300}}}"#,
+            r#"{"recognizeOptions":{"dtmfOptions":{}}}"#,
+            r#"{"recognizeInputType":"dtmf"}"#,
+        ] {
+            assert_eq!(max_tones(&body(unusable)), None, "{unusable}");
+        }
+    }
 
     #[test]
     fn a_recognize_with_a_prompt_is_play_prompt() {

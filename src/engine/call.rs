@@ -5,7 +5,7 @@
 //! rosters, sequence numbers) is filled in afterwards, in time order, by
 //! `timeline`.
 
-use super::event::{Connection, Context, Detail, Event, EventKind, OUTSIDER};
+use super::event::{Connection, Context, Detail, Event, EventKind, MAX_TONES, OUTSIDER};
 use super::sample::{Sampler, Stream};
 use super::timeline::{self, HoldChange};
 use crate::catalog::{ApiVersion, EventType, Operation, success_has_no_result};
@@ -414,6 +414,7 @@ impl<'a> Call<'a, '_> {
             RecognizeCompleted => Detail::Recognized {
                 kind: cb.recognition_type,
                 seed: self.rng.bits() as u32,
+                max_tones: MAX_TONES,
             },
             ContinuousDtmfRecognitionToneReceived => {
                 Detail::Tone {

@@ -58,6 +58,10 @@ pub struct Connection {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Context<'a>(&'a String);
 
+/// The most DTMF tones a recognize result holds when the app set no
+/// `maxTonesToCollect` (generated datasets).
+pub(super) const MAX_TONES: u8 = 6;
+
 /// Callbacks no request caused carry no context.
 static NO_CONTEXT: String = String::new();
 
@@ -98,6 +102,9 @@ pub enum Detail {
     Recognized {
         kind: RecognitionType,
         seed: u32,
+        /// DTMF: the most tones the result may hold (the app's
+        /// `maxTonesToCollect`; [`MAX_TONES`] when nobody asked).
+        max_tones: u8,
     },
     Tone {
         tone: u8,

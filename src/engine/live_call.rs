@@ -7,7 +7,7 @@
 //! call's own stream, as in `generate`, so a sequential app sees the same
 //! answers for the same seed. Nothing here reads the clock: times come in.
 
-use super::event::{Connection, Context, Detail, Event, EventKind, OUTSIDER};
+use super::event::{Connection, Context, Detail, Event, EventKind, MAX_TONES, OUTSIDER};
 use super::sample::{Sampler, Stream};
 use crate::catalog::{ApiVersion, EventType, Operation, success_has_no_result};
 use crate::scenario::Scenario;
@@ -34,6 +34,24 @@ pub(crate) struct LiveCall<'a> {
     seq: u32,
     participants_sequence: u32,
     next_outsider: u16,
+    /// What the request being answered asked for.
+    asked_for: AskedFor,
+}
+
+/// What a request asked for that shapes the callbacks it draws.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AskedFor {
+    /// A recognize's `maxTonesToCollect`: its DTMF result holds 1 to this
+    /// many tones.
+    pub max_tones: u8,
+}
+
+impl Default for AskedFor {
+    fn default() -> AskedFor {
+        AskedFor {
+            max_tones: MAX_TONES,
+        }
+    }
 }
 
 /// A request answered: what the app is told, and the callbacks it causes.
@@ -75,6 +93,7 @@ impl<'a> LiveCall<'a> {
             seq: 0,
             participants_sequence: 0,
             next_outsider: OUTSIDER,
+            asked_for: AskedFor::default(),
         })
     }
 
@@ -135,7 +154,9 @@ impl<'a> LiveCall<'a> {
         &mut self,
         operation: Operation,
         version: ApiVersion,
+        asked_for: AskedFor,
     ) -> Option<Answer<'a>> {
+        self.asked_for = asked_for;
         let steps: Vec<&'a RequestPlan> = self
             .requests
             .iter()
@@ -248,6 +269,7 @@ impl<'a> LiveCall<'a> {
             RecognizeCompleted => Detail::Recognized {
                 kind: plan.recognition_type,
                 seed: self.rng.bits() as u32,
+                max_tones: self.asked_for.max_tones,
             },
             ContinuousDtmfRecognitionToneReceived => Detail::Tone {
                 tone: (self.rng.bits() % 10) as u8,
@@ -327,7 +349,9 @@ mod tests {
             let mut call = LiveCall::start(&s, seed, 7, Operation::CreateCall).expect("a flow");
             (0..20)
                 .map(|_| {
-                    let a = call.answer(Operation::CreateCall, v).expect("a step");
+                    let a = call
+                        .answer(Operation::CreateCall, v, AskedFor::default())
+                        .expect("a step");
                     (a.status.code, a.latency_ms, a.callbacks.len())
                 })
                 .collect::<Vec<_>>()
@@ -371,8 +395,12 @@ mod tests {
         let mut call = LiveCall::start(&s, 1, 0, Operation::CreateCall).expect("a flow");
         assert!(!call.has_step(Operation::StartRecording));
         assert!(
-            call.answer(Operation::StartRecording, version("2025-05-15"))
-                .is_none()
+            call.answer(
+                Operation::StartRecording,
+                version("2025-05-15"),
+                AskedFor::default()
+            )
+            .is_none()
         );
     }
 
@@ -383,7 +411,9 @@ mod tests {
         let (mut successes, mut failures) = (0, 0);
         for index in 0..400 {
             let mut call = LiveCall::start(&s, 9, index, Operation::CreateCall).expect("a flow");
-            let a = call.answer(Operation::CreateCall, v).expect("a step");
+            let a = call
+                .answer(Operation::CreateCall, v, AskedFor::default())
+                .expect("a step");
             if a.status.is_success() {
                 successes += 1;
                 assert_eq!(a.status.code, 201);

@@ -22,7 +22,7 @@ pub use event::Event;
 pub use event::EventKind;
 pub(crate) use event::{Connection, Detail};
 pub use ids::IdKey;
-pub(crate) use live_call::LiveCall;
+pub(crate) use live_call::{AskedFor, LiveCall};
 pub(crate) use profile::Profile;
 pub(crate) use profile_file::parse as parse_profile;
 pub(crate) use shard::Shard;

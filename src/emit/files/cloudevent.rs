@@ -225,9 +225,11 @@ fn write_detail(
             out.extend_from_slice(b",\"transferTarget\":");
             ids.identifier(out, who(target));
         }
-        Detail::Recognized { kind, seed: pick } => {
-            write_recognized(out, kind, sub_code, pick, parts.confidence)
-        }
+        Detail::Recognized {
+            kind,
+            seed: pick,
+            max_tones,
+        } => write_recognized(out, kind, sub_code, pick, max_tones, parts.confidence),
         Detail::Tone { tone, sequence_id } => {
             out.extend_from_slice(b",\"tone\":\"");
             out.extend_from_slice(TONES[tone as usize % TONES.len()].as_bytes());
@@ -326,18 +328,21 @@ fn write_recognized(
     kind: RecognitionType,
     sub_code: u32,
     pick: u32,
+    max_tones: u8,
     confidence: bool,
 ) {
     match kind {
         RecognitionType::Dtmf => {
             out.extend_from_slice(b",\"recognitionType\":\"dtmf\",\"dtmfResult\":{\"tones\":[");
-            let digits = 1 + pick % 6;
+            let digits = 1 + pick % u32::from(max_tones.max(1));
             for i in 0..digits {
                 if i > 0 {
                     out.push(b',');
                 }
                 out.push(b'"');
-                out.extend_from_slice(TONES[((pick >> (3 + 2 * i)) % 10) as usize].as_bytes());
+                // Six tones use the pick's bits; more repeat them, offset.
+                let digit = ((pick >> (3 + 2 * (i % 6))) + i / 6 * 7) % 10;
+                out.extend_from_slice(TONES[digit as usize].as_bytes());
                 out.push(b'"');
             }
             out.extend_from_slice(b"]}");
@@ -447,4 +452,35 @@ fn write_status_update(out: &mut Vec<u8>, event: EventType, sub_code: u32) {
     }
     out.extend_from_slice(details);
     out.extend_from_slice(b"\"}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tones(max_tones: u8, pick: u32) -> usize {
+        let mut out = Vec::new();
+        write_recognized(
+            &mut out,
+            RecognitionType::Dtmf,
+            8514,
+            pick,
+            max_tones,
+            false,
+        );
+        let text = String::from_utf8(out).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&format!("{{{}}}", &text[1..])).unwrap();
+        json["dtmfResult"]["tones"].as_array().unwrap().len()
+    }
+
+    #[test]
+    fn a_dtmf_result_holds_at_most_the_tones_asked_for() {
+        let picks = (0..2_000u32).map(|i| i.wrapping_mul(2_654_435_761));
+        let counts = |max| picks.clone().map(|p| tones(max, p)).collect::<Vec<_>>();
+        assert!(counts(1).iter().all(|&n| n == 1));
+        let ten = counts(10);
+        assert!(ten.iter().all(|&n| (1..=10).contains(&n)));
+        assert!(ten.contains(&10), "up to ten tones are drawn");
+        assert_eq!(counts(6).into_iter().max(), Some(6));
+    }
 }
