@@ -42,10 +42,12 @@ pub(super) async fn handle(
         );
     };
     let version = api_version(uri.query());
-    let call = route
-        .resource
-        .as_ref()
-        .and_then(|id| lock(&state.calls).by_id.get(id).cloned());
+    let call = match &route.resource {
+        Some(id) => lock(&state.calls).by_id.get(id).cloned(),
+        None => {
+            recorded_call(&route, &body).and_then(|id| lock(&state.calls).by_id.get(&id).cloned())
+        }
+    };
     let (operation, step) = operation_of(&route, call.as_ref(), &body);
     let request = Request {
         operation,
@@ -463,6 +465,20 @@ fn max_tones(body: &Value) -> Option<u8> {
         .pointer("/recognizeOptions/dtmfOptions/maxTonesToCollect")?
         .as_u64()?;
     u8::try_from(n).ok().filter(|&n| n > 0)
+}
+
+/// The call a Start Recording names in its body (its route names none):
+/// `callLocator.serverCallId`, or `callConnectionId` in versions that take
+/// one. A group call or room locator names no call the emulator set up.
+fn recorded_call(route: &Route, body: &[u8]) -> Option<String> {
+    if route.operations.first() != Some(&Operation::StartRecording) {
+        return None;
+    }
+    let body: Value = serde_json::from_slice(body).ok()?;
+    body.pointer("/callLocator/serverCallId")
+        .or_else(|| body.get("callConnectionId"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// Whether a recognize request's body plays a prompt.

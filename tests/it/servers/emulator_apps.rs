@@ -40,6 +40,9 @@ fn app_dir(name: &str) -> PathBuf {
 enum Flow {
     Outbound,
     Inbound,
+    /// tests/fixtures/emulator/every-operation.json: a step for every
+    /// operation, each a success.
+    EveryOperation,
 }
 
 /// The emulator on a free port for `flow`, posting incoming calls to the
@@ -57,6 +60,7 @@ async fn emulator(dir: &Path, flow: Flow, app_port: u16) -> (Server, u16) {
             .arg("--incoming-call-url")
             .arg(format!("http://127.0.0.1:{app_port}/api/incomingCall"))
             .args(["--calls", &CALLS.to_string(), "--rate", "2/s"]),
+        Flow::EveryOperation => command.arg("tests/fixtures/emulator/every-operation.json"),
     };
     command
         .arg("--listen")
@@ -124,7 +128,7 @@ async fn flow_checks_exactly(app: App, flow: Flow) {
         .env(
             "FLOW",
             match flow {
-                Flow::Outbound => "outbound",
+                Flow::Outbound | Flow::EveryOperation => "outbound",
                 Flow::Inbound => "inbound",
             },
         )
@@ -155,7 +159,7 @@ async fn flow_checks_exactly(app: App, flow: Flow) {
     // A setup the scenario refuses (429, 5xx) starts no call.
     assert!(summary["calls_started"].as_u64() >= Some(1), "{summary}");
     let setup = match flow {
-        Flow::Outbound => "Create Call",
+        Flow::Outbound | Flow::EveryOperation => "Create Call",
         Flow::Inbound => "Answer Call",
     };
     assert!(summary["requests"][setup].is_object(), "{summary}");
@@ -252,4 +256,67 @@ async fn the_javascript_sdk_app_answers_incoming_calls_and_checks_exactly() {
     if let Some(app) = javascript_app(test) {
         flow_checks_exactly(app, Flow::Inbound).await;
     }
+}
+
+/// The Python SDK calls every operation once (tests/apps/emulator-python/
+/// every_operation.py): each answer must be one its own models parse (the
+/// script exits 1 at the first error the SDK raises), and each request
+/// must have been answered with its operation's success status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_parses_the_answer_to_every_operation() {
+    let Some(app) = python_app("the_python_sdk_parses_the_answer_to_every_operation") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (emulator, port) = emulator(dir.path(), Flow::EveryOperation, free_port()).await;
+    let mut command = Command::new(&app.program);
+    command
+        .arg("every_operation.py")
+        .current_dir(app_dir(app.dir))
+        .env(
+            "ACS_CONNECTION_STRING",
+            format!("endpoint=https://127.0.0.1:{port}/;accesskey={ACCESS_KEY}"),
+        )
+        .env(app.trust, dir.path().join("ca.pem"));
+    // Bounded: the script's requests fail once the emulator is gone.
+    let driven = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::task::spawn_blocking(move || command.output()),
+    )
+    .await
+    .expect("every_operation.py ends within 2 minutes")
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&driven.stdout);
+    let stderr = String::from_utf8_lossy(&driven.stderr);
+    assert!(driven.status.success(), "{stdout}\n{stderr}");
+    emulator.terminate();
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["unexpected"], serde_json::json!({}), "{summary}");
+    let requests = summary["requests"].as_object().unwrap();
+    let called: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("ok "))
+        .collect();
+    // The catalog's 36 but Answer, Redirect and Reject (an incoming call's;
+    // Answer is the inbound flow's) and Delete Call (Hang Up's route).
+    assert_eq!(called.len(), 32, "{stdout}");
+    for (operation, by_status) in requests {
+        let statuses: Vec<u16> = by_status
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.parse().unwrap())
+            .collect();
+        assert!(
+            statuses.iter().all(|s| (200..300).contains(s)),
+            "{operation}: {by_status}"
+        );
+        assert!(
+            called.iter().any(|c| c.starts_with(operation.as_str())),
+            "{operation} answered but not called: {stdout}"
+        );
+    }
+    assert_eq!(requests.len(), 32, "one operation per SDK call: {summary}");
 }
