@@ -11,6 +11,9 @@
 //! Prometheus scrapes it; `check --backend promql --mapping` must find the
 //! app's counts equal to the emulator's expected file, for both metrics,
 //! and must fail against an expected file with one count changed.
+//! Beside them, each SDK calls every operation once against
+//! tests/fixtures/emulator/every-operation.json (`every_operation.py`,
+//! `every_operation.js`), and its own models must read every answer.
 //!
 //! Needs `prometheus`, `node`, `npm` and `python3` (skipped on a developer
 //! machine without them, a failure in CI). Bounded: a few calls, each
@@ -258,20 +261,16 @@ async fn the_javascript_sdk_app_answers_incoming_calls_and_checks_exactly() {
     }
 }
 
-/// The Python SDK calls every operation once (tests/apps/emulator-python/
-/// every_operation.py): each answer must be one its own models parse (the
-/// script exits 1 at the first error the SDK raises), and each request
-/// must have been answered with its operation's success status.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_python_sdk_parses_the_answer_to_every_operation() {
-    let Some(app) = python_app("the_python_sdk_parses_the_answer_to_every_operation") else {
-        return;
-    };
+/// The SDK of `app` calls every operation once (`script`, beside the
+/// app): each answer must be one its own models read (the script exits 1
+/// at the first error the SDK raises), and each request must have been
+/// answered with its operation's success status.
+async fn every_answer_parses(app: App, script: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (emulator, port) = emulator(dir.path(), Flow::EveryOperation, free_port()).await;
     let mut command = Command::new(&app.program);
     command
-        .arg("every_operation.py")
+        .arg(script)
         .current_dir(app_dir(app.dir))
         .env(
             "ACS_CONNECTION_STRING",
@@ -284,7 +283,7 @@ async fn the_python_sdk_parses_the_answer_to_every_operation() {
         tokio::task::spawn_blocking(move || command.output()),
     )
     .await
-    .expect("every_operation.py ends within 2 minutes")
+    .expect("the script ends within 2 minutes")
     .unwrap()
     .unwrap();
     let stdout = String::from_utf8_lossy(&driven.stdout);
@@ -319,4 +318,19 @@ async fn the_python_sdk_parses_the_answer_to_every_operation() {
         );
     }
     assert_eq!(requests.len(), 32, "one operation per SDK call: {summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_parses_the_answer_to_every_operation() {
+    if let Some(app) = python_app("the_python_sdk_parses_the_answer_to_every_operation") {
+        every_answer_parses(app, "every_operation.py").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_sdk_parses_the_answer_to_every_operation() {
+    let test = "the_javascript_sdk_parses_the_answer_to_every_operation";
+    if let Some(app) = javascript_app(test) {
+        every_answer_parses(app, "every_operation.js").await;
+    }
 }
