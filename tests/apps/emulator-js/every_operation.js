@@ -31,7 +31,7 @@ async function run(name, call) {
   try {
     got = await call();
   } catch (e) {
-    console.error(`FAILED ${name}: ${e.name}: ${e.message}`);
+    console.error(`FAILED ${name}: ${e.name} (${e.statusCode} ${e.code}): ${e.message}`);
     process.exit(1);
   }
   const what = got === undefined ? "undefined" : Object.keys(got).sort().join(",");

@@ -261,6 +261,29 @@ async fn the_javascript_sdk_app_answers_incoming_calls_and_checks_exactly() {
     }
 }
 
+/// Runs `script` of `app` against the emulator on `port` with the access
+/// key `key`, trusting `ca`; what it printed and how it ended.
+async fn drive(app: &App, script: &str, port: u16, ca: &Path, key: &str) -> std::process::Output {
+    let mut command = Command::new(&app.program);
+    command
+        .arg(script)
+        .current_dir(app_dir(app.dir))
+        .env(
+            "ACS_CONNECTION_STRING",
+            format!("endpoint=https://127.0.0.1:{port}/;accesskey={key}"),
+        )
+        .env(app.trust, ca);
+    // Bounded: the script's requests fail once the emulator is gone.
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::task::spawn_blocking(move || command.output()),
+    )
+    .await
+    .expect("the script ends within 2 minutes")
+    .unwrap()
+    .unwrap()
+}
+
 /// The SDK of `app` calls every operation once (`script`, beside the
 /// app): each answer must be one its own models read (the script exits 1
 /// at the first error the SDK raises), and each request must have been
@@ -268,24 +291,7 @@ async fn the_javascript_sdk_app_answers_incoming_calls_and_checks_exactly() {
 async fn every_answer_parses(app: App, script: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (emulator, port) = emulator(dir.path(), Flow::EveryOperation, free_port()).await;
-    let mut command = Command::new(&app.program);
-    command
-        .arg(script)
-        .current_dir(app_dir(app.dir))
-        .env(
-            "ACS_CONNECTION_STRING",
-            format!("endpoint=https://127.0.0.1:{port}/;accesskey={ACCESS_KEY}"),
-        )
-        .env(app.trust, dir.path().join("ca.pem"));
-    // Bounded: the script's requests fail once the emulator is gone.
-    let driven = tokio::time::timeout(
-        Duration::from_secs(120),
-        tokio::task::spawn_blocking(move || command.output()),
-    )
-    .await
-    .expect("the script ends within 2 minutes")
-    .unwrap()
-    .unwrap();
+    let driven = drive(&app, script, port, &dir.path().join("ca.pem"), ACCESS_KEY).await;
     let stdout = String::from_utf8_lossy(&driven.stdout);
     let stderr = String::from_utf8_lossy(&driven.stderr);
     assert!(driven.status.success(), "{stdout}\n{stderr}");
@@ -332,5 +338,54 @@ async fn the_javascript_sdk_parses_the_answer_to_every_operation() {
     let test = "the_javascript_sdk_parses_the_answer_to_every_operation";
     if let Some(app) = javascript_app(test) {
         every_answer_parses(app, "every_operation.js").await;
+    }
+}
+
+/// The official SDK of `app` signing with another access key (`script`):
+/// its first request is refused with ACS's 401, which the SDK raises with
+/// ACS's code, counted as a 401 Create Call and listed.
+async fn a_wrong_key_is_refused(app: App, script: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (emulator, port) = emulator(dir.path(), Flow::EveryOperation, free_port()).await;
+    // base64 of 32 other bytes.
+    let wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktMzI=";
+    let driven = drive(&app, script, port, &dir.path().join("ca.pem"), wrong).await;
+    let stderr = String::from_utf8_lossy(&driven.stderr);
+    assert_eq!(driven.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("FAILED Create Call"), "{stderr}");
+    assert!(
+        stderr.contains("7509"),
+        "ACS's code reaches the app: {stderr}"
+    );
+    emulator.terminate();
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["requests"],
+        serde_json::json!({"Create Call": {"401": 1}}),
+        "{summary}"
+    );
+    let refused: u64 = summary["unauthorized"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(refused, 1, "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_with_a_wrong_key_is_refused_with_401_and_counted() {
+    let test = "the_python_sdk_with_a_wrong_key_is_refused_with_401_and_counted";
+    if let Some(app) = python_app(test) {
+        a_wrong_key_is_refused(app, "every_operation.py").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_sdk_with_a_wrong_key_is_refused_with_401_and_counted() {
+    let test = "the_javascript_sdk_with_a_wrong_key_is_refused_with_401_and_counted";
+    if let Some(app) = javascript_app(test) {
+        a_wrong_key_is_refused(app, "every_operation.js").await;
     }
 }
