@@ -345,8 +345,9 @@ fn print_summary(s: &Summary) -> std::io::Result<()> {
     if let Some(validation) = &s.incoming_validation {
         writeln!(
             out,
-            "incoming calls acknowledged {} (subscription validation: {validation})",
-            s.incoming_calls_posted
+            "incoming calls acknowledged {}, of which {} rang a minute unanswered \
+             (subscription validation: {validation})",
+            s.incoming_calls_posted, s.incoming_calls_unanswered
         )?;
     }
     for (operation, by_status) in &s.requests {

@@ -268,7 +268,8 @@ async fn setup(state: &Arc<State>, request: &Request, body: &[u8]) -> (u16, Opti
             None => {
                 let why = match context {
                     Some(_) => {
-                        "an incomingCallContext the emulator never sent (or already answered)"
+                        "an incomingCallContext the emulator never sent (or already answered, or \
+                         that rang over a minute unanswered)"
                     }
                     None => "no incomingCallContext",
                 };

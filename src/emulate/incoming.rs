@@ -55,7 +55,10 @@ pub(super) fn spawn(state: Arc<State>, incoming: IncomingCalls) -> tokio::task::
                 calls.next_index - 1
             };
             let (event, context) = incoming_call(&state, index);
-            lock(&state.calls).pending.insert(context, index);
+            let unanswered = lock(&state.calls).ring(context, index, Instant::now());
+            if unanswered > 0 {
+                state.note(|s| s.incoming_calls_unanswered += unanswered);
+            }
             // Each on its own task: a slow app must not delay the arrivals.
             tokio::spawn(post(state.clone(), incoming.url.clone(), event));
         }

@@ -106,6 +106,9 @@ pub(crate) struct Summary {
     pub calls_ended: u64,
     /// IncomingCall events the app acknowledged.
     pub incoming_calls_posted: u64,
+    /// Incoming calls that rang a minute unanswered, then were forgotten
+    /// (counted as later calls arrive).
+    pub incoming_calls_unanswered: u64,
     /// Counts the query API's sink refused (its limits), by why: the
     /// expected file has them, the query API does not.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -133,6 +136,11 @@ struct State {
 /// live at once and those ended in the last minute.
 const ENDED_KEPT: Duration = Duration::from_secs(60);
 
+/// How long an incoming call rings: one not answered, redirected or
+/// rejected by then is forgotten (its context then gets 400), so what the
+/// emulator holds for an app that answers nothing stays bounded.
+const RINGING: Duration = Duration::from_secs(60);
+
 /// The live calls, by callConnectionId (and by the other ids that name
 /// them: serverCallId, recordingId).
 #[derive(Default)]
@@ -142,6 +150,8 @@ struct Calls {
     /// Incoming calls posted and not yet answered, redirected or
     /// rejected: their call index, by `incomingCallContext`.
     pending: FxHashMap<String, u64>,
+    /// The same contexts, oldest first, to stop ringing after `RINGING`.
+    ringing: VecDeque<(Instant, String)>,
     /// Ended calls' ids, oldest first, to forget after `ENDED_KEPT`.
     ended: VecDeque<(Instant, Vec<String>)>,
 }
@@ -155,6 +165,23 @@ impl Calls {
             self.by_id.insert(id.to_string(), live.clone());
             state.ids.push(id.to_string());
         }
+    }
+
+    /// Rings a new incoming call; returns how many stopped ringing
+    /// unanswered.
+    fn ring(&mut self, context: String, index: u64, now: Instant) -> u64 {
+        let mut unanswered = 0;
+        while let Some((at, _)) = self.ringing.front() {
+            if now.duration_since(*at) < RINGING {
+                break;
+            }
+            if let Some((_, old)) = self.ringing.pop_front() {
+                unanswered += u64::from(self.pending.remove(&old).is_some());
+            }
+        }
+        self.ringing.push_back((now, context.clone()));
+        self.pending.insert(context, index);
+        unanswered
     }
 
     fn forget_ended(&mut self, now: Instant) {
@@ -341,5 +368,26 @@ impl Summary {
             .or_default()
             .entry(status)
             .or_default() += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Calls, RINGING};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn an_incoming_call_unanswered_for_a_minute_stops_ringing() {
+        let mut calls = Calls::default();
+        let start = Instant::now();
+        assert_eq!(calls.ring("a".into(), 0, start), 0);
+        assert_eq!(calls.ring("b".into(), 1, start + Duration::from_secs(1)), 0);
+        // "b" is answered: it no longer rings, and is not counted unanswered.
+        assert_eq!(calls.pending.remove("b"), Some(1));
+        let later = start + RINGING + Duration::from_secs(2);
+        assert_eq!(calls.ring("c".into(), 2, later), 1, "only a rang out");
+        assert!(!calls.pending.contains_key("a"));
+        assert_eq!(calls.pending.get("c"), Some(&2));
+        assert_eq!(calls.ringing.len(), 1, "what rang out is let go");
     }
 }
