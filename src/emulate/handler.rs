@@ -366,6 +366,7 @@ async fn on_call(
     }
     let asked_for = AskedFor {
         max_tones: max_tones(&parsed).unwrap_or(AskedFor::default().max_tones),
+        at_ms: request.received_ms,
     };
     let answer = lock(&call).call.answer(request.step, version, asked_for);
     let Some(answer) = answer else {

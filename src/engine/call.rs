@@ -5,6 +5,7 @@
 //! rosters, sequence numbers) is filled in afterwards, in time order, by
 //! `timeline`.
 
+use super::detail;
 use super::event::{Connection, Context, Detail, Event, EventKind, MAX_TONES, OUTSIDER};
 use super::sample::{Sampler, Stream};
 use super::timeline::{self, HoldChange};
@@ -384,69 +385,36 @@ impl<'a> Call<'a, '_> {
         cause: Option<Operation>,
         at: f64,
     ) -> Detail {
-        use EventType::*;
-        match event {
-            AddParticipantSucceeded
-            | MoveParticipantSucceeded
-            | RemoveParticipantSucceeded
-            | RemoveParticipantFailed => Detail::Participant { participant: 0 },
-            AddParticipantFailed | MoveParticipantFailed => Detail::Participant {
-                participant: self.new_outsider(),
-            },
-            CancelAddParticipantSucceeded | CancelAddParticipantFailed => Detail::Invitation {
-                participant: self.new_outsider(),
-            },
-            ParticipantsUpdated => {
-                match cause {
-                    Some(Operation::Hold) => self.hold_changes.push((self.seq, true)),
-                    Some(Operation::Unhold) => self.hold_changes.push((self.seq, false)),
-                    _ => {}
-                }
-                Detail::Participants {
-                    sequence: 0,
-                    count: 0,
-                    caller_on_hold: false,
-                }
-            }
-            CallTransferAccepted => Detail::Transfer {
-                target: self.new_outsider(),
-            },
-            RecognizeCompleted => Detail::Recognized {
-                kind: cb.recognition_type,
-                seed: self.rng.bits() as u32,
-                max_tones: MAX_TONES,
-            },
-            ContinuousDtmfRecognitionToneReceived => {
-                Detail::Tone {
-                    // Card and PIN entry: digits, with an occasional * or #.
-                    tone: match self.rng.bits() % 40 {
-                        r @ 0..38 => (r % 10) as u8,
-                        r => (10 + r % 2) as u8,
-                    },
-                    sequence_id: 0,
-                }
-            }
-            RecordingStateChanged => {
-                let active = matches!(
-                    cause,
-                    Some(Operation::StartRecording | Operation::ResumeRecording)
-                );
-                if cause == Some(Operation::StartRecording) {
-                    self.recording_started_ms = self.start_ms + whole_ms(at);
-                }
-                Detail::Recording {
-                    active,
-                    started_ms: self.recording_started_ms,
-                }
-            }
-            _ => Detail::None,
+        if let Some(detail) =
+            detail::drawn(event, cb, &mut self.rng, &mut self.next_outsider, MAX_TONES)
+        {
+            return detail;
         }
-    }
-
-    fn new_outsider(&mut self) -> u16 {
-        let p = self.next_outsider;
-        self.next_outsider = self.next_outsider.saturating_add(1);
-        p
+        if event == EventType::RecordingStateChanged {
+            let active = matches!(
+                cause,
+                Some(Operation::StartRecording | Operation::ResumeRecording)
+            );
+            if cause == Some(Operation::StartRecording) {
+                self.recording_started_ms = self.start_ms + whole_ms(at);
+            }
+            return Detail::Recording {
+                active,
+                started_ms: self.recording_started_ms,
+            };
+        }
+        // ParticipantsUpdated: `timeline` numbers it and lists who is in
+        // the call; here only whether it was Hold's or Unhold's.
+        match cause {
+            Some(Operation::Hold) => self.hold_changes.push((self.seq, true)),
+            Some(Operation::Unhold) => self.hold_changes.push((self.seq, false)),
+            _ => {}
+        }
+        Detail::Participants {
+            sequence: 0,
+            count: 0,
+            caller_on_hold: false,
+        }
     }
 
     fn push(&mut self, at: f64, api_version: ApiVersion, kind: EventKind<'a>) {

@@ -7,6 +7,7 @@
 //! call's own stream, as in `generate`, so a sequential app sees the same
 //! answers for the same seed. Nothing here reads the clock: times come in.
 
+use super::detail;
 use super::event::{Connection, Context, Detail, Event, EventKind, MAX_TONES, OUTSIDER};
 use super::sample::{Sampler, Stream};
 use crate::catalog::{ApiVersion, EventType, Operation, success_has_no_result};
@@ -36,6 +37,9 @@ pub(crate) struct LiveCall<'a> {
     next_outsider: u16,
     /// What the request being answered asked for.
     asked_for: AskedFor,
+    /// When the call's recording started (Unix ms), for its
+    /// RecordingStateChanged events.
+    recording_started_ms: i64,
 }
 
 /// What a request asked for that shapes the callbacks it draws.
@@ -44,12 +48,15 @@ pub(crate) struct AskedFor {
     /// A recognize's `maxTonesToCollect`: its DTMF result holds 1 to this
     /// many tones.
     pub max_tones: u8,
+    /// When the request came (Unix ms): a recording it starts starts then.
+    pub at_ms: i64,
 }
 
 impl Default for AskedFor {
     fn default() -> AskedFor {
         AskedFor {
             max_tones: MAX_TONES,
+            at_ms: 0,
         }
     }
 }
@@ -94,6 +101,7 @@ impl<'a> LiveCall<'a> {
             participants_sequence: 0,
             next_outsider: OUTSIDER,
             asked_for: AskedFor::default(),
+            recording_started_ms: 0,
         })
     }
 
@@ -183,8 +191,15 @@ impl<'a> LiveCall<'a> {
             ends_call: !status.is_success() && step.end_call_on_failure,
         };
         if let (true, Some(outcomes)) = (status.is_success(), &step.outcomes) {
+            let mut since_request = f64::from(latency_ms);
             for plan in self.rng.pick(outcomes) {
-                self.callbacks(plan, step, version, &mut answer.callbacks);
+                self.callbacks(
+                    plan,
+                    step,
+                    version,
+                    &mut answer.callbacks,
+                    &mut since_request,
+                );
             }
         }
         Some(answer)
@@ -196,6 +211,7 @@ impl<'a> LiveCall<'a> {
         step: &'a RequestPlan,
         version: ApiVersion,
         out: &mut Vec<(f64, Event<'a>)>,
+        since_request: &mut f64,
     ) {
         let (event, results) = match &plan.connection_failure {
             Some(f) if f.failure.versions().contains(version) => (f.failure, &f.failure_results),
@@ -204,7 +220,9 @@ impl<'a> LiveCall<'a> {
         };
         let mut waited = 0.0;
         for _ in 0..self.rng.count(plan.repeat) {
-            waited += self.rng.delay(&plan.delay);
+            let delay = self.rng.delay(&plan.delay);
+            waited += delay;
+            *since_request += delay;
             let drawn = *self.rng.pick(results);
             // The service sends only the events the version defines.
             if !event.versions().contains(version) {
@@ -218,7 +236,7 @@ impl<'a> LiveCall<'a> {
             } else {
                 drawn
             };
-            let detail = self.detail(plan, event, step.operation);
+            let detail = self.detail(plan, event, step.operation, *since_request);
             out.push((
                 waited,
                 Event {
@@ -242,20 +260,40 @@ impl<'a> LiveCall<'a> {
 
     /// The event's data: the caller (participant 0) and the app (1) are
     /// in the call; people invited or transferred to are outsiders.
-    fn detail(&mut self, plan: &CallbackPlan, event: EventType, cause: Operation) -> Detail {
-        use EventType::*;
-        match event {
-            AddParticipantSucceeded
-            | MoveParticipantSucceeded
-            | RemoveParticipantSucceeded
-            | RemoveParticipantFailed => Detail::Participant { participant: 0 },
-            AddParticipantFailed | MoveParticipantFailed => Detail::Participant {
-                participant: self.outsider(),
+    /// `after_ms`: how long after the request the event is sent.
+    fn detail(
+        &mut self,
+        plan: &CallbackPlan,
+        event: EventType,
+        cause: Operation,
+        after_ms: f64,
+    ) -> Detail {
+        let max_tones = self.asked_for.max_tones;
+        match detail::drawn(
+            event,
+            plan,
+            &mut self.rng,
+            &mut self.next_outsider,
+            max_tones,
+        ) {
+            Some(Detail::Tone { tone, .. }) => Detail::Tone {
+                tone,
+                sequence_id: self.seq,
             },
-            CancelAddParticipantSucceeded | CancelAddParticipantFailed => Detail::Invitation {
-                participant: self.outsider(),
-            },
-            ParticipantsUpdated => {
+            Some(detail) => detail,
+            None if event == EventType::RecordingStateChanged => {
+                if cause == Operation::StartRecording {
+                    self.recording_started_ms = self.asked_for.at_ms + after_ms as i64;
+                }
+                Detail::Recording {
+                    active: matches!(
+                        cause,
+                        Operation::StartRecording | Operation::ResumeRecording
+                    ),
+                    started_ms: self.recording_started_ms,
+                }
+            }
+            None => {
                 self.participants_sequence += 1;
                 Detail::Participants {
                     sequence: self.participants_sequence,
@@ -263,26 +301,7 @@ impl<'a> LiveCall<'a> {
                     caller_on_hold: cause == Operation::Hold,
                 }
             }
-            CallTransferAccepted => Detail::Transfer {
-                target: self.outsider(),
-            },
-            RecognizeCompleted => Detail::Recognized {
-                kind: plan.recognition_type,
-                seed: self.rng.bits() as u32,
-                max_tones: self.asked_for.max_tones,
-            },
-            ContinuousDtmfRecognitionToneReceived => Detail::Tone {
-                tone: (self.rng.bits() % 10) as u8,
-                sequence_id: self.seq,
-            },
-            _ => Detail::None,
         }
-    }
-
-    fn outsider(&mut self) -> u16 {
-        let p = self.next_outsider;
-        self.next_outsider = self.next_outsider.saturating_add(1);
-        p
     }
 }
 
@@ -387,6 +406,35 @@ mod tests {
         assert!(abandoned > 5, "{abandoned}");
         // The menu's callers hang up in some branches, not in all.
         assert!(hung_up > 20 && hung_up < 300, "{hung_up}");
+    }
+
+    #[test]
+    fn a_live_recording_says_it_is_active_and_since_when() {
+        let s = scenario("contact-center");
+        let v = version("2025-05-15");
+        let asked = AskedFor {
+            at_ms: 1_000_000,
+            ..AskedFor::default()
+        };
+        let recorded = (0..200).find_map(|index| {
+            let mut call = LiveCall::start(&s, 3, index, Operation::AnswerCall)?;
+            let answer = call.answer(Operation::StartRecording, v, asked)?;
+            answer.callbacks.into_iter().find_map(|(_, e)| match e.kind {
+                EventKind::Callback {
+                    event: EventType::RecordingStateChanged,
+                    detail,
+                    ..
+                } => Some(detail),
+                _ => None,
+            })
+        });
+        match recorded {
+            Some(Detail::Recording { active, started_ms }) => {
+                assert!(active);
+                assert!(started_ms > 1_000_000, "{started_ms}");
+            }
+            other => panic!("a RecordingStateChanged with its state: {other:?}"),
+        }
     }
 
     #[test]

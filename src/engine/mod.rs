@@ -5,6 +5,7 @@
 mod arrival;
 mod calendar;
 mod call;
+mod detail;
 mod event;
 mod expected;
 pub(crate) mod ids;
