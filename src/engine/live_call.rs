@@ -419,14 +419,17 @@ mod tests {
         let recorded = (0..200).find_map(|index| {
             let mut call = LiveCall::start(&s, 3, index, Operation::AnswerCall)?;
             let answer = call.answer(Operation::StartRecording, v, asked)?;
-            answer.callbacks.into_iter().find_map(|(_, e)| match e.kind {
-                EventKind::Callback {
-                    event: EventType::RecordingStateChanged,
-                    detail,
-                    ..
-                } => Some(detail),
-                _ => None,
-            })
+            answer
+                .callbacks
+                .into_iter()
+                .find_map(|(_, e)| match e.kind {
+                    EventKind::Callback {
+                        event: EventType::RecordingStateChanged,
+                        detail,
+                        ..
+                    } => Some(detail),
+                    _ => None,
+                })
         });
         match recorded {
             Some(Detail::Recording { active, started_ms }) => {

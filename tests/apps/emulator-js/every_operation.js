@@ -6,10 +6,17 @@
 // `ok <operation> <what the SDK returned>`, and exits 1 at the first
 // failure with the SDK's error.
 //
-// Environment: ACS_CONNECTION_STRING (required); trust the emulator's
-// certificate with NODE_EXTRA_CA_CERTS=ca.pem.
+// With PORT set, it also serves POST /api/incomingCall on 127.0.0.1:PORT
+// (Event Grid: the subscription validation, then IncomingCall events) and
+// answers the first incoming call, redirects the second and rejects the
+// third: run the emulator with
+// `--incoming-call-url http://127.0.0.1:PORT/api/incomingCall --calls 3`.
+//
+// Environment: ACS_CONNECTION_STRING (required), PORT (optional); trust
+// the emulator's certificate with NODE_EXTRA_CA_CERTS=ca.pem.
 "use strict";
 
+const http = require("node:http");
 const { CallAutomationClient } = require("@azure/communication-call-automation");
 
 const connectionString = process.env.ACS_CONNECTION_STRING;
@@ -39,7 +46,42 @@ async function run(name, call) {
   return got;
 }
 
+/** The Event Grid webhook: validates, then hands out each incoming call's context. */
+function eventGrid(port) {
+  const contexts = [];
+  const waiting = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      const events = JSON.parse(body);
+      if (req.headers["aeg-event-type"] === "SubscriptionValidation") {
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end(JSON.stringify({ validationResponse: events[0].data.validationCode }));
+      }
+      for (const event of events) {
+        const context = event.data.incomingCallContext;
+        const take = waiting.shift();
+        if (take) take(context);
+        else contexts.push(context);
+      }
+      res.writeHead(200);
+      res.end();
+    });
+  });
+  server.listen(port, "127.0.0.1");
+  const next = () =>
+    contexts.length > 0
+      ? Promise.resolve(contexts.shift())
+      : new Promise((resolve, reject) => {
+          waiting.push(resolve);
+          setTimeout(() => reject(new Error("no IncomingCall within 30 s")), 30000).unref();
+        });
+  return { next, close: () => server.close() };
+}
+
 async function main() {
+  const grid = process.env.PORT ? eventGrid(Number(process.env.PORT)) : null;
   const created = await run("Create Call", () =>
     acs.createCall({ targetParticipant: CALLEE, sourceCallIdNumber: CALLER }, CALLBACK),
   );
@@ -91,6 +133,14 @@ async function main() {
   await run("Terminate Call", () => call.hangUp(true));
   const connected = await run("Connect", () => acs.connectCall(locator, CALLBACK));
   if (!connected.callConnectionProperties.callConnectionId) throw new Error("Connect returned no callConnectionId");
+
+  if (grid) {
+    const answered = await run("Answer Call", async () => acs.answerCall(await grid.next(), CALLBACK));
+    if (!answered.callConnectionProperties.callConnectionId) throw new Error("Answer Call returned no callConnectionId");
+    await run("Redirect Call", async () => acs.redirectCall(await grid.next(), { targetParticipant: CALLEE }));
+    await run("Reject Call", async () => acs.rejectCall(await grid.next(), { callRejectReason: "busy" }));
+    grid.close();
+  }
 }
 
 main().catch((e) => {

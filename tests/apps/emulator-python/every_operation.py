@@ -6,11 +6,21 @@ missing required field or an error status raises). Prints one line per
 operation, `ok <operation> <what the SDK returned>`, and exits 1 at the
 first failure with the SDK's error.
 
-Environment: ACS_CONNECTION_STRING (required); trust the emulator's
-certificate with REQUESTS_CA_BUNDLE=ca.pem.
+With PORT set, it also serves POST /api/incomingCall on 127.0.0.1:PORT
+(Event Grid: the subscription validation, then IncomingCall events) and
+answers the first incoming call, redirects the second and rejects the
+third: run the emulator with
+`--incoming-call-url http://127.0.0.1:PORT/api/incomingCall --calls 3`.
+
+Environment: ACS_CONNECTION_STRING (required), PORT (optional); trust the
+emulator's certificate with REQUESTS_CA_BUNDLE=ca.pem.
 """
+import json
 import os
+import queue
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from azure.communication.callautomation import (
     CallAutomationClient,
@@ -32,6 +42,28 @@ CALLEE = PhoneNumberIdentifier("+14255550123")
 CALLER = PhoneNumberIdentifier("+14255550100")
 AGENT = CommunicationUserIdentifier("8:acs:11111111-1111-1111-1111-111111111111_00000020-aaaa-bbbb-cccc-000000000002")
 AUDIO = FileSource("https://example.invalid/prompt.wav")
+
+
+class EventGrid(BaseHTTPRequestHandler):
+    """The Event Grid webhook: validates, then queues each incoming call's context."""
+
+    contexts = queue.Queue()
+
+    def do_POST(self):
+        events = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        if self.headers.get("aeg-event-type") == "SubscriptionValidation":
+            body = json.dumps({"validationResponse": events[0]["data"]["validationCode"]}).encode()
+        else:
+            body = b""
+            for event in events:
+                EventGrid.contexts.put(event["data"]["incomingCallContext"])
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
 
 
 def run(name, call):
@@ -91,3 +123,20 @@ run("HangUp Call", lambda: call.hang_up(is_for_everyone=False))
 run("Terminate Call", lambda: call.hang_up(is_for_everyone=True))
 connected = run("Connect", lambda: ACS.connect_call(CALLBACK, server_call_id=properties.server_call_id))
 assert connected.call_connection_id, "Connect returned no callConnectionId"
+
+if os.environ.get("PORT"):
+    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), EventGrid)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def next_context():
+        try:
+            return EventGrid.contexts.get(timeout=30)
+        except queue.Empty:
+            print("FAILED: no IncomingCall within 30 s", file=sys.stderr)
+            sys.exit(1)
+
+    answered = run("Answer Call", lambda: ACS.answer_call(next_context(), CALLBACK))
+    assert answered.call_connection_id, "Answer Call returned no callConnectionId"
+    run("Redirect Call", lambda: ACS.redirect_call(next_context(), CALLEE))
+    run("Reject Call", lambda: ACS.reject_call(next_context(), call_reject_reason="busy"))
+    server.shutdown()

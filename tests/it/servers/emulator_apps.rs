@@ -63,7 +63,11 @@ async fn emulator(dir: &Path, flow: Flow, app_port: u16) -> (Server, u16) {
             .arg("--incoming-call-url")
             .arg(format!("http://127.0.0.1:{app_port}/api/incomingCall"))
             .args(["--calls", &CALLS.to_string(), "--rate", "2/s"]),
-        Flow::EveryOperation => command.arg("tests/fixtures/emulator/every-operation.json"),
+        Flow::EveryOperation => command
+            .arg("tests/fixtures/emulator/every-operation.json")
+            .arg("--incoming-call-url")
+            .arg(format!("http://127.0.0.1:{app_port}/api/incomingCall"))
+            .args(["--calls", "3", "--rate", "5/s"]),
     };
     command
         .arg("--listen")
@@ -262,12 +266,20 @@ async fn the_javascript_sdk_app_answers_incoming_calls_and_checks_exactly() {
 }
 
 /// Runs `script` of `app` against the emulator on `port` with the access
-/// key `key`, trusting `ca`; what it printed and how it ended.
-async fn drive(app: &App, script: &str, port: u16, ca: &Path, key: &str) -> std::process::Output {
+/// key `key`, trusting `ca`, its Event Grid webhook on `app_port`; what it
+/// printed and how it ended.
+async fn drive(
+    app: &App,
+    script: &str,
+    (port, app_port): (u16, u16),
+    ca: &Path,
+    key: &str,
+) -> std::process::Output {
     let mut command = Command::new(&app.program);
     command
         .arg(script)
         .current_dir(app_dir(app.dir))
+        .env("PORT", app_port.to_string())
         .env(
             "ACS_CONNECTION_STRING",
             format!("endpoint=https://127.0.0.1:{port}/;accesskey={key}"),
@@ -290,8 +302,10 @@ async fn drive(app: &App, script: &str, port: u16, ca: &Path, key: &str) -> std:
 /// answered with its operation's success status.
 async fn every_answer_parses(app: App, script: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (emulator, port) = emulator(dir.path(), Flow::EveryOperation, free_port()).await;
-    let driven = drive(&app, script, port, &dir.path().join("ca.pem"), ACCESS_KEY).await;
+    let app_port = free_port();
+    let (emulator, port) = emulator(dir.path(), Flow::EveryOperation, app_port).await;
+    let ports = (port, app_port);
+    let driven = drive(&app, script, ports, &dir.path().join("ca.pem"), ACCESS_KEY).await;
     let stdout = String::from_utf8_lossy(&driven.stdout);
     let stderr = String::from_utf8_lossy(&driven.stderr);
     assert!(driven.status.success(), "{stdout}\n{stderr}");
@@ -304,9 +318,8 @@ async fn every_answer_parses(app: App, script: &str) {
         .lines()
         .filter_map(|l| l.strip_prefix("ok "))
         .collect();
-    // The catalog's 36 but Answer, Redirect and Reject (an incoming call's;
-    // Answer is the inbound flow's) and Delete Call (Hang Up's route).
-    assert_eq!(called.len(), 32, "{stdout}");
+    // The catalog's 36 but Delete Call (Hang Up's route).
+    assert_eq!(called.len(), 35, "{stdout}");
     for (operation, by_status) in requests {
         let statuses: Vec<u16> = by_status
             .as_object()
@@ -323,7 +336,7 @@ async fn every_answer_parses(app: App, script: &str) {
             "{operation} answered but not called: {stdout}"
         );
     }
-    assert_eq!(requests.len(), 32, "one operation per SDK call: {summary}");
+    assert_eq!(requests.len(), 35, "one operation per SDK call: {summary}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,10 +359,12 @@ async fn the_javascript_sdk_parses_the_answer_to_every_operation() {
 /// ACS's code, counted as a 401 Create Call and listed.
 async fn a_wrong_key_is_refused(app: App, script: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (emulator, port) = emulator(dir.path(), Flow::EveryOperation, free_port()).await;
+    let app_port = free_port();
+    let (emulator, port) = emulator(dir.path(), Flow::EveryOperation, app_port).await;
     // base64 of 32 other bytes.
     let wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktMzI=";
-    let driven = drive(&app, script, port, &dir.path().join("ca.pem"), wrong).await;
+    let ports = (port, app_port);
+    let driven = drive(&app, script, ports, &dir.path().join("ca.pem"), wrong).await;
     let stderr = String::from_utf8_lossy(&driven.stderr);
     assert_eq!(driven.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("FAILED Create Call"), "{stderr}");
