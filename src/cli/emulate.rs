@@ -345,9 +345,9 @@ fn print_summary(s: &Summary) -> std::io::Result<()> {
     if let Some(validation) = &s.incoming_validation {
         writeln!(
             out,
-            "incoming calls acknowledged {}, of which {} rang a minute unanswered \
-             (subscription validation: {validation})",
-            s.incoming_calls_posted, s.incoming_calls_unanswered
+            "incoming calls acknowledged {}, of which {} rang a minute unanswered; \
+             deliveries tried again {} (subscription validation: {validation})",
+            s.incoming_calls_posted, s.incoming_calls_unanswered, s.incoming_call_retries
         )?;
     }
     for (operation, by_status) in &s.requests {

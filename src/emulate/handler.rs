@@ -42,13 +42,16 @@ pub(super) async fn handle(
         );
     };
     let version = api_version(uri.query());
+    // Parsed once: the route's operation, the call and the answer may all
+    // read it. `Null` when it is not JSON (a GET, or a malformed body).
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let call = match &route.resource {
         Some(id) => lock(&state.calls).by_id.get(id).cloned(),
         None => {
-            recorded_call(&route, &body).and_then(|id| lock(&state.calls).by_id.get(&id).cloned())
+            recorded_call(&route, &parsed).and_then(|id| lock(&state.calls).by_id.get(id).cloned())
         }
     };
-    let (operation, step) = operation_of(&route, call.as_ref(), &body);
+    let (operation, step) = operation_of(&route, call.as_ref(), &parsed);
     let request = Request {
         operation,
         step,
@@ -122,9 +125,9 @@ pub(super) async fn handle(
 
     let request = request.at(version);
     let (status, reply_body) = if is_setup(operation) {
-        setup(&state, &request, &body).await
+        setup(&state, &request, &body, &parsed).await
     } else {
-        on_call(&state, &request, call, &body).await
+        on_call(&state, &request, call, &parsed).await
     };
     if let Some(id) = &repeat_id {
         let first = FirstAnswer {
@@ -232,11 +235,16 @@ impl State {
 
 /// Create Call, Answer Call, Connect (which start a call), Redirect and
 /// Reject (which end an incoming one).
-async fn setup(state: &Arc<State>, request: &Request, body: &[u8]) -> (u16, Option<Value>) {
+async fn setup(
+    state: &Arc<State>,
+    request: &Request,
+    body: &[u8],
+    parsed: &Value,
+) -> (u16, Option<Value>) {
     let operation = request.operation;
     let version = request.version.unwrap_or_else(ApiVersion::default_version);
-    let parsed: Value = match serde_json::from_slice(body) {
-        Ok(v @ Value::Object(_)) => v,
+    let parsed = match parsed {
+        v @ Value::Object(_) => v,
         _ => {
             let body = responses::error("8523", "The request body is not a JSON object.");
             state.count_request(request, 400, 8523, 1);
@@ -320,7 +328,7 @@ async fn setup(state: &Arc<State>, request: &Request, body: &[u8]) -> (u16, Opti
     let (ids, properties) = {
         let mut writer = lock(&state.ids);
         let ids = CallIds::of(&mut writer, index);
-        let properties = responses::call_connection(&writer, index, &ids, "connecting", &parsed);
+        let properties = responses::call_connection(&writer, index, &ids, "connecting", parsed);
         (ids, properties)
     };
     let world = call.world(version);
@@ -346,7 +354,7 @@ async fn on_call(
     state: &Arc<State>,
     request: &Request,
     call: Option<Arc<Mutex<LiveCallState>>>,
-    body: &[u8],
+    parsed: &Value,
 ) -> (u16, Option<Value>) {
     let operation = request.operation;
     let version = request.version.unwrap_or_else(ApiVersion::default_version);
@@ -358,14 +366,13 @@ async fn on_call(
         state.count_request(request, 404, 8522, 1);
         return (404, Some(responses::error("8522", "Call not found.")));
     };
-    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     if lock(&call).ended && operation != Operation::GetCall {
         state.count_request(request, 400, 8528, 1);
         let body = responses::error("8528", "Action is not supported: the call has ended.");
         return (400, Some(body));
     }
     let asked_for = AskedFor {
-        max_tones: max_tones(&parsed).unwrap_or(AskedFor::default().max_tones),
+        max_tones: max_tones(parsed).unwrap_or(AskedFor::default().max_tones),
         at_ms: request.received_ms,
     };
     let answer = lock(&call).call.answer(request.step, version, asked_for);
@@ -411,8 +418,14 @@ async fn on_call(
         if operation == Operation::StartRecording {
             lock(&state.calls).insert(&[&recording], &call);
         }
+        let participants = lock(&call).call.participants();
         let writer = lock(&state.ids);
-        responses::success(operation, &writer, index, &recording, &parsed)
+        let of = responses::Of {
+            call: index,
+            participants,
+            recording_id: &recording,
+        };
+        responses::success(operation, &writer, &of, parsed)
     };
     callbacks::send(state.clone(), call, answer.callbacks);
     (status.code, reply)
@@ -428,7 +441,7 @@ async fn on_call(
 fn operation_of(
     route: &Route,
     call: Option<&Arc<Mutex<LiveCallState>>>,
-    body: &[u8],
+    body: &Value,
 ) -> (Operation, Operation) {
     let counted = if route.operations.contains(&Operation::PlayPrompt) {
         if plays_prompt(body) {
@@ -472,20 +485,18 @@ fn max_tones(body: &Value) -> Option<u8> {
 /// The call a Start Recording names in its body (its route names none):
 /// `callLocator.serverCallId`, or `callConnectionId` in versions that take
 /// one. A group call or room locator names no call the emulator set up.
-fn recorded_call(route: &Route, body: &[u8]) -> Option<String> {
+fn recorded_call<'b>(route: &Route, body: &'b Value) -> Option<&'b str> {
     if route.operations.first() != Some(&Operation::StartRecording) {
         return None;
     }
-    let body: Value = serde_json::from_slice(body).ok()?;
     body.pointer("/callLocator/serverCallId")
         .or_else(|| body.get("callConnectionId"))
         .and_then(Value::as_str)
-        .map(str::to_string)
 }
 
 /// Whether a recognize request's body plays a prompt.
-fn plays_prompt(body: &[u8]) -> bool {
-    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+fn plays_prompt(body: &Value) -> bool {
+    let Value::Object(fields) = body else {
         return false;
     };
     match (fields.get("playPrompt"), fields.get("playPrompts")) {
@@ -555,10 +566,11 @@ mod tests {
 
     #[test]
     fn a_recognize_with_a_prompt_is_play_prompt() {
-        assert!(plays_prompt(br#"{"playPrompt":{"kind":"file"}}"#));
-        assert!(plays_prompt(br#"{"playPrompts":[{"kind":"text"}]}"#));
-        assert!(!plays_prompt(br#"{"playPrompts":[]}"#));
-        assert!(!plays_prompt(br#"{"recognizeInputType":"dtmf"}"#));
-        assert!(!plays_prompt(b"not json"));
+        let body = |text: &str| serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+        assert!(plays_prompt(&body(r#"{"playPrompt":{"kind":"file"}}"#)));
+        assert!(plays_prompt(&body(r#"{"playPrompts":[{"kind":"text"}]}"#)));
+        assert!(!plays_prompt(&body(r#"{"playPrompts":[]}"#)));
+        assert!(!plays_prompt(&body(r#"{"recognizeInputType":"dtmf"}"#)));
+        assert!(!plays_prompt(&body("not json")));
     }
 }

@@ -114,28 +114,67 @@ async fn validate(state: &State, url: &reqwest::Url) -> String {
     }
 }
 
-/// Posts one IncomingCall; the summary says whether the app took it.
+/// Event Grid's retry schedule for a webhook: the delays before the 2nd,
+/// 3rd... attempts (docs/sources.md, "Event Grid message delivery and
+/// retry"; it goes on to hours, but a call rings for `RINGING` only).
+const RETRY_AFTER: [Duration; 4] = [
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+    Duration::from_secs(300),
+];
+
+/// Whether Event Grid tries a webhook again after this answer: not after
+/// 400, 401, 403 or 413, which it documents as not worth retrying.
+fn retried(status: Option<http::StatusCode>) -> bool {
+    match status {
+        Some(s) if s.is_success() => false,
+        Some(s) => !matches!(s.as_u16(), 400 | 401 | 403 | 413),
+        // No answer: refused, reset or timed out.
+        None => true,
+    }
+}
+
+/// Posts one IncomingCall, retried as Event Grid retries while the call
+/// still rings; the summary says whether the app took it and how many
+/// attempts it took.
 async fn post(state: Arc<State>, url: reqwest::Url, event: Value) {
-    let sent = state
-        .http
-        .post(url)
-        .header("aeg-event-type", "Notification")
-        .json(&event)
-        .send()
-        .await;
-    match sent {
-        Ok(reply) if reply.status().is_success() => state.note(|s| s.incoming_calls_posted += 1),
-        Ok(reply) => state.note(|s| {
-            let why = format!(
-                "IncomingCall: the app answered HTTP {}",
-                reply.status().as_u16()
-            );
-            *s.callbacks_failed.entry(why).or_default() += 1;
-        }),
-        Err(e) => state.note(|s| {
-            let why = format!("IncomingCall: {}", crate::client::http::root_cause(&e));
-            *s.callbacks_failed.entry(why).or_default() += 1;
-        }),
+    let rang = Instant::now();
+    let mut retries = RETRY_AFTER.iter();
+    loop {
+        let sent = state
+            .http
+            .post(url.clone())
+            .header("aeg-event-type", "Notification")
+            .json(&event)
+            .send()
+            .await;
+        let (status, why) = match sent {
+            Ok(reply) if reply.status().is_success() => {
+                state.note(|s| s.incoming_calls_posted += 1);
+                return;
+            }
+            Ok(reply) => (
+                Some(reply.status()),
+                format!(
+                    "IncomingCall: the app answered HTTP {}",
+                    reply.status().as_u16()
+                ),
+            ),
+            Err(e) => (
+                None,
+                format!("IncomingCall: {}", crate::client::http::root_cause(&e)),
+            ),
+        };
+        let next = retries
+            .next()
+            .filter(|&&after| retried(status) && rang.elapsed() + after < super::RINGING);
+        let Some(&after) = next else {
+            state.note(|s| *s.callbacks_failed.entry(why).or_default() += 1);
+            return;
+        };
+        state.note(|s| s.incoming_call_retries += 1);
+        tokio::time::sleep(after).await;
     }
 }
 
@@ -189,4 +228,25 @@ fn incoming_call(state: &State, index: u64) -> (Value, String) {
 fn event_time() -> String {
     let now = UNIX_EPOCH + Duration::from_millis(now_ms().max(0) as u64);
     humantime::format_rfc3339_millis(now).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retried;
+    use http::StatusCode;
+
+    #[test]
+    fn event_grid_retries_all_but_the_answers_it_documents_as_final() {
+        for final_answer in [200, 202, 400, 401, 403, 413] {
+            let status = StatusCode::from_u16(final_answer).unwrap();
+            assert!(!retried(Some(status)), "{final_answer}");
+        }
+        for again in [404, 408, 429, 500, 503] {
+            assert!(
+                retried(Some(StatusCode::from_u16(again).unwrap())),
+                "{again}"
+            );
+        }
+        assert!(retried(None), "no answer at all is tried again");
+    }
 }

@@ -106,6 +106,9 @@ pub(crate) struct Summary {
     pub calls_ended: u64,
     /// IncomingCall events the app acknowledged.
     pub incoming_calls_posted: u64,
+    /// IncomingCall deliveries tried again after a failed attempt, as
+    /// Event Grid retries.
+    pub incoming_call_retries: u64,
     /// Incoming calls that rang a minute unanswered, then were forgotten
     /// (counted as later calls arrive).
     pub incoming_calls_unanswered: u64,

@@ -74,15 +74,24 @@ pub(super) fn call_connection(
     body
 }
 
+/// What a success body names of its call.
+pub(super) struct Of<'a> {
+    pub call: u64,
+    /// How many are in the call: participants `0..n` (0 the caller, 1 the
+    /// app, those added since).
+    pub participants: u16,
+    pub recording_id: &'a str,
+}
+
 /// The body of a successful `operation` on a call, `None` for those the
 /// spec answers without one.
 pub(super) fn success(
     operation: Operation,
     ids: &IdWriter,
-    call: u64,
-    recording_id: &str,
+    of: &Of<'_>,
     request: &Value,
 ) -> Option<Value> {
+    let (call, recording_id) = (of.call, of.recording_id);
     use Operation::*;
     let context = request
         .get("operationContext")
@@ -96,7 +105,12 @@ pub(super) fn success(
         )))
     };
     Some(match operation {
-        GetParticipants => json!({"value": [participant(ids, call, 0), participant(ids, call, 1)]}),
+        GetParticipants => {
+            let everyone: Vec<Value> = (0..of.participants)
+                .map(|n| participant(ids, call, n))
+                .collect();
+            json!({ "value": everyone })
+        }
         GetParticipant => participant(ids, call, 0),
         AddParticipants => json!({
             "participant": {"identifier": request.get("participantToAdd").cloned()
@@ -125,4 +139,32 @@ pub(super) fn success(
 /// ACS's error body.
 pub(super) fn error(code: impl Into<String>, message: impl Into<String>) -> Value {
     json!({"error": {"code": code.into(), "message": message.into()}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::IdKey;
+
+    #[test]
+    fn get_participants_lists_everyone_the_call_holds_once_each() {
+        let ids = IdWriter::new(IdKey::new(7, b"digest", 1_700_000_000_000));
+        let listed = |participants| {
+            let of = Of {
+                call: 3,
+                participants,
+                recording_id: "r",
+            };
+            let body = success(Operation::GetParticipants, &ids, &of, &json!({})).unwrap();
+            let raw: std::collections::BTreeSet<String> = body["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["identifier"]["rawId"].as_str().unwrap().to_owned())
+                .collect();
+            raw.len()
+        };
+        assert_eq!(listed(2), 2);
+        assert_eq!(listed(4), 4, "those added since the call began are listed");
+    }
 }

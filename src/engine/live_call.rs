@@ -10,6 +10,7 @@
 use super::detail;
 use super::event::{Connection, Context, Detail, Event, EventKind, MAX_TONES, OUTSIDER};
 use super::sample::{Sampler, Stream};
+use super::timeline::Roster;
 use crate::catalog::{ApiVersion, EventType, Operation, success_has_no_result};
 use crate::scenario::Scenario;
 use crate::scenario::plan::{CallbackPlan, FlowPlan, RequestPlan, Status, StepPlan};
@@ -33,7 +34,8 @@ pub(crate) struct LiveCall<'a> {
     /// Requests answered so far, per operation.
     asked: FxHashMap<Operation, usize>,
     seq: u32,
-    participants_sequence: u32,
+    /// Who is in the call, as its callbacks say.
+    roster: Roster,
     next_outsider: u16,
     /// What the request being answered asked for.
     asked_for: AskedFor,
@@ -98,7 +100,7 @@ impl<'a> LiveCall<'a> {
             requests: request_steps(&flow.steps).collect(),
             asked: FxHashMap::default(),
             seq: 0,
-            participants_sequence: 0,
+            roster: Roster::default(),
             next_outsider: OUTSIDER,
             asked_for: AskedFor::default(),
             recording_started_ms: 0,
@@ -139,6 +141,12 @@ impl<'a> LiveCall<'a> {
                 (delay, event)
             })
             .collect()
+    }
+
+    /// How many are in the call (the caller, the app, those added since):
+    /// participants `0..n`, as `Detail` numbers them.
+    pub(crate) fn participants(&self) -> u16 {
+        self.roster.participants()
     }
 
     /// The call's index (what its ids derive from).
@@ -237,6 +245,12 @@ impl<'a> LiveCall<'a> {
                 drawn
             };
             let detail = self.detail(plan, event, step.operation, *since_request);
+            let hold = match (event, step.operation) {
+                (EventType::ParticipantsUpdated, Operation::Hold) => Some(true),
+                (EventType::ParticipantsUpdated, Operation::Unhold) => Some(false),
+                _ => None,
+            };
+            let detail = self.roster.apply(event, detail, hold);
             out.push((
                 waited,
                 Event {
@@ -276,10 +290,6 @@ impl<'a> LiveCall<'a> {
             &mut self.next_outsider,
             max_tones,
         ) {
-            Some(Detail::Tone { tone, .. }) => Detail::Tone {
-                tone,
-                sequence_id: self.seq,
-            },
             Some(detail) => detail,
             None if event == EventType::RecordingStateChanged => {
                 if cause == Operation::StartRecording {
@@ -293,14 +303,12 @@ impl<'a> LiveCall<'a> {
                     started_ms: self.recording_started_ms,
                 }
             }
-            None => {
-                self.participants_sequence += 1;
-                Detail::Participants {
-                    sequence: self.participants_sequence,
-                    count: 2,
-                    caller_on_hold: cause == Operation::Hold,
-                }
-            }
+            // Numbered, with who is in the call, by the roster.
+            None => Detail::Participants {
+                sequence: 0,
+                count: 0,
+                caller_on_hold: false,
+            },
         }
     }
 }
@@ -438,6 +446,68 @@ mod tests {
             }
             other => panic!("a RecordingStateChanged with its state: {other:?}"),
         }
+    }
+
+    #[test]
+    fn who_is_in_a_live_call_follows_its_adds_and_removes() {
+        let s = scenario("contact-center");
+        let v = version("2025-05-15");
+        let added = |e: &Event| {
+            matches!(
+                e.kind,
+                EventKind::Callback {
+                    event: EventType::AddParticipantSucceeded,
+                    ..
+                }
+            )
+        };
+        let (mut call, answer) = (0..200)
+            .find_map(|index| {
+                let mut call = LiveCall::start(&s, 3, index, Operation::AnswerCall)
+                    .filter(|c| c.has_step(Operation::RemoveParticipants))?;
+                assert_eq!(call.participants(), 2, "the caller and the app");
+                let answer = call.answer(Operation::AddParticipants, v, AskedFor::default())?;
+                answer
+                    .callbacks
+                    .iter()
+                    .any(|(_, e)| added(e))
+                    .then_some((call, answer))
+            })
+            .expect("an add that succeeds");
+        let joined = answer
+            .callbacks
+            .iter()
+            .find(|(_, e)| added(e))
+            .map(|(_, e)| e.kind);
+        assert!(
+            matches!(
+                joined,
+                Some(EventKind::Callback {
+                    detail: Detail::Participant { participant: 2 },
+                    ..
+                })
+            ),
+            "the first to join is participant 2: {joined:?}"
+        );
+        assert_eq!(call.participants(), 3);
+        for _ in 0..20 {
+            let removed = call.answer(Operation::RemoveParticipants, v, AskedFor::default());
+            if removed.is_some_and(|a| {
+                a.callbacks.iter().any(|(_, e)| {
+                    matches!(
+                        e.kind,
+                        EventKind::Callback {
+                            event: EventType::RemoveParticipantSucceeded,
+                            ..
+                        }
+                    )
+                })
+            }) {
+                assert_eq!(call.participants(), 2, "who was added has left");
+                return;
+            }
+        }
+        panic!("no remove succeeded");
     }
 
     #[test]

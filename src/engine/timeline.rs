@@ -87,10 +87,12 @@ impl CallState {
     }
 }
 
-/// Who is in a call connection and how far its sequences have counted.
+/// Who is in a call connection and how far its sequences have counted
+/// (a live call's too, in `live_call.rs`, applied as its callbacks are
+/// drawn).
 /// Participants are numbered as `Detail` says: 0 the caller, 1 the app,
 /// those who joined later from 2 on.
-struct Roster {
+pub(super) struct Roster {
     /// Participants 0..participants are in the call.
     participants: u16,
     caller_on_hold: bool,
@@ -111,10 +113,15 @@ impl Default for Roster {
 }
 
 impl Roster {
+    /// How many are in the call: participants `0..n`.
+    pub(super) fn participants(&self) -> u16 {
+        self.participants
+    }
+
     /// The detail of a callback of type `event` at this point of the call,
     /// after which the roster is as the callback says; other details are
     /// returned as they are.
-    fn apply(&mut self, event: EventType, detail: Detail, hold: Option<bool>) -> Detail {
+    pub(super) fn apply(&mut self, event: EventType, detail: Detail, hold: Option<bool>) -> Detail {
         use EventType::*;
         match (event, detail) {
             (AddParticipantSucceeded | MoveParticipantSucceeded, _) => {

@@ -416,6 +416,70 @@ async fn signed_callbacks_validate_against_the_emulators_openid_configuration() 
     );
 }
 
+/// An IncomingCall the app fails to take is posted again as Event Grid
+/// does: after a 503 ten seconds later, after a 400 never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_incoming_call_is_posted_again_as_event_grid_does() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    // Notifications seen, by event id, in order.
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let app = fake_app::serve_reading({
+        let seen = seen.clone();
+        move |parts, body| {
+            let events: Value = serde_json::from_slice(body).unwrap_or_default();
+            if parts.headers["aeg-event-type"] == "SubscriptionValidation" {
+                let code = &events[0]["data"]["validationCode"];
+                let answer = serde_json::json!({ "validationResponse": code });
+                return fake_app::answer(200, "application/json", &answer.to_string());
+            }
+            let id = events[0]["id"].as_str().unwrap_or_default().to_string();
+            let mut seen = seen.lock().unwrap();
+            let first = seen.iter().position(|s| *s == id);
+            seen.push(id);
+            match first {
+                Some(_) => fake_app::answer(200, "text/plain", ""),
+                None if seen.len() == 1 => fake_app::answer(503, "text/plain", "busy"),
+                None => fake_app::answer(400, "text/plain", "no"),
+            }
+        }
+    })
+    .await;
+    let url = format!("http://{app}/api/incomingCall");
+    let extra = ["--incoming-call-url", &url, "--calls", "2", "--rate", "5/s"];
+    let (emulator, _) = emulator(dir.path(), "scenarios/inbound-ivr.json", &extra).await;
+    let started = Instant::now();
+    while seen.lock().unwrap().len() < 3 {
+        assert!(started.elapsed() < Duration::from_secs(30), "{seen:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let retried_after = started.elapsed();
+    emulator.terminate();
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "the 400 is not tried again: {seen:?}");
+    assert_eq!(seen[0], seen[2], "the 503 is: {seen:?}");
+    assert!(
+        retried_after >= Duration::from_secs(10),
+        "{retried_after:?}"
+    );
+    let summary: Value =
+        serde_json::from_str(&common::read(&dir.path().join("summary.json"))).unwrap();
+    assert_eq!(
+        (
+            &summary["incoming_calls_posted"],
+            &summary["incoming_call_retries"]
+        ),
+        (&1.into(), &1.into()),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["callbacks_failed"],
+        serde_json::json!({"IncomingCall: the app answered HTTP 400": 1}),
+        "{summary}"
+    );
+}
+
 #[test]
 fn bad_input_exits_2_naming_the_field() {
     let cases: [(&[&str], &str); 4] = [

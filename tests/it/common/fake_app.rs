@@ -17,6 +17,13 @@ pub type Answer = http::Response<BoxBody<Bytes, Infallible>>;
 pub async fn serve(
     answer: impl Fn(&http::request::Parts) -> Answer + Send + Sync + 'static,
 ) -> SocketAddr {
+    serve_reading(move |parts, _| answer(parts)).await
+}
+
+/// Serves `answer(request, body)` to every request.
+pub async fn serve_reading(
+    answer: impl Fn(&http::request::Parts, &[u8]) -> Answer + Send + Sync + 'static,
+) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let answer = Arc::new(answer);
@@ -27,8 +34,12 @@ pub async fn serve(
                 let answer = answer.clone();
                 async move {
                     let (parts, body) = request.into_parts();
-                    let _ = body.collect().await;
-                    Ok::<_, Infallible>(answer(&parts))
+                    let body = body
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    Ok::<_, Infallible>(answer(&parts, &body))
                 }
             });
             tokio::spawn(
