@@ -102,6 +102,14 @@ impl EnvelopeParts {
     }
 }
 
+impl EnvelopeParts {
+    /// Whether the version's `data` starts with an `eventSource` (the
+    /// CloudEvent's source again).
+    pub(crate) fn has_event_source(&self) -> bool {
+        self.data_rest.is_some()
+    }
+}
+
 /// Appends the CloudEvent of a callback event (nothing for requests).
 /// `time` is the event's timestamp text, written once already for the line;
 /// `start_times` writes other times (a recording's start).
@@ -113,54 +121,79 @@ pub(crate) fn write_cloud_event(
     e: &Event,
     time: &[u8; 24],
 ) {
-    let EventKind::Callback {
-        event,
-        operation_context,
-        ..
-    } = e.kind
-    else {
+    if !matches!(e.kind, EventKind::Callback { .. }) {
         return;
-    };
+    }
     out.extend_from_slice(b"{\"id\":\"");
     ids.event(out, e.call, e.seq);
-    // A recording's events come from the recording, not the call
-    // connection (a recorded RecordingStateChanged in the Python SDK's
-    // tests: calling/recordings/{serverCallId}/{recordingId}/RecordingStateChanged).
-    let recording = event == EventType::RecordingStateChanged;
-    let mut recording_id = Vec::new();
-    if recording {
-        ids.recording(&mut recording_id, e.call, e.connection);
-    }
-    let call = ids.call(e.call, e.connection);
-    let write_source = |out: &mut Vec<u8>| {
-        if recording {
-            out.extend_from_slice(b"calling/recordings/");
-            call.server_call(out);
-            out.push(b'/');
-            out.extend_from_slice(&recording_id);
-            out.extend_from_slice(b"/RecordingStateChanged");
-        } else {
-            out.extend_from_slice(b"calling/callConnections/");
-            call.connection(out);
-        }
-    };
     out.extend_from_slice(b"\",\"source\":\"");
-    write_source(out);
+    let source = out.len();
+    write_source(out, ids, e);
+    let source = source..out.len();
     parts.kind.write(out);
-    write_service_time(out, time, ticks(e.call << 24 ^ e.seq as u64));
+    write_service_time(out, time, event_ticks(e));
     out.extend_from_slice(b"\",\"subject\":\"");
-    write_source(out);
+    out.extend_from_within(source.clone());
     parts.data.write(out);
     if let Some(rest) = &parts.data_rest {
-        write_source(out);
+        out.extend_from_within(source);
         rest.write(out);
     }
+    let call = ids.call(e.call, e.connection);
     call.connection(out);
     out.extend_from_slice(b"\",\"serverCallId\":\"");
     call.server_call(out);
     out.extend_from_slice(b"\",\"correlationId\":\"");
     call.correlation(out);
     out.push(b'"');
+    write_data_fields(out, parts, ids, start_times, e);
+    parts.tail.write(out);
+}
+
+/// A callback's `source` (and `subject`): its call connection, or for a
+/// recording's events the recording (a recorded RecordingStateChanged in
+/// the Python SDK's tests:
+/// calling/recordings/{serverCallId}/{recordingId}/RecordingStateChanged).
+pub(crate) fn write_source(out: &mut Vec<u8>, ids: &mut IdWriter, e: &Event) {
+    let recording = matches!(
+        e.kind,
+        EventKind::Callback {
+            event: EventType::RecordingStateChanged,
+            ..
+        }
+    );
+    if recording {
+        out.extend_from_slice(b"calling/recordings/");
+        ids.call(e.call, e.connection).server_call(out);
+        out.push(b'/');
+        ids.recording(out, e.call, e.connection);
+        out.extend_from_slice(b"/RecordingStateChanged");
+    } else {
+        out.extend_from_slice(b"calling/callConnections/");
+        ids.connection(out, e.call, e.connection);
+    }
+}
+
+/// The 100 ns steps past its millisecond of a callback's CloudEvent time.
+pub(crate) fn event_ticks(e: &Event) -> u16 {
+    ticks(e.call << 24 ^ e.seq as u64)
+}
+
+/// The callback's `data` fields after its ids, each after a comma:
+/// operationContext, resultInformation and what the event type tells.
+pub(crate) fn write_data_fields(
+    out: &mut Vec<u8>,
+    parts: &EnvelopeParts,
+    ids: &IdWriter,
+    start_times: &mut TimeWriter,
+    e: &Event,
+) {
+    let EventKind::Callback {
+        operation_context, ..
+    } = e.kind
+    else {
+        return;
+    };
     let context = operation_context.as_json();
     if parts.has_context && !context.is_empty() {
         out.extend_from_slice(b",\"operationContext\":");
@@ -168,7 +201,6 @@ pub(crate) fn write_cloud_event(
     }
     parts.result.write(out);
     write_detail(out, parts, ids, start_times, e);
-    parts.tail.write(out);
 }
 
 fn write_detail(

@@ -3,23 +3,33 @@
 //! callbacks.parquet) with typed columns: `time` a UTC timestamp at
 //! millisecond precision, each dimension a dictionary-encoded string
 //! (codes and versions stay text, as Azure Monitor's dimensions are),
-//! `latencyMs` a 64-bit integer (API requests), `callConnectionId`, and
-//! the request's details (`request`) or the whole CloudEvent
-//! (`cloudEvent`) as the JSON text the JSONL lines hold. zstd-compressed;
-//! rows are buffered per file and written as row groups of at most
-//! [`ROW_GROUP_ROWS`] rows or [`ROW_GROUP_BYTES`] of payload, so memory
-//! stays bounded whatever the dataset's size.
+//! `latencyMs` a 64-bit integer (API requests), `callConnectionId`.
+//! Requests add the request's details (`request`, the JSON the JSONL line
+//! holds). Callbacks hold their CloudEvent as columns: the call's ids
+//! (dictionary-encoded, one entry per call), `id`, `source`, `eventTime`
+//! (the service's 100 ns time) and `data`, the JSON of the CloudEvent's
+//! `data` without the fields that have a column (`callConnectionId`,
+//! `serverCallId`, `correlationId`, `version` = Version, `publicEventType`
+//! = EventTypeName): a third of the text to format and compress that the
+//! whole envelope was, and nothing lost (README: "Parquet").
+//! zstd-compressed; rows are buffered per file and written as row groups
+//! of at most [`ROW_GROUP_ROWS`] rows or [`ROW_GROUP_BYTES`] of text, so
+//! memory stays bounded whatever the dataset's size.
 //!
 //! Written with the `parquet` crate's column writers (Apache Arrow's Rust
 //! implementation, without Arrow itself: a lighter build).
 
+use super::cloudevent::{EnvelopeParts, event_ticks, write_data_fields, write_source};
 use super::identity::IdWriter;
 use super::jsonl::{JsonlEncoder, class};
-use crate::catalog::{Metric, Naming};
-use crate::engine::{Event, EventKind, IdKey};
+use crate::catalog::{EventType, Metric, Naming};
+use crate::engine::{Connection, Event, EventKind, IdKey};
+use crate::model::Series;
+use crate::wire::rfc3339::TimeWriter;
 use bytes::{Bytes, BytesMut};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
@@ -31,24 +41,125 @@ use std::sync::{Arc, mpsc};
 /// Rows per row group, at most: readers scan a group at a time, and the
 /// writer holds one group per file in memory.
 const ROW_GROUP_ROWS: usize = 131_072;
-/// Payload bytes (JSON text) per row group, at most: CloudEvents are about
-/// a kilobyte each.
+/// Text bytes (JSON and unique ids) per row group, at most.
 const ROW_GROUP_BYTES: usize = 16 << 20;
 
-/// The rows of one metric's file not yet written, column by column.
-/// Dimension values share their text (catalog names, cached numbers);
-/// ids and payloads are appended to one buffer each, cut into values when
-/// the group is written: no allocation per row. The writing thread hands
-/// each written group's columns back, emptied, to be filled again: a
-/// fresh 16 MiB buffer per group cost more in page faults than its
-/// compression did.
+/// What a column holds, which fixes its Parquet type, its encoding and
+/// where its values are gathered.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// Unix milliseconds, as a UTC timestamp.
+    Millis,
+    /// Unix nanoseconds, as a UTC timestamp.
+    Nanos,
+    Int,
+    /// A dimension: few values, dictionary-encoded, with statistics.
+    Dimension,
+    /// An id every row of a call repeats: dictionary-encoded, without
+    /// statistics (no query filters on an id's minimum).
+    CallId,
+    /// Text unique per row: neither dictionary nor statistics.
+    Unique,
+    /// JSON text unique per row.
+    Json,
+}
+
+impl Kind {
+    /// The physical type and the logical annotation.
+    fn parquet_type(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Millis => ("INT64", "(TIMESTAMP(MILLIS,true))"),
+            Kind::Nanos => ("INT64", "(TIMESTAMP(NANOS,true))"),
+            Kind::Int => ("INT64", ""),
+            Kind::Dimension | Kind::CallId | Kind::Unique => ("BYTE_ARRAY", "(STRING)"),
+            Kind::Json => ("BYTE_ARRAY", "(JSON)"),
+        }
+    }
+
+    fn is_int(self) -> bool {
+        matches!(self, Kind::Millis | Kind::Nanos | Kind::Int)
+    }
+
+    /// Gathered as one buffer of text, cut into values when written.
+    fn is_joined(self) -> bool {
+        matches!(self, Kind::Unique | Kind::Json)
+    }
+}
+
+/// A metric file's columns, in schema order. `ParquetFiles::add` pushes
+/// each kind's values in this order too.
+fn layout(metric: Metric, naming: Naming) -> Vec<(String, Kind)> {
+    let mut columns = vec![("time".to_string(), Kind::Millis)];
+    for d in metric.dimensions() {
+        columns.push((d.name(naming).to_string(), Kind::Dimension));
+    }
+    if metric == Metric::ApiRequests {
+        columns.push(("latencyMs".into(), Kind::Int));
+    }
+    columns.push(("callConnectionId".into(), Kind::CallId));
+    if metric == Metric::CallbackEvents {
+        for (name, kind) in [
+            ("serverCallId", Kind::CallId),
+            ("correlationId", Kind::CallId),
+            ("id", Kind::Unique),
+            ("source", Kind::CallId),
+            ("eventTime", Kind::Nanos),
+            ("data", Kind::Json),
+        ] {
+            columns.push((name.into(), kind));
+        }
+    } else {
+        columns.push(("request".into(), Kind::Json));
+    }
+    columns
+}
+
+/// The file's schema, from its layout.
+fn schema(metric: Metric, columns: &[(String, Kind)]) -> String {
+    let fields: Vec<String> = columns
+        .iter()
+        .map(|(name, kind)| {
+            let (physical, logical) = kind.parquet_type();
+            format!("REQUIRED {physical} {name} {logical};")
+        })
+        .collect();
+    format!("message {} {{ {} }}", metric.name(), fields.join(" "))
+}
+
+/// Each column's encoding and statistics, as its kind wants them.
+fn properties(columns: &[(String, Kind)]) -> Result<WriterProperties, ParquetError> {
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_created_by(format!("callmetrics {}", env!("CARGO_PKG_VERSION")))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+    for (name, kind) in columns {
+        let path = ColumnPath::from(name.as_str());
+        if kind.is_joined() {
+            // Unique per row: a dictionary would only be built and dropped.
+            props = props.set_column_dictionary_enabled(path.clone(), false);
+        }
+        if matches!(kind, Kind::CallId | Kind::Unique | Kind::Json) {
+            // Minima and maxima of ids and JSON help no query, and
+            // comparing every value costs.
+            props = props.set_column_statistics_enabled(path, EnabledStatistics::None);
+        }
+    }
+    Ok(props.build())
+}
+
+/// The rows of one metric's file not yet written, column by column, each
+/// kind in a list of its own, in schema order. Dimension and id values
+/// share their text (catalog names, cached numbers, a call's ids); unique
+/// text is appended to one buffer per column, cut into values when the
+/// group is written: no allocation per row. The writing thread hands each
+/// written group's columns back, emptied, to be filled again: a fresh
+/// 16 MiB buffer per group cost more in page faults than its compression
+/// did.
 #[derive(Default)]
 struct Columns {
-    time: Vec<i64>,
-    dimensions: Vec<Vec<ByteArray>>,
-    latency: Vec<i64>,
-    connection: Texts,
-    payload: Texts,
+    ints: Vec<Vec<i64>>,
+    shared: Vec<Vec<ByteArray>>,
+    joined: Vec<Texts>,
 }
 
 /// Text values end to end, and where each ends.
@@ -59,7 +170,8 @@ struct Texts {
 }
 
 impl Texts {
-    fn end_value(&mut self) {
+    fn push(&mut self, value: &[u8]) {
+        self.bytes.extend_from_slice(value);
         self.ends.push(self.bytes.len());
     }
 
@@ -89,7 +201,7 @@ impl Texts {
 
 /// One metric's file, on its writing thread.
 struct MetricFile<W: Write + Send> {
-    metric: Metric,
+    kinds: Vec<Kind>,
     writer: SerializedFileWriter<W>,
 }
 
@@ -100,60 +212,48 @@ struct MetricFile<W: Write + Send> {
 pub(super) struct ParquetFiles {
     /// Each file's rows not yet sent, and its writing thread.
     files: Vec<FileWriting>,
+    /// Requests' `request` objects, cut from their JSONL lines.
     jsonl: JsonlEncoder,
     ids: IdWriter,
-    line: Vec<u8>,
-    /// The event's connection id.
-    id: Vec<u8>,
+    /// Each callback series' envelope, rendered once.
+    envelopes: FxHashMap<u64, EnvelopeParts>,
+    /// Recordings' startDateTime.
+    start_times: TimeWriter,
+    calls: CallTexts,
+    text: Vec<u8>,
     /// A dimension's text, made once per value (codes and sub-codes).
     numbers: FxHashMap<u32, ByteArray>,
 }
 
-fn parquet_error(e: parquet::errors::ParquetError) -> io::Error {
+fn parquet_error(e: ParquetError) -> io::Error {
     io::Error::other(e)
-}
-
-/// The file's schema: `time`, the metric's dimensions (under `naming`),
-/// `latencyMs` for API requests, `callConnectionId`, the payload.
-fn schema(metric: Metric, naming: Naming) -> String {
-    let mut fields = vec!["REQUIRED INT64 time (TIMESTAMP(MILLIS,true));".to_string()];
-    for d in metric.dimensions() {
-        fields.push(format!("REQUIRED BYTE_ARRAY {} (STRING);", d.name(naming)));
-    }
-    if metric == Metric::ApiRequests {
-        fields.push("REQUIRED INT64 latencyMs;".into());
-    }
-    fields.push("REQUIRED BYTE_ARRAY callConnectionId (STRING);".into());
-    fields.push(format!(
-        "REQUIRED BYTE_ARRAY {} (JSON);",
-        payload_column(metric)
-    ));
-    format!("message {} {{ {} }}", metric.name(), fields.join(" "))
-}
-
-fn payload_column(metric: Metric) -> &'static str {
-    match metric {
-        Metric::CallbackEvents => "cloudEvent",
-        _ => "request",
-    }
 }
 
 /// One file's rows being gathered, and the thread writing its groups.
 struct FileWriting {
     metric: Metric,
+    kinds: Vec<Kind>,
     rows: Columns,
+    /// How many `Columns` this file has made: one filling, one queued,
+    /// one being written, and no more, so memory stays bounded and each
+    /// buffer is filled again rather than made afresh.
+    made: usize,
     groups: Option<mpsc::SyncSender<Columns>>,
     /// Columns written and emptied, to be filled again.
     emptied: mpsc::Receiver<Columns>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
+/// Columns per file at most (see `FileWriting::made`).
+const COLUMNS_PER_FILE: usize = 3;
+
 impl FileWriting {
     /// Starts `file`'s writing thread.
-    fn start<W: Write + Send + 'static>(file: MetricFile<W>) -> io::Result<FileWriting> {
-        let metric = file.metric;
-        // One group in flight while the next fills: memory stays at about
-        // two row groups per file.
+    fn start<W: Write + Send + 'static>(
+        metric: Metric,
+        file: MetricFile<W>,
+    ) -> io::Result<FileWriting> {
+        let kinds = file.kinds.clone();
         let (groups, received) = mpsc::sync_channel::<Columns>(1);
         let (give_back, emptied) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -161,19 +261,37 @@ impl FileWriting {
             .spawn(move || file.write_groups(received, give_back))?;
         Ok(FileWriting {
             metric,
-            rows: Columns::of(metric),
+            rows: Columns::of(&kinds),
+            made: 1,
+            kinds,
             groups: Some(groups),
             emptied,
             thread: Some(thread),
         })
     }
 
+    /// Rows gathered and text bytes held.
+    fn held(&self) -> (usize, usize) {
+        let rows = self.rows.ints.first().map_or(0, Vec::len);
+        let bytes = self.rows.joined.iter().map(|t| t.bytes.len()).sum();
+        (rows, bytes)
+    }
+
     /// Hands the rows gathered to the writing thread.
     fn send(&mut self) -> io::Result<()> {
-        let next = self
-            .emptied
-            .try_recv()
-            .unwrap_or_else(|_| Columns::of(self.metric));
+        let next = match self.emptied.try_recv() {
+            Ok(emptied) => Some(emptied),
+            Err(_) if self.made < COLUMNS_PER_FILE => {
+                self.made += 1;
+                Some(Columns::of(&self.kinds))
+            }
+            // All are out: wait for the writing thread to give one back.
+            Err(_) => self.emptied.recv().ok(),
+        };
+        let Some(next) = next else {
+            // The writing thread has stopped: its error says why.
+            return self.end();
+        };
         let rows = std::mem::replace(&mut self.rows, next);
         let sent = self
             .groups
@@ -182,7 +300,6 @@ impl FileWriting {
         if sent {
             return Ok(());
         }
-        // The writing thread has stopped: its error says why.
         self.end()
     }
 
@@ -198,6 +315,57 @@ impl FileWriting {
     }
 }
 
+/// A call's id texts, made once per call connection rather than per
+/// row: a direct-mapped cache (the calls live at once fit in it; a call
+/// pushed out is made again).
+struct CallTexts {
+    slots: Vec<Option<CallText>>,
+}
+
+struct CallText {
+    call: u64,
+    of: Connection,
+    connection: ByteArray,
+    server_call: ByteArray,
+    correlation: ByteArray,
+    /// The call connection's `source`; a recording's events have their own.
+    source: ByteArray,
+}
+
+const CALL_SLOTS: usize = 4096;
+
+impl CallTexts {
+    fn new() -> CallTexts {
+        CallTexts {
+            slots: (0..CALL_SLOTS).map(|_| None).collect(),
+        }
+    }
+
+    fn get(&mut self, ids: &mut IdWriter, call: u64, of: Connection) -> &CallText {
+        let slot = &mut self.slots[call as usize % CALL_SLOTS];
+        if !slot.as_ref().is_some_and(|t| t.call == call && t.of == of) {
+            let text = |write: &dyn Fn(&mut Vec<u8>)| {
+                let mut out = Vec::with_capacity(64);
+                write(&mut out);
+                ByteArray::from(Bytes::from(out))
+            };
+            let ids = ids.call(call, of);
+            *slot = Some(CallText {
+                call,
+                of,
+                connection: text(&|out| ids.connection(out)),
+                server_call: text(&|out| ids.server_call(out)),
+                correlation: text(&|out| ids.correlation(out)),
+                source: text(&|out| {
+                    out.extend_from_slice(b"calling/callConnections/");
+                    ids.connection(out);
+                }),
+            });
+        }
+        slot.as_ref().expect("the slot was just filled")
+    }
+}
+
 impl ParquetFiles {
     /// Writers over `outputs`, one per metric of `metrics`, in order.
     pub(super) fn new<W: Write + Send + 'static>(
@@ -210,42 +378,24 @@ impl ParquetFiles {
             .iter()
             .zip(outputs)
             .map(|(&metric, out)| {
-                let schema = parse_message_type(&schema(metric, naming)).map_err(parquet_error)?;
-                let props = WriterProperties::builder()
-                    .set_compression(Compression::ZSTD(
-                        ZstdLevel::try_new(1).map_err(parquet_error)?,
-                    ))
-                    .set_created_by(format!("callmetrics {}", env!("CARGO_PKG_VERSION")))
-                    .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                    // Ids and JSON are unique per row: a dictionary would
-                    // only be built and dropped.
-                    .set_column_dictionary_enabled(ColumnPath::from(payload_column(metric)), false)
-                    // Minima and maxima of ids and JSON text help no
-                    // query, and comparing every value costs.
-                    .set_column_statistics_enabled(
-                        ColumnPath::from(payload_column(metric)),
-                        EnabledStatistics::None,
-                    )
-                    .set_column_statistics_enabled(
-                        ColumnPath::from("callConnectionId"),
-                        EnabledStatistics::None,
-                    )
-                    .build();
+                let columns = layout(metric, naming);
+                let schema =
+                    parse_message_type(&schema(metric, &columns)).map_err(parquet_error)?;
+                let props = properties(&columns).map_err(parquet_error)?;
                 let writer = SerializedFileWriter::new(out, Arc::new(schema), Arc::new(props))
                     .map_err(parquet_error)?;
-                Ok(MetricFile { metric, writer })
+                let kinds = columns.iter().map(|&(_, kind)| kind).collect();
+                FileWriting::start(metric, MetricFile { kinds, writer })
             })
-            .collect::<io::Result<Vec<_>>>()?;
-        let files = files
-            .into_iter()
-            .map(FileWriting::start)
             .collect::<io::Result<Vec<_>>>()?;
         Ok(ParquetFiles {
             files,
             jsonl: JsonlEncoder::new(ids, naming),
             ids: IdWriter::new(ids),
-            line: Vec::with_capacity(4096),
-            id: Vec::with_capacity(64),
+            envelopes: FxHashMap::default(),
+            start_times: TimeWriter::default(),
+            calls: CallTexts::new(),
+            text: Vec::with_capacity(4096),
             numbers: FxHashMap::default(),
         })
     }
@@ -255,18 +405,6 @@ impl ParquetFiles {
         let Some(file) = self.files.iter().position(|f| f.metric == metric) else {
             return Ok(());
         };
-        // The payload is the JSONL line's own `request` or `cloudEvent`.
-        self.line.clear();
-        self.jsonl.encode(&mut self.line, e);
-        let key: &[u8] = match e.kind {
-            EventKind::Request { .. } => b",\"request\":",
-            EventKind::Callback { .. } => b",\"cloudEvent\":",
-        };
-        let start = memchr::memmem::find(&self.line, key).map_or(0, |at| at + key.len());
-        // The line ends with the payload's `}`, the line's `}` and `\n`.
-        let payload = &self.line[start..self.line.len().saturating_sub(2)];
-        let columns = &mut self.files[file].rows;
-        columns.time.push(e.time_ms);
         let numbers = &mut self.numbers;
         let mut number = |n: u32| {
             numbers
@@ -276,36 +414,80 @@ impl ParquetFiles {
         };
         let text = |s: &'static str| ByteArray::from(Bytes::from_static(s.as_bytes()));
         let class_text = |code: u16| ByteArray::from(Bytes::from_static(class(code)));
-        let dims = &mut columns.dimensions;
+        let Columns {
+            ints,
+            shared,
+            joined,
+        } = &mut self.files[file].rows;
+        ints[0].push(e.time_ms);
         match e.kind {
             EventKind::Request {
                 operation,
                 status,
                 latency_ms,
             } => {
-                dims[0].push(text(operation.name()));
-                dims[1].push(number(status.code as u32));
-                dims[2].push(class_text(status.code));
+                shared[0].push(text(operation.name()));
+                shared[1].push(number(status.code as u32));
+                shared[2].push(class_text(status.code));
                 if metric == Metric::ApiRequests {
-                    dims[3].push(text(e.api_version.as_str()));
-                    columns.latency.push(latency_ms as i64);
+                    shared[3].push(text(e.api_version.as_str()));
+                    ints[1].push(latency_ms as i64);
                 }
+                let call = self.calls.get(&mut self.ids, e.call, e.connection);
+                let last = shared.len() - 1;
+                shared[last].push(call.connection.clone());
+                // The JSONL line's own `request`, which ends the line
+                // before its `}` and `\n`.
+                self.text.clear();
+                self.jsonl.encode(&mut self.text, e);
+                let key: &[u8] = b",\"request\":";
+                let start = memchr::memmem::find(&self.text, key).map_or(0, |at| at + key.len());
+                joined[0].push(&self.text[start..self.text.len().saturating_sub(2)]);
             }
             EventKind::Callback { event, result, .. } => {
-                dims[0].push(text(event.name()));
-                dims[1].push(number(result.code as u32));
-                dims[2].push(class_text(result.code));
-                dims[3].push(number(result.sub_code));
-                dims[4].push(text(e.api_version.as_str()));
+                shared[0].push(text(event.name()));
+                shared[1].push(number(result.code as u32));
+                shared[2].push(class_text(result.code));
+                shared[3].push(number(result.sub_code));
+                shared[4].push(text(e.api_version.as_str()));
+                let call = self.calls.get(&mut self.ids, e.call, e.connection);
+                shared[5].push(call.connection.clone());
+                shared[6].push(call.server_call.clone());
+                shared[7].push(call.correlation.clone());
+                let mut source = call.source.clone();
+                self.text.clear();
+                self.ids.event(&mut self.text, e.call, e.seq);
+                joined[0].push(&self.text);
+                self.text.clear();
+                if event == EventType::RecordingStateChanged {
+                    // A recording's events come from the recording.
+                    write_source(&mut self.text, &mut self.ids, e);
+                    source = ByteArray::from(Bytes::copy_from_slice(&self.text));
+                    self.text.clear();
+                }
+                let parts = self
+                    .envelopes
+                    .entry(Series::of(e).pack() | (e.api_version.wire_id() as u64) << 8)
+                    .or_insert_with(|| EnvelopeParts::new(event, result, e.api_version));
+                self.text.push(b'{');
+                if parts.has_event_source() {
+                    self.text.extend_from_slice(b",\"eventSource\":\"");
+                    self.text.extend_from_slice(source.data());
+                    self.text.push(b'"');
+                }
+                shared[8].push(source);
+                ints[1].push(e.time_ms * 1_000_000 + i64::from(event_ticks(e)) * 100);
+                write_data_fields(&mut self.text, parts, &self.ids, &mut self.start_times, e);
+                self.text.push(b'}');
+                // Each field came after a comma; the first needs none.
+                if self.text.get(1) == Some(&b',') {
+                    self.text.remove(1);
+                }
+                joined[1].push(&self.text);
             }
         }
-        self.id.clear();
-        self.ids.connection(&mut self.id, e.call, e.connection);
-        columns.connection.bytes.extend_from_slice(&self.id);
-        columns.connection.end_value();
-        columns.payload.bytes.extend_from_slice(payload);
-        columns.payload.end_value();
-        if columns.time.len() >= ROW_GROUP_ROWS || columns.payload.bytes.len() >= ROW_GROUP_BYTES {
+        let (rows, bytes) = self.files[file].held();
+        if rows >= ROW_GROUP_ROWS || bytes >= ROW_GROUP_BYTES {
             self.files[file].send()?;
         }
         Ok(())
@@ -314,7 +496,7 @@ impl ParquetFiles {
     /// Writes what is buffered and each file's footer.
     pub(super) fn finish(mut self) -> io::Result<()> {
         for file in &mut self.files {
-            if !file.rows.time.is_empty() {
+            if file.held().0 > 0 {
                 file.send()?;
             }
         }
@@ -323,19 +505,21 @@ impl ParquetFiles {
 }
 
 impl Columns {
-    /// Empty columns for `metric`'s file.
-    fn of(metric: Metric) -> Columns {
+    /// Empty columns for a file of columns of `kinds`.
+    fn of(kinds: &[Kind]) -> Columns {
+        let ints = kinds.iter().filter(|k| k.is_int()).count();
+        let joined = kinds.iter().filter(|k| k.is_joined()).count();
         Columns {
-            dimensions: vec![Vec::new(); metric.dimensions().len()],
-            ..Columns::default()
+            ints: vec![Vec::new(); ints],
+            shared: vec![Vec::new(); kinds.len() - ints - joined],
+            joined: (0..joined).map(|_| Texts::default()).collect(),
         }
     }
 
     /// Empties the columns, keeping their allocations.
     fn clear(&mut self) {
-        self.time.clear();
-        self.dimensions.iter_mut().for_each(Vec::clear);
-        self.latency.clear();
+        self.ints.iter_mut().for_each(Vec::clear);
+        self.shared.iter_mut().for_each(Vec::clear);
         // `Texts` are emptied as they are written.
     }
 }
@@ -359,19 +543,13 @@ impl<W: Write + Send> MetricFile<W> {
         Ok(())
     }
 
-    /// Writes `c` as one row group.
+    /// Writes `c` as one row group, its columns in schema order.
     fn write_group(&mut self, c: &mut Columns) -> io::Result<()> {
         let mut group = self.writer.next_row_group().map_err(parquet_error)?;
-        // Columns come in schema order: time, dimensions, latencyMs,
-        // callConnectionId, payload.
-        let mut order: Vec<Column<'_>> = vec![Column::Int(&c.time)];
-        order.extend(c.dimensions.iter().map(|d| Column::Text(d)));
-        if self.metric == Metric::ApiRequests {
-            order.push(Column::Int(&c.latency));
-        }
-        order.push(Column::Joined(&mut c.connection));
-        order.push(Column::Joined(&mut c.payload));
-        for column in order {
+        let (mut ints, mut shared, mut joined) =
+            (c.ints.iter(), c.shared.iter(), c.joined.iter_mut());
+        for kind in &self.kinds {
+            let missing = || io::Error::other("a Parquet column has no values gathered");
             let mut writer = group
                 .next_column()
                 .map_err(parquet_error)?
@@ -382,13 +560,16 @@ impl<W: Write + Send> MetricFile<W> {
                     .write_batch(values, None, None)
                     .map(drop)
             };
-            match column {
-                Column::Int(values) => writer
+            if kind.is_int() {
+                let values = ints.next().ok_or_else(missing)?;
+                writer
                     .typed::<Int64Type>()
                     .write_batch(values, None, None)
-                    .map(drop),
-                Column::Text(values) => texts(values),
-                Column::Joined(joined) => joined.with_values(texts),
+                    .map(drop)
+            } else if kind.is_joined() {
+                joined.next().ok_or_else(missing)?.with_values(texts)
+            } else {
+                texts(shared.next().ok_or_else(missing)?)
             }
             .map_err(parquet_error)?;
             writer.close().map_err(parquet_error)?;
@@ -396,11 +577,4 @@ impl<W: Write + Send> MetricFile<W> {
         group.close().map_err(parquet_error)?;
         Ok(())
     }
-}
-
-/// A column's values, typed as its schema field.
-enum Column<'a> {
-    Int(&'a [i64]),
-    Text(&'a [ByteArray]),
-    Joined(&'a mut Texts),
 }

@@ -3,16 +3,21 @@ and pandas, and compares what each reads with the dataset's expected.json.
 
     python read_datasets.py parquet DIR
     python read_datasets.py csv DIR
+    python read_datasets.py same PARQUET_DIR JSONL_DIR
 
 parquet: each of requests/recording-requests/callbacks.parquet must have
 the documented column types (time a UTC timestamp in ms, dimensions
-dictionary-encoded strings, latencyMs int64, the payload JSON); pyarrow's
+dictionary-encoded strings, latencyMs int64, the call's ids
+dictionary-encoded strings, eventTime a UTC timestamp in ns, the payload
+JSON); pyarrow's
 and DuckDB's counts per metric, per dimension value and per full
 combination and minute must equal expected.json's. csv: the per-metric
 files read with the dtypes the README gives (pandas: `dtype=str` but
 latencyMs, `parse_dates=["time"]`; DuckDB: `read_csv(..., types=...)`) must
-give the same counts and keep every code and version as text. Prints a
-JSON summary; exits 1 naming any difference.
+give the same counts and keep every code and version as text. same: each
+request and each CloudEvent rebuilt from the Parquet columns as the README
+says must equal the JSONL line's of the same scenario and seed, in order.
+Prints a JSON summary; exits 1 naming any difference.
 """
 
 import json
@@ -28,7 +33,20 @@ FILES = {
     "APIRequestCallRecording": "recording-requests",
     "AcsCallAutomationCallbackEvent": "callbacks",
 }
-PAYLOAD = {"requests": "request", "recording-requests": "request", "callbacks": "cloudEvent"}
+PAYLOAD = {"requests": "request", "recording-requests": "request", "callbacks": "data"}
+# Columns that are not dimensions, and their pyarrow types.
+COLUMNS = {
+    "time": "timestamp[ms, tz=UTC]",
+    "latencyMs": "int64",
+    "callConnectionId": "string",
+    "serverCallId": "string",
+    "correlationId": "string",
+    "id": "string",
+    "source": "string",
+    "eventTime": "timestamp[ns, tz=UTC]",
+}
+# Repeated per call: dictionary-encoded like the dimensions.
+CALL_IDS = ("callConnectionId", "serverCallId", "correlationId", "source")
 
 
 def expected_counts(path):
@@ -77,11 +95,13 @@ def parquet(directory, expected, problems):
         exp = expected.get(metric)
         table = pq.read_table(path)
         schema = {f.name: str(f.type) for f in table.schema}
-        dimensions = [n for n in schema if n not in ("time", "latencyMs", "callConnectionId", PAYLOAD[stem])]
-        wanted = {"time": "timestamp[ms, tz=UTC]", "callConnectionId": "string"}
+        dimensions = [n for n in schema if n not in COLUMNS and n != PAYLOAD[stem]]
+        wanted = {c: kind for c, kind in COLUMNS.items() if c in schema}
         wanted.update({d: "string" for d in dimensions})
-        if stem == "requests":
-            wanted["latencyMs"] = "int64"
+        if stem == "requests" and "latencyMs" not in schema:
+            problems.append("requests: no latencyMs")
+        if stem == "callbacks" and set(COLUMNS) - {"latencyMs"} - set(schema):
+            problems.append(f"callbacks: missing {set(COLUMNS) - {'latencyMs'} - set(schema)}")
         for column, kind in wanted.items():
             if schema.get(column) != kind:
                 problems.append(f"{stem}: {column} is {schema.get(column)}, not {kind}")
@@ -91,7 +111,7 @@ def parquet(directory, expected, problems):
         meta = pq.ParquetFile(path).metadata
         for i, name in enumerate(meta.schema.names):
             encodings = meta.row_group(0).column(i).encodings if meta.num_row_groups else ()
-            if name in dimensions and "RLE_DICTIONARY" not in encodings:
+            if (name in dimensions or name in CALL_IDS) and "RLE_DICTIONARY" not in encodings:
                 problems.append(f"{stem}: {name} is not dictionary-encoded ({encodings})")
         times = [t.strftime("%Y-%m-%dT%H:%M") for t in table.column("time").to_pylist()]
         columns = [table.column(d).to_pylist() for d in dimensions]
@@ -147,11 +167,74 @@ def csv(directory, expected, problems):
     return summary
 
 
+def service_time(ns):
+    """The CloudEvent time text the service writes for an instant in ns:
+    up to seven fraction digits, trailing zeros left out, +00:00."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    text = pandas.Timestamp(seconds, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{rest // 100:07d}".rstrip("0")
+    return text + (f".{fraction}" if fraction else "") + "+00:00"
+
+
+def cloud_event(row):
+    """The CloudEvent a callbacks.parquet row holds, rebuilt as the README
+    says."""
+    data = json.loads(row["data"])
+    data.update(
+        version=row["Version"],
+        callConnectionId=row["callConnectionId"],
+        serverCallId=row["serverCallId"],
+        correlationId=row["correlationId"],
+        publicEventType=row["EventTypeName"],
+    )
+    return {
+        "id": row["id"],
+        "source": row["source"],
+        "type": row["EventTypeName"],
+        "specversion": "1.0",
+        "datacontenttype": "application/json",
+        "time": service_time(row["eventTime"]),
+        "subject": row["source"],
+        "data": data,
+    }
+
+
+def same(parquet_dir, jsonl_dir, problems):
+    """Each payload rebuilt from Parquet against the JSONL line's."""
+    lines = {stem: [] for stem in FILES.values()}
+    with open(f"{jsonl_dir}/events.jsonl") as f:
+        for line in f:
+            event = json.loads(line)
+            lines[FILES[event["metric"]]].append(event.get("cloudEvent") or event.get("request"))
+    summary = {}
+    for stem, want in lines.items():
+        table = pq.read_table(f"{parquet_dir}/{stem}.parquet")
+        if stem == "callbacks":
+            # eventTime as integer ns: Python datetimes stop at microseconds.
+            table = table.set_column(
+                table.schema.get_field_index("eventTime"), "eventTime", table.column("eventTime").cast("int64")
+            )
+            got = [cloud_event(row) for row in table.to_pylist()]
+        else:
+            got = [json.loads(r) for r in table.column("request").to_pylist()]
+        if len(got) != len(want):
+            problems.append(f"{stem}: {len(got)} rows, the JSONL has {len(want)}")
+        for n, (g, w) in enumerate(zip(got, want)):
+            if g != w:
+                problems.append(f"{stem} row {n}: rebuilt {json.dumps(g)[:400]} is not {json.dumps(w)[:400]}")
+                break
+        summary[stem] = {"rows": len(got)}
+    return summary
+
+
 def main():
     kind, directory = sys.argv[1:3]
-    expected = expected_counts(f"{directory}/expected.json")
     problems = []
-    summary = (parquet if kind == "parquet" else csv)(directory, expected, problems)
+    if kind == "same":
+        summary = same(directory, sys.argv[3], problems)
+    else:
+        expected = expected_counts(f"{directory}/expected.json")
+        summary = (parquet if kind == "parquet" else csv)(directory, expected, problems)
     print(json.dumps({"files": summary, "problems": problems[:20], "problemCount": len(problems)}, indent=1))
     sys.exit(1 if problems else 0)
 

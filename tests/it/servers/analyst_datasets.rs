@@ -95,3 +95,57 @@ fn duckdb_pyarrow_and_pandas_read_parquet_and_csv_exactly() {
         );
     }
 }
+
+/// Callbacks' CloudEvents are split into columns in Parquet: rebuilt as
+/// the README says, each must equal the JSONL's of the same scenario and
+/// seed (and each request its `request`); against another seed's JSONL
+/// the comparison must fail.
+#[test]
+fn parquet_rebuilds_every_cloud_event_and_request_of_the_jsonl() {
+    if !require("analyst_datasets", &[("python3", "python3")]) {
+        return;
+    }
+    let python = python_venv(&clients_dir());
+    let root = tempfile::tempdir().unwrap();
+    let dataset = |name: &str, format: &str, seed: &str| {
+        let dir = root.path().join(name);
+        callmetrics(&[
+            "generate",
+            "scenarios/contact-center.json",
+            "--calls",
+            "1500",
+            "--rate",
+            "20/s",
+            "--seed",
+            seed,
+            "--format",
+            format,
+            "--quiet",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .expect_code(0);
+        dir
+    };
+    let parquet = dataset("parquet", "parquet", "7");
+    let jsonl = dataset("jsonl", "jsonl", "7");
+    let other = dataset("other", "jsonl", "8");
+    let same = |jsonl: &Path| {
+        let out = Command::new(&python)
+            .arg(clients_dir().join("read_datasets.py"))
+            .args(["same".as_ref(), parquet.as_os_str(), jsonl.as_os_str()])
+            .output()
+            .expect("python runs");
+        let summary: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code().unwrap_or(-1), summary)
+    };
+    let (code, summary) = same(&jsonl);
+    assert_eq!(code, 0, "{summary:#}");
+    assert!(
+        summary["files"]["callbacks"]["rows"].as_u64().unwrap() > 10_000,
+        "{summary:#}"
+    );
+    let (code, summary) = same(&other);
+    assert_eq!(code, 1, "another seed's events passed: {summary:#}");
+}
