@@ -12,8 +12,12 @@
 // third: run the emulator with
 // `--incoming-call-url http://127.0.0.1:PORT/api/incomingCall --calls 3`.
 //
-// Environment: ACS_CONNECTION_STRING (required), PORT (optional); trust
-// the emulator's certificate with NODE_EXTRA_CA_CERTS=ca.pem.
+// TAMPER=body changes each request's body after the SDK has signed it;
+// TAMPER=date runs the SDK on a clock 20 minutes behind, so it signs with
+// a stale x-ms-date: the emulator must refuse either with ACS's 401.
+//
+// Environment: ACS_CONNECTION_STRING (required), PORT, TAMPER (optional);
+// trust the emulator's certificate with NODE_EXTRA_CA_CERTS=ca.pem.
 "use strict";
 
 const http = require("node:http");
@@ -24,7 +28,36 @@ if (!connectionString) {
   console.error("set ACS_CONNECTION_STRING");
   process.exit(2);
 }
-const acs = new CallAutomationClient(connectionString);
+if (process.env.TAMPER === "date") {
+  // The SDK reads the clock with `new Date()` when it signs.
+  const RealDate = Date;
+  const behind = 20 * 60 * 1000;
+  global.Date = class extends RealDate {
+    constructor(...args) {
+      if (args.length === 0) super(RealDate.now() - behind);
+      else super(...args);
+    }
+    static now() {
+      return RealDate.now() - behind;
+    }
+  };
+}
+// A per-retry policy runs after the SDK's signing policy (which the
+// client adds without a phase): what it changes is sent unsigned.
+const tamperBody = {
+  position: "perRetry",
+  policy: {
+    name: "tamperBodyAfterSigning",
+    sendRequest(request, next) {
+      if (typeof request.body === "string") request.body = request.body.replace("+14255550123", "+14255550199");
+      return next(request);
+    },
+  },
+};
+const acs = new CallAutomationClient(
+  connectionString,
+  process.env.TAMPER === "body" ? { additionalPolicies: [tamperBody] } : {},
+);
 // Nothing listens there: the fixture's steps draw no callback.
 const CALLBACK = "http://127.0.0.1:9/api/callbacks";
 const CALLEE = { phoneNumber: "+14255550123" };

@@ -22,6 +22,8 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from azure.core.pipeline.transport import RequestsTransport
+
 from azure.communication.callautomation import (
     CallAutomationClient,
     CommunicationUserIdentifier,
@@ -33,8 +35,32 @@ from azure.communication.callautomation import (
     TextSource,
 )
 
+# TAMPER=body changes each request's body after the SDK has signed it
+# (in the transport, below every policy); TAMPER=date makes the SDK sign
+# with a clock 20 minutes behind (a stale x-ms-date): the emulator must
+# refuse either with ACS's 401.
+TAMPER = os.environ.get("TAMPER")
+if TAMPER == "date":
+    from email.utils import formatdate
+    import time
+
+    import azure.communication.callautomation._shared.policy as signing
+
+    signing.get_current_utc_time = lambda: formatdate(time.time() - 20 * 60, usegmt=True)
+
+
+class TamperingTransport(RequestsTransport):
+    """Sends each request with its body changed after it was signed."""
+
+    def send(self, request, **kwargs):
+        if isinstance(request.body, str):
+            request.body = request.body.replace("+14255550123", "+14255550199")
+        return super().send(request, **kwargs)
+
+
 ACS = CallAutomationClient.from_connection_string(
-    os.environ.get("ACS_CONNECTION_STRING") or sys.exit("set ACS_CONNECTION_STRING")
+    os.environ.get("ACS_CONNECTION_STRING") or sys.exit("set ACS_CONNECTION_STRING"),
+    **({"transport": TamperingTransport()} if TAMPER == "body" else {}),
 )
 # Nothing listens there: the fixture's steps draw no callback.
 CALLBACK = "http://127.0.0.1:9/api/callbacks"

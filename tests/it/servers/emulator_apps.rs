@@ -275,7 +275,22 @@ async fn drive(
     ca: &Path,
     key: &str,
 ) -> std::process::Output {
+    drive_with(app, script, (port, app_port), ca, key, None).await
+}
+
+/// `drive`, with the script's `TAMPER` mode set when `tamper` is.
+async fn drive_with(
+    app: &App,
+    script: &str,
+    (port, app_port): (u16, u16),
+    ca: &Path,
+    key: &str,
+    tamper: Option<&str>,
+) -> std::process::Output {
     let mut command = Command::new(&app.program);
+    if let Some(tamper) = tamper {
+        command.env("TAMPER", tamper);
+    }
     command
         .arg(script)
         .current_dir(app_dir(app.dir))
@@ -358,23 +373,44 @@ async fn the_javascript_sdk_parses_the_answer_to_every_operation() {
     }
 }
 
-/// The official SDK of `app` signing with another access key (`script`):
-/// its first request is refused with ACS's 401, which the SDK raises with
-/// ACS's code, counted as a 401 Create Call and listed.
-async fn a_wrong_key_is_refused(app: App, script: &str) {
+/// How the official SDK's request is made wrong.
+#[derive(Clone, Copy, Debug)]
+enum Refusal {
+    /// Signed with another access key.
+    WrongKey,
+    /// Its body changed after the SDK signed it (`TAMPER=body`).
+    TamperedBody,
+    /// Signed on a clock 20 minutes behind (`TAMPER=date`).
+    StaleDate,
+}
+
+/// The official SDK of `app` (`script`) sending a request made wrong as
+/// `refusal` says: its first request is refused with ACS's 401, which the
+/// SDK raises with ACS's code, counted as a 401 Create Call and listed
+/// under the reason the emulator found.
+async fn refused(app: App, script: &str, refusal: Refusal) {
     let dir = tempfile::tempdir().unwrap();
     let app_port = free_port();
     let (emulator, port) = emulator(dir.path(), Flow::EveryOperation, app_port).await;
     // base64 of 32 other bytes.
     let wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktMzI=";
+    let (key, tamper, reason) = match refusal {
+        Refusal::WrongKey => (wrong, None, "the signature does not match"),
+        Refusal::TamperedBody => (ACCESS_KEY, Some("body"), "x-ms-content-sha256 is not"),
+        Refusal::StaleDate => (ACCESS_KEY, Some("date"), "away from the emulator's clock"),
+    };
     let ports = (port, app_port);
-    let driven = drive(&app, script, ports, &dir.path().join("ca.pem"), wrong).await;
+    let ca = dir.path().join("ca.pem");
+    let driven = drive_with(&app, script, ports, &ca, key, tamper).await;
     let stderr = String::from_utf8_lossy(&driven.stderr);
-    assert_eq!(driven.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("FAILED Create Call"), "{stderr}");
+    assert_eq!(driven.status.code(), Some(1), "{refusal:?}: {stderr}");
+    assert!(
+        stderr.contains("FAILED Create Call"),
+        "{refusal:?}: {stderr}"
+    );
     assert!(
         stderr.contains("7509"),
-        "ACS's code reaches the app: {stderr}"
+        "ACS's code reaches the app: {refusal:?}: {stderr}"
     );
     emulator.terminate();
     let summary: Value =
@@ -382,22 +418,22 @@ async fn a_wrong_key_is_refused(app: App, script: &str) {
     assert_eq!(
         summary["requests"],
         serde_json::json!({"Create Call": {"401": 1}}),
-        "{summary}"
+        "{refusal:?}: {summary}"
     );
-    let refused: u64 = summary["unauthorized"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter_map(Value::as_u64)
-        .sum();
-    assert_eq!(refused, 1, "{summary}");
+    let unauthorized = summary["unauthorized"].as_object().unwrap();
+    let refused: u64 = unauthorized.values().filter_map(Value::as_u64).sum();
+    assert_eq!(refused, 1, "{refusal:?}: {summary}");
+    assert!(
+        unauthorized.keys().any(|why| why.contains(reason)),
+        "{refusal:?} refused for another reason: {summary}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_with_a_wrong_key_is_refused_with_401_and_counted() {
     let test = "the_python_sdk_with_a_wrong_key_is_refused_with_401_and_counted";
     if let Some(app) = python_app(test) {
-        a_wrong_key_is_refused(app, "every_operation.py").await;
+        refused(app, "every_operation.py", Refusal::WrongKey).await;
     }
 }
 
@@ -405,6 +441,26 @@ async fn the_python_sdk_with_a_wrong_key_is_refused_with_401_and_counted() {
 async fn the_javascript_sdk_with_a_wrong_key_is_refused_with_401_and_counted() {
     let test = "the_javascript_sdk_with_a_wrong_key_is_refused_with_401_and_counted";
     if let Some(app) = javascript_app(test) {
-        a_wrong_key_is_refused(app, "every_operation.js").await;
+        refused(app, "every_operation.js", Refusal::WrongKey).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_with_a_tampered_body_or_a_stale_date_is_refused_with_401() {
+    let test = "the_python_sdk_with_a_tampered_body_or_a_stale_date_is_refused_with_401";
+    for refusal in [Refusal::TamperedBody, Refusal::StaleDate] {
+        if let Some(app) = python_app(test) {
+            refused(app, "every_operation.py", refusal).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_sdk_with_a_tampered_body_or_a_stale_date_is_refused_with_401() {
+    let test = "the_javascript_sdk_with_a_tampered_body_or_a_stale_date_is_refused_with_401";
+    for refusal in [Refusal::TamperedBody, Refusal::StaleDate] {
+        if let Some(app) = javascript_app(test) {
+            refused(app, "every_operation.js", refusal).await;
+        }
     }
 }
