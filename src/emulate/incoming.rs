@@ -35,16 +35,19 @@ const VALIDATION_RETRY: Duration = Duration::from_millis(250);
 pub(super) fn spawn(state: Arc<State>, incoming: IncomingCalls) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let validated = validate(&state, &incoming.url).await;
-        state.note(|s| s.incoming_validation = Some(validated.clone()));
-        if validated != "passed" {
-            eprintln!(
-                "incoming calls: {} failed Event Grid's subscription validation ({validated}); \
-                 no incoming call is posted",
-                incoming.url
-            );
-            return;
+        let said = validated.clone().unwrap_or_else(|why| why);
+        state.note(|s| s.incoming_validation = Some(said));
+        match validated {
+            Ok(how) => eprintln!("incoming calls: {} validated ({how})", incoming.url),
+            Err(why) => {
+                eprintln!(
+                    "incoming calls: {} failed Event Grid's subscription validation ({why}); \
+                     no incoming call is posted",
+                    incoming.url
+                );
+                return;
+            }
         }
-        eprintln!("incoming calls: {} validated", incoming.url);
         let start = Instant::now();
         for offset_ms in incoming.workload.arrivals() {
             let due = start + Duration::from_secs_f64(offset_ms / 1000.0);
@@ -65,15 +68,65 @@ pub(super) fn spawn(state: Arc<State>, incoming: IncomingCalls) -> tokio::task::
     })
 }
 
-/// Event Grid's handshake; "passed", or why not. An endpoint that does not
-/// answer yet (the app starting) or answers 5xx is asked again.
-async fn validate(state: &State, url: &reqwest::Url) -> String {
-    let code = format!("{:016x}-callmetrics", state.config.seed);
+/// Where the validationUrl points, on the emulator's own listener.
+pub(super) const VALIDATION_PATH: &str = "/eventsubscriptions/callmetrics/validate";
+
+/// How long Event Grid waits for the GET of a validationUrl (docs/sources.md).
+const MANUAL_VALIDATION: Duration = Duration::from_secs(600);
+
+/// The subscription's validation code and URL, and whether the app has
+/// fetched the URL (Event Grid's manual handshake).
+pub(super) struct ValidationUrl {
+    code: String,
+    url: String,
+    fetched: tokio::sync::Notify,
+}
+
+impl ValidationUrl {
+    /// `base`: the emulator's own `https://host:port`.
+    pub(super) fn new(base: &str, seed: u64) -> ValidationUrl {
+        let code = format!("{seed:016x}-callmetrics");
+        let url = format!("{base}{VALIDATION_PATH}?id={code}");
+        ValidationUrl {
+            code,
+            url,
+            fetched: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+/// `GET` of the validationUrl: the manual handshake is done when it names
+/// this subscription's code.
+pub(super) async fn validation_url_fetched(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> (http::StatusCode, &'static str) {
+    let id = query
+        .as_deref()
+        .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("id=")));
+    if id == Some(state.validation.code.as_str()) {
+        // A permit is kept if the handshake is not waiting yet.
+        state.validation.fetched.notify_one();
+        (
+            http::StatusCode::OK,
+            "Webhook successfully validated as a subscription endpoint.",
+        )
+    } else {
+        (http::StatusCode::BAD_REQUEST, "Invalid validation id.")
+    }
+}
+
+/// Event Grid's handshake: how it passed, or why not. An endpoint that
+/// does not answer yet (the app starting) or answers 5xx is asked again;
+/// one that answers 200 without a `validationResponse` has ten minutes to
+/// fetch the validationUrl instead.
+async fn validate(state: &State, url: &reqwest::Url) -> Result<String, String> {
+    let code = &state.validation.code;
     let body = json!([{
         "id": format!("validation-{}", state.config.seed),
         "topic": TOPIC,
         "subject": "",
-        "data": {"validationCode": code},
+        "data": {"validationCode": code, "validationUrl": state.validation.url},
         "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
         "eventTime": event_time(),
         "metadataVersion": "1",
@@ -103,13 +156,31 @@ async fn validate(state: &State, url: &reqwest::Url) -> String {
         };
         let status = reply.status();
         if status != http::StatusCode::OK {
-            return format!("answered HTTP {} (Event Grid wants 200)", status.as_u16());
+            return Err(format!(
+                "answered HTTP {} (Event Grid wants 200)",
+                status.as_u16()
+            ));
         }
         let answer: Value = reply.json().await.unwrap_or(Value::Null);
         return match answer.get("validationResponse").and_then(Value::as_str) {
-            Some(got) if got == code => "passed".into(),
-            Some(got) => format!("validationResponse {got:?} is not the validationCode {code:?}"),
-            None => "the answer has no validationResponse".into(),
+            Some(got) if got == code => Ok("passed".into()),
+            Some(got) => Err(format!(
+                "validationResponse {got:?} is not the validationCode {code:?}"
+            )),
+            None => {
+                eprintln!(
+                    "incoming calls: {url} answered without a validationResponse; waiting up \
+                     to 10 minutes for a GET of the validationUrl {}",
+                    state.validation.url
+                );
+                let fetched = state.validation.fetched.notified();
+                match tokio::time::timeout(MANUAL_VALIDATION, fetched).await {
+                    Ok(()) => Ok("passed (validationUrl)".into()),
+                    Err(_) => Err("the answer had no validationResponse and the \
+                                   validationUrl was not fetched within 10 minutes"
+                        .into()),
+                }
+            }
         };
     }
 }

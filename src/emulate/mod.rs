@@ -131,6 +131,8 @@ struct State {
     summary: Mutex<Summary>,
     repeats: Mutex<repeatability::Repeats>,
     http: reqwest::Client,
+    /// Event Grid's manual handshake: the app's GET of the validationUrl.
+    validation: incoming::ValidationUrl,
 }
 
 /// How long an ended call is still known (Get Call says "disconnected",
@@ -249,10 +251,15 @@ impl Emulator {
             summary: Mutex::default(),
             repeats: Mutex::default(),
             http,
+            validation: incoming::ValidationUrl::new(&base, config.seed),
             config,
         });
         let app = openid
             .unwrap_or_default()
+            .route(
+                incoming::VALIDATION_PATH,
+                axum::routing::get(incoming::validation_url_fetched),
+            )
             .fallback(handler::handle)
             .with_state(state.clone());
         let limits = ConnectionLimits {

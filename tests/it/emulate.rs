@@ -480,6 +480,65 @@ async fn a_refused_incoming_call_is_posted_again_as_event_grid_does() {
     );
 }
 
+/// Event Grid's manual handshake: an app that answers the validation
+/// 200 without a validationResponse and then GETs the validationUrl is
+/// validated, and gets its incoming calls; a GET naming another code is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_that_fetches_the_validation_url_is_validated() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_dir = dir.path().to_path_buf();
+    let notifications: Arc<Mutex<u32>> = Arc::default();
+    let app = fake_app::serve_reading({
+        let notifications = notifications.clone();
+        move |parts, body| {
+            let events: Value = serde_json::from_slice(body).unwrap_or_default();
+            if parts.headers["aeg-event-type"] == "SubscriptionValidation" {
+                let url = events[0]["data"]["validationUrl"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let ca_dir = ca_dir.clone();
+                // Later, as a person with a browser would.
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let _ = trusting(&ca_dir).get(url).send().await;
+                });
+                return fake_app::answer(200, "text/plain", "");
+            }
+            *notifications.lock().unwrap() += 1;
+            fake_app::answer(200, "text/plain", "")
+        }
+    })
+    .await;
+    let url = format!("http://{app}/api/incomingCall");
+    let extra = ["--incoming-call-url", &url, "--calls", "1", "--rate", "5/s"];
+    let (emulator, host) = emulator(dir.path(), "scenarios/inbound-ivr.json", &extra).await;
+    let wrong = format!("https://{host}/eventsubscriptions/callmetrics/validate?id=guessed");
+    let refused = trusting(dir.path()).get(wrong).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let started = Instant::now();
+    while *notifications.lock().unwrap() < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no IncomingCall"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    emulator.terminate();
+    let summary: Value =
+        serde_json::from_str(&common::read(&dir.path().join("summary.json"))).unwrap();
+    assert_eq!(
+        (
+            &summary["incoming_validation"],
+            &summary["incoming_calls_posted"]
+        ),
+        (&"passed (validationUrl)".into(), &1.into()),
+        "{summary}"
+    );
+}
+
 #[test]
 fn bad_input_exits_2_naming_the_field() {
     let cases: [(&[&str], &str); 4] = [
