@@ -31,8 +31,8 @@ pub enum DatasetFormat {
     /// (--csv-layout wide: one file of every column).
     Csv,
     /// One Parquet file per metric: typed columns (UTC timestamps,
-    /// dictionary-encoded dimensions, integer latencies) and the payloads as
-    /// JSON text, zstd-compressed.
+    /// dictionary-encoded dimensions and call ids, integer latencies), the
+    /// CloudEvent as columns with its data as JSON, zstd-compressed.
     Parquet,
     /// Azure Monitor custom-metrics ingestion bodies: per minute and
     /// metric one document of min/max/sum/count per series (needs --grain PT1M).
