@@ -134,13 +134,7 @@ async fn validate(state: &State, url: &reqwest::Url) -> Result<String, String> {
     }]);
     let mut told = false;
     loop {
-        let sent = state
-            .http
-            .post(url.clone())
-            .header("aeg-event-type", "SubscriptionValidation")
-            .json(&body)
-            .send()
-            .await;
+        let sent = deliver(state, url, "SubscriptionValidation", &body).await;
         let reply = match sent {
             Ok(reply) if !reply.status().is_server_error() => reply,
             Ok(_) | Err(_) => {
@@ -185,6 +179,23 @@ async fn validate(state: &State, url: &reqwest::Url) -> Result<String, String> {
     }
 }
 
+/// One Event Grid delivery of `body` to the app, of `aeg-event-type`
+/// `kind`.
+async fn deliver(
+    state: &State,
+    url: &reqwest::Url,
+    kind: &str,
+    body: &Value,
+) -> reqwest::Result<reqwest::Response> {
+    state
+        .http
+        .post(url.clone())
+        .header("aeg-event-type", kind)
+        .json(body)
+        .send()
+        .await
+}
+
 /// Event Grid's retry schedule for a webhook: the delays before the 2nd,
 /// 3rd... attempts (docs/sources.md, "Event Grid message delivery and
 /// retry"; it goes on to hours, but a call rings for `RINGING` only).
@@ -213,13 +224,7 @@ async fn post(state: Arc<State>, url: reqwest::Url, event: Value) {
     let rang = Instant::now();
     let mut retries = RETRY_AFTER.iter();
     loop {
-        let sent = state
-            .http
-            .post(url.clone())
-            .header("aeg-event-type", "Notification")
-            .json(&event)
-            .send()
-            .await;
+        let sent = deliver(&state, &url, "Notification", &event).await;
         let (status, why) = match sent {
             Ok(reply) if reply.status().is_success() => {
                 state.note(|s| s.incoming_calls_posted += 1);

@@ -36,7 +36,9 @@ fn read_datasets(python: &Path, kind: &str, dir: &Path) -> (i32, Value) {
     (out.status.code().unwrap_or(-1), summary)
 }
 
-fn generate(dir: &Path, calls: &str, format: &str) -> Value {
+/// contact-center's `calls` at 20/s as `format` into `dir`, with `seed`;
+/// its manifest.
+fn generate(dir: &Path, calls: &str, format: &str, seed: &str) -> Value {
     callmetrics(&[
         "generate",
         "scenarios/contact-center.json",
@@ -44,6 +46,8 @@ fn generate(dir: &Path, calls: &str, format: &str) -> Value {
         calls,
         "--rate",
         "20/s",
+        "--seed",
+        seed,
         "--format",
         format,
         "--quiet",
@@ -63,7 +67,7 @@ fn duckdb_pyarrow_and_pandas_read_parquet_and_csv_exactly() {
     let root = tempfile::tempdir().unwrap();
     for (format, calls) in [("parquet", "12000"), ("csv", "1500")] {
         let dir = root.path().join(format);
-        let manifest = generate(&dir, calls, format);
+        let manifest = generate(&dir, calls, format, "1");
         let (code, summary) = read_datasets(&python, format, &dir);
         assert_eq!(code, 0, "{format}: {summary:#}");
         let files = &summary["files"];
@@ -109,22 +113,7 @@ fn parquet_rebuilds_every_cloud_event_and_request_of_the_jsonl() {
     let root = tempfile::tempdir().unwrap();
     let dataset = |name: &str, format: &str, seed: &str| {
         let dir = root.path().join(name);
-        callmetrics(&[
-            "generate",
-            "scenarios/contact-center.json",
-            "--calls",
-            "1500",
-            "--rate",
-            "20/s",
-            "--seed",
-            seed,
-            "--format",
-            format,
-            "--quiet",
-            "--out",
-            dir.to_str().unwrap(),
-        ])
-        .expect_code(0);
+        generate(&dir, "1500", format, seed);
         dir
     };
     let parquet = dataset("parquet", "parquet", "7");
