@@ -167,6 +167,10 @@ async fn validate(state: &State, url: &reqwest::Url) -> Result<String, String> {
                      to 10 minutes for a GET of the validationUrl {}",
                     state.validation.url
                 );
+                // What the summary says if the emulator stops meanwhile.
+                state.note(|s| {
+                    s.incoming_validation = Some("awaiting a GET of the validationUrl".into())
+                });
                 let fetched = state.validation.fetched.notified();
                 match tokio::time::timeout(MANUAL_VALIDATION, fetched).await {
                     Ok(()) => Ok("passed (validationUrl)".into()),

@@ -514,6 +514,22 @@ async fn an_app_that_fetches_the_validation_url_is_validated() {
     .await;
     let url = format!("http://{app}/api/incomingCall");
     let extra = ["--incoming-call-url", &url, "--calls", "1", "--rate", "5/s"];
+    // An app that never fetches it: the summary says what is awaited.
+    let silent = fake_app::serve(|_| fake_app::answer(200, "text/plain", "")).await;
+    let silent_dir = tempfile::tempdir().unwrap();
+    let silent_url = format!("http://{silent}/api/incomingCall");
+    let waiting = ["--incoming-call-url", &silent_url, "--calls", "1"];
+    let (silent_emulator, _) =
+        emulator(silent_dir.path(), "scenarios/inbound-ivr.json", &waiting).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    silent_emulator.terminate();
+    let summary: Value =
+        serde_json::from_str(&common::read(&silent_dir.path().join("summary.json"))).unwrap();
+    assert_eq!(
+        summary["incoming_validation"], "awaiting a GET of the validationUrl",
+        "{summary}"
+    );
+    assert_eq!(summary["incoming_calls_posted"], 0, "{summary}");
     let (emulator, host) = emulator(dir.path(), "scenarios/inbound-ivr.json", &extra).await;
     let wrong = format!("https://{host}/eventsubscriptions/callmetrics/validate?id=guessed");
     let refused = trusting(dir.path()).get(wrong).send().await.unwrap();
