@@ -234,9 +234,10 @@ struct FileWriting {
     metric: Metric,
     kinds: Vec<Kind>,
     rows: Columns,
-    /// How many `Columns` this file has made: one filling, one queued,
-    /// one being written, and no more, so memory stays bounded and each
-    /// buffer is filled again rather than made afresh.
+    /// How many `Columns` this file has made: one filling and one queued
+    /// or being written, and no more, so memory stays bounded and each
+    /// buffer is filled again rather than made afresh (a third set was
+    /// 50 MiB more peak RSS and no faster: docs/perf.md).
     made: usize,
     groups: Option<mpsc::SyncSender<Columns>>,
     /// Columns written and emptied, to be filled again.
@@ -245,7 +246,7 @@ struct FileWriting {
 }
 
 /// Columns per file at most (see `FileWriting::made`).
-const COLUMNS_PER_FILE: usize = 3;
+const COLUMNS_PER_FILE: usize = 2;
 
 impl FileWriting {
     /// Starts `file`'s writing thread.
