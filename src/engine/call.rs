@@ -405,10 +405,8 @@ impl<'a> Call<'a, '_> {
         }
         // ParticipantsUpdated: `timeline` numbers it and lists who is in
         // the call; here only whether it was Hold's or Unhold's.
-        match cause {
-            Some(Operation::Hold) => self.hold_changes.push((self.seq, true)),
-            Some(Operation::Unhold) => self.hold_changes.push((self.seq, false)),
-            _ => {}
+        if let Some(on_hold) = cause.and_then(detail::hold_set_by) {
+            self.hold_changes.push((self.seq, on_hold));
         }
         Detail::Participants {
             sequence: 0,

@@ -7,8 +7,19 @@
 
 use super::event::Detail;
 use super::sample::Sampler;
-use crate::catalog::EventType;
+use crate::catalog::{EventType, Operation};
 use crate::scenario::plan::CallbackPlan;
+
+/// What a ParticipantsUpdated that `cause` drew does to the caller: Hold
+/// puts them on hold (`Some(true)`), Unhold takes them off, any other
+/// leaves it as it was.
+pub(super) fn hold_set_by(cause: Operation) -> Option<bool> {
+    match cause {
+        Operation::Hold => Some(true),
+        Operation::Unhold => Some(false),
+        _ => None,
+    }
+}
 
 /// `event`'s data, drawing from `rng` and numbering people invited or
 /// transferred to from `next_outsider`; `None` for the events whose data

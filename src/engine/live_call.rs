@@ -245,11 +245,9 @@ impl<'a> LiveCall<'a> {
                 drawn
             };
             let detail = self.detail(plan, event, step.operation, *since_request);
-            let hold = match (event, step.operation) {
-                (EventType::ParticipantsUpdated, Operation::Hold) => Some(true),
-                (EventType::ParticipantsUpdated, Operation::Unhold) => Some(false),
-                _ => None,
-            };
+            let hold = (event == EventType::ParticipantsUpdated)
+                .then(|| detail::hold_set_by(step.operation))
+                .flatten();
             let detail = self.roster.apply(event, detail, hold);
             out.push((
                 waited,
