@@ -94,9 +94,7 @@ impl JsonlEncoder {
 
     /// Appends the line for `e`, newline included.
     pub fn encode(&mut self, out: &mut Vec<u8>, e: &Event) {
-        // A recording request's series has no version, but its path does:
-        // the version's bits (those of every other series) keep them apart.
-        let key = Series::of(e).pack() | (e.api_version.wire_id() as u64) << 8;
+        let key = series_key(e);
         let naming = self.naming;
         match e.kind {
             EventKind::Request {
@@ -173,6 +171,14 @@ impl JsonlEncoder {
             }
         }
     }
+}
+
+/// What fixes the text an event's series renders once: its series, and
+/// its version. A recording request's series has no version, but its path
+/// does: the version's bits (those of every other series) keep them
+/// apart.
+pub(super) fn series_key(e: &Event) -> u64 {
+    Series::of(e).pack() | (e.api_version.wire_id() as u64) << 8
 }
 
 impl RequestParts {

@@ -21,10 +21,9 @@
 
 use super::cloudevent::{EnvelopeParts, event_ticks, write_data_fields, write_source};
 use super::identity::IdWriter;
-use super::jsonl::{JsonlEncoder, class};
+use super::jsonl::{JsonlEncoder, class, series_key};
 use crate::catalog::{EventType, Metric, Naming};
 use crate::engine::{Connection, Event, EventKind, IdKey};
-use crate::model::Series;
 use crate::wire::rfc3339::TimeWriter;
 use bytes::{Bytes, BytesMut};
 use parquet::basic::{Compression, ZstdLevel};
@@ -468,7 +467,7 @@ impl ParquetFiles {
                 }
                 let parts = self
                     .envelopes
-                    .entry(Series::of(e).pack() | (e.api_version.wire_id() as u64) << 8)
+                    .entry(series_key(e))
                     .or_insert_with(|| EnvelopeParts::new(event, result, e.api_version));
                 self.text.push(b'{');
                 if parts.has_event_source() {
