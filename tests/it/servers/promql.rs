@@ -431,17 +431,7 @@ async fn counters_sampled_on_bucket_boundaries_check_exactly_per_bucket() {
 /// written here independently of callmetrics: every sample of every series
 /// of `name` in the last hour, a drop adding the value after it whole.
 async fn reset_aware_total(prometheus: &str, name: &str) -> (u64, usize) {
-    let mut url = reqwest::Url::parse(&format!("{prometheus}/api/v1/query")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("query", &format!("{name}[1h]"));
-    let body: Value = common::http()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = last_hour(prometheus, name).await;
     let (mut total, mut resets) = (0u64, 0);
     for series in body["data"]["result"].as_array().unwrap() {
         let values: Vec<u64> = series["values"]
@@ -462,6 +452,34 @@ async fn reset_aware_total(prometheus: &str, name: &str) -> (u64, usize) {
         }
     }
     (total, resets)
+}
+
+/// Prometheus' answer to `name[1h]`: every raw sample of the last hour.
+async fn last_hour(prometheus: &str, name: &str) -> Value {
+    let mut url = reqwest::Url::parse(&format!("{prometheus}/api/v1/query")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("query", &format!("{name}[1h]"));
+    common::http()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Every raw sample of `name` in the last hour, one series a line, for a
+/// failure's message.
+async fn raw_samples(prometheus: &str, name: &str) -> String {
+    let body = last_hour(prometheus, name).await;
+    let lines: Vec<String> = body["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{} {}", s["metric"], s["values"]))
+        .collect();
+    lines.join("\n")
 }
 
 /// The app is killed mid-run and started again on the same port: its
@@ -542,7 +560,19 @@ async fn an_app_restarted_mid_run_is_counted_across_the_restart() {
         summary["retries"].as_u64().unwrap() + summary["failedRequests"].as_u64().unwrap_or(0) > 0,
         "the restart did not fall inside the run: {summary}"
     );
-    wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+    // The check reads what Prometheus holds once the app's counters stopped
+    // moving: two scrapes taken after the run, one after the other, agree.
+    let name = "acs_callback_events_total";
+    let mut settled = None;
+    for _ in 0..10 {
+        wait_for_scrape_after(&prometheus, SystemTime::now()).await;
+        let now = reset_aware_total(&prometheus, name).await;
+        if settled == Some(now) {
+            break;
+        }
+        settled = Some(now);
+    }
+    let (independent, independent_resets) = settled.unwrap();
 
     let run = check(
         expected.to_str().unwrap(),
@@ -550,6 +580,12 @@ async fn an_app_restarted_mid_run_is_counted_across_the_restart() {
         &["--format", "json"],
     )
     .await;
+    let after_check = reset_aware_total(&prometheus, name).await;
+    assert_eq!(
+        after_check,
+        (independent, independent_resets),
+        "Prometheus' raw total moved while the check read it (total, resets)"
+    );
     let report: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
         panic!("{e}: {}", run.describe());
     });
@@ -580,10 +616,15 @@ async fn an_app_restarted_mid_run_is_counted_across_the_restart() {
         .iter()
         .find(|m| m["dimensions"].as_array().unwrap().is_empty())
         .map_or(want, |m| m["fields"]["count"]["observed"].as_u64().unwrap());
-    let (independent, independent_resets) =
-        reset_aware_total(&prometheus, "acs_callback_events_total").await;
-    assert_eq!(got, independent, "{}", run.stdout);
-    assert_eq!(resets.len(), independent_resets, "{}", run.stdout);
+    let numbers = format!(
+        "check's total {got}, raw samples' {independent}; resets listed {}, in the raw \
+         samples {independent_resets}; expected {want}; the raw samples: {}\nthe report: {}",
+        resets.len(),
+        raw_samples(&prometheus, name).await,
+        run.stdout
+    );
+    assert_eq!(got, independent, "{numbers}");
+    assert_eq!(resets.len(), independent_resets, "{numbers}");
     assert!(got <= want, "more counted than delivered: {got} > {want}");
     // Passes exactly when nothing counted after the last scrape was lost.
     assert_eq!(
