@@ -71,7 +71,9 @@ worker_processes 1;
 daemon off;
 pid $work/nginx.pid;
 error_log $work/nginx.log warn;
-events {}
+# nginx's default of 512 connections closed the emulator's pooled ones
+# ("connection closed before message completed") from 256 clients up.
+events { worker_connections 8192; }
 http {
   access_log off;
   keepalive_requests 10000000;

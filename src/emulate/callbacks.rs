@@ -6,13 +6,12 @@
 //! fresh bearer token, as the webhook target's do.
 
 use super::{LiveCallState, State, lock};
+use crate::client::Reply;
 use crate::emit::deliver::batcher::Encoder;
 use crate::engine::Event;
+use axum::body::Bytes;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// How much of an app's answer to a callback is read.
-const ACK_BODY_LIMIT: usize = 64 * 1024;
 
 /// Now, in Unix milliseconds.
 pub(super) fn now_ms() -> i64 {
@@ -29,7 +28,10 @@ pub(super) fn send(
     callbacks: Vec<(f64, Event<'static>)>,
 ) {
     tokio::spawn(async move {
-        let url = lock(&call).callback_uri.clone();
+        let (host, path) = {
+            let call = lock(&call);
+            (call.callbacks.host.clone(), call.callbacks.path.clone())
+        };
         for (delay_ms, mut event) in callbacks {
             tokio::time::sleep(Duration::from_secs_f64(delay_ms / 1000.0)).await;
             if lock(&call).ended {
@@ -43,40 +45,30 @@ pub(super) fn send(
                 encoder.finish(&mut body);
                 body
             };
-            let mut post = state
-                .http
-                .post(url.clone())
+            let mut post = http::Request::post(path.clone())
                 .header(http::header::CONTENT_TYPE, "application/json");
             if let Some(signer) = &state.config.signer {
                 let token = signer.token(SystemTime::now());
-                post = post.bearer_auth(token);
+                post = post.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
             }
-            let sent = post.body(body).send().await;
             let name = match event.kind {
                 crate::engine::EventKind::Callback { event, .. } => event.name(),
                 crate::engine::EventKind::Request { .. } => "a request",
             };
-            // The answer's body is read (a little of it at most) so the
-            // connection goes back to the pool instead of closing; the
-            // status alone says whether the app acknowledged.
-            let sent = match sent {
-                Ok(reply) => {
-                    let status = reply.status();
-                    let _ = crate::client::http::body_capped(reply, ACK_BODY_LIMIT).await;
-                    Ok(status)
-                }
-                Err(e) => Err(crate::client::http::root_cause(&e)),
+            let sent = match post.body(Bytes::from(body)) {
+                Ok(request) => host.send(request).await,
+                Err(e) => Reply::Invalid(e.to_string()),
             };
             match sent {
-                Ok(status) if status.is_success() => {
+                Reply::Status { code, .. } if (200..300).contains(&code) => {
                     state.count(&event);
                     state.note(|s| *s.callbacks_delivered.entry(name).or_default() += 1);
                 }
-                Ok(status) => state.note(|s| {
-                    let why = format!("{name}: the app answered HTTP {}", status.as_u16());
+                Reply::Status { code, .. } => state.note(|s| {
+                    let why = format!("{name}: the app answered HTTP {code}");
                     *s.callbacks_failed.entry(why).or_default() += 1;
                 }),
-                Err(e) => state.note(|s| {
+                Reply::Transport { message: e, .. } | Reply::Invalid(e) => state.note(|s| {
                     *s.callbacks_failed
                         .entry(format!("{name}: {e}"))
                         .or_default() += 1;

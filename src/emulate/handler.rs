@@ -28,6 +28,7 @@ pub(super) async fn handle(
     body: Bytes,
 ) -> Response {
     let received_ms = callbacks::now_ms();
+    let received = tokio::time::Instant::now();
     let path = uri.path();
     let target = uri.path_and_query().map_or(path, |p| p.as_str());
     let Some(route) = route(method.as_str(), path) else {
@@ -57,6 +58,7 @@ pub(super) async fn handle(
         step,
         version,
         received_ms,
+        received,
         call: call.as_ref().map_or(0, |c| lock(c).call.index()),
     };
 
@@ -162,10 +164,22 @@ struct Request {
     step: Operation,
     version: Option<ApiVersion>,
     received_ms: i64,
+    /// When it came: its latency counts from then.
+    received: tokio::time::Instant,
     call: u64,
 }
 
 impl Request {
+    /// Answers after `latency_ms` from when the request came (handling it
+    /// is part of the latency); at once for 0, which a timer would round
+    /// up to its next millisecond tick.
+    async fn wait_latency(&self, latency_ms: u32) {
+        if latency_ms > 0 {
+            let due = self.received + Duration::from_millis(latency_ms.into());
+            tokio::time::sleep_until(due).await;
+        }
+    }
+
     fn at(&self, version: ApiVersion) -> Request {
         Request {
             version: Some(version),
@@ -252,13 +266,14 @@ async fn setup(
         }
     };
     let starts_call = !matches!(operation, Operation::RedirectCall | Operation::RejectCall);
-    let callback_uri = match parsed.get("callbackUri").and_then(Value::as_str) {
+    let callback_target = match parsed.get("callbackUri").and_then(Value::as_str) {
         Some(text) => reqwest::Url::parse(text)
             .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https")),
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .and_then(|u| state.app_hosts.target(&u)),
         None => None,
     };
-    if starts_call && callback_uri.is_none() {
+    if starts_call && callback_target.is_none() {
         let body = responses::error(
             "8523",
             "callbackUri must be an http:// or https:// URL: the service posts the call's events there.",
@@ -315,14 +330,14 @@ async fn setup(
         state.count_request(&request, 500, 0, 1);
         return (500, Some(responses::error("500", "No step answered.")));
     };
-    tokio::time::sleep(Duration::from_millis(answer.latency_ms.into())).await;
+    request.wait_latency(answer.latency_ms).await;
     let (status, sub_code) = (answer.status.code, answer.status.sub_code);
     if !answer.status.is_success() {
         state.count_request(&request, status, sub_code, answer.latency_ms);
         return (status, Some(failure(answer.status)));
     }
     state.count_request(&request, status, 0, answer.latency_ms);
-    let (Some(callback_uri), true) = (callback_uri, starts_call) else {
+    let (Some(callback_target), true) = (callback_target, starts_call) else {
         return (status, None);
     };
     let (ids, properties) = {
@@ -334,7 +349,7 @@ async fn setup(
     let world = call.world(version);
     let live = Arc::new(Mutex::new(LiveCallState {
         call,
-        callback_uri,
+        callbacks: callback_target,
         ended: false,
         ids: Vec::new(),
         // A copy: `body` may share the connection's whole read buffer.
@@ -387,7 +402,7 @@ async fn on_call(
         state.count_request(request, 400, 8523, 1);
         return (400, Some(responses::error("8523", what)));
     };
-    tokio::time::sleep(Duration::from_millis(answer.latency_ms.into())).await;
+    request.wait_latency(answer.latency_ms).await;
     let status = answer.status;
     state.count_request(request, status.code, status.sub_code, answer.latency_ms);
     if !status.is_success() {

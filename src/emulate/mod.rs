@@ -8,6 +8,7 @@
 //! and every callback the app acknowledged. What it did not expect it
 //! still answers, counts where it can, and lists.
 
+mod app_hosts;
 mod auth;
 mod callbacks;
 mod handler;
@@ -130,7 +131,10 @@ struct State {
     counted: Mutex<AggregateTable>,
     summary: Mutex<Summary>,
     repeats: Mutex<repeatability::Repeats>,
+    /// IncomingCall events and Event Grid's handshake.
     http: reqwest::Client,
+    /// Where callbacks go.
+    app_hosts: app_hosts::AppHosts,
     /// Event Grid's manual handshake: the app's GET of the validationUrl.
     validation: incoming::ValidationUrl,
 }
@@ -206,7 +210,7 @@ impl Calls {
 /// One call the app set up.
 struct LiveCallState {
     call: LiveCall<'static>,
-    callback_uri: reqwest::Url,
+    callbacks: app_hosts::CallbackTarget,
     ended: bool,
     /// Every id `Calls` knows it by.
     ids: Vec<String>,
@@ -251,6 +255,7 @@ impl Emulator {
             summary: Mutex::default(),
             repeats: Mutex::default(),
             http,
+            app_hosts: app_hosts::AppHosts::new(config.callback_timeout),
             validation: incoming::ValidationUrl::new(&base, config.seed),
             config,
         });

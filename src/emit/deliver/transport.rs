@@ -97,6 +97,13 @@ pub(crate) struct HttpConnection {
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
+impl HttpConnection {
+    /// Whether it can carry another request (a pool keeps it then).
+    pub(crate) fn is_open(&self) -> bool {
+        self.sender.as_ref().is_some_and(|s| !s.is_closed())
+    }
+}
+
 impl HttpTransport {
     /// A transport to `url`'s host; `timeout` bounds each attempt, connect
     /// to last byte of the answer; `https://` speaks TLS as `tls` says.
@@ -230,11 +237,13 @@ impl HttpTransport {
             },
         };
         // A connection's requests carry the path only, and the Host header.
-        let origin = match &self.target {
-            Some((full, origin)) if request.uri() == full => origin.clone(),
-            _ => origin_form(request.uri().clone()),
-        };
-        *request.uri_mut() = origin;
+        if request.uri().authority().is_some() {
+            let origin = match &self.target {
+                Some((full, origin)) if request.uri() == full => origin.clone(),
+                _ => origin_form(request.uri().clone()),
+            };
+            *request.uri_mut() = origin;
+        }
         request.headers_mut().insert(HOST, self.host.clone());
         let request = request.map(Full::new);
         let closed = |e: hyper::Error| Reply::Transport {
