@@ -108,7 +108,7 @@ fn counts_by(
 }
 
 /// Request counts of the expected file, by (Operation, StatusCode).
-fn requests_by_status(expected: &str) -> BTreeMap<(String, String), u64> {
+pub(crate) fn requests_by_status(expected: &str) -> BTreeMap<(String, String), u64> {
     counts_by(
         expected,
         "APIRequestCallAutomation",

@@ -420,6 +420,13 @@ async fn refused(app: App, script: &str, refusal: Refusal) {
         serde_json::json!({"Create Call": {"401": 1}}),
         "{refusal:?}: {summary}"
     );
+    // And in the request metric, as `check` reads it.
+    let expected = common::read(&dir.path().join("expected.json"));
+    assert_eq!(
+        crate::emulate::requests_by_status(&expected),
+        [(("Create Call".to_string(), "401".to_string()), 1)].into(),
+        "{refusal:?}: {expected}"
+    );
     let unauthorized = summary["unauthorized"].as_object().unwrap();
     let refused: u64 = unauthorized.values().filter_map(Value::as_u64).sum();
     assert_eq!(refused, 1, "{refusal:?}: {summary}");
