@@ -15,8 +15,8 @@ use crate::common;
 use crate::common::callmetrics;
 use crate::common::running::run_through_an_outage;
 use crate::common::servers::{
-    Server, Store, callback_app, callback_app_dir, check_promql, free_port, instant, npm_ci,
-    require, start_store, until, wait_for_scrape_after, wait_ready,
+    Server, Store, callback_app, callback_app_dir, check_promql, free_port, instant, instant_query,
+    npm_ci, require, start_store, until, wait_for_scrape_after, wait_ready,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -431,9 +431,8 @@ async fn counters_sampled_on_bucket_boundaries_check_exactly_per_bucket() {
 /// written here independently of callmetrics: every sample of every series
 /// of `name` in the last hour, a drop adding the value after it whole.
 async fn reset_aware_total(prometheus: &str, name: &str) -> (u64, usize) {
-    let body = last_hour(prometheus, name).await;
     let (mut total, mut resets) = (0u64, 0);
-    for series in body["data"]["result"].as_array().unwrap() {
+    for series in last_hour(prometheus, name).await {
         let values: Vec<u64> = series["values"]
             .as_array()
             .unwrap()
@@ -454,28 +453,20 @@ async fn reset_aware_total(prometheus: &str, name: &str) -> (u64, usize) {
     (total, resets)
 }
 
-/// Prometheus' answer to `name[1h]`: every raw sample of the last hour.
-async fn last_hour(prometheus: &str, name: &str) -> Value {
-    let mut url = reqwest::Url::parse(&format!("{prometheus}/api/v1/query")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("query", &format!("{name}[1h]"));
-    common::http()
-        .get(url)
-        .send()
-        .await
+/// Every raw series of `name` with its samples of the last hour.
+async fn last_hour(prometheus: &str, name: &str) -> Vec<Value> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .unwrap()
-        .json()
-        .await
-        .unwrap()
+        .as_millis() as i64;
+    instant_query(prometheus, &format!("{name}[1h]"), now_ms).await
 }
 
 /// Every raw sample of `name` in the last hour, one series a line, for a
 /// failure's message.
 async fn raw_samples(prometheus: &str, name: &str) -> String {
-    let body = last_hour(prometheus, name).await;
-    let lines: Vec<String> = body["data"]["result"]
-        .as_array()
-        .unwrap()
+    let lines: Vec<String> = last_hour(prometheus, name)
+        .await
         .iter()
         .map(|s| format!("{} {}", s["metric"], s["values"]))
         .collect();
