@@ -170,14 +170,10 @@ struct Request {
 }
 
 impl Request {
-    /// Answers after `latency_ms` from when the request came (handling it
-    /// is part of the latency); at once for 0, which a timer would round
-    /// up to its next millisecond tick.
+    /// Answers `latency_ms` after the request came: handling it is part of
+    /// the latency.
     async fn wait_latency(&self, latency_ms: u32) {
-        if latency_ms > 0 {
-            let due = self.received + Duration::from_millis(latency_ms.into());
-            tokio::time::sleep_until(due).await;
-        }
+        tokio::time::sleep_until(self.received + Duration::from_millis(latency_ms.into())).await;
     }
 
     fn at(&self, version: ApiVersion) -> Request {
